@@ -1,0 +1,66 @@
+"""Settings of an EmbeDB data directory, as small typed values."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from typing import Any
+
+from embedb.errors import InvalidArgumentError
+
+
+class Durability(str, enum.Enum):
+    """When an acknowledged write is safe."""
+
+    # fsync before acknowledging: survives kill -9 and an OS crash.
+    FSYNC = "fsync"
+    # written to the OS before acknowledging: survives kill -9, not a power cut.
+    RELAXED = "relaxed"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Tunables of the embedded engine; every field has a sound default.
+
+    ``segment_max_rows`` / ``segment_max_bytes`` seal the growing segment when
+    either is reached; ``wal_max_bytes`` forces a checkpoint when the log of
+    un-sealed changes (deletes included) grows past it. ``compaction_*`` decide
+    which sealed segments the background compactor merges.
+    """
+
+    durability: Durability = Durability.FSYNC
+    segment_max_rows: int = 1_000_000
+    segment_max_bytes: int = 256 * 1024 * 1024
+    wal_max_bytes: int = 512 * 1024 * 1024
+    compaction_min_segment_rows: int = 20_000
+    compaction_deleted_ratio: float = 0.2
+    background_compaction: bool = True
+    background_interval_s: float = 2.0
+    verify_checksums: bool = True
+    build_indexes: bool = True
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Return a copy with the given fields replaced; raise on unknown names or bad values."""
+        unknown = set(overrides) - set(self.__dataclass_fields__)
+        if unknown:
+            raise InvalidArgumentError(f"unknown settings {sorted(unknown)}; known: {sorted(self.__dataclass_fields__)}")
+        if "durability" in overrides:
+            try:
+                overrides["durability"] = Durability(overrides["durability"])
+            except ValueError:
+                raise InvalidArgumentError(
+                    f"durability must be one of {[d.value for d in Durability]}, got {overrides['durability']!r}"
+                ) from None
+        updated = replace(self, **overrides)
+        updated.check()
+        return updated
+
+    def check(self) -> None:
+        for name in ("segment_max_rows", "segment_max_bytes", "wal_max_bytes", "compaction_min_segment_rows"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InvalidArgumentError(f"setting {name} must be a positive integer, got {value!r}")
+        if not 0.0 < self.compaction_deleted_ratio <= 1.0:
+            raise InvalidArgumentError("setting compaction_deleted_ratio must be in (0, 1]")
+        if self.background_interval_s <= 0:
+            raise InvalidArgumentError("setting background_interval_s must be positive")

@@ -1,0 +1,400 @@
+"""Collection schemas: data types, fields, metrics, and their validation.
+
+A schema is a small immutable value: it is stored as JSON in the catalog, sent
+over the wire as the same JSON, and checked once when a collection is created.
+Names and numbers follow Milvus (``DataType.FLOAT_VECTOR`` is 101 there too), so
+that code written for pymilvus reads the same.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pyarrow as pa
+
+from embedb.errors import InvalidNameError, SchemaError
+
+NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+DYNAMIC_FIELD_NAME = "$meta"
+MAX_VARCHAR_LENGTH = 65_535
+MAX_DIMENSION = 32_768
+MAX_ARRAY_CAPACITY = 4_096
+
+
+class DataType(enum.IntEnum):
+    """Field types; the numbers are Milvus's."""
+
+    BOOL = 1
+    INT8 = 2
+    INT16 = 3
+    INT32 = 4
+    INT64 = 5
+    FLOAT = 10
+    DOUBLE = 11
+    VARCHAR = 21
+    ARRAY = 22
+    JSON = 23
+    FLOAT_VECTOR = 101
+
+    @classmethod
+    def parse(cls, value: DataType | str | int) -> DataType:
+        """Accept a member, its name (any case) or its number."""
+        if isinstance(value, DataType):
+            return value
+        if isinstance(value, str):
+            key = value.strip().upper()
+            aliases = {"STRING": "VARCHAR", "FLOAT32": "FLOAT", "FLOAT64": "DOUBLE", "VECTOR": "FLOAT_VECTOR"}
+            key = aliases.get(key, key)
+            if key in cls.__members__:
+                return cls[key]
+        elif isinstance(value, int) and not isinstance(value, bool):
+            try:
+                return cls(value)
+            except ValueError:
+                pass
+        allowed = ", ".join(cls.__members__)
+        raise SchemaError(f"unknown data type {value!r}; allowed: {allowed}")
+
+    @property
+    def is_integer(self) -> bool:
+        return self in _INTEGER_TYPES
+
+    @property
+    def is_numeric(self) -> bool:
+        return self in _INTEGER_TYPES or self in (DataType.FLOAT, DataType.DOUBLE)
+
+    @property
+    def is_vector(self) -> bool:
+        return self is DataType.FLOAT_VECTOR
+
+    @property
+    def is_scalar(self) -> bool:
+        return not self.is_vector
+
+
+_INTEGER_TYPES = frozenset({DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64})
+
+INTEGER_BOUNDS: dict[DataType, tuple[int, int]] = {
+    DataType.INT8: (-(2**7), 2**7 - 1),
+    DataType.INT16: (-(2**15), 2**15 - 1),
+    DataType.INT32: (-(2**31), 2**31 - 1),
+    DataType.INT64: (-(2**63), 2**63 - 1),
+}
+
+_ARROW_SCALAR_TYPES: dict[DataType, pa.DataType] = {
+    DataType.BOOL: pa.bool_(),
+    DataType.INT8: pa.int8(),
+    DataType.INT16: pa.int16(),
+    DataType.INT32: pa.int32(),
+    DataType.INT64: pa.int64(),
+    DataType.FLOAT: pa.float32(),
+    DataType.DOUBLE: pa.float64(),
+    DataType.VARCHAR: pa.string(),
+    # JSON values are kept as their canonical JSON text.
+    DataType.JSON: pa.string(),
+}
+
+ARRAY_ELEMENT_TYPES = frozenset(
+    {
+        DataType.BOOL,
+        DataType.INT8,
+        DataType.INT16,
+        DataType.INT32,
+        DataType.INT64,
+        DataType.FLOAT,
+        DataType.DOUBLE,
+        DataType.VARCHAR,
+    }
+)
+
+
+class MetricType(str, enum.Enum):
+    """Vector similarity metrics, with Milvus's names."""
+
+    COSINE = "COSINE"  # similarity, larger is closer
+    IP = "IP"  # inner product, larger is closer
+    L2 = "L2"  # squared Euclidean distance, smaller is closer
+
+    @classmethod
+    def parse(cls, value: MetricType | str) -> MetricType:
+        if isinstance(value, MetricType):
+            return value
+        if isinstance(value, str) and value.strip().upper() in cls.__members__:
+            return cls[value.strip().upper()]
+        raise SchemaError(f"unknown metric type {value!r}; allowed: COSINE, IP, L2")
+
+    @property
+    def higher_is_closer(self) -> bool:
+        return self is not MetricType.L2
+
+
+def check_name(name: object, *, kind: str) -> str:
+    """Return ``name`` if it is a valid identifier for a ``kind``; raise ``InvalidNameError``."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise InvalidNameError(
+            f"invalid {kind} name {name!r}: use 1-255 letters, digits or underscores, not starting with a digit"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class FieldSchema:
+    """One field of a collection.
+
+    ``source`` and ``model`` bind a vector field to a model: rows that carry the
+    source field and no vector are embedded by that model (see ``embedb.models``).
+    """
+
+    name: str
+    dtype: DataType
+    is_primary: bool = False
+    auto_id: bool = False
+    nullable: bool = False
+    default_value: Any = None
+    max_length: int | None = None
+    element_type: DataType | None = None
+    max_capacity: int | None = None
+    dim: int | None = None
+    metric_type: MetricType | None = None
+    description: str = ""
+    source: str | None = None
+    model: str | None = None
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        """The Arrow type this field's values are stored as (vectors are stored apart)."""
+        if self.dtype is DataType.ARRAY:
+            assert self.element_type is not None  # guaranteed by validate()
+            return pa.list_(_ARROW_SCALAR_TYPES[self.element_type])
+        if self.dtype is DataType.FLOAT_VECTOR:
+            return pa.list_(pa.float32())
+        return _ARROW_SCALAR_TYPES[self.dtype]
+
+    def validate(self) -> FieldSchema:
+        """Return the field with normalised options; raise ``SchemaError`` if it is invalid."""
+        check_name(self.name, kind="field")
+        dtype = DataType.parse(self.dtype)
+        field_ = replace(self, dtype=dtype)
+        where = f"field {self.name!r}"
+        if dtype is DataType.VARCHAR:
+            if self.max_length is None:
+                raise SchemaError(f"{where}: VARCHAR needs max_length (1..{MAX_VARCHAR_LENGTH})")
+            if not isinstance(self.max_length, int) or not 1 <= self.max_length <= MAX_VARCHAR_LENGTH:
+                raise SchemaError(f"{where}: max_length must be an integer in 1..{MAX_VARCHAR_LENGTH}")
+        if dtype is DataType.ARRAY:
+            if self.element_type is None:
+                raise SchemaError(f"{where}: ARRAY needs element_type")
+            element = DataType.parse(self.element_type)
+            if element not in ARRAY_ELEMENT_TYPES:
+                raise SchemaError(f"{where}: ARRAY element_type must be a scalar type, not {element.name}")
+            capacity = self.max_capacity
+            if not isinstance(capacity, int) or not 1 <= capacity <= MAX_ARRAY_CAPACITY:
+                raise SchemaError(f"{where}: ARRAY needs max_capacity in 1..{MAX_ARRAY_CAPACITY}")
+            if element is DataType.VARCHAR and self.max_length is None:
+                raise SchemaError(f"{where}: an ARRAY of VARCHAR needs max_length")
+            field_ = replace(field_, element_type=element)
+        if dtype is DataType.FLOAT_VECTOR:
+            if not isinstance(self.dim, int) or isinstance(self.dim, bool) or not 1 <= self.dim <= MAX_DIMENSION:
+                raise SchemaError(f"{where}: FLOAT_VECTOR needs dim in 1..{MAX_DIMENSION}, got {self.dim!r}")
+            metric = MetricType.parse(self.metric_type or MetricType.COSINE)
+            field_ = replace(field_, metric_type=metric)
+            if self.nullable:
+                raise SchemaError(f"{where}: vector fields cannot be nullable")
+            if self.is_primary:
+                raise SchemaError(f"{where}: a vector field cannot be the primary key")
+            if (self.source is None) != (self.model is None) and self.model is None:
+                raise SchemaError(f"{where}: source= needs model= to say which model embeds it")
+        elif self.source is not None or self.model is not None:
+            raise SchemaError(f"{where}: only vector fields can name a source or a model")
+        if self.is_primary:
+            if dtype not in (DataType.INT64, DataType.VARCHAR):
+                raise SchemaError(f"{where}: the primary key must be INT64 or VARCHAR, not {dtype.name}")
+            if self.nullable or self.default_value is not None:
+                raise SchemaError(f"{where}: the primary key cannot be nullable or have a default")
+            if self.auto_id and dtype is not DataType.INT64:
+                raise SchemaError(f"{where}: auto_id needs an INT64 primary key")
+        elif self.auto_id:
+            raise SchemaError(f"{where}: only the primary key can use auto_id")
+        if self.default_value is not None and dtype in (DataType.JSON, DataType.ARRAY, DataType.FLOAT_VECTOR):
+            raise SchemaError(f"{where}: {dtype.name} fields cannot have a default value")
+        return field_
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "type": self.dtype.name}
+        for key in ("is_primary", "auto_id", "nullable"):
+            if getattr(self, key):
+                out[key] = True
+        optional = {
+            "default_value": self.default_value,
+            "max_length": self.max_length,
+            "element_type": self.element_type.name if self.element_type else None,
+            "max_capacity": self.max_capacity,
+            "dim": self.dim,
+            "metric_type": self.metric_type.value if self.metric_type else None,
+            "description": self.description or None,
+            "source": self.source,
+            "model": self.model,
+        }
+        out.update({key: value for key, value in optional.items() if value is not None})
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FieldSchema:
+        if not isinstance(data, dict):
+            raise SchemaError(f"a field must be an object, got {type(data).__name__}")
+        known = {
+            "name",
+            "type",
+            "dtype",
+            "is_primary",
+            "auto_id",
+            "nullable",
+            "default_value",
+            "max_length",
+            "element_type",
+            "max_capacity",
+            "dim",
+            "metric_type",
+            "description",
+            "source",
+            "model",
+        }
+        unknown = set(data) - known
+        if unknown:
+            raise SchemaError(f"field {data.get('name')!r}: unknown keys {sorted(unknown)}")
+        if "type" not in data and "dtype" not in data:
+            raise SchemaError(f"field {data.get('name')!r}: missing 'type'")
+        element = data.get("element_type")
+        metric = data.get("metric_type")
+        return cls(
+            name=data.get("name"),  # type: ignore[arg-type]  # checked by validate()
+            dtype=DataType.parse(data.get("type", data.get("dtype"))),
+            is_primary=bool(data.get("is_primary", False)),
+            auto_id=bool(data.get("auto_id", False)),
+            nullable=bool(data.get("nullable", False)),
+            default_value=data.get("default_value"),
+            max_length=data.get("max_length"),
+            element_type=DataType.parse(element) if element is not None else None,
+            max_capacity=data.get("max_capacity"),
+            dim=data.get("dim"),
+            metric_type=MetricType.parse(metric) if metric is not None else None,
+            description=data.get("description") or "",
+            source=data.get("source"),
+            model=data.get("model"),
+        ).validate()
+
+
+@dataclass(frozen=True)
+class CollectionSchema:
+    """The fields of a collection, with exactly one primary key and one or more vector fields."""
+
+    fields: tuple[FieldSchema, ...]
+    enable_dynamic_field: bool = False
+    description: str = ""
+    _by_name: dict[str, FieldSchema] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {f.name: f for f in self.fields})
+
+    @property
+    def primary(self) -> FieldSchema:
+        return next(f for f in self.fields if f.is_primary)
+
+    @property
+    def vector_fields(self) -> tuple[FieldSchema, ...]:
+        return tuple(f for f in self.fields if f.dtype.is_vector)
+
+    @property
+    def scalar_fields(self) -> tuple[FieldSchema, ...]:
+        return tuple(f for f in self.fields if not f.dtype.is_vector)
+
+    def has_field(self, name: str) -> bool:
+        return name in self._by_name
+
+    def field(self, name: str) -> FieldSchema:
+        """Return the field named ``name``; raise ``FieldNotFoundError``."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            from embedb.errors import FieldNotFoundError
+
+            known = ", ".join(self._by_name)
+            raise FieldNotFoundError(f"no field {name!r} in the schema; fields: {known}") from None
+
+    def validate(self) -> CollectionSchema:
+        """Return a normalised copy; raise ``SchemaError`` naming what is wrong."""
+        if not self.fields:
+            raise SchemaError("a schema needs at least a primary key field and a vector field")
+        fields = tuple(f.validate() for f in self.fields)
+        names = [f.name for f in fields]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise SchemaError(f"duplicate field names: {duplicated}")
+        primaries = [f.name for f in fields if f.is_primary]
+        if len(primaries) != 1:
+            raise SchemaError(f"a schema needs exactly one primary key field, found {len(primaries)}: {primaries}")
+        if not any(f.dtype.is_vector for f in fields):
+            raise SchemaError("a schema needs at least one FLOAT_VECTOR field")
+        by_name = {f.name: f for f in fields}
+        for f in fields:
+            if f.source is None:
+                continue
+            source = by_name.get(f.source)
+            if source is None:
+                raise SchemaError(f"field {f.name!r}: source field {f.source!r} is not in the schema")
+            if source.dtype is not DataType.VARCHAR:
+                raise SchemaError(f"field {f.name!r}: source field {f.source!r} must be VARCHAR")
+        return CollectionSchema(
+            fields=fields, enable_dynamic_field=self.enable_dynamic_field, description=self.description
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fields": [f.to_dict() for f in self.fields],
+            "enable_dynamic_field": self.enable_dynamic_field,
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CollectionSchema:
+        if not isinstance(data, dict) or not isinstance(data.get("fields"), list):
+            raise SchemaError("a schema must be an object with a 'fields' list")
+        return cls(
+            fields=tuple(FieldSchema.from_dict(f) for f in data["fields"]),
+            enable_dynamic_field=bool(data.get("enable_dynamic_field", False)),
+            description=str(data.get("description") or ""),
+        ).validate()
+
+    @classmethod
+    def quick(
+        cls,
+        *,
+        dimension: int,
+        primary_field_name: str = "id",
+        id_type: DataType | str = DataType.INT64,
+        vector_field_name: str = "vector",
+        metric_type: MetricType | str = MetricType.COSINE,
+        auto_id: bool = False,
+        max_length: int | None = None,
+        enable_dynamic_field: bool = True,
+    ) -> CollectionSchema:
+        """The Milvus quick-setup schema: a primary key, one vector, a dynamic field."""
+        id_dtype = DataType.parse(id_type)
+        if id_dtype is DataType.VARCHAR and max_length is None:
+            max_length = 512
+        return cls(
+            fields=(
+                FieldSchema(
+                    primary_field_name,
+                    id_dtype,
+                    is_primary=True,
+                    auto_id=auto_id,
+                    max_length=max_length if id_dtype is DataType.VARCHAR else None,
+                ),
+                FieldSchema(vector_field_name, DataType.FLOAT_VECTOR, dim=dimension, metric_type=MetricType.parse(metric_type)),
+            ),
+            enable_dynamic_field=enable_dynamic_field,
+        ).validate()

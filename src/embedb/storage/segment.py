@@ -1,0 +1,244 @@
+"""Segments: immutable row sets (sealed, on disk) and the growing one (in memory).
+
+Both kinds present the same read interface, ``SegmentData``: an Arrow table of
+scalar columns, NumPy arrays of primary keys, row sequence numbers (the LSN of
+the write that made the row) and partition ids, and one float32 matrix per
+vector column. Deletion marks are kept apart (see ``SegmentView``), so that a
+snapshot can pin the marks of the moment it was taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from embedb.storage.records import RowBatch, primary_key_array
+
+
+@dataclass(frozen=True)
+class SegmentData:
+    """Rows of one segment, read-only.
+
+    ``sorted_by_pk`` is true for sealed segments: their rows are stored in key
+    order, so a key is found with ``np.searchsorted``; keys are unique among
+    its live rows.
+    """
+
+    segment_id: int
+    table: pa.Table
+    pks: np.ndarray
+    seqs: np.ndarray
+    partitions: np.ndarray
+    vectors: dict[str, np.ndarray]
+    norms: dict[str, np.ndarray]
+    sorted_by_pk: bool
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.pks.shape[0])
+
+    def nbytes(self) -> int:
+        return self.table.nbytes + sum(v.nbytes for v in self.vectors.values())
+
+    def locate(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (positions in ``keys``, row numbers here) of every row whose key is in ``keys``.
+
+        A key can match several rows of a growing segment (an old deleted row and
+        a new one); callers combine this with the deletion marks.
+        """
+        if self.num_rows == 0 or keys.size == 0:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty
+        if self.sorted_by_pk:
+            left = np.searchsorted(self.pks, keys, side="left")
+            right = np.searchsorted(self.pks, keys, side="right")
+            counts = right - left
+            hit = np.nonzero(counts)[0]
+            if hit.size == 0:
+                empty = np.empty(0, dtype=np.int64)
+                return empty, empty
+            if np.all(counts[hit] == 1):
+                return hit.astype(np.int64), left[hit].astype(np.int64)
+            positions = np.repeat(hit, counts[hit])
+            starts = np.repeat(left[hit], counts[hit])
+            offsets = np.arange(positions.size) - np.repeat(np.cumsum(counts[hit]) - counts[hit], counts[hit])
+            return positions.astype(np.int64), (starts + offsets).astype(np.int64)
+        rows = np.nonzero(np.isin(self.pks, keys))[0]
+        if rows.size == 0:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty
+        order = np.argsort(keys, kind="stable")
+        positions = order[np.searchsorted(keys[order], self.pks[rows])]
+        return positions.astype(np.int64), rows.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class SegmentView:
+    """A segment together with the deletion marks a snapshot saw."""
+
+    data: SegmentData
+    deleted: np.ndarray  # bool per row; never mutated after publication
+    sealed: bool
+    deleted_count: int = field(default=-1)
+
+    @property
+    def live_count(self) -> int:
+        count = self.deleted_count if self.deleted_count >= 0 else int(self.deleted.sum())
+        return self.data.num_rows - count
+
+    def live_mask(self) -> np.ndarray:
+        return ~self.deleted
+
+
+def vector_norms(matrix: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(matrix, axis=1).astype(np.float32, copy=False)
+
+
+class GrowingSegment:
+    """Recent rows in memory, appended in place so older snapshots stay valid.
+
+    NumPy buffers grow by doubling; a snapshot keeps views of the first ``n``
+    rows, which are never written again. Not thread-safe: the collection's
+    write lock serialises ``append``.
+    """
+
+    def __init__(self, segment_id: int, vector_dims: dict[str, int], pk_is_int: bool) -> None:
+        self.segment_id = segment_id
+        self.vector_dims = dict(vector_dims)
+        self._pk_is_int = pk_is_int
+        self._batches: list[pa.RecordBatch] = []
+        self._schema: pa.Schema | None = None
+        self._rows = 0
+        self._capacity = 0
+        self._pks: np.ndarray = np.empty(0, dtype=np.int64 if pk_is_int else np.str_)
+        self._seqs = np.empty(0, dtype=np.int64)
+        self._partitions = np.empty(0, dtype=np.int32)
+        self._vectors = {key: np.empty((0, dim), dtype=np.float32) for key, dim in vector_dims.items()}
+        self._norms = {key: np.empty(0, dtype=np.float32) for key in vector_dims}
+        self.min_lsn = 0
+        self.max_lsn = 0
+        self._cached: SegmentData | None = None
+
+    @property
+    def num_rows(self) -> int:
+        return self._rows
+
+    @property
+    def nbytes(self) -> int:
+        return sum(b.nbytes for b in self._batches) + sum(d * 4 for d in self.vector_dims.values()) * self._rows
+
+    def _reserve(self, rows: int, pk_itemsize_from: np.ndarray) -> None:
+        needed = self._rows + rows
+        widen = pk_itemsize_from.dtype.kind == "U" and pk_itemsize_from.dtype.itemsize > self._pks.dtype.itemsize
+        if needed <= self._capacity and not widen:
+            return
+        capacity = max(needed, self._capacity * 2, 1024)
+        pk_dtype = np.result_type(self._pks.dtype, pk_itemsize_from.dtype) if not self._pk_is_int else np.int64
+        self._pks = _grown(self._pks, capacity, self._rows, pk_dtype)
+        self._seqs = _grown(self._seqs, capacity, self._rows)
+        self._partitions = _grown(self._partitions, capacity, self._rows)
+        for key in self._vectors:
+            self._vectors[key] = _grown(self._vectors[key], capacity, self._rows)
+            self._norms[key] = _grown(self._norms[key], capacity, self._rows)
+        self._capacity = capacity
+
+    def append(self, batch: RowBatch, lsn: int) -> None:
+        """Add the rows of ``batch`` written at ``lsn``."""
+        n = batch.num_rows
+        if n == 0:
+            return
+        keys = batch.primary_keys
+        self._reserve(n, keys)
+        start, stop = self._rows, self._rows + n
+        self._pks[start:stop] = keys
+        self._seqs[start:stop] = lsn
+        self._partitions[start:stop] = batch.partition_id
+        for key, matrix in batch.vectors.items():
+            self._vectors[key][start:stop] = matrix
+            self._norms[key][start:stop] = vector_norms(matrix)
+        table = batch.table
+        if self._schema is None:
+            self._schema = table.schema
+        elif table.schema != self._schema:
+            table = table.cast(self._schema)
+        self._batches.extend(table.to_batches())
+        self._rows = stop
+        self.min_lsn = self.min_lsn or lsn
+        self.max_lsn = lsn
+        self._cached = None
+
+    def view(self) -> SegmentData:
+        """The rows so far, as an immutable ``SegmentData`` (cached until the next append)."""
+        if self._cached is None:
+            n = self._rows
+            table = (
+                pa.Table.from_batches(self._batches, schema=self._schema)
+                if self._schema is not None
+                else pa.table({})
+            )
+            self._cached = SegmentData(
+                segment_id=self.segment_id,
+                table=table,
+                pks=self._pks[:n],
+                seqs=self._seqs[:n],
+                partitions=self._partitions[:n],
+                vectors={key: matrix[:n] for key, matrix in self._vectors.items()},
+                norms={key: norms[:n] for key, norms in self._norms.items()},
+                sorted_by_pk=False,
+            )
+        return self._cached
+
+
+def _grown(array: np.ndarray, capacity: int, used: int, dtype: np.dtype | type | None = None) -> np.ndarray:
+    shape = (capacity,) + array.shape[1:]
+    grown = np.empty(shape, dtype=dtype or array.dtype)
+    grown[:used] = array[:used]
+    return grown
+
+
+def take_rows(data: SegmentData, rows: np.ndarray, *, segment_id: int, sort_by_pk: bool) -> SegmentData:
+    """A new ``SegmentData`` with the given rows of ``data`` (sorted by key when asked)."""
+    if sort_by_pk:
+        rows = rows[np.argsort(data.pks[rows], kind="stable")]
+    return SegmentData(
+        segment_id=segment_id,
+        table=data.table.take(pa.array(rows, type=pa.int64())),
+        pks=np.ascontiguousarray(data.pks[rows]),
+        seqs=np.ascontiguousarray(data.seqs[rows]),
+        partitions=np.ascontiguousarray(data.partitions[rows]),
+        vectors={key: np.ascontiguousarray(m[rows]) for key, m in data.vectors.items()},
+        norms={key: np.ascontiguousarray(n[rows]) for key, n in data.norms.items()},
+        sorted_by_pk=sort_by_pk,
+    )
+
+
+def concat_segments(parts: list[SegmentData], *, segment_id: int) -> SegmentData:
+    """Stack several segments' rows into one unsorted ``SegmentData`` (for compaction)."""
+    keys = list(parts[0].vectors)
+    tables = [p.table for p in parts if p.table.num_rows]
+    table = pa.concat_tables(tables, promote_options="default") if tables else parts[0].table
+    pk_values = [p.pks for p in parts]
+    pks = np.concatenate(pk_values) if pk_values else parts[0].pks
+    return SegmentData(
+        segment_id=segment_id,
+        table=table,
+        pks=pks,
+        seqs=np.concatenate([p.seqs for p in parts]),
+        partitions=np.concatenate([p.partitions for p in parts]),
+        vectors={k: np.concatenate([p.vectors[k] for p in parts]) for k in keys},
+        norms={k: np.concatenate([p.norms[k] for p in parts]) for k in keys},
+        sorted_by_pk=False,
+    )
+
+
+__all__ = [
+    "GrowingSegment",
+    "SegmentData",
+    "SegmentView",
+    "concat_segments",
+    "primary_key_array",
+    "take_rows",
+    "vector_norms",
+]

@@ -1,0 +1,66 @@
+"""EmbeDB: a vector database that also runs the lifecycle of the embedding models behind its vectors.
+
+Start here::
+
+    import embedb
+    db = embedb.connect("./data")          # or ":memory:", or "http://host:19530"
+    db.create_collection("docs", dimension=384)
+    db.insert("docs", [{"id": 1, "vector": [...], "title": "..."}])
+    db.search("docs", [[...]], limit=5, filter='title like "A%"')
+"""
+
+from embedb.backends import Backend, QueryIterator, SearchIterator
+from embedb.client import connect
+from embedb.collection import Collection
+from embedb.config import Durability, Settings
+from embedb.errors import (
+    AlreadyExistsError,
+    CollectionNotFoundError,
+    CorruptionError,
+    DataError,
+    DimensionMismatchError,
+    DirectoryLockedError,
+    DuplicateKeyError,
+    EmbedbError,
+    FilterError,
+    FilterSyntaxError,
+    InvalidArgumentError,
+    NotFoundError,
+    SchemaError,
+    StorageError,
+)
+from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
+
+Client = Backend
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AlreadyExistsError",
+    "Backend",
+    "Client",
+    "Collection",
+    "CollectionNotFoundError",
+    "CollectionSchema",
+    "CorruptionError",
+    "DataError",
+    "DataType",
+    "DimensionMismatchError",
+    "DirectoryLockedError",
+    "DuplicateKeyError",
+    "Durability",
+    "EmbedbError",
+    "FieldSchema",
+    "FilterError",
+    "FilterSyntaxError",
+    "InvalidArgumentError",
+    "MetricType",
+    "NotFoundError",
+    "QueryIterator",
+    "SchemaError",
+    "SearchIterator",
+    "Settings",
+    "StorageError",
+    "__version__",
+    "connect",
+]

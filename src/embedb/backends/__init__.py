@@ -1,0 +1,383 @@
+"""The one contract every EmbeDB mode implements: ``Backend``.
+
+``embedb.connect("./data")`` returns a ``LocalBackend`` (embedded), and
+``embedb.connect("http://host:port", token=...)`` an ``HttpBackend``; both are
+``Backend``s, and one contract test suite runs over both expecting the same
+results and the same exception classes. Method names, parameters and result
+shapes are those of pymilvus's ``MilvusClient``: the collection name comes
+first, everything else is keyword-only, and results are plain dicts and lists
+(JSON-ready) so that the server returns exactly what the embedded engine does.
+
+What the contract does not do: it never retries, never creates a collection
+implicitly, and never writes part of a request — a call that raises has
+written nothing.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from embedb.errors import InvalidArgumentError
+from embedb.schema import CollectionSchema
+
+if TYPE_CHECKING:
+    from embedb.collection import Collection
+
+SearchHits = list[list[dict[str, Any]]]
+
+
+class Backend(ABC):
+    """A connection to an EmbeDB database (embedded or over HTTP)."""
+
+    # ------------------------------------------------------------ lifecycle
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the database (flushes the WAL, stops background work); idempotent."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------- collections
+
+    @abstractmethod
+    def create_collection(
+        self,
+        collection_name: str,
+        dimension: int | None = None,
+        *,
+        primary_field_name: str = "id",
+        id_type: str = "int",
+        vector_field_name: str = "vector",
+        metric_type: str = "COSINE",
+        auto_id: bool = False,
+        max_length: int | None = None,
+        enable_dynamic_field: bool = True,
+        schema: CollectionSchema | dict[str, Any] | None = None,
+        index_params: Any = None,
+        description: str = "",
+    ) -> None:
+        """Create a collection: quick setup from ``dimension``, or from a full ``schema``.
+
+        Raises ``CollectionAlreadyExistsError``, ``SchemaError``, ``InvalidNameError``.
+        """
+
+    @abstractmethod
+    def list_collections(self) -> list[str]:
+        """Names of every collection, sorted."""
+
+    @abstractmethod
+    def has_collection(self, collection_name: str) -> bool:
+        """Whether a collection (not an alias) with that name exists."""
+
+    @abstractmethod
+    def describe_collection(self, collection_name: str) -> dict[str, Any]:
+        """Schema, partitions, aliases and properties of a collection (name or alias)."""
+
+    @abstractmethod
+    def drop_collection(self, collection_name: str) -> None:
+        """Drop a collection and its data; raises ``CollectionNotFoundError``."""
+
+    @abstractmethod
+    def rename_collection(self, old_name: str, new_name: str) -> None:
+        """Rename a collection; aliases keep pointing at it."""
+
+    @abstractmethod
+    def get_collection_stats(self, collection_name: str) -> dict[str, Any]:
+        """``{"row_count": live rows, ...}`` plus storage details."""
+
+    # ----------------------------------------------------------- partitions
+
+    @abstractmethod
+    def create_partition(self, collection_name: str, partition_name: str) -> None:
+        """Add a partition; raises ``PartitionAlreadyExistsError``."""
+
+    @abstractmethod
+    def drop_partition(self, collection_name: str, partition_name: str) -> None:
+        """Delete a partition and every row in it."""
+
+    @abstractmethod
+    def has_partition(self, collection_name: str, partition_name: str) -> bool:
+        """Whether the partition exists."""
+
+    @abstractmethod
+    def list_partitions(self, collection_name: str) -> list[str]:
+        """Partition names, ``_default`` first."""
+
+    # -------------------------------------------------------------- aliases
+
+    @abstractmethod
+    def create_alias(self, collection_name: str, alias: str) -> None:
+        """Give a collection another name usable by every data call."""
+
+    @abstractmethod
+    def alter_alias(self, collection_name: str, alias: str) -> None:
+        """Re-point an existing alias to another collection, atomically."""
+
+    @abstractmethod
+    def drop_alias(self, alias: str) -> None:
+        """Remove an alias (the collection stays)."""
+
+    @abstractmethod
+    def list_aliases(self, collection_name: str | None = None) -> dict[str, Any]:
+        """``{"aliases": [...], "collection_name": ...}`` (all aliases when no collection is named)."""
+
+    @abstractmethod
+    def describe_alias(self, alias: str) -> dict[str, Any]:
+        """``{"alias": ..., "collection_name": ...}``; raises ``AliasNotFoundError``."""
+
+    # ----------------------------------------------------------------- data
+
+    @abstractmethod
+    def insert(self, collection_name: str, data: Any, *, partition_name: str | None = None) -> dict[str, Any]:
+        """Add rows (list of dicts, dict of columns, Arrow table or DataFrame).
+
+        Returns ``{"insert_count": n, "ids": [...]}``. Raises ``DataError`` (naming
+        row and field) or ``DuplicateKeyError`` and then writes nothing.
+        """
+
+    @abstractmethod
+    def upsert(self, collection_name: str, data: Any, *, partition_name: str | None = None) -> dict[str, Any]:
+        """Insert rows or replace those with the same primary key, atomically; ``{"upsert_count": n}``."""
+
+    @abstractmethod
+    def delete(
+        self,
+        collection_name: str,
+        ids: Sequence[Any] | Any | None = None,
+        *,
+        filter: str | None = None,
+        partition_name: str | None = None,
+    ) -> dict[str, Any]:
+        """Delete by primary keys or by filter; ``{"delete_count": n}``."""
+
+    @abstractmethod
+    def get(
+        self,
+        collection_name: str,
+        ids: Sequence[Any] | Any,
+        *,
+        output_fields: Sequence[str] | None = None,
+        partition_names: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows with the given primary keys, in that order; missing keys are skipped."""
+
+    @abstractmethod
+    def query(
+        self,
+        collection_name: str,
+        filter: str = "",
+        *,
+        output_fields: Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        partition_names: Sequence[str] | None = None,
+        ids: Sequence[Any] | None = None,
+        filter_params: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows matching a filter, ordered by primary key; ``output_fields=["count(*)"]`` counts."""
+
+    @abstractmethod
+    def search(
+        self,
+        collection_name: str,
+        data: Any,
+        *,
+        filter: str = "",
+        limit: int = 10,
+        offset: int = 0,
+        output_fields: Sequence[str] | None = None,
+        search_params: dict[str, Any] | None = None,
+        anns_field: str | None = None,
+        partition_names: Sequence[str] | None = None,
+        filter_params: dict[str, Any] | None = None,
+    ) -> SearchHits:
+        """Nearest neighbours: one list of hits per query, each ``{"id", "distance", "entity"}``."""
+
+    @abstractmethod
+    def flush(self, collection_name: str) -> None:
+        """Seal in-memory rows into segment files (data is already durable in the WAL)."""
+
+    @abstractmethod
+    def compact(self, collection_name: str) -> dict[str, Any]:
+        """Merge small or deletion-heavy segments now; ``{"merged_segments": n}``."""
+
+    # -------------------------------------------------- Milvus compatibility
+
+    def load_collection(self, collection_name: str, **_: Any) -> None:
+        """Kept for pymilvus code: collections are always loaded (checks the name exists)."""
+        self.describe_collection(collection_name)
+
+    def release_collection(self, collection_name: str, **_: Any) -> None:
+        """Kept for pymilvus code: a no-op (memory maps are released by the OS)."""
+        self.describe_collection(collection_name)
+
+    def get_load_state(self, collection_name: str, **_: Any) -> dict[str, Any]:
+        self.describe_collection(collection_name)
+        return {"state": "Loaded"}
+
+    # ---------------------------------------------------------- conveniences
+
+    def collection(self, name: str) -> Collection:
+        """A handle on one collection with the same methods minus the name."""
+        from embedb.collection import Collection
+
+        self.describe_collection(name)
+        return Collection(self, name)
+
+    def query_iterator(
+        self,
+        collection_name: str,
+        *,
+        batch_size: int = 1000,
+        limit: int = -1,
+        filter: str = "",
+        output_fields: Sequence[str] | None = None,
+        partition_names: Sequence[str] | None = None,
+    ) -> QueryIterator:
+        """Page through every matching row in primary-key order without holding them all."""
+        return QueryIterator(
+            self,
+            collection_name,
+            batch_size=batch_size,
+            limit=limit,
+            filter=filter,
+            output_fields=output_fields,
+            partition_names=partition_names,
+        )
+
+    def search_iterator(
+        self,
+        collection_name: str,
+        data: Any,
+        *,
+        batch_size: int = 1000,
+        limit: int = -1,
+        filter: str = "",
+        output_fields: Sequence[str] | None = None,
+        search_params: dict[str, Any] | None = None,
+        anns_field: str | None = None,
+        partition_names: Sequence[str] | None = None,
+    ) -> SearchIterator:
+        """Page through the hits of one query vector, closest first."""
+        return SearchIterator(
+            self,
+            collection_name,
+            data,
+            batch_size=batch_size,
+            limit=limit,
+            filter=filter,
+            output_fields=output_fields,
+            search_params=search_params,
+            anns_field=anns_field,
+            partition_names=partition_names,
+        )
+
+
+def _check_batch_size(batch_size: int, limit: int) -> None:
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise InvalidArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < -1:
+        raise InvalidArgumentError(f"limit must be -1 (no limit) or a non-negative integer, got {limit!r}")
+
+
+class QueryIterator:
+    """pymilvus-style iterator: ``next()`` returns the next page (empty at the end); also iterable."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        collection_name: str,
+        *,
+        batch_size: int,
+        limit: int,
+        filter: str,
+        output_fields: Sequence[str] | None,
+        partition_names: Sequence[str] | None,
+    ) -> None:
+        _check_batch_size(batch_size, limit)
+        self._backend = backend
+        self._name = collection_name
+        self._batch_size = batch_size
+        self._remaining = limit
+        self._filter = filter
+        self._output_fields = list(output_fields or [])
+        self._partitions = partition_names
+        primary = backend.describe_collection(collection_name)["primary_field"]
+        self._primary = primary
+        self._last_key: Any = None
+        self._closed = False
+
+    def next(self) -> list[dict[str, Any]]:
+        if self._closed or self._remaining == 0:
+            return []
+        size = self._batch_size if self._remaining < 0 else min(self._batch_size, self._remaining)
+        conditions = [f"({self._filter})"] if self._filter.strip() else []
+        params: dict[str, Any] = {}
+        if self._last_key is not None:
+            conditions.append(f"{self._primary} > {{__after}}")
+            params["__after"] = self._last_key
+        page = self._backend.query(
+            self._name,
+            " and ".join(conditions),
+            output_fields=self._output_fields,
+            limit=size,
+            partition_names=self._partitions,
+            filter_params=params or None,
+        )
+        if page:
+            self._last_key = page[-1][self._primary]
+            if self._remaining > 0:
+                self._remaining -= len(page)
+        else:
+            self._closed = True
+        return page
+
+    def close(self) -> None:
+        self._closed = True
+
+    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
+        while page := self.next():
+            yield page
+
+
+class SearchIterator:
+    """Pages of hits for one query vector, closest first; ``next()`` is empty at the end."""
+
+    def __init__(self, backend: Backend, collection_name: str, data: Any, *, batch_size: int, limit: int, **search: Any) -> None:
+        _check_batch_size(batch_size, limit)
+        self._backend = backend
+        self._name = collection_name
+        self._data = data
+        self._batch_size = batch_size
+        self._remaining = limit
+        self._search = search
+        self._offset = 0
+        self._closed = False
+
+    def next(self) -> list[dict[str, Any]]:
+        if self._closed or self._remaining == 0:
+            return []
+        size = self._batch_size if self._remaining < 0 else min(self._batch_size, self._remaining)
+        hits = self._backend.search(self._name, self._data, limit=size, offset=self._offset, **self._search)
+        if len(hits) != 1:
+            raise InvalidArgumentError("search_iterator takes exactly one query vector")
+        page = hits[0]
+        self._offset += len(page)
+        if self._remaining > 0:
+            self._remaining -= len(page)
+        if len(page) < size:
+            self._closed = True
+        return page
+
+    def close(self) -> None:
+        self._closed = True
+
+    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
+        while page := self.next():
+            yield page

@@ -1,0 +1,590 @@
+"""The embedded backend: the ``Backend`` contract over a local ``StorageEngine``.
+
+This module checks arguments and routes calls; it holds no storage logic
+(``embedb.storage``) and no query logic (``embedb.query``). Collection
+metadata is cached in memory and refreshed on every DDL call, so a search does
+not touch SQLite.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embedb.backends import Backend, SearchHits
+from embedb.config import Settings
+from embedb.errors import ClosedError, DataError, InvalidArgumentError, SchemaError
+from embedb.ingest import check_query_vectors, prepare_batch, to_columns
+from embedb.query.exact import NO_ROW, distances_for_output, prepare_queries
+from embedb.query.filters import compile_filter
+from embedb.query.reads import (
+    OutputPlan,
+    RowRefs,
+    SearchRequest,
+    locate_keys,
+    plan_output,
+    project,
+    search_snapshot,
+    select_rows,
+)
+from embedb.schema import CollectionSchema, DataType, FieldSchema
+from embedb.storage.engine import DEFAULT_PARTITION, CollectionInfo, StorageEngine
+from embedb.storage.records import primary_key_array
+from embedb.storage.store import CollectionStore, Snapshot
+
+MAX_SEARCH_LIMIT = 16_384
+COUNT_STAR = "count(*)"
+
+
+class _SharedEngines:
+    """One engine per data directory per process, shared by every client that opens it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._engines: dict[str, tuple[StorageEngine, int]] = {}
+
+    def acquire(self, path: Path, *, settings: Settings, read_only: bool) -> StorageEngine:
+        key = f"{'ro' if read_only else 'rw'}:{path.resolve()}"
+        with self._lock:
+            engine, count = self._engines.get(key, (None, 0))
+            if engine is None:
+                engine = StorageEngine(path, settings=settings, read_only=read_only)
+            self._engines[key] = (engine, count + 1)
+            return engine
+
+    def release(self, engine: StorageEngine) -> None:
+        with self._lock:
+            for key, (candidate, count) in list(self._engines.items()):
+                if candidate is engine:
+                    if count <= 1:
+                        del self._engines[key]
+                        engine.close()
+                    else:
+                        self._engines[key] = (candidate, count - 1)
+                    return
+        engine.close()
+
+
+SHARED_ENGINES = _SharedEngines()
+
+
+class _AutoIds:
+    """Monotonic int64 keys: milliseconds since the epoch, shifted, plus a counter."""
+
+    def __init__(self, floor: int) -> None:
+        self._last = floor
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> np.ndarray:
+        with self._lock:
+            start = max(self._last + 1, int(time.time() * 1000) << 20)
+            self._last = start + n - 1
+        return np.arange(start, start + n, dtype=np.int64)
+
+
+class LocalBackend(Backend):
+    """EmbeDB embedded in this process, on a data directory (or a temporary one for ``:memory:``)."""
+
+    def __init__(self, path: str | os.PathLike[str] | None, *, read_only: bool = False, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self._memory = path is None
+        if path is None:
+            self.engine = StorageEngine(None, settings=self.settings, read_only=False)
+        else:
+            self.engine = SHARED_ENGINES.acquire(Path(path), settings=self.settings, read_only=read_only)
+        self._infos: dict[str, CollectionInfo] = {}
+        self._auto_ids: dict[int, _AutoIds] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # ------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._memory:
+            self.engine.close()
+        else:
+            SHARED_ENGINES.release(self.engine)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("this EmbeDB client is closed")
+
+    def _info(self, name: str) -> CollectionInfo:
+        """Collection metadata by name or alias, from the cache (filled from the catalog)."""
+        self._check_open()
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"collection_name must be a string, got {type(name).__name__}")
+        info = self._infos.get(name)
+        if info is None:
+            info = self.engine.collection(name)
+            self._infos[name] = info
+        return info
+
+    def _forget(self) -> None:
+        self._infos = {}
+
+    def _store(self, info: CollectionInfo) -> CollectionStore:
+        return self.engine.store(info)
+
+    # ---------------------------------------------------------- collections
+
+    def create_collection(
+        self,
+        collection_name: str,
+        dimension: int | None = None,
+        *,
+        primary_field_name: str = "id",
+        id_type: str = "int",
+        vector_field_name: str = "vector",
+        metric_type: str = "COSINE",
+        auto_id: bool = False,
+        max_length: int | None = None,
+        enable_dynamic_field: bool = True,
+        schema: CollectionSchema | dict[str, Any] | None = None,
+        index_params: Any = None,
+        description: str = "",
+    ) -> None:
+        self._check_open()
+        resolved = build_schema(
+            dimension=dimension,
+            primary_field_name=primary_field_name,
+            id_type=id_type,
+            vector_field_name=vector_field_name,
+            metric_type=metric_type,
+            auto_id=auto_id,
+            max_length=max_length,
+            enable_dynamic_field=enable_dynamic_field,
+            schema=schema,
+            description=description,
+        )
+        self.engine.create_collection(collection_name, resolved)
+        self._forget()
+
+    def list_collections(self) -> list[str]:
+        self._check_open()
+        return self.engine.list_collections()
+
+    def has_collection(self, collection_name: str) -> bool:
+        self._check_open()
+        return self.engine.has_collection(collection_name)
+
+    def describe_collection(self, collection_name: str) -> dict[str, Any]:
+        info = self._info(collection_name)
+        schema = info.schema
+        return {
+            "collection_name": info.name,
+            "collection_id": info.id,
+            "description": schema.description,
+            "fields": [f.to_dict() for f in schema.fields],
+            "primary_field": schema.primary.name,
+            "auto_id": schema.primary.auto_id,
+            "enable_dynamic_field": schema.enable_dynamic_field,
+            "partitions": list(info.partitions),
+            "num_partitions": len(info.partitions),
+            "aliases": [alias for alias, _ in self.engine.list_aliases(info.name)],
+            "properties": dict(info.properties),
+            "created_at": info.created_at,
+        }
+
+    def drop_collection(self, collection_name: str) -> None:
+        self._check_open()
+        self.engine.drop_collection(collection_name)
+        self._forget()
+
+    def rename_collection(self, old_name: str, new_name: str) -> None:
+        self._check_open()
+        self.engine.rename_collection(old_name, new_name)
+        self._forget()
+
+    def get_collection_stats(self, collection_name: str) -> dict[str, Any]:
+        info = self._info(collection_name)
+        return self._store(info).stats()
+
+    # ----------------------------------------------------------- partitions
+
+    def create_partition(self, collection_name: str, partition_name: str) -> None:
+        self.engine.create_partition(self._info(collection_name).name, partition_name)
+        self._forget()
+
+    def drop_partition(self, collection_name: str, partition_name: str) -> None:
+        self.engine.drop_partition(self._info(collection_name).name, partition_name)
+        self._forget()
+
+    def has_partition(self, collection_name: str, partition_name: str) -> bool:
+        return partition_name in self._info(collection_name).partitions
+
+    def list_partitions(self, collection_name: str) -> list[str]:
+        return list(self._info(collection_name).partitions)
+
+    def _partition_ids(self, info: CollectionInfo, names: Sequence[str] | None) -> list[int] | None:
+        if names is None:
+            return None
+        if isinstance(names, str):
+            names = [names]
+        return [self.engine.partition_id(info, name) for name in names]
+
+    # -------------------------------------------------------------- aliases
+
+    def create_alias(self, collection_name: str, alias: str) -> None:
+        self._check_open()
+        self.engine.create_alias(collection_name, alias)
+        self._forget()
+
+    def alter_alias(self, collection_name: str, alias: str) -> None:
+        self._check_open()
+        self.engine.alter_alias(collection_name, alias)
+        self._forget()
+
+    def drop_alias(self, alias: str) -> None:
+        self._check_open()
+        self.engine.drop_alias(alias)
+        self._forget()
+
+    def list_aliases(self, collection_name: str | None = None) -> dict[str, Any]:
+        self._check_open()
+        pairs = self.engine.list_aliases(collection_name)
+        return {"aliases": [alias for alias, _ in pairs], "collection_name": collection_name or ""}
+
+    def describe_alias(self, alias: str) -> dict[str, Any]:
+        self._check_open()
+        name, collection = self.engine.describe_alias(alias)
+        return {"alias": name, "collection_name": collection}
+
+    # ---------------------------------------------------------------- writes
+
+    def vector_keys(self, info: CollectionInfo) -> dict[str, str]:
+        """The storage column each vector field is read from and written to."""
+        return {f.name: f.name for f in info.schema.vector_fields}
+
+    def _auto_id(self, info: CollectionInfo, store: CollectionStore) -> _AutoIds:
+        generator = self._auto_ids.get(info.id)
+        if generator is None:
+            floor = 0
+            for view in store.snapshot().segments:
+                if view.data.num_rows:
+                    floor = max(floor, int(view.data.pks.max()))
+            generator = self._auto_ids.setdefault(info.id, _AutoIds(floor))
+        return generator
+
+    def _prepare(self, info: CollectionInfo, data: Any, partition_name: str | None, *, upsert: bool) -> Any:
+        partition_id = self.engine.partition_id(info, partition_name or DEFAULT_PARTITION)
+        store = self._store(info)
+        schema = info.schema
+        return prepare_batch(
+            data,
+            schema,
+            partition_id=partition_id,
+            vector_keys=self.vector_keys(info),
+            allow_auto_id_values=upsert,
+            next_auto_ids=self._auto_id(info, store).take if schema.primary.auto_id else None,
+        )
+
+    def insert(self, collection_name: str, data: Any, *, partition_name: str | None = None) -> dict[str, Any]:
+        info = self._info(collection_name)
+        batch = self._prepare(info, data, partition_name, upsert=False)
+        self._store(info).insert(batch)
+        keys = batch.primary_keys
+        return {"insert_count": batch.num_rows, "ids": keys.tolist()}
+
+    def upsert(self, collection_name: str, data: Any, *, partition_name: str | None = None) -> dict[str, Any]:
+        info = self._info(collection_name)
+        schema = info.schema
+        if schema.primary.auto_id:
+            prepared = to_columns(data, schema)
+            keys = prepared.columns.get(schema.primary.name)
+            if keys is None:
+                raise DataError(f"upsert needs the primary key {schema.primary.name!r} of every row, even with auto_id")
+            batch = prepare_batch(
+                prepared,
+                schema,
+                partition_id=self.engine.partition_id(info, partition_name or DEFAULT_PARTITION),
+                vector_keys=self.vector_keys(info),
+                allow_auto_id_values=True,
+                next_auto_ids=lambda n: keys,
+            )
+        else:
+            batch = self._prepare(info, data, partition_name, upsert=True)
+        self._store(info).upsert(batch)
+        return {"upsert_count": batch.num_rows}
+
+    def delete(
+        self,
+        collection_name: str,
+        ids: Sequence[Any] | Any | None = None,
+        *,
+        filter: str | None = None,
+        partition_name: str | None = None,
+    ) -> dict[str, Any]:
+        info = self._info(collection_name)
+        if (ids is None) == (filter is None or not filter.strip()):
+            raise InvalidArgumentError("delete needs either ids or a non-empty filter, not both")
+        store = self._store(info)
+        partitions = self._partition_ids(info, [partition_name] if partition_name else None)
+        if ids is not None:
+            keys = self._keys(info, ids)
+            if partitions is not None:
+                snapshot = store.snapshot()
+                refs = locate_keys(snapshot, keys, partitions)
+                keys = np.asarray(_keys_at(snapshot, refs.segments, refs.rows))
+        else:
+            compiled = compile_filter(filter or "", info.schema)
+            snapshot = store.snapshot()
+            refs, keys = select_rows(snapshot, compiled, partitions)
+        count = store.delete(keys) if len(keys) else 0
+        return {"delete_count": count}
+
+    def _keys(self, info: CollectionInfo, ids: Any) -> np.ndarray:
+        """Primary keys from user input, typed for the collection; raise ``DataError`` on wrong types."""
+        primary = info.schema.primary
+        if isinstance(ids, (str, int, np.integer)) and not isinstance(ids, bool):
+            ids = [ids]
+        if isinstance(ids, np.ndarray):
+            ids = ids.tolist()
+        if not isinstance(ids, (list, tuple)):
+            raise DataError(f"ids must be a list of primary keys, got {type(ids).__name__}")
+        if primary.dtype is DataType.INT64:
+            bad = [k for k in ids if isinstance(k, bool) or not isinstance(k, (int, np.integer))]
+            if bad:
+                raise DataError(f"primary key {primary.name!r} is INT64; got {bad[0]!r}", field=primary.name)
+            return np.asarray(ids, dtype=np.int64)
+        bad = [k for k in ids if not isinstance(k, str)]
+        if bad:
+            raise DataError(f"primary key {primary.name!r} is VARCHAR; got {bad[0]!r}", field=primary.name)
+        return primary_key_array(np.asarray(ids, dtype=object)) if ids else np.empty(0, dtype=np.str_)
+
+    # ----------------------------------------------------------------- reads
+
+    def get(
+        self,
+        collection_name: str,
+        ids: Sequence[Any] | Any,
+        *,
+        output_fields: Sequence[str] | None = None,
+        partition_names: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        info = self._info(collection_name)
+        keys = self._keys(info, ids)
+        partitions = self._partition_ids(info, partition_names)
+        plan = self._output_plan(info, output_fields, default_all=True)
+        snapshot = self._store(info).snapshot()
+        return project(snapshot, locate_keys(snapshot, keys, partitions), plan, info.schema)
+
+    def _output_plan(self, info: CollectionInfo, output_fields: Sequence[str] | None, *, default_all: bool) -> OutputPlan:
+        fields = output_fields
+        if fields is None and default_all:
+            fields = ["*"]
+        return plan_output(info.schema, fields, self.vector_keys(info), include_primary=True)
+
+    def query(
+        self,
+        collection_name: str,
+        filter: str = "",
+        *,
+        output_fields: Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        partition_names: Sequence[str] | None = None,
+        ids: Sequence[Any] | None = None,
+        filter_params: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        info = self._info(collection_name)
+        _check_paging(limit, offset, maximum=None)
+        if not isinstance(filter, str):
+            raise InvalidArgumentError(f"filter must be a string, got {type(filter).__name__}")
+        partitions = self._partition_ids(info, partition_names)
+        snapshot = self._store(info).snapshot()
+        compiled = compile_filter(filter, info.schema, params=filter_params) if filter.strip() else None
+        if ids is not None:
+            refs = locate_keys(snapshot, np.sort(self._keys(info, ids)), partitions)
+            if compiled is not None:
+                refs = _keep_matching(snapshot, refs, compiled)
+        else:
+            refs, _ = select_rows(snapshot, compiled, partitions)
+        if output_fields is not None and COUNT_STAR in output_fields:
+            if len(output_fields) != 1:
+                raise InvalidArgumentError("count(*) cannot be combined with other output fields")
+            return [{COUNT_STAR: int(refs.rows.size)}]
+        stop = None if limit is None else offset + limit
+        refs = RowRefs(refs.segments[offset:stop], refs.rows[offset:stop])
+        plan = self._output_plan(info, output_fields, default_all=False)
+        return project(snapshot, refs, plan, info.schema)
+
+    def search(
+        self,
+        collection_name: str,
+        data: Any,
+        *,
+        filter: str = "",
+        limit: int = 10,
+        offset: int = 0,
+        output_fields: Sequence[str] | None = None,
+        search_params: dict[str, Any] | None = None,
+        anns_field: str | None = None,
+        partition_names: Sequence[str] | None = None,
+        filter_params: dict[str, Any] | None = None,
+    ) -> SearchHits:
+        info = self._info(collection_name)
+        _check_paging(limit, offset, maximum=MAX_SEARCH_LIMIT)
+        if not isinstance(filter, str):
+            raise InvalidArgumentError(f"filter must be a string, got {type(filter).__name__}")
+        field = self._anns_field(info.schema, anns_field)
+        assert field.metric_type is not None
+        metric = field.metric_type
+        params = dict(search_params or {})
+        requested_metric = params.pop("metric_type", None)
+        if requested_metric is not None and str(requested_metric).upper() != metric.value:
+            raise InvalidArgumentError(
+                f"search metric {requested_metric!r} does not match field {field.name!r}, which uses {metric.value}"
+            )
+        queries = prepare_queries(check_query_vectors(field, data), metric)
+        compiled = compile_filter(filter, info.schema, params=filter_params) if filter.strip() else None
+        partitions = self._partition_ids(info, partition_names)
+        plan = self._output_plan(info, output_fields, default_all=False)
+        key = self.vector_keys(info)[field.name]
+        request = SearchRequest(column_key=key, metric=metric, queries=queries, k=offset + limit, params=params)
+        snapshot = self._store(info).snapshot()
+        scores, segments, rows = search_snapshot(snapshot, request, row_filter=compiled, partition_ids=partitions)
+        return assemble_hits(snapshot, scores[:, offset:], segments[:, offset:], rows[:, offset:], plan, info.schema, metric)
+
+    def _anns_field(self, schema: CollectionSchema, anns_field: str | None) -> FieldSchema:
+        vectors = schema.vector_fields
+        if anns_field is None:
+            if len(vectors) > 1:
+                names = [f.name for f in vectors]
+                raise InvalidArgumentError(f"the collection has several vector fields {names}; pass anns_field")
+            return vectors[0]
+        field = schema.field(anns_field)
+        if not field.dtype.is_vector:
+            raise InvalidArgumentError(f"anns_field {anns_field!r} is not a vector field")
+        return field
+
+    # ----------------------------------------------------------- maintenance
+
+    def flush(self, collection_name: str) -> None:
+        self._store(self._info(collection_name)).checkpoint()
+
+    def compact(self, collection_name: str) -> dict[str, Any]:
+        store = self._store(self._info(collection_name))
+        store.checkpoint()
+        return {"merged_segments": store.compact()}
+
+
+def _check_paging(limit: int | None, offset: int, *, maximum: int | None) -> None:
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise InvalidArgumentError(f"limit must be a positive integer, got {limit!r}")
+    if maximum is not None and limit is not None and limit + offset > maximum:
+        raise InvalidArgumentError(f"limit + offset must be at most {maximum}, got {limit + offset}")
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidArgumentError(f"offset must be a non-negative integer, got {offset!r}")
+
+
+def _keep_matching(snapshot: Snapshot, refs: RowRefs, row_filter: Any) -> RowRefs:
+    keep = np.zeros(refs.rows.size, dtype=bool)
+    for position in np.unique(refs.segments):
+        where = np.nonzero(refs.segments == position)[0]
+        mask = row_filter.evaluate(snapshot.segments[int(position)].data.table)
+        keep[where] = mask[refs.rows[where]]
+    return RowRefs(refs.segments[keep], refs.rows[keep])
+
+
+def assemble_hits(
+    snapshot: Snapshot,
+    scores: np.ndarray,
+    segments: np.ndarray,
+    rows: np.ndarray,
+    plan: OutputPlan,
+    schema: CollectionSchema,
+    metric: Any,
+) -> SearchHits:
+    """Search results in Milvus's shape: per query a list of ``{"id", "distance", "entity"}``."""
+    distances = distances_for_output(scores, metric)
+    found = rows != NO_ROW
+    flat_segments = segments[found]
+    flat_rows = rows[found]
+    refs = RowRefs(flat_segments, flat_rows)
+    primary = schema.primary.name
+    extra = OutputPlan(
+        tuple(name for name in plan.scalars if name != primary),
+        plan.vectors,
+        plan.dynamic_keys,
+        plan.all_dynamic,
+    )
+    entities = project(snapshot, refs, extra, schema) if (extra.scalars or extra.vectors or extra.wants_dynamic) else None
+    keys = _keys_at(snapshot, flat_segments, flat_rows)
+    hits: SearchHits = []
+    cursor = 0
+    for query_index in range(rows.shape[0]):
+        count = int(found[query_index].sum())
+        query_hits = []
+        for j in range(count):
+            entity = entities[cursor + j] if entities is not None else {}
+            query_hits.append({"id": keys[cursor + j], "distance": float(distances[query_index, j]), "entity": entity})
+        cursor += count
+        hits.append(query_hits)
+    return hits
+
+
+def _keys_at(snapshot: Snapshot, segments: np.ndarray, rows: np.ndarray) -> list[Any]:
+    keys: list[Any] = [None] * rows.size
+    for position in np.unique(segments):
+        where = np.nonzero(segments == position)[0]
+        values = snapshot.segments[int(position)].data.pks[rows[where]].tolist()
+        for slot, value in zip(where.tolist(), values, strict=True):
+            keys[slot] = value
+    return keys
+
+
+def build_schema(
+    *,
+    dimension: int | None,
+    primary_field_name: str,
+    id_type: str,
+    vector_field_name: str,
+    metric_type: str,
+    auto_id: bool,
+    max_length: int | None,
+    enable_dynamic_field: bool,
+    schema: CollectionSchema | Mapping[str, Any] | None,
+    description: str,
+) -> CollectionSchema:
+    """The schema of a new collection: the given one, or Milvus's quick setup from ``dimension``."""
+    if schema is not None:
+        if dimension is not None:
+            raise SchemaError("pass either dimension (quick setup) or schema, not both")
+        if isinstance(schema, Mapping):
+            return CollectionSchema.from_dict(dict(schema))
+        if isinstance(schema, CollectionSchema):
+            return schema.validate()
+        to_schema = getattr(schema, "to_schema", None)
+        if callable(to_schema):
+            result = to_schema()
+            if isinstance(result, CollectionSchema):
+                return result.validate()
+        raise SchemaError(f"schema must be a CollectionSchema or a dict, got {type(schema).__name__}")
+    if dimension is None:
+        raise SchemaError("create_collection needs dimension= (quick setup) or schema=")
+    id_types = {"int": DataType.INT64, "int64": DataType.INT64, "str": DataType.VARCHAR, "string": DataType.VARCHAR, "varchar": DataType.VARCHAR}
+    id_dtype = id_types.get(str(id_type).lower())
+    if id_dtype is None:
+        raise SchemaError(f"id_type must be 'int' or 'string', got {id_type!r}")
+    quick = CollectionSchema.quick(
+        dimension=dimension,
+        primary_field_name=primary_field_name,
+        id_type=id_dtype,
+        vector_field_name=vector_field_name,
+        metric_type=metric_type,
+        auto_id=auto_id,
+        max_length=max_length,
+        enable_dynamic_field=enable_dynamic_field,
+    )
+    return CollectionSchema(quick.fields, enable_dynamic_field=quick.enable_dynamic_field, description=description)

@@ -1,0 +1,57 @@
+"""The ``embedb`` command line: thin over the library, with one error handler.
+
+Every command opens the data directory read-only unless it must write, so it
+works next to a running server. Errors from EmbeDB are printed once, here, with
+their wire name, and exit with status 1 (2 for a usage error).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from embedb.cli import data as data_commands
+from embedb.cli.console import err_console
+from embedb.errors import EmbedbError, InvalidArgumentError
+
+app = typer.Typer(
+    name="embedb",
+    help="EmbeDB: a vector database that runs the lifecycle of its embedding models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_commands.register(app)
+
+
+def _add_optional_subapps() -> None:
+    try:
+        from embedb.cli import models as model_commands
+    except ImportError:  # the models layer is optional at import time
+        return
+    app.add_typer(model_commands.app, name="models", help="The model registry: versions, aliases, history.")
+
+
+_add_optional_subapps()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``embedb`` script."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except EmbedbError as error:
+        err_console.print(f"[bold red]error[/] ({error.wire_name}): {error.message}")
+        sys.exit(2 if isinstance(error, InvalidArgumentError) else 1)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(1)
+    except Exception as error:  # click usage errors arrive here in non-standalone mode
+        from click.exceptions import ClickException
+
+        if isinstance(error, ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        raise

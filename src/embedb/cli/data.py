@@ -1,0 +1,121 @@
+"""Data-directory commands: ``info``, ``collections``, ``query``, ``check``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from embedb.cli.console import console
+from embedb.client import connect
+
+PathArg = Annotated[Path, typer.Argument(help="The data directory.", exists=True, file_okay=False)]
+
+
+def _directory_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def info(path: PathArg) -> None:
+    """Summarise a data directory: format, collections, rows and disk use."""
+    from embedb.storage.catalog import Catalog
+
+    with connect(str(path), read_only=True) as db:
+        catalog: Catalog = db.engine.catalog  # type: ignore[attr-defined]
+        meta = {row["key"]: row["value"] for row in catalog.query("SELECT key, value FROM meta")}
+        names = db.list_collections()
+        rows = sum(int(db.get_collection_stats(name)["row_count"]) for name in names)
+    table = Table(show_header=False, box=None)
+    table.add_row("path", str(path.resolve()))
+    table.add_row("format_version", meta.get("format_version", "?"))
+    table.add_row("collections", str(len(names)))
+    table.add_row("rows", str(rows))
+    table.add_row("disk bytes", f"{_directory_bytes(path):,}")
+    console.print(table)
+
+
+def collections(path: PathArg) -> None:
+    """List collections with their rows, segments, vector fields and aliases."""
+    table = Table("name", "rows", "sealed segments", "vector fields", "aliases")
+    with connect(str(path), read_only=True) as db:
+        for name in db.list_collections():
+            described = db.describe_collection(name)
+            stats = db.get_collection_stats(name)
+            vectors = ", ".join(
+                f"{f['name']}({f['dim']}, {f['metric_type']})" for f in described["fields"] if f["type"] == "FLOAT_VECTOR"
+            )
+            table.add_row(name, str(stats["row_count"]), str(stats["sealed_segments"]), vectors, ", ".join(described["aliases"]))
+    console.print(table)
+
+
+def query(
+    path: PathArg,
+    name: Annotated[str, typer.Argument(help="Collection name or alias.")],
+    filter: Annotated[str, typer.Option("--filter", "-f", help='Milvus filter, e.g. \'age > 30 and tag in ["a"]\'.')] = "",
+    output_fields: Annotated[str, typer.Option("--output-fields", "-o", help="Comma-separated fields, or '*'.")] = "",
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 20,
+    offset: Annotated[int, typer.Option(help="Rows to skip.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")] = False,
+) -> None:
+    """Print the rows of a collection that match a filter."""
+    fields = [f.strip() for f in output_fields.split(",") if f.strip()] or None
+    with connect(str(path), read_only=True) as db:
+        rows = db.query(name, filter, output_fields=fields, limit=limit, offset=offset)
+    if as_json:
+        for row in rows:
+            console.print_json(json.dumps(row, default=str))
+        return
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(key for key in row if key not in columns)
+    table = Table(*columns, title=f"{name}: {len(rows)} row(s)")
+    for row in rows:
+        table.add_row(*(_cell(row.get(column)) for column in columns))
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list) and len(value) > 6:
+        return "[" + ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in value[:4]) + f", … ({len(value)})]"
+    return "" if value is None else str(value)
+
+
+def check(
+    path: PathArg,
+    repair: Annotated[bool, typer.Option("--repair", help="Drop what is damaged (after showing what).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before repairing.")] = False,
+) -> None:
+    """Verify every checksum (WAL records, segment and deletion files); optionally repair."""
+    from embedb.storage.check import check_directory, repair_directory
+
+    report = check_directory(path)
+    console.print(
+        f"checked {report.collections} collection(s), {report.segments} segment(s), "
+        f"{report.wal_files} WAL file(s) with {report.wal_records} record(s)"
+    )
+    for torn in report.torn_tails:
+        console.print(f"[yellow]torn tail[/]: {torn}")
+    if report.ok:
+        console.print("[green]ok[/]: every checksum matches")
+        return
+    table = Table("collection", "what", "file", "offset", "problem", "a repair drops")
+    for problem in report.problems:
+        table.add_row(problem.collection, problem.kind, problem.file, str(problem.offset), problem.message, problem.would_drop)
+    console.print(table)
+    if not repair:
+        console.print("run again with --repair to drop what is listed above")
+        raise typer.Exit(1)
+    if not yes and not typer.confirm("Drop what is listed above?"):
+        raise typer.Exit(1)
+    for action in repair_directory(path, report):
+        console.print(f"[green]repaired[/]: {action}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(info)
+    app.command()(collections)
+    app.command()(query)
+    app.command()(check)

@@ -1,0 +1,77 @@
+"""A handle on one collection: the client's data methods with the name filled in.
+
+``db.collection("docs").search(...)`` is ``db.search("docs", ...)``. The handle
+holds only the backend and the name; it does no validation and keeps no state
+of its own, so it works the same embedded and over HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from embedb.backends import Backend, QueryIterator, SearchHits, SearchIterator
+
+
+class Collection:
+    """One collection of a ``Backend``."""
+
+    def __init__(self, backend: Backend, name: str) -> None:
+        self.backend = backend
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Collection({self.name!r})"
+
+    def describe(self) -> dict[str, Any]:
+        return self.backend.describe_collection(self.name)
+
+    def stats(self) -> dict[str, Any]:
+        return self.backend.get_collection_stats(self.name)
+
+    def insert(self, data: Any, *, partition_name: str | None = None) -> dict[str, Any]:
+        return self.backend.insert(self.name, data, partition_name=partition_name)
+
+    def upsert(self, data: Any, *, partition_name: str | None = None) -> dict[str, Any]:
+        return self.backend.upsert(self.name, data, partition_name=partition_name)
+
+    def delete(self, ids: Sequence[Any] | Any | None = None, *, filter: str | None = None, partition_name: str | None = None) -> dict[str, Any]:
+        return self.backend.delete(self.name, ids, filter=filter, partition_name=partition_name)
+
+    def get(self, ids: Sequence[Any] | Any, **options: Any) -> list[dict[str, Any]]:
+        return self.backend.get(self.name, ids, **options)
+
+    def query(self, filter: str = "", **options: Any) -> list[dict[str, Any]]:
+        return self.backend.query(self.name, filter, **options)
+
+    def search(self, data: Any, **options: Any) -> SearchHits:
+        return self.backend.search(self.name, data, **options)
+
+    def query_iterator(self, **options: Any) -> QueryIterator:
+        return self.backend.query_iterator(self.name, **options)
+
+    def search_iterator(self, data: Any, **options: Any) -> SearchIterator:
+        return self.backend.search_iterator(self.name, data, **options)
+
+    def count(self, filter: str = "") -> int:
+        """Live rows matching ``filter`` (all rows when empty)."""
+        return int(self.backend.query(self.name, filter, output_fields=["count(*)"])[0]["count(*)"])
+
+    def flush(self) -> None:
+        self.backend.flush(self.name)
+
+    def compact(self) -> dict[str, Any]:
+        return self.backend.compact(self.name)
+
+    def create_partition(self, partition_name: str) -> None:
+        self.backend.create_partition(self.name, partition_name)
+
+    def drop_partition(self, partition_name: str) -> None:
+        self.backend.drop_partition(self.name, partition_name)
+
+    def list_partitions(self) -> list[str]:
+        return self.backend.list_partitions(self.name)
+
+    def has_partition(self, partition_name: str) -> bool:
+        return self.backend.has_partition(self.name, partition_name)

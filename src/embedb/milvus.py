@@ -1,0 +1,203 @@
+"""pymilvus compatibility: change ``from pymilvus import ...`` to ``from embedb.milvus import ...``.
+
+``MilvusClient(uri)`` opens EmbeDB: a path (``"./milvus_demo.db"`` included —
+that path becomes EmbeDB's data directory), ``":memory:"``, or an
+``http://`` URI of ``embedb serve``. ``MilvusClient.create_schema()`` /
+``add_field`` and ``prepare_index_params()`` / ``add_index`` build the same
+objects pymilvus does. Keyword arguments that only steer a Milvus cluster
+(``timeout``, ``consistency_level``, ``guarantee_timestamp``, ``graceful_time``,
+``num_shards``, ...) are accepted and ignored. docs/milvus-compatibility.md
+lists every difference.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from embedb.backends import Backend
+from embedb.client import connect
+from embedb.errors import InvalidArgumentError, SchemaError
+from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
+
+__all__ = ["CollectionSchema", "DataType", "FieldSchema", "IndexParams", "MetricType", "MilvusClient", "MilvusSchema"]
+
+IGNORED_KWARGS = frozenset(
+    {
+        "timeout",
+        "consistency_level",
+        "guarantee_timestamp",
+        "graceful_time",
+        "num_shards",
+        "shards_num",
+        "round_decimal",
+        "using",
+        "db_name",
+        "ignore_growing",
+        "replica_number",
+        "refresh",
+        "_async",
+        "_callback",
+    }
+)
+
+
+class MilvusSchema:
+    """pymilvus's ``CollectionSchema`` builder: ``add_field`` returns the schema, as there."""
+
+    def __init__(self, *, auto_id: bool = False, enable_dynamic_field: bool = False, description: str = "", **_: Any) -> None:
+        self.auto_id = auto_id
+        self.enable_dynamic_field = enable_dynamic_field
+        self.description = description
+        self.fields: list[FieldSchema] = []
+
+    def add_field(self, field_name: str, datatype: DataType | int | str, **kwargs: Any) -> MilvusSchema:
+        """Add a field; options as in pymilvus (``is_primary``, ``max_length``, ``dim``, ``element_type``, ...)."""
+        unknown = set(kwargs) - {
+            "is_primary",
+            "auto_id",
+            "nullable",
+            "default_value",
+            "max_length",
+            "element_type",
+            "max_capacity",
+            "dim",
+            "description",
+            "metric_type",
+            "source",
+            "model",
+            "is_partition_key",
+            "is_clustering_key",
+            "enable_analyzer",
+            "enable_match",
+            "mmap_enabled",
+        }
+        if unknown:
+            raise SchemaError(f"add_field({field_name!r}): unknown options {sorted(unknown)}")
+        if kwargs.get("is_partition_key") or kwargs.get("is_clustering_key"):
+            raise SchemaError(f"add_field({field_name!r}): partition and clustering keys are not supported by EmbeDB")
+        element = kwargs.get("element_type")
+        metric = kwargs.get("metric_type")
+        is_primary = bool(kwargs.get("is_primary", False))
+        self.fields.append(
+            FieldSchema(
+                name=field_name,
+                dtype=DataType.parse(datatype),
+                is_primary=is_primary,
+                auto_id=bool(kwargs.get("auto_id", self.auto_id and is_primary)),
+                nullable=bool(kwargs.get("nullable", False)),
+                default_value=kwargs.get("default_value"),
+                max_length=kwargs.get("max_length"),
+                element_type=DataType.parse(element) if element is not None else None,
+                max_capacity=kwargs.get("max_capacity"),
+                dim=kwargs.get("dim"),
+                metric_type=MetricType.parse(metric) if metric is not None else None,
+                description=kwargs.get("description", "") or "",
+                source=kwargs.get("source"),
+                model=kwargs.get("model"),
+            )
+        )
+        return self
+
+    def to_schema(self) -> CollectionSchema:
+        return CollectionSchema(
+            tuple(self.fields), enable_dynamic_field=self.enable_dynamic_field, description=self.description
+        ).validate()
+
+
+class IndexParams:
+    """pymilvus's ``IndexParams``: a list of index definitions for ``create_index``."""
+
+    def __init__(self) -> None:
+        self.indexes: list[dict[str, Any]] = []
+
+    def add_index(
+        self, field_name: str, index_type: str = "AUTOINDEX", index_name: str = "", *, metric_type: str | None = None, params: dict[str, Any] | None = None, **extra: Any
+    ) -> None:
+        self.indexes.append(
+            {
+                "field_name": field_name,
+                "index_type": index_type or "AUTOINDEX",
+                "index_name": index_name or field_name,
+                "metric_type": metric_type,
+                "params": {**(params or {}), **extra},
+            }
+        )
+
+    def __iter__(self) -> Any:
+        return iter(self.indexes)
+
+    def __len__(self) -> int:
+        return len(self.indexes)
+
+
+class MilvusClient:
+    """An EmbeDB connection that accepts pymilvus ``MilvusClient`` calls unchanged."""
+
+    def __init__(self, uri: str | os.PathLike[str] = ":memory:", user: str = "", password: str = "", db_name: str = "", token: str = "", **kwargs: Any) -> None:
+        text = os.fspath(uri)
+        if not text.startswith(("http://", "https://")) and text != ":memory:" and Path(text).is_file():
+            raise InvalidArgumentError(
+                f"{text} is a file (a Milvus Lite database?); EmbeDB needs a directory path. "
+                "Export the data with pymilvus and insert it into EmbeDB."
+            )
+        if user or password:
+            token = token or f"{user}:{password}"
+        options = {k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS}
+        self._backend: Backend = connect(text, token=token or None, **options)
+
+    @staticmethod
+    def create_schema(**kwargs: Any) -> MilvusSchema:
+        return MilvusSchema(**kwargs)
+
+    @staticmethod
+    def prepare_index_params(field_name: str = "", **kwargs: Any) -> IndexParams:
+        params = IndexParams()
+        if field_name:
+            params.add_index(field_name, **kwargs)
+        return params
+
+    @property
+    def backend(self) -> Backend:
+        """The EmbeDB client behind this object, for EmbeDB-only features."""
+        return self._backend
+
+    def create_collection(self, collection_name: str, dimension: int | None = None, **kwargs: Any) -> None:
+        kwargs = {k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS}
+        index_params = kwargs.pop("index_params", None)
+        self._backend.create_collection(collection_name, dimension, **kwargs)
+        if index_params is not None and hasattr(self._backend, "create_index"):
+            self._backend.create_index(collection_name, index_params)
+
+    def search(self, collection_name: str, data: Any = None, filter: str = "", limit: int = 10, output_fields: Any = None, search_params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        kwargs = {k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS}
+        return self._backend.search(
+            collection_name, data, filter=filter, limit=limit, output_fields=output_fields, search_params=search_params, **kwargs
+        )
+
+    def query(self, collection_name: str, filter: str = "", output_fields: Any = None, **kwargs: Any) -> Any:
+        kwargs = {k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS}
+        return self._backend.query(collection_name, filter, output_fields=output_fields, **kwargs)
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._backend, name)
+        if not callable(method):
+            return method  # type: ignore[no-any-return]
+
+        @functools.wraps(method)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return method(*args, **{k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS})
+
+        return call
+
+    def close(self) -> None:
+        self._backend.close()
+
+    def __enter__(self) -> MilvusClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,238 @@
+"""Reads over a snapshot: row selection, search across segments, and output projection.
+
+Everything here is a pure function of a ``Snapshot`` (pinned segment views),
+so a concurrent write, seal or compaction cannot change an answer half-way.
+Per segment: a filter becomes a bool mask (AND the live rows, AND the asked
+partitions); search runs per segment through a ``SegmentSearcher`` (exact
+here; the index layer passes its planner) and the per-segment top-k lists are
+merged, batched, with one partial sort.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from embedb.errors import FieldNotFoundError, InvalidArgumentError
+from embedb.query.exact import NO_ROW, exact_search, top_k
+from embedb.schema import DYNAMIC_FIELD_NAME, CollectionSchema, DataType, MetricType
+from embedb.storage.segment import SegmentView
+from embedb.storage.store import Snapshot
+
+
+class RowFilter(Protocol):
+    """What reads need of a compiled filter (see ``embedb.query.filters``)."""
+
+    def evaluate(self, table: pa.Table) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One batched vector search, after validation."""
+
+    column_key: str
+    metric: MetricType
+    queries: np.ndarray  # prepared: float32, unit length for COSINE
+    k: int  # offset + limit
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+SegmentSearcher = Callable[[SegmentView, SearchRequest, "np.ndarray | None"], tuple[np.ndarray, np.ndarray]]
+
+
+def exact_segment_search(view: SegmentView, request: SearchRequest, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    data = view.data
+    return exact_search(
+        request.queries, data.vectors[request.column_key], data.norms[request.column_key], request.metric, request.k, allowed
+    )
+
+
+def row_mask(view: SegmentView, row_filter: RowFilter | None, partition_ids: Sequence[int] | None) -> np.ndarray:
+    """Rows of ``view`` that are live, in the partitions asked for, and match the filter."""
+    mask = ~view.deleted
+    if partition_ids is not None:
+        mask &= np.isin(view.data.partitions, np.asarray(partition_ids, dtype=np.int32))
+    if row_filter is not None and mask.any():
+        mask &= row_filter.evaluate(view.data.table)
+    return mask
+
+
+@dataclass(frozen=True)
+class RowRefs:
+    """Rows chosen by a read: (segment position in the snapshot, row number) pairs."""
+
+    segments: np.ndarray
+    rows: np.ndarray
+
+
+def search_snapshot(
+    snapshot: Snapshot,
+    request: SearchRequest,
+    *,
+    row_filter: RowFilter | None,
+    partition_ids: Sequence[int] | None,
+    searcher: SegmentSearcher = exact_segment_search,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top-k over every segment: (scores, segment positions, rows), each (nq, k), best first."""
+    nq = request.queries.shape[0]
+    all_scores = []
+    all_segments = []
+    all_rows = []
+    for position, view in enumerate(snapshot.segments):
+        if view.data.num_rows == 0 or request.column_key not in view.data.vectors:
+            continue
+        if row_filter is None and partition_ids is None:
+            allowed = None if view.live_count == view.data.num_rows else ~view.deleted
+        else:
+            allowed = row_mask(view, row_filter, partition_ids)
+        if allowed is not None and not allowed.any():
+            continue
+        scores, rows = searcher(view, request, allowed)
+        all_scores.append(scores)
+        all_rows.append(rows)
+        all_segments.append(np.full(rows.shape, position, dtype=np.int64))
+    if not all_scores:
+        empty = np.full((nq, request.k), NO_ROW, dtype=np.int64)
+        return np.full((nq, request.k), -np.inf, dtype=np.float32), empty, empty.copy()
+    if len(all_scores) == 1:
+        return all_scores[0], all_segments[0], all_rows[0]
+    scores = np.concatenate(all_scores, axis=1)
+    segments = np.concatenate(all_segments, axis=1)
+    rows = np.concatenate(all_rows, axis=1)
+    best_scores, picked = top_k(scores, request.k)
+    safe = np.clip(picked, 0, None)
+    best_segments = np.where(picked == NO_ROW, NO_ROW, np.take_along_axis(segments, safe, axis=1))
+    best_rows = np.where(picked == NO_ROW, NO_ROW, np.take_along_axis(rows, safe, axis=1))
+    return best_scores, best_segments, best_rows
+
+
+def select_rows(
+    snapshot: Snapshot, row_filter: RowFilter | None, partition_ids: Sequence[int] | None
+) -> tuple[RowRefs, np.ndarray]:
+    """Every matching row, ordered by primary key: (refs, their keys)."""
+    segments, rows, keys = [], [], []
+    for position, view in enumerate(snapshot.segments):
+        if view.data.num_rows == 0:
+            continue
+        chosen = np.nonzero(row_mask(view, row_filter, partition_ids))[0]
+        if chosen.size:
+            segments.append(np.full(chosen.size, position, dtype=np.int64))
+            rows.append(chosen)
+            keys.append(view.data.pks[chosen])
+    if not rows:
+        return RowRefs(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)), np.empty(0)
+    all_keys = np.concatenate(keys)
+    order = np.argsort(all_keys, kind="stable")
+    return RowRefs(np.concatenate(segments)[order], np.concatenate(rows)[order]), all_keys[order]
+
+
+def locate_keys(snapshot: Snapshot, keys: np.ndarray, partition_ids: Sequence[int] | None) -> RowRefs:
+    """Live rows with the given keys, in the order of ``keys`` (missing keys are skipped)."""
+    found_segment = np.full(keys.shape[0], NO_ROW, dtype=np.int64)
+    found_row = np.full(keys.shape[0], NO_ROW, dtype=np.int64)
+    for position, view in enumerate(snapshot.segments):
+        positions, rows = view.data.locate(keys)
+        if positions.size == 0:
+            continue
+        live = ~view.deleted[rows]
+        if partition_ids is not None:
+            live &= np.isin(view.data.partitions[rows], np.asarray(partition_ids, dtype=np.int32))
+        found_segment[positions[live]] = position
+        found_row[positions[live]] = rows[live]
+    hit = found_segment != NO_ROW
+    return RowRefs(found_segment[hit], found_row[hit])
+
+
+# ------------------------------------------------------------------ output
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Which fields a read returns, resolved against the schema."""
+
+    scalars: tuple[str, ...]
+    vectors: tuple[tuple[str, str], ...]  # (field name, storage column key)
+    dynamic_keys: tuple[str, ...]
+    all_dynamic: bool
+
+    @property
+    def wants_dynamic(self) -> bool:
+        return self.all_dynamic or bool(self.dynamic_keys)
+
+
+def plan_output(
+    schema: CollectionSchema,
+    output_fields: Sequence[str] | None,
+    vector_keys: Mapping[str, str],
+    *,
+    include_primary: bool,
+) -> OutputPlan:
+    """Resolve ``output_fields`` (names, ``*``, dynamic keys); raise ``FieldNotFoundError`` for unknown names."""
+    if output_fields is not None and (isinstance(output_fields, str) or not all(isinstance(f, str) for f in output_fields)):
+        raise InvalidArgumentError(f"output_fields must be a list of field names, got {output_fields!r}")
+    requested = list(output_fields or [])
+    primary = schema.primary.name
+    scalars: list[str] = [primary] if include_primary else []
+    vectors: list[tuple[str, str]] = []
+    dynamic_keys: list[str] = []
+    all_dynamic = False
+    for name in requested:
+        if name == "*":
+            scalars.extend(f.name for f in schema.scalar_fields if f.name not in scalars)
+            vectors.extend((f.name, vector_keys[f.name]) for f in schema.vector_fields if (f.name, vector_keys[f.name]) not in vectors)
+            all_dynamic = schema.enable_dynamic_field
+        elif schema.has_field(name):
+            field_ = schema.field(name)
+            if field_.dtype.is_vector:
+                if (name, vector_keys[name]) not in vectors:
+                    vectors.append((name, vector_keys[name]))
+            elif name not in scalars:
+                scalars.append(name)
+        elif name == DYNAMIC_FIELD_NAME and schema.enable_dynamic_field:
+            all_dynamic = True
+        elif schema.enable_dynamic_field:
+            dynamic_keys.append(name)
+        else:
+            known = ", ".join(f.name for f in schema.fields)
+            raise FieldNotFoundError(f"output field {name!r} is not in the schema; fields: {known}", field=name)
+    return OutputPlan(tuple(scalars), tuple(vectors), tuple(dynamic_keys), all_dynamic)
+
+
+def project(snapshot: Snapshot, refs: RowRefs, plan: OutputPlan, schema: CollectionSchema) -> list[dict[str, Any]]:
+    """The chosen rows as dicts in ``refs`` order, with the planned fields (dynamic keys at top level)."""
+    count = refs.rows.size
+    out: list[dict[str, Any]] = [{} for _ in range(count)]
+    if count == 0:
+        return out
+    json_fields = {f.name for f in schema.scalar_fields if f.dtype is DataType.JSON}
+    columns = list(plan.scalars) + ([DYNAMIC_FIELD_NAME] if plan.wants_dynamic else [])
+    for position in np.unique(refs.segments):
+        where = np.nonzero(refs.segments == position)[0]
+        view = snapshot.segments[int(position)]
+        rows = refs.rows[where]
+        taken = view.data.table.select(columns).take(pa.array(rows, type=pa.int64())) if columns else None
+        if taken is not None:
+            values = {name: taken.column(name).to_pylist() for name in columns}
+            for name in plan.scalars:
+                column = values[name]
+                if name in json_fields:
+                    column = [None if v is None else json.loads(v) for v in column]
+                for slot, value in zip(where.tolist(), column, strict=True):
+                    out[slot][name] = value
+            if plan.wants_dynamic:
+                for slot, text in zip(where.tolist(), values[DYNAMIC_FIELD_NAME], strict=True):
+                    extra = json.loads(text) if text else {}
+                    if plan.all_dynamic:
+                        out[slot].update(extra)
+                    else:
+                        out[slot].update({k: extra[k] for k in plan.dynamic_keys if k in extra})
+        for name, key in plan.vectors:
+            matrix = np.asarray(view.data.vectors[key][rows])
+            for slot, vector in zip(where.tolist(), matrix.tolist(), strict=True):
+                out[slot][name] = vector
+    return out

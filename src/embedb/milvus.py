@@ -144,10 +144,12 @@ class MilvusClient:
                 f"{text} is a file (a Milvus Lite database?); EmbeDB needs a directory path. "
                 "Export the data with pymilvus and insert it into EmbeDB."
             )
-        if user or password:
+        remote = text.startswith(("http://", "https://"))
+        if remote and (user or password):
             token = token or f"{user}:{password}"
         options = {k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS}
-        self._backend: Backend = connect(text, token=token or None, **options)
+        # Milvus Lite ignores credentials; so does an embedded EmbeDB.
+        self._backend: Backend = connect(text, token=(token or None) if remote else None, **options)
 
     @staticmethod
     def create_schema(**kwargs: Any) -> MilvusSchema:

@@ -1,0 +1,95 @@
+"""pymilvus-style code runs with only its import line changed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embedb.errors import InvalidArgumentError, SchemaError
+from embedb.milvus import DataType, MilvusClient
+
+
+def test_quickstart_from_the_milvus_lite_docs(tmp_path: Path) -> None:
+    os.chdir(tmp_path)
+    client = MilvusClient("./milvus_demo.db")
+    if client.has_collection(collection_name="demo_collection"):
+        client.drop_collection(collection_name="demo_collection")
+    client.create_collection(collection_name="demo_collection", dimension=8)
+    rng = np.random.default_rng(1)
+    vectors = rng.random((10, 8)).tolist()
+    data = [{"id": i, "vector": vectors[i], "text": f"doc {i}", "subject": "history" if i < 5 else "biology"} for i in range(10)]
+    res = client.insert(collection_name="demo_collection", data=data, timeout=5)
+    assert res["insert_count"] == 10 and res["ids"] == list(range(10))
+    hits = client.search(
+        collection_name="demo_collection",
+        data=[vectors[7]],
+        filter="subject == 'biology'",
+        limit=2,
+        output_fields=["text", "subject"],
+        search_params={"metric_type": "COSINE", "params": {}},
+    )
+    assert len(hits) == 1 and hits[0][0]["id"] == 7
+    assert hits[0][0]["entity"] == {"text": "doc 7", "subject": "biology"}
+    assert abs(hits[0][0]["distance"] - 1.0) < 1e-5
+    assert all(hit["entity"]["subject"] == "biology" for hit in hits[0])
+    rows = client.query(collection_name="demo_collection", filter="subject == 'history'", output_fields=["text", "subject"])
+    assert [r["id"] for r in rows] == [0, 1, 2, 3, 4]
+    assert client.get(collection_name="demo_collection", ids=[0, 2], output_fields=["text"]) == [
+        {"id": 0, "text": "doc 0"},
+        {"id": 2, "text": "doc 2"},
+    ]
+    assert client.delete(collection_name="demo_collection", ids=[0, 2])["delete_count"] == 2
+    assert client.delete(collection_name="demo_collection", filter="subject == 'biology'")["delete_count"] == 5
+    assert client.query(collection_name="demo_collection", output_fields=["count(*)"]) == [{"count(*)": 3}]
+    client.load_collection(collection_name="demo_collection")
+    assert client.get_load_state(collection_name="demo_collection")["state"] == "Loaded"
+    client.close()
+    assert (tmp_path / "milvus_demo.db").is_dir()
+
+
+def test_custom_schema_with_auto_id_arrays_and_partitions(tmp_path: Path) -> None:
+    client = MilvusClient(str(tmp_path / "db"))
+    schema = MilvusClient.create_schema(auto_id=True, enable_dynamic_field=True)
+    schema.add_field(field_name="pk", datatype=DataType.INT64, is_primary=True)
+    schema.add_field(field_name="embedding", datatype=DataType.FLOAT_VECTOR, dim=3)
+    schema.add_field(field_name="tags", datatype=DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=4, max_length=16)
+    schema.add_field(field_name="price", datatype=DataType.DOUBLE, nullable=True)
+    index_params = client.prepare_index_params()
+    index_params.add_index(field_name="embedding", index_type="AUTOINDEX", metric_type="L2")
+    client.create_collection(collection_name="products", schema=schema, index_params=index_params)
+    client.create_partition(collection_name="products", partition_name="sale")
+    inserted = client.insert(
+        collection_name="products",
+        data=[{"embedding": [0.0, 0.0, 1.0], "tags": ["a", "b"], "price": 3.5, "brand": "x"}],
+        partition_name="sale",
+    )
+    client.insert(collection_name="products", data=[{"embedding": [1.0, 0.0, 0.0], "tags": ["c"]}])
+    assert len(inserted["ids"]) == 1
+    hits = client.search(
+        collection_name="products",
+        data=[[0.0, 0.1, 0.9]],
+        limit=5,
+        filter='array_contains(tags, "a") and brand == "x"',
+        partition_names=["sale"],
+        output_fields=["tags", "price", "brand"],
+    )
+    assert [h["id"] for h in hits[0]] == inserted["ids"]
+    assert hits[0][0]["entity"] == {"tags": ["a", "b"], "price": 3.5, "brand": "x"}
+    assert client.list_partitions(collection_name="products") == ["_default", "sale"]
+    client.create_alias(collection_name="products", alias="shop")
+    assert client.query(collection_name="shop", filter="price is null", output_fields=["tags"])[0]["tags"] == ["c"]
+    assert client.describe_alias(alias="shop") == {"alias": "shop", "collection_name": "products"}
+    client.close()
+
+
+def test_unsupported_milvus_features_fail_clearly(tmp_path: Path) -> None:
+    schema = MilvusClient.create_schema()
+    with pytest.raises(SchemaError, match="partition and clustering keys"):
+        schema.add_field("category", DataType.VARCHAR, max_length=10, is_partition_key=True)
+    lite_file = tmp_path / "milvus_lite.db"
+    lite_file.write_bytes(b"SQLite format 3\x00")
+    with pytest.raises(InvalidArgumentError, match="needs a directory"):
+        MilvusClient(str(lite_file))

@@ -45,6 +45,7 @@ back to the class, so embedded and server raise the same thing)::
     ├── ModelError                                  500 model_error
     │   └── ArtifactIntegrityError                  500 artifact_integrity
     ├── ClosedError                                 409 closed
+    ├── UnavailableError (ConnectionError)          503 unavailable
     └── ServerError                                 500 server_error
 
 ``WIRE_NAMES`` maps each wire name to its class; it is derived from the classes,
@@ -289,6 +290,13 @@ class ClosedError(EmbedbError):
 
     http_status = 409
     wire_name = "closed"
+
+
+class UnavailableError(EmbedbError, ConnectionError):
+    """The server cannot be reached or is shutting down; the request may be retried."""
+
+    http_status = 503
+    wire_name = "unavailable"
 
 
 class ServerError(EmbedbError):

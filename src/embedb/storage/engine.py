@@ -75,6 +75,7 @@ class StorageEngine:
         self._lock = threading.RLock()
         self._stores: dict[int, CollectionStore] = {}
         self._store_openers: list[Callable[[CollectionInfo, CollectionStore], None]] = []
+        self._close_hooks: list[Callable[[], None]] = []
         self._writer_lock: WriterLock | None = None
         if read_only:
             if not (path / CATALOG_FILE).exists():
@@ -212,6 +213,10 @@ class StorageEngine:
         """Run ``opener(info, store)`` for every store opened from now on (the index layer hooks in here)."""
         self._store_openers.append(opener)
 
+    def add_close_hook(self, hook: Callable[[], None]) -> None:
+        """Run ``hook()`` first thing in ``close()``, before stores and catalog close (the index builder stops here)."""
+        self._close_hooks.append(hook)
+
     def store(self, info: CollectionInfo) -> CollectionStore:
         """The open store of a collection (opened on first use)."""
         store = self._stores.get(info.id)
@@ -348,6 +353,11 @@ class StorageEngine:
     def close(self) -> None:
         """Stop housekeeping, close every store and the catalog, release the lock."""
         self._stop.set()
+        for hook in self._close_hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("close hook failed")
         if self._worker is not None:
             self._worker.join()
         with self._lock:

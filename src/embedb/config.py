@@ -25,7 +25,9 @@ class Settings:
     ``segment_max_rows`` / ``segment_max_bytes`` seal the growing segment when
     either is reached; ``wal_max_bytes`` forces a checkpoint when the log of
     un-sealed changes (deletes included) grows past it. ``compaction_*`` decide
-    which sealed segments the background compactor merges.
+    which sealed segments the background compactor merges. ``build_indexes``
+    turns background index builds on; a sealed segment with fewer than
+    ``index_min_rows`` rows gets no index (exact search is as fast there).
     """
 
     durability: Durability = Durability.FSYNC
@@ -38,6 +40,7 @@ class Settings:
     background_interval_s: float = 2.0
     verify_checksums: bool = True
     build_indexes: bool = True
+    index_min_rows: int = 1024
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Return a copy with the given fields replaced; raise on unknown names or bad values."""
@@ -56,7 +59,7 @@ class Settings:
         return updated
 
     def check(self) -> None:
-        for name in ("segment_max_rows", "segment_max_bytes", "wal_max_bytes", "compaction_min_segment_rows"):
+        for name in ("segment_max_rows", "segment_max_bytes", "wal_max_bytes", "compaction_min_segment_rows", "index_min_rows"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InvalidArgumentError(f"setting {name} must be a positive integer, got {value!r}")

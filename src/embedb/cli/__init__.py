@@ -12,6 +12,7 @@ import sys
 import typer
 
 from embedb.cli import data as data_commands
+from embedb.cli import serve as serve_commands
 from embedb.cli.console import err_console
 from embedb.errors import EmbedbError, InvalidArgumentError
 
@@ -23,6 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 data_commands.register(app)
+serve_commands.register(app)
 
 
 def _add_optional_subapps() -> None:

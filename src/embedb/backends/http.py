@@ -1,0 +1,298 @@
+"""``HttpBackend``: the ``Backend`` contract over the REST API of ``embedb serve``.
+
+Every method is one ``POST`` whose path comes from the server's operation
+table (``embedb.server.operations``), so client and server cannot disagree on
+routes. NumPy arrays travel packed (base64, exact bits), Arrow tables as an
+Arrow IPC stream, and reads ask for packed vectors and unpack them into the
+lists the embedded backend returns. An error response is raised as the class
+its wire name names, so ``except CollectionNotFoundError`` works the same
+embedded and remote. The ``httpx.Client`` keeps connections alive and may be
+shared by threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from embedb.backends import Backend, SearchHits
+from embedb.errors import (
+    ClosedError,
+    EmbedbError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    ServerError,
+    UnauthenticatedError,
+    UnavailableError,
+    error_from_wire,
+)
+from embedb.schema import CollectionSchema
+from embedb.server import wire
+from embedb.server.operations import Returns, operation
+
+DEFAULT_TIMEOUT_S = 60.0
+_STATUS_ERRORS: dict[int, type[EmbedbError]] = {
+    401: UnauthenticatedError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    413: PayloadTooLargeError,
+    502: UnavailableError,
+    503: UnavailableError,
+    504: UnavailableError,
+}
+
+
+class HttpBackend(Backend):
+    """A connection to an EmbeDB server (``embedb serve``) at ``uri``."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        verify: bool | str = True,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"User-Agent": "embedb-python"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.uri = uri.rstrip("/")
+        self._client = httpx.Client(base_url=self.uri, headers=headers, timeout=timeout, verify=verify, transport=transport)
+        self._closed = False
+
+    # ------------------------------------------------------------ plumbing
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._client.close()
+
+    def _call(self, operation_id: str, /, **arguments: Any) -> Any:
+        """POST the arguments to the operation's route; return its result or raise its typed error."""
+        spec = operation(operation_id)
+        body = wire.dumps({name: wire.to_wire(value) for name, value in arguments.items()})
+        params = {"vector_encoding": "base64"} if spec.returns is not Returns.PLAIN else None
+        response = self._post(spec.path, content=body, params=params, headers={"Content-Type": "application/json"})
+        result = self._result(response)
+        return wire.unpack_to_lists(result) if params else result
+
+    def _call_arrow(self, operation_id: str, collection_name: str, data: Any, partition_name: str | None) -> Any:
+        spec = operation(operation_id)
+        params = {"collection_name": collection_name}
+        if partition_name is not None:
+            params["partition_name"] = partition_name
+        body = wire.write_arrow_stream(data)
+        return self._result(self._post(spec.path, content=body, params=params, headers={"Content-Type": wire.ARROW_STREAM}))
+
+    def _post(self, path: str, **request: Any) -> httpx.Response:
+        if self._closed:
+            raise ClosedError("this EmbeDB client is closed")
+        try:
+            return self._client.post(path, **request)
+        except httpx.TransportError as error:
+            raise UnavailableError(f"cannot reach the EmbeDB server at {self.uri}: {error}") from error
+
+    @staticmethod
+    def _result(response: httpx.Response) -> Any:
+        try:
+            payload = wire.loads(response.content) if response.content else None
+        except ValueError:
+            payload = None
+        if response.status_code >= 400:
+            raise _error_of(response.status_code, payload, response.text)
+        if not isinstance(payload, dict) or "result" not in payload:
+            raise ServerError(f"unexpected response from the server (status {response.status_code}): {response.text[:200]}")
+        return payload["result"]
+
+    # ---------------------------------------------------------- collections
+
+    def create_collection(
+        self,
+        collection_name: str,
+        dimension: int | None = None,
+        *,
+        primary_field_name: str = "id",
+        id_type: str = "int",
+        vector_field_name: str = "vector",
+        metric_type: str = "COSINE",
+        auto_id: bool = False,
+        max_length: int | None = None,
+        enable_dynamic_field: bool = True,
+        schema: CollectionSchema | dict[str, Any] | None = None,
+        index_params: Any = None,
+        description: str = "",
+    ) -> None:
+        self._call(
+            "create_collection",
+            collection_name=collection_name,
+            dimension=dimension,
+            primary_field_name=primary_field_name,
+            id_type=id_type,
+            vector_field_name=vector_field_name,
+            metric_type=metric_type,
+            auto_id=auto_id,
+            max_length=max_length,
+            enable_dynamic_field=enable_dynamic_field,
+            schema=schema,
+            index_params=index_params,
+            description=description,
+        )
+
+    def list_collections(self) -> list[str]:
+        return list(self._call("list_collections"))
+
+    def has_collection(self, collection_name: str) -> bool:
+        return bool(self._call("has_collection", collection_name=collection_name))
+
+    def describe_collection(self, collection_name: str) -> dict[str, Any]:
+        return dict(self._call("describe_collection", collection_name=collection_name))
+
+    def drop_collection(self, collection_name: str) -> None:
+        self._call("drop_collection", collection_name=collection_name)
+
+    def rename_collection(self, old_name: str, new_name: str) -> None:
+        self._call("rename_collection", old_name=old_name, new_name=new_name)
+
+    def get_collection_stats(self, collection_name: str) -> dict[str, Any]:
+        return dict(self._call("get_collection_stats", collection_name=collection_name))
+
+    # ----------------------------------------------------------- partitions
+
+    def create_partition(self, collection_name: str, partition_name: str) -> None:
+        self._call("create_partition", collection_name=collection_name, partition_name=partition_name)
+
+    def drop_partition(self, collection_name: str, partition_name: str) -> None:
+        self._call("drop_partition", collection_name=collection_name, partition_name=partition_name)
+
+    def has_partition(self, collection_name: str, partition_name: str) -> bool:
+        return bool(self._call("has_partition", collection_name=collection_name, partition_name=partition_name))
+
+    def list_partitions(self, collection_name: str) -> list[str]:
+        return list(self._call("list_partitions", collection_name=collection_name))
+
+    # -------------------------------------------------------------- aliases
+
+    def create_alias(self, collection_name: str, alias: str) -> None:
+        self._call("create_alias", collection_name=collection_name, alias=alias)
+
+    def alter_alias(self, collection_name: str, alias: str) -> None:
+        self._call("alter_alias", collection_name=collection_name, alias=alias)
+
+    def drop_alias(self, alias: str) -> None:
+        self._call("drop_alias", alias=alias)
+
+    def list_aliases(self, collection_name: str | None = None) -> dict[str, Any]:
+        return dict(self._call("list_aliases", collection_name=collection_name))
+
+    def describe_alias(self, alias: str) -> dict[str, Any]:
+        return dict(self._call("describe_alias", alias=alias))
+
+    # ----------------------------------------------------------------- data
+
+    def insert(self, collection_name: str, data: Any, *, partition_name: str | None = None) -> dict[str, Any]:
+        if wire.is_arrow(data):
+            return dict(self._call_arrow("insert_arrow", collection_name, data, partition_name))
+        return dict(self._call("insert", collection_name=collection_name, data=data, partition_name=partition_name))
+
+    def upsert(self, collection_name: str, data: Any, *, partition_name: str | None = None) -> dict[str, Any]:
+        if wire.is_arrow(data):
+            return dict(self._call_arrow("upsert_arrow", collection_name, data, partition_name))
+        return dict(self._call("upsert", collection_name=collection_name, data=data, partition_name=partition_name))
+
+    def delete(
+        self,
+        collection_name: str,
+        ids: Sequence[Any] | Any | None = None,
+        *,
+        filter: str | None = None,
+        partition_name: str | None = None,
+    ) -> dict[str, Any]:
+        return dict(self._call("delete", collection_name=collection_name, ids=ids, filter=filter, partition_name=partition_name))
+
+    def get(
+        self,
+        collection_name: str,
+        ids: Sequence[Any] | Any,
+        *,
+        output_fields: Sequence[str] | None = None,
+        partition_names: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        return list(
+            self._call("get", collection_name=collection_name, ids=ids, output_fields=output_fields, partition_names=partition_names)
+        )
+
+    def query(
+        self,
+        collection_name: str,
+        filter: str = "",
+        *,
+        output_fields: Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        partition_names: Sequence[str] | None = None,
+        ids: Sequence[Any] | None = None,
+        filter_params: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        return list(
+            self._call(
+                "query",
+                collection_name=collection_name,
+                filter=filter,
+                output_fields=output_fields,
+                limit=limit,
+                offset=offset,
+                partition_names=partition_names,
+                ids=ids,
+                filter_params=filter_params,
+            )
+        )
+
+    def search(
+        self,
+        collection_name: str,
+        data: Any,
+        *,
+        filter: str = "",
+        limit: int = 10,
+        offset: int = 0,
+        output_fields: Sequence[str] | None = None,
+        search_params: dict[str, Any] | None = None,
+        anns_field: str | None = None,
+        partition_names: Sequence[str] | None = None,
+        filter_params: dict[str, Any] | None = None,
+    ) -> SearchHits:
+        return list(
+            self._call(
+                "search",
+                collection_name=collection_name,
+                data=data,
+                filter=filter,
+                limit=limit,
+                offset=offset,
+                output_fields=output_fields,
+                search_params=search_params,
+                anns_field=anns_field,
+                partition_names=partition_names,
+                filter_params=filter_params,
+            )
+        )
+
+    def flush(self, collection_name: str) -> None:
+        self._call("flush", collection_name=collection_name)
+
+    def compact(self, collection_name: str) -> dict[str, Any]:
+        return dict(self._call("compact", collection_name=collection_name))
+
+
+def _error_of(status: int, payload: Any, text: str) -> EmbedbError:
+    """The typed error an error response carries (by wire name), or one chosen from the status."""
+    body = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(body, dict) and isinstance(body.get("wire_name"), str):
+        details = body.get("details")
+        return error_from_wire(body["wire_name"], str(body.get("message", "")), details if isinstance(details, dict) else None)
+    cls = _STATUS_ERRORS.get(status, ServerError)
+    return cls(f"HTTP {status} from the server: {text[:200]}")

@@ -1,0 +1,116 @@
+"""EmbeDB server mode: a REST API over any ``Backend``, with tokens, metrics and graceful shutdown.
+
+The layer is learnt from this module:
+
+- ``create_app(backend_or_path, *, auth, limits)`` — the FastAPI app (tests and
+  embedding in another ASGI server);
+- ``serve(path, *, host, port, auth, tls_cert, tls_key, limits)`` — run it on
+  uvicorn, as ``embedb serve`` does;
+- ``TokenStore`` / ``Role`` — API tokens hashed in the catalog, roles
+  reader < writer < admin, global or per collection;
+- ``operations.OPERATIONS`` — the one table of routes over ``Backend`` methods.
+
+What the server does not do: it holds no storage or query logic (handlers are
+thin calls of ``Backend`` methods), it never retries, and it refuses to listen
+on a non-loopback address without auth.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import sys
+from pathlib import Path
+
+from embedb.errors import InvalidArgumentError
+from embedb.server.app import ServerLimits, create_app
+from embedb.server.auth import Principal, TokenStore
+from embedb.server.operations import OPERATIONS, Operation, Role
+
+__all__ = ["OPERATIONS", "Operation", "Principal", "Role", "ServerLimits", "TokenStore", "create_app", "is_loopback", "serve"]
+
+log = logging.getLogger("embedb.server")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_serving_options(*, host: str, auth: bool, tls_cert: str | None, tls_key: str | None) -> None:
+    """Refuse unsafe or incomplete options; raises ``InvalidArgumentError`` naming the fix."""
+    if not auth and not is_loopback(host):
+        raise InvalidArgumentError(
+            f"refusing to serve on {host} without auth: anyone who can reach it could read and delete every collection. "
+            "Use --auth (the default) with tokens from 'embedb token create', or bind to 127.0.0.1"
+        )
+    if (tls_cert is None) != (tls_key is None):
+        raise InvalidArgumentError("TLS needs both --tls-cert and --tls-key")
+    for label, path in (("--tls-cert", tls_cert), ("--tls-key", tls_key)):
+        if path is not None and not Path(path).is_file():
+            raise InvalidArgumentError(f"{label} {path} is not a file")
+
+
+def configure_logging(level: str) -> None:
+    """Access log lines (JSON) and server messages to stderr, unless the process configured logging."""
+    root = logging.getLogger("embedb")
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        root.addHandler(handler)
+        root.propagate = False
+    root.setLevel(level.upper())
+
+
+def serve(
+    path: str | os.PathLike[str],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 19530,
+    auth: bool = True,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    limits: ServerLimits | None = None,
+    log_level: str = "info",
+) -> None:
+    """Serve a data directory until SIGINT/SIGTERM, then finish requests in flight and close it.
+
+    Raises ``InvalidArgumentError`` for unsafe options (no auth off loopback, half
+    a TLS pair) and ``DirectoryLockedError`` when another process writes there.
+    """
+    import uvicorn
+
+    check_serving_options(host=host, auth=auth, tls_cert=tls_cert, tls_key=tls_key)
+    limits = limits or ServerLimits()
+    configure_logging(log_level)
+    tokens = TokenStore.open(path) if auth else None
+    if tokens is not None and not tokens.list_tokens():
+        log.warning("no API tokens yet: create one with 'embedb token create %s --role admin'", path)
+    app = create_app(path, auth=tokens, limits=limits)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ssl_certfile=tls_cert,
+        ssl_keyfile=tls_key,
+        access_log=False,
+        log_level=log_level,
+        timeout_graceful_shutdown=int(limits.graceful_shutdown_s),
+        server_header=False,
+        lifespan="on",
+    )
+    scheme = "https" if tls_cert else "http"
+    log.info("EmbeDB serving %s on %s://%s:%s (auth %s)", path, scheme, host, port, "on" if auth else "OFF")
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        # Normally closed by the app's shutdown already; this covers a failed start (port in use).
+        app.state.backend.close()
+        if tokens is not None:
+            tokens.close()

@@ -1,0 +1,117 @@
+"""Prometheus metrics of one server app, in a registry of its own (two apps in a process never mix).
+
+Request metrics are labelled by route template, never by raw path, so their
+cardinality is bounded by the operation table. Storage metrics (rows and
+segments per collection, index build progress) are read from the backend when
+``/metrics`` is scraped, not maintained on the write path.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from embedb.backends import Backend
+from embedb.errors import EmbedbError
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class StorageCollector(Collector):
+    """Rows, segments and index build progress per collection, read from the backend at scrape time."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        rows = GaugeMetricFamily("embedb_collection_rows", "Live rows per collection.", labels=["collection"])
+        growing = GaugeMetricFamily("embedb_collection_growing_rows", "Rows not yet sealed into a segment.", labels=["collection"])
+        segments = GaugeMetricFamily("embedb_collection_segments", "Sealed segments per collection.", labels=["collection"])
+        deleted = GaugeMetricFamily("embedb_collection_deleted_rows", "Rows marked deleted, not yet compacted away.", labels=["collection"])
+        indexes = GaugeMetricFamily(
+            "embedb_index_build_progress", "Fraction of rows an index covers (1.0 = built).", labels=["collection", "index"]
+        )
+        try:
+            names = self._backend.list_collections()
+        except EmbedbError:
+            names = []
+        for name in names:
+            try:
+                stats = self._backend.get_collection_stats(name)
+            except EmbedbError:  # dropped between listing and reading
+                continue
+            rows.add_metric([name], float(stats.get("row_count", 0)))
+            growing.add_metric([name], float(stats.get("growing_rows", 0)))
+            segments.add_metric([name], float(stats.get("sealed_segments", 0)))
+            deleted.add_metric([name], float(stats.get("deleted_rows", 0)))
+            for index, progress in self._index_progress(name):
+                indexes.add_metric([name, index], progress)
+        yield from (rows, growing, segments, deleted, indexes)
+
+    def _index_progress(self, collection: str) -> Iterator[tuple[str, float]]:
+        """``(index name, fraction built)`` for backends that have indexes (the contract grows them)."""
+        list_indexes = getattr(self._backend, "list_indexes", None)
+        describe_index = getattr(self._backend, "describe_index", None)
+        if not callable(list_indexes) or not callable(describe_index):
+            return
+        try:
+            for index in list_indexes(collection):
+                described: dict[str, Any] = describe_index(collection, index)
+                total = float(described.get("total_rows") or 0)
+                indexed = float(described.get("indexed_rows") or 0)
+                yield str(index), (indexed / total if total else 1.0)
+        except (EmbedbError, TypeError, AttributeError) as error:
+            log.debug("index progress of %s unavailable: %s", collection, error)
+
+
+class ServerMetrics:
+    """The counters and histograms one app updates, plus the storage collector."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "embedb_http_requests", "HTTP requests by route and status.", ["method", "route", "status"], registry=self.registry
+        )
+        self.request_seconds = Histogram(
+            "embedb_http_request_duration_seconds",
+            "HTTP request latency by route.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge("embedb_http_requests_in_flight", "Requests being served now.", registry=self.registry)
+        self.operation_seconds = Histogram(
+            "embedb_operation_duration_seconds",
+            "Backend call latency by operation (search latency is operation=\"search\").",
+            ["operation"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(StorageCollector(backend))
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.request_seconds.labels(method, route).observe(seconds)
+
+    @contextmanager
+    def time_operation(self, operation: str) -> Iterator[None]:
+        """Observe the duration of the backend call inside the block (failed calls included)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.operation_seconds.labels(operation).observe(time.perf_counter() - started)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)

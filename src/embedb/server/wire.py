@@ -1,0 +1,183 @@
+"""How values travel between ``HttpBackend`` and ``embedb serve``.
+
+JSON by default, with three additions:
+
+- **Packed arrays.** A numeric NumPy array travels as
+  ``{"dtype": "float32", "shape": [n, d], "b64": "<little-endian bytes, base64>"}``.
+  The server accepts a packed array anywhere inside ``data`` (insert, upsert,
+  search): an object with exactly the keys ``dtype``, ``shape`` and ``b64`` is
+  unpacked into a NumPy array before the backend sees it. Reads (get, query,
+  search) return vector fields packed as float32 when the request asks for
+  ``vector_encoding=base64``. Packing is exact: the same bits come back.
+- **Arrow IPC.** ``insert``/``upsert`` also accept an Arrow IPC stream
+  (``application/vnd.apache.arrow.stream``) as the whole body.
+- **Non-finite floats** are written as ``NaN``/``Infinity`` (Python's JSON
+  extension) instead of failing, so a stored NaN never turns a read into a 500.
+
+This module needs only NumPy and pyarrow: the HTTP client imports it too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from embedb.errors import DataError
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+PACKED_KEYS = frozenset({"dtype", "shape", "b64"})
+PACKED_DTYPES = frozenset({"float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"})
+MAX_PACKED_DIMS = 2
+
+
+def pack_array(array: np.ndarray) -> dict[str, Any]:
+    """An array as a packed JSON object (little-endian bytes, base64); raises ``DataError`` for other dtypes."""
+    name = array.dtype.name
+    if name not in PACKED_DTYPES:
+        raise DataError(f"cannot pack a NumPy array of dtype {name}; packed dtypes: {sorted(PACKED_DTYPES)}")
+    little = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+    return {"dtype": name, "shape": list(array.shape), "b64": base64.b64encode(little.tobytes()).decode("ascii")}
+
+
+def is_packed(value: Any) -> bool:
+    """Whether ``value`` is a packed-array object (exactly the keys dtype, shape, b64)."""
+    return isinstance(value, Mapping) and len(value) == len(PACKED_KEYS) and PACKED_KEYS.issuperset(value)
+
+
+def unpack_array(packed: Mapping[str, Any]) -> np.ndarray:
+    """The NumPy array a packed object describes; raises ``DataError`` naming what is wrong."""
+    dtype, shape, text = packed["dtype"], packed["shape"], packed["b64"]
+    if not isinstance(dtype, str) or dtype not in PACKED_DTYPES:
+        raise DataError(f"packed array: dtype must be one of {sorted(PACKED_DTYPES)}, got {dtype!r}")
+    if (
+        not isinstance(shape, list)
+        or not 1 <= len(shape) <= MAX_PACKED_DIMS
+        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
+    ):
+        raise DataError(f"packed array: shape must be a list of 1 or 2 non-negative integers, got {shape!r}")
+    if not isinstance(text, str):
+        raise DataError("packed array: b64 must be a base64 string")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise DataError("packed array: b64 is not valid base64") from None
+    item = np.dtype(dtype).newbyteorder("<")
+    expected = math.prod(shape) * item.itemsize
+    if len(raw) != expected:
+        raise DataError(f"packed array: shape {shape} of {dtype} needs {expected} bytes, b64 holds {len(raw)}")
+    return np.frombuffer(raw, dtype=item).astype(np.dtype(dtype), copy=True).reshape(shape)
+
+
+def unpack_nested(value: Any) -> Any:
+    """``value`` with every packed object inside it (lists and dicts, any depth) replaced by its array."""
+    if isinstance(value, dict):
+        if is_packed(value):
+            return unpack_array(value)
+        return {key: unpack_nested(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unpack_nested(item) for item in value]
+    return value
+
+
+def unpack_to_lists(value: Any) -> Any:
+    """``value`` with packed objects replaced by plain lists (what the embedded backend returns)."""
+    if isinstance(value, dict):
+        if is_packed(value):
+            return unpack_array(value).tolist()
+        return {key: unpack_to_lists(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unpack_to_lists(item) for item in value]
+    return value
+
+
+def pack_row_vectors(rows: list[dict[str, Any]], vector_fields: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows with the values of ``vector_fields`` packed as float32 (in place; returns ``rows``)."""
+    for row in rows:
+        for name in vector_fields:
+            vector = row.get(name)
+            if isinstance(vector, list):
+                row[name] = pack_array(np.asarray(vector, dtype=np.float32))
+    return rows
+
+
+def pack_hit_vectors(hits: list[list[dict[str, Any]]], vector_fields: Sequence[str]) -> list[list[dict[str, Any]]]:
+    """Search hits with the vector fields of each ``entity`` packed as float32 (in place)."""
+    for query_hits in hits:
+        pack_row_vectors([hit["entity"] for hit in query_hits if isinstance(hit.get("entity"), dict)], vector_fields)
+    return hits
+
+
+def to_wire(value: Any) -> Any:
+    """A JSON-ready copy of what a caller handed the client: NumPy arrays packed, schemas as dicts.
+
+    Raises ``DataError`` for values JSON cannot carry (bytes, sets, arbitrary objects).
+    """
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, np.ndarray):
+        if value.dtype.name in PACKED_DTYPES and 1 <= value.ndim <= MAX_PACKED_DIMS:
+            return pack_array(value)
+        return [to_wire(item) for item in value.tolist()] if value.dtype != object else [to_wire(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Mapping):
+        return {str(key): to_wire(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_wire(item) for item in value]
+    if isinstance(value, (pa.Array, pa.ChunkedArray)):
+        return value.to_pylist()
+    if type(value).__name__ == "DataFrame" and hasattr(value, "columns"):
+        return {str(name): to_wire(value[name].to_numpy()) for name in value.columns}
+    if type(value).__name__ == "Series" and hasattr(value, "to_numpy"):
+        return to_wire(value.to_numpy())
+    for converter in ("to_schema", "to_dict"):
+        method = getattr(value, converter, None)
+        if callable(method):
+            converted = method()
+            return to_wire(converted.to_dict() if converter == "to_schema" else converted)
+    indexes = getattr(value, "indexes", None)
+    if isinstance(indexes, list):  # pymilvus-style IndexParams
+        return to_wire(indexes)
+    raise DataError(f"cannot send a {type(value).__name__} over HTTP; use lists, dicts, numbers, strings or NumPy arrays")
+
+
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON; NaN and infinities are written as Python's JSON does."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=True).encode("utf-8")
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON (``NaN``/``Infinity`` accepted); raises ``ValueError`` when it is not JSON."""
+    return json.loads(data)
+
+
+def is_arrow(value: Any) -> bool:
+    """Whether ``value`` is an Arrow table or record batch (sent as an Arrow IPC stream)."""
+    return isinstance(value, (pa.Table, pa.RecordBatch))
+
+
+def write_arrow_stream(data: pa.Table | pa.RecordBatch) -> bytes:
+    """An Arrow table or batch as the bytes of one IPC stream."""
+    table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def read_arrow_stream(body: bytes) -> pa.Table:
+    """The table in an Arrow IPC stream; raises ``DataError`` when the bytes are not one."""
+    if not body:
+        raise DataError("the Arrow IPC body is empty")
+    try:
+        with pa.ipc.open_stream(pa.py_buffer(body)) as reader:
+            return reader.read_all()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError) as error:
+        raise DataError(f"the body is not a valid Arrow IPC stream: {error}") from None

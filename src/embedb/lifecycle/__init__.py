@@ -1,0 +1,1 @@
+"""The embedding lifecycle: backfill, champion/challenger experiments, evaluation, promotion, rollback."""

@@ -124,7 +124,10 @@ def bootstrap_mean_ci(
     _check_positive_int("n_resamples", n_resamples)
     rng = np.random.default_rng(seed)
     means = np.concatenate(
-        [data[rng.integers(0, data.size, size=(size, data.size))].mean(axis=1) for size in _chunks(n_resamples, data.size)]
+        [
+            data[rng.integers(0, data.size, size=(size, data.size))].mean(axis=1)
+            for size in _chunks(n_resamples, data.size)
+        ]
     )
     low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
     return float(low), float(high)

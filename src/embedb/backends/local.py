@@ -373,7 +373,7 @@ class LocalBackend(Backend):
         partition_names: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         info = self._info(collection_name)
-        keys = self._keys(info, ids)
+        keys = _first_occurrences(self._keys(info, ids))
         partitions = self._partition_ids(info, partition_names)
         plan = self._output_plan(info, output_fields, default_all=True)
         snapshot = self._store(info).snapshot()
@@ -405,7 +405,7 @@ class LocalBackend(Backend):
         snapshot = self._store(info).snapshot()
         compiled = compile_filter(filter, info.schema, params=filter_params) if filter.strip() else None
         if ids is not None:
-            refs = locate_keys(snapshot, np.sort(self._keys(info, ids)), partitions)
+            refs = locate_keys(snapshot, np.unique(self._keys(info, ids)), partitions)
             if compiled is not None:
                 refs = _keep_matching(snapshot, refs, compiled)
         else:
@@ -486,6 +486,14 @@ def _check_paging(limit: int | None, offset: int, *, maximum: int | None) -> Non
         raise InvalidArgumentError(f"limit + offset must be at most {maximum}, got {limit + offset}")
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
         raise InvalidArgumentError(f"offset must be a non-negative integer, got {offset!r}")
+
+
+def _first_occurrences(keys: np.ndarray) -> np.ndarray:
+    """``keys`` without repeats, in the order each first appears (``get`` returns a row once, as Milvus does)."""
+    if keys.size < 2:
+        return keys
+    _, first = np.unique(keys, return_index=True)
+    return keys[np.sort(first)]
 
 
 def _keep_matching(snapshot: Snapshot, refs: RowRefs, row_filter: Any) -> RowRefs:

@@ -43,35 +43,42 @@ class SegmentData:
         return self.table.nbytes + sum(v.nbytes for v in self.vectors.values())
 
     def locate(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return (positions in ``keys``, row numbers here) of every row whose key is in ``keys``.
+        """Return (positions in ``keys``, row numbers here) of every (key, row) pair that match.
 
         A key can match several rows of a growing segment (an old deleted row and
-        a new one); callers combine this with the deletion marks.
+        a new one); callers combine this with the deletion marks. A key given
+        twice yields a pair for each position, whether the segment is sealed or
+        growing.
         """
+        empty = np.empty(0, dtype=np.int64)
         if self.num_rows == 0 or keys.size == 0:
-            empty = np.empty(0, dtype=np.int64)
             return empty, empty
         if self.sorted_by_pk:
+            # Search every key among the sorted rows.
             left = np.searchsorted(self.pks, keys, side="left")
-            right = np.searchsorted(self.pks, keys, side="right")
-            counts = right - left
+            counts = np.searchsorted(self.pks, keys, side="right") - left
             hit = np.nonzero(counts)[0]
-            if hit.size == 0:
-                empty = np.empty(0, dtype=np.int64)
-                return empty, empty
-            if np.all(counts[hit] == 1):
-                return hit.astype(np.int64), left[hit].astype(np.int64)
-            positions = np.repeat(hit, counts[hit])
-            starts = np.repeat(left[hit], counts[hit])
-            offsets = np.arange(positions.size) - np.repeat(np.cumsum(counts[hit]) - counts[hit], counts[hit])
-            return positions.astype(np.int64), (starts + offsets).astype(np.int64)
+            positions, rows = _expand_runs(hit, left[hit], counts[hit])
+            return positions, rows
+        # Search every candidate row among the sorted keys.
         rows = np.nonzero(np.isin(self.pks, keys))[0]
         if rows.size == 0:
-            empty = np.empty(0, dtype=np.int64)
             return empty, empty
         order = np.argsort(keys, kind="stable")
-        positions = order[np.searchsorted(keys[order], self.pks[rows])]
-        return positions.astype(np.int64), rows.astype(np.int64)
+        sorted_keys = keys[order]
+        left = np.searchsorted(sorted_keys, self.pks[rows], side="left")
+        counts = np.searchsorted(sorted_keys, self.pks[rows], side="right") - left
+        rows, key_slots = _expand_runs(rows, left, counts)
+        return order[key_slots].astype(np.int64), rows
+
+
+def _expand_runs(owners: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (owner, start + i) for i < count, for each owner: the matches of a searchsorted run."""
+    if owners.size == 0 or np.all(counts == 1):
+        return owners.astype(np.int64), starts.astype(np.int64)
+    repeated = np.repeat(owners, counts)
+    offsets = np.arange(repeated.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    return repeated.astype(np.int64), (np.repeat(starts, counts) + offsets).astype(np.int64)
 
 
 @dataclass(frozen=True)

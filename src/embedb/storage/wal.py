@@ -252,8 +252,14 @@ class WalWriter:
                 self._cv.wait()
             os.fsync(self._fd)
             self._synced_lsn = max(self._synced_lsn, self._written_lsn)
-            os.close(self._fd)
-        self._open_new_file()
+            if self._path is not None and int(self._path.stem) == self.next_lsn:
+                # The current file holds no record yet (a crash right after a
+                # rotation leaves such a file): it already starts after ``last``,
+                # and a new one would need its very name.
+                return last
+            old_fd = self._fd
+            self._open_new_file()
+            os.close(old_fd)
         return last
 
     def drop_files_through(self, lsn: int) -> None:

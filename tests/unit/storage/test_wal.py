@@ -117,3 +117,20 @@ def test_group_commit_from_many_threads_keeps_every_record(tmp_path: Path) -> No
     records = list(read_log(tmp_path, after_lsn=0, repair=False))
     assert [r.lsn for r in records] == list(range(1, 401))
     assert sorted(r.payload for r in records) == sorted(f"{w}:{i}".encode() for w in range(8) for i in range(50))
+
+
+def test_rotating_a_reopened_log_whose_last_file_has_no_record(tmp_path: Path) -> None:
+    # A crash right after a rotation leaves a last file with only its header,
+    # named for the next LSN; the reopened writer appends there, and the next
+    # rotation must not try to create a file of the same name.
+    wal = write_records(tmp_path, [b"a", b"b"])
+    assert wal.rotate() == 2
+    wal.close()
+    wal = WalWriter(tmp_path, next_lsn=3, fsync=True)
+    assert wal.rotate() == 2
+    wal.sync_to(wal.append(1, b"c"))
+    assert wal.rotate() == 3
+    wal.sync_to(wal.append(1, b"d"))
+    wal.close()
+    assert [r.payload for r in read_log(tmp_path, after_lsn=0, repair=False)] == [b"a", b"b", b"c", b"d"]
+    assert [p.stem.lstrip("0") for p in list_wal_files(tmp_path)] == ["1", "3", "4"]

@@ -47,8 +47,10 @@ class RowBatch:
         return self.table.nbytes + sum(v.nbytes for v in self.vectors.values())
 
 
-def primary_key_array(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+def primary_key_array(column: pa.ChunkedArray | pa.Array | np.ndarray) -> np.ndarray:
     """Primary keys as a NumPy array that sorts and searches: int64, or fixed-width unicode."""
+    if isinstance(column, np.ndarray):  # keys a caller passed (get/delete by string ids)
+        return column.astype(np.int64) if column.dtype.kind in "iu" else np.asarray(column, dtype=np.str_)
     if pa.types.is_integer(column.type):
         return np.asarray(column.to_numpy(), dtype=np.int64)
     values = column.to_numpy(zero_copy_only=False) if len(column) else np.array([], dtype=object)

@@ -1,0 +1,180 @@
+"""Collections: create, describe, list, rename, drop, stats — the same results and errors both ways."""
+
+from __future__ import annotations
+
+import pytest
+
+from embedb.backends import Backend
+from embedb.errors import (
+    ClosedError,
+    CollectionAlreadyExistsError,
+    CollectionNotFoundError,
+    InvalidArgumentError,
+    InvalidNameError,
+    SchemaError,
+)
+from embedb.milvus import MilvusClient
+from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
+
+
+def test_quick_setup_is_described_like_milvus(db: Backend, name: str) -> None:
+    db.create_collection(name, dimension=4, metric_type="L2", description="quick")
+    described = db.describe_collection(name)
+    assert described["collection_name"] == name
+    assert described["description"] == "quick"
+    assert described["fields"] == [
+        {"name": "id", "type": "INT64", "is_primary": True},
+        {"name": "vector", "type": "FLOAT_VECTOR", "dim": 4, "metric_type": "L2"},
+    ]
+    assert described["primary_field"] == "id"
+    assert described["auto_id"] is False
+    assert described["enable_dynamic_field"] is True
+    assert described["partitions"] == ["_default"]
+    assert described["aliases"] == []
+    assert isinstance(described["collection_id"], int)
+    assert isinstance(described["created_at"], float)
+
+
+def test_string_primary_key_quick_setup(db: Backend, name: str) -> None:
+    db.create_collection(name, dimension=2, id_type="string", max_length=16, primary_field_name="pk", vector_field_name="emb")
+    fields = db.describe_collection(name)["fields"]
+    assert fields[0] == {"name": "pk", "type": "VARCHAR", "is_primary": True, "max_length": 16}
+    assert fields[1]["name"] == "emb"
+
+
+def test_full_schema_as_dict_object_and_milvus_builder(db: Backend, name: str, other_name: str) -> None:
+    schema = CollectionSchema(
+        (
+            FieldSchema("pk", DataType.INT64, is_primary=True),
+            FieldSchema("title", DataType.VARCHAR, max_length=64, nullable=True),
+            FieldSchema("tags", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=4, max_length=8),
+            FieldSchema("meta", DataType.JSON, nullable=True),
+            FieldSchema("score", DataType.DOUBLE, default_value=0.5),
+            FieldSchema("emb", DataType.FLOAT_VECTOR, dim=3, metric_type=MetricType.IP),
+        ),
+        enable_dynamic_field=False,
+        description="full",
+    )
+    db.create_collection(name, schema=schema)
+    db.create_collection(other_name, schema=schema.to_dict())
+    first, second = db.describe_collection(name), db.describe_collection(other_name)
+    assert first["fields"] == second["fields"] == schema.to_dict()["fields"]
+    assert first["enable_dynamic_field"] is False
+    builder = MilvusClient.create_schema(auto_id=True)
+    builder.add_field("id", DataType.INT64, is_primary=True).add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    db.create_collection(name + "_b", schema=builder)
+    assert db.describe_collection(name + "_b")["auto_id"] is True
+
+
+def test_list_has_and_drop(db: Backend, name: str) -> None:
+    assert db.has_collection(name) is False
+    db.create_collection(name, dimension=2)
+    assert db.has_collection(name) is True
+    assert name in db.list_collections()
+    assert db.list_collections() == sorted(db.list_collections())
+    db.drop_collection(name)
+    assert db.has_collection(name) is False
+    assert name not in db.list_collections()
+
+
+def test_rename_keeps_the_data(db: Backend, name: str, other_name: str) -> None:
+    db.create_collection(name, dimension=2)
+    db.insert(name, [{"id": 1, "vector": [1.0, 0.0]}])
+    db.rename_collection(name, other_name)
+    assert not db.has_collection(name)
+    assert db.get(other_name, [1], output_fields=["id"]) == [{"id": 1}]
+
+
+def test_stats_count_live_rows(db: Backend, name: str) -> None:
+    db.create_collection(name, dimension=2)
+    assert db.get_collection_stats(name)["row_count"] == 0
+    db.insert(name, [{"id": i, "vector": [1.0, float(i)]} for i in range(5)])
+    db.delete(name, [0, 1])
+    stats = db.get_collection_stats(name)
+    assert stats["row_count"] == 3
+    assert all(isinstance(value, (int, float)) for value in stats.values())
+
+
+def test_milvus_load_state_calls(db: Backend, name: str) -> None:
+    db.create_collection(name, dimension=2)
+    db.load_collection(name)
+    assert db.get_load_state(name) == {"state": "Loaded"}
+    db.release_collection(name)
+    with pytest.raises(CollectionNotFoundError):
+        db.load_collection(name + "_missing")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        ({"dimension": 0}, SchemaError),
+        ({"dimension": 40_000}, SchemaError),
+        ({}, SchemaError),
+        ({"dimension": 4, "id_type": "float"}, SchemaError),
+        ({"dimension": 4, "metric_type": "HAMMING"}, InvalidArgumentError),
+        ({"dimension": 4, "schema": {"fields": []}}, SchemaError),
+        ({"schema": {"fields": [{"name": "id", "type": "INT64", "is_primary": True}]}}, SchemaError),
+        ({"schema": {"fields": [{"name": "id", "type": "NOPE", "is_primary": True}]}}, InvalidArgumentError),
+    ],
+)
+def test_bad_schemas_are_refused_with_the_same_class(db: Backend, name: str, arguments: dict[str, object], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        db.create_collection(name, **arguments)  # type: ignore[arg-type]
+    assert not db.has_collection(name)
+
+
+@pytest.mark.parametrize("bad", ["bad name", "1starts_with_digit", "", "x" * 256, "a/b", "../etc", "ok\x00"])
+def test_invalid_names_never_reach_storage(db: Backend, bad: str) -> None:
+    with pytest.raises(InvalidNameError):
+        db.create_collection(bad, dimension=2)
+
+
+def test_missing_and_duplicate_collections(db: Backend, name: str, other_name: str) -> None:
+    for call in (
+        lambda: db.describe_collection(name),
+        lambda: db.drop_collection(name),
+        lambda: db.get_collection_stats(name),
+        lambda: db.rename_collection(name, other_name),
+        lambda: db.insert(name, [{"id": 1, "vector": [1.0, 0.0]}]),
+        lambda: db.search(name, [[1.0, 0.0]]),
+        lambda: db.flush(name),
+    ):
+        with pytest.raises(CollectionNotFoundError) as raised:
+            call()
+        assert isinstance(raised.value, KeyError)  # the builtin base survives the wire
+    db.create_collection(name, dimension=2)
+    with pytest.raises(CollectionAlreadyExistsError):
+        db.create_collection(name, dimension=2)
+    db.create_collection(other_name, dimension=2)
+    with pytest.raises(CollectionAlreadyExistsError):
+        db.rename_collection(name, other_name)
+
+
+def test_error_messages_match(db: Backend, embedded_db: Backend, name: str) -> None:
+    with pytest.raises(CollectionNotFoundError) as remote:
+        db.describe_collection(name)
+    with pytest.raises(CollectionNotFoundError) as local:
+        embedded_db.describe_collection(name)
+    assert str(remote.value) == str(local.value)
+
+
+def test_flush_and_compact_keep_every_row(db: Backend, name: str) -> None:
+    db.create_collection(name, dimension=2)
+    db.insert(name, [{"id": i, "vector": [1.0, float(i)]} for i in range(20)])
+    db.flush(name)
+    db.delete(name, list(range(10)))
+    merged = db.compact(name)
+    assert set(merged) == {"merged_segments"}
+    assert [row["id"] for row in db.query(name, "", output_fields=["id"])] == list(range(10, 20))
+
+
+def test_a_closed_client_raises_closed(request: pytest.FixtureRequest, name: str) -> None:
+    from embedb.backends.http import HttpBackend
+    from embedb.client import connect
+
+    server = request.getfixturevalue("contract_server")
+    for backend in (connect(":memory:"), HttpBackend(server.url, token=server.token)):
+        backend.close()
+        backend.close()  # idempotent
+        with pytest.raises(ClosedError):
+            backend.list_collections()

@@ -1,0 +1,198 @@
+"""Writes and reads: insert, upsert, delete, get, query — same values, same types, same errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from embedb.backends import Backend
+from embedb.errors import (
+    DataError,
+    DimensionMismatchError,
+    DuplicateKeyError,
+    FilterError,
+    FilterSyntaxError,
+    InvalidArgumentError,
+)
+from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
+
+DIM = 4
+
+
+def rows(ids: range | list[int], *, seed: int = 0) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    return [
+        {"id": i, "vector": (rng.random(DIM) + 0.01).tolist(), "title": f"t{i}", "n": i % 3, "extra": {"k": [i, "x"]}}
+        for i in ids
+    ]
+
+
+@pytest.fixture
+def collection(db: Backend, name: str) -> str:
+    db.create_collection(name, dimension=DIM)
+    return name
+
+
+def test_insert_returns_counts_and_ids(db: Backend, collection: str) -> None:
+    assert db.insert(collection, rows(range(3))) == {"insert_count": 3, "ids": [0, 1, 2]}
+    assert db.get_collection_stats(collection)["row_count"] == 3
+
+
+def test_values_round_trip_exactly(db: Backend, collection: str) -> None:
+    data = rows([2**62 + 1, -(2**40), 0])
+    data[0]["vector"] = [0.1, 1e-7, 123456.789, 2.5]
+    data[1]["extra"] = {"nested": {"deep": [1.5, None, True, "s"]}, "unicode": "déjà vu ✓"}
+    db.insert(collection, data)
+    got = db.get(collection, [2**62 + 1, -(2**40)], output_fields=["*", "vector"])
+    assert [row["id"] for row in got] == [2**62 + 1, -(2**40)]
+    assert got[0]["vector"] == np.asarray(data[0]["vector"], dtype=np.float32).tolist()
+    assert got[1]["extra"] == data[1]["extra"]
+    assert got[0]["title"] == data[0]["title"] and isinstance(got[0]["n"], int)
+
+
+def test_numpy_columns_arrow_and_rows_insert_the_same(db: Backend, collection: str) -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.random((6, DIM), dtype=np.float32) + 0.01
+    db.insert(collection, {"id": np.arange(0, 2), "vector": vectors[0:2], "title": ["a", "b"]})
+    db.insert(collection, pa.table({"id": pa.array([2, 3], pa.int64()), "vector": vectors[2:4].tolist(), "title": ["c", "d"]}))
+    db.insert(collection, [{"id": int(i), "vector": vectors[i], "title": "ef"[i - 4]} for i in (4, 5)])
+    got = db.query(collection, "", output_fields=["title", "vector"])
+    assert [row["title"] for row in got] == list("abcdef")
+    assert np.array_equal(np.asarray([row["vector"] for row in got], dtype=np.float32), vectors)
+
+
+def test_dataframe_insert(db: Backend, collection: str) -> None:
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame({"id": [1, 2], "vector": [[1.0, 2.0, 3.0, 4.0], [4.0, 3.0, 2.0, 1.0]], "score": [0.25, 0.5]})
+    assert db.insert(collection, frame)["insert_count"] == 2
+    assert db.get(collection, [2], output_fields=["score", "vector"]) == [{"id": 2, "score": 0.5, "vector": [4.0, 3.0, 2.0, 1.0]}]
+
+
+def test_string_keys_and_auto_ids(db: Backend, name: str, other_name: str) -> None:
+    db.create_collection(name, dimension=2, id_type="string")
+    assert db.insert(name, [{"id": "b", "vector": [1.0, 0.0]}, {"id": "a", "vector": [0.0, 1.0]}])["ids"] == ["b", "a"]
+    assert db.get(name, "a", output_fields=["id"]) == [{"id": "a"}]
+    assert db.query(name, 'id in ["a", "b"]', output_fields=["id"]) == [{"id": "a"}, {"id": "b"}]
+    db.create_collection(other_name, dimension=2, auto_id=True)
+    ids = db.insert(other_name, [{"vector": [1.0, 0.0]}, {"vector": [0.0, 1.0]}])["ids"]
+    assert len(ids) == 2 and all(isinstance(i, int) for i in ids) and ids[0] < ids[1]
+
+
+def test_get_keeps_order_and_skips_missing(db: Backend, collection: str) -> None:
+    db.insert(collection, rows(range(5)))
+    assert [row["id"] for row in db.get(collection, [3, 99, 1])] == [3, 1]
+    assert db.get(collection, [4], output_fields=["n"]) == [{"id": 4, "n": 1}]
+    assert db.get(collection, []) == []
+
+
+def test_query_filter_paging_count_and_params(db: Backend, collection: str) -> None:
+    db.insert(collection, rows(range(10)))
+    assert [r["id"] for r in db.query(collection, "n == 1")] == [1, 4, 7]
+    assert [r["id"] for r in db.query(collection, "id >= 2", limit=3, offset=2)] == [4, 5, 6]
+    assert db.query(collection, "n == 0", output_fields=["count(*)"]) == [{"count(*)": 4}]
+    assert db.query(collection, "title == {t}", filter_params={"t": "t8"}) == [{"id": 8}]
+    assert db.query(collection, 'extra["k"][0] > 7', output_fields=["id"]) == [{"id": 8}, {"id": 9}]
+    assert [r["id"] for r in db.query(collection, "n == 2", ids=[2, 3, 5])] == [2, 5]
+    assert [r["id"] for r in db.query_iterator(collection, batch_size=4).next()] == [0, 1, 2, 3]
+    pages = [[r["id"] for r in page] for page in db.query_iterator(collection, batch_size=4, filter="id > 1")]
+    assert pages == [[2, 3, 4, 5], [6, 7, 8, 9]]
+
+
+def test_upsert_replaces_atomically(db: Backend, collection: str) -> None:
+    db.insert(collection, rows(range(3)))
+    replaced = rows([1, 5], seed=9)
+    replaced[0]["title"] = "new"
+    assert db.upsert(collection, replaced) == {"upsert_count": 2}
+    assert db.get(collection, [1], output_fields=["title"]) == [{"id": 1, "title": "new"}]
+    assert db.get_collection_stats(collection)["row_count"] == 4
+
+
+def test_delete_by_ids_and_filter(db: Backend, collection: str) -> None:
+    db.insert(collection, rows(range(6)))
+    assert db.delete(collection, [0, 1, 42]) == {"delete_count": 2}
+    assert db.delete(collection, filter="n == 2") == {"delete_count": 2}
+    assert [r["id"] for r in db.query(collection, "")] == [3, 4]
+    assert db.delete(collection, 3) == {"delete_count": 1}
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        ([{"id": 1, "vector": [1.0, 2.0]}], DimensionMismatchError),
+        ([{"id": 1}], DataError),
+        ([{"id": "x", "vector": [1.0, 2.0, 3.0, 4.0]}], DataError),
+        ([{"id": 1.5, "vector": [1.0, 2.0, 3.0, 4.0]}], DataError),
+        ([{"id": 1, "vector": [1.0, 2.0, 3.0, float("nan")]}], DataError),
+        ([{"id": 1, "vector": [0.0, 0.0, 0.0, 0.0]}], DataError),
+        ([{"id": 1, "vector": [1.0, 2.0, 3.0, 4.0]}, {"id": 1, "vector": [1.0, 2.0, 3.0, 4.0]}], DataError),
+        ([{"id": 1, "vector": ["a", "b", "c", "d"]}], DataError),
+        ([], DataError),
+        ("not rows", DataError),
+        (5, DataError),
+        ([5], DataError),
+        ({"id": [1, 2], "vector": np.ones((3, DIM), dtype=np.float32)}, DataError),
+    ],
+)
+def test_bad_rows_write_nothing(db: Backend, collection: str, bad: Any, error: type[Exception]) -> None:
+    db.insert(collection, rows([100]))
+    with pytest.raises(error):
+        db.insert(collection, bad)
+    assert db.query(collection, "", output_fields=["count(*)"]) == [{"count(*)": 1}]
+
+
+def test_a_bad_row_late_in_a_batch_writes_nothing(db: Backend, collection: str) -> None:
+    batch = rows(range(50))
+    batch[37]["vector"] = [1.0, 2.0]
+    with pytest.raises(DimensionMismatchError) as raised:
+        db.insert(collection, batch)
+    assert raised.value.details.get("row") == 37
+    assert db.get_collection_stats(collection)["row_count"] == 0
+
+
+def test_duplicate_keys_and_bad_arguments(db: Backend, collection: str) -> None:
+    db.insert(collection, rows([1]))
+    with pytest.raises(DuplicateKeyError):
+        db.insert(collection, rows([1, 2]))
+    assert db.get_collection_stats(collection)["row_count"] == 1
+    with pytest.raises(InvalidArgumentError):
+        db.delete(collection)
+    with pytest.raises(InvalidArgumentError):
+        db.delete(collection, [1], filter="id > 0")
+    with pytest.raises(DataError):
+        db.get(collection, [1.5])
+    with pytest.raises(InvalidArgumentError):
+        db.query(collection, "", limit=0)
+    with pytest.raises(InvalidArgumentError):
+        db.query(collection, "", offset=-1)
+    with pytest.raises(FilterSyntaxError):
+        db.query(collection, "id >")
+    with pytest.raises(FilterError):
+        db.delete(collection, filter='id > "x"')
+    assert db.get_collection_stats(collection)["row_count"] == 1
+
+
+def test_typed_fields_and_nulls(db: Backend, name: str) -> None:
+    schema = CollectionSchema(
+        (
+            FieldSchema("id", DataType.INT64, is_primary=True),
+            FieldSchema("flag", DataType.BOOL, nullable=True),
+            FieldSchema("small", DataType.INT8, default_value=3),
+            FieldSchema("ratio", DataType.FLOAT),
+            FieldSchema("tags", DataType.ARRAY, element_type=DataType.INT64, max_capacity=3),
+            FieldSchema("v", DataType.FLOAT_VECTOR, dim=2, metric_type=MetricType.L2),
+        )
+    )
+    db.create_collection(name, schema=schema)
+    db.insert(name, [{"id": 1, "flag": None, "ratio": 0.1, "tags": [1, 2], "v": [0.0, 0.0]}])
+    assert db.get(name, [1], output_fields=["*"]) == [
+        {"id": 1, "flag": None, "small": 3, "ratio": float(np.float32(0.1)), "tags": [1, 2], "v": [0.0, 0.0]}
+    ]
+    with pytest.raises(DataError):
+        db.insert(name, [{"id": 2, "flag": True, "small": 1000, "ratio": 0.0, "tags": [], "v": [0.0, 0.0]}])
+    with pytest.raises(DataError):
+        db.insert(name, [{"id": 2, "flag": True, "ratio": 0.0, "tags": [1, 2, 3, 4], "v": [0.0, 0.0]}])
+    with pytest.raises(DataError):
+        db.insert(name, [{"id": 2, "flag": "yes", "ratio": 0.0, "tags": [], "v": [0.0, 0.0]}])

@@ -1,0 +1,98 @@
+"""A real ``embedb serve`` process on a free loopback port, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from embedb.server.auth import TokenStore
+
+SERVE = "from embedb.cli import main; main()"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def issue_token(data_path: Path, role: str = "admin", collections: Sequence[str] | None = None) -> str:
+    """Create a token in the data directory's catalog (works while a server runs there)."""
+    store = TokenStore.open(data_path)
+    try:
+        token, _ = store.create(role=role, collections=collections, name=f"test-{role}")
+    finally:
+        store.close()
+    return token
+
+
+@dataclass
+class ServerProcess:
+    """A started server: its URL, an admin token (None without auth) and the process."""
+
+    url: str
+    token: str | None
+    data_path: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    args: list[str] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> int:
+        """Send ``sig`` and wait for the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=timeout_s)
+
+    def kill(self) -> None:
+        """``kill -9``: no shutdown code runs."""
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def start_server(
+    data_path: Path,
+    *,
+    auth: bool = True,
+    extra_args: Sequence[str] = (),
+    scheme: str = "http",
+    verify: bool | str = True,
+    wait_s: float = 60.0,
+    port: int | None = None,
+) -> ServerProcess:
+    """Start ``embedb serve data_path`` and wait until ``/healthz`` answers; raises ``RuntimeError`` if it dies."""
+    token = issue_token(data_path) if auth else None
+    port = port or free_port()
+    args = ["serve", str(data_path), "--host", "127.0.0.1", "--port", str(port), "--auth" if auth else "--no-auth", *extra_args]
+    log_path = data_path.parent / f"server-{port}.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen([sys.executable, "-c", SERVE, *args], stdout=log, stderr=subprocess.STDOUT)
+    server = ServerProcess(f"{scheme}://127.0.0.1:{port}", token, data_path, process, log_path, args)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"embedb serve exited with {process.returncode}:\n{server.log()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{server.url}/healthz", timeout=1.0, verify=verify).status_code == 200:
+                return server
+        time.sleep(0.1)
+    server.kill()
+    raise RuntimeError(f"embedb serve did not answer within {wait_s}s:\n{server.log()}")

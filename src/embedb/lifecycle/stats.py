@@ -276,7 +276,8 @@ def msprt_bernoulli(
     log_marginal = _log_beta(a + successes, b + failures) - _log_beta(a, b)
 
     def log_ratio(rate: float) -> float:
-        return log_marginal - _xlogy(successes, rate) - _xlogy(failures, 1 - rate)
+        # Only ever called with 0 < rate < 1.
+        return log_marginal - successes * math.log(rate) - failures * math.log1p(-rate)
 
     threshold = math.log(1 / alpha)
     estimate = successes / n if n else p0
@@ -341,13 +342,9 @@ def _log_beta(a: float, b: float) -> float:
     return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
 
 
-def _xlogy(count: int, rate: float) -> float:
-    return 0.0 if count == 0 else count * math.log(rate)
-
-
 def _bisect(function: Callable[[float], float], level: float, *, inside: float, outside: float) -> float:
     # Finds where a convex function leaves {value < level} between inside and outside.
-    for _ in range(80):
+    for _ in range(40):  # an interval of width 1 shrinks below 1e-12
         middle = (inside + outside) / 2
         if function(middle) < level:
             inside = middle

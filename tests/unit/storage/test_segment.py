@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.unit.storage.conftest import make_batch
 
 from embedb.storage.segment import GrowingSegment, take_rows
-from tests.unit.storage.conftest import make_batch
 
 
 def pairs(located: tuple[np.ndarray, np.ndarray]) -> list[tuple[int, int]]:

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.unit.storage.conftest import make_batch
 
 from embedb.config import Settings
 from embedb.errors import CorruptionError, DirectoryLockedError, DuplicateKeyError, ReadOnlyError
 from embedb.schema import CollectionSchema
 from embedb.storage.engine import StorageEngine
 from embedb.storage.store import CollectionStore
-from tests.unit.storage.conftest import make_batch
 
 
 def live_keys(store: CollectionStore) -> list[int]:

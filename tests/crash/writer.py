@@ -1,0 +1,99 @@
+"""The process the crash tests kill: writes numbered batches and reports each acknowledged one.
+
+Run as ``python -m tests.crash.writer PATH SEED FIRST MODE``. It prints
+``ready`` once the collection is open (recovery done), ``ack N`` after batch N
+returned, ``begin flush`` / ``begin compact`` before those calls, and never
+stops on its own: the parent ends it with SIGKILL. ``MODE`` is ``run`` or
+``crash-at:<point>``, which makes the process SIGKILL itself at that point of a
+seal or a compaction (see ``CRASH_POINTS``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from tests.crash.workload import COLLECTION, SMALL_SEGMENTS, batch
+
+import embedb
+from embedb.storage import store as store_module
+from embedb.storage.wal import WalWriter
+
+
+def die() -> None:
+    print("crash point reached", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def die_after(owner: Any, name: str) -> None:
+    original: Callable[..., Any] = getattr(owner, name)
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        die()
+        return result
+
+    setattr(owner, name, wrapper)
+
+
+def die_before(owner: Any, name: str, *, when: Callable[..., bool] = lambda *a, **k: True) -> None:
+    original: Callable[..., Any] = getattr(owner, name)
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if when(*args, **kwargs):
+            die()
+        return original(*args, **kwargs)
+
+    setattr(owner, name, wrapper)
+
+
+CRASH_POINTS: dict[str, Callable[[], None]] = {
+    # checkpoint: WAL rotated, nothing sealed yet
+    "seal-after-rotate": lambda: die_after(WalWriter, "rotate"),
+    # a sealed or merged segment folder is complete on disk, the catalog does not name it yet
+    "after-segment-files": lambda: die_after(store_module, "write_segment"),
+    # new deletion-mark files written, the catalog still names the old ones
+    "seal-after-deletion-files": lambda: die_after(store_module, "write_deletions"),
+    # catalog committed, old deletion files and WAL files not yet removed
+    "seal-after-commit": lambda: die_before(store_module.CollectionStore, "_remove_stale_deletion_files"),
+    "seal-before-wal-drop": lambda: die_before(WalWriter, "drop_files_through"),
+    # compaction: merged segment committed, the merged-away folders still on disk
+    "compact-after-commit": lambda: die_before(
+        store_module.shutil, "rmtree", when=lambda *a, **k: sys._getframe(2).f_code.co_name == "_compact_group"
+    ),
+}
+
+
+def main(path: str, seed: int, first: int, mode: str) -> None:
+    if mode.startswith("crash-at:"):
+        CRASH_POINTS[mode.removeprefix("crash-at:")]()
+    db = embedb.connect(path, background_interval_s=0.05, **SMALL_SEGMENTS)
+    db.get_collection_stats(COLLECTION)  # opens the store: recovery happens here
+    print("ready", flush=True)
+    number = first
+    while True:
+        b = batch(seed, number)
+        if b.op == "insert":
+            db.insert(COLLECTION, b.rows())
+        elif b.op == "upsert":
+            db.upsert(COLLECTION, b.rows())
+        else:
+            db.delete(COLLECTION, ids=b.keys.tolist())
+        print(f"ack {number}", flush=True)
+        if number % 7 == 0:
+            print("begin flush", flush=True)
+            db.flush(COLLECTION)
+        elif number % 11 == 0:
+            print("begin compact", flush=True)
+            db.compact(COLLECTION)
+        number += 1
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])

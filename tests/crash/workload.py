@@ -48,7 +48,9 @@ def batch(seed: int, number: int) -> Batch:
     """Batch ``number`` (1, 2, ...) of the workload ``seed``."""
     rng = np.random.default_rng([seed, number])
     roll = rng.random()
-    size = int(rng.integers(1, 20) if roll < 0.6 else rng.integers(20, 300) if roll < 0.92 else rng.integers(1_000, 2_500))
+    size = int(
+        rng.integers(1, 20) if roll < 0.6 else rng.integers(20, 300) if roll < 0.92 else rng.integers(1_000, 2_500)
+    )
     op = "insert" if number < 3 else str(rng.choice(["insert", "upsert", "delete"], p=[0.5, 0.3, 0.2]))
     if op == "insert":
         keys = number * KEY_STRIDE + np.arange(size, dtype=np.int64)
@@ -58,7 +60,9 @@ def batch(seed: int, number: int) -> Batch:
         if op == "upsert":
             fresh = number * KEY_STRIDE + np.arange(max(0, size - keys.size), dtype=np.int64)
             keys = np.concatenate([keys, fresh])
-    vectors = rng.standard_normal((keys.size, DIM)).astype(np.float32) if op != "delete" else np.empty((0, DIM), np.float32)
+    vectors = (
+        rng.standard_normal((keys.size, DIM)).astype(np.float32) if op != "delete" else np.empty((0, DIM), np.float32)
+    )
     return Batch(number, op, keys, vectors)
 
 

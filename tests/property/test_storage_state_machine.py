@@ -93,7 +93,7 @@ def without_dynamic(row: dict[str, Any]) -> dict[str, Any]:
 
 FILTERS: dict[str, Any] = {
     "n > {x}": lambda row, x: row["n"] > x,
-    "n <= {x} and tag != \"\"": lambda row, x: row["n"] <= x and row["tag"] != "",
+    'n <= {x} and tag != ""': lambda row, x: row["n"] <= x and row["tag"] != "",
     "n in [{x}, 0]": lambda row, x: row["n"] in (x, 0),
     "opt is null": lambda row, x: row["opt"] is None,
     "array_contains(arr, {x})": lambda row, x: x in row["arr"],
@@ -184,7 +184,9 @@ class StorageMachine(RuleBasedStateMachine):
 
     # ---------------------------------------------------------- bad input
 
-    @rule(data=st.data(), mistake=st.sampled_from(["dimension", "nan", "long_tag", "duplicate_in_batch", "cosine_zero"]))
+    @rule(
+        data=st.data(), mistake=st.sampled_from(["dimension", "nan", "long_tag", "duplicate_in_batch", "cosine_zero"])
+    )
     def bad_batch_is_refused_and_changes_nothing(self, data: st.DataObject, mistake: str) -> None:
         keys = data.draw(st.lists(KEYS, min_size=1, max_size=4, unique=True))
         rows = data.draw(rows_for(keys))
@@ -196,7 +198,9 @@ class StorageMachine(RuleBasedStateMachine):
         elif mistake == "nan":
             rows[victim]["vector"][data.draw(st.integers(0, DIM - 1))] = math.nan
         elif mistake == "long_tag":
-            rows[victim]["tag"] = data.draw(st.text(alphabet="abé", min_size=4, max_size=10).filter(lambda t: len(t.encode()) > TAG_BYTES))
+            rows[victim]["tag"] = data.draw(
+                st.text(alphabet="abé", min_size=4, max_size=10).filter(lambda t: len(t.encode()) > TAG_BYTES)
+            )
         elif mistake == "duplicate_in_batch":
             rows.append({**rows[victim], "n": 0})
         elif self.metric == "COSINE":

@@ -1,0 +1,196 @@
+"""Model registry commands: ``list``, ``show``, ``register``, ``alias``, ``history``.
+
+Errors are not caught here: ``embedb.cli.main`` prints every ``EmbedbError`` once.
+"""
+
+from __future__ import annotations
+
+import datetime
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from embedb.cli.console import console
+from embedb.errors import InvalidArgumentError
+from embedb.models import ModelRegistry, ModelVersion
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+PathArg = Annotated[Path, typer.Argument(help="The data directory.", exists=True, file_okay=False)]
+NameArg = Annotated[str, typer.Argument(help="The registered model's name.")]
+CATALOG_FILE = "catalog.sqlite"
+ARTIFACTS_DIR = "artifacts"
+
+
+@contextmanager
+def _open_registry(path: Path, *, read_only: bool) -> Iterator[ModelRegistry]:
+    """Open the registry of a data directory and close its catalog afterwards."""
+    from embedb.storage.catalog import Catalog
+
+    catalog = Catalog(Path(path) / CATALOG_FILE, read_only=read_only)
+    try:
+        yield ModelRegistry(catalog, Path(path) / ARTIFACTS_DIR)
+    finally:
+        catalog.close()
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return ""
+    return datetime.datetime.fromtimestamp(timestamp).isoformat(sep=" ", timespec="seconds")
+
+
+def _current_user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+def _parse_tags(pairs: list[str]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise InvalidArgumentError(f"--tag takes key=value, got {pair!r}")
+        tags[key] = value
+    return tags
+
+
+def _versions_table(title: str, versions: list[ModelVersion]) -> Table:
+    table = Table(
+        "version", "status", "flavor", "dimension", "metric", "normalize", "aliases", "created", "artifact", title=title
+    )
+    for item in versions:
+        table.add_row(
+            str(item.version),
+            item.status.value,
+            item.flavor,
+            str(item.dimension or ""),
+            item.metric.value if item.metric is not None else "",
+            "yes" if item.normalize else "no",
+            ", ".join(item.aliases),
+            _when(item.created_at),
+            (item.artifact_hash or "")[:12],
+        )
+    return table
+
+
+def _version_details(item: ModelVersion) -> Table:
+    table = Table(show_header=False, box=None, title=item.uri)
+    for key, value in item.to_dict().items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items() if v is not None)
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        elif key == "created_at":
+            value = _when(value)
+        table.add_row(key, "" if value is None else str(value))
+    return table
+
+
+@app.command("list")
+def list_models(path: PathArg) -> None:
+    """List registered models with their newest READY version and aliases."""
+    with _open_registry(path, read_only=True) as registry:
+        models = registry.list()
+    table = Table("name", "latest", "aliases", "description", "created", title=f"{len(models)} model(s)")
+    for model in models:
+        aliases = ", ".join(f"{alias}→{version}" for alias, version in sorted(model.aliases.items()))
+        table.add_row(
+            model.name, str(model.latest_version or ""), aliases, model.description or "", _when(model.created_at)
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    path: PathArg,
+    name: NameArg,
+    version: Annotated[int | None, typer.Option("--version", "-v", help="Show one version in full.")] = None,
+) -> None:
+    """Show a model's versions, or every field of one version."""
+    with _open_registry(path, read_only=True) as registry:
+        if version is not None:
+            console.print(_version_details(registry.get_version(name, version)))
+            return
+        model = registry.get(name)
+        versions = registry.versions(name)
+    console.print(f"[bold]{model.name}[/]  {model.description or ''}")
+    if model.tags:
+        console.print("tags: " + ", ".join(f"{k}={v}" for k, v in sorted(model.tags.items())))
+    console.print(_versions_table(f"{len(versions)} version(s)", versions))
+
+
+@app.command("register")
+def register(
+    path: PathArg,
+    name: NameArg,
+    source: Annotated[str, typer.Argument(help="A model directory or file, or an import path 'package.module:attr'.")],
+    flavor: Annotated[str | None, typer.Option("--flavor", "-f", help="Flavor; detected when omitted.")] = None,
+    alias: Annotated[str | None, typer.Option("--alias", "-a", help="Point this alias at the new version.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="A version tag key=value (repeatable).")] = None,
+    description: Annotated[str | None, typer.Option("--description", "-d", help="Describe the version.")] = None,
+) -> None:
+    """Register a model as the next version of NAME."""
+    candidate = Path(source)
+    model_source: object = candidate if candidate.exists() else source
+    with _open_registry(path, read_only=False) as registry:
+        created = registry.register(
+            name,
+            model_source,
+            flavor=flavor,
+            alias=alias,
+            tags=_parse_tags(tag or []),
+            description=description,
+            actor=_current_user(),
+        )
+    console.print(_version_details(created))
+
+
+@app.command("alias")
+def alias(
+    path: PathArg,
+    name: NameArg,
+    alias_name: Annotated[str, typer.Argument(metavar="ALIAS", help="The alias to create or move.")],
+    version: Annotated[int, typer.Argument(help="The READY version it should point at.")],
+    reason: Annotated[str | None, typer.Option("--reason", "-r", help="Why it moves (kept in the history).")] = None,
+) -> None:
+    """Point ALIAS of model NAME at VERSION, recording who, when and why."""
+    with _open_registry(path, read_only=False) as registry:
+        before = registry.get(name).aliases.get(alias_name)
+        registry.set_alias(name, alias_name, version, actor=_current_user(), reason=reason)
+    if before == version:
+        console.print(f"{name}@{alias_name} already points at version {version}")
+    else:
+        console.print(f"{name}@{alias_name}: {before if before is not None else '(new)'} → {version}")
+
+
+@app.command("history")
+def history(
+    path: PathArg,
+    name: NameArg,
+    alias_name: Annotated[str | None, typer.Option("--alias", "-a", help="Only this alias.")] = None,
+) -> None:
+    """Show every alias move of a model: when, who, why, from and to."""
+    with _open_registry(path, read_only=True) as registry:
+        changes = registry.alias_history(name, alias_name)
+    table = Table(
+        "#", "time", "alias", "from", "to", "actor", "reason", title=f"{name}: {len(changes)} alias change(s)"
+    )
+    for change in changes:
+        table.add_row(
+            str(change.sequence),
+            _when(change.time),
+            change.alias,
+            "" if change.from_version is None else str(change.from_version),
+            "(deleted)" if change.to_version is None else str(change.to_version),
+            change.actor or "",
+            change.reason or "",
+        )
+    console.print(table)

@@ -353,7 +353,7 @@ class LocalBackend(Backend):
         if not isinstance(ids, (list, tuple)):
             raise DataError(f"ids must be a list of primary keys, got {type(ids).__name__}")
         if primary.dtype is DataType.INT64:
-            bad = [k for k in ids if isinstance(k, bool) or not isinstance(k, (int, np.integer))]
+            bad = [k for k in ids if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not -(2**63) <= k < 2**63]
             if bad:
                 raise DataError(f"primary key {primary.name!r} is INT64; got {bad[0]!r}", field=primary.name)
             return np.asarray(ids, dtype=np.int64)

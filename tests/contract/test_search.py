@@ -1,0 +1,129 @@
+"""Search: hits, distances, filters, paging and errors — checked against NumPy, both ways."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from embedb.backends import Backend
+from embedb.errors import (
+    DataError,
+    DimensionMismatchError,
+    FieldNotFoundError,
+    FilterError,
+    FilterSyntaxError,
+    InvalidArgumentError,
+)
+
+DIM = 8
+N = 60
+
+
+@pytest.fixture
+def vectors() -> np.ndarray:
+    return np.random.default_rng(11).random((N, DIM), dtype=np.float32) + 0.01
+
+
+@pytest.fixture
+def collection(db: Backend, name: str, vectors: np.ndarray) -> str:
+    db.create_collection(name, dimension=DIM, metric_type="L2")
+    db.insert(name, {"id": np.arange(N), "vector": vectors, "group": [i % 4 for i in range(N)]})
+    return name
+
+
+def exact_l2(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
+    return np.asarray(((vectors - query) ** 2).sum(axis=1))
+
+
+def test_hits_are_the_exact_nearest_neighbours(db: Backend, collection: str, vectors: np.ndarray) -> None:
+    queries = vectors[:3] + 0.001
+    hits = db.search(collection, queries, limit=5)
+    assert len(hits) == 3
+    for query, query_hits in zip(queries, hits, strict=True):
+        expected = np.argsort(exact_l2(vectors, query), kind="stable")[:5]
+        assert [hit["id"] for hit in query_hits] == expected.tolist()
+        assert all(isinstance(hit["distance"], float) and hit["entity"] == {} for hit in query_hits)
+        distances = [hit["distance"] for hit in query_hits]
+        assert distances == sorted(distances)
+        assert distances == pytest.approx(exact_l2(vectors, query)[expected].tolist(), abs=1e-4)
+
+
+def test_query_shapes_one_vector_lists_and_numpy(db: Backend, collection: str, vectors: np.ndarray) -> None:
+    one = db.search(collection, vectors[5].tolist(), limit=1)
+    assert one == db.search(collection, [vectors[5].tolist()], limit=1) == db.search(collection, vectors[5], limit=1)
+    assert one[0][0]["id"] == 5
+    assert db.search(collection, vectors[5:6].astype(np.float64), limit=1)[0][0]["id"] == 5
+
+
+def test_filter_offset_and_output_fields(db: Backend, collection: str, vectors: np.ndarray) -> None:
+    query = vectors[0]
+    filtered = db.search(collection, [query], filter="group == 1", limit=4, output_fields=["group", "vector"])[0]
+    assert all(hit["entity"]["group"] == 1 for hit in filtered)
+    assert all(hit["id"] % 4 == 1 for hit in filtered)
+    assert np.array_equal(np.asarray(filtered[0]["entity"]["vector"], dtype=np.float32), vectors[filtered[0]["id"]])
+    first_page = db.search(collection, [query], limit=6)[0]
+    second_page = db.search(collection, [query], limit=3, offset=3)[0]
+    assert [h["id"] for h in second_page] == [h["id"] for h in first_page[3:]]
+    params = db.search(collection, [query], filter="group in {gs}", filter_params={"gs": [2]}, limit=2)[0]
+    assert all(h["id"] % 4 == 2 for h in params)
+
+
+def test_results_are_identical_on_both_backends(collection: str, embedded_db: Backend, http_db: Backend, vectors: np.ndarray) -> None:
+    """Congruence: the same call gives bit-identical hits embedded and over HTTP (same data inserted)."""
+    other = collection + "_twin"
+    for backend in (embedded_db, http_db):
+        if not backend.has_collection(other):
+            backend.create_collection(other, dimension=DIM)
+            backend.insert(other, {"id": np.arange(N), "vector": vectors, "group": [i % 4 for i in range(N)]})
+    call = {"limit": 7, "filter": "group != 3", "output_fields": ["*", "vector"]}
+    assert embedded_db.search(other, vectors[:4], **call) == http_db.search(other, vectors[:4], **call)  # type: ignore[arg-type]
+    assert embedded_db.query(other, "id < 9", output_fields=["*"]) == http_db.query(other, "id < 9", output_fields=["*"])
+
+
+def test_search_iterator_pages_in_order(db: Backend, collection: str, vectors: np.ndarray) -> None:
+    everything = [h["id"] for h in db.search(collection, [vectors[1]], limit=20)[0]]
+    pages = [[h["id"] for h in page] for page in db.search_iterator(collection, [vectors[1]], batch_size=8, limit=20)]
+    assert [len(page) for page in pages] == [8, 8, 4]
+    assert sum(pages, []) == everything
+
+
+def test_cosine_and_ip_distances(db: Backend, name: str, other_name: str) -> None:
+    db.create_collection(name, dimension=2, metric_type="COSINE")
+    db.insert(name, [{"id": 1, "vector": [1.0, 0.0]}, {"id": 2, "vector": [0.0, 3.0]}])
+    hits = db.search(name, [[2.0, 0.0]], limit=2)[0]
+    assert [h["id"] for h in hits] == [1, 2]
+    assert hits[0]["distance"] == pytest.approx(1.0) and hits[1]["distance"] == pytest.approx(0.0, abs=1e-6)
+    db.create_collection(other_name, dimension=2, metric_type="IP")
+    db.insert(other_name, [{"id": 1, "vector": [1.0, 0.0]}, {"id": 2, "vector": [0.0, 3.0]}])
+    assert [h["distance"] for h in db.search(other_name, [[1.0, 1.0]], limit=2)[0]] == [3.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        ({"data": [[1.0, 2.0]]}, DimensionMismatchError),
+        ({"data": []}, DataError),
+        ({"data": [[float("nan")] * DIM]}, DataError),
+        ({"data": [["a"] * DIM]}, DataError),
+        ({"data": [[1.0] * DIM], "limit": 0}, InvalidArgumentError),
+        ({"data": [[1.0] * DIM], "limit": 20_000}, InvalidArgumentError),
+        ({"data": [[1.0] * DIM], "offset": -1}, InvalidArgumentError),
+        ({"data": [[1.0] * DIM], "filter": "group >"}, FilterSyntaxError),
+        ({"data": [[1.0] * DIM], "filter": 'id == "x"'}, FilterError),
+        ({"data": [[1.0] * DIM], "anns_field": "id"}, InvalidArgumentError),
+        ({"data": [[1.0] * DIM], "anns_field": "missing"}, FieldNotFoundError),
+        ({"data": [[1.0] * DIM], "search_params": {"metric_type": "IP"}}, InvalidArgumentError),
+    ],
+)
+def test_bad_searches_raise_the_same_class(db: Backend, collection: str, arguments: dict[str, object], error: type[Exception]) -> None:
+    arguments = dict(arguments)
+    data = arguments.pop("data")
+    with pytest.raises(error):
+        db.search(collection, data, **arguments)  # type: ignore[arg-type]
+
+
+def test_iterator_arguments_are_checked(db: Backend, collection: str) -> None:
+    with pytest.raises(InvalidArgumentError):
+        db.query_iterator(collection, batch_size=0)
+    with pytest.raises(InvalidArgumentError):
+        db.search_iterator(collection, [[1.0] * DIM], batch_size=4, limit=-5)

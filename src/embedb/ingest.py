@@ -34,6 +34,22 @@ class PreparedRows:
     from_rows: bool  # True when the user handed row dicts (errors then name rows)
 
 
+def supplied_column(prepared: PreparedRows, name: str) -> Any:
+    """The values given for field ``name``, or None when no row gave it.
+
+    Raises ``DataError`` when some rows give it and others do not.
+    """
+    value = prepared.columns.get(name)
+    if value is None or not isinstance(value, list):
+        return value
+    missing = [i for i, item in enumerate(value) if item is _MISSING or item is None]
+    if len(missing) == len(value):
+        return None
+    if missing:
+        raise DataError(f"row {missing[0]}: field {name!r} is missing while other rows of the batch give it", row=missing[0], field=name)
+    return value
+
+
 def _is_sequence_column(value: Any) -> bool:
     return isinstance(value, (list, tuple, np.ndarray, pa.Array, pa.ChunkedArray)) or _is_pandas_series(value)
 

@@ -197,7 +197,10 @@ class FieldSchema:
                 raise SchemaError(f"{where}: an ARRAY of VARCHAR needs max_length")
             field_ = replace(field_, element_type=element)
         if dtype is DataType.FLOAT_VECTOR:
-            if not isinstance(self.dim, int) or isinstance(self.dim, bool) or not 1 <= self.dim <= MAX_DIMENSION:
+            bound_without_dim = self.dim is None and self.model is not None  # the model will say
+            if not bound_without_dim and (
+                not isinstance(self.dim, int) or isinstance(self.dim, bool) or not 1 <= self.dim <= MAX_DIMENSION
+            ):
                 raise SchemaError(f"{where}: FLOAT_VECTOR needs dim in 1..{MAX_DIMENSION}, got {self.dim!r}")
             metric = MetricType.parse(self.metric_type or MetricType.COSINE)
             field_ = replace(field_, metric_type=metric)
@@ -205,8 +208,10 @@ class FieldSchema:
                 raise SchemaError(f"{where}: vector fields cannot be nullable")
             if self.is_primary:
                 raise SchemaError(f"{where}: a vector field cannot be the primary key")
-            if (self.source is None) != (self.model is None) and self.model is None:
+            if self.source is not None and self.model is None:
                 raise SchemaError(f"{where}: source= needs model= to say which model embeds it")
+            if self.model is not None and self.source is None:
+                raise SchemaError(f"{where}: model= needs source= to say which text field it embeds")
         elif self.source is not None or self.model is not None:
             raise SchemaError(f"{where}: only vector fields can name a source or a model")
         if self.is_primary:
@@ -398,3 +403,28 @@ class CollectionSchema:
             ),
             enable_dynamic_field=enable_dynamic_field,
         ).validate()
+
+
+def VectorField(  # noqa: N802 - reads as a type, like FieldSchema
+    name: str,
+    *,
+    dim: int | None = None,
+    metric_type: MetricType | str | None = None,
+    source: str | None = None,
+    model: str | None = None,
+    description: str = "",
+) -> FieldSchema:
+    """A FLOAT_VECTOR field; with ``source`` and ``model`` EmbeDB embeds the source text itself.
+
+    ``VectorField("embedding", source="text", model="minilm@champion")`` takes its
+    dimension from the model when the collection is created.
+    """
+    return FieldSchema(
+        name,
+        DataType.FLOAT_VECTOR,
+        dim=dim,
+        metric_type=MetricType.parse(metric_type) if metric_type is not None else None,
+        source=source,
+        model=model,
+        description=description,
+    )

@@ -63,9 +63,7 @@ def _parse_tags(pairs: list[str]) -> dict[str, str]:
 
 
 def _versions_table(title: str, versions: list[ModelVersion]) -> Table:
-    table = Table(
-        "version", "status", "flavor", "dimension", "metric", "normalize", "aliases", "created", "artifact", title=title
-    )
+    table = Table("version", "status", "flavor", "dim", "metric", "aliases", "created", "artifact", title=title)
     for item in versions:
         table.add_row(
             str(item.version),
@@ -73,10 +71,9 @@ def _versions_table(title: str, versions: list[ModelVersion]) -> Table:
             item.flavor,
             str(item.dimension or ""),
             item.metric.value if item.metric is not None else "",
-            "yes" if item.normalize else "no",
             ", ".join(item.aliases),
             _when(item.created_at),
-            (item.artifact_hash or "")[:12],
+            (item.artifact_hash or "")[:8],
         )
     return table
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import json
 import sqlite3
 import threading
 import time
@@ -47,8 +46,11 @@ from embedb.models.registry_checks import (
 from embedb.models.registry_tables import (
     change_from_row,
     ensure_registry_tables,
+    insert_registering_version,
     model_from_row,
-    to_json,
+    publish_version,
+    set_version_status,
+    update_tags,
     version_from_row,
 )
 from embedb.models.uris import ModelRef, parse_model_uri
@@ -182,8 +184,9 @@ class ModelRegistry:
 
         Bad input raises ``InvalidNameError``/``InvalidArgumentError`` (or a not-found error
         for ``lineage.parent``) before anything is written. If storing or probing the
-        model fails, the version is left FAILED, with the reason, and ``ModelError``
-        (or the storage error) is raised. Registering never moves any other alias.
+        model fails, or the model contradicts ``dimension``/``normalize``, the version is
+        left FAILED with the reason, and the error is raised (``ModelError`` unless it is
+        another EmbeDB error). Registering never moves any other alias.
         """
         check_name(name, kind="model")
         if alias is not None:
@@ -202,15 +205,18 @@ class ModelRegistry:
         flavor_impl = get_flavor(flavor_name)
         if flavor is not None and not flavor_impl.detect(model_or_path):
             raise InvalidArgumentError(f"the {flavor_name} flavor does not recognise {model_or_path!r}")
-        number = self._reserve_version(
-            name,
-            flavor=flavor_name,
-            tags=version_tags,
-            params=user_params,
-            metrics=version_metrics,
-            lineage=parsed_lineage,
-            description=description,
-        )
+        flavor_impl.validate(model_or_path)
+        with self.catalog.transaction() as cursor:
+            number = insert_registering_version(
+                cursor,
+                name,
+                flavor=flavor_name,
+                tags=version_tags,
+                params=user_params,
+                metrics=version_metrics,
+                lineage=parsed_lineage,
+                description=description,
+            )
         try:
             with self.artifacts.stage() as staging:
                 spec = flavor_impl.save(model_or_path, staging, dimension=dimension)
@@ -311,7 +317,7 @@ class ModelRegistry:
         target.status.check_transition(VersionStatus.DELETED)
         with self._artifact_lock:
             with self.catalog.transaction() as cursor:
-                self._set_status(cursor, name, target.version, VersionStatus.DELETED, message=None)
+                set_version_status(cursor, name, target.version, VersionStatus.DELETED, message=None)
                 self.catalog.record_event(cursor, "model.version.deleted", target.uri, actor=actor)
             self._cache.discard((name, target.version))
             if target.artifact_hash is not None and not self._artifact_in_use(target.artifact_hash):
@@ -396,76 +402,11 @@ class ModelRegistry:
         parent = self.resolve(parsed.parent)
         return replace(parsed, parent=parent.uri)
 
-    def _reserve_version(
-        self,
-        name: str,
-        *,
-        flavor: str,
-        tags: dict[str, str],
-        params: dict[str, Any],
-        metrics: dict[str, float],
-        lineage: Lineage,
-        description: str | None,
-    ) -> int:
-        now = time.time()
-        with self.catalog.transaction() as cursor:
-            cursor.execute(
-                "INSERT OR IGNORE INTO registered_models (name, description, tags, created_at) VALUES (?, ?, '{}', ?)",
-                (name, description, now),
-            )
-            cursor.execute("UPDATE registered_models SET last_version = last_version + 1 WHERE name = ?", (name,))
-            number = int(
-                cursor.execute("SELECT last_version FROM registered_models WHERE name = ?", (name,)).fetchone()[0]
-            )
-            cursor.execute(
-                "INSERT INTO model_versions (name, version, status, flavor, params, metrics, tags, lineage, description, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    name,
-                    number,
-                    VersionStatus.REGISTERING.value,
-                    flavor,
-                    to_json(params),
-                    to_json(metrics),
-                    to_json(tags),
-                    to_json(lineage.to_dict()),
-                    description,
-                    now,
-                ),
-            )
-        return number
-
     def _publish(
         self, name: str, number: int, *, spec: ModelSpec, artifact_hash: str, alias: str | None, actor: str | None
     ) -> None:
         with self.catalog.transaction() as cursor:
-            row = cursor.execute(
-                "SELECT status, params, lineage FROM model_versions WHERE name = ? AND version = ?", (name, number)
-            ).fetchone()
-            VersionStatus(row["status"]).check_transition(VersionStatus.READY)
-            params = {**spec.params, **_json_dict(row["params"])}
-            lineage = _json_dict(row["lineage"])
-            if spec.source is not None and lineage.get("source") is None:
-                lineage["source"] = spec.source
-            cursor.execute(
-                "UPDATE model_versions SET status = ?, flavor = COALESCE(?, flavor), artifact_hash = ?, dimension = ?, "
-                "metric = ?, normalize = ?, max_input_length = ?, input_unit = ?, params = ?, lineage = ? "
-                "WHERE name = ? AND version = ?",
-                (
-                    VersionStatus.READY.value,
-                    spec.stored_flavor,
-                    artifact_hash,
-                    spec.dimension,
-                    spec.metric.value,
-                    int(spec.normalize),
-                    spec.max_input_length,
-                    spec.input_unit.value if spec.input_unit is not None else None,
-                    to_json(params),
-                    to_json(lineage),
-                    name,
-                    number,
-                ),
-            )
+            publish_version(cursor, name, number, spec=spec, artifact_hash=artifact_hash)
             self.catalog.record_event(cursor, "model.version.ready", f"models:/{name}/{number}", actor=actor)
             if alias is not None:
                 self._move_alias(cursor, name=name, alias=alias, to_version=number, actor=actor, reason="registered")
@@ -474,7 +415,7 @@ class ModelRegistry:
         message = f"{type(error).__name__}: {error}"[:2000]
         try:
             with self.catalog.transaction() as cursor:
-                self._set_status(cursor, name, number, VersionStatus.FAILED, message=message)
+                set_version_status(cursor, name, number, VersionStatus.FAILED, message=message)
                 self.catalog.record_event(cursor, "model.version.failed", f"models:/{name}/{number}", error=message)
         except EmbedbError:
             pass  # the original error matters more; the version stays REGISTERING until the next open.
@@ -485,20 +426,6 @@ class ModelRegistry:
         )
         for row in rows:
             self._mark_failed(row["name"], int(row["version"]), ModelError("registration was interrupted"))
-
-    def _set_status(
-        self, cursor: sqlite3.Cursor, name: str, number: int, status: VersionStatus, *, message: str | None
-    ) -> None:
-        row = cursor.execute(
-            "SELECT status FROM model_versions WHERE name = ? AND version = ?", (name, number)
-        ).fetchone()
-        if row is None:
-            raise ModelVersionNotFoundError(f"models:/{name}/{number} does not exist", name=name, version=number)
-        VersionStatus(row["status"]).check_transition(status)
-        cursor.execute(
-            "UPDATE model_versions SET status = ?, status_message = ? WHERE name = ? AND version = ?",
-            (status.value, message, name, number),
-        )
 
     def _move_alias(
         self,
@@ -566,22 +493,11 @@ class ModelRegistry:
             target = self.get_version(name, version)
             table, where, params = "model_versions", "name = ? AND version = ?", (name, target.version)
         with self.catalog.transaction() as cursor:
-            row = cursor.execute(f"SELECT tags FROM {table} WHERE {where}", params).fetchone()
-            tags = _json_dict(row["tags"])
-            if value is None:
-                tags.pop(key, None)
-            else:
-                tags[key] = value
-            cursor.execute(f"UPDATE {table} SET tags = ? WHERE {where}", (to_json(tags), *params))
+            update_tags(cursor, table, where, params, key=key, value=value)
             subject = f"models:/{name}" if version is None else f"models:/{name}/{version}"
             self.catalog.record_event(
                 cursor, "model.tag.set" if value is not None else "model.tag.deleted", subject, key=key
             )
-
-
-def _json_dict(text: str) -> dict[str, Any]:
-    value = json.loads(text)
-    return value if isinstance(value, dict) else {}
 
 
 def _with_overrides(

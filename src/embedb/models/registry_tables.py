@@ -1,15 +1,23 @@
-"""The registry's catalog tables and the conversions between their rows and the public types."""
+"""The registry's catalog tables: their DDL, row conversions, and the statements that change them.
+
+The statements run on a cursor inside a transaction the caller opened; they
+check state transitions but record no events (the registry does).
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
-from embedb.errors import FormatVersionError
+from embedb.errors import FormatVersionError, ModelVersionNotFoundError
 from embedb.models import AliasChange, InputUnit, Lineage, ModelVersion, RegisteredModel, VersionStatus
 from embedb.schema import MetricType
 from embedb.storage.catalog import Catalog
+
+if TYPE_CHECKING:
+    from embedb.models.flavors import ModelSpec
 
 REGISTRY_FORMAT_VERSION = 1
 _FORMAT_KEY = "models_format_version"
@@ -141,3 +149,110 @@ def change_from_row(row: sqlite3.Row) -> AliasChange:
         actor=row["actor"],
         reason=row["reason"],
     )
+
+
+def json_dict(text: str) -> dict[str, Any]:
+    """Parse a JSON object column (anything else gives an empty dict)."""
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {}
+
+
+def insert_registering_version(
+    cursor: sqlite3.Cursor,
+    name: str,
+    *,
+    flavor: str,
+    tags: dict[str, str],
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    lineage: Lineage,
+    description: str | None,
+) -> int:
+    """Create the model if new, reserve its next version number as REGISTERING; return the number."""
+    now = time.time()
+    cursor.execute(
+        "INSERT OR IGNORE INTO registered_models (name, description, tags, created_at) VALUES (?, ?, '{}', ?)",
+        (name, description, now),
+    )
+    cursor.execute("UPDATE registered_models SET last_version = last_version + 1 WHERE name = ?", (name,))
+    number = int(cursor.execute("SELECT last_version FROM registered_models WHERE name = ?", (name,)).fetchone()[0])
+    cursor.execute(
+        "INSERT INTO model_versions (name, version, status, flavor, params, metrics, tags, lineage, description, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            name,
+            number,
+            VersionStatus.REGISTERING.value,
+            flavor,
+            to_json(params),
+            to_json(metrics),
+            to_json(tags),
+            to_json(lineage.to_dict()),
+            description,
+            now,
+        ),
+    )
+    return number
+
+
+def publish_version(cursor: sqlite3.Cursor, name: str, number: int, *, spec: ModelSpec, artifact_hash: str) -> None:
+    """Fill in what the flavor found and move a REGISTERING version to READY (``InvalidStateError`` otherwise)."""
+    row = cursor.execute(
+        "SELECT status, params, lineage FROM model_versions WHERE name = ? AND version = ?", (name, number)
+    ).fetchone()
+    if row is None:
+        raise ModelVersionNotFoundError(f"models:/{name}/{number} does not exist", name=name, version=number)
+    VersionStatus(row["status"]).check_transition(VersionStatus.READY)
+    # What the caller passed wins over what the flavor derived.
+    params = {**spec.params, **json_dict(row["params"])}
+    lineage = json_dict(row["lineage"])
+    if spec.source is not None and lineage.get("source") is None:
+        lineage["source"] = spec.source
+    cursor.execute(
+        "UPDATE model_versions SET status = ?, flavor = COALESCE(?, flavor), artifact_hash = ?, dimension = ?, "
+        "metric = ?, normalize = ?, max_input_length = ?, input_unit = ?, params = ?, lineage = ? "
+        "WHERE name = ? AND version = ?",
+        (
+            VersionStatus.READY.value,
+            spec.stored_flavor,
+            artifact_hash,
+            spec.dimension,
+            spec.metric.value,
+            int(spec.normalize),
+            spec.max_input_length,
+            spec.input_unit.value if spec.input_unit is not None else None,
+            to_json(params),
+            to_json(lineage),
+            name,
+            number,
+        ),
+    )
+
+
+def set_version_status(
+    cursor: sqlite3.Cursor, name: str, number: int, status: VersionStatus, *, message: str | None
+) -> None:
+    """Move a version to ``status`` if its lifecycle allows it; raise ``InvalidStateError`` otherwise."""
+    row = cursor.execute("SELECT status FROM model_versions WHERE name = ? AND version = ?", (name, number)).fetchone()
+    if row is None:
+        raise ModelVersionNotFoundError(f"models:/{name}/{number} does not exist", name=name, version=number)
+    VersionStatus(row["status"]).check_transition(status)
+    cursor.execute(
+        "UPDATE model_versions SET status = ?, status_message = ? WHERE name = ? AND version = ?",
+        (status.value, message, name, number),
+    )
+
+
+def update_tags(
+    cursor: sqlite3.Cursor, table: str, where: str, params: tuple[Any, ...], *, key: str, value: str | None
+) -> None:
+    """Set (or with ``value=None`` remove) one tag in the ``tags`` column of the row ``where`` selects."""
+    if table not in ("registered_models", "model_versions"):
+        raise ValueError(f"no tags column in {table}")
+    row = cursor.execute(f"SELECT tags FROM {table} WHERE {where}", params).fetchone()
+    tags = json_dict(row["tags"])
+    if value is None:
+        tags.pop(key, None)
+    else:
+        tags[key] = value
+    cursor.execute(f"UPDATE {table} SET tags = ? WHERE {where}", (to_json(tags), *params))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from embedb.errors import InvalidArgumentError
 from embedb.models import InputUnit, LoadedModel, ModelRegistry
 from embedb.schema import MetricType
 
@@ -70,3 +73,13 @@ def test_the_same_directory_gives_the_same_artifact(minilm_registry: ModelRegist
     assert again.artifact_hash == minilm_registry.get_version("minilm", 1).artifact_hash
     minilm_registry.delete_version("minilm", again.version)
     assert minilm_registry.artifacts.verify(again.artifact_hash or "")
+
+
+def test_a_directory_with_pickled_weights_is_refused_before_anything_is_written(
+    fresh_registry: ModelRegistry, tmp_path: Path
+) -> None:
+    (tmp_path / "modules.json").write_text("[]")
+    (tmp_path / "pytorch_model.bin").write_bytes(b"\x80\x04pickle")
+    with pytest.raises(InvalidArgumentError, match=r"pytorch_model\.bin"):
+        fresh_registry.register("pickled", tmp_path)
+    assert fresh_registry.list() == []

@@ -39,6 +39,8 @@ _FLAVOR_MODULES: dict[str, str] = {
 # The MLflow bridge is never guessed: ``models:/...`` is also EmbeDB's own URI scheme.
 _NOT_AUTO_DETECTED = frozenset({"mlflow"})
 _COPY_IGNORE = shutil.ignore_patterns(".git", ".cache", "__pycache__", ".DS_Store")
+# Weight formats that torch or joblib would unpickle; model directories must use safetensors instead.
+PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib"})
 
 FLAVOR_NAMES: tuple[str, ...] = tuple(_FLAVOR_MODULES)
 
@@ -74,6 +76,10 @@ class Flavor(Protocol):
 
     def detect(self, source: object) -> bool:
         """Return whether ``source`` looks like a model of this flavor; never imports heavy modules."""
+        ...
+
+    def validate(self, source: object) -> None:
+        """Raise ``InvalidArgumentError`` if ``source`` cannot be stored; runs before anything is written."""
         ...
 
     def save(self, source: object, destination: Path, *, dimension: int | None) -> ModelSpec:
@@ -146,8 +152,25 @@ def existing_file(source: object, *, suffix: str) -> Path | None:
     return None
 
 
+def refuse_pickle_files(source: object) -> None:
+    """If ``source`` is a directory, raise ``InvalidArgumentError`` naming a pickle-format file in it.
+
+    EmbeDB unpickles nothing it is handed, so weights must be safetensors, not ``.bin``/``.pt``/….
+    """
+    directory = existing_directory(source)
+    if directory is None:
+        return
+    for path in sorted(directory.rglob("*")):
+        if path.suffix in PICKLE_SUFFIXES and path.is_file():
+            raise InvalidArgumentError(
+                f"{path} is a pickle-format file; EmbeDB loads weights from safetensors only "
+                "(save the model again with safe_serialization=True, or remove the file)"
+            )
+
+
 def copy_model_directory(source: Path, destination: Path) -> None:
     """Copy a model directory's files (symbolic links followed; VCS and cache folders skipped)."""
+    refuse_pickle_files(source)
     shutil.copytree(source, destination, dirs_exist_ok=True, ignore=_COPY_IGNORE, symlinks=False)
 
 

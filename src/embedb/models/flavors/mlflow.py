@@ -53,6 +53,9 @@ class MlflowBridge:
         # Never used for auto-detection (see ``_NOT_AUTO_DETECTED``), only to check an explicit flavor='mlflow'.
         return isinstance(source, str) and source.startswith(_MLFLOW_SCHEMES)
 
+    def validate(self, source: object) -> None:
+        return None
+
     def save(self, source: object, destination: Path, *, dimension: int | None) -> ModelSpec:
         if not isinstance(source, str) or not self.detect(source):
             raise InvalidArgumentError(

@@ -21,6 +21,7 @@ from embedb.models.flavors import (
     copy_model_directory,
     existing_directory,
     is_instance_by_name,
+    refuse_pickle_files,
     use_offline_hub,
 )
 from embedb.schema import MetricType
@@ -88,6 +89,9 @@ class Model2VecFlavor:
             return True
         directory = existing_directory(source)
         return directory is not None and is_model2vec_directory(directory)
+
+    def validate(self, source: object) -> None:
+        refuse_pickle_files(source)
 
     def save(self, source: object, destination: Path, *, dimension: int | None) -> ModelSpec:
         directory = existing_directory(source)

@@ -139,6 +139,9 @@ class OnnxFlavor:
         directory = existing_directory(source)
         return directory is not None and (directory / MODEL_FILE).is_file() and (directory / VECTORIZER_FILE).is_file()
 
+    def validate(self, source: object) -> None:
+        return None
+
     def save(self, source: object, destination: Path, *, dimension: int | None) -> ModelSpec:
         directory = existing_directory(source)
         if directory is not None and self.detect(directory):

@@ -93,6 +93,9 @@ class CallableFlavor:
             return bool(IMPORT_PATH_PATTERN.match(source))
         return callable(source) and not isinstance(source, type) and import_path_of(source) is not None
 
+    def validate(self, source: object) -> None:
+        return None
+
     def save(self, source: object, destination: Path, *, dimension: int | None) -> ModelSpec:
         if isinstance(source, str):
             import_path = source

@@ -24,6 +24,7 @@ from embedb.models.flavors import (
     existing_directory,
     is_instance_by_name,
     probe_dimension,
+    refuse_pickle_files,
     use_offline_hub,
 )
 from embedb.schema import MetricType
@@ -63,7 +64,9 @@ def load_sentence_transformer(directory: Path) -> Any:
     from sentence_transformers import SentenceTransformer
 
     try:
-        return SentenceTransformer(str(directory), device="cpu", local_files_only=True)
+        return SentenceTransformer(
+            str(directory), device="cpu", local_files_only=True, model_kwargs={"use_safetensors": True}
+        )
     except Exception as error:
         raise ModelError(f"cannot load the sentence-transformers model in {directory}: {error}") from error
 
@@ -119,6 +122,9 @@ class SentenceTransformersFlavor:
             return True
         directory = existing_directory(source)
         return directory is not None and (directory / "modules.json").is_file()
+
+    def validate(self, source: object) -> None:
+        refuse_pickle_files(source)
 
     def save(self, source: object, destination: Path, *, dimension: int | None) -> ModelSpec:
         directory = existing_directory(source)

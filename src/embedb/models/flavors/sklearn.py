@@ -153,6 +153,9 @@ class SklearnFlavor:
     def detect(self, source: object) -> bool:
         return _is_sklearn_transformer(source) or existing_file(source, suffix=".skops") is not None
 
+    def validate(self, source: object) -> None:
+        return None
+
     def save(self, source: object, destination: Path, *, dimension: int | None) -> ModelSpec:
         target = destination / PIPELINE_FILE
         file = existing_file(source, suffix=".skops")

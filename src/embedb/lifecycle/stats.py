@@ -48,7 +48,7 @@ Alternative = Literal["two-sided", "greater", "less"]
 EXACT_RANDOMIZATION_MAX_N = 16
 """Up to this many pairs the randomization test enumerates all 2**n sign flips."""
 
-_CHUNK_ELEMENTS = 2_000_000  # bounds the memory of one block of resamples
+_CHUNK_ELEMENTS = 250_000  # one block of resamples stays small enough to reuse its memory
 
 
 @dataclass(frozen=True)
@@ -101,10 +101,12 @@ def paired_randomization_test(
         sums = (2 * patterns - 1) @ values
         return float(np.count_nonzero(np.abs(sums) >= observed - tolerance) / 2**n)
     rng = np.random.default_rng(seed)
+    total = float(values.sum())
     hits = 0
     for size in _chunks(n_resamples, n):
-        signs = 2.0 * rng.integers(0, 2, size=(size, n)) - 1.0
-        hits += int(np.count_nonzero(np.abs(signs @ values) >= observed - tolerance))
+        # With signs 2b - 1 for bits b, the flipped sum is 2 (b @ values) - sum(values).
+        bits = rng.integers(0, 2, size=(size, n), dtype=np.int8)
+        hits += int(np.count_nonzero(np.abs(2.0 * (bits @ values) - total) >= observed - tolerance))
     return (1 + hits) / (1 + n_resamples)
 
 
@@ -125,7 +127,7 @@ def bootstrap_mean_ci(
     rng = np.random.default_rng(seed)
     means = np.concatenate(
         [
-            data[rng.integers(0, data.size, size=(size, data.size))].mean(axis=1)
+            data[rng.integers(0, data.size, size=(size, data.size), dtype=np.int32)].mean(axis=1)
             for size in _chunks(n_resamples, data.size)
         ]
     )

@@ -41,7 +41,9 @@ _add_optional_subapps()
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``embedb`` script."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Outside standalone mode click *returns* the code of a ``typer.Exit``
+        # raised by a command (``embedb check`` finding damage) instead of raising.
+        code = app(args=argv, standalone_mode=False)
     except EmbedbError as error:
         err_console.print(f"[bold red]error[/] ({error.wire_name}): {error.message}")
         sys.exit(2 if isinstance(error, InvalidArgumentError) else 1)
@@ -57,3 +59,5 @@ def main(argv: list[str] | None = None) -> None:
             error.show()
             sys.exit(error.exit_code)
         raise
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -199,7 +199,7 @@ class GrowingSegment:
 
 
 def _grown(array: np.ndarray, capacity: int, used: int, dtype: np.dtype | type | None = None) -> np.ndarray:
-    shape = (capacity,) + array.shape[1:]
+    shape = (capacity, *array.shape[1:])
     grown = np.empty(shape, dtype=dtype or array.dtype)
     grown[:used] = array[:used]
     return grown

@@ -81,9 +81,8 @@ def write_segment(folder: Path, data: SegmentData) -> dict[str, Any]:
     _save_npy(temp / "pk.npy", data.pks)
     _save_npy(temp / "seq.npy", data.seqs)
     _save_npy(temp / "partition.npy", data.partitions)
-    with pa.OSFile(str(temp / "scalars.arrow"), "wb") as sink:
-        with pa.ipc.new_file(sink, data.table.schema) as writer:
-            writer.write_table(data.table)
+    with pa.OSFile(str(temp / "scalars.arrow"), "wb") as sink, pa.ipc.new_file(sink, data.table.schema) as writer:
+        writer.write_table(data.table)
     _fsync_path(temp / "scalars.arrow")
     vectors: dict[str, dict[str, str]] = {}
     for number, (key, matrix) in enumerate(data.vectors.items()):

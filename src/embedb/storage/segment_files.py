@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from embedb.errors import CorruptionError, FormatVersionError
 from embedb.storage.segment import SegmentData
+from embedb.storage.wal import make_dirs_durable
 
 SEGMENT_FORMAT_VERSION = 1
 BLOCK_BYTES = 1 << 20
@@ -77,7 +78,8 @@ def write_segment(folder: Path, data: SegmentData) -> dict[str, Any]:
     temp = folder.with_name(folder.name + ".tmp")
     if temp.exists():
         shutil.rmtree(temp)
-    temp.mkdir(parents=True)
+    make_dirs_durable(folder.parent)
+    temp.mkdir()
     _save_npy(temp / "pk.npy", data.pks)
     _save_npy(temp / "seq.npy", data.seqs)
     _save_npy(temp / "partition.npy", data.partitions)

@@ -176,7 +176,7 @@ class WalWriter:
         self.folder = folder
         self.fsync = fsync
         self.next_lsn = next_lsn
-        folder.mkdir(parents=True, exist_ok=True)
+        make_dirs_durable(folder)
         self._fd = -1
         self._path: Path | None = None
         self._bytes_in_log = sum(p.stat().st_size for p in list_wal_files(folder))
@@ -288,6 +288,21 @@ def _write_all(fd: int, *parts: bytes | memoryview) -> None:
         while view:
             written = os.write(fd, view)
             view = view[written:]
+
+
+def make_dirs_durable(folder: Path) -> None:
+    """``mkdir -p folder``, fsyncing the parent of each folder created.
+
+    A new folder's name lives in its parent: without this, an OS crash can take
+    away a just-created log folder together with the acknowledged records in it.
+    """
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(exist_ok=True)
+        _fsync_dir(created.parent)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from embedb.errors import CorruptionError
+from embedb.storage import wal as wal_module
 from embedb.storage.wal import FILE_HEADER, RECORD_HEADER, WalWriter, list_wal_files, read_log, scan_file
 
 
@@ -134,3 +135,12 @@ def test_rotating_a_reopened_log_whose_last_file_has_no_record(tmp_path: Path) -
     wal.close()
     assert [r.payload for r in read_log(tmp_path, after_lsn=0, repair=False)] == [b"a", b"b", b"c", b"d"]
     assert [p.stem.lstrip("0") for p in list_wal_files(tmp_path)] == ["1", "3", "4"]
+
+
+def test_a_new_log_folder_is_made_durable_in_its_parents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[Path] = []
+    original = wal_module._fsync_dir
+    monkeypatch.setattr(wal_module, "_fsync_dir", lambda folder: synced.append(folder) or original(folder))
+    folder = tmp_path / "collections" / "7" / "wal"
+    WalWriter(folder, next_lsn=1, fsync=True).close()
+    assert synced[:3] == [tmp_path, tmp_path / "collections", tmp_path / "collections" / "7"]

@@ -20,7 +20,9 @@ neither a planned number of looks nor a maximum sample size, yet a decision take
 look, however chosen, is wrong with probability at most alpha. The mixture likelihood
 ratio ``Λ_n = ∫ L_n(θ) / L_n(θ0) dπ(θ)`` is a non-negative martingale with mean 1 under
 the null hypothesis, so Ville's inequality gives ``P(sup_n Λ_n >= 1/alpha) <= alpha``;
-``min(1, 1/Λ_n)`` is therefore an always-valid p-value, and inverting the test gives a
+``min(1, 1/Λ_n)`` is therefore an always-valid p-value (promoting at the first look where
+it falls below alpha is valid; a caller that wants it never to rise again can keep its
+running minimum), and inverting the test gives a
 confidence sequence (an interval that holds at every n at once). The price is width: for
 the same data it is less sensitive than a fixed-horizon test evaluated once.
 

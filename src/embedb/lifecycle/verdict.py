@@ -98,7 +98,8 @@ def offline_verdict(
 
     PROMOTE when the paired randomization test gives ``p < alpha`` and the paired
     bootstrap interval of the mean difference lies above ``min_delta``; KEEP when the
-    challenger is significantly worse (``p < alpha`` with a negative mean difference) or,
+    challenger is significantly worse (a negative mean difference with ``p < alpha`` or
+    with the whole interval below zero) or,
     with ``min_delta > 0``, when the whole interval lies below ``min_delta`` (it cannot
     gain enough to be worth a switch); UNDECIDED otherwise.
 
@@ -123,7 +124,7 @@ def offline_verdict(
     significant = p_value < alpha
     if significant and ci[0] > min_delta:
         decision, verb = Decision.PROMOTE, "promote"
-    elif significant and delta < 0:
+    elif delta < 0 and (significant or ci[1] < 0):
         decision, verb = Decision.KEEP, "keep: the challenger is significantly worse"
     elif min_delta > 0 and ci[1] < min_delta:
         decision, verb = Decision.KEEP, f"keep: the gain is below the required {min_delta:g}"
@@ -190,6 +191,7 @@ def interleaving_verdict(
     """
     for name, value in (("wins_a", wins_a), ("wins_b", wins_b), ("ties", ties)):
         _check_count(name, value)
+    _check_alpha(alpha)
     n = wins_a + wins_b
     share_a, share_b = (wins_a / n, wins_b / n) if n else (0.5, 0.5)
     details = {"wins_a": wins_a, "wins_b": wins_b, "ties": ties}
@@ -197,6 +199,8 @@ def interleaving_verdict(
     if sequential:
         _check_modes(n_max=n_max, horizon=horizon)
         result = stats.msprt_bernoulli(wins_b, n, mixture_sd=mixture_sd, alpha=alpha)
+        if n == 0:
+            return _waiting("interleaving win share", n, "no non-tied queries", "sequential mSPRT", alpha, details)
         p_value, share_ci, test = result.p_value, result.ci, "sequential mSPRT"
         finished = n_max is not None and n >= n_max
         story += f", {_level(alpha)} CS [{share_ci[0]:.1%}, {share_ci[1]:.1%}], {_p(p_value, alpha)}, {test}"
@@ -254,6 +258,9 @@ def split_verdict(
     """
     for name, value in (("clicks_a", clicks_a), ("n_a", n_a), ("clicks_b", clicks_b), ("n_b", n_b)):
         _check_count(name, value)
+    _check_alpha(alpha)
+    if not mixture_sd > 0:
+        raise InvalidArgumentError(f"mixture_sd must be positive, got {mixture_sd!r}", field="mixture_sd")
     for clicks, n, arm in ((clicks_a, n_a, "a"), (clicks_b, n_b, "b")):
         if clicks > n:
             raise InvalidArgumentError(f"clicks_{arm} ({clicks}) cannot exceed n_{arm} ({n})", field=f"clicks_{arm}")
@@ -387,10 +394,10 @@ def shadow_verdict(
 ) -> Verdict:
     """Combine a shadow summary with an offline verdict; shadow alone never promotes.
 
-    Without ``offline`` the verdict is UNDECIDED: nobody saw the challenger's results, so
-    overlap and latency cannot show it is better. With ``offline``, a p99 latency increase
-    above ``max_p99_increase_ms`` means KEEP; otherwise the offline decision stands, and
-    the shadow numbers are added to its reason and details.
+    A p99 latency increase above ``max_p99_increase_ms`` means KEEP either way. Otherwise,
+    without ``offline`` the verdict is UNDECIDED: nobody saw the challenger's results, so
+    overlap and latency cannot show it is better; with ``offline`` its decision stands,
+    and the shadow numbers are added to its reason and details.
 
     Raises:
         InvalidArgumentError: ``max_p99_increase_ms`` is negative or not finite.
@@ -499,6 +506,11 @@ def _check_positive(name: str, value: int) -> None:
 def _check_count(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
         raise InvalidArgumentError(f"{name} must be a non-negative integer, got {value!r}", field=name)
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0.0 < alpha < 1.0:
+        raise InvalidArgumentError(f"alpha must be in (0, 1), got {alpha!r}", field="alpha")
 
 
 def _check_min_delta(min_delta: float) -> None:

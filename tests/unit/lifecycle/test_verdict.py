@@ -108,7 +108,8 @@ def test_interleaving_modes() -> None:
     assert interleaving_verdict(130, 130, 0, sequential=False, horizon=250).decision is Decision.KEEP
     assert interleaving_verdict(130, 140, 0, n_max=250).decision is Decision.KEEP
     assert interleaving_verdict(160, 100, 0).decision is Decision.KEEP
-    assert interleaving_verdict(0, 0, 12).decision is Decision.UNDECIDED
+    nothing_yet = interleaving_verdict(0, 0, 12)
+    assert nothing_yet.decision is Decision.UNDECIDED and nothing_yet.reason.startswith("no non-tied queries")
 
 
 def test_split_sequential_and_empty_arms() -> None:
@@ -148,7 +149,10 @@ def test_shadow_alone_never_promotes() -> None:
         (lambda: interleaving_verdict(1, 2, 0, horizon=10), "fixed-horizon mode"),
         (lambda: interleaving_verdict(1, 2, 0, sequential=False, horizon=10, n_max=5), "n_max belongs"),
         (lambda: interleaving_verdict(1, 2, 0, n_max=0), "n_max must be"),
+        (lambda: interleaving_verdict(1, 2, 0, alpha=2.0, sequential=False, horizon=100), "alpha"),
+        (lambda: interleaving_verdict(0, 0, 3, mixture_sd=0.7), "mixture_sd"),
         (lambda: split_verdict(11, 10, 1, 10), "cannot exceed"),
+        (lambda: split_verdict(0, 0, 0, 0, mixture_sd=0.0), "mixture_sd"),
         (lambda: shadow_summary([1.5], [1.0], [1.0]), r"\[0, 1\]"),
         (lambda: shadow_summary([0.5], [-1.0], [1.0]), "negative"),
     ],

@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,22 @@ import numpy as np
 
 from embedb.backends import Backend, SearchHits
 from embedb.config import Settings
-from embedb.errors import ClosedError, DataError, InvalidArgumentError, SchemaError
+from embedb.errors import (
+    ClosedError,
+    DataError,
+    FailedPreconditionError,
+    FieldNotFoundError,
+    InvalidArgumentError,
+    SchemaError,
+)
+from embedb.index import admin as index_admin
+from embedb.index.planner import group_search
+from embedb.index.requests import IndexRequest, index_requests, search_options
 from embedb.ingest import check_query_vectors, prepare_batch, to_columns
+from embedb.backends.local_lifecycle import LocalLifecycleMethods
+from embedb.backends.local_services import EngineServices
+from embedb.lifecycle.bindings import EmbeddingVersion, EmbeddingVersionState, FieldBinding
+from embedb.lifecycle.embedding import embed_query_text, embed_rows, given_versions, is_text_query
 from embedb.query.exact import NO_ROW, distances_for_output, prepare_queries
 from embedb.query.filters import compile_filter
 from embedb.query.reads import (
@@ -35,7 +50,7 @@ from embedb.query.reads import (
 )
 from embedb.schema import CollectionSchema, DataType, FieldSchema
 from embedb.storage.engine import DEFAULT_PARTITION, CollectionInfo, StorageEngine
-from embedb.storage.records import primary_key_array
+from embedb.storage.records import RowBatch, primary_key_array
 from embedb.storage.store import CollectionStore, Snapshot
 
 MAX_SEARCH_LIMIT = 16_384
@@ -88,7 +103,7 @@ class _AutoIds:
         return np.arange(start, start + n, dtype=np.int64)
 
 
-class LocalBackend(Backend):
+class LocalBackend(LocalLifecycleMethods, Backend):
     """EmbeDB embedded in this process, on a data directory (or a temporary one for ``:memory:``)."""
 
     def __init__(self, path: str | os.PathLike[str] | None, *, read_only: bool = False, settings: Settings | None = None) -> None:
@@ -98,6 +113,12 @@ class LocalBackend(Backend):
             self.engine = StorageEngine(None, settings=self.settings, read_only=False)
         else:
             self.engine = SHARED_ENGINES.acquire(Path(path), settings=self.settings, read_only=read_only)
+        self.services = EngineServices.attach(self.engine)
+        self.indexes = self.services.indexes
+        self.models = self.services.models
+        self.bindings = self.services.bindings
+        self.lifecycle = self.services.lifecycle
+        self._search_fields: dict[tuple[int, str | None], tuple[CollectionInfo, FieldSchema]] = {}
         self._infos: dict[str, CollectionInfo] = {}
         self._auto_ids: dict[int, _AutoIds] = {}
         self._lock = threading.Lock()
@@ -167,8 +188,19 @@ class LocalBackend(Backend):
             schema=schema,
             description=description,
         )
-        self.engine.create_collection(collection_name, resolved)
+        requests: list[IndexRequest] = []
+        if index_params is not None:
+            requests = index_requests(index_params)
+        elif schema is None:  # Milvus quick setup indexes the vector field at once
+            requests = [IndexRequest(vector_field_name)]
+        resolved, model_versions = self.bindings.resolve_schema(resolved)
+        definitions = index_admin.check_definitions(collection_name, resolved, requests)
+        with self.engine.catalog.transaction() as cursor:
+            info = self.engine.create_collection(collection_name, resolved)
+            self.bindings.bind(cursor, info.id, model_versions)
         self._forget()
+        if definitions:
+            index_admin.create_indexes(self.indexes, self._info(collection_name), definitions, sync=False, timeout=None)
 
     def list_collections(self) -> list[str]:
         self._check_open()
@@ -194,11 +226,32 @@ class LocalBackend(Backend):
             "aliases": [alias for alias, _ in self.engine.list_aliases(info.name)],
             "properties": dict(info.properties),
             "created_at": info.created_at,
+            "embedding_versions": self._embedding_versions(info),
+        }
+
+    def _embedding_versions(self, info: CollectionInfo) -> dict[str, list[dict[str, Any]]]:
+        """Per model-bound field: each model version it holds, its state, rows with its vectors, and which serves."""
+        bindings = self._bindings(info)
+        if not bindings:
+            return {}
+        rows_per_key: dict[str, int] = {}
+        for view in self._store(info).snapshot().segments:
+            for key in view.data.vectors:
+                rows_per_key[key] = rows_per_key.get(key, 0) + view.live_count
+        return {
+            name: [
+                {**version.to_dict(), "rows": rows_per_key.get(version.column_key, 0), "serving": version.column_key == binding.serving_key}
+                for version in binding.versions
+            ]
+            for name, binding in bindings.items()
         }
 
     def drop_collection(self, collection_name: str) -> None:
         self._check_open()
+        dropped = self.engine.collection(collection_name).id if self.engine.has_collection(collection_name) else None
         self.engine.drop_collection(collection_name)
+        if dropped is not None:
+            self.indexes.forget_collection(dropped)
         self._forget()
 
     def rename_collection(self, old_name: str, new_name: str) -> None:
@@ -263,8 +316,14 @@ class LocalBackend(Backend):
     # ---------------------------------------------------------------- writes
 
     def vector_keys(self, info: CollectionInfo) -> dict[str, str]:
-        """The storage column each vector field is read from and written to."""
-        return {f.name: f.name for f in info.schema.vector_fields}
+        """The storage column each vector field is read from: its serving model version's, or its own name."""
+        keys = {f.name: f.name for f in info.schema.vector_fields}
+        for name, binding in self._bindings(info).items():
+            keys[name] = binding.serving_key
+        return keys
+
+    def _bindings(self, info: CollectionInfo) -> dict[str, FieldBinding]:
+        return self.bindings.fields(info.id, info.schema)
 
     def _auto_id(self, info: CollectionInfo, store: CollectionStore) -> _AutoIds:
         generator = self._auto_ids.get(info.id)
@@ -276,44 +335,66 @@ class LocalBackend(Backend):
             generator = self._auto_ids.setdefault(info.id, _AutoIds(floor))
         return generator
 
-    def _prepare(self, info: CollectionInfo, data: Any, partition_name: str | None, *, upsert: bool) -> Any:
-        partition_id = self.engine.partition_id(info, partition_name or DEFAULT_PARTITION)
-        store = self._store(info)
+    def _batch(
+        self,
+        info: CollectionInfo,
+        data: Any,
+        partition_name: str | None,
+        *,
+        upsert: bool,
+        embedding_versions: dict[str, str] | None,
+    ) -> RowBatch:
+        """Validate (and embed) a write; raise before anything is written."""
         schema = info.schema
-        return prepare_batch(
-            data,
+        partition_id = self.engine.partition_id(info, partition_name or DEFAULT_PARTITION)
+        prepared = to_columns(data, schema)
+        next_auto_ids = None
+        if schema.primary.auto_id:
+            if upsert:
+                keys = prepared.columns.get(schema.primary.name)
+                if keys is None:
+                    raise DataError(f"upsert needs the primary key {schema.primary.name!r} of every row, even with auto_id")
+                next_auto_ids = lambda n: keys  # noqa: E731 - the keys the user gave
+            else:
+                next_auto_ids = self._auto_id(info, self._store(info)).take
+        bindings = self._bindings(info)
+        given = given_versions(bindings, self.models, embedding_versions)
+        batch = prepare_batch(
+            prepared,
             schema,
             partition_id=partition_id,
             vector_keys=self.vector_keys(info),
             allow_auto_id_values=upsert,
-            next_auto_ids=self._auto_id(info, store).take if schema.primary.auto_id else None,
+            next_auto_ids=next_auto_ids,
+            skip_vectors=bindings,
         )
+        if bindings:
+            batch = embed_rows(batch, prepared, schema, bindings, self.models, given)
+        return batch
 
-    def insert(self, collection_name: str, data: Any, *, partition_name: str | None = None) -> dict[str, Any]:
+    def insert(
+        self,
+        collection_name: str,
+        data: Any,
+        *,
+        partition_name: str | None = None,
+        embedding_versions: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         info = self._info(collection_name)
-        batch = self._prepare(info, data, partition_name, upsert=False)
+        batch = self._batch(info, data, partition_name, upsert=False, embedding_versions=embedding_versions)
         self._store(info).insert(batch)
-        keys = batch.primary_keys
-        return {"insert_count": batch.num_rows, "ids": keys.tolist()}
+        return {"insert_count": batch.num_rows, "ids": batch.primary_keys.tolist()}
 
-    def upsert(self, collection_name: str, data: Any, *, partition_name: str | None = None) -> dict[str, Any]:
+    def upsert(
+        self,
+        collection_name: str,
+        data: Any,
+        *,
+        partition_name: str | None = None,
+        embedding_versions: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         info = self._info(collection_name)
-        schema = info.schema
-        if schema.primary.auto_id:
-            prepared = to_columns(data, schema)
-            keys = prepared.columns.get(schema.primary.name)
-            if keys is None:
-                raise DataError(f"upsert needs the primary key {schema.primary.name!r} of every row, even with auto_id")
-            batch = prepare_batch(
-                prepared,
-                schema,
-                partition_id=self.engine.partition_id(info, partition_name or DEFAULT_PARTITION),
-                vector_keys=self.vector_keys(info),
-                allow_auto_id_values=True,
-                next_auto_ids=lambda n: keys,
-            )
-        else:
-            batch = self._prepare(info, data, partition_name, upsert=True)
+        batch = self._batch(info, data, partition_name, upsert=True, embedding_versions=embedding_versions)
         self._store(info).upsert(batch)
         return {"upsert_count": batch.num_rows}
 
@@ -380,6 +461,8 @@ class LocalBackend(Backend):
         return project(snapshot, locate_keys(snapshot, keys, partitions), plan, info.schema)
 
     def _output_plan(self, info: CollectionInfo, output_fields: Sequence[str] | None, *, default_all: bool) -> OutputPlan:
+        if output_fields is None and not default_all:  # the common search: keys and distances only
+            return OutputPlan((info.schema.primary.name,), (), (), False)
         fields = output_fields
         if fields is None and default_all:
             fields = ["*"]
@@ -432,29 +515,94 @@ class LocalBackend(Backend):
         anns_field: str | None = None,
         partition_names: Sequence[str] | None = None,
         filter_params: dict[str, Any] | None = None,
+        group_by_field: str | None = None,
+        group_size: int | None = None,
+        strict_group_size: bool | None = None,
+        embedding_version: str | None = None,
     ) -> SearchHits:
         info = self._info(collection_name)
         _check_paging(limit, offset, maximum=MAX_SEARCH_LIMIT)
         if not isinstance(filter, str):
             raise InvalidArgumentError(f"filter must be a string, got {type(filter).__name__}")
-        field = self._anns_field(info.schema, anns_field)
+        field = self._search_field(info, anns_field)
         assert field.metric_type is not None
         metric = field.metric_type
-        params = dict(search_params or {})
-        requested_metric = params.pop("metric_type", None)
-        if requested_metric is not None and str(requested_metric).upper() != metric.value:
+        indexes = self.indexes.collection(info)
+        definition = indexes.definitions.get(field.name)
+        options = search_options(
+            search_params,
+            metric=metric,
+            field_name=field.name,
+            k=offset + limit,
+            spec=definition.spec if definition is not None else None,
+            group_by_field=group_by_field,
+            group_size=group_size,
+            strict_group_size=strict_group_size,
+        )
+        key, query_field, version = self._search_column(info, field, embedding_version)
+        if version is not None and is_text_query(data):
+            data = embed_query_text(data, version, self.models)
+        elif is_text_query(data):
             raise InvalidArgumentError(
-                f"search metric {requested_metric!r} does not match field {field.name!r}, which uses {metric.value}"
+                f"search got text, but field {field.name!r} is not bound to a model; pass vectors or bind a model"
             )
-        queries = prepare_queries(check_query_vectors(field, data), metric)
+        queries = prepare_queries(check_query_vectors(query_field, data), metric)
         compiled = compile_filter(filter, info.schema, params=filter_params) if filter.strip() else None
         partitions = self._partition_ids(info, partition_names)
         plan = self._output_plan(info, output_fields, default_all=False)
-        key = self.vector_keys(info)[field.name]
-        request = SearchRequest(column_key=key, metric=metric, queries=queries, k=offset + limit, params=params)
+        request = SearchRequest(column_key=key, metric=metric, queries=queries, k=offset + limit, params=options.params)
         snapshot = self._store(info).snapshot()
-        scores, segments, rows = search_snapshot(snapshot, request, row_filter=compiled, partition_ids=partitions)
-        return assemble_hits(snapshot, scores[:, offset:], segments[:, offset:], rows[:, offset:], plan, info.schema, metric)
+        if options.group_by_field is not None:
+            group_field = _group_field(info.schema, options.group_by_field)
+            scores, segments, rows = group_search(
+                snapshot,
+                request,
+                row_filter=compiled,
+                partition_ids=partitions,
+                searcher=indexes.planner,
+                group_field=group_field,
+                group_size=options.group_size,
+                groups=offset + limit,
+                offset=offset,
+                strict=options.strict_group_size,
+            )
+            if group_field not in plan.scalars:
+                plan = OutputPlan((*plan.scalars, group_field), plan.vectors, plan.dynamic_keys, plan.all_dynamic)
+            return assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric)
+        scores, segments, rows = search_snapshot(
+            snapshot, request, row_filter=compiled, partition_ids=partitions, searcher=indexes.planner
+        )
+        if offset:
+            scores, segments, rows = scores[:, offset:], segments[:, offset:], rows[:, offset:]
+        return assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric)
+
+    def _search_column(
+        self, info: CollectionInfo, field: FieldSchema, embedding_version: str | None
+    ) -> tuple[str, FieldSchema, EmbeddingVersion | None]:
+        """(column key, field sized for it, embedding version) a search reads; the serving one by default."""
+        binding = self._bindings(info).get(field.name)
+        if binding is None:
+            if embedding_version is not None:
+                raise InvalidArgumentError(f"field {field.name!r} is not bound to a model; embedding_version does not apply")
+            return field.name, field, None
+        version = binding.serving if embedding_version is None else binding.version(self.models.resolve(embedding_version))
+        if version.state is not EmbeddingVersionState.READY and embedding_version is not None:
+            raise FailedPreconditionError(
+                f"{version.uri} of field {field.name!r} is {version.state.value}: not every row has its vector yet"
+            )
+        sized = field if field.dim == version.dimension else replace(field, dim=version.dimension)
+        return version.column_key, sized, version
+
+    def _search_field(self, info: CollectionInfo, anns_field: str | None) -> FieldSchema:
+        """``_anns_field``, remembered per collection metadata object (every search asks)."""
+        if anns_field is not None and not isinstance(anns_field, str):
+            return self._anns_field(info.schema, anns_field)
+        cached = self._search_fields.get((info.id, anns_field))
+        if cached is not None and cached[0] is info:
+            return cached[1]
+        field = self._anns_field(info.schema, anns_field)
+        self._search_fields[(info.id, anns_field)] = (info, field)
+        return field
 
     def _anns_field(self, schema: CollectionSchema, anns_field: str | None) -> FieldSchema:
         vectors = schema.vector_fields
@@ -477,6 +625,52 @@ class LocalBackend(Backend):
         store = self._store(self._info(collection_name))
         store.checkpoint()
         return {"merged_segments": store.compact()}
+
+    # --------------------------------------------------------------- indexes
+
+    def create_index(
+        self,
+        collection_name: str,
+        index_params: Any = None,
+        *,
+        field_name: str | None = None,
+        index_type: str | None = None,
+        metric_type: str | None = None,
+        params: dict[str, Any] | None = None,
+        index_name: str | None = None,
+        sync: bool = True,
+        timeout: float | None = None,
+    ) -> None:
+        info = self._info(collection_name)
+        requests = index_requests(
+            index_params, field_name=field_name, index_type=index_type, metric_type=metric_type, params=params, index_name=index_name
+        )
+        definitions = index_admin.check_definitions(info.name, info.schema, requests)
+        index_admin.create_indexes(self.indexes, info, definitions, sync=sync, timeout=timeout)
+
+    def list_indexes(self, collection_name: str, field_name: str | None = None) -> list[str]:
+        return index_admin.list_indexes(self.indexes, self._info(collection_name), field_name or None)
+
+    def describe_index(self, collection_name: str, index_name: str) -> dict[str, Any]:
+        return index_admin.describe_index(self.indexes, self._info(collection_name), index_name)
+
+    def drop_index(self, collection_name: str, index_name: str) -> None:
+        index_admin.drop_index(self.indexes, self._info(collection_name), index_name)
+
+
+GROUPABLE_TYPES = frozenset({DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64, DataType.VARCHAR})
+
+
+def _group_field(schema: CollectionSchema, name: str) -> str:
+    """Check a ``group_by_field``: a bool, integer or VARCHAR field of the schema, as in Milvus."""
+    if not schema.has_field(name):
+        raise FieldNotFoundError(f"group_by_field {name!r} is not in the schema", field=name)
+    field = schema.field(name)
+    if field.dtype not in GROUPABLE_TYPES:
+        raise InvalidArgumentError(
+            f"group_by_field {name!r} is {field.dtype.name}; grouping needs a BOOL, integer or VARCHAR field", parameter="group_by_field"
+        )
+    return name
 
 
 def _check_paging(limit: int | None, offset: int, *, maximum: int | None) -> None:
@@ -515,11 +709,9 @@ def assemble_hits(
     metric: Any,
 ) -> SearchHits:
     """Search results in Milvus's shape: per query a list of ``{"id", "distance", "entity"}``."""
-    distances = distances_for_output(scores, metric)
     found = rows != NO_ROW
     flat_segments = segments[found]
     flat_rows = rows[found]
-    refs = RowRefs(flat_segments, flat_rows)
     primary = schema.primary.name
     extra = OutputPlan(
         tuple(name for name in plan.scalars if name != primary),
@@ -527,22 +719,31 @@ def assemble_hits(
         plan.dynamic_keys,
         plan.all_dynamic,
     )
-    entities = project(snapshot, refs, extra, schema) if (extra.scalars or extra.vectors or extra.wants_dynamic) else None
+    wanted = extra.scalars or extra.vectors or extra.wants_dynamic
+    entities = project(snapshot, RowRefs(flat_segments, flat_rows), extra, schema) if wanted else None
     keys = _keys_at(snapshot, flat_segments, flat_rows)
+    # Found hits are a prefix of each row (searches pad with NO_ROW at the end).
+    distances = distances_for_output(scores, metric).tolist()
     hits: SearchHits = []
     cursor = 0
-    for query_index in range(rows.shape[0]):
-        count = int(found[query_index].sum())
-        query_hits = []
-        for j in range(count):
-            entity = entities[cursor + j] if entities is not None else {}
-            query_hits.append({"id": keys[cursor + j], "distance": float(distances[query_index, j]), "entity": entity})
-        cursor += count
-        hits.append(query_hits)
+    for query_distances, count in zip(distances, found.sum(axis=1).tolist(), strict=True):
+        stop = cursor + count
+        if entities is None:
+            hits.append([{"id": key, "distance": value, "entity": {}} for key, value in zip(keys[cursor:stop], query_distances, strict=False)])
+        else:
+            hits.append(
+                [
+                    {"id": key, "distance": value, "entity": entity}
+                    for key, value, entity in zip(keys[cursor:stop], query_distances, entities[cursor:stop], strict=False)
+                ]
+            )
+        cursor = stop
     return hits
 
 
 def _keys_at(snapshot: Snapshot, segments: np.ndarray, rows: np.ndarray) -> list[Any]:
+    if len(snapshot.segments) == 1:
+        return list(snapshot.segments[0].data.pks[rows].tolist())
     keys: list[Any] = [None] * rows.size
     for position in np.unique(segments):
         where = np.nonzero(segments == position)[0]

@@ -19,7 +19,13 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from embedb.errors import FailedPreconditionError, InvalidArgumentError, InvalidStateError, NotFoundError
+from embedb.errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    InvalidStateError,
+    NotFoundError,
+)
 from embedb.models import ModelRegistry, ModelVersion, VersionStatus
 from embedb.schema import CollectionSchema, FieldSchema
 from embedb.storage.catalog import Catalog
@@ -241,3 +247,49 @@ class EmbeddingBindings:
             (version.name, version.version),
         )
         return [f"collection {r['name']!r} field {r['field']!r}" for r in rows]
+
+
+def add_version(
+    cursor: sqlite3.Cursor, collection_id: int, field: str, version: ModelVersion
+) -> EmbeddingVersion:
+    """Record a new BACKFILLING version of a field inside the caller's transaction.
+
+    A retired version comes back as BACKFILLING. Raises ``AlreadyExistsError``
+    when the field already holds that version.
+    """
+    if version.status is not VersionStatus.READY or version.dimension is None:
+        raise InvalidStateError(f"{version.uri} is {version.status.value}, not READY")
+    key = column_key(field, version.name, version.version)
+    now = time.time()
+    row = cursor.execute(
+        "SELECT state FROM embedding_versions WHERE collection_id = ? AND column_key = ?", (collection_id, key)
+    ).fetchone()
+    if row is not None and row["state"] != EmbeddingVersionState.RETIRED.value:
+        raise AlreadyExistsError(f"field {field!r} already holds {version.uri} ({row['state']})", field=field)
+    if row is not None:
+        cursor.execute(
+            "UPDATE embedding_versions SET state = 'BACKFILLING', updated_at = ? WHERE collection_id = ? AND column_key = ?",
+            (now, collection_id, key),
+        )
+    else:
+        cursor.execute(
+            "INSERT INTO embedding_versions (collection_id, field, model_name, model_version, column_key, dimension,"
+            " state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'BACKFILLING', ?, ?)",
+            (collection_id, field, version.name, version.version, key, version.dimension, now, now),
+        )
+    return EmbeddingVersion(field, version.name, version.version, key, version.dimension, EmbeddingVersionState.BACKFILLING, now)
+
+
+def set_version_state(cursor: sqlite3.Cursor, collection_id: int, key: str, state: EmbeddingVersionState) -> None:
+    cursor.execute(
+        "UPDATE embedding_versions SET state = ?, updated_at = ? WHERE collection_id = ? AND column_key = ?",
+        (state.value, time.time(), collection_id, key),
+    )
+
+
+def set_serving(cursor: sqlite3.Cursor, collection_id: int, field: str, key: str, previous_key: str | None) -> None:
+    cursor.execute(
+        "UPDATE embedding_serving SET column_key = ?, previous_column_key = ?, updated_at = ?"
+        " WHERE collection_id = ? AND field = ?",
+        (key, previous_key, time.time(), collection_id, field),
+    )

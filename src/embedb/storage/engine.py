@@ -148,6 +148,13 @@ class StorageEngine:
             raise CollectionNotFoundError(f"collection {name_or_alias!r} does not exist", collection=name_or_alias)
         return self._info_from_row(row)
 
+    def collection_by_id(self, collection_id: int) -> CollectionInfo:
+        """Describe a collection by its numeric id; raise ``CollectionNotFoundError``."""
+        row = self.catalog.query_one("SELECT * FROM collections WHERE id = ?", (collection_id,))
+        if row is None:
+            raise CollectionNotFoundError(f"no collection has id {collection_id}", collection_id=collection_id)
+        return self._info_from_row(row)
+
     def has_collection(self, name: str) -> bool:
         return self.catalog.query_one("SELECT 1 FROM collections WHERE name = ?", (name,)) is not None
 

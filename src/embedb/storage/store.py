@@ -37,8 +37,21 @@ from embedb.storage.records import (
     encode_json,
     encode_keys,
 )
-from embedb.storage.segment import GrowingSegment, SegmentData, SegmentView, concat_segments, take_rows
-from embedb.storage.segment_files import read_deletions, read_segment, write_deletions, write_segment
+from embedb.storage.segment import (
+    GrowingSegment,
+    SegmentData,
+    SegmentView,
+    concat_segments,
+    take_rows,
+    vector_norms,
+)
+from embedb.storage.segment_files import (
+    add_vector_column,
+    read_deletions,
+    read_segment,
+    write_deletions,
+    write_segment,
+)
 from embedb.storage.wal import WalWriter, read_log
 
 log = logging.getLogger(__name__)
@@ -75,6 +88,7 @@ class StoreLayout:
 
 
 SegmentListener = Callable[[list[SegmentData], list[int]], None]
+ColumnListener = Callable[[SegmentData, str], None]
 
 
 class CollectionStore:
@@ -104,6 +118,7 @@ class CollectionStore:
         self._marks: dict[int, DeletionMarks] = {}
         self._frozen: list[tuple[GrowingSegment, DeletionMarks]] = []
         self._listeners: list[SegmentListener] = []
+        self._column_listeners: list[ColumnListener] = []
         self._snapshot: Snapshot | None = None
         self._closed = False
         self._load()
@@ -118,19 +133,22 @@ class CollectionStore:
         self._checkpoint_lsn = int(row["checkpoint_lsn"])
         self._next_segment_id = int(row["next_segment_id"])
         verify = self.settings.verify_checksums
+        column_files: dict[int, set[str]] = {}
         for seg in self.catalog.query(
             "SELECT segment_id, manifest, deletions FROM segments WHERE collection_id = ? ORDER BY segment_id",
             (self.collection_id,),
         ):
             segment_id = int(seg["segment_id"])
             folder = self.layout.segment(segment_id)
-            data = read_segment(folder, json.loads(seg["manifest"]), segment_id=segment_id, verify=verify)
+            manifest = json.loads(seg["manifest"])
+            data = read_segment(folder, manifest, segment_id=segment_id, verify=verify)
+            column_files[segment_id] = set(manifest["files"])
             entry = json.loads(seg["deletions"]) if seg["deletions"] else None
             deleted = read_deletions(folder, entry, data.num_rows, verify=verify)
             self._sealed[segment_id] = data
             self._marks[segment_id] = DeletionMarks(deleted, generation=_generation(entry))
         if not self.read_only:
-            self._remove_debris()
+            self._remove_debris(column_files)
         self._growing = self._new_growing()
         self._growing_marks = DeletionMarks(np.zeros(0, dtype=bool))
         last_lsn = self._checkpoint_lsn
@@ -144,8 +162,8 @@ class CollectionStore:
     def _fsync(self) -> bool:
         return self.settings.durability.value == "fsync"
 
-    def _remove_debris(self) -> None:
-        """Delete segment folders and deletion files that the catalog does not name (a crash's leftovers)."""
+    def _remove_debris(self, column_files: dict[int, set[str]]) -> None:
+        """Delete segment folders, vector columns and deletion files the catalog does not name (a crash's leftovers)."""
         if not self.layout.segments.exists():
             return
         for folder in self.layout.segments.iterdir():
@@ -160,6 +178,10 @@ class CollectionStore:
             for stale in folder.glob("deleted.*"):
                 if stale.name != keep:
                     stale.unlink()
+            for pattern in ("vector.*", "norm.*"):
+                for stale in folder.glob(pattern):
+                    if stale.name not in column_files[segment_id]:
+                        stale.unlink()
 
     def _new_growing(self) -> GrowingSegment:
         segment_id = self._next_segment_id
@@ -167,6 +189,10 @@ class CollectionStore:
         return GrowingSegment(segment_id, self._vector_dims, self._pk_is_int)
 
     # ------------------------------------------------------------ listeners
+
+    def add_column_listener(self, listener: ColumnListener) -> None:
+        """Call ``listener(segment, key)`` after a vector column is added to a sealed segment."""
+        self._column_listeners.append(listener)
 
     def add_listener(self, listener: SegmentListener) -> None:
         """Call ``listener(added, removed_ids)`` after sealed segments are published or dropped."""
@@ -550,6 +576,84 @@ class CollectionStore:
         return len(group)
 
     # ---------------------------------------------------------------- misc
+
+    # -------------------------------------------------------- vector columns
+
+    def sealed_segments(self) -> list[SegmentData]:
+        """The sealed segments now (rows may be deleted; see ``snapshot`` for marks)."""
+        with self._write_lock:
+            return list(self._sealed.values())
+
+    def add_vector_column(self, segment_id: int, key: str, matrix: np.ndarray) -> bool:
+        """Give a sealed segment one more vector column (row-aligned); return False if the segment is gone.
+
+        The file is written first, then published in one catalog update; a crash
+        in between leaves an unreferenced file that the next open removes.
+        """
+        self._check_writable()
+        matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        with self._checkpoint_lock:
+            data = self._sealed.get(segment_id)
+            if data is None:
+                return False
+            if key in data.vectors:
+                return True
+            if matrix.shape[0] != data.num_rows:
+                raise ValueError(f"segment {segment_id} has {data.num_rows} rows, the new column {matrix.shape[0]}")
+            row = self.catalog.query_one(
+                "SELECT manifest FROM segments WHERE collection_id = ? AND segment_id = ?", (self.collection_id, segment_id)
+            )
+            assert row is not None, "a sealed segment in memory is in the catalog"
+            folder = self.layout.segment(segment_id)
+            manifest = add_vector_column(folder, json.loads(row["manifest"]), key, matrix, vector_norms(matrix))
+            with self._write_lock:
+                with self.catalog.transaction() as cursor:
+                    cursor.execute(
+                        "UPDATE segments SET manifest = ? WHERE collection_id = ? AND segment_id = ?",
+                        (json.dumps(manifest), self.collection_id, segment_id),
+                    )
+                updated = read_segment(folder, manifest, segment_id=segment_id, verify=False)
+                self._sealed[segment_id] = updated
+                self._snapshot = None
+        for listener in self._column_listeners:
+            try:
+                listener(updated, key)
+            except Exception:  # a listener must not break the backfill
+                log.exception("column listener failed")
+        return True
+
+    def drop_vector_column(self, key: str) -> int:
+        """Remove a vector column from every sealed segment (seal first); return how many segments had it."""
+        self._check_writable()
+        self.checkpoint()
+        dropped = 0
+        with self._checkpoint_lock:
+            for segment_id, data in list(self._sealed.items()):
+                if key not in data.vectors:
+                    continue
+                row = self.catalog.query_one(
+                    "SELECT manifest FROM segments WHERE collection_id = ? AND segment_id = ?",
+                    (self.collection_id, segment_id),
+                )
+                assert row is not None
+                manifest = json.loads(row["manifest"])
+                names = manifest["vectors"].pop(key)
+                for name in names.values():
+                    manifest["files"].pop(name, None)
+                folder = self.layout.segment(segment_id)
+                with self._write_lock:
+                    with self.catalog.transaction() as cursor:
+                        cursor.execute(
+                            "UPDATE segments SET manifest = ? WHERE collection_id = ? AND segment_id = ?",
+                            (json.dumps(manifest), self.collection_id, segment_id),
+                        )
+                    self._sealed[segment_id] = read_segment(folder, manifest, segment_id=segment_id, verify=False)
+                    self._snapshot = None
+                # Readers holding an older snapshot keep their memory maps; unlinking is safe.
+                for name in names.values():
+                    (folder / name).unlink(missing_ok=True)
+                dropped += 1
+        return dropped
 
     def segment_folder(self, segment_id: int) -> Path:
         return self.layout.segment(segment_id)

@@ -1,0 +1,219 @@
+"""Backfill: embed every existing row with a new model version, with no downtime, resumably.
+
+The moment a job is created (one catalog transaction), the new version joins the
+field's write set, so every row written from then on carries both versions. The
+job then seals the growing segment and embeds the source text of each sealed
+segment that lacks the new column, publishing one column per segment. A segment
+is the unit of progress: after ``kill -9`` the job resumes on the next open and
+redoes at most the segment it was in. Searches keep reading the serving
+version the whole time; nothing they read is modified in place.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow.compute as pc
+
+from embedb.lifecycle.bindings import EmbeddingBindings, EmbeddingVersionState, set_version_state
+from embedb.lifecycle.jobs import JobRecord, JobState, JobTable
+from embedb.models import ModelRegistry
+from embedb.storage.engine import CollectionInfo
+from embedb.storage.segment import SegmentView
+from embedb.storage.store import CollectionStore
+
+log = logging.getLogger(__name__)
+
+CHUNK_ROWS = 2048
+StoreLookup = Callable[[int], tuple[CollectionInfo, CollectionStore]]
+JobProgress = Callable[[int, int], None]
+"""``progress(rows_done, rows_total)``, called after every embedded chunk."""
+
+
+class _Stop(Exception):
+    """Raised inside a job's thread when a user paused or cancelled it, or the database closes."""
+
+
+@dataclass
+class _Running:
+    thread: threading.Thread
+    stop: threading.Event = field(default_factory=threading.Event)
+    started_at: float = field(default_factory=time.monotonic)
+    rows_at_start: int = 0
+    rows_now: int = 0
+    rows_total: int = 0
+    progress: list[JobProgress] = field(default_factory=list)
+
+    def rate(self) -> float | None:
+        elapsed = time.monotonic() - self.started_at
+        done = self.rows_now - self.rows_at_start
+        return done / elapsed if elapsed > 0 and done > 0 else None
+
+
+class BackfillRunner:
+    """Runs backfill jobs in background threads; one thread per running job."""
+
+    def __init__(
+        self,
+        *,
+        jobs: JobTable,
+        bindings: EmbeddingBindings,
+        registry: ModelRegistry,
+        store_for: StoreLookup,
+        chunk_rows: int = CHUNK_ROWS,
+    ) -> None:
+        self.jobs = jobs
+        self.bindings = bindings
+        self.registry = registry
+        self.store_for = store_for
+        self.chunk_rows = chunk_rows
+        self._running: dict[int, _Running] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # ------------------------------------------------------------- control
+
+    def start(self, job_id: int, progress: JobProgress | None = None) -> None:
+        """Run (or resume) a job in a background thread; a no-op if it runs already."""
+        with self._lock:
+            if self._closed or job_id in self._running:
+                return
+            thread = threading.Thread(target=self._run, args=(job_id,), name=f"embedb-backfill-{job_id}", daemon=True)
+            running = _Running(thread)
+            if progress is not None:
+                running.progress.append(progress)
+            self._running[job_id] = running
+        thread.start()
+
+    def resume_unfinished(self) -> None:
+        """Restart jobs that were running when the process stopped (e.g. a crash)."""
+        for record in self.jobs.unfinished():
+            self.start(record.id)
+
+    def stop(self, job_id: int, *, timeout: float | None = None) -> None:
+        """Ask a running job's thread to stop at the next chunk and wait for it."""
+        with self._lock:
+            running = self._running.get(job_id)
+        if running is not None:
+            running.stop.set()
+            running.thread.join(timeout)
+
+    def rate(self, job_id: int) -> float | None:
+        with self._lock:
+            running = self._running.get(job_id)
+        return running.rate() if running is not None else None
+
+    def is_running(self, job_id: int) -> bool:
+        with self._lock:
+            return job_id in self._running
+
+    def wait(self, job_id: int, timeout: float | None = None) -> JobRecord:
+        """Block until the job's thread ends (or ``timeout``); return the job."""
+        with self._lock:
+            running = self._running.get(job_id)
+        if running is not None:
+            running.thread.join(timeout)
+        return self.jobs.get(job_id)
+
+    def close(self) -> None:
+        """Stop every thread; running jobs stay RUNNING in the catalog and resume on the next open."""
+        with self._lock:
+            self._closed = True
+            running = list(self._running.values())
+        for item in running:
+            item.stop.set()
+        for item in running:
+            item.thread.join()
+
+    # ---------------------------------------------------------------- work
+
+    def _run(self, job_id: int) -> None:
+        running = self._running[job_id]
+        try:
+            record = self.jobs.get(job_id)
+            if record.state is not JobState.RUNNING:
+                record = self.jobs.transition(job_id, JobState.RUNNING)
+            running.rows_at_start = running.rows_now = record.rows_done
+            self._backfill(record, running)
+        except _Stop:
+            pass
+        except Exception as error:  # the job records why; the database keeps serving
+            log.exception("backfill job %s failed", job_id)
+            try:
+                self.jobs.transition(job_id, JobState.FAILED, error=f"{type(error).__name__}: {error}")
+            except Exception:
+                log.exception("could not record the failure of job %s", job_id)
+        finally:
+            with self._lock:
+                self._running.pop(job_id, None)
+
+    def _backfill(self, record: JobRecord, running: _Running) -> None:
+        info, store = self.store_for(record.collection_id)
+        source = info.schema.field(record.field).source
+        assert source is not None, "backfills run on model-bound fields only"
+        embedder = self.registry.load(record.model_uri)
+        key = record.column_key
+        rows_done, without_source, segments_done = record.rows_done, record.rows_without_source, record.segments_done
+        while True:
+            self._check_stop(running)
+            store.checkpoint()  # seal rows written before the new version joined the write set
+            snapshot = store.snapshot()
+            pending = [v for v in snapshot.segments if v.sealed and v.data.num_rows and key not in v.data.vectors]
+            unsealed = [v for v in snapshot.segments if not v.sealed and v.data.num_rows and key not in v.data.vectors]
+            if not pending and not unsealed:
+                break
+            total = rows_done + sum(v.live_count for v in pending + unsealed)
+            running.rows_total = total
+            self.jobs.progress(
+                record.id, rows_total=total, rows_done=rows_done, rows_without_source=without_source, segments_done=segments_done
+            )
+            for view in pending:
+                matrix, embedded, missing = self._embed_segment(view, source, embedder, running, rows_done)
+                if store.add_vector_column(view.data.segment_id, key, matrix):
+                    rows_done += embedded
+                    without_source += missing
+                    segments_done += 1
+                running.rows_now = rows_done
+                self.jobs.progress(
+                    record.id, rows_done=rows_done, rows_without_source=without_source, segments_done=segments_done
+                )
+        with self.jobs.catalog.transaction() as cursor:
+            set_version_state(cursor, record.collection_id, key, EmbeddingVersionState.READY)
+            self.jobs.transition(record.id, JobState.DONE, cursor=cursor)
+        self.bindings.forget(record.collection_id)
+        self._report(running)
+
+    def _embed_segment(
+        self, view: SegmentView, source: str, embedder: object, running: _Running, rows_before: int
+    ) -> tuple[np.ndarray, int, int]:
+        """The new column of one segment: live rows embedded, deleted or text-less rows zero."""
+        texts_column = view.data.table.column(source)
+        has_text = ~pc.is_null(texts_column).to_numpy(zero_copy_only=False)
+        todo = np.nonzero(~view.deleted & has_text)[0]
+        missing = int((~view.deleted & ~has_text).sum())
+        dimension = embedder.dimension  # type: ignore[attr-defined]
+        matrix = np.zeros((view.data.num_rows, dimension), dtype=np.float32)
+        for start in range(0, todo.size, self.chunk_rows):
+            self._check_stop(running)
+            rows = todo[start : start + self.chunk_rows]
+            texts = [str(t) for t in texts_column.take(rows).to_pylist()]
+            matrix[rows] = embedder.embed(texts)  # type: ignore[attr-defined]
+            running.rows_now = rows_before + start + rows.size
+            self._report(running)
+        return matrix, int(todo.size), missing
+
+    def _check_stop(self, running: _Running) -> None:
+        if running.stop.is_set():
+            raise _Stop()
+
+    def _report(self, running: _Running) -> None:
+        for callback in running.progress:
+            try:
+                callback(running.rows_now, max(running.rows_total, running.rows_now))
+            except Exception:  # a progress bar must not stop the job
+                log.exception("backfill progress callback failed")

@@ -11,11 +11,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from tests.support.server_process import ServerProcess, start_server
 
 from embedb.backends import Backend
 from embedb.backends.http import HttpBackend
 from embedb.backends.local import LocalBackend
-from tests.support.server_process import ServerProcess, start_server
 
 BACKENDS = ["embedded", "http"]
 
@@ -57,4 +57,3 @@ def name() -> str:
 @pytest.fixture
 def other_name() -> str:
     return f"c_{uuid.uuid4().hex[:12]}"
-

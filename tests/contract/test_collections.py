@@ -36,7 +36,9 @@ def test_quick_setup_is_described_like_milvus(db: Backend, name: str) -> None:
 
 
 def test_string_primary_key_quick_setup(db: Backend, name: str) -> None:
-    db.create_collection(name, dimension=2, id_type="string", max_length=16, primary_field_name="pk", vector_field_name="emb")
+    db.create_collection(
+        name, dimension=2, id_type="string", max_length=16, primary_field_name="pk", vector_field_name="emb"
+    )
     fields = db.describe_collection(name)["fields"]
     assert fields[0] == {"name": "pk", "type": "VARCHAR", "is_primary": True, "max_length": 16}
     assert fields[1]["name"] == "emb"
@@ -117,7 +119,9 @@ def test_milvus_load_state_calls(db: Backend, name: str) -> None:
         ({"schema": {"fields": [{"name": "id", "type": "NOPE", "is_primary": True}]}}, InvalidArgumentError),
     ],
 )
-def test_bad_schemas_are_refused_with_the_same_class(db: Backend, name: str, arguments: dict[str, object], error: type[Exception]) -> None:
+def test_bad_schemas_are_refused_with_the_same_class(
+    db: Backend, name: str, arguments: dict[str, object], error: type[Exception]
+) -> None:
     with pytest.raises(error):
         db.create_collection(name, **arguments)  # type: ignore[arg-type]
     assert not db.has_collection(name)

@@ -57,7 +57,9 @@ def test_numpy_columns_arrow_and_rows_insert_the_same(db: Backend, collection: s
     rng = np.random.default_rng(3)
     vectors = rng.random((6, DIM), dtype=np.float32) + 0.01
     db.insert(collection, {"id": np.arange(0, 2), "vector": vectors[0:2], "title": ["a", "b"]})
-    db.insert(collection, pa.table({"id": pa.array([2, 3], pa.int64()), "vector": vectors[2:4].tolist(), "title": ["c", "d"]}))
+    db.insert(
+        collection, pa.table({"id": pa.array([2, 3], pa.int64()), "vector": vectors[2:4].tolist(), "title": ["c", "d"]})
+    )
     db.insert(collection, [{"id": int(i), "vector": vectors[i], "title": "ef"[i - 4]} for i in (4, 5)])
     got = db.query(collection, "", output_fields=["title", "vector"])
     assert [row["title"] for row in got] == list("abcdef")
@@ -66,9 +68,13 @@ def test_numpy_columns_arrow_and_rows_insert_the_same(db: Backend, collection: s
 
 def test_dataframe_insert(db: Backend, collection: str) -> None:
     pandas = pytest.importorskip("pandas")
-    frame = pandas.DataFrame({"id": [1, 2], "vector": [[1.0, 2.0, 3.0, 4.0], [4.0, 3.0, 2.0, 1.0]], "score": [0.25, 0.5]})
+    frame = pandas.DataFrame(
+        {"id": [1, 2], "vector": [[1.0, 2.0, 3.0, 4.0], [4.0, 3.0, 2.0, 1.0]], "score": [0.25, 0.5]}
+    )
     assert db.insert(collection, frame)["insert_count"] == 2
-    assert db.get(collection, [2], output_fields=["score", "vector"]) == [{"id": 2, "score": 0.5, "vector": [4.0, 3.0, 2.0, 1.0]}]
+    assert db.get(collection, [2], output_fields=["score", "vector"]) == [
+        {"id": 2, "score": 0.5, "vector": [4.0, 3.0, 2.0, 1.0]}
+    ]
 
 
 def test_string_keys_and_auto_ids(db: Backend, name: str, other_name: str) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -81,17 +82,27 @@ def start_server(
     """Start ``embedb serve data_path`` and wait until ``/healthz`` answers; raises ``RuntimeError`` if it dies."""
     token = issue_token(data_path) if auth else None
     port = port or free_port()
-    args = ["serve", str(data_path), "--host", "127.0.0.1", "--port", str(port), "--auth" if auth else "--no-auth", *extra_args]
+    args = [
+        "serve",
+        str(data_path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--auth" if auth else "--no-auth",
+        *extra_args,
+    ]
     log_path = data_path.parent / f"server-{port}.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen([sys.executable, "-c", SERVE, *args], stdout=log, stderr=subprocess.STDOUT)
     server = ServerProcess(f"{scheme}://127.0.0.1:{port}", token, data_path, process, log_path, args)
+    tls: bool | ssl.SSLContext = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"embedb serve exited with {process.returncode}:\n{server.log()}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{server.url}/healthz", timeout=1.0, verify=verify).status_code == 200:
+            if httpx.get(f"{server.url}/healthz", timeout=1.0, verify=tls).status_code == 200:
                 return server
         time.sleep(0.1)
     server.kill()

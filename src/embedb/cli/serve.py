@@ -20,8 +20,12 @@ def serve(
     path: DataPath,
     host: Annotated[str, typer.Option(help="Address to listen on; anything but loopback needs --auth.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 19530,
-    auth: Annotated[bool, typer.Option("--auth/--no-auth", help="Require API tokens (--no-auth only on loopback).")] = True,
-    tls_cert: Annotated[str | None, typer.Option("--tls-cert", help="PEM certificate; serve HTTPS with --tls-key.")] = None,
+    auth: Annotated[
+        bool, typer.Option("--auth/--no-auth", help="Require API tokens (--no-auth only on loopback).")
+    ] = True,
+    tls_cert: Annotated[
+        str | None, typer.Option("--tls-cert", help="PEM certificate; serve HTTPS with --tls-key.")
+    ] = None,
     tls_key: Annotated[str | None, typer.Option("--tls-key", help="PEM private key of --tls-cert.")] = None,
     max_body_mb: Annotated[float, typer.Option("--max-body-mb", help="Largest request body accepted, in MiB.")] = 64.0,
     graceful_timeout: Annotated[float, typer.Option(help="Seconds a shutdown waits for requests in flight.")] = 30.0,
@@ -35,14 +39,18 @@ def serve(
     if max_body_mb <= 0:
         raise InvalidArgumentError(f"--max-body-mb must be positive, got {max_body_mb}")
     limits = ServerLimits(max_body_bytes=int(max_body_mb * 1024 * 1024), graceful_shutdown_s=graceful_timeout)
-    run_server(path, host=host, port=port, auth=auth, tls_cert=tls_cert, tls_key=tls_key, limits=limits, log_level=log_level)
+    run_server(
+        path, host=host, port=port, auth=auth, tls_cert=tls_cert, tls_key=tls_key, limits=limits, log_level=log_level
+    )
 
 
 @token_app.command("create")
 def token_create(
     path: DataPath,
     role: Annotated[str, typer.Option(help="reader, writer or admin.")] = "reader",
-    collection: Annotated[list[str] | None, typer.Option("--collection", "-c", help="Limit to this collection (repeatable).")] = None,
+    collection: Annotated[
+        list[str] | None, typer.Option("--collection", "-c", help="Limit to this collection (repeatable).")
+    ] = None,
     name: Annotated[str, typer.Option(help="A label for the token (who or what uses it).")] = "",
 ) -> None:
     """Create a token and print it once (only its hash is stored)."""
@@ -79,7 +87,11 @@ def token_list(
     table = Table("token id", "name", "role", "collections", "revoked")
     for info in infos:
         table.add_row(
-            info.token_id, info.name, info.role.name.lower(), ", ".join(info.collections or ("*",)), "yes" if info.revoked_at else ""
+            info.token_id,
+            info.name,
+            info.role.name.lower(),
+            ", ".join(info.collections or ("*",)),
+            "yes" if info.revoked_at else "",
         )
     console.print(table)
 

@@ -17,18 +17,32 @@ on a non-loopback address without auth.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
+import math
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from embedb.errors import InvalidArgumentError
 from embedb.server.app import ServerLimits, create_app
 from embedb.server.auth import Principal, TokenStore
 from embedb.server.operations import OPERATIONS, Operation, Role
 
-__all__ = ["OPERATIONS", "Operation", "Principal", "Role", "ServerLimits", "TokenStore", "create_app", "is_loopback", "serve"]
+__all__ = [
+    "OPERATIONS",
+    "Operation",
+    "Principal",
+    "Role",
+    "ServerLimits",
+    "TokenStore",
+    "create_app",
+    "is_loopback",
+    "serve",
+]
 
 log = logging.getLogger("embedb.server")
 
@@ -68,6 +82,21 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper())
 
 
+def _graceful_server(config: Any) -> Any:
+    """A uvicorn server that returns after a graceful SIGINT/SIGTERM shutdown (uvicorn re-raises the signal)."""
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                yield
+                # Shutdown already finished in-flight requests and closed the database; exit 0.
+                getattr(self, "_captured_signals", []).clear()
+
+    return GracefulServer(config)
+
+
 def serve(
     path: str | os.PathLike[str],
     *,
@@ -86,31 +115,34 @@ def serve(
     """
     import uvicorn
 
+    from embedb.client import connect
+
     check_serving_options(host=host, auth=auth, tls_cert=tls_cert, tls_key=tls_key)
     limits = limits or ServerLimits()
+    backend = connect(os.fspath(path))  # takes the writer lock first: a locked directory fails before anything else
     configure_logging(log_level)
-    tokens = TokenStore.open(path) if auth else None
-    if tokens is not None and not tokens.list_tokens():
-        log.warning("no API tokens yet: create one with 'embedb token create %s --role admin'", path)
-    app = create_app(path, auth=tokens, limits=limits)
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        ssl_certfile=tls_cert,
-        ssl_keyfile=tls_key,
-        access_log=False,
-        log_level=log_level,
-        timeout_graceful_shutdown=int(limits.graceful_shutdown_s),
-        server_header=False,
-        lifespan="on",
-    )
-    scheme = "https" if tls_cert else "http"
-    log.info("EmbeDB serving %s on %s://%s:%s (auth %s)", path, scheme, host, port, "on" if auth else "OFF")
+    tokens: TokenStore | None = None
     try:
-        uvicorn.Server(config).run()
+        tokens = TokenStore.open(path) if auth else None
+        if tokens is not None and not tokens.list_tokens():
+            log.warning("no API tokens yet: create one with 'embedb token create %s --role admin'", path)
+        config = uvicorn.Config(
+            create_app(backend, auth=tokens, limits=limits),
+            host=host,
+            port=port,
+            ssl_certfile=tls_cert,
+            ssl_keyfile=tls_key,
+            access_log=False,
+            log_level=log_level,
+            timeout_graceful_shutdown=max(1, math.ceil(limits.graceful_shutdown_s)),
+            server_header=False,
+            lifespan="on",
+        )
+        scheme = "https" if tls_cert else "http"
+        log.info("EmbeDB serving %s on %s://%s:%s (auth %s)", path, scheme, host, port, "on" if auth else "OFF")
+        _graceful_server(config).run()
     finally:
-        # Normally closed by the app's shutdown already; this covers a failed start (port in use).
-        app.state.backend.close()
+        # uvicorn has stopped accepting and finished the requests in flight: closing flushes the WAL.
+        backend.close()
         if tokens is not None:
             tokens.close()

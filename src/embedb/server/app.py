@@ -62,7 +62,9 @@ class ServerLimits:
             raise InvalidArgumentError("graceful_shutdown_s must not be negative")
 
 
-def create_app(backend_or_path: Backend | str | os.PathLike[str], *, auth: TokenStore | None, limits: ServerLimits | None = None) -> FastAPI:
+def create_app(
+    backend_or_path: Backend | str | os.PathLike[str], *, auth: TokenStore | None, limits: ServerLimits | None = None
+) -> FastAPI:
     """A FastAPI app serving ``backend_or_path`` (a ``Backend``, or a data directory the app opens and closes).
 
     ``auth=None`` serves without tokens (every caller is an admin); otherwise every
@@ -83,6 +85,7 @@ def create_app(backend_or_path: Backend | str | os.PathLike[str], *, auth: Token
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(_warm_up)
         yield
         # uvicorn has stopped accepting and waited for requests in flight: close flushes the WAL.
         stopping["now"] = True
@@ -134,6 +137,13 @@ def create_app(backend_or_path: Backend | str | os.PathLike[str], *, auth: Token
     return app
 
 
+def _warm_up() -> None:
+    """Pay one-time import costs before the first request (pyarrow imports pandas on its first list conversion)."""
+    import pyarrow as pa
+
+    pa.array([0])
+
+
 def _openapi_document(app: FastAPI) -> dict[str, Any]:
     """FastAPI's document, plus bearer auth, minus the 422 responses this server never sends (it sends 400)."""
     if app.openapi_schema is None:
@@ -147,7 +157,11 @@ def _openapi_document(app: FastAPI) -> dict[str, Any]:
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
         document.setdefault("components", {})["securitySchemes"] = {
-            "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API token from `embedb token create`."}
+            "bearerAuth": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API token from `embedb token create`.",
+            }
         }
         document["security"] = [{"bearerAuth": []}]
         app.openapi_schema = document

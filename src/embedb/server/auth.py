@@ -17,9 +17,9 @@ takes effect within that time.
 from __future__ import annotations
 
 import hashlib
-import os
 import hmac
 import json
+import os
 import secrets
 import threading
 import time
@@ -121,7 +121,9 @@ class TokenStore:
 
     # -------------------------------------------------------------- admin
 
-    def create(self, *, role: Role | str, collections: Sequence[str] | None = None, name: str = "") -> tuple[str, TokenInfo]:
+    def create(
+        self, *, role: Role | str, collections: Sequence[str] | None = None, name: str = ""
+    ) -> tuple[str, TokenInfo]:
         """Issue a token; returns ``(token, info)``. The token is shown only here.
 
         Raises ``InvalidArgumentError`` for an unknown role and ``InvalidNameError``
@@ -134,7 +136,9 @@ class TokenStore:
         scope = None
         if collections is not None:
             if isinstance(collections, str) or not collections:
-                raise InvalidArgumentError("collections must be a non-empty list of names (or None for every collection)")
+                raise InvalidArgumentError(
+                    "collections must be a non-empty list of names (or None for every collection)"
+                )
             scope = tuple(sorted({check_name(c, kind="collection") for c in collections}))
         token_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
@@ -143,9 +147,19 @@ class TokenStore:
         with self._catalog.transaction() as cursor:
             cursor.execute(
                 "INSERT INTO api_tokens (token_id, name, role, collections, salt, digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (token_id, name, parsed.name.lower(), json.dumps(scope) if scope else None, salt, _digest(salt, secret), created),
+                (
+                    token_id,
+                    name,
+                    parsed.name.lower(),
+                    json.dumps(scope) if scope else None,
+                    salt,
+                    _digest(salt, secret),
+                    created,
+                ),
             )
-            self._catalog.record_event(cursor, "token_created", token_id, role=parsed.name.lower(), collections=scope, name=name)
+            self._catalog.record_event(
+                cursor, "token_created", token_id, role=parsed.name.lower(), collections=scope, name=name
+            )
         return f"{TOKEN_PREFIX}_{token_id}_{secret}", TokenInfo(token_id, name, parsed, scope, created, None)
 
     def list_tokens(self, *, include_revoked: bool = False) -> list[TokenInfo]:
@@ -157,7 +171,10 @@ class TokenStore:
     def revoke(self, token_id: str) -> None:
         """Revoke a token; raises ``NotFoundError`` when no active token has that id."""
         with self._catalog.transaction() as cursor:
-            cursor.execute("UPDATE api_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL", (time.time(), token_id))
+            cursor.execute(
+                "UPDATE api_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL",
+                (time.time(), token_id),
+            )
             if cursor.rowcount == 0:
                 raise NotFoundError(f"no active token with id {token_id!r}", token_id=token_id)
             self._catalog.record_event(cursor, "token_revoked", token_id)
@@ -168,7 +185,12 @@ class TokenStore:
     def _info(row: Any) -> TokenInfo:
         scope = json.loads(row["collections"]) if row["collections"] else None
         return TokenInfo(
-            row["token_id"], row["name"], Role.parse(row["role"]), tuple(scope) if scope else None, row["created_at"], row["revoked_at"]
+            row["token_id"],
+            row["name"],
+            Role.parse(row["role"]),
+            tuple(scope) if scope else None,
+            row["created_at"],
+            row["revoked_at"],
         )
 
     # ---------------------------------------------------- authentication
@@ -185,10 +207,16 @@ class TokenStore:
         if prefix != TOKEN_PREFIX or not token_id or not secret:
             raise UnauthenticatedError("malformed API token (expected edb_<id>_<secret>)")
         row = self._row(token_id)
-        if row is None or row["revoked_at"] is not None or not hmac.compare_digest(_digest(row["salt"], secret), row["digest"]):
+        if (
+            row is None
+            or row["revoked_at"] is not None
+            or not hmac.compare_digest(_digest(row["salt"], secret), row["digest"])
+        ):
             raise UnauthenticatedError("unknown or revoked API token")
         info = self._info(row)
-        return Principal(info.token_id, info.role, frozenset(info.collections) if info.collections is not None else None)
+        return Principal(
+            info.token_id, info.role, frozenset(info.collections) if info.collections is not None else None
+        )
 
     def _row(self, token_id: str) -> Any:
         now = time.monotonic()
@@ -232,7 +260,8 @@ class Authorizer:
             collection = self._collection_of(str(name))
             if collection not in principal.collections:
                 raise PermissionDeniedError(
-                    f"token {principal.token_id} is not valid for collection {collection!r}", operation=operation.operation_id
+                    f"token {principal.token_id} is not valid for collection {collection!r}",
+                    operation=operation.operation_id,
                 )
 
     def _collection_of(self, name: str) -> str:

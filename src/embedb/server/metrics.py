@@ -35,11 +35,19 @@ class StorageCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         rows = GaugeMetricFamily("embedb_collection_rows", "Live rows per collection.", labels=["collection"])
-        growing = GaugeMetricFamily("embedb_collection_growing_rows", "Rows not yet sealed into a segment.", labels=["collection"])
-        segments = GaugeMetricFamily("embedb_collection_segments", "Sealed segments per collection.", labels=["collection"])
-        deleted = GaugeMetricFamily("embedb_collection_deleted_rows", "Rows marked deleted, not yet compacted away.", labels=["collection"])
+        growing = GaugeMetricFamily(
+            "embedb_collection_growing_rows", "Rows not yet sealed into a segment.", labels=["collection"]
+        )
+        segments = GaugeMetricFamily(
+            "embedb_collection_segments", "Sealed segments per collection.", labels=["collection"]
+        )
+        deleted = GaugeMetricFamily(
+            "embedb_collection_deleted_rows", "Rows marked deleted, not yet compacted away.", labels=["collection"]
+        )
         indexes = GaugeMetricFamily(
-            "embedb_index_build_progress", "Fraction of rows an index covers (1.0 = built).", labels=["collection", "index"]
+            "embedb_index_build_progress",
+            "Fraction of rows an index covers (1.0 = built).",
+            labels=["collection", "index"],
         )
         try:
             names = self._backend.list_collections()
@@ -80,7 +88,10 @@ class ServerMetrics:
     def __init__(self, backend: Backend) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "embedb_http_requests", "HTTP requests by route and status.", ["method", "route", "status"], registry=self.registry
+            "embedb_http_requests",
+            "HTTP requests by route and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.request_seconds = Histogram(
             "embedb_http_request_duration_seconds",
@@ -92,7 +103,7 @@ class ServerMetrics:
         self.in_flight = Gauge("embedb_http_requests_in_flight", "Requests being served now.", registry=self.registry)
         self.operation_seconds = Histogram(
             "embedb_operation_duration_seconds",
-            "Backend call latency by operation (search latency is operation=\"search\").",
+            'Backend call latency by operation (search latency is operation="search").',
             ["operation"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,

@@ -67,7 +67,9 @@ class ObservabilityMiddleware:
                 self.access_log.info(json.dumps(_access_record(scope, method, route, status, seconds, sent_bytes)))
 
 
-def _access_record(scope: Scope, method: str, route: str, status: int, seconds: float, sent_bytes: int) -> dict[str, Any]:
+def _access_record(
+    scope: Scope, method: str, route: str, status: int, seconds: float, sent_bytes: int
+) -> dict[str, Any]:
     principal = scope.get(PRINCIPAL_KEY)
     client = scope.get("client")
     return {

@@ -35,7 +35,10 @@ def result_response(result: Any) -> Response:
 
 
 def error_payload(error: EmbedbError) -> dict[str, Any]:
-    details = {key: value if isinstance(value, (str, int, float, bool, type(None), list, dict)) else str(value) for key, value in error.details.items()}
+    details = {
+        key: value if isinstance(value, (str, int, float, bool, type(None), list, dict)) else str(value)
+        for key, value in error.details.items()
+    }
     return {"error": {"wire_name": error.wire_name, "message": error.message, "details": details}}
 
 

@@ -56,7 +56,9 @@ class ServerContext:
     metrics: ServerMetrics
 
 
-def invoke(context: ServerContext, operation: Operation, principal: Principal, arguments: dict[str, Any], encoding: str) -> Response:
+def invoke(
+    context: ServerContext, operation: Operation, principal: Principal, arguments: dict[str, Any], encoding: str
+) -> Response:
     """Authorize, call ``Backend.<method>(**arguments)`` and render the result (runs in a worker thread)."""
     context.authorizer.check(principal, operation, arguments)
     for name in operation.packed_args:
@@ -119,7 +121,9 @@ def _arrow_endpoint(context: ServerContext, operation: Operation) -> Callable[..
             raise InvalidArgumentError(message, errors=problems) from None
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != wire.ARROW_STREAM:
-            raise InvalidArgumentError(f"{operation.path} takes a body of type {wire.ARROW_STREAM}, got {content_type or 'none'!r}")
+            raise InvalidArgumentError(
+                f"{operation.path} takes a body of type {wire.ARROW_STREAM}, got {content_type or 'none'!r}"
+            )
         body = await request.body()
 
         def call() -> Response:
@@ -162,9 +166,12 @@ def build_router(context: ServerContext) -> APIRouter:
         }
         if operation.body is Body.ARROW:
             router.add_api_route(
-                operation.path, _arrow_endpoint(context, operation), methods=["POST"], openapi_extra=_arrow_openapi(operation), **common
+                operation.path,
+                _arrow_endpoint(context, operation),
+                methods=["POST"],
+                openapi_extra=_arrow_openapi(operation),
+                **common,
             )
         else:
             router.add_api_route(operation.path, _json_endpoint(context, operation), methods=["POST"], **common)
     return router
-

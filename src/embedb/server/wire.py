@@ -124,7 +124,9 @@ def to_wire(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         if value.dtype.name in PACKED_DTYPES and 1 <= value.ndim <= MAX_PACKED_DIMS:
             return pack_array(value)
-        return [to_wire(item) for item in value.tolist()] if value.dtype != object else [to_wire(item) for item in value]
+        return (
+            [to_wire(item) for item in value.tolist()] if value.dtype != object else [to_wire(item) for item in value]
+        )
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, Mapping):
@@ -145,7 +147,9 @@ def to_wire(value: Any) -> Any:
     indexes = getattr(value, "indexes", None)
     if isinstance(indexes, list):  # pymilvus-style IndexParams
         return to_wire(indexes)
-    raise DataError(f"cannot send a {type(value).__name__} over HTTP; use lists, dicts, numbers, strings or NumPy arrays")
+    raise DataError(
+        f"cannot send a {type(value).__name__} over HTTP; use lists, dicts, numbers, strings or NumPy arrays"
+    )
 
 
 def dumps(value: Any) -> bytes:

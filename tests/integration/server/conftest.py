@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from tests.support.server_process import ServerProcess, issue_token, start_server
 
 from embedb.backends.http import HttpBackend
-from tests.support.server_process import ServerProcess, issue_token, start_server
 
 MAX_BODY_MB = 1
 

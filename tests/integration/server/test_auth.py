@@ -9,13 +9,13 @@ from typing import Any
 import httpx
 import pyarrow as pa
 import pytest
+from tests.support.server_process import ServerProcess
 
 from embedb.backends.http import HttpBackend
 from embedb.errors import PermissionDeniedError, UnauthenticatedError
 from embedb.server import wire
 from embedb.server.auth import TokenStore
 from embedb.server.operations import OPERATIONS, Body, Operation, Role
-from tests.support.server_process import ServerProcess
 
 # {c}: an existing collection; {s}: a name in the same scope that is never created, so that
 # destructive operations which are allowed fail with 404 instead of changing the fixtures.
@@ -46,6 +46,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "get": {"collection_name": "{c}", "ids": [1]},
     "query": {"collection_name": "{c}", "filter": "id > 0"},
     "search": {"collection_name": "{c}", "data": [[1.0, 0.0]], "limit": 1},
+    "create_index": {"collection_name": "{s}", "field_name": "vector", "index_type": "FLAT"},
+    "list_indexes": {"collection_name": "{c}"},
+    "describe_index": {"collection_name": "{c}", "index_name": "vector"},
+    "drop_index": {"collection_name": "{c}", "index_name": "never"},
 }
 PRINCIPALS = ["anonymous", "bad_token", "reader", "writer", "admin", "scoped_writer", "scoped_admin"]
 SCOPED_PRINCIPALS = {"scoped_writer": Role.WRITER, "scoped_admin": Role.ADMIN}
@@ -63,6 +67,7 @@ def _fill(value: Any, collection: str) -> Any:
 
 def _request(client: httpx.Client, operation: Operation, collection: str, token: str | None) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    assert operation.operation_id in SAMPLES, f"add a sample request for {operation.operation_id} to the auth matrix"
     body = _fill(SAMPLES[operation.operation_id], collection)
     if operation.body is Body.ARROW:
         stream = wire.write_arrow_stream(pa.table({"id": pa.array([77], pa.int64()), "vector": [[0.0, 1.0]]}))
@@ -118,20 +123,26 @@ def test_auth_matrix(
         assert body["error"]["wire_name"] == "permission_denied"
 
 
-def test_scoped_tokens_see_only_their_collections(server: ServerProcess, tokens: dict[str, str], fixtures: None) -> None:
+def test_scoped_tokens_see_only_their_collections(
+    server: ServerProcess, tokens: dict[str, str], fixtures: None
+) -> None:
     scoped = HttpBackend(server.url, token=tokens["scoped_writer"])
     try:
         assert scoped.list_collections() == ["mine"]
         with pytest.raises(PermissionDeniedError):
             scoped.list_aliases()  # every alias of every collection: needs a global token
-        assert scoped.describe_collection("mine_alias")["collection_name"] == "mine"  # an alias counts as its collection
+        assert (
+            scoped.describe_collection("mine_alias")["collection_name"] == "mine"
+        )  # an alias counts as its collection
         with pytest.raises(PermissionDeniedError):
             scoped.describe_collection("theirs_alias")
     finally:
         scoped.close()
 
 
-def test_health_readiness_metrics_and_openapi_need_the_right_tokens(client: httpx.Client, tokens: dict[str, str]) -> None:
+def test_health_readiness_metrics_and_openapi_need_the_right_tokens(
+    client: httpx.Client, tokens: dict[str, str]
+) -> None:
     def get(path: str, label: str | None) -> int:
         headers = {"Authorization": f"Bearer {tokens[label]}"} if label else {}
         return client.get(path, headers=headers).status_code

@@ -10,11 +10,11 @@ import httpx
 import numpy as np
 import pyarrow as pa
 import pytest
+from tests.integration.server.conftest import MAX_BODY_MB
 
 from embedb.backends.http import HttpBackend
 from embedb.errors import DataError, PayloadTooLargeError
 from embedb.server import wire
-from tests.integration.server.conftest import MAX_BODY_MB
 
 
 @pytest.fixture
@@ -48,13 +48,25 @@ def error_of(response: httpx.Response) -> tuple[int, str, str]:
         (b'{"collection_name": "{c}", "data": [{"id": 2, "vector": [1, 2]}]}', "dimension_mismatch", "dimension 4"),
         (b'{"collection_name": "{c}", "data": [{"id": 2, "vector": [1, 2, 3, NaN]}]}', "data_error", "NaN"),
         (b'{"collection_name": "{c}", "data": [{"id": 1, "vector": [1, 2, 3, 4]}]}', "duplicate_key", "already exist"),
-        (b'{"collection_name": "{c}", "data": {"dtype": "float32", "shape": [1], "b64": "@@"}}', "data_error", "base64"),
-        (b'{"collection_name": "{c}_missing", "data": [{"id": 3, "vector": [1, 2, 3, 4]}]}', "collection_not_found", "does not exist"),
+        (
+            b'{"collection_name": "{c}", "data": {"dtype": "float32", "shape": [1], "b64": "@@"}}',
+            "data_error",
+            "base64",
+        ),
+        (
+            b'{"collection_name": "{c}_missing", "data": [{"id": 3, "vector": [1, 2, 3, 4]}]}',
+            "collection_not_found",
+            "does not exist",
+        ),
     ],
 )
-def test_bad_insert_bodies(raw: httpx.Client, admin: HttpBackend, collection: str, body: bytes, wire_name: str, mentions: str) -> None:
+def test_bad_insert_bodies(
+    raw: httpx.Client, admin: HttpBackend, collection: str, body: bytes, wire_name: str, mentions: str
+) -> None:
     response = raw.post(
-        "/v1/entities/insert", content=body.replace(b"{c}", collection.encode()), headers={"Content-Type": "application/json"}
+        "/v1/entities/insert",
+        content=body.replace(b"{c}", collection.encode()),
+        headers={"Content-Type": "application/json"},
     )
     status, name, message = error_of(response)
     assert 400 <= status < 500 and name == wire_name and mentions in message, message
@@ -79,7 +91,13 @@ def test_bad_insert_bodies(raw: httpx.Client, admin: HttpBackend, collection: st
     ],
 )
 def test_bad_read_and_delete_bodies(
-    raw: httpx.Client, admin: HttpBackend, collection: str, path: str, body: dict[str, object], wire_name: str, mentions: str
+    raw: httpx.Client,
+    admin: HttpBackend,
+    collection: str,
+    path: str,
+    body: dict[str, object],
+    wire_name: str,
+    mentions: str,
 ) -> None:
     response = raw.post(path, json={"collection_name": collection, **body})
     status, name, message = error_of(response)
@@ -88,7 +106,11 @@ def test_bad_read_and_delete_bodies(
 
 
 def test_wrong_content_type_and_method(raw: httpx.Client, collection: str) -> None:
-    text = raw.post("/v1/collections/describe", content=json.dumps({"collection_name": collection}), headers={"Content-Type": "text/plain"})
+    text = raw.post(
+        "/v1/collections/describe",
+        content=json.dumps({"collection_name": collection}),
+        headers={"Content-Type": "text/plain"},
+    )
     assert error_of(text)[:2] == (400, "invalid_argument")
     assert error_of(raw.get("/v1/collections/describe"))[:2] == (405, "invalid_argument")
     assert error_of(raw.post("/v1/collections/nothing", json={}))[:2] == (404, "not_found")
@@ -105,9 +127,13 @@ def test_wrong_content_type_and_method(raw: httpx.Client, collection: str) -> No
     assert error_of(no_name)[:2] == (400, "invalid_argument")
 
 
-def test_bodies_over_the_limit_are_refused_before_parsing(raw: httpx.Client, admin: HttpBackend, collection: str) -> None:
+def test_bodies_over_the_limit_are_refused_before_parsing(
+    raw: httpx.Client, admin: HttpBackend, collection: str
+) -> None:
     limit = MAX_BODY_MB * 1024 * 1024
-    declared = raw.post("/v1/entities/insert", content=b"{" + b" " * limit + b"}", headers={"Content-Type": "application/json"})
+    declared = raw.post(
+        "/v1/entities/insert", content=b"{" + b" " * limit + b"}", headers={"Content-Type": "application/json"}
+    )
     assert error_of(declared)[:2] == (413, "payload_too_large")
 
     def stream() -> Iterator[bytes]:

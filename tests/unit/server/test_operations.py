@@ -54,9 +54,13 @@ def test_routes_and_ids_are_unique_and_versioned() -> None:
 
 def test_roles_follow_what_an_operation_changes() -> None:
     by_id = {op.operation_id: op for op in OPERATIONS}
-    assert {by_id[name].role for name in ("search", "query", "get", "describe_collection", "list_collections")} == {Role.READER}
+    assert {by_id[name].role for name in ("search", "query", "get", "describe_collection", "list_collections")} == {
+        Role.READER
+    }
     assert {by_id[name].role for name in ("insert", "upsert", "delete", "insert_arrow", "flush")} == {Role.WRITER}
-    assert {by_id[name].role for name in ("create_collection", "drop_collection", "rename_collection", "alter_alias")} == {Role.ADMIN}
+    assert {
+        by_id[name].role for name in ("create_collection", "drop_collection", "rename_collection", "alter_alias")
+    } == {Role.ADMIN}
 
 
 def test_role_parsing() -> None:

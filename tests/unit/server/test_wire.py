@@ -66,7 +66,9 @@ def test_to_wire_converts_what_users_hand_the_client() -> None:
     assert wire.is_packed(converted[0]) and converted[1] == [1.0, 2.0]
     schema = CollectionSchema.quick(dimension=3)
     assert wire.to_wire(schema) == schema.to_dict()
-    builder = MilvusClient.create_schema().add_field("id", "INT64", is_primary=True).add_field("v", "FLOAT_VECTOR", dim=2)
+    builder = (
+        MilvusClient.create_schema().add_field("id", "INT64", is_primary=True).add_field("v", "FLOAT_VECTOR", dim=2)
+    )
     assert wire.to_wire(builder)["fields"][1]["dim"] == 2
     params = IndexParams()
     params.add_index("v", "HNSW", params={"M": 8})

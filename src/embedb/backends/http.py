@@ -12,6 +12,7 @@ shared by threads.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,7 +62,8 @@ class HttpBackend(Backend):
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.uri = uri.rstrip("/")
-        self._client = httpx.Client(base_url=self.uri, headers=headers, timeout=timeout, verify=verify, transport=transport)
+        tls: bool | ssl.SSLContext = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+        self._client = httpx.Client(base_url=self.uri, headers=headers, timeout=timeout, verify=tls, transport=transport)
         self._closed = False
 
     # ------------------------------------------------------------ plumbing

@@ -169,10 +169,16 @@ class MilvusClient:
 
     def create_collection(self, collection_name: str, dimension: int | None = None, **kwargs: Any) -> None:
         kwargs = {k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS}
-        index_params = kwargs.pop("index_params", None)
+        if isinstance(kwargs.get("index_params"), IndexParams):
+            kwargs["index_params"] = list(kwargs["index_params"])
         self._backend.create_collection(collection_name, dimension, **kwargs)
-        if index_params is not None and hasattr(self._backend, "create_index"):
-            self._backend.create_index(collection_name, index_params)
+
+    def create_index(self, collection_name: str, index_params: Any = None, **kwargs: Any) -> None:
+        """pymilvus's create_index: waits until the index is built, as pymilvus does unless ``sync=False``."""
+        kwargs = {k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS}
+        if isinstance(index_params, IndexParams):
+            index_params = list(index_params)
+        self._backend.create_index(collection_name, index_params, **kwargs)
 
     def search(self, collection_name: str, data: Any = None, filter: str = "", limit: int = 10, output_fields: Any = None, search_params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         kwargs = {k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS}

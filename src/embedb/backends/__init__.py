@@ -15,6 +15,7 @@ written nothing.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -206,6 +207,60 @@ class Backend(ABC):
     @abstractmethod
     def compact(self, collection_name: str) -> dict[str, Any]:
         """Merge small or deletion-heavy segments now; ``{"merged_segments": n}``."""
+
+    # -------------------------------------------------------------- indexes
+
+    @abstractmethod
+    def create_index(
+        self,
+        collection_name: str,
+        index_params: Any = None,
+        *,
+        field_name: str | None = None,
+        index_type: str | None = None,
+        metric_type: str | None = None,
+        params: dict[str, Any] | None = None,
+        index_name: str | None = None,
+        sync: bool = True,
+        timeout: float | None = None,
+    ) -> None:
+        """Index a vector field: pymilvus ``IndexParams`` (or a list of dicts), or ``field_name=``/``index_type=``/``params=``.
+
+        Types: FLAT, HNSW (``M``, ``efConstruction``), IVF_FLAT and IVF_SQ8
+        (``nlist``), IVF_PQ (``nlist``, ``m``, ``nbits``), HNSWLIB, ANNOY
+        (``n_trees``), and AUTOINDEX (HNSW; ``describe_index`` shows the pick).
+        Sealed segments are indexed in the background; with ``sync`` (the
+        default, as in pymilvus) the call returns once they are. Creating the
+        same index again is a no-op. Raises ``InvalidArgumentError`` (unknown
+        type, parameter out of range, wrong metric), ``FieldNotFoundError`` or
+        ``IndexAlreadyExistsError`` — and then defines nothing.
+        """
+
+    @abstractmethod
+    def list_indexes(self, collection_name: str, field_name: str | None = None) -> list[str]:
+        """Index names of a collection (only the one on ``field_name`` when given)."""
+
+    @abstractmethod
+    def describe_index(self, collection_name: str, index_name: str) -> dict[str, Any]:
+        """Type, metric, parameters and build progress (``state``: Finished / InProgress / Failed, ``indexed_rows``...).
+
+        Raises ``IndexNotFoundError``.
+        """
+
+    @abstractmethod
+    def drop_index(self, collection_name: str, index_name: str) -> None:
+        """Remove an index and its files; searches scan exactly from then on. Raises ``IndexNotFoundError``."""
+
+    def wait_for_index(self, collection_name: str, index_name: str, *, timeout: float | None = None) -> dict[str, Any]:
+        """Poll ``describe_index`` until the index is not building any more (or ``timeout`` s passed); return it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            description = self.describe_index(collection_name, index_name)
+            if description["state"] != "InProgress" or not description.get("builds_enabled", True):
+                return description
+            if deadline is not None and time.monotonic() >= deadline:
+                return description
+            time.sleep(0.05)
 
     # -------------------------------------------------- Milvus compatibility
 

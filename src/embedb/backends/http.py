@@ -289,6 +289,45 @@ class HttpBackend(Backend):
     def compact(self, collection_name: str) -> dict[str, Any]:
         return dict(self._call("compact", collection_name=collection_name))
 
+    # -------------------------------------------------------------- indexes
+
+    def create_index(
+        self,
+        collection_name: str,
+        index_params: Any = None,
+        *,
+        field_name: str | None = None,
+        index_type: str | None = None,
+        metric_type: str | None = None,
+        params: dict[str, Any] | None = None,
+        index_name: str | None = None,
+        sync: bool = True,
+        timeout: float | None = None,
+    ) -> None:
+        if index_params is not None and not isinstance(index_params, (dict, list)):
+            index_params = list(index_params)  # pymilvus IndexParams: a list of dicts on the wire
+        self._call(
+            "create_index",
+            collection_name=collection_name,
+            index_params=index_params,
+            field_name=field_name,
+            index_type=index_type,
+            metric_type=metric_type,
+            params=params,
+            index_name=index_name,
+            sync=sync,
+            timeout=timeout,
+        )
+
+    def list_indexes(self, collection_name: str, field_name: str | None = None) -> list[str]:
+        return list(self._call("list_indexes", collection_name=collection_name, field_name=field_name))
+
+    def describe_index(self, collection_name: str, index_name: str) -> dict[str, Any]:
+        return dict(self._call("describe_index", collection_name=collection_name, index_name=index_name))
+
+    def drop_index(self, collection_name: str, index_name: str) -> None:
+        self._call("drop_index", collection_name=collection_name, index_name=index_name)
+
 
 def _error_of(status: int, payload: Any, text: str) -> EmbedbError:
     """The typed error an error response carries (by wire name), or one chosen from the status."""

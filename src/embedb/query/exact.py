@@ -21,8 +21,10 @@ def prepare_queries(queries: np.ndarray, metric: MetricType) -> np.ndarray:
     """Queries as float32, unit length for COSINE."""
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     if metric is MetricType.COSINE:
-        norms = np.linalg.norm(queries, axis=1, keepdims=True)
-        queries = queries / np.where(norms == 0, 1, norms)
+        # What np.linalg.norm computes, without its wrapper's overhead (this is on every search).
+        norms = np.sqrt(np.add.reduce(queries * queries, axis=1, keepdims=True))
+        norms[norms == 0] = 1
+        queries = queries / norms
     return queries
 
 

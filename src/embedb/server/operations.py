@@ -108,6 +108,11 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get_collection_stats", "/v1/collections/get_stats", READER, rq.CollectionRequest, rq.ObjectResult),
     Operation("flush", "/v1/collections/flush", WRITER, rq.CollectionRequest, rq.NullResult),
     Operation("compact", "/v1/collections/compact", WRITER, rq.CollectionRequest, rq.ObjectResult),
+    # indexes
+    Operation("create_index", "/v1/indexes/create", WRITER, rq.CreateIndexRequest, rq.NullResult),
+    Operation("list_indexes", "/v1/indexes/list", READER, rq.ListIndexesRequest, rq.NamesResult),
+    Operation("describe_index", "/v1/indexes/describe", READER, rq.IndexNameRequest, rq.ObjectResult),
+    Operation("drop_index", "/v1/indexes/drop", WRITER, rq.IndexNameRequest, rq.NullResult),
     # partitions
     Operation("create_partition", "/v1/partitions/create", WRITER, rq.PartitionRequest, rq.NullResult),
     Operation("drop_partition", "/v1/partitions/drop", WRITER, rq.PartitionRequest, rq.NullResult),

@@ -178,6 +178,30 @@ class SearchRequest(ApiRequest):
     filter_params: dict[str, Any] | None = None
 
 
+class CreateIndexRequest(ApiRequest):
+    """``create_index``: ``index_params`` as a list of index dicts (pymilvus IndexParams), or the direct form."""
+
+    collection_name: CollectionName
+    index_params: AnyJson = None
+    field_name: str | None = None
+    index_type: Annotated[str | None, Field(description="FLAT, HNSW, IVF_FLAT, IVF_SQ8, IVF_PQ, HNSWLIB, ANNOY or AUTOINDEX.")] = None
+    metric_type: str | None = None
+    params: Annotated[dict[str, Any] | None, Field(description="Build parameters, e.g. {'M': 16, 'efConstruction': 200}.")] = None
+    index_name: str | None = None
+    sync: bool = True
+    timeout: float | None = None
+
+
+class ListIndexesRequest(ApiRequest):
+    collection_name: CollectionName
+    field_name: str | None = None
+
+
+class IndexNameRequest(ApiRequest):
+    collection_name: CollectionName
+    index_name: Annotated[str, Field(examples=["vector"])]
+
+
 class ArrowWriteParams(ApiRequest):
     """Query parameters of an Arrow IPC insert or upsert (the body is the stream)."""
 

@@ -1,0 +1,169 @@
+"""create_index, list_indexes, describe_index and drop_index over an ``IndexService``.
+
+Milvus rules: one index per vector field; creating the same index again is a
+no-op, a different one on the same field or under a taken name raises
+``IndexAlreadyExistsError``; the metric must be the field's. Everything is
+checked before the catalog is touched.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from embedb.errors import FieldNotFoundError, IndexAlreadyExistsError, IndexNotFoundError, InvalidArgumentError
+from embedb.index import INDEX_TYPES, resolve_spec
+from embedb.index.catalog import IndexDefinition
+from embedb.index.manager import BuildState, IndexService, field_of_key
+from embedb.index.requests import IndexRequest
+from embedb.schema import CollectionSchema, MetricType, check_name
+from embedb.storage.engine import CollectionInfo
+
+
+def check_definitions(collection_name: str, schema: CollectionSchema, requests: list[IndexRequest]) -> list[IndexDefinition]:
+    """Resolve requested indexes against a schema, all of them before anything is written.
+
+    Raises ``FieldNotFoundError``, ``InvalidArgumentError`` (not a vector field,
+    wrong metric, bad type or parameter, two indexes for one field).
+    """
+    definitions = [_definition(collection_name, schema, request) for request in requests]
+    fields = [d.field_name for d in definitions]
+    if len(set(fields)) != len(fields):
+        raise InvalidArgumentError(f"one index per vector field; index_params names a field twice: {fields}", parameter="field_name")
+    return definitions
+
+
+def _definition(collection_name: str, schema: CollectionSchema, request: IndexRequest) -> IndexDefinition:
+    if not schema.has_field(request.field_name):
+        known = ", ".join(f.name for f in schema.vector_fields)
+        raise FieldNotFoundError(
+            f"field {request.field_name!r} is not in {collection_name!r}; vector fields: {known}", field=request.field_name
+        )
+    field = schema.field(request.field_name)
+    if not field.dtype.is_vector:
+        raise InvalidArgumentError(f"field {field.name!r} is not a vector field; only vector fields take an index", parameter="field_name")
+    assert field.metric_type is not None  # validated schemas give every vector field a metric
+    if request.metric_type is not None and MetricType.parse(request.metric_type) is not field.metric_type:
+        raise InvalidArgumentError(
+            f"index metric {request.metric_type!r} does not match field {field.name!r}, which uses {field.metric_type.value}",
+            parameter="metric_type",
+        )
+    spec = resolve_spec(request.index_type, field.metric_type, request.params, dim=int(field.dim or 0))
+    name = request.index_name or field.name
+    check_name(name, kind="index")
+    return IndexDefinition(name, field.name, request.index_type.strip().upper(), spec, time.time())
+
+
+def create_indexes(
+    service: IndexService, info: CollectionInfo, definitions: list[IndexDefinition], *, sync: bool, timeout: float | None
+) -> None:
+    """Record checked definitions and queue their builds; with ``sync``, wait until they are built.
+
+    Creating an identical index again is a no-op; raises ``IndexAlreadyExistsError``
+    for another index on the same field or a taken name (nothing is written then).
+    """
+    collection = service.collection(info)
+    fresh = []
+    for definition in definitions:
+        existing = collection.definitions.get(definition.field_name)
+        if existing is not None:
+            if existing.spec == definition.spec and existing.index_name == definition.index_name:
+                continue
+            raise IndexAlreadyExistsError(
+                f"field {definition.field_name!r} already has index {existing.index_name!r} ({existing.spec.index_type});"
+                " drop it before creating another",
+                index=existing.index_name,
+            )
+        taken = next((d for d in collection.definitions.values() if d.index_name == definition.index_name), None)
+        if taken is not None:
+            raise IndexAlreadyExistsError(
+                f"index name {definition.index_name!r} is taken by field {taken.field_name!r}", index=definition.index_name
+            )
+        fresh.append(definition)
+    for definition in fresh:
+        service.catalog.add_definition(info.id, definition)
+        collection.definitions[definition.field_name] = definition
+        collection.schedule_field(definition.field_name)
+    if sync:
+        for definition in definitions:
+            collection.wait_idle(definition.field_name, timeout)
+
+
+def find_definition(service: IndexService, info: CollectionInfo, index_name: str) -> IndexDefinition:
+    """The definition named ``index_name`` (or on the field of that name); raise ``IndexNotFoundError``."""
+    definitions = service.collection(info).definitions
+    for definition in definitions.values():
+        if definition.index_name == index_name:
+            return definition
+    if index_name in definitions:
+        return definitions[index_name]
+    known = sorted(d.index_name for d in definitions.values())
+    raise IndexNotFoundError(f"collection {info.name!r} has no index {index_name!r}; indexes: {known}", index=index_name)
+
+
+def drop_index(service: IndexService, info: CollectionInfo, index_name: str) -> None:
+    """Remove an index definition, its segment indexes and their files; searches go exact at once."""
+    definition = find_definition(service, info, index_name)
+    collection = service.collection(info)
+    records = service.catalog.drop_definition(info.id, definition)
+    collection.definitions.pop(definition.field_name, None)
+    collection.forget_field(definition.field_name)
+    for record in records:
+        (collection.store.segment_folder(record.segment_id) / record.file["file"]).unlink(missing_ok=True)
+
+
+def list_indexes(service: IndexService, info: CollectionInfo, field_name: str | None = None) -> list[str]:
+    """Index names of a collection, optionally only the one on ``field_name``."""
+    definitions = service.collection(info).definitions.values()
+    return sorted(d.index_name for d in definitions if field_name is None or d.field_name == field_name)
+
+
+def describe_index(service: IndexService, info: CollectionInfo, index_name: str) -> dict[str, Any]:
+    """pymilvus's describe_index dict plus build progress per segment state."""
+    definition = find_definition(service, info, index_name)
+    collection = service.collection(info)
+    counts = {state: 0 for state in BuildState}
+    rows = {state: 0 for state in BuildState}
+    index_bytes = 0
+    failures = []
+    growing_rows = 0
+    for view in collection.store.snapshot().segments:
+        for key in view.data.vectors:
+            if field_of_key(key, collection.dims) != definition.field_name:
+                continue
+            if not view.sealed:
+                growing_rows += view.data.num_rows
+                continue
+            status = collection.status.get((view.data.segment_id, key))
+            state = status.state if status is not None else BuildState.PENDING
+            counts[state] += 1
+            rows[state] += view.data.num_rows
+            if status is not None and state is BuildState.BUILDING:
+                rows[BuildState.READY] += status.rows_done
+                rows[state] -= status.rows_done
+            if status is not None:
+                index_bytes += status.nbytes
+                if status.error:
+                    failures.append({"segment_id": view.data.segment_id, "error": status.error})
+    busy = counts[BuildState.PENDING] + counts[BuildState.BUILDING]
+    overall = "Failed" if failures else "InProgress" if busy else "Finished"
+    spec = definition.spec
+    return {
+        "index_name": definition.index_name,
+        "field_name": definition.field_name,
+        "index_type": spec.index_type,
+        "requested_index_type": definition.requested_type,
+        "metric_type": spec.metric.value,
+        "params": dict(spec.params),
+        **spec.params,
+        "library": INDEX_TYPES[spec.index_type].library,
+        "state": overall,
+        "total_rows": sum(rows.values()) + growing_rows,
+        "indexed_rows": rows[BuildState.READY],
+        "pending_index_rows": rows[BuildState.PENDING] + rows[BuildState.BUILDING],
+        "exact_rows": rows[BuildState.SMALL] + growing_rows,
+        "segments": {state.value: counts[state] for state in BuildState},
+        "index_bytes": index_bytes,
+        "builds_enabled": service.builds_enabled,
+        "failures": failures,
+    }

@@ -1,0 +1,188 @@
+"""The index layer's catalog tables: index definitions and built segment indexes.
+
+``vector_indexes`` holds one definition per (collection, vector field): the
+name, the requested type (``AUTOINDEX`` stays visible) and the resolved spec.
+``segment_indexes`` holds one row per built (segment, column key) index: the
+spec actually used (IVF sizes capped for small segments), the file entry with
+its block checksums, and build timing. Both cascade away with their collection.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from embedb.index import IndexSpec
+from embedb.storage.catalog import Catalog
+
+INDEX_TABLES = """
+CREATE TABLE IF NOT EXISTS vector_indexes (
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    field_name TEXT NOT NULL,
+    index_name TEXT NOT NULL,
+    requested_type TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (collection_id, field_name),
+    UNIQUE (collection_id, index_name)
+);
+CREATE TABLE IF NOT EXISTS segment_indexes (
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    segment_id INTEGER NOT NULL,
+    column_key TEXT NOT NULL,
+    index_name TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    file TEXT NOT NULL,
+    row_count INTEGER NOT NULL,
+    build_seconds REAL NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (collection_id, segment_id, column_key)
+);
+"""
+
+
+@dataclass(frozen=True)
+class IndexDefinition:
+    """A user's index on one vector field of a collection."""
+
+    index_name: str
+    field_name: str
+    requested_type: str
+    spec: IndexSpec
+    created_at: float
+
+
+@dataclass(frozen=True)
+class SegmentIndexRecord:
+    """A built index of one (segment, column key), as the catalog records it."""
+
+    segment_id: int
+    column_key: str
+    index_name: str
+    spec: IndexSpec
+    file: dict[str, Any]
+    row_count: int
+    build_seconds: float
+
+
+class IndexCatalog:
+    """Reads and writes the index tables; every write joins the caller's transaction if there is one."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        catalog.ensure_tables(INDEX_TABLES)
+
+    def _rows(self, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:
+        try:
+            return self.catalog.query(sql, params)
+        except sqlite3.OperationalError:  # a read-only open of a directory that never had indexes
+            return []
+
+    def definitions(self, collection_id: int) -> dict[str, IndexDefinition]:
+        """Index definitions of a collection, by field name."""
+        return {
+            row["field_name"]: IndexDefinition(
+                row["index_name"], row["field_name"], row["requested_type"], IndexSpec.from_dict(json.loads(row["spec"])), float(row["created_at"])
+            )
+            for row in self._rows("SELECT * FROM vector_indexes WHERE collection_id = ?", (collection_id,))
+        }
+
+    def add_definition(self, collection_id: int, definition: IndexDefinition) -> None:
+        with self.catalog.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO vector_indexes (collection_id, field_name, index_name, requested_type, spec, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    collection_id,
+                    definition.field_name,
+                    definition.index_name,
+                    definition.requested_type,
+                    json.dumps(definition.spec.to_dict()),
+                    definition.created_at,
+                ),
+            )
+            self.catalog.record_event(cursor, "index.create", definition.index_name, collection_id=collection_id)
+
+    def drop_definition(self, collection_id: int, definition: IndexDefinition) -> list[SegmentIndexRecord]:
+        """Remove a definition and its segment rows in one transaction; return the rows (their files are the caller's)."""
+        with self.catalog.transaction() as cursor:
+            records = self.segment_records(collection_id, index_name=definition.index_name)
+            cursor.execute(
+                "DELETE FROM segment_indexes WHERE collection_id = ? AND index_name = ?", (collection_id, definition.index_name)
+            )
+            cursor.execute(
+                "DELETE FROM vector_indexes WHERE collection_id = ? AND index_name = ?", (collection_id, definition.index_name)
+            )
+            self.catalog.record_event(cursor, "index.drop", definition.index_name, collection_id=collection_id)
+        return records
+
+    def segment_records(self, collection_id: int, *, index_name: str | None = None) -> list[SegmentIndexRecord]:
+        sql = "SELECT * FROM segment_indexes WHERE collection_id = ?"
+        params: tuple[Any, ...] = (collection_id,)
+        if index_name is not None:
+            sql += " AND index_name = ?"
+            params = (collection_id, index_name)
+        return [
+            SegmentIndexRecord(
+                int(row["segment_id"]),
+                row["column_key"],
+                row["index_name"],
+                IndexSpec.from_dict(json.loads(row["spec"])),
+                json.loads(row["file"]),
+                int(row["row_count"]),
+                float(row["build_seconds"]),
+            )
+            for row in self._rows(sql, params)
+        ]
+
+    def publish_segment_index(self, collection_id: int, record: SegmentIndexRecord, definition: IndexDefinition) -> bool | dict[str, Any]:
+        """Record a built index if its segment and definition still exist; return the replaced file entry, True, or False.
+
+        False means the build is stale (segment compacted away, index dropped or
+        redefined) and its file should be deleted.
+        """
+        with self.catalog.transaction() as cursor:
+            segment = cursor.execute(
+                "SELECT 1 FROM segments WHERE collection_id = ? AND segment_id = ?", (collection_id, record.segment_id)
+            ).fetchone()
+            current = cursor.execute(
+                "SELECT index_name, spec FROM vector_indexes WHERE collection_id = ? AND field_name = ?",
+                (collection_id, definition.field_name),
+            ).fetchone()
+            if segment is None or current is None or current["index_name"] != definition.index_name:
+                return False
+            if IndexSpec.from_dict(json.loads(current["spec"])) != definition.spec:
+                return False
+            old = cursor.execute(
+                "SELECT file FROM segment_indexes WHERE collection_id = ? AND segment_id = ? AND column_key = ?",
+                (collection_id, record.segment_id, record.column_key),
+            ).fetchone()
+            cursor.execute(
+                "INSERT OR REPLACE INTO segment_indexes (collection_id, segment_id, column_key, index_name, spec, file,"
+                " row_count, build_seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    collection_id,
+                    record.segment_id,
+                    record.column_key,
+                    record.index_name,
+                    json.dumps(record.spec.to_dict()),
+                    json.dumps(record.file),
+                    record.row_count,
+                    record.build_seconds,
+                    time.time(),
+                ),
+            )
+        return json.loads(old["file"]) if old is not None else True
+
+    def forget_segments(self, collection_id: int, segment_ids: list[int]) -> None:
+        """Delete the rows of segments that no longer exist (their files went with the segment folder)."""
+        if not segment_ids or self.catalog.read_only:
+            return
+        with self.catalog.transaction() as cursor:
+            cursor.executemany(
+                "DELETE FROM segment_indexes WHERE collection_id = ? AND segment_id = ?",
+                [(collection_id, segment_id) for segment_id in segment_ids],
+            )

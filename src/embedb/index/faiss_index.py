@@ -1,0 +1,175 @@
+"""Faiss kernels: FLAT, HNSW, IVF_FLAT, IVF_SQ8 and IVF_PQ behind ``VectorIndex``.
+
+Filters go into the kernel: the ``allowed`` mask is packed into a bitmap and
+handed to Faiss as an ``IDSelectorBitmap`` in the search parameters, so the
+graph or inverted lists only ever return allowed rows. Faiss releases the GIL
+while it searches, so searches from several threads use several cores; a batch
+of queries is one call (Faiss spreads it over OpenMP threads).
+
+Small segments get smaller IVF codebooks: ``nlist`` is capped at rows / 39 and
+``nbits`` at log2(rows), the training sizes Faiss asks for; the effective
+values are recorded in the segment's spec.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import faiss as _faiss
+import numpy as np
+
+from embedb.errors import StorageError
+from embedb.index import BuildCancelled, IndexSpec
+from embedb.schema import MetricType
+
+faiss: Any = _faiss  # its bundled stubs lack the SearchParameters keywords used here
+
+BUILD_CHUNK_ROWS = 4_096
+MIN_POINTS_PER_CENTROID = 39  # below this Faiss k-means warns that it has too few points
+TRAIN_POINTS_PER_CENTROID = 256  # Faiss samples this many anyway
+
+
+def effective_spec(spec: IndexSpec, rows: int) -> IndexSpec:
+    """``spec`` with its IVF codebook sizes capped to what ``rows`` training points support."""
+    params = dict(spec.params)
+    if "nlist" in params:
+        params["nlist"] = max(1, min(params["nlist"], rows // MIN_POINTS_PER_CENTROID))
+    if "nbits" in params:
+        params["nbits"] = max(1, min(params["nbits"], int(math.log2(max(rows, 2)))))
+    return IndexSpec(spec.index_type, spec.metric, params)
+
+
+class FaissIndex:
+    """One Faiss index over a segment's rows; see the module docstring."""
+
+    filters_in_kernel = True
+
+    def __init__(self, spec: IndexSpec, dim: int) -> None:
+        self.spec = spec
+        self.dim = dim
+        self._metric = faiss.METRIC_L2 if spec.metric is MetricType.L2 else faiss.METRIC_INNER_PRODUCT
+        self._negate = spec.metric is MetricType.L2
+        self._index: Any = None
+        self._nbytes = 0
+        self._plain_params: dict[int, Any] = {}
+        self._params_lock = threading.Lock()
+
+    # ---------------------------------------------------------------- build
+
+    @property
+    def ntotal(self) -> int:
+        return int(self._index.ntotal) if self._index is not None else 0
+
+    @property
+    def nbytes(self) -> int:
+        return self._nbytes
+
+    def _new_index(self, rows: int) -> Any:
+        spec = effective_spec(self.spec, rows)
+        self.spec = spec
+        p = spec.params
+        kind = spec.index_type
+        if kind == "FLAT":
+            return faiss.IndexFlat(self.dim, self._metric)
+        if kind == "HNSW":
+            index = faiss.IndexHNSWFlat(self.dim, p["M"], self._metric)
+            index.hnsw.efConstruction = p["efConstruction"]
+            return index
+        quantizer = faiss.IndexFlat(self.dim, self._metric)
+        if kind == "IVF_FLAT":
+            index = faiss.IndexIVFFlat(quantizer, self.dim, p["nlist"], self._metric)
+        elif kind == "IVF_SQ8":
+            index = faiss.IndexIVFScalarQuantizer(quantizer, self.dim, p["nlist"], faiss.ScalarQuantizer.QT_8bit, self._metric)
+        elif kind == "IVF_PQ":
+            index = faiss.IndexIVFPQ(quantizer, self.dim, p["nlist"], p["m"], p["nbits"], self._metric)
+        else:  # the registry only routes the types above here
+            raise AssertionError(f"FaissIndex cannot build {kind}")
+        return index  # Faiss's Python layer keeps a reference to the quantizer
+
+    def build(
+        self,
+        vectors: np.ndarray,
+        *,
+        should_stop: Callable[[], bool] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Train (IVF) and add every row, in chunks so that a close or drop can stop it."""
+        rows = int(vectors.shape[0])
+        index = self._new_index(rows)
+        if not index.is_trained:
+            nlist = self.spec.params["nlist"]
+            sample_rows = min(rows, max(nlist, 2 ** self.spec.params.get("nbits", 0)) * TRAIN_POINTS_PER_CENTROID)
+            picks = np.sort(np.random.default_rng(0).choice(rows, size=sample_rows, replace=False))
+            index.train(np.ascontiguousarray(vectors[picks], dtype=np.float32))
+        for start in range(0, rows, BUILD_CHUNK_ROWS):
+            if should_stop is not None and should_stop():
+                raise BuildCancelled("index build cancelled")
+            chunk = np.ascontiguousarray(vectors[start : start + BUILD_CHUNK_ROWS], dtype=np.float32)
+            index.add(chunk)
+            if progress is not None:
+                progress(start + chunk.shape[0])
+        self._index = index
+
+    # --------------------------------------------------------------- search
+
+    def _search_params(self, params: Mapping[str, Any], selector: Any) -> Any:
+        kind = self.spec.index_type
+        if kind == "HNSW":
+            ef = int(params.get("ef", 64))
+            if selector is None:
+                cached = self._plain_params.get(ef)
+                if cached is None:
+                    with self._params_lock:
+                        cached = self._plain_params.setdefault(ef, faiss.SearchParametersHNSW(efSearch=ef))
+                return cached
+            return faiss.SearchParametersHNSW(efSearch=ef, sel=selector)
+        if kind.startswith("IVF_"):
+            nprobe = int(params.get("nprobe", 8))
+            if selector is None:
+                cached = self._plain_params.get(nprobe)
+                if cached is None:
+                    with self._params_lock:
+                        cached = self._plain_params.setdefault(nprobe, faiss.SearchParametersIVF(nprobe=nprobe))
+                return cached
+            return faiss.SearchParametersIVF(nprobe=nprobe, sel=selector)
+        return None if selector is None else faiss.SearchParameters(sel=selector)
+
+    def search(
+        self, queries: np.ndarray, k: int, params: Mapping[str, Any], allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k of prepared float32 queries, filtered in the kernel by ``allowed``."""
+        nq = queries.shape[0]
+        selector = bitmap = None
+        if allowed is not None:
+            bitmap = np.packbits(allowed, bitorder="little")
+            selector = faiss.IDSelectorBitmap(bitmap.size, faiss.swig_ptr(bitmap))
+        search_params = self._search_params(params, selector)
+        scores = np.empty((nq, k), dtype=np.float32)
+        rows = np.empty((nq, k), dtype=np.int64)
+        # search_c skips the Python wrapper's re-checks; queries are contiguous float32 already.
+        self._index.search_c(nq, faiss.swig_ptr(queries), k, faiss.swig_ptr(scores), faiss.swig_ptr(rows), search_params)
+        del bitmap  # kept alive until the kernel returned
+        if self._negate:
+            np.negative(scores, out=scores)
+        if rows.min() < 0:
+            scores[rows < 0] = -np.inf
+        return scores, rows
+
+    # ---------------------------------------------------------- persistence
+
+    def save(self, path: Path) -> None:
+        faiss.write_index(self._index, str(path))
+        self._nbytes = path.stat().st_size
+
+    def load(self, path: Path) -> None:
+        try:
+            self._index = faiss.read_index(str(path))
+        except RuntimeError as error:
+            raise StorageError(f"{path}: Faiss cannot read this index file ({error})", file=str(path)) from None
+        if self._index.d != self.dim:
+            raise StorageError(f"{path}: index dimension {self._index.d} does not match the column's {self.dim}", file=str(path))
+        self._nbytes = path.stat().st_size

@@ -48,7 +48,7 @@ from embedb.query.reads import (
     search_snapshot,
     select_rows,
 )
-from embedb.schema import CollectionSchema, DataType, FieldSchema
+from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
 from embedb.storage.engine import DEFAULT_PARTITION, CollectionInfo, StorageEngine
 from embedb.storage.records import RowBatch, primary_key_array
 from embedb.storage.store import CollectionStore, Snapshot
@@ -193,7 +193,7 @@ class LocalBackend(LocalLifecycleMethods, Backend):
             requests = index_requests(index_params)
         elif schema is None:  # Milvus quick setup indexes the vector field at once
             requests = [IndexRequest(vector_field_name)]
-        resolved, model_versions = self.bindings.resolve_schema(resolved)
+        resolved, model_versions = self.bindings.resolve_schema(_with_index_metrics(resolved, requests))
         definitions = index_admin.check_definitions(collection_name, resolved, requests)
         with self.engine.catalog.transaction() as cursor:
             info = self.engine.create_collection(collection_name, resolved)
@@ -656,6 +656,15 @@ class LocalBackend(LocalLifecycleMethods, Backend):
 
     def drop_index(self, collection_name: str, index_name: str) -> None:
         index_admin.drop_index(self.indexes, self._info(collection_name), index_name)
+
+
+def _with_index_metrics(schema: CollectionSchema, requests: list[IndexRequest]) -> CollectionSchema:
+    """Milvus keeps the metric in the index: at creation, an index's ``metric_type`` sets its vector field's metric."""
+    metrics = {r.field_name: MetricType.parse(r.metric_type) for r in requests if r.metric_type is not None}
+    if not any(f.name in metrics and f.dtype.is_vector for f in schema.fields):
+        return schema
+    fields = tuple(replace(f, metric_type=metrics[f.name]) if f.name in metrics and f.dtype.is_vector else f for f in schema.fields)
+    return CollectionSchema(fields, enable_dynamic_field=schema.enable_dynamic_field, description=schema.description).validate()
 
 
 GROUPABLE_TYPES = frozenset({DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64, DataType.VARCHAR})

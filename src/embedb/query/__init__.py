@@ -1,0 +1,1 @@
+"""Query layer: everything that turns a request into matching rows (filters first)."""

@@ -1,0 +1,104 @@
+"""Filters: the Milvus boolean expression language, compiled once and evaluated on Arrow tables.
+
+``compile_filter(text, schema)`` parses the text, checks it against the schema
+and returns a ``CompiledFilter``; ``CompiledFilter.evaluate(table)`` gives one
+bool per row. All mistakes surface at compile time, before any data is read:
+
+- ``FilterSyntaxError`` when the text does not parse: the message quotes the
+  line with a caret under the 0-based position (``details["position"]``) and
+  says what was expected there;
+- ``FilterError`` for an unknown field (with the dynamic field off), a vector
+  field, mismatched types (``name > 3`` on a VARCHAR, ``like`` on an INT64,
+  ``array_contains`` on a non-array, arithmetic on strings, a BOOL against a
+  number) or a missing ``{param}``; the message names the field and the types.
+
+The language, as in Milvus 2.4/2.5 (grammar in ``parser``):
+
+- ``== != < <= > >=`` between values, ``in`` / ``not in`` a list, ``like``
+  with ``%`` and ``_``, ``is null`` / ``is not null``, ``exists``;
+- ``and or not`` in any case (also ``&& || !``), parentheses; ``not`` binds
+  tighter than ``and``, ``and`` tighter than ``or``, comparisons looser than
+  arithmetic ``+ - * / % **`` and unary minus;
+- JSON paths ``meta["a"][0]``; with the dynamic field on, an unknown name
+  ``color`` means ``$meta["color"]``. JSON values keep JSON types: a string
+  never equals a number and a missing key never matches;
+- ``array_contains``, ``array_contains_all``, ``array_contains_any``,
+  ``array_length`` and ``f[0]`` on ARRAY fields (and on JSON arrays), with the
+  ``json_contains*`` spellings too;
+- ``{name}`` placeholders filled from ``params`` (Milvus 2.5 templating).
+
+Nulls are unknown: a comparison with null is neither true nor false, ``and``
+``or`` ``not`` follow Kleene logic, and a row whose result stays unknown does
+not match. Arithmetic follows Python (``/`` is true division, ``%`` takes the
+sign of the divisor); dividing by a zero in the data gives null, by a literal
+zero a ``FilterError``. A FLOAT field compares with literals rounded to
+float32, as Milvus does. Chained comparisons (``1 < x < 5``) are not
+supported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from embedb.errors import FilterError
+from embedb.query.filters.binder import bind, literal_primary_keys
+from embedb.query.filters.bound import Predicate
+from embedb.query.filters.evaluator import evaluate
+from embedb.query.filters.parser import parse
+from embedb.schema import CollectionSchema
+
+__all__ = ["CompiledFilter", "compile_filter"]
+
+
+@dataclass(frozen=True)
+class CompiledFilter:
+    """A filter checked against one schema; evaluate it on any number of tables of that schema.
+
+    ``fields`` are the schema fields the filter reads (``"$meta"`` when it uses
+    dynamic keys). It holds no data and caches nothing between evaluations.
+    """
+
+    expression: str
+    fields: frozenset[str]
+    _predicate: Predicate | None = field(repr=False)
+    _primary_keys: list[Any] | None = field(repr=False)
+
+    def evaluate(self, table: pa.Table) -> np.ndarray:
+        """A bool array with one entry per row of ``table``: True where the filter holds.
+
+        ``table`` has a column per scalar field (and ``"$meta"`` with the
+        dynamic field), chunked or not. Null and unknown results are False; the
+        empty filter is True everywhere. Raises ``DataError`` when a needed
+        column is missing or a JSON column holds invalid JSON; it does not
+        check the other columns' types.
+        """
+        return evaluate(self._predicate, table)
+
+    def primary_keys(self) -> list[Any] | None:
+        """The literal keys if the whole filter is ``pk == v``, ``pk in [...]`` or an OR of those.
+
+        A fast path for get and delete: the keys come back de-duplicated in the
+        order written, typed as the primary key (int or str). Any other filter,
+        including one that mixes in another condition, gives None.
+        """
+        return None if self._primary_keys is None else list(self._primary_keys)
+
+
+def compile_filter(
+    expression: str, schema: CollectionSchema, *, params: Mapping[str, object] | None = None
+) -> CompiledFilter:
+    """Parse and bind ``expression`` for ``schema``; empty or blank text matches every row.
+
+    Raises ``FilterSyntaxError`` for text that does not parse and
+    ``FilterError`` for unknown fields, mismatched types and missing params.
+    """
+    if not isinstance(expression, str):
+        raise FilterError(f"a filter must be a string, got {type(expression).__name__}")
+    bound = bind(parse(expression), schema, params=params)
+    keys = literal_primary_keys(bound.predicate, schema.primary)
+    return CompiledFilter(expression, bound.fields, bound.predicate, keys)

@@ -1,0 +1,172 @@
+"""The syntax tree the parser builds: immutable nodes, not yet checked against a schema.
+
+Every node keeps the 0-based ``position`` of the token it starts from (for a
+binary operator, the operator), so that later errors can point into the text.
+``to_text`` prints a node back fully parenthesised, which is how the tests read
+precedence.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TypeAlias
+
+Scalar: TypeAlias = bool | int | float | str
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: Scalar
+    position: int
+
+
+@dataclass(frozen=True)
+class ListLiteral:
+    items: tuple[Node, ...]
+    position: int
+
+
+@dataclass(frozen=True)
+class Param:
+    """A template placeholder ``{name}``, filled from ``params`` when the filter is bound."""
+
+    name: str
+    position: int
+
+
+@dataclass(frozen=True)
+class Name:
+    """A bare name: a schema field, ``$meta``, or a key of the dynamic field."""
+
+    name: str
+    position: int
+
+
+@dataclass(frozen=True)
+class Index:
+    """``target[key]``: a JSON key or position, or an ARRAY element."""
+
+    target: Node
+    key: str | int
+    position: int
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "-", "+" or "not"
+    operand: Node
+    position: int
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    op: str  # "+", "-", "*", "/", "%", "**"
+    left: Node
+    right: Node
+    position: int
+
+
+@dataclass(frozen=True)
+class Comparison:
+    op: str  # "==", "!=", "<", "<=", ">", ">="
+    left: Node
+    right: Node
+    position: int
+
+
+@dataclass(frozen=True)
+class Logical:
+    op: str  # "and" or "or"
+    left: Node
+    right: Node
+    position: int
+
+
+@dataclass(frozen=True)
+class InList:
+    operand: Node
+    values: Node
+    negated: bool
+    position: int
+
+
+@dataclass(frozen=True)
+class Like:
+    operand: Node
+    pattern: Node
+    position: int
+
+
+@dataclass(frozen=True)
+class IsNull:
+    operand: Node
+    negated: bool
+    position: int
+
+
+@dataclass(frozen=True)
+class Exists:
+    operand: Node
+    position: int
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str  # lower case, one of FUNCTIONS
+    args: tuple[Node, ...]
+    position: int
+
+
+Node: TypeAlias = (
+    Literal | ListLiteral | Param | Name | Index | Unary | Arithmetic | Comparison | Logical | InList | Like | IsNull | Exists | Call
+)
+
+# Function name -> number of arguments.
+FUNCTIONS: dict[str, int] = {
+    "array_contains": 2,
+    "array_contains_all": 2,
+    "array_contains_any": 2,
+    "array_length": 1,
+    "json_contains": 2,
+    "json_contains_all": 2,
+    "json_contains_any": 2,
+}
+
+
+def to_text(node: Node) -> str:
+    """Print ``node`` back as filter text, with every operation in parentheses."""
+    match node:
+        case Literal(value=bool() as flag):
+            return "true" if flag else "false"
+        case Literal(value=str() as text):
+            return json.dumps(text, ensure_ascii=False)
+        case Literal(value=value):
+            return repr(value)
+        case ListLiteral(items=items):
+            return "[" + ", ".join(to_text(item) for item in items) + "]"
+        case Param(name=name):
+            return "{" + name + "}"
+        case Name(name=name):
+            return name
+        case Index(target=target, key=key):
+            return f"{to_text(target)}[{json.dumps(key, ensure_ascii=False)}]"
+        case Unary(op="not", operand=operand):
+            return f"(not {to_text(operand)})"
+        case Unary(op=op, operand=operand):
+            return f"({op}{to_text(operand)})"
+        case Arithmetic(op=op, left=left, right=right) | Comparison(op=op, left=left, right=right):
+            return f"({to_text(left)} {op} {to_text(right)})"
+        case Logical(op=op, left=left, right=right):
+            return f"({to_text(left)} {op} {to_text(right)})"
+        case InList(operand=operand, values=values, negated=negated):
+            return f"({to_text(operand)} {'not in' if negated else 'in'} {to_text(values)})"
+        case Like(operand=operand, pattern=pattern):
+            return f"({to_text(operand)} like {to_text(pattern)})"
+        case IsNull(operand=operand, negated=negated):
+            return f"({to_text(operand)} is {'not null' if negated else 'null'})"
+        case Exists(operand=operand):
+            return f"(exists {to_text(operand)})"
+        case Call(name=name, args=args):
+            return f"{name}({', '.join(to_text(arg) for arg in args)})"
+    raise TypeError(f"not a filter node: {node!r}")

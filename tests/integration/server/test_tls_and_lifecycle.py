@@ -65,7 +65,9 @@ def _serve_in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[i
     return int(exited.value.code or 0), capsys.readouterr().err
 
 
-def test_refuses_a_public_address_without_auth_and_half_a_tls_pair(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_refuses_a_public_address_without_auth_and_half_a_tls_pair(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     status, err = _serve_in_process(capsys, str(tmp_path / "data"), "--host", "0.0.0.0", "--no-auth")
     assert status == 2 and "refusing to serve on 0.0.0.0 without auth" in err
     status, err = _serve_in_process(capsys, str(tmp_path / "data"), "--tls-cert", str(tmp_path / "c.pem"))

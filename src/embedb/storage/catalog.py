@@ -153,7 +153,8 @@ class Catalog:
 
     def query_one(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
         with self._lock:
-            return self._db.execute(sql, params).fetchone()  # type: ignore[no-any-return]
+            row: sqlite3.Row | None = self._db.execute(sql, params).fetchone()
+            return row
 
     def record_event(self, cursor: sqlite3.Cursor, kind: str, subject: str, **detail: Any) -> None:
         """Append an audit event inside the caller's transaction."""

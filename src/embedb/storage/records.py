@@ -57,7 +57,7 @@ def primary_key_array(column: pa.ChunkedArray | pa.Array | np.ndarray) -> np.nda
     return np.asarray(values, dtype=np.str_)
 
 
-def encode_batch(batch: RowBatch) -> bytes:
+def encode_batch(batch: RowBatch) -> memoryview:
     columns = list(batch.table.columns)
     names = list(batch.table.column_names)
     for key, matrix in batch.vectors.items():
@@ -69,7 +69,7 @@ def encode_batch(batch: RowBatch) -> bytes:
     return _ipc_bytes(table)
 
 
-def decode_batch(payload: bytes) -> RowBatch:
+def decode_batch(payload: bytes | memoryview) -> RowBatch:
     table = pa.ipc.open_stream(payload).read_all()
     partition_id = int((table.schema.metadata or {}).get(b"partition_id", b"0"))
     vectors: dict[str, np.ndarray] = {}
@@ -85,12 +85,12 @@ def decode_batch(payload: bytes) -> RowBatch:
     return RowBatch(table.select(keep).replace_schema_metadata(None), vectors, partition_id)
 
 
-def encode_keys(keys: np.ndarray) -> bytes:
+def encode_keys(keys: np.ndarray) -> memoryview:
     array = pa.array(keys.tolist() if keys.dtype.kind == "U" else keys)
     return _ipc_bytes(pa.table({"pk": array}))
 
 
-def decode_keys(payload: bytes) -> np.ndarray:
+def decode_keys(payload: bytes | memoryview) -> np.ndarray:
     return primary_key_array(pa.ipc.open_stream(payload).read_all().column(0))
 
 
@@ -98,14 +98,15 @@ def encode_json(value: dict[str, object]) -> bytes:
     return json.dumps(value, sort_keys=True).encode()
 
 
-def decode_json(payload: bytes) -> dict[str, object]:
-    decoded = json.loads(payload)
+def decode_json(payload: bytes | memoryview) -> dict[str, object]:
+    decoded = json.loads(bytes(payload))
     assert isinstance(decoded, dict)  # written by encode_json only
     return decoded
 
 
-def _ipc_bytes(table: pa.Table) -> bytes:
+def _ipc_bytes(table: pa.Table) -> memoryview:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+    # A view of Arrow's buffer: no copy of a record that can be hundreds of MB.
+    return memoryview(sink.getvalue())

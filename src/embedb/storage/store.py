@@ -186,7 +186,12 @@ class CollectionStore:
     def _new_growing(self) -> GrowingSegment:
         segment_id = self._next_segment_id
         self._next_segment_id += 1
-        return GrowingSegment(segment_id, self._vector_dims, self._pk_is_int)
+        return GrowingSegment(segment_id, self._vector_dims, self._pk_is_int, capacity_hint=self._growing_capacity())
+
+    def _growing_capacity(self) -> int:
+        """Rows a growing segment holds when a checkpoint is due (the size to reserve up front)."""
+        row_bytes = 24 + sum(4 * (dim + 1) for dim in self._vector_dims.values())
+        return max(1024, min(self.settings.segment_max_rows, self.settings.segment_max_bytes // row_bytes))
 
     # ------------------------------------------------------------ listeners
 
@@ -305,14 +310,14 @@ class CollectionStore:
         assert self._wal is not None
         self._wal.sync_to(lsn)
 
-    def _log_and_apply(self, kind: RecordKind, payload: bytes) -> int:
+    def _log_and_apply(self, kind: RecordKind, payload: bytes | memoryview) -> int:
         assert self._wal is not None
         lsn = self._wal.append(kind, payload)
         self._apply(kind, payload, lsn)
         self._last_lsn = lsn
         return lsn
 
-    def _apply(self, kind: RecordKind, payload: bytes, lsn: int) -> None:
+    def _apply(self, kind: RecordKind, payload: bytes | memoryview, lsn: int) -> None:
         """Apply one record to memory; the same code runs live and during recovery."""
         self._last_apply_count = 0
         if kind is RecordKind.INSERT:
@@ -366,7 +371,9 @@ class CollectionStore:
             self._growing = self._new_growing()
             self._growing_marks = DeletionMarks(np.zeros(0, dtype=bool))
         else:
-            self._growing = GrowingSegment(self._growing.segment_id, self._vector_dims, self._pk_is_int)
+            self._growing = GrowingSegment(
+                self._growing.segment_id, self._vector_dims, self._pk_is_int, capacity_hint=self._growing_capacity()
+            )
         self._snapshot = None
 
     # ----------------------------------------------------------- checkpoint
@@ -401,7 +408,7 @@ class CollectionStore:
                 if keep.size == 0:
                     sealed.append((growing, keep, {}, 0))
                     continue
-                ordered = take_rows(data, keep, segment_id=growing.segment_id, sort_by_pk=False)
+                ordered = _rows_in_key_order(data, keep, growing.segment_id)
                 manifest = write_segment(self.layout.segment(growing.segment_id), ordered)
                 sealed.append((growing, keep, manifest, ordered.num_rows))
             with self._write_lock:
@@ -677,6 +684,28 @@ class CollectionStore:
             self._closed = True
             if self._wal is not None:
                 self._wal.close()
+
+
+def _rows_in_key_order(data: SegmentData, keep: np.ndarray, segment_id: int) -> SegmentData:
+    """The rows ``keep`` (already in key order) of a growing segment, ready to be sealed.
+
+    Keys inserted in ascending order, none deleted, is the common case of a
+    bulk load: then the rows are written from the growing buffers as they are,
+    instead of through a copy of every vector.
+    """
+    pks = data.pks
+    if keep.size == data.num_rows and (pks.size < 2 or bool(np.all(pks[1:] > pks[:-1]))):
+        return SegmentData(
+            segment_id=segment_id,
+            table=data.table.combine_chunks(),
+            pks=pks,
+            seqs=data.seqs,
+            partitions=data.partitions,
+            vectors=data.vectors,
+            norms=data.norms,
+            sorted_by_pk=True,
+        )
+    return take_rows(data, keep, segment_id=segment_id, sort_by_pk=False)
 
 
 def _generation(entry: dict[str, Any] | None) -> int:

@@ -28,7 +28,7 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 
 
 class StorageCollector(Collector):
-    """Rows, segments and index build progress per collection, read from the backend at scrape time."""
+    """Rows, segments, index build and backfill progress, read from the backend at scrape time."""
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
@@ -49,6 +49,11 @@ class StorageCollector(Collector):
             "Fraction of rows an index covers (1.0 = built).",
             labels=["collection", "index"],
         )
+        backfill = GaugeMetricFamily(
+            "embedb_backfill_progress",
+            "Fraction of rows a backfill job has embedded, by job (unfinished jobs only).",
+            labels=["collection", "field", "job"],
+        )
         try:
             names = self._backend.list_collections()
         except EmbedbError:
@@ -64,7 +69,23 @@ class StorageCollector(Collector):
             deleted.add_metric([name], float(stats.get("deleted_rows", 0)))
             for index, progress in self._index_progress(name):
                 indexes.add_metric([name, index], progress)
-        yield from (rows, growing, segments, deleted, indexes)
+        for job in self._unfinished_jobs():
+            backfill.add_metric(
+                [str(job.get("collection_name")), str(job.get("field")), str(job.get("job_id"))], float(job["progress"])
+            )
+        yield from (rows, growing, segments, deleted, indexes, backfill)
+
+    def _unfinished_jobs(self) -> list[dict[str, Any]]:
+        """Backfill jobs still to finish, for backends that run them (``list_jobs``)."""
+        list_jobs = getattr(self._backend, "list_jobs", None)
+        if not callable(list_jobs):
+            return []
+        try:
+            jobs = list_jobs()
+        except EmbedbError as error:
+            log.debug("backfill progress unavailable: %s", error)
+            return []
+        return [job for job in jobs if isinstance(job, dict) and job.get("finished_at") is None and "progress" in job]
 
     def _index_progress(self, collection: str) -> Iterator[tuple[str, float]]:
         """``(index name, fraction built)`` for backends that have indexes (the contract grows them)."""

@@ -29,6 +29,7 @@ _PACKED_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 _VECTORS_SCHEMA: dict[str, Any] = {
+    "title": "QueryVectors",
     "description": "Query vectors: a list of vectors, one vector, or a packed float32 matrix [nq, dim].",
     "anyOf": [
         {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
@@ -37,6 +38,7 @@ _VECTORS_SCHEMA: dict[str, Any] = {
     ],
 }
 _ROWS_SCHEMA: dict[str, Any] = {
+    "title": "Rows",
     "description": (
         "Rows to write: a list of row objects (field -> value), or one object of columns "
         "(field -> list of values; a vector column may be a packed float32 matrix [n, dim])."
@@ -47,6 +49,7 @@ _ROWS_SCHEMA: dict[str, Any] = {
     ],
 }
 _KEYS_SCHEMA: dict[str, Any] = {
+    "title": "PrimaryKeys",
     "description": "Primary keys (integers or strings, as the collection's primary key), or one key.",
     "anyOf": [
         {"type": "array", "items": {"anyOf": [{"type": "integer"}, {"type": "string"}]}},

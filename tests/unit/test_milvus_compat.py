@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +11,8 @@ from embedb.errors import InvalidArgumentError, SchemaError
 from embedb.milvus import DataType, MilvusClient
 
 
-def test_quickstart_from_the_milvus_lite_docs(tmp_path: Path) -> None:
-    os.chdir(tmp_path)
+def test_quickstart_from_the_milvus_lite_docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     client = MilvusClient("./milvus_demo.db")
     if client.has_collection(collection_name="demo_collection"):
         client.drop_collection(collection_name="demo_collection")

@@ -112,9 +112,14 @@ def test_promote_and_rollback_move_serving_version_and_alias_together(db: embedb
     back = db.rollback("docs", "embedding", reason="latency regression")  # type: ignore[attr-defined]
     assert back["to_version"] == "models:/toy/1"
     assert models.resolve("toy@champion").version == 1
-    assert db.search("docs", "zebra quartz", limit=1)[0][0]["id"] == 7000, "rows written under version 2 have version 1 too"
+    assert db.search("docs", "zebra quartz", limit=1)[0][0]["id"] == 7000, (
+        "rows written under version 2 have version 1 too"
+    )
     history = [(h["action"], h["to_version"], h["reason"]) for h in db.serving_history("docs")]  # type: ignore[attr-defined]
-    assert history == [("promote", "models:/toy/2", "challenger wins"), ("rollback", "models:/toy/1", "latency regression")]
+    assert history == [
+        ("promote", "models:/toy/2", "challenger wins"),
+        ("rollback", "models:/toy/1", "latency regression"),
+    ]
     alias_moves = [(c.from_version, c.to_version, c.reason) for c in models.alias_history("toy", "champion")]
     assert alias_moves[-2:] == [(1, 2, "challenger wins"), (2, 1, "latency regression")]
 

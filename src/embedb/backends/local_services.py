@@ -55,7 +55,12 @@ class EngineServices:
                 info = engine.collection_by_id(collection_id)
                 return info, engine.store(info)
 
-            runner = BackfillRunner(jobs=jobs, bindings=bindings, registry=models, store_for=store_for)
+            def index_gap(info: CollectionInfo, key: str) -> str | None:
+                return services.index_gap(info, key)
+
+            runner = BackfillRunner(
+                jobs=jobs, bindings=bindings, registry=models, store_for=store_for, index_gap=index_gap
+            )
             services = cls(engine, indexes, models, bindings, jobs, runner, None)  # type: ignore[arg-type]
             services.lifecycle = LifecycleService(
                 catalog=engine.catalog,

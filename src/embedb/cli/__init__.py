@@ -12,6 +12,8 @@ import sys
 import typer
 
 from embedb.cli import data as data_commands
+from embedb.cli import embeddings as embedding_commands
+from embedb.cli import models as model_commands
 from embedb.cli import serve as serve_commands
 from embedb.cli.console import err_console
 from embedb.errors import EmbedbError, InvalidArgumentError
@@ -25,17 +27,8 @@ app = typer.Typer(
 )
 data_commands.register(app)
 serve_commands.register(app)
-
-
-def _add_optional_subapps() -> None:
-    try:
-        from embedb.cli import models as model_commands
-    except ImportError:  # the models layer is optional at import time
-        return
-    app.add_typer(model_commands.app, name="models", help="The model registry: versions, aliases, history.")
-
-
-_add_optional_subapps()
+app.add_typer(model_commands.app, name="models", help="The model registry: versions, aliases, history.")
+app.add_typer(embedding_commands.app, name="embeddings", help="Model versions of vector fields: backfill, promote, rollback.")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 2048
 StoreLookup = Callable[[int], tuple[CollectionInfo, CollectionStore]]
+IndexGap = Callable[[CollectionInfo, str], "str | None"]
+"""``gap(info, column_key)``: None once the column's index is built everywhere (or it needs none)."""
+INDEX_POLL_S = 0.2
 JobProgress = Callable[[int, int], None]
 """``progress(rows_done, rows_total)``, called after every embedded chunk."""
 
@@ -65,12 +68,14 @@ class BackfillRunner:
         bindings: EmbeddingBindings,
         registry: ModelRegistry,
         store_for: StoreLookup,
+        index_gap: IndexGap,
         chunk_rows: int = CHUNK_ROWS,
     ) -> None:
         self.jobs = jobs
         self.bindings = bindings
         self.registry = registry
         self.store_for = store_for
+        self.index_gap = index_gap
         self.chunk_rows = chunk_rows
         self._running: dict[int, _Running] = {}
         self._lock = threading.Lock()
@@ -170,7 +175,11 @@ class BackfillRunner:
             total = rows_done + sum(v.live_count for v in pending + unsealed)
             running.rows_total = total
             self.jobs.progress(
-                record.id, rows_total=total, rows_done=rows_done, rows_without_source=without_source, segments_done=segments_done
+                record.id,
+                rows_total=total,
+                rows_done=rows_done,
+                rows_without_source=without_source,
+                segments_done=segments_done,
             )
             for view in pending:
                 matrix, embedded, missing = self._embed_segment(view, source, embedder, running, rows_done)
@@ -182,6 +191,10 @@ class BackfillRunner:
                 self.jobs.progress(
                     record.id, rows_done=rows_done, rows_without_source=without_source, segments_done=segments_done
                 )
+        # The job is done when the new vectors can serve: indexed like the field's other versions.
+        while self.index_gap(info, key) is not None:
+            self._check_stop(running)
+            running.stop.wait(INDEX_POLL_S)
         with self.jobs.catalog.transaction() as cursor:
             set_version_state(cursor, record.collection_id, key, EmbeddingVersionState.READY)
             self.jobs.transition(record.id, JobState.DONE, cursor=cursor)

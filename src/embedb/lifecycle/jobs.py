@@ -110,7 +110,9 @@ class JobRecord:
             "rows_done": self.rows_done,
             "rows_without_source": self.rows_without_source,
             "segments_done": self.segments_done,
-            "progress": (self.rows_done / self.rows_total) if self.rows_total else (1.0 if self.state.finished else 0.0),
+            "progress": (self.rows_done / self.rows_total)
+            if self.rows_total
+            else (1.0 if self.state.finished else 0.0),
             "rows_per_second": rows_per_second,
             "eta_seconds": eta if not self.state.finished else 0.0,
             "error": self.error,
@@ -127,7 +129,14 @@ class JobTable:
         catalog.ensure_tables(_TABLES)
 
     def create(
-        self, cursor: sqlite3.Cursor, *, collection_id: int, field: str, model_name: str, model_version: int, column_key: str
+        self,
+        cursor: sqlite3.Cursor,
+        *,
+        collection_id: int,
+        field: str,
+        model_name: str,
+        model_version: int,
+        column_key: str,
     ) -> int:
         now = time.time()
         cursor.execute(
@@ -149,7 +158,9 @@ class JobTable:
         if collection_id is None:
             rows = self.catalog.query("SELECT * FROM lifecycle_jobs ORDER BY id")
         else:
-            rows = self.catalog.query("SELECT * FROM lifecycle_jobs WHERE collection_id = ? ORDER BY id", (collection_id,))
+            rows = self.catalog.query(
+                "SELECT * FROM lifecycle_jobs WHERE collection_id = ? ORDER BY id", (collection_id,)
+            )
         return [_record(r) for r in rows]
 
     def unfinished(self) -> list[JobRecord]:
@@ -173,7 +184,15 @@ class JobTable:
             )
         return self.get(job_id)
 
-    def progress(self, job_id: int, *, rows_total: int | None = None, rows_done: int, rows_without_source: int, segments_done: int) -> None:
+    def progress(
+        self,
+        job_id: int,
+        *,
+        rows_total: int | None = None,
+        rows_done: int,
+        rows_without_source: int,
+        segments_done: int,
+    ) -> None:
         with self.catalog.transaction() as cursor:
             if rows_total is not None:
                 cursor.execute("UPDATE lifecycle_jobs SET rows_total = ? WHERE id = ?", (rows_total, job_id))

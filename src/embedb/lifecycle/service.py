@@ -150,7 +150,9 @@ class LifecycleService:
         target = binding.version(self.registry.resolve(model))
         return self._switch(info, binding, target, action="promote", reason=reason, actor=actor)
 
-    def rollback(self, info: CollectionInfo, field: str, *, reason: str | None = None, actor: str | None = None) -> dict[str, Any]:
+    def rollback(
+        self, info: CollectionInfo, field: str, *, reason: str | None = None, actor: str | None = None
+    ) -> dict[str, Any]:
         """Go back to the version that served before the last promotion (or rollback)."""
         binding = self.binding(info, field)
         previous = binding.previous
@@ -194,7 +196,17 @@ class LifecycleService:
             cursor.execute(
                 "INSERT INTO serving_history (collection_id, field, action, from_version, to_version, alias, reason, actor, time)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (info.id, binding.field, action, current.uri, target.uri, binding.model_ref, reason, actor, time.time()),
+                (
+                    info.id,
+                    binding.field,
+                    action,
+                    current.uri,
+                    target.uri,
+                    binding.model_ref,
+                    reason,
+                    actor,
+                    time.time(),
+                ),
             )
             self.catalog.record_event(cursor, f"embedding.{action}", info.name, field=binding.field, to=target.uri)
         self.bindings.forget(info.id)

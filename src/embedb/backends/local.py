@@ -19,6 +19,9 @@ from typing import Any
 import numpy as np
 
 from embedb.backends import Backend, SearchHits
+from embedb.backends.local_experiments import LocalExperimentMethods
+from embedb.backends.local_lifecycle import LocalLifecycleMethods
+from embedb.backends.local_services import EngineServices
 from embedb.config import Settings
 from embedb.errors import (
     ClosedError,
@@ -32,8 +35,6 @@ from embedb.index import admin as index_admin
 from embedb.index.planner import group_search
 from embedb.index.requests import IndexRequest, index_requests, search_options
 from embedb.ingest import check_query_vectors, prepare_batch, to_columns
-from embedb.backends.local_lifecycle import LocalLifecycleMethods
-from embedb.backends.local_services import EngineServices
 from embedb.lifecycle.bindings import EmbeddingVersion, EmbeddingVersionState, FieldBinding
 from embedb.lifecycle.embedding import embed_query_text, embed_rows, given_versions, is_text_query
 from embedb.query.exact import NO_ROW, distances_for_output, prepare_queries
@@ -103,7 +104,7 @@ class _AutoIds:
         return np.arange(start, start + n, dtype=np.int64)
 
 
-class LocalBackend(LocalLifecycleMethods, Backend):
+class LocalBackend(LocalLifecycleMethods, LocalExperimentMethods, Backend):
     """EmbeDB embedded in this process, on a data directory (or a temporary one for ``:memory:``)."""
 
     def __init__(self, path: str | os.PathLike[str] | None, *, read_only: bool = False, settings: Settings | None = None) -> None:
@@ -118,6 +119,7 @@ class LocalBackend(LocalLifecycleMethods, Backend):
         self.models = self.services.models
         self.bindings = self.services.bindings
         self.lifecycle = self.services.lifecycle
+        self._attach_experiments()
         self._search_fields: dict[tuple[int, str | None], tuple[CollectionInfo, FieldSchema]] = {}
         self._infos: dict[str, CollectionInfo] = {}
         self._auto_ids: dict[int, _AutoIds] = {}
@@ -519,8 +521,24 @@ class LocalBackend(LocalLifecycleMethods, Backend):
         group_size: int | None = None,
         strict_group_size: bool | None = None,
         embedding_version: str | None = None,
+        user_key: str | None = None,
     ) -> SearchHits:
         info = self._info(collection_name)
+        if embedding_version is None and info.id in self.experiments.routes:
+            options = {
+                "filter": filter,
+                "limit": limit,
+                "offset": offset,
+                "output_fields": output_fields,
+                "search_params": search_params,
+                "anns_field": anns_field,
+                "partition_names": partition_names,
+                "filter_params": filter_params,
+                "group_by_field": group_by_field,
+            }
+            routed = self._experiment_search(info, data, user_key, options)
+            if routed is not None:
+                return routed
         _check_paging(limit, offset, maximum=MAX_SEARCH_LIMIT)
         if not isinstance(filter, str):
             raise InvalidArgumentError(f"filter must be a string, got {type(filter).__name__}")

@@ -1,0 +1,359 @@
+"""The experiments of one data directory: start, route, log, join feedback, report, stop, promote.
+
+One ``ExperimentService`` runs per storage engine (every client of the engine
+shares it). It keeps ``routes`` — the RUNNING experiments by collection id and
+field — which the backend's search checks with one dict lookup; the dict is
+replaced, never changed in place, so searches read it without a lock. RUNNING
+experiments are loaded again when the data directory reopens, so routing and
+logging survive restarts. Query logs go through a :class:`QueryLog` (batched, off
+the search path); shadow searches of the challenger run on one background thread
+with a bounded backlog, so a slow challenger never slows the answer.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import math
+import secrets
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from embedb.errors import (
+    ExperimentNotFoundError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    InvalidStateError,
+)
+from embedb.lifecycle.bindings import EmbeddingVersionState
+from embedb.lifecycle.experiments import (
+    Arm,
+    ExperimentMode,
+    ExperimentRecord,
+    ExperimentState,
+    ExperimentStore,
+    QueryLogEntry,
+    check_settings,
+)
+from embedb.lifecycle.online_report import ExperimentReport, build_report
+from embedb.lifecycle.query_log import QueryLog
+from embedb.lifecycle.routing import ArmSearch, Hits, RouteContext, route
+from embedb.lifecycle.service import LifecycleService
+from embedb.storage.engine import CollectionInfo, StorageEngine
+
+MAX_SHADOW_BACKLOG = 64
+FEEDBACK_KINDS = ("click", "relevance")
+
+_ATTACHED: weakref.WeakKeyDictionary[StorageEngine, ExperimentService] = weakref.WeakKeyDictionary()
+_ATTACH_LOCK = threading.Lock()
+
+
+class ExperimentService:
+    """Experiments of one engine, their routing table, their query log and their shadow executor."""
+
+    def __init__(self, lifecycle: LifecycleService, *, read_only: bool) -> None:
+        self.lifecycle = lifecycle
+        self.catalog = lifecycle.catalog
+        self.registry = lifecycle.registry
+        self.store = ExperimentStore(self.catalog)
+        self.log: QueryLog[QueryLogEntry] = QueryLog(self.store.insert_queries)
+        self.routes: dict[int, dict[str, ExperimentRecord]] = {}
+        self._lock = threading.RLock()
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pending: set[concurrent.futures.Future[None]] = set()
+        self._closed = False
+        if not read_only:  # a read-only client cannot log, so it never routes
+            for record in self.store.select(state=ExperimentState.RUNNING):
+                self._set_route(record, routed=True)
+            lifecycle.version_users.append(self.users)
+
+    @classmethod
+    def attach(cls, engine: StorageEngine, lifecycle: LifecycleService) -> ExperimentService:
+        """The engine's experiment service, created (and closed with the engine) on first use."""
+        with _ATTACH_LOCK:
+            service = _ATTACHED.get(engine)
+            if service is None:
+                service = cls(lifecycle, read_only=engine.read_only)
+                engine.add_close_hook(service.close)
+                _ATTACHED[engine] = service
+            return service
+
+    # ------------------------------------------------------------- control
+
+    def start(
+        self,
+        info: CollectionInfo,
+        field: str,
+        *,
+        champion: str,
+        challenger: str,
+        mode: str,
+        split: float,
+        k: int,
+        alpha: float,
+        sequential: bool,
+        horizon: int | None,
+    ) -> ExperimentRecord:
+        """Start routing text searches of ``field`` through a new experiment; return it.
+
+        Raises ``InvalidArgumentError`` (bad mode or settings, the same version twice),
+        the registry's not-found errors, and ``FailedPreconditionError`` when the champion
+        does not serve the field, the challenger's vectors are not complete, or another
+        experiment is running on the field.
+        """
+        parsed = ExperimentMode.parse(mode)
+        check_settings(split=split, k=k, alpha=alpha, sequential=sequential, horizon=horizon)
+        binding = self.lifecycle.binding(info, field)
+        champion_version = binding.version(self.registry.resolve(champion))
+        challenger_version = binding.version(self.registry.resolve(challenger))
+        if champion_version.column_key == challenger_version.column_key:
+            raise InvalidArgumentError(f"champion and challenger are both {champion_version.uri}", field="challenger")
+        if champion_version.column_key != binding.serving_key:
+            raise FailedPreconditionError(
+                f"the champion must be the version serving field {field!r}: {binding.serving.uri} serves it, "
+                f"{champion} is {champion_version.uri}"
+            )
+        if challenger_version.state is not EmbeddingVersionState.READY:
+            raise FailedPreconditionError(
+                f"{challenger_version.uri} of field {field!r} is {challenger_version.state.value}: wait for its backfill job"
+            )
+        with self._lock:
+            running = [r for r in self.store.select(info.id, state=ExperimentState.RUNNING) if r.field == field]
+            if running:
+                raise FailedPreconditionError(
+                    f"experiment {running[0].id} is already running on field {field!r} of {info.name!r}; stop or promote it first"
+                )
+            with self.catalog.transaction() as cursor:
+                experiment_id = self.store.create(
+                    cursor,
+                    collection_id=info.id,
+                    field=field,
+                    mode=parsed.value,
+                    champion=champion,
+                    challenger=challenger,
+                    champion_version=champion_version.uri,
+                    challenger_version=challenger_version.uri,
+                    champion_key=champion_version.column_key,
+                    challenger_key=challenger_version.column_key,
+                    split=float(split),
+                    k=k,
+                    alpha=float(alpha),
+                    sequential=int(sequential),
+                    horizon=horizon,
+                    salt=secrets.token_hex(8),
+                )
+                self.catalog.record_event(
+                    cursor,
+                    "experiment.start",
+                    info.name,
+                    experiment=experiment_id,
+                    field=field,
+                    mode=parsed.value,
+                    champion=champion_version.uri,
+                    challenger=challenger_version.uri,
+                )
+            record = self.store.get(experiment_id)
+            self._set_route(record, routed=True)
+        return record
+
+    def stop(self, info: CollectionInfo, experiment_id: int) -> ExperimentRecord:
+        """End a RUNNING experiment without promoting; keep its final report. Raises ``InvalidStateError``."""
+        return self._end(info, experiment_id, ExperimentState.STOPPED, None)[0]
+
+    def promote(
+        self, info: CollectionInfo, experiment_id: int, *, reason: str | None, actor: str | None
+    ) -> tuple[ExperimentRecord, ExperimentReport, dict[str, Any]]:
+        """Promote the challenger (serving version and model alias) and end the experiment, in one transaction.
+
+        Returns the ended experiment, its final report and what the promotion moved.
+        Raises ``InvalidStateError`` when it is not RUNNING and what
+        ``LifecycleService.promote`` raises (an incomplete index, for one).
+        """
+
+        def promote_challenger(record: ExperimentRecord, report: ExperimentReport) -> dict[str, Any]:
+            why = reason or f"experiment {record.id} ({record.mode.value}): {report.verdict.reason}"
+            return self.lifecycle.promote(info, record.field, record.challenger_version, reason=why, actor=actor)
+
+        record, report, moved = self._end(info, experiment_id, ExperimentState.PROMOTED, promote_challenger)
+        assert moved is not None
+        return record, report, moved
+
+    def _end(
+        self,
+        info: CollectionInfo,
+        experiment_id: int,
+        target: ExperimentState,
+        inside: Callable[[ExperimentRecord, ExperimentReport], dict[str, Any]] | None,
+    ) -> tuple[ExperimentRecord, ExperimentReport, dict[str, Any] | None]:
+        with self._lock:
+            record = self._of_collection(info, experiment_id)
+            record.state.check_transition(target)
+            self._set_route(record, routed=False)  # no new queries while it ends
+            try:
+                self.flush()
+                report = build_report(record, info.name, self.store.queries(record.id), self.store.feedback(record.id))
+                with self.catalog.transaction() as cursor:
+                    moved = inside(record, report) if inside is not None else None
+                    self.store.transition(cursor, record.id, target, final_report=report.to_dict())
+                    self.catalog.record_event(
+                        cursor,
+                        f"experiment.{target.value.lower()}",
+                        info.name,
+                        experiment=record.id,
+                        decision=report.verdict.decision.value,
+                    )
+            except BaseException:
+                self._set_route(self.store.get(record.id), routed=True)
+                raise
+            ended = self.store.get(record.id)
+        final = ExperimentReport(report.verdict, report.arms, ended.to_dict(info.name), report.queries, report.feedback)
+        return ended, final, moved
+
+    # ------------------------------------------------------------- routing
+
+    def route(
+        self,
+        record: ExperimentRecord,
+        texts: list[str],
+        *,
+        search: ArmSearch,
+        indexes: dict[str, str],
+        limit: int,
+        offset: int,
+        user_key: str | None,
+    ) -> list[Hits]:
+        """Answer a text search inside ``record`` (see :mod:`embedb.lifecycle.routing`)."""
+        context = RouteContext(record, search, self.log.append, self._submit, indexes)
+        return route(context, texts, limit=limit, offset=offset, user_key=user_key)
+
+    def _submit(self, task: Callable[[], None]) -> bool:
+        with self._lock:
+            if self._closed or len(self._pending) >= MAX_SHADOW_BACKLOG:
+                return False
+            if self._executor is None:
+                self._executor = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="embedb-shadow"
+                )
+            future = self._executor.submit(task)
+            self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
+        return True
+
+    def _set_route(self, record: ExperimentRecord, *, routed: bool) -> None:
+        with self._lock:
+            routes = {collection: dict(fields) for collection, fields in self.routes.items()}
+            fields = routes.setdefault(record.collection_id, {})
+            if routed:
+                fields[record.field] = record
+            else:
+                fields.pop(record.field, None)
+            if not fields:
+                del routes[record.collection_id]
+            self.routes = routes
+
+    # ------------------------------------------------------------ feedback
+
+    def feedback(
+        self, info: CollectionInfo, query_id: str, doc_id: Any, *, kind: str, relevance: float | None
+    ) -> dict[str, Any]:
+        """Join a click or a relevance grade to a logged query of a RUNNING experiment; return the event.
+
+        Raises ``InvalidArgumentError`` (bad kind or grade, a click on a document the
+        query did not return), ``ExperimentNotFoundError`` (no such query in this
+        collection) and ``InvalidStateError`` (the experiment has ended).
+        """
+        if not isinstance(query_id, str) or not query_id:
+            raise InvalidArgumentError(f"query_id must be a non-empty string, got {query_id!r}", field="query_id")
+        if kind not in FEEDBACK_KINDS:
+            raise InvalidArgumentError(f"kind must be one of {', '.join(FEEDBACK_KINDS)}, got {kind!r}", field="kind")
+        if relevance is not None:
+            if isinstance(relevance, bool) or not isinstance(relevance, int | float) or not math.isfinite(relevance):
+                raise InvalidArgumentError(f"relevance must be a finite number, got {relevance!r}", field="relevance")
+            kind = "relevance"
+        elif kind == "relevance":
+            raise InvalidArgumentError("kind='relevance' needs relevance=<grade>", field="relevance")
+        entry = self.store.find_query(query_id)
+        if entry is None:
+            self.flush()  # it may still be queued
+            entry = self.store.find_query(query_id)
+        record = self.store.get(entry.experiment_id) if entry is not None else None
+        if entry is None or record is None or record.collection_id != info.id:
+            raise ExperimentNotFoundError(
+                f"no experiment query {query_id!r} in collection {info.name!r}", query_id=query_id
+            )
+        if record.state is not ExperimentState.RUNNING:
+            raise InvalidStateError(f"experiment {record.id} is {record.state.value}: it takes no more feedback")
+        position = next((i for i, doc in enumerate(entry.returned_ids) if str(doc) == str(doc_id)), None)
+        if position is None and kind == "click":
+            raise InvalidArgumentError(
+                f"doc_id {doc_id!r} is not among the hits of query {query_id!r}; a click must be on a returned hit",
+                field="doc_id",
+            )
+        stored = entry.returned_ids[position] if position is not None else doc_id
+        arm: str | None
+        if position is not None and entry.teams is not None:
+            arm = entry.teams[position]
+        else:
+            arm = entry.arm.value if entry.arm is not Arm.INTERLEAVED else None
+        event = self.store.add_feedback(
+            record.id, query_id, stored, kind, float(relevance) if relevance is not None else None
+        )
+        return {
+            "experiment_id": record.id,
+            "query_id": query_id,
+            "doc_id": stored,
+            "kind": event.kind,
+            "relevance": event.relevance,
+            "arm": arm,
+            "time": event.time,
+        }
+
+    # -------------------------------------------------------------- report
+
+    def report(self, info: CollectionInfo, record: ExperimentRecord) -> ExperimentReport:
+        """The report of an experiment: live while it runs (logs flushed first), its final one once it ended."""
+        if record.state is not ExperimentState.RUNNING and record.final_report is not None:
+            return ExperimentReport.from_dict({**record.final_report, "experiment": record.to_dict(info.name)})
+        self.flush()
+        return build_report(record, info.name, self.store.queries(record.id), self.store.feedback(record.id))
+
+    def flush(self, timeout: float = 60.0) -> None:
+        """Wait for running shadow searches, then write every queued log entry."""
+        pending = list(self._pending)
+        if pending:
+            concurrent.futures.wait(pending, timeout=timeout)
+        self.log.flush(timeout)
+
+    # ------------------------------------------------------------ plumbing
+
+    def users(self, info: CollectionInfo, field: str, key: str) -> list[str]:
+        """``LifecycleService.version_users`` hook: the RUNNING experiments that use a field's version."""
+        return [
+            f"running experiment {record.id} ({record.mode.value})"
+            for record in self.routes.get(info.id, {}).values()
+            if record.field == field and key in (record.champion_key, record.challenger_key)
+        ]
+
+    def _of_collection(self, info: CollectionInfo, experiment_id: int) -> ExperimentRecord:
+        record = self.store.get(_checked_id(experiment_id))
+        if record.collection_id != info.id:
+            raise ExperimentNotFoundError(
+                f"no experiment {experiment_id} in collection {info.name!r}", experiment_id=experiment_id
+            )
+        return record
+
+    def close(self) -> None:
+        """Finish queued shadow searches, write every log entry and stop the threads; idempotent."""
+        with self._lock:
+            self._closed = True
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+        self.log.close()
+
+
+def _checked_id(experiment_id: Any) -> int:
+    if isinstance(experiment_id, bool) or not isinstance(experiment_id, int):
+        raise InvalidArgumentError(f"experiment_id must be an integer, got {experiment_id!r}", field="experiment_id")
+    return experiment_id

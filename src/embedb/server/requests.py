@@ -52,13 +52,18 @@ _KEYS_SCHEMA: dict[str, Any] = {
     "title": "PrimaryKeys",
     "description": "Primary keys (integers or strings, as the collection's primary key), or one key.",
     "anyOf": [
-        {"type": "array", "items": {"anyOf": [{"type": "integer"}, {"type": "string"}]}},
-        {"type": "integer"},
+        {"type": "array", "items": {"anyOf": [{"type": "integer", "format": "int64"}, {"type": "string"}]}},
+        {"type": "integer", "format": "int64"},
         {"type": "string"},
     ],
 }
 
 Vectors = Annotated[Any, WithJsonSchema(_VECTORS_SCHEMA)]
+# A primary key in a result: INT64 (int64, not a generator's default int32) or VARCHAR.
+Key = Annotated[
+    int | str,
+    WithJsonSchema({"title": "PrimaryKey", "anyOf": [{"type": "integer", "format": "int64"}, {"type": "string"}]}),
+]
 Rows = Annotated[Any, WithJsonSchema(_ROWS_SCHEMA)]
 Keys = Annotated[Any, WithJsonSchema(_KEYS_SCHEMA)]
 AnyJson = Annotated[Any, WithJsonSchema({"description": "Any JSON value."})]
@@ -161,7 +166,9 @@ class QueryRequest(ApiRequest):
     offset: int = 0
     partition_names: Names = None
     ids: Keys = None
-    filter_params: Annotated[dict[str, Any] | None, Field(description="Values for {placeholders} in the filter.")] = None
+    filter_params: Annotated[dict[str, Any] | None, Field(description="Values for {placeholders} in the filter.")] = (
+        None
+    )
 
 
 class SearchRequest(ApiRequest):
@@ -175,7 +182,9 @@ class SearchRequest(ApiRequest):
     limit: int = 10
     offset: int = 0
     output_fields: OutputFields = None
-    search_params: Annotated[dict[str, Any] | None, Field(description="Index search parameters, e.g. {'ef': 64}.")] = None
+    search_params: Annotated[dict[str, Any] | None, Field(description="Index search parameters, e.g. {'ef': 64}.")] = (
+        None
+    )
     anns_field: str | None = None
     partition_names: Names = None
     filter_params: dict[str, Any] | None = None
@@ -187,9 +196,13 @@ class CreateIndexRequest(ApiRequest):
     collection_name: CollectionName
     index_params: AnyJson = None
     field_name: str | None = None
-    index_type: Annotated[str | None, Field(description="FLAT, HNSW, IVF_FLAT, IVF_SQ8, IVF_PQ, HNSWLIB, ANNOY or AUTOINDEX.")] = None
+    index_type: Annotated[
+        str | None, Field(description="FLAT, HNSW, IVF_FLAT, IVF_SQ8, IVF_PQ, HNSWLIB, ANNOY or AUTOINDEX.")
+    ] = None
     metric_type: str | None = None
-    params: Annotated[dict[str, Any] | None, Field(description="Build parameters, e.g. {'M': 16, 'efConstruction': 200}.")] = None
+    params: Annotated[
+        dict[str, Any] | None, Field(description="Build parameters, e.g. {'M': 16, 'efConstruction': 200}.")
+    ] = None
     index_name: str | None = None
     sync: bool = True
     timeout: float | None = None
@@ -228,7 +241,10 @@ class ErrorResponse(BaseModel):
 
 
 class NullResult(BaseModel):
-    result: None = None
+    """The operation returns nothing (``{"result": null}``)."""
+
+    # Described as "any" rather than {"type": "null"}, which client generators cannot map to a type.
+    result: Annotated[None, WithJsonSchema({"description": "Always null."})] = None
 
 
 class BoolResult(BaseModel):
@@ -245,7 +261,7 @@ class ObjectResult(BaseModel):
 
 class InsertCounts(BaseModel):
     insert_count: int
-    ids: list[int | str]
+    ids: list[Key]
 
 
 class InsertResult(BaseModel):
@@ -259,7 +275,7 @@ class RowsResult(BaseModel):
 
 
 class Hit(BaseModel):
-    id: int | str
+    id: Key
     distance: float
     entity: dict[str, Any]
 

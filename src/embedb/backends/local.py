@@ -468,7 +468,20 @@ class LocalBackend(LocalLifecycleMethods, LocalExperimentMethods, Backend):
         fields = output_fields
         if fields is None and default_all:
             fields = ["*"]
-        return plan_output(info.schema, fields, self.vector_keys(info), include_primary=True)
+        bindings = self._bindings(info)
+        versioned = [f for f in fields or () if isinstance(f, str) and "@" in f and f.split("@", 1)[0] in bindings]
+        plan = plan_output(info.schema, [f for f in fields or () if f not in versioned], self.vector_keys(info), include_primary=True)
+        if not versioned:
+            return plan
+        vectors, constants = list(plan.vectors), list(plan.constants)
+        for name in versioned:
+            field_name, ref = name.split("@", 1)
+            binding = bindings[field_name]
+            if ref == "version":  # which model version made the field's returned vectors
+                constants.append((name, binding.serving.uri))
+            else:  # the field's vectors of one model version: "embedding@models:/minilm/2"
+                vectors.append((name, binding.version(self.models.resolve(ref)).column_key))
+        return OutputPlan(plan.scalars, tuple(vectors), plan.dynamic_keys, plan.all_dynamic, tuple(constants))
 
     def query(
         self,

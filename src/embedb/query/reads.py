@@ -159,6 +159,7 @@ class OutputPlan:
     vectors: tuple[tuple[str, str], ...]  # (field name, storage column key)
     dynamic_keys: tuple[str, ...]
     all_dynamic: bool
+    constants: tuple[tuple[str, Any], ...] = ()  # (output name, value) added to every row
 
     @property
     def wants_dynamic(self) -> bool:
@@ -232,7 +233,15 @@ def project(snapshot: Snapshot, refs: RowRefs, plan: OutputPlan, schema: Collect
                     else:
                         out[slot].update({k: extra[k] for k in plan.dynamic_keys if k in extra})
         for name, key in plan.vectors:
-            matrix = np.asarray(view.data.vectors[key][rows])
+            column = view.data.vectors.get(key)
+            if column is None:  # this segment holds no vectors of that model version (yet)
+                for slot in where.tolist():
+                    out[slot][name] = None
+                continue
+            matrix = np.asarray(column[rows])
             for slot, vector in zip(where.tolist(), matrix.tolist(), strict=True):
                 out[slot][name] = vector
+    for name, value in plan.constants:
+        for row in out:
+            row[name] = value
     return out

@@ -15,10 +15,8 @@ import embedb
 def main() -> None:
     path, mode = sys.argv[1], sys.argv[2]
     with embedb.connect(path) as db:
-        if mode == "start":
-            job = db.add_embedding_version("docs", "embedding", "toy/2")  # type: ignore[attr-defined]
-        else:
-            job = db.list_jobs("docs")[-1]  # type: ignore[attr-defined]
+        start = mode == "start"
+        job = db.add_embedding_version("docs", "embedding", "toy/2") if start else db.list_jobs("docs")[-1]  # type: ignore[attr-defined]
         seen = -1
         while True:
             job = db.get_job(job["job_id"])  # type: ignore[attr-defined]

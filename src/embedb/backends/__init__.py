@@ -262,6 +262,105 @@ class Backend(ABC):
                 return description
             time.sleep(0.05)
 
+    # ---------------------------------------------- experiments, evaluation
+
+    @abstractmethod
+    def start_experiment(
+        self,
+        collection_name: str,
+        field_name: str,
+        *,
+        champion: str,
+        challenger: str,
+        mode: str,
+        split: float = 0.5,
+        k: int = 10,
+        alpha: float = 0.05,
+        sequential: bool = True,
+        horizon: int | None = None,
+    ) -> dict[str, Any]:
+        """Start an online experiment on a model-bound field; return it (``experiment_id``, ``state``...).
+
+        ``mode`` is ``shadow`` (the champion answers, the challenger runs off the
+        response path), ``split`` (a ``split`` share of users, by a salted hash of
+        ``search(user_key=)``, is served by the challenger) or ``interleave`` (team
+        draft; each hit names its arm). While it runs, every text search on the field
+        is routed by it: each hit gains ``query_id`` and ``arm``, and the query is
+        logged. Vector searches are not routed (they go to the champion, unlogged).
+        ``sequential`` (an mSPRT, safe to look at any time) or a fixed ``horizon``
+        decide when the report may conclude; ``k`` is the cutoff of shadow overlap.
+        Raises ``InvalidArgumentError`` (bad mode or settings), not-found errors for
+        the versions, ``FailedPreconditionError`` (the champion does not serve the
+        field, the challenger is still backfilling, another experiment runs on the field).
+        """
+
+    @abstractmethod
+    def get_experiment(self, experiment_id: int) -> dict[str, Any]:
+        """An experiment's settings and state; raises ``ExperimentNotFoundError``."""
+
+    @abstractmethod
+    def list_experiments(self, collection_name: str | None = None) -> list[dict[str, Any]]:
+        """Experiments, oldest first (only one collection's when named)."""
+
+    @abstractmethod
+    def experiment_report(self, experiment_id: int) -> dict[str, Any]:
+        """The experiment's verdict (``decision``: promote / keep / undecided, ``reason``, the numbers) plus ``arms``.
+
+        Live while it runs (pending logs are written first), frozen once it ended.
+        Raises ``ExperimentNotFoundError``.
+        """
+
+    @abstractmethod
+    def stop_experiment(self, experiment_id: int) -> dict[str, Any]:
+        """End a running experiment without promoting (its logs and final report stay); raises ``InvalidStateError``."""
+
+    @abstractmethod
+    def promote_experiment(
+        self, experiment_id: int, *, reason: str | None = None, actor: str | None = None
+    ) -> dict[str, Any]:
+        """Promote the challenger (serving version and model alias, one transaction) and end the experiment.
+
+        Returns what moved plus ``experiment`` and its final ``report``. Raises
+        ``InvalidStateError`` (not running) and ``FailedPreconditionError`` (the
+        challenger's index is not built yet).
+        """
+
+    @abstractmethod
+    def feedback(
+        self, collection_name: str, query_id: str, doc_id: Any, *, kind: str = "click", relevance: float | None = None
+    ) -> dict[str, Any]:
+        """Join a click (``kind="click"``) or a graded ``relevance`` to a logged experiment query; return the event.
+
+        A click must be on a hit the query returned. Raises ``InvalidArgumentError``,
+        ``ExperimentNotFoundError`` (no such query) and ``InvalidStateError`` (ended).
+        """
+
+    @abstractmethod
+    def evaluate(
+        self,
+        collection_name: str,
+        field_name: str,
+        *,
+        queries: dict[str, str],
+        qrels: dict[str, dict[str, float]],
+        versions: list[str] | None = None,
+        k: int = 10,
+        baseline: str | None = None,
+        candidate: str | None = None,
+        metric: str = "ndcg@10",
+        min_delta: float = 0.0,
+        ann_check: bool = True,
+    ) -> dict[str, Any]:
+        """Score model versions of a field on labelled queries (BEIR ``queries``/``qrels``) and gate the candidate.
+
+        Per version: recall@k, nDCG@10, MRR@10 (and, with ``ann_check``, its index's
+        recall@k against exact search and its p50/p99 latency). Each other version is
+        compared with ``baseline`` (default: the first) on ``metric`` by a paired
+        randomization test and a bootstrap interval; ``gate.passed`` is False when
+        ``candidate`` (default: the second) is significantly worse by more than
+        ``min_delta``. Writes nothing. Raises ``InvalidArgumentError`` and not-found errors.
+        """
+
     # -------------------------------------------------- Milvus compatibility
 
     def load_collection(self, collection_name: str, **_: Any) -> None:

@@ -328,6 +328,94 @@ class HttpBackend(Backend):
     def drop_index(self, collection_name: str, index_name: str) -> None:
         self._call("drop_index", collection_name=collection_name, index_name=index_name)
 
+    # --------------------------------------------- experiments, evaluation
+
+    def start_experiment(
+        self,
+        collection_name: str,
+        field_name: str,
+        *,
+        champion: str,
+        challenger: str,
+        mode: str,
+        split: float = 0.5,
+        k: int = 10,
+        alpha: float = 0.05,
+        sequential: bool = True,
+        horizon: int | None = None,
+    ) -> dict[str, Any]:
+        return dict(
+            self._call(
+                "start_experiment",
+                collection_name=collection_name,
+                field_name=field_name,
+                champion=champion,
+                challenger=challenger,
+                mode=mode,
+                split=split,
+                k=k,
+                alpha=alpha,
+                sequential=sequential,
+                horizon=horizon,
+            )
+        )
+
+    def get_experiment(self, experiment_id: int) -> dict[str, Any]:
+        return dict(self._call("get_experiment", experiment_id=experiment_id))
+
+    def list_experiments(self, collection_name: str | None = None) -> list[dict[str, Any]]:
+        return list(self._call("list_experiments", collection_name=collection_name))
+
+    def experiment_report(self, experiment_id: int) -> dict[str, Any]:
+        return dict(self._call("experiment_report", experiment_id=experiment_id))
+
+    def stop_experiment(self, experiment_id: int) -> dict[str, Any]:
+        return dict(self._call("stop_experiment", experiment_id=experiment_id))
+
+    def promote_experiment(self, experiment_id: int, *, reason: str | None = None, actor: str | None = None) -> dict[str, Any]:
+        return dict(self._call("promote_experiment", experiment_id=experiment_id, reason=reason, actor=actor))
+
+    def feedback(
+        self, collection_name: str, query_id: str, doc_id: Any, *, kind: str = "click", relevance: float | None = None
+    ) -> dict[str, Any]:
+        return dict(
+            self._call(
+                "feedback", collection_name=collection_name, query_id=query_id, doc_id=doc_id, kind=kind, relevance=relevance
+            )
+        )
+
+    def evaluate(
+        self,
+        collection_name: str,
+        field_name: str,
+        *,
+        queries: dict[str, str],
+        qrels: dict[str, dict[str, float]],
+        versions: list[str] | None = None,
+        k: int = 10,
+        baseline: str | None = None,
+        candidate: str | None = None,
+        metric: str = "ndcg@10",
+        min_delta: float = 0.0,
+        ann_check: bool = True,
+    ) -> dict[str, Any]:
+        return dict(
+            self._call(
+                "evaluate",
+                collection_name=collection_name,
+                field_name=field_name,
+                queries=queries,
+                qrels=qrels,
+                versions=versions,
+                k=k,
+                baseline=baseline,
+                candidate=candidate,
+                metric=metric,
+                min_delta=min_delta,
+                ann_check=ann_check,
+            )
+        )
+
 
 def _error_of(status: int, payload: Any, text: str) -> EmbedbError:
     """The typed error an error response carries (by wire name), or one chosen from the status."""

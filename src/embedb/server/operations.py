@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from embedb.server import experiment_requests as xrq
 from embedb.server import requests as rq
 
 
@@ -149,6 +150,17 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/v1/entities/get", READER, rq.GetRequest, rq.RowsResult, returns=Returns.ROWS),
     Operation("query", "/v1/entities/query", READER, rq.QueryRequest, rq.RowsResult, returns=Returns.ROWS),
     Operation("search", "/v1/entities/search", READER, rq.SearchRequest, rq.HitsResult, returns=Returns.HITS, packed_args=("data",)),
+    # experiments and evaluation: an experiment id alone names no collection, so those need a global token.
+    Operation("start_experiment", "/v1/experiments/start", ADMIN, xrq.StartExperimentRequest, rq.ObjectResult),
+    Operation("get_experiment", "/v1/experiments/get", READER, xrq.ExperimentIdRequest, rq.ObjectResult, scope_args=()),
+    Operation("list_experiments", "/v1/experiments/list", READER, xrq.ListExperimentsRequest, rq.RowsResult),
+    Operation("experiment_report", "/v1/experiments/report", READER, xrq.ExperimentIdRequest, rq.ObjectResult, scope_args=()),
+    Operation("stop_experiment", "/v1/experiments/stop", ADMIN, xrq.ExperimentIdRequest, rq.ObjectResult, scope_args=()),
+    Operation(
+        "promote_experiment", "/v1/experiments/promote", ADMIN, xrq.PromoteExperimentRequest, rq.ObjectResult, scope_args=()
+    ),
+    Operation("feedback", "/v1/experiments/feedback", WRITER, xrq.FeedbackRequest, rq.ObjectResult),
+    Operation("evaluate", "/v1/experiments/evaluate", READER, xrq.EvaluateRequest, rq.ObjectResult),
 )
 
 BY_ID: dict[str, Operation] = {op.operation_id: op for op in OPERATIONS}

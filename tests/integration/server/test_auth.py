@@ -50,6 +50,18 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "list_indexes": {"collection_name": "{c}"},
     "describe_index": {"collection_name": "{c}", "index_name": "vector"},
     "drop_index": {"collection_name": "{c}", "index_name": "never"},
+    "start_experiment": {
+        "collection_name": "{s}", "field_name": "vector", "champion": "m@a", "challenger": "m@b", "mode": "split"
+    },
+    "get_experiment": {"experiment_id": 999999},
+    "list_experiments": {"collection_name": "{c}"},
+    "experiment_report": {"experiment_id": 999999},
+    "stop_experiment": {"experiment_id": 999999},
+    "promote_experiment": {"experiment_id": 999999},
+    "feedback": {"collection_name": "{c}", "query_id": "never", "doc_id": 1},
+    "evaluate": {
+        "collection_name": "{c}", "field_name": "vector", "queries": {"q": "x"}, "qrels": {"q": {"1": 1.0}}, "versions": ["m/1"]
+    },
 }
 PRINCIPALS = ["anonymous", "bad_token", "reader", "writer", "admin", "scoped_writer", "scoped_admin"]
 SCOPED_PRINCIPALS = {"scoped_writer": Role.WRITER, "scoped_admin": Role.ADMIN}

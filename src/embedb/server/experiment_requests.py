@@ -1,0 +1,69 @@
+"""Request bodies of the experiment and evaluation operations (mirroring their ``Backend`` methods).
+
+Kept beside ``requests.py`` (same base class, same rules: strict types, unknown
+fields refused) so the lifecycle's routes are one file to read.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, WithJsonSchema
+
+from embedb.server.requests import ApiRequest, CollectionName
+
+ExperimentId = Annotated[int, Field(description="The id start_experiment returned.", examples=[1])]
+ModelRef = Annotated[str, Field(description="A model version the field holds: name@alias or name/version.")]
+DocId = Annotated[
+    Any,
+    WithJsonSchema({"title": "PrimaryKey", "anyOf": [{"type": "integer", "format": "int64"}, {"type": "string"}]}),
+]
+
+
+class StartExperimentRequest(ApiRequest):
+    collection_name: CollectionName
+    field_name: str
+    champion: ModelRef
+    challenger: ModelRef
+    mode: Annotated[str, Field(description="shadow, split or interleave.")]
+    split: Annotated[float, Field(description="Share of users the challenger serves (split mode).")] = 0.5
+    k: Annotated[int, Field(description="Cutoff of the shadow overlap@k.")] = 10
+    alpha: float = 0.05
+    sequential: Annotated[bool, Field(description="mSPRT: the report may be read at any time.")] = True
+    horizon: Annotated[int | None, Field(description="Planned sample size of a fixed-horizon test.")] = None
+
+
+class ExperimentIdRequest(ApiRequest):
+    experiment_id: ExperimentId
+
+
+class ListExperimentsRequest(ApiRequest):
+    collection_name: Annotated[str | None, Field(description="Only experiments of this collection.")] = None
+
+
+class PromoteExperimentRequest(ApiRequest):
+    experiment_id: ExperimentId
+    reason: str | None = None
+    actor: str | None = None
+
+
+class FeedbackRequest(ApiRequest):
+    collection_name: CollectionName
+    query_id: Annotated[str, Field(description="The query_id of the hits the feedback is about.")]
+    doc_id: DocId
+    kind: Annotated[str, Field(description="click or relevance.")] = "click"
+    relevance: Annotated[float | None, Field(description="A graded relevance (kind becomes relevance).")] = None
+
+
+class EvaluateRequest(ApiRequest):
+    collection_name: CollectionName
+    field_name: str
+    queries: Annotated[dict[str, str], Field(description="Query id -> text (BEIR queries).")]
+    qrels: Annotated[dict[str, dict[str, float]], Field(description="Query id -> {doc id: grade} (BEIR qrels).")]
+    versions: list[str] | None = None
+    k: int = 10
+    baseline: str | None = None
+    candidate: str | None = None
+    metric: str = "ndcg@10"
+    min_delta: float = 0.0
+    ann_check: bool = True

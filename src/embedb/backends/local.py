@@ -538,7 +538,7 @@ class LocalBackend(LocalLifecycleMethods, LocalExperimentMethods, Backend):
     ) -> SearchHits:
         info = self._info(collection_name)
         if embedding_version is None and info.id in self.experiments.routes:
-            options = {
+            routed_options = {
                 "filter": filter,
                 "limit": limit,
                 "offset": offset,
@@ -549,7 +549,7 @@ class LocalBackend(LocalLifecycleMethods, LocalExperimentMethods, Backend):
                 "filter_params": filter_params,
                 "group_by_field": group_by_field,
             }
-            routed = self._experiment_search(info, data, user_key, options)
+            routed = self._experiment_search(info, data, user_key, routed_options)
             if routed is not None:
                 return routed
         _check_paging(limit, offset, maximum=MAX_SEARCH_LIMIT)

@@ -181,10 +181,11 @@ def test_acknowledged_batches_survive_repeated_kill9(data_dir: Path) -> None:
     "point",
     [
         "seal-after-rotate",
-        "after-segment-files",
+        "seal-after-segment-files",
         "seal-after-deletion-files",
         "seal-after-commit",
         "seal-before-wal-drop",
+        "compact-after-segment-files",
         "compact-after-commit",
     ],
 )

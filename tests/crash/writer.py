@@ -29,13 +29,19 @@ def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def die_after(owner: Any, name: str) -> None:
+def called_from(function_name: str) -> Callable[..., bool]:
+    """A ``when`` that holds if the patched function was called by ``function_name``."""
+    return lambda *args, **kwargs: sys._getframe(2).f_code.co_name == function_name
+
+
+def die_after(owner: Any, name: str, *, when: Callable[..., bool] = lambda *a, **k: True) -> None:
     original: Callable[..., Any] = getattr(owner, name)
 
     @functools.wraps(original)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         result = original(*args, **kwargs)
-        die()
+        if when(*args, **kwargs):
+            die()
         return result
 
     setattr(owner, name, wrapper)
@@ -56,17 +62,17 @@ def die_before(owner: Any, name: str, *, when: Callable[..., bool] = lambda *a, 
 CRASH_POINTS: dict[str, Callable[[], None]] = {
     # checkpoint: WAL rotated, nothing sealed yet
     "seal-after-rotate": lambda: die_after(WalWriter, "rotate"),
-    # a sealed or merged segment folder is complete on disk, the catalog does not name it yet
-    "after-segment-files": lambda: die_after(store_module, "write_segment"),
+    # a sealed segment folder is complete on disk, the catalog does not name it yet
+    "seal-after-segment-files": lambda: die_after(store_module, "write_segment", when=called_from("checkpoint")),
     # new deletion-mark files written, the catalog still names the old ones
     "seal-after-deletion-files": lambda: die_after(store_module, "write_deletions"),
     # catalog committed, old deletion files and WAL files not yet removed
     "seal-after-commit": lambda: die_before(store_module.CollectionStore, "_remove_stale_deletion_files"),
     "seal-before-wal-drop": lambda: die_before(WalWriter, "drop_files_through"),
+    # compaction: the merged segment is on disk, the catalog still names the old ones
+    "compact-after-segment-files": lambda: die_after(store_module, "write_segment", when=called_from("_compact_group")),
     # compaction: merged segment committed, the merged-away folders still on disk
-    "compact-after-commit": lambda: die_before(
-        store_module.shutil, "rmtree", when=lambda *a, **k: sys._getframe(2).f_code.co_name == "_compact_group"
-    ),
+    "compact-after-commit": lambda: die_before(store_module.shutil, "rmtree", when=called_from("_compact_group")),
 }
 
 

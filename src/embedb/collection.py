@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from embedb.backends import Backend, QueryIterator, SearchHits, SearchIterator
+    from embedb.experiment import Experiment
 
 
 class Collection:
@@ -75,3 +76,32 @@ class Collection:
 
     def has_partition(self, partition_name: str) -> bool:
         return self.backend.has_partition(self.name, partition_name)
+
+    # ---------------------------------------------- experiments, evaluation
+
+    def start_experiment(self, field_name: str, *, champion: str, challenger: str, mode: str, **options: Any) -> Experiment:
+        """Start an online experiment on a model-bound field (see ``Backend.start_experiment``); return its handle."""
+        from embedb.experiment import Experiment
+
+        started = self.backend.start_experiment(
+            self.name, field_name, champion=champion, challenger=challenger, mode=mode, **options
+        )
+        return Experiment(self.backend, int(started["experiment_id"]))
+
+    def experiment(self, experiment_id: int) -> Experiment:
+        """A handle on an existing experiment; raises ``ExperimentNotFoundError``."""
+        from embedb.experiment import Experiment
+
+        self.backend.get_experiment(experiment_id)
+        return Experiment(self.backend, experiment_id)
+
+    def list_experiments(self) -> list[dict[str, Any]]:
+        return self.backend.list_experiments(self.name)
+
+    def feedback(self, query_id: str, doc_id: Any, *, kind: str = "click", relevance: float | None = None) -> dict[str, Any]:
+        """Join a click or a graded relevance to the experiment query ``query_id`` (a hit's ``query_id``)."""
+        return self.backend.feedback(self.name, query_id, doc_id, kind=kind, relevance=relevance)
+
+    def evaluate(self, field_name: str, **options: Any) -> dict[str, Any]:
+        """Score model versions of a field on labelled queries (see ``Backend.evaluate``)."""
+        return self.backend.evaluate(self.name, field_name, **options)

@@ -22,6 +22,8 @@ class LoadedModel:
     It checks the input, splits it into chunks when progress is reported, checks
     that every output has the version's dimension, and L2-normalises the rows when
     the version promises normalised vectors. It does not cache embeddings.
+    ``version`` is the version as it was loaded, with ``aliases`` left empty: aliases
+    move, the loaded weights do not. ``encoder`` is the flavor's raw model wrapper.
     """
 
     def __init__(self, version: ModelVersion, encoder: Encoder) -> None:

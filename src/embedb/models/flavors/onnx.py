@@ -140,7 +140,8 @@ class OnnxFlavor:
         return directory is not None and (directory / MODEL_FILE).is_file() and (directory / VECTORIZER_FILE).is_file()
 
     def validate(self, source: object) -> None:
-        return None
+        if isinstance(source, OnnxTextModel) and isinstance(source.model, Path) and not source.model.is_file():
+            raise InvalidArgumentError(f"the ONNX model file {source.model} does not exist")
 
     def save(self, source: object, destination: Path, *, dimension: int | None) -> ModelSpec:
         directory = existing_directory(source)

@@ -448,14 +448,10 @@ def _as_matrix(field: FieldSchema, value: Any, dim: int) -> np.ndarray:
                 raise DimensionMismatchError(
                     f"row {index}: field {field.name!r} expects dimension {dim}, got {length}", row=index, field=field.name
                 )
-        fast = _rows_to_matrix(items, dim)
-        if fast is not None:
-            matrix = fast
-        else:
-            try:
-                matrix = np.asarray(items, dtype=np.float32)
-            except (TypeError, ValueError) as error:
-                raise DataError(f"field {field.name!r}: vectors must be lists of numbers ({error})", field=field.name) from None
+        try:
+            matrix = np.asarray(items, dtype=np.float32)
+        except (TypeError, ValueError) as error:
+            raise DataError(f"field {field.name!r}: vectors must be lists of numbers ({error})", field=field.name) from None
     if matrix.ndim != 2:
         raise DimensionMismatchError(f"field {field.name!r} expects a list of {dim}-d vectors", field=field.name)
     if matrix.shape[1] != dim:
@@ -463,26 +459,6 @@ def _as_matrix(field: FieldSchema, value: Any, dim: int) -> np.ndarray:
     if matrix.dtype.kind not in "iuf":
         raise DataError(f"field {field.name!r}: vectors must be numbers, got {matrix.dtype}", field=field.name)
     return np.ascontiguousarray(matrix, dtype=np.float32)
-
-
-def _rows_to_matrix(items: list[Any], dim: int) -> np.ndarray | None:
-    """Vectors given one list per row, converted row by row; None when that does not apply.
-
-    ``np.asarray`` on the whole batch spends most of its time discovering the
-    shape of a list of lists; each row converts exactly as it would there (same
-    casts), so the result is the same. Anything unusual (a row that is not a
-    list, tuple or array, an element that is itself a sequence) returns None and
-    goes the ``np.asarray`` way, which then decides and words any error.
-    """
-    if not all(type(item) in (list, tuple) or (type(item) is np.ndarray and item.ndim == 1) for item in items):
-        return None
-    matrix = np.empty((len(items), dim), dtype=np.float32)
-    try:
-        for row, item in enumerate(items):
-            matrix[row] = item
-    except (TypeError, ValueError):
-        return None
-    return matrix
 
 
 def check_query_vectors(field: FieldSchema, data: Any) -> np.ndarray:

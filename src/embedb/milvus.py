@@ -193,7 +193,7 @@ class MilvusClient:
     def __getattr__(self, name: str) -> Callable[..., Any]:
         method = getattr(self._backend, name)
         if not callable(method):
-            return method  # type: ignore[no-any-return]
+            return method
 
         @functools.wraps(method)
         def call(*args: Any, **kwargs: Any) -> Any:

@@ -111,7 +111,7 @@ ARRAY_ELEMENT_TYPES = frozenset(
 )
 
 
-class MetricType(str, enum.Enum):
+class MetricType(enum.StrEnum):
     """Vector similarity metrics, with Milvus's names."""
 
     COSINE = "COSINE"  # similarity, larger is closer
@@ -276,7 +276,7 @@ class FieldSchema:
         metric = data.get("metric_type")
         return cls(
             name=data.get("name"),  # type: ignore[arg-type]  # checked by validate()
-            dtype=DataType.parse(data.get("type", data.get("dtype"))),
+            dtype=DataType.parse(data.get("type", data.get("dtype", ""))),
             is_primary=bool(data.get("is_primary", False)),
             auto_id=bool(data.get("auto_id", False)),
             nullable=bool(data.get("nullable", False)),
@@ -405,7 +405,7 @@ class CollectionSchema:
         ).validate()
 
 
-def VectorField(  # noqa: N802 - reads as a type, like FieldSchema
+def VectorField(
     name: str,
     *,
     dim: int | None = None,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from embedb.errors import InvalidArgumentError
@@ -135,15 +135,32 @@ class Backend(ABC):
     # ----------------------------------------------------------------- data
 
     @abstractmethod
-    def insert(self, collection_name: str, data: Any, *, partition_name: str | None = None) -> dict[str, Any]:
+    def insert(
+        self,
+        collection_name: str,
+        data: Any,
+        *,
+        partition_name: str | None = None,
+        embedding_versions: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """Add rows (list of dicts, dict of columns, Arrow table or DataFrame).
 
-        Returns ``{"insert_count": n, "ids": [...]}``. Raises ``DataError`` (naming
-        row and field) or ``DuplicateKeyError`` and then writes nothing.
+        A model-bound vector field is embedded from its source text; vectors you
+        bring for it must name their model version in ``embedding_versions``
+        (``{"embedding": "models:/minilm/1"}``). Returns ``{"insert_count": n,
+        "ids": [...]}``. Raises ``DataError`` (naming row and field) or
+        ``DuplicateKeyError`` and then writes nothing.
         """
 
     @abstractmethod
-    def upsert(self, collection_name: str, data: Any, *, partition_name: str | None = None) -> dict[str, Any]:
+    def upsert(
+        self,
+        collection_name: str,
+        data: Any,
+        *,
+        partition_name: str | None = None,
+        embedding_versions: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """Insert rows or replace those with the same primary key, atomically; ``{"upsert_count": n}``."""
 
     @abstractmethod
@@ -197,8 +214,20 @@ class Backend(ABC):
         anns_field: str | None = None,
         partition_names: Sequence[str] | None = None,
         filter_params: dict[str, Any] | None = None,
+        group_by_field: str | None = None,
+        group_size: int | None = None,
+        strict_group_size: bool | None = None,
+        embedding_version: str | None = None,
+        user_key: str | None = None,
     ) -> SearchHits:
-        """Nearest neighbours: one list of hits per query, each ``{"id", "distance", "entity"}``."""
+        """Nearest neighbours: one list of hits per query, each ``{"id", "distance", "entity"}``.
+
+        ``data`` is vectors, or query text for a model-bound field (embedded by the
+        model version whose vectors it is compared to: the serving one, or
+        ``embedding_version``). While an experiment runs on the field, text
+        searches are routed by it (``user_key`` keeps a user in one arm) and each
+        hit also carries ``query_id`` and ``arm``.
+        """
 
     @abstractmethod
     def flush(self, collection_name: str) -> None:
@@ -261,6 +290,143 @@ class Backend(ABC):
             if deadline is not None and time.monotonic() >= deadline:
                 return description
             time.sleep(0.05)
+
+    # --------------------------------------------- embedding versions, jobs
+
+    @abstractmethod
+    def add_embedding_version(
+        self,
+        collection_name: str,
+        field_name: str,
+        model: str,
+        *,
+        wait: bool = False,
+        timeout: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Start a backfill: embed every row of a model-bound field with another model version.
+
+        New writes carry both versions from this call on; search keeps serving the
+        current one. Returns the job (``job_id``, ``state``, ``rows_done``,
+        ``rows_total``, ``rows_per_second``, ``eta_seconds``...); with ``wait``
+        returns when it stopped running. ``progress(done, total)`` is called as
+        rows are embedded. Raises ``AlreadyExistsError`` if the field holds that
+        version already.
+        """
+
+    @abstractmethod
+    def drop_embedding_version(self, collection_name: str, field_name: str, model: str) -> dict[str, Any]:
+        """Delete one version's vectors and indexes; ``InUseError`` while it serves, is the rollback
+        target, has a model alias, or an experiment or job uses it."""
+
+    @abstractmethod
+    def list_jobs(self, collection_name: str | None = None) -> list[dict[str, Any]]:
+        """Backfill jobs, oldest first."""
+
+    @abstractmethod
+    def get_job(self, job_id: int) -> dict[str, Any]:
+        """One job with its progress; raises ``JobNotFoundError``."""
+
+    @abstractmethod
+    def wait_job(self, job_id: int, *, timeout: float | None = None) -> dict[str, Any]:
+        """Block until the job stops running (done, failed, paused, cancelled) or ``timeout`` passes."""
+
+    @abstractmethod
+    def pause_job(self, job_id: int) -> dict[str, Any]:
+        """Stop a running job after its current chunk; ``InvalidStateError`` unless it is running."""
+
+    @abstractmethod
+    def resume_job(self, job_id: int) -> dict[str, Any]:
+        """Continue a paused or failed job from its last finished segment."""
+
+    @abstractmethod
+    def cancel_job(self, job_id: int) -> dict[str, Any]:
+        """Stop a job for good: its version is retired and the vectors it wrote are dropped."""
+
+    @abstractmethod
+    def promote(
+        self, collection_name: str, field_name: str, model: str, *, reason: str | None = None, actor: str | None = None
+    ) -> dict[str, Any]:
+        """Serve ``model``'s vectors (and index) for the field and move its model alias, in one transaction.
+
+        Raises ``FailedPreconditionError`` unless the version's vectors are complete
+        and indexed. Returns ``from_version``, ``to_version``, ``elapsed_ms``.
+        """
+
+    @abstractmethod
+    def rollback(
+        self, collection_name: str, field_name: str, *, reason: str | None = None, actor: str | None = None
+    ) -> dict[str, Any]:
+        """Serve the previous version again (the one before the last promotion), in one transaction."""
+
+    @abstractmethod
+    def serving_history(self, collection_name: str, field_name: str | None = None) -> list[dict[str, Any]]:
+        """Every promotion and rollback of a collection's fields, oldest first."""
+
+    # ------------------------------------------------------- model registry
+
+    @abstractmethod
+    def register_model(
+        self,
+        name: str,
+        source: Any,
+        *,
+        flavor: str | None = None,
+        alias: str | None = None,
+        tags: dict[str, str] | None = None,
+        description: str | None = None,
+        params: dict[str, Any] | None = None,
+        metrics: dict[str, float] | None = None,
+        lineage: dict[str, Any] | None = None,
+        actor: str | None = None,
+        dimension: int | None = None,
+        metric: str | None = None,
+        normalize: bool | None = None,
+    ) -> dict[str, Any]:
+        """Store a model as the next immutable version of ``name``; return the version.
+
+        ``source``: a model object (embedded only), a local path (a sentence-transformers
+        directory, an ONNX file; over HTTP a path on the server), an import path
+        ``"package.module:callable"``, or an MLflow ``models:/`` URI.
+        """
+
+    @abstractmethod
+    def list_models(self) -> list[dict[str, Any]]:
+        """Registered models with their aliases and latest version."""
+
+    @abstractmethod
+    def describe_model(self, name: str) -> dict[str, Any]:
+        """One registered model; raises ``ModelNotFoundError``."""
+
+    @abstractmethod
+    def list_model_versions(self, name: str) -> list[dict[str, Any]]:
+        """Every version of a model, oldest first."""
+
+    @abstractmethod
+    def describe_model_version(self, model: str) -> dict[str, Any]:
+        """The version a URI names (``models:/name/3``, ``name@champion``, ``name``)."""
+
+    @abstractmethod
+    def set_model_alias(
+        self, name: str, alias: str, version: int, *, actor: str | None = None, reason: str | None = None
+    ) -> dict[str, Any]:
+        """Point an alias at a READY version (recorded in the alias history); return that version."""
+
+    @abstractmethod
+    def delete_model_alias(self, name: str, alias: str, *, actor: str | None = None, reason: str | None = None) -> None:
+        """Remove an alias (recorded in the alias history)."""
+
+    @abstractmethod
+    def model_alias_history(self, name: str, alias: str | None = None) -> list[dict[str, Any]]:
+        """Every alias move of a model (or of one alias), oldest first: who, when, why, from, to."""
+
+    @abstractmethod
+    def set_model_tag(self, name: str, key: str, value: str, *, version: int | None = None) -> None:
+        """Set a tag on a model or on one of its versions."""
+
+    @abstractmethod
+    def delete_model_version(self, name: str, version: int) -> dict[str, Any]:
+        """Delete a version; ``InUseError`` while an alias points at it or a collection holds its vectors."""
 
     # ---------------------------------------------- experiments, evaluation
 

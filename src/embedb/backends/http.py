@@ -12,8 +12,10 @@ shared by threads.
 
 from __future__ import annotations
 
+import os
 import ssl
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -22,6 +24,7 @@ from embedb.backends import Backend, SearchHits
 from embedb.errors import (
     ClosedError,
     EmbedbError,
+    InvalidArgumentError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -35,6 +38,7 @@ from embedb.server import wire
 from embedb.server.operations import Returns, operation
 
 DEFAULT_TIMEOUT_S = 60.0
+JOB_POLL_S = 0.25
 _STATUS_ERRORS: dict[int, type[EmbedbError]] = {
     401: UnauthenticatedError,
     403: PermissionDeniedError,
@@ -63,7 +67,9 @@ class HttpBackend(Backend):
             headers["Authorization"] = f"Bearer {token}"
         self.uri = uri.rstrip("/")
         tls: bool | ssl.SSLContext = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-        self._client = httpx.Client(base_url=self.uri, headers=headers, timeout=timeout, verify=tls, transport=transport)
+        self._client = httpx.Client(
+            base_url=self.uri, headers=headers, timeout=timeout, verify=tls, transport=transport
+        )
         self._closed = False
 
     # ------------------------------------------------------------ plumbing
@@ -88,7 +94,9 @@ class HttpBackend(Backend):
         if partition_name is not None:
             params["partition_name"] = partition_name
         body = wire.write_arrow_stream(data)
-        return self._result(self._post(spec.path, content=body, params=params, headers={"Content-Type": wire.ARROW_STREAM}))
+        return self._result(
+            self._post(spec.path, content=body, params=params, headers={"Content-Type": wire.ARROW_STREAM})
+        )
 
     def _post(self, path: str, **request: Any) -> httpx.Response:
         if self._closed:
@@ -107,7 +115,9 @@ class HttpBackend(Backend):
         if response.status_code >= 400:
             raise _error_of(response.status_code, payload, response.text)
         if not isinstance(payload, dict) or "result" not in payload:
-            raise ServerError(f"unexpected response from the server (status {response.status_code}): {response.text[:200]}")
+            raise ServerError(
+                f"unexpected response from the server (status {response.status_code}): {response.text[:200]}"
+            )
         return payload["result"]
 
     # ---------------------------------------------------------- collections
@@ -195,15 +205,47 @@ class HttpBackend(Backend):
 
     # ----------------------------------------------------------------- data
 
-    def insert(self, collection_name: str, data: Any, *, partition_name: str | None = None) -> dict[str, Any]:
-        if wire.is_arrow(data):
-            return dict(self._call_arrow("insert_arrow", collection_name, data, partition_name))
-        return dict(self._call("insert", collection_name=collection_name, data=data, partition_name=partition_name))
+    def insert(
+        self,
+        collection_name: str,
+        data: Any,
+        *,
+        partition_name: str | None = None,
+        embedding_versions: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        return self._write("insert", collection_name, data, partition_name, embedding_versions)
 
-    def upsert(self, collection_name: str, data: Any, *, partition_name: str | None = None) -> dict[str, Any]:
+    def upsert(
+        self,
+        collection_name: str,
+        data: Any,
+        *,
+        partition_name: str | None = None,
+        embedding_versions: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        return self._write("upsert", collection_name, data, partition_name, embedding_versions)
+
+    def _write(
+        self,
+        operation_id: str,
+        collection_name: str,
+        data: Any,
+        partition_name: str | None,
+        versions: dict[str, str] | None,
+    ) -> dict[str, Any]:
         if wire.is_arrow(data):
-            return dict(self._call_arrow("upsert_arrow", collection_name, data, partition_name))
-        return dict(self._call("upsert", collection_name=collection_name, data=data, partition_name=partition_name))
+            if versions is None:
+                return dict(self._call_arrow(f"{operation_id}_arrow", collection_name, data, partition_name))
+            data = data.to_pydict()  # the Arrow route takes no options: send columns as JSON
+        return dict(
+            self._call(
+                operation_id,
+                collection_name=collection_name,
+                data=data,
+                partition_name=partition_name,
+                embedding_versions=versions,
+            )
+        )
 
     def delete(
         self,
@@ -213,7 +255,9 @@ class HttpBackend(Backend):
         filter: str | None = None,
         partition_name: str | None = None,
     ) -> dict[str, Any]:
-        return dict(self._call("delete", collection_name=collection_name, ids=ids, filter=filter, partition_name=partition_name))
+        return dict(
+            self._call("delete", collection_name=collection_name, ids=ids, filter=filter, partition_name=partition_name)
+        )
 
     def get(
         self,
@@ -224,7 +268,13 @@ class HttpBackend(Backend):
         partition_names: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         return list(
-            self._call("get", collection_name=collection_name, ids=ids, output_fields=output_fields, partition_names=partition_names)
+            self._call(
+                "get",
+                collection_name=collection_name,
+                ids=ids,
+                output_fields=output_fields,
+                partition_names=partition_names,
+            )
         )
 
     def query(
@@ -266,6 +316,11 @@ class HttpBackend(Backend):
         anns_field: str | None = None,
         partition_names: Sequence[str] | None = None,
         filter_params: dict[str, Any] | None = None,
+        group_by_field: str | None = None,
+        group_size: int | None = None,
+        strict_group_size: bool | None = None,
+        embedding_version: str | None = None,
+        user_key: str | None = None,
     ) -> SearchHits:
         return list(
             self._call(
@@ -280,6 +335,11 @@ class HttpBackend(Backend):
                 anns_field=anns_field,
                 partition_names=partition_names,
                 filter_params=filter_params,
+                group_by_field=group_by_field,
+                group_size=group_size,
+                strict_group_size=strict_group_size,
+                embedding_version=embedding_version,
+                user_key=user_key,
             )
         )
 
@@ -328,6 +388,159 @@ class HttpBackend(Backend):
     def drop_index(self, collection_name: str, index_name: str) -> None:
         self._call("drop_index", collection_name=collection_name, index_name=index_name)
 
+    # --------------------------------------------- embedding versions, jobs
+
+    def add_embedding_version(
+        self,
+        collection_name: str,
+        field_name: str,
+        model: str,
+        *,
+        wait: bool = False,
+        timeout: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        job = dict(
+            self._call(
+                "add_embedding_version", collection_name=collection_name, field_name=field_name, model=model, wait=False
+            )
+        )
+        if not wait:
+            return job
+        return self._follow_job(job["job_id"], timeout=timeout, progress=progress)
+
+    def _follow_job(
+        self, job_id: int, *, timeout: float | None, progress: Callable[[int, int], None] | None
+    ) -> dict[str, Any]:
+        """Poll a job until it stops running, reporting progress; one request at most every poll interval."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.get_job(job_id)
+            if progress is not None:
+                progress(int(job["rows_done"]), int(job["rows_total"]))
+            if job["state"] not in ("PENDING", "RUNNING") or (deadline is not None and time.monotonic() >= deadline):
+                return job
+            time.sleep(JOB_POLL_S)
+
+    def drop_embedding_version(self, collection_name: str, field_name: str, model: str) -> dict[str, Any]:
+        return dict(
+            self._call("drop_embedding_version", collection_name=collection_name, field_name=field_name, model=model)
+        )
+
+    def list_jobs(self, collection_name: str | None = None) -> list[dict[str, Any]]:
+        return list(self._call("list_jobs", collection_name=collection_name))
+
+    def get_job(self, job_id: int) -> dict[str, Any]:
+        return dict(self._call("get_job", job_id=job_id))
+
+    def wait_job(self, job_id: int, *, timeout: float | None = None) -> dict[str, Any]:
+        return self._follow_job(job_id, timeout=timeout, progress=None)
+
+    def pause_job(self, job_id: int) -> dict[str, Any]:
+        return dict(self._call("pause_job", job_id=job_id))
+
+    def resume_job(self, job_id: int) -> dict[str, Any]:
+        return dict(self._call("resume_job", job_id=job_id))
+
+    def cancel_job(self, job_id: int) -> dict[str, Any]:
+        return dict(self._call("cancel_job", job_id=job_id))
+
+    def promote(
+        self, collection_name: str, field_name: str, model: str, *, reason: str | None = None, actor: str | None = None
+    ) -> dict[str, Any]:
+        return dict(
+            self._call(
+                "promote",
+                collection_name=collection_name,
+                field_name=field_name,
+                model=model,
+                reason=reason,
+                actor=actor,
+            )
+        )
+
+    def rollback(
+        self, collection_name: str, field_name: str, *, reason: str | None = None, actor: str | None = None
+    ) -> dict[str, Any]:
+        return dict(
+            self._call("rollback", collection_name=collection_name, field_name=field_name, reason=reason, actor=actor)
+        )
+
+    def serving_history(self, collection_name: str, field_name: str | None = None) -> list[dict[str, Any]]:
+        return list(self._call("serving_history", collection_name=collection_name, field_name=field_name))
+
+    # ------------------------------------------------------- model registry
+
+    def register_model(
+        self,
+        name: str,
+        source: Any,
+        *,
+        flavor: str | None = None,
+        alias: str | None = None,
+        tags: dict[str, str] | None = None,
+        description: str | None = None,
+        params: dict[str, Any] | None = None,
+        metrics: dict[str, float] | None = None,
+        lineage: dict[str, Any] | None = None,
+        actor: str | None = None,
+        dimension: int | None = None,
+        metric: str | None = None,
+        normalize: bool | None = None,
+    ) -> dict[str, Any]:
+        if not isinstance(source, (str, os.PathLike)):
+            raise InvalidArgumentError(
+                "over HTTP a model is registered from a path on the server, an import path 'pkg.mod:fn' or an MLflow URI;"
+                f" a {type(source).__name__} object can only be registered embedded"
+            )
+        return dict(
+            self._call(
+                "register_model",
+                name=name,
+                source=os.fspath(source),
+                flavor=flavor,
+                alias=alias,
+                tags=tags,
+                description=description,
+                params=params,
+                metrics=metrics,
+                lineage=lineage,
+                actor=actor,
+                dimension=dimension,
+                metric=metric,
+                normalize=normalize,
+            )
+        )
+
+    def list_models(self) -> list[dict[str, Any]]:
+        return list(self._call("list_models"))
+
+    def describe_model(self, name: str) -> dict[str, Any]:
+        return dict(self._call("describe_model", name=name))
+
+    def list_model_versions(self, name: str) -> list[dict[str, Any]]:
+        return list(self._call("list_model_versions", name=name))
+
+    def describe_model_version(self, model: str) -> dict[str, Any]:
+        return dict(self._call("describe_model_version", model=model))
+
+    def set_model_alias(
+        self, name: str, alias: str, version: int, *, actor: str | None = None, reason: str | None = None
+    ) -> dict[str, Any]:
+        return dict(self._call("set_model_alias", name=name, alias=alias, version=version, actor=actor, reason=reason))
+
+    def delete_model_alias(self, name: str, alias: str, *, actor: str | None = None, reason: str | None = None) -> None:
+        self._call("delete_model_alias", name=name, alias=alias, actor=actor, reason=reason)
+
+    def model_alias_history(self, name: str, alias: str | None = None) -> list[dict[str, Any]]:
+        return list(self._call("model_alias_history", name=name, alias=alias))
+
+    def set_model_tag(self, name: str, key: str, value: str, *, version: int | None = None) -> None:
+        self._call("set_model_tag", name=name, key=key, value=value, version=version)
+
+    def delete_model_version(self, name: str, version: int) -> dict[str, Any]:
+        return dict(self._call("delete_model_version", name=name, version=version))
+
     # --------------------------------------------- experiments, evaluation
 
     def start_experiment(
@@ -372,7 +585,9 @@ class HttpBackend(Backend):
     def stop_experiment(self, experiment_id: int) -> dict[str, Any]:
         return dict(self._call("stop_experiment", experiment_id=experiment_id))
 
-    def promote_experiment(self, experiment_id: int, *, reason: str | None = None, actor: str | None = None) -> dict[str, Any]:
+    def promote_experiment(
+        self, experiment_id: int, *, reason: str | None = None, actor: str | None = None
+    ) -> dict[str, Any]:
         return dict(self._call("promote_experiment", experiment_id=experiment_id, reason=reason, actor=actor))
 
     def feedback(
@@ -380,7 +595,12 @@ class HttpBackend(Backend):
     ) -> dict[str, Any]:
         return dict(
             self._call(
-                "feedback", collection_name=collection_name, query_id=query_id, doc_id=doc_id, kind=kind, relevance=relevance
+                "feedback",
+                collection_name=collection_name,
+                query_id=query_id,
+                doc_id=doc_id,
+                kind=kind,
+                relevance=relevance,
             )
         )
 
@@ -422,6 +642,8 @@ def _error_of(status: int, payload: Any, text: str) -> EmbedbError:
     body = payload.get("error") if isinstance(payload, dict) else None
     if isinstance(body, dict) and isinstance(body.get("wire_name"), str):
         details = body.get("details")
-        return error_from_wire(body["wire_name"], str(body.get("message", "")), details if isinstance(details, dict) else None)
+        return error_from_wire(
+            body["wire_name"], str(body.get("message", "")), details if isinstance(details, dict) else None
+        )
     cls = _STATUS_ERRORS.get(status, ServerError)
     return cls(f"HTTP {status} from the server: {text[:200]}")

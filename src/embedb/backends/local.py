@@ -21,6 +21,7 @@ import numpy as np
 from embedb.backends import Backend, SearchHits
 from embedb.backends.local_experiments import LocalExperimentMethods
 from embedb.backends.local_lifecycle import LocalLifecycleMethods
+from embedb.backends.local_models import LocalModelMethods
 from embedb.backends.local_services import EngineServices
 from embedb.config import Settings
 from embedb.errors import (
@@ -104,7 +105,7 @@ class _AutoIds:
         return np.arange(start, start + n, dtype=np.int64)
 
 
-class LocalBackend(LocalLifecycleMethods, LocalExperimentMethods, Backend):
+class LocalBackend(LocalLifecycleMethods, LocalExperimentMethods, LocalModelMethods, Backend):
     """EmbeDB embedded in this process, on a data directory (or a temporary one for ``:memory:``)."""
 
     def __init__(self, path: str | os.PathLike[str] | None, *, read_only: bool = False, settings: Settings | None = None) -> None:

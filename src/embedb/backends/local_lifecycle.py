@@ -52,7 +52,7 @@ class LocalLifecycleMethods:
 
     def list_jobs(self, collection_name: str | None = None) -> list[dict[str, Any]]:
         collection_id = self._info(collection_name).id if collection_name is not None else None
-        return [self._job_dict(r) for r in self.lifecycle.jobs.list(collection_id)]
+        return [self._job_dict(r) for r in self.lifecycle.jobs.list_jobs(collection_id)]
 
     def get_job(self, job_id: int) -> dict[str, Any]:
         return self._job_dict(self.lifecycle.jobs.get(_job_id(job_id)))

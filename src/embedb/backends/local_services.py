@@ -56,6 +56,7 @@ class EngineServices:
                 return info, engine.store(info)
 
             def index_gap(info: CollectionInfo, key: str) -> str | None:
+                assert services is not None  # set below, before any job can run
                 return services.index_gap(info, key)
 
             runner = BackfillRunner(

@@ -154,7 +154,7 @@ class JobTable:
             raise JobNotFoundError(f"job {job_id} does not exist", job_id=job_id)
         return _record(row)
 
-    def list(self, collection_id: int | None = None) -> list[JobRecord]:
+    def list_jobs(self, collection_id: int | None = None) -> list[JobRecord]:
         if collection_id is None:
             rows = self.catalog.query("SELECT * FROM lifecycle_jobs ORDER BY id")
         else:

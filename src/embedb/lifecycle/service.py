@@ -256,7 +256,7 @@ class LifecycleService:
         users.extend(f"model alias {target.model_name}@{alias}" for alias in aliases)
         for check in self.version_users:
             users.extend(check(info, field, target.column_key))
-        running = [j.id for j in self.jobs.list(info.id) if j.column_key == target.column_key and not j.state.finished]
+        running = [j.id for j in self.jobs.list_jobs(info.id) if j.column_key == target.column_key and not j.state.finished]
         users.extend(f"backfill job {job_id}" for job_id in running)
         if users:
             raise InUseError(f"cannot drop {target.uri} from field {field!r}: {'; '.join(users)}", users=users)

@@ -47,10 +47,7 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     if n == 0:
         return np.full((nq, k), -np.inf, dtype=np.float32), np.full((nq, k), NO_ROW, dtype=np.int64)
     kk = min(k, n)
-    if kk < n:
-        part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-    else:
-        part = np.broadcast_to(np.arange(n), (nq, n)).copy()
+    part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk] if kk < n else np.broadcast_to(np.arange(n), (nq, n)).copy()
     part_scores = np.take_along_axis(scores, part, axis=1)
     order = np.argsort(-part_scores, axis=1, kind="stable")
     best = np.take_along_axis(part, order, axis=1)

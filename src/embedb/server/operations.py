@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from embedb.server import experiment_requests as xrq
+from embedb.server import lifecycle_requests as lrq
 from embedb.server import requests as rq
 
 
@@ -100,12 +101,16 @@ READER, WRITER, ADMIN = Role.READER, Role.WRITER, Role.ADMIN
 OPERATIONS: tuple[Operation, ...] = (
     # collections
     Operation("create_collection", "/v1/collections/create", ADMIN, rq.CreateCollectionRequest, rq.NullResult),
-    Operation("list_collections", "/v1/collections/list", READER, rq.EmptyRequest, rq.NamesResult, scope_args=(), listing=True),
+    Operation(
+        "list_collections", "/v1/collections/list", READER, rq.EmptyRequest, rq.NamesResult, scope_args=(), listing=True
+    ),
     Operation("has_collection", "/v1/collections/has", READER, rq.CollectionRequest, rq.BoolResult),
     Operation("describe_collection", "/v1/collections/describe", READER, rq.CollectionRequest, rq.ObjectResult),
     Operation("drop_collection", "/v1/collections/drop", ADMIN, rq.CollectionRequest, rq.NullResult),
     # a token limited to the old name would lose the collection, so renaming needs a global admin.
-    Operation("rename_collection", "/v1/collections/rename", ADMIN, rq.RenameCollectionRequest, rq.NullResult, scope_args=()),
+    Operation(
+        "rename_collection", "/v1/collections/rename", ADMIN, rq.RenameCollectionRequest, rq.NullResult, scope_args=()
+    ),
     Operation("get_collection_stats", "/v1/collections/get_stats", READER, rq.CollectionRequest, rq.ObjectResult),
     Operation("flush", "/v1/collections/flush", WRITER, rq.CollectionRequest, rq.NullResult),
     Operation("compact", "/v1/collections/compact", WRITER, rq.CollectionRequest, rq.ObjectResult),
@@ -121,10 +126,19 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("list_partitions", "/v1/partitions/list", READER, rq.CollectionRequest, rq.NamesResult),
     # aliases: moving an alias needs admin on the collection it points to now and on the new one.
     Operation("create_alias", "/v1/aliases/create", ADMIN, rq.AliasRequest, rq.NullResult),
-    Operation("alter_alias", "/v1/aliases/alter", ADMIN, rq.AliasRequest, rq.NullResult, scope_args=("collection_name", "alias")),
+    Operation(
+        "alter_alias",
+        "/v1/aliases/alter",
+        ADMIN,
+        rq.AliasRequest,
+        rq.NullResult,
+        scope_args=("collection_name", "alias"),
+    ),
     Operation("drop_alias", "/v1/aliases/drop", ADMIN, rq.AliasNameRequest, rq.NullResult, scope_args=("alias",)),
     Operation("list_aliases", "/v1/aliases/list", READER, rq.ListAliasesRequest, rq.ObjectResult),
-    Operation("describe_alias", "/v1/aliases/describe", READER, rq.AliasNameRequest, rq.ObjectResult, scope_args=("alias",)),
+    Operation(
+        "describe_alias", "/v1/aliases/describe", READER, rq.AliasNameRequest, rq.ObjectResult, scope_args=("alias",)
+    ),
     # entities
     Operation("insert", "/v1/entities/insert", WRITER, rq.WriteRequest, rq.InsertResult, packed_args=("data",)),
     Operation("upsert", "/v1/entities/upsert", WRITER, rq.WriteRequest, rq.ObjectResult, packed_args=("data",)),
@@ -149,18 +163,83 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("delete", "/v1/entities/delete", WRITER, rq.DeleteRequest, rq.ObjectResult),
     Operation("get", "/v1/entities/get", READER, rq.GetRequest, rq.RowsResult, returns=Returns.ROWS),
     Operation("query", "/v1/entities/query", READER, rq.QueryRequest, rq.RowsResult, returns=Returns.ROWS),
-    Operation("search", "/v1/entities/search", READER, rq.SearchRequest, rq.HitsResult, returns=Returns.HITS, packed_args=("data",)),
+    Operation(
+        "search",
+        "/v1/entities/search",
+        READER,
+        rq.SearchRequest,
+        rq.HitsResult,
+        returns=Returns.HITS,
+        packed_args=("data",),
+    ),
     # experiments and evaluation: an experiment id alone names no collection, so those need a global token.
     Operation("start_experiment", "/v1/experiments/start", ADMIN, xrq.StartExperimentRequest, rq.ObjectResult),
     Operation("get_experiment", "/v1/experiments/get", READER, xrq.ExperimentIdRequest, rq.ObjectResult, scope_args=()),
     Operation("list_experiments", "/v1/experiments/list", READER, xrq.ListExperimentsRequest, rq.RowsResult),
-    Operation("experiment_report", "/v1/experiments/report", READER, xrq.ExperimentIdRequest, rq.ObjectResult, scope_args=()),
-    Operation("stop_experiment", "/v1/experiments/stop", ADMIN, xrq.ExperimentIdRequest, rq.ObjectResult, scope_args=()),
     Operation(
-        "promote_experiment", "/v1/experiments/promote", ADMIN, xrq.PromoteExperimentRequest, rq.ObjectResult, scope_args=()
+        "experiment_report", "/v1/experiments/report", READER, xrq.ExperimentIdRequest, rq.ObjectResult, scope_args=()
+    ),
+    Operation(
+        "stop_experiment", "/v1/experiments/stop", ADMIN, xrq.ExperimentIdRequest, rq.ObjectResult, scope_args=()
+    ),
+    Operation(
+        "promote_experiment",
+        "/v1/experiments/promote",
+        ADMIN,
+        xrq.PromoteExperimentRequest,
+        rq.ObjectResult,
+        scope_args=(),
     ),
     Operation("feedback", "/v1/experiments/feedback", WRITER, xrq.FeedbackRequest, rq.ObjectResult),
     Operation("evaluate", "/v1/experiments/evaluate", READER, xrq.EvaluateRequest, rq.ObjectResult),
+    # embedding versions and backfill jobs: a job id alone names no collection, so job control needs a global token.
+    Operation("add_embedding_version", "/v1/embeddings/add", ADMIN, lrq.AddEmbeddingVersionRequest, rq.ObjectResult),
+    Operation("drop_embedding_version", "/v1/embeddings/drop", ADMIN, lrq.EmbeddingVersionRequest, rq.ObjectResult),
+    Operation("promote", "/v1/embeddings/promote", ADMIN, lrq.PromoteRequest, rq.ObjectResult),
+    Operation("rollback", "/v1/embeddings/rollback", ADMIN, lrq.RollbackRequest, rq.ObjectResult),
+    Operation("serving_history", "/v1/embeddings/history", READER, lrq.ServingHistoryRequest, rq.RowsResult),
+    Operation("list_jobs", "/v1/jobs/list", READER, lrq.ListJobsRequest, rq.RowsResult),
+    Operation("get_job", "/v1/jobs/get", READER, lrq.JobRequest, rq.ObjectResult, scope_args=()),
+    Operation("wait_job", "/v1/jobs/wait", READER, lrq.WaitJobRequest, rq.ObjectResult, scope_args=()),
+    Operation("pause_job", "/v1/jobs/pause", ADMIN, lrq.JobRequest, rq.ObjectResult, scope_args=()),
+    Operation("resume_job", "/v1/jobs/resume", ADMIN, lrq.JobRequest, rq.ObjectResult, scope_args=()),
+    Operation("cancel_job", "/v1/jobs/cancel", ADMIN, lrq.JobRequest, rq.ObjectResult, scope_args=()),
+    # the model registry is shared by every collection: changing it needs a global admin token.
+    Operation("register_model", "/v1/models/register", ADMIN, lrq.RegisterModelRequest, rq.ObjectResult, scope_args=()),
+    Operation("list_models", "/v1/models/list", READER, lrq.EmptyModelRequest, rq.RowsResult, scope_args=()),
+    Operation("describe_model", "/v1/models/describe", READER, lrq.ModelNameRequest, rq.ObjectResult, scope_args=()),
+    Operation("list_model_versions", "/v1/models/versions", READER, lrq.ModelNameRequest, rq.RowsResult, scope_args=()),
+    Operation(
+        "describe_model_version",
+        "/v1/models/describe_version",
+        READER,
+        lrq.ModelVersionRefRequest,
+        rq.ObjectResult,
+        scope_args=(),
+    ),
+    Operation(
+        "set_model_alias", "/v1/models/set_alias", ADMIN, lrq.SetModelAliasRequest, rq.ObjectResult, scope_args=()
+    ),
+    Operation(
+        "delete_model_alias",
+        "/v1/models/delete_alias",
+        ADMIN,
+        lrq.DeleteModelAliasRequest,
+        rq.NullResult,
+        scope_args=(),
+    ),
+    Operation(
+        "model_alias_history", "/v1/models/alias_history", READER, lrq.AliasHistoryRequest, rq.RowsResult, scope_args=()
+    ),
+    Operation("set_model_tag", "/v1/models/set_tag", ADMIN, lrq.SetModelTagRequest, rq.NullResult, scope_args=()),
+    Operation(
+        "delete_model_version",
+        "/v1/models/delete_version",
+        ADMIN,
+        lrq.DeleteModelVersionRequest,
+        rq.ObjectResult,
+        scope_args=(),
+    ),
 )
 
 BY_ID: dict[str, Operation] = {op.operation_id: op for op in OPERATIONS}

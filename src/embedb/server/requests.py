@@ -140,6 +140,9 @@ class WriteRequest(ApiRequest):
     collection_name: CollectionName
     data: Rows
     partition_name: str | None = None
+    embedding_versions: Annotated[
+        dict[str, str] | None, Field(description="For vectors you bring to a model-bound field: the model version of each.")
+    ] = None
 
 
 class DeleteRequest(ApiRequest):
@@ -188,6 +191,13 @@ class SearchRequest(ApiRequest):
     anns_field: str | None = None
     partition_names: Names = None
     filter_params: dict[str, Any] | None = None
+    group_by_field: str | None = None
+    group_size: int | None = None
+    strict_group_size: bool | None = None
+    embedding_version: Annotated[
+        str | None, Field(description="Search this model version's vectors (default: the serving one).")
+    ] = None
+    user_key: Annotated[str | None, Field(description="Keeps a user in one arm of a split experiment.")] = None
 
 
 class CreateIndexRequest(ApiRequest):

@@ -62,6 +62,27 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "evaluate": {
         "collection_name": "{c}", "field_name": "vector", "queries": {"q": "x"}, "qrels": {"q": {"1": 1.0}}, "versions": ["m/1"]
     },
+    "add_embedding_version": {"collection_name": "{c}", "field_name": "vector", "model": "never_registered/1"},
+    "drop_embedding_version": {"collection_name": "{c}", "field_name": "vector", "model": "never_registered/1"},
+    "promote": {"collection_name": "{c}", "field_name": "vector", "model": "never_registered/1"},
+    "rollback": {"collection_name": "{c}", "field_name": "vector"},
+    "serving_history": {"collection_name": "{c}"},
+    "list_jobs": {"collection_name": "{c}"},
+    "get_job": {"job_id": 999999},
+    "wait_job": {"job_id": 999999, "timeout": 0},
+    "pause_job": {"job_id": 999999},
+    "resume_job": {"job_id": 999999},
+    "cancel_job": {"job_id": 999999},
+    "register_model": {"name": "{s}", "source": "embedb.models.testing:hash_embed_8", "flavor": "no_such_flavor"},
+    "list_models": {},
+    "describe_model": {"name": "never_registered"},
+    "list_model_versions": {"name": "never_registered"},
+    "describe_model_version": {"model": "never_registered/1"},
+    "set_model_alias": {"name": "never_registered", "alias": "champion", "version": 1},
+    "delete_model_alias": {"name": "never_registered", "alias": "champion"},
+    "model_alias_history": {"name": "never_registered"},
+    "set_model_tag": {"name": "never_registered", "key": "k", "value": "v"},
+    "delete_model_version": {"name": "never_registered", "version": 1},
 }
 PRINCIPALS = ["anonymous", "bad_token", "reader", "writer", "admin", "scoped_writer", "scoped_admin"]
 SCOPED_PRINCIPALS = {"scoped_writer": Role.WRITER, "scoped_admin": Role.ADMIN}

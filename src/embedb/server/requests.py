@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 _PACKED_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -75,10 +75,27 @@ OutputFields = Annotated[
 Filter = Annotated[str, Field(description='A Milvus boolean filter, e.g. `age > 30 and tag in ["a", "b"]`.')]
 
 
-class ApiRequest(BaseModel):
-    """Base of every request body: strict types, unknown fields refused."""
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
-    model_config = ConfigDict(extra="forbid", strict=True, validate_by_name=True, validate_by_alias=True)
+
+class ApiRequest(BaseModel):
+    """Base of every request body: strict types, unknown fields refused.
+
+    Integer fields must fit in 64 bits and float fields must be finite: no
+    EmbeDB value can hold more, and refusing them here keeps a 2**70 or a NaN
+    from reaching SQLite or NumPy (a 400 naming the field, never a 500).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, validate_by_name=True, validate_by_alias=True, allow_inf_nan=False
+    )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _integers_fit_in_64_bits(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+            raise ValueError("must fit in a signed 64-bit integer")
+        return value
 
 
 class EmptyRequest(ApiRequest):

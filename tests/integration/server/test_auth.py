@@ -51,7 +51,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "describe_index": {"collection_name": "{c}", "index_name": "vector"},
     "drop_index": {"collection_name": "{c}", "index_name": "never"},
     "start_experiment": {
-        "collection_name": "{s}", "field_name": "vector", "champion": "m@a", "challenger": "m@b", "mode": "split"
+        "collection_name": "{s}",
+        "field_name": "vector",
+        "champion": "m@a",
+        "challenger": "m@b",
+        "mode": "split",
     },
     "get_experiment": {"experiment_id": 999999},
     "list_experiments": {"collection_name": "{c}"},
@@ -60,7 +64,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "promote_experiment": {"experiment_id": 999999},
     "feedback": {"collection_name": "{c}", "query_id": "never", "doc_id": 1},
     "evaluate": {
-        "collection_name": "{c}", "field_name": "vector", "queries": {"q": "x"}, "qrels": {"q": {"1": 1.0}}, "versions": ["m/1"]
+        "collection_name": "{c}",
+        "field_name": "vector",
+        "queries": {"q": "x"},
+        "qrels": {"q": {"1": 1.0}},
+        "versions": ["m/1"],
     },
     "add_embedding_version": {"collection_name": "{c}", "field_name": "vector", "model": "never_registered/1"},
     "drop_embedding_version": {"collection_name": "{c}", "field_name": "vector", "model": "never_registered/1"},

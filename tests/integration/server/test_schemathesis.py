@@ -63,7 +63,8 @@ def session(fuzz_target: ServerProcess) -> Iterator[requests.Session]:
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomize: the same examples every run, so a green CI stays green until the code changes.
+@settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_no_request_makes_a_server_error(case: object, fuzz_target: ServerProcess, session: requests.Session) -> None:
     case.call_and_validate(  # type: ignore[attr-defined]
         base_url=fuzz_target.url,

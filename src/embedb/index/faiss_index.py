@@ -6,9 +6,9 @@ graph or inverted lists only ever return allowed rows. Faiss releases the GIL
 while it searches, so searches from several threads use several cores; a batch
 of queries is one call (Faiss spreads it over OpenMP threads).
 
-Small segments get smaller IVF codebooks: ``nlist`` is capped at rows / 39 and
-``nbits`` at log2(rows), the training sizes Faiss asks for; the effective
-values are recorded in the segment's spec.
+Small segments get smaller codebooks: ``nlist`` is capped at rows / 39 and
+``nbits`` at log2(rows / 39) — Faiss's k-means wants 39 points per centroid —
+and the effective values are recorded in the segment's spec.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def effective_spec(spec: IndexSpec, rows: int) -> IndexSpec:
     if "nlist" in params:
         params["nlist"] = max(1, min(params["nlist"], rows // MIN_POINTS_PER_CENTROID))
     if "nbits" in params:
-        params["nbits"] = max(1, min(params["nbits"], int(math.log2(max(rows, 2)))))
+        params["nbits"] = max(1, min(params["nbits"], int(math.log2(max(rows / MIN_POINTS_PER_CENTROID, 2)))))
     return IndexSpec(spec.index_type, spec.metric, params)
 
 

@@ -134,7 +134,11 @@ class SegmentPlanner:
         n = view.data.num_rows
         fetch = k
         while True:
-            scores, rows = self.knn(view, replace(request, k=fetch), allowed)
+            # Rows far down the ranking are what a range keeps: give the graph a list as deep as the fetch.
+            params = request.params
+            if "ef" in params:
+                params = {**params, "ef": min(MAX_EF, max(int(params["ef"]), math.ceil(WIDEN * fetch)))}
+            scores, rows = self.knn(view, replace(request, k=fetch, params=params), allowed)
             inside = (scores > low) & (scores <= high) & (rows != NO_ROW)
             last = scores[:, -1]
             complete = (inside.sum(axis=1) >= k) | (last <= low) | (rows[:, -1] == NO_ROW)
@@ -229,8 +233,9 @@ def _group_values(snapshot: Snapshot, segments: np.ndarray, rows: np.ndarray, fi
     flat: list[Any] = [None] * rows.size
     flat_segments = segments.ravel()
     flat_rows = rows.ravel()
-    for position in np.unique(flat_segments[flat_rows != NO_ROW]):
-        where = np.nonzero(flat_segments == position)[0]
+    found = flat_rows != NO_ROW
+    for position in np.unique(flat_segments[found]):
+        where = np.nonzero((flat_segments == position) & found)[0]
         column = snapshot.segments[int(position)].data.table.column(field)
         taken = column.take(flat_rows[where]).to_pylist()
         for slot, value in zip(where.tolist(), taken, strict=True):

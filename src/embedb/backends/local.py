@@ -617,7 +617,10 @@ class LocalBackend(LocalLifecycleMethods, LocalExperimentMethods, LocalModelMeth
             if embedding_version is not None:
                 raise InvalidArgumentError(f"field {field.name!r} is not bound to a model; embedding_version does not apply")
             return field.name, field, None
-        version = binding.serving if embedding_version is None else binding.version(self.models.resolve(embedding_version))
+        if embedding_version is None:
+            version = binding.serving
+        else:  # a full URI names one immutable version: found without asking the registry
+            version = _held_version(binding, embedding_version) or binding.version(self.models.resolve(embedding_version))
         if version.state is not EmbeddingVersionState.READY and embedding_version is not None:
             raise FailedPreconditionError(
                 f"{version.uri} of field {field.name!r} is {version.state.value}: not every row has its vector yet"
@@ -697,6 +700,14 @@ def _with_index_metrics(schema: CollectionSchema, requests: list[IndexRequest]) 
         return schema
     fields = tuple(replace(f, metric_type=metrics[f.name]) if f.name in metrics and f.dtype.is_vector else f for f in schema.fields)
     return CollectionSchema(fields, enable_dynamic_field=schema.enable_dynamic_field, description=schema.description).validate()
+
+
+def _held_version(binding: FieldBinding, uri: str) -> EmbeddingVersion | None:
+    """The field's live version whose URI is exactly ``uri`` (``models:/name/3``), or None."""
+    for version in binding.versions:
+        if version.uri == uri and version.state is not EmbeddingVersionState.RETIRED:
+            return version
+    return None
 
 
 GROUPABLE_TYPES = frozenset({DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64, DataType.VARCHAR})

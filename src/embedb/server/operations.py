@@ -83,6 +83,8 @@ class Operation:
     body: Body = Body.JSON
     # Request fields that may hold packed arrays (unpacked before the backend sees them).
     packed_args: tuple[str, ...] = ()
+    # Backend parameters that cannot travel (callbacks such as a progress function): not in the request model.
+    local_args: tuple[str, ...] = ()
     # Unique name of the route (OpenAPI operationId); defaults to the method name.
     operation_id: str = ""
 
@@ -193,7 +195,14 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("feedback", "/v1/experiments/feedback", WRITER, xrq.FeedbackRequest, rq.ObjectResult),
     Operation("evaluate", "/v1/experiments/evaluate", READER, xrq.EvaluateRequest, rq.ObjectResult),
     # embedding versions and backfill jobs: a job id alone names no collection, so job control needs a global token.
-    Operation("add_embedding_version", "/v1/embeddings/add", ADMIN, lrq.AddEmbeddingVersionRequest, rq.ObjectResult),
+    Operation(
+        "add_embedding_version",
+        "/v1/embeddings/add",
+        ADMIN,
+        lrq.AddEmbeddingVersionRequest,
+        rq.ObjectResult,
+        local_args=("progress",),
+    ),
     Operation("drop_embedding_version", "/v1/embeddings/drop", ADMIN, lrq.EmbeddingVersionRequest, rq.ObjectResult),
     Operation("promote", "/v1/embeddings/promote", ADMIN, lrq.PromoteRequest, rq.ObjectResult),
     Operation("rollback", "/v1/embeddings/rollback", ADMIN, lrq.RollbackRequest, rq.ObjectResult),

@@ -35,7 +35,9 @@ def test_request_models_mirror_backend_signatures(method: str) -> None:
     parameters = {
         name: parameter
         for name, parameter in inspect.signature(getattr(Backend, method)).parameters.items()
-        if name != "self" and parameter.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+        if name != "self"
+        and name not in operation.local_args
+        and parameter.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
     }
     fields = {(field.alias or name): field for name, field in operation.request.model_fields.items()}
     assert set(fields) == set(parameters), f"{operation.request.__name__} fields differ from Backend.{method}"

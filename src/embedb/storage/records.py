@@ -76,9 +76,11 @@ def decode_batch(payload: bytes | memoryview) -> RowBatch:
     keep: list[str] = []
     for name in table.column_names:
         if name.startswith(VECTOR_PREFIX):
-            column = table.column(name).combine_chunks()
+            chunks = table.column(name)
+            # A record holds one chunk; combine_chunks would copy it all the same.
+            column = chunks.chunk(0) if chunks.num_chunks == 1 else chunks.combine_chunks()
             dim = column.type.list_size
-            flat = column.values.to_numpy(zero_copy_only=False)
+            flat = column.flatten().to_numpy(zero_copy_only=False)
             vectors[name[len(VECTOR_PREFIX) :]] = np.ascontiguousarray(flat, dtype=np.float32).reshape(-1, dim)
         else:
             keep.append(name)

@@ -211,15 +211,44 @@ def test_a_search_during_compaction_sees_one_consistent_snapshot(db: embedb.Back
     assert not failures, failures[:3]
 
 
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
-def test_concurrent_searches_use_both_cores(db: embedb.Backend, data: Data) -> None:
+@pytest.fixture
+def hnsw_docs(db: embedb.Backend, data: Data) -> str:
     _fill(db, "docs", data)
     db.create_index("docs", field_name="vector", index_type="HNSW", params={"M": 16, "efConstruction": 64})
+    return "docs"
+
+
+def _progress_beside(job: Any) -> int:
+    """How many times this thread counts while ``job`` runs in another thread: ~0 if ``job`` holds the GIL."""
+    worker = threading.Thread(target=job)
+    count = 0
+    worker.start()
+    while worker.is_alive():
+        count += 1
+    worker.join()
+    return count
+
+
+def test_searches_release_the_gil(db: embedb.Backend, data: Data, hnsw_docs: str) -> None:
+    query = data.queries[:1]
+    big = list(range(3_000_000, 0, -1))
+
+    def searches() -> None:
+        for _ in range(40):
+            db.search(hnsw_docs, query, limit=10, search_params={"ef": 4096})
+
+    holding = _progress_beside(lambda: sorted(big))  # C code that keeps the GIL: the counter stalls
+    releasing = _progress_beside(searches)
+    assert releasing > 20 * max(holding, 1_000), (releasing, holding)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
+def test_concurrent_searches_use_both_cores(db: embedb.Backend, data: Data, hnsw_docs: str) -> None:
     query = data.queries[:1]
 
     def work() -> None:
         for _ in range(100):
-            db.search("docs", query, limit=10, search_params={"ef": 2048})  # long kernel calls, GIL released
+            db.search(hnsw_docs, query, limit=10, search_params={"ef": 2048})  # long kernel calls
 
     def cores_used(threads: int) -> float:
         workers = [threading.Thread(target=work) for _ in range(threads)]
@@ -230,13 +259,10 @@ def test_concurrent_searches_use_both_cores(db: embedb.Backend, data: Data) -> N
             worker.join()
         return (time.process_time() - cpu) / (time.perf_counter() - wall)
 
-    # Relative to one thread measured alongside, so that other load on the machine cancels out.
-    ratios = []
-    for _ in range(3):
-        ratios.append(cores_used(2) / cores_used(1))
-        if ratios[-1] > 1.3:
-            break
-    assert max(ratios) > 1.3, f"two searching threads used {ratios} times the CPU of one"
+    if cores_used(1) < 0.8:
+        pytest.skip("the machine is too busy to give this process one core, let alone two")
+    best = max(cores_used(2) for _ in range(2))
+    assert best > 1.3, f"two searching threads used {best:.2f} cores"
 
 
 def test_index_admin_follows_milvus(db: embedb.Backend) -> None:

@@ -761,10 +761,25 @@ def assemble_hits(
     metric: Any,
 ) -> SearchHits:
     """Search results in Milvus's shape: per query a list of ``{"id", "distance", "entity"}``."""
+    primary = schema.primary.name
+    if (
+        len(snapshot.segments) == 1
+        and plan.scalars == (primary,)
+        and not plan.vectors
+        and not plan.wants_dynamic
+        and rows.size
+        and rows.min() >= 0
+    ):
+        # The common search, kept short: one segment, every slot found, keys and distances only.
+        keys = snapshot.segments[0].data.pks[rows].tolist()
+        distances = distances_for_output(scores, metric).tolist()
+        return [
+            [{"id": key, "distance": value, "entity": {}} for key, value in zip(key_row, distance_row, strict=True)]
+            for key_row, distance_row in zip(keys, distances, strict=True)
+        ]
     found = rows != NO_ROW
     flat_segments = segments[found]
     flat_rows = rows[found]
-    primary = schema.primary.name
     extra = OutputPlan(
         tuple(name for name in plan.scalars if name != primary),
         plan.vectors,

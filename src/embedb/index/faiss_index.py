@@ -27,6 +27,7 @@ from embedb.index import BuildCancelled, IndexSpec
 from embedb.schema import MetricType
 
 faiss: Any = _faiss  # its bundled stubs lack the SearchParameters keywords used here
+_swig_ptr = faiss.swig_ptr
 
 BUILD_CHUNK_ROWS = 4_096
 MIN_POINTS_PER_CENTROID = 39  # below this Faiss k-means warns that it has too few points
@@ -151,7 +152,7 @@ class FaissIndex:
         scores = np.empty((nq, k), dtype=np.float32)
         rows = np.empty((nq, k), dtype=np.int64)
         # search_c skips the Python wrapper's re-checks; queries are contiguous float32 already.
-        self._index.search_c(nq, faiss.swig_ptr(queries), k, faiss.swig_ptr(scores), faiss.swig_ptr(rows), search_params)
+        self._index.search_c(nq, _swig_ptr(queries), k, _swig_ptr(scores), _swig_ptr(rows), search_params)
         del bitmap  # kept alive until the kernel returned
         if self._negate:
             np.negative(scores, out=scores)

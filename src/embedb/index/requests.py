@@ -109,6 +109,42 @@ def search_options(
     strict_group_size: bool | None = None,
 ) -> SearchOptions:
     """Parse ``search_params`` for one search; raise ``InvalidArgumentError`` naming the bad parameter."""
+    cache_key = None
+    if group_by_field is None and group_size is None and strict_group_size is None and _cacheable(search_params):
+        cache_key = (id(spec), metric, field_name, k, tuple(search_params.items()) if search_params else ())
+        cached = _OPTIONS_CACHE.get(cache_key)
+        if cached is not None and cached[0] is spec:  # the entry holds its spec, so the id cannot be reused
+            return cached[1]
+    options = _parse_options(search_params, metric, field_name, k, spec, group_by_field, group_size, strict_group_size)
+    if cache_key is not None:
+        if len(_OPTIONS_CACHE) >= 256:
+            _OPTIONS_CACHE.clear()
+        _OPTIONS_CACHE[cache_key] = (spec, options)
+    return options
+
+
+# Searches repeat their parameters; parsing them is a visible share of a single-query search.
+# Entries are immutable by convention (the planner copies before widening).
+_OPTIONS_CACHE: dict[Any, tuple[IndexSpec | None, SearchOptions]] = {}
+
+
+def _cacheable(search_params: Mapping[str, Any] | None) -> bool:
+    """Flat dicts of plain scalars only: nested dicts are not hashable, and other types may change."""
+    if not search_params:
+        return search_params is None or type(search_params) is dict
+    return type(search_params) is dict and all(type(v) in (int, float, str) for v in search_params.values())
+
+
+def _parse_options(
+    search_params: Mapping[str, Any] | None,
+    metric: MetricType,
+    field_name: str,
+    k: int,
+    spec: IndexSpec | None,
+    group_by_field: str | None,
+    group_size: int | None,
+    strict_group_size: bool | None,
+) -> SearchOptions:
     params: Mapping[str, Any]
     if not search_params:
         params = {}

@@ -95,7 +95,8 @@ def search_snapshot(
         scores, rows = searcher(view, request, allowed)
         all_scores.append(scores)
         all_rows.append(rows)
-        all_segments.append(np.full(rows.shape, position, dtype=np.int64))
+        # np.zeros is a single C call; np.full costs several (this runs on every search).
+        all_segments.append(np.zeros(rows.shape, dtype=np.int64) if position == 0 else np.full(rows.shape, position, dtype=np.int64))
     if not all_scores:
         empty = np.full((nq, request.k), NO_ROW, dtype=np.int64)
         return np.full((nq, request.k), -np.inf, dtype=np.float32), empty, empty.copy()

@@ -29,6 +29,8 @@ from tests.crash import workload
 import embedb
 from embedb.storage.check import check_directory
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 SEED = int(os.environ.get("EMBEDB_CRASH_SEED", "20240611"))
 RANDOM_ROUNDS = int(os.environ.get("EMBEDB_CRASH_ROUNDS", "24"))
@@ -192,9 +194,9 @@ def test_acknowledged_batches_survive_repeated_kill9(data_dir: Path) -> None:
 def test_a_crash_at_each_step_of_a_seal_or_compaction_loses_nothing(data_dir: Path, point: str) -> None:
     history = History(SEED + 1)
     # Write a while first, so that there are sealed segments with deletions to carry forward.
-    check_round(data_dir, history, run_child(data_dir, history, "run", "ready", 0.8))
+    check_round(data_dir, history, run_child(data_dir, history, "run", "ready", 0.6))
     result = run_child(data_dir, history, f"crash-at:{point}", None, 0.0)
     assert "crash point reached" in result.lines, f"the writer never reached {point}"
     check_round(data_dir, history, result)
     # And the directory goes on working: more writes, another crash, another recovery.
-    check_round(data_dir, history, run_child(data_dir, history, "run", "ready", 0.3))
+    check_round(data_dir, history, run_child(data_dir, history, "run", "ready", 0.2))

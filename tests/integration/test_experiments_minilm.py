@@ -141,7 +141,7 @@ def test_interleaving_with_clicks_from_qrels_promotes_minilm(
                 if hit["id"] in subset.qrels[query_id]:
                     words.feedback(hit["query_id"], hit["id"])
     report = experiment.report()
-    print(f"\n{report.verdict.reason}\n{dict(report.arms)}")
+    print(f"\n{json.dumps(report.to_dict())}")
     assert report.decision.value == "promote"
     assert report.arms["challenger"]["wins"] > 3 * report.arms["champion"]["wins"]
     moved = experiment.promote(actor="test")

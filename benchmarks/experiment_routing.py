@@ -57,7 +57,7 @@ def build(db: embedb.Backend, name: str, rows: int, rng: random.Random) -> None:
         batch = [{"id": i, "text": " ".join(rng.sample(WORDS, 4))} for i in range(start, min(rows, start + 5000))]
         db.insert(name, batch)
     db.flush(name)
-    db.add_embedding_version(name, "embedding", "toy/2", wait=True, timeout=600)  # type: ignore[attr-defined]
+    db.add_embedding_version(name, "embedding", "toy/2", wait=True, timeout=600)
 
 
 def timed(db: embedb.Backend, queries: list[str], *, user_keys: bool = False) -> dict[str, float]:

@@ -52,7 +52,7 @@ def data_path(tmp_path: Path) -> Path:
         )
         db.create_collection("docs", schema=schema)
         db.insert("docs", [{"id": i, "text": t} for i, t in enumerate(texts(600))])
-        db.add_embedding_version("docs", "embedding", "toy@challenger", wait=True, timeout=60)  # type: ignore[attr-defined]
+        db.add_embedding_version("docs", "embedding", "toy@challenger", wait=True, timeout=60)
     return path
 
 
@@ -72,7 +72,7 @@ def start(db: embedb.Backend, mode: str, **options: Any) -> int:
 
 
 def arm_ids(db: embedb.Backend, text: str, version: str, limit: int) -> list[int]:
-    hits = db.search("docs", text, limit=limit, embedding_version=version)  # type: ignore[call-arg]
+    hits = db.search("docs", text, limit=limit, embedding_version=version)
     assert all("query_id" not in hit for hit in hits[0]), "a search naming its version is never routed"
     return [hit["id"] for hit in hits[0]]
 
@@ -108,7 +108,7 @@ def test_split_keeps_each_user_in_one_arm(db: embedb.Backend) -> None:
     arms_of_user: dict[str, set[str]] = {}
     for user in range(30):
         for text in QUERIES[:3]:
-            (hits,) = db.search("docs", text, limit=3, user_key=f"user-{user}")  # type: ignore[call-arg]
+            (hits,) = db.search("docs", text, limit=3, user_key=f"user-{user}")
             arms_of_user.setdefault(f"user-{user}", set()).update(hit["arm"] for hit in hits)
             served = arm_ids(db, text, "toy/1" if hits[0]["arm"] == "champion" else "toy/2", 3)
             assert [hit["id"] for hit in hits] == served, "a split query is answered by its arm alone"
@@ -129,7 +129,7 @@ def test_shadow_never_changes_the_answer_and_logs_both_arms(db: embedb.Backend) 
         routed = db.search("docs", [text, text + " river"], limit=5, output_fields=["text"])
         direct = db.search(
             "docs", [text, text + " river"], limit=5, output_fields=["text"], embedding_version="toy@champion"
-        )  # type: ignore[call-arg]
+        )
         assert [without_tags(hits) for hits in routed] == direct
         assert {hit["arm"] for hits in routed for hit in hits} == {"champion"}
     report = db.experiment_report(experiment_id)
@@ -173,7 +173,7 @@ def test_one_running_experiment_per_field_and_guarded_states(db: embedb.Backend)
     experiment_id = start(db, "split")
     with pytest.raises(FailedPreconditionError, match=f"experiment {experiment_id} is already running"):
         start(db, "shadow")
-    (hits,) = db.search("docs", "apple", limit=2, user_key="u1")  # type: ignore[call-arg]
+    (hits,) = db.search("docs", "apple", limit=2, user_key="u1")
     stopped = db.stop_experiment(experiment_id)
     assert stopped["state"] == "STOPPED" and stopped["ended_at"] is not None
     with pytest.raises(InvalidStateError, match="STOPPED"):
@@ -218,6 +218,12 @@ def test_feedback_is_checked_against_the_logged_query(db: embedb.Backend) -> Non
         db.feedback("docs", "no-such-query", hits[0]["id"])
     with pytest.raises(InvalidArgumentError, match="not among the hits"):
         db.feedback("docs", query_id, 99_999)
+    with pytest.raises(InvalidArgumentError, match="doc_id must be a primary key"):
+        db.feedback("docs", query_id, [hits[0]["id"]])
+    with pytest.raises(InvalidArgumentError, match="limit"):
+        db.search("docs", "apple pie", limit="3")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="user_key"):
+        db.search("docs", "apple pie", user_key=7)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="kind"):
         db.feedback("docs", query_id, hits[0]["id"], kind="purchase")
     with pytest.raises(InvalidArgumentError, match="needs relevance"):
@@ -231,9 +237,9 @@ def test_a_version_in_a_running_experiment_cannot_be_dropped(db: embedb.Backend)
     experiment_id = start(db, "shadow")
     db.models.delete_alias("toy", "challenger")  # type: ignore[attr-defined]
     with pytest.raises(InUseError, match=f"running experiment {experiment_id}"):
-        db.drop_embedding_version("docs", "embedding", "toy/2")  # type: ignore[attr-defined]
+        db.drop_embedding_version("docs", "embedding", "toy/2")
     db.stop_experiment(experiment_id)
-    assert db.drop_embedding_version("docs", "embedding", "toy/2")["dropped_version"] == "models:/toy/2"  # type: ignore[attr-defined]
+    assert db.drop_embedding_version("docs", "embedding", "toy/2")["dropped_version"] == "models:/toy/2"
 
 
 def test_promote_moves_serving_version_and_alias_and_ends_the_experiment(db: embedb.Backend) -> None:
@@ -250,7 +256,7 @@ def test_promote_moves_serving_version_and_alias_and_ends_the_experiment(db: emb
     assert moved["from_version"] == "models:/toy/1" and moved["to_version"] == "models:/toy/2"
     assert moved["experiment"]["state"] == "PROMOTED" and experiment.state == "PROMOTED"
     assert db.models.resolve("toy@champion").version == 2  # type: ignore[attr-defined]
-    (history,) = db.serving_history("docs")  # type: ignore[attr-defined]
+    (history,) = db.serving_history("docs")
     assert history["actor"] == "ci" and history["reason"].startswith(f"experiment {experiment.id} (interleave)")
     (hits,) = db.search("docs", "apple pie", limit=2)
     assert all("query_id" not in hit for hit in hits) and len(hits) == 2

@@ -75,7 +75,7 @@ def minilm_db(tmp_path_factory: pytest.TempPathFactory, subset: Subset) -> Itera
     db.insert("words", [{"id": doc, "text": text} for doc, text in subset.documents])
     db.flush("words")
     db.create_index("words", field_name="embedding", index_type="HNSW", params={"M": 16, "efConstruction": 100})
-    job = db.add_embedding_version("words", "embedding", "revdict@challenger", wait=True, timeout=600)  # type: ignore[attr-defined]
+    job = db.add_embedding_version("words", "embedding", "revdict@challenger", wait=True, timeout=600)
     assert job["state"] == "DONE"
     yield path, db
     db.close()

@@ -538,6 +538,7 @@ class LocalBackend(LocalLifecycleMethods, LocalExperimentMethods, LocalModelMeth
         user_key: str | None = None,
     ) -> SearchHits:
         info = self._info(collection_name)
+        _check_paging(limit, offset, maximum=MAX_SEARCH_LIMIT)
         if embedding_version is None and info.id in self.experiments.routes:
             routed_options = {
                 "filter": filter,
@@ -553,7 +554,6 @@ class LocalBackend(LocalLifecycleMethods, LocalExperimentMethods, LocalModelMeth
             routed = self._experiment_search(info, data, user_key, routed_options)
             if routed is not None:
                 return routed
-        _check_paging(limit, offset, maximum=MAX_SEARCH_LIMIT)
         if not isinstance(filter, str):
             raise InvalidArgumentError(f"filter must be a string, got {type(filter).__name__}")
         field = self._search_field(info, anns_field)

@@ -20,6 +20,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from embedb.errors import (
     ExperimentNotFoundError,
     FailedPreconditionError,
@@ -265,6 +267,12 @@ class ExperimentService:
         """
         if not isinstance(query_id, str) or not query_id:
             raise InvalidArgumentError(f"query_id must be a non-empty string, got {query_id!r}", field="query_id")
+        if isinstance(doc_id, np.integer):
+            doc_id = int(doc_id)
+        if isinstance(doc_id, bool) or not isinstance(doc_id, int | str):
+            raise InvalidArgumentError(
+                f"doc_id must be a primary key (an integer or a string), got {doc_id!r}", field="doc_id"
+            )
         if kind not in FEEDBACK_KINDS:
             raise InvalidArgumentError(f"kind must be one of {', '.join(FEEDBACK_KINDS)}, got {kind!r}", field="kind")
         if relevance is not None:

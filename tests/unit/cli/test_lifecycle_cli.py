@@ -41,7 +41,7 @@ def data_dir(tmp_path: Path) -> Path:
         )
         db.create_collection("docs", schema=schema)
         db.insert("docs", [{"id": i, "text": " ".join(rng.sample(VOCABULARY, 2))} for i in range(400)])
-        db.add_embedding_version("docs", "embedding", "toy@challenger", wait=True, timeout=60)  # type: ignore[attr-defined]
+        db.add_embedding_version("docs", "embedding", "toy@challenger", wait=True, timeout=60)
     return path
 
 
@@ -102,7 +102,7 @@ def test_experiments_list_and_report(data_dir: Path) -> None:
             "embedding", champion="toy@champion", challenger="toy@challenger", mode="split"
         )
         for user in range(20):
-            (hits,) = db.search("docs", "w1 w2", limit=3, user_key=f"user-{user}")  # type: ignore[call-arg]
+            (hits,) = db.search("docs", "w1 w2", limit=3, user_key=f"user-{user}")
             db.feedback("docs", hits[0]["query_id"], hits[0]["id"])
     listed = runner.invoke(app, ["experiments", "list", str(data_dir)])
     assert listed.exit_code == 0, listed.output

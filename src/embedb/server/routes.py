@@ -70,11 +70,10 @@ def invoke(
     if operation.listing:
         result = principal.visible(result)
     if encoding == "base64" and operation.returns is not Returns.PLAIN:
-        vector_fields = _vector_fields(context.backend, arguments["collection_name"])
-        if operation.returns is Returns.ROWS:
-            result = wire.pack_row_vectors(result, vector_fields)
-        else:
-            result = wire.pack_hit_vectors(result, vector_fields)
+        rows = result if operation.returns is Returns.ROWS else [hit["entity"] for hits in result for hit in hits]
+        # Only rows that carry lists can hold vectors: most searches return none, and skip the schema lookup.
+        if any(isinstance(value, list) for row in rows for value in row.values()):
+            wire.pack_row_vectors(rows, _vector_fields(context.backend, arguments["collection_name"]))
     return result_response(result)
 
 

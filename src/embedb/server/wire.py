@@ -107,13 +107,6 @@ def pack_row_vectors(rows: list[dict[str, Any]], vector_fields: Sequence[str]) -
     return rows
 
 
-def pack_hit_vectors(hits: list[list[dict[str, Any]]], vector_fields: Sequence[str]) -> list[list[dict[str, Any]]]:
-    """Search hits with the vector fields of each ``entity`` packed as float32 (in place)."""
-    for query_hits in hits:
-        pack_row_vectors([hit["entity"] for hit in query_hits if isinstance(hit.get("entity"), dict)], vector_fields)
-    return hits
-
-
 def to_wire(value: Any) -> Any:
     """A JSON-ready copy of what a caller handed the client: NumPy arrays packed, schemas as dicts.
 

@@ -36,10 +36,11 @@ _threads_configured = False
 
 
 def configure_torch_threads() -> None:
-    """Give torch one intra-op thread per CPU this process may use (``EMBEDB_TORCH_THREADS`` overrides).
+    """Keep torch's intra-op threads within the CPUs this process may use; ``EMBEDB_TORCH_THREADS`` sets them.
 
-    Runs once per process; torch's own default counts the machine's cores, which
-    oversubscribes a CPU-limited container.
+    Runs once per process. Torch defaults to the machine's physical cores, which
+    oversubscribes a process pinned to fewer CPUs; a lower count that the user
+    set with ``torch.set_num_threads`` is kept.
     """
     global _threads_configured
     with _threads_lock:
@@ -47,13 +48,13 @@ def configure_torch_threads() -> None:
             return
         import torch
 
-        wanted = os.environ.get(TORCH_THREADS_ENV)
-        if wanted is not None and wanted.strip().isdigit() and int(wanted) > 0:
-            threads = int(wanted)
+        wanted = os.environ.get(TORCH_THREADS_ENV, "").strip()
+        if wanted.isdigit() and int(wanted) > 0:
+            torch.set_num_threads(int(wanted))
         else:
-            threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
+            usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+            if torch.get_num_threads() > usable:
+                torch.set_num_threads(usable)
         _threads_configured = True
 
 

@@ -131,6 +131,20 @@ def test_single_queries_and_batches_agree(db: embedb.Backend, data: Data) -> Non
     assert [[h["id"] for h in q] for q in batch] == [[h["id"] for h in q] for q in single]
 
 
+def test_the_short_search_path_answers_like_the_general_one(db: embedb.Backend, data: Data) -> None:
+    _fill(db, "docs", data)
+    db.create_index("docs", field_name="vector", index_type="HNSW", params={"M": 16, "efConstruction": 64})
+    db.search("docs", data.queries[:1], limit=3)  # the general path fills the caches the short one reads
+    for queries, params in ((data.queries[:1], {"ef": 40}), (data.queries[:7], None), (data.queries[:2], {"metric_type": "COSINE"})):
+        short = db.search("docs", queries, limit=6, search_params=params)
+        general = db.search("docs", queries, limit=6, search_params=params, output_fields=[])  # not the short path
+        assert short == general
+    with pytest.raises(InvalidArgumentError, match="ef=2"):
+        db.search("docs", data.queries[:1], limit=6, search_params={"ef": 2})
+    with pytest.raises(InvalidArgumentError, match="limit"):
+        db.search("docs", data.queries[:1], limit=0)
+
+
 def test_indexes_survive_reopen_without_a_rebuild(tmp_path: Path, data: Data) -> None:
     with embedb.connect(tmp_path / "db", **SETTINGS) as db:
         _fill(db, "docs", data)

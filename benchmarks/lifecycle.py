@@ -32,14 +32,14 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+import numpy as np
+from rich.console import Console
+from rich.table import Table
 
-import embedb  # noqa: E402
-from embedb.datasets import load_revdict  # noqa: E402
-from embedb.models import train_lsa  # noqa: E402
-from embedb.schema import CollectionSchema, DataType, FieldSchema, VectorField  # noqa: E402
+import embedb
+from embedb.datasets import load_revdict
+from embedb.models import train_lsa
+from embedb.schema import CollectionSchema, DataType, FieldSchema, VectorField
 
 RESULTS = Path(__file__).parent / "results" / "lifecycle.json"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "wordnet"

@@ -7,12 +7,13 @@ of its own, so it works the same embedded and over HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from embedb.backends import Backend, QueryIterator, SearchHits, SearchIterator
     from embedb.experiment import Experiment
+    from embedb.job import Job
 
 
 class Collection:
@@ -76,6 +77,31 @@ class Collection:
 
     def has_partition(self, partition_name: str) -> bool:
         return self.backend.has_partition(self.name, partition_name)
+
+    # --------------------------------------------- embedding versions, jobs
+
+    def add_embedding_version(
+        self, field_name: str, model: str, *, progress: Callable[[int, int], None] | None = None
+    ) -> Job:
+        """Start a backfill of a model-bound field with another model version; return the job's handle."""
+        from embedb.job import Job
+
+        started = self.backend.add_embedding_version(self.name, field_name, model, progress=progress)
+        return Job(self.backend, int(started["job_id"]))
+
+    def drop_embedding_version(self, field_name: str, model: str) -> dict[str, Any]:
+        return self.backend.drop_embedding_version(self.name, field_name, model)
+
+    def promote(self, field_name: str, model: str, *, reason: str | None = None, actor: str | None = None) -> dict[str, Any]:
+        """Serve ``model``'s vectors for the field and move its model alias, in one transaction."""
+        return self.backend.promote(self.name, field_name, model, reason=reason, actor=actor)
+
+    def rollback(self, field_name: str, *, reason: str | None = None, actor: str | None = None) -> dict[str, Any]:
+        """Serve the version before the last promotion again, in one transaction."""
+        return self.backend.rollback(self.name, field_name, reason=reason, actor=actor)
+
+    def serving_history(self, field_name: str | None = None) -> list[dict[str, Any]]:
+        return self.backend.serving_history(self.name, field_name)
 
     # ---------------------------------------------- experiments, evaluation
 

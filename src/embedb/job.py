@@ -1,0 +1,60 @@
+"""A handle on one backfill job: ``col.add_embedding_version(...)`` returns it.
+
+It holds only the backend and the id, so it works the same embedded and over HTTP::
+
+    job = col.add_embedding_version("embedding", "minilm@challenger")
+    job.progress        # {"rows_done": ..., "rows_total": ..., "rows_per_second": ..., "eta_seconds": ...}
+    job.wait()          # returns the finished job; search kept serving the old version all along
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from embedb.backends import Backend
+
+
+class Job:
+    """One backfill job of a ``Backend``, by id."""
+
+    def __init__(self, backend: Backend, job_id: int) -> None:
+        self.backend = backend
+        self.id = job_id
+
+    def __repr__(self) -> str:
+        return f"Job({self.id})"
+
+    def describe(self) -> dict[str, Any]:
+        """Return the job with its progress; raises ``JobNotFoundError``."""
+        return self.backend.get_job(self.id)
+
+    @property
+    def state(self) -> str:
+        """``PENDING``, ``RUNNING``, ``PAUSED``, ``FAILED``, ``DONE`` or ``CANCELLED``."""
+        return str(self.describe()["state"])
+
+    @property
+    def progress(self) -> dict[str, Any]:
+        """Rows done and total, rows per second and the ETA in seconds."""
+        job = self.describe()
+        return {key: job[key] for key in ("rows_done", "rows_total", "progress", "rows_per_second", "eta_seconds")}
+
+    def wait(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """Block until the job stops running (or ``timeout`` seconds); return it."""
+        return self.backend.wait_job(self.id, timeout=timeout)
+
+    def pause(self) -> dict[str, Any]:
+        """Stop after the current chunk; ``resume`` continues from the last finished segment."""
+        return self.backend.pause_job(self.id)
+
+    def resume(self) -> dict[str, Any]:
+        return self.backend.resume_job(self.id)
+
+    def cancel(self) -> dict[str, Any]:
+        """Stop for good: the version is retired and the vectors it wrote are dropped."""
+        return self.backend.cancel_job(self.id)
+
+
+ProgressCallback = Callable[[int, int], None]

@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from embedb.cli.console import console
+from embedb.client import connect
 from embedb.errors import InvalidArgumentError
 from embedb.models import ModelRegistry, ModelVersion
 
@@ -29,14 +30,12 @@ ARTIFACTS_DIR = "artifacts"
 
 @contextmanager
 def _open_registry(path: Path, *, read_only: bool) -> Iterator[ModelRegistry]:
-    """Open the registry of a data directory and close its catalog afterwards."""
-    from embedb.storage.catalog import Catalog
+    """The registry of a data directory, opened through the engine (writes take its writer lock)."""
+    from embedb.backends.local import LocalBackend
 
-    catalog = Catalog(Path(path) / CATALOG_FILE, read_only=read_only)
-    try:
-        yield ModelRegistry(catalog, Path(path) / ARTIFACTS_DIR)
-    finally:
-        catalog.close()
+    with connect(str(path), read_only=read_only) as db:
+        assert isinstance(db, LocalBackend)
+        yield db.models
 
 
 def _when(timestamp: float | None) -> str:

@@ -97,6 +97,22 @@ def _graceful_server(config: Any) -> Any:
     return GracefulServer(config)
 
 
+def limit_blas_threads() -> None:
+    """Run BLAS single-threaded in this process (the server's parallelism is one request per worker thread).
+
+    With a BLAS pool per call, concurrent requests oversubscribe the cores:
+    on 2 cores, 8 clients mixing search and insert saw search p99 fall from
+    ~700 ms to ~55 ms and throughput triple with one BLAS thread per call.
+    A no-op without ``threadpoolctl``.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        log.warning("threadpoolctl is not installed: BLAS may oversubscribe the cores under concurrent requests")
+        return
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def serve(
     path: str | os.PathLike[str],
     *,
@@ -121,6 +137,7 @@ def serve(
     limits = limits or ServerLimits()
     backend = connect(os.fspath(path))  # takes the writer lock first: a locked directory fails before anything else
     configure_logging(log_level)
+    limit_blas_threads()
     tokens: TokenStore | None = None
     try:
         tokens = TokenStore.open(path) if auth else None

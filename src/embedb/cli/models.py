@@ -24,8 +24,6 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 
 PathArg = Annotated[Path, typer.Argument(help="The data directory.", exists=True, file_okay=False)]
 NameArg = Annotated[str, typer.Argument(help="The registered model's name.")]
-CATALOG_FILE = "catalog.sqlite"
-ARTIFACTS_DIR = "artifacts"
 
 
 @contextmanager

@@ -161,6 +161,18 @@ def test_indexes_survive_reopen_without_a_rebuild(tmp_path: Path, data: Data) ->
     assert sorted(p.name for p in (tmp_path / "db").rglob("ann.*")) == files
 
 
+def test_a_read_only_open_uses_the_built_indexes(tmp_path: Path, data: Data) -> None:
+    with embedb.connect(tmp_path / "db", **SETTINGS) as db:
+        _fill(db, "docs", data)
+        db.create_index("docs", field_name="vector", index_type="HNSW", params={"M": 16, "efConstruction": 64})
+        before = db.search("docs", data.queries[:5], limit=10)
+    with embedb.connect(tmp_path / "db", read_only=True) as db:
+        assert db.search("docs", data.queries[:5], limit=10) == before
+        assert db.describe_index("docs", "vector")["indexed_rows"] == ROWS
+        with pytest.raises(embedb.StorageError):
+            db.drop_index("docs", "vector")
+
+
 def test_a_corrupt_index_file_is_rebuilt_on_open(tmp_path: Path, data: Data) -> None:
     with embedb.connect(tmp_path / "db", **SETTINGS) as db:
         _fill(db, "docs", data)

@@ -21,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -137,11 +138,11 @@ def check_round(path: Path, history: History, result: Round) -> str:
     return outcome
 
 
-def check_values(found: dict[int, dict[str, object]], seed: int) -> None:
+def check_values(found: dict[int, dict[str, Any]], seed: int) -> None:
     """Every row holds the values its batch wrote (the batch number is in the row)."""
     by_batch: dict[int, list[int]] = {}
     for key, row in found.items():
-        by_batch.setdefault(int(row["n"]), []).append(key)  # type: ignore[call-overload]
+        by_batch.setdefault(int(row["n"]), []).append(key)
     for number, keys in by_batch.items():
         written = workload.batch(seed, number)
         index = {key: i for i, key in enumerate(written.keys.tolist())}

@@ -85,6 +85,7 @@ class TokenInfo:
     revoked_at: float | None
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, role as its lower-case name."""
         return {
             "token_id": self.token_id,
             "name": self.name,
@@ -117,6 +118,7 @@ class TokenStore:
         return cls(Catalog(folder / CATALOG_FILE, read_only=False), cache_ttl_s=cache_ttl_s)
 
     def close(self) -> None:
+        """Close the store's catalog connection."""
         self._catalog.close()
 
     # -------------------------------------------------------------- admin

@@ -132,6 +132,7 @@ class ServerMetrics:
         self.registry.register(StorageCollector(backend))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one finished request and record its latency."""
         self.requests.labels(method, route, str(status)).inc()
         self.request_seconds.labels(method, route).observe(seconds)
 

@@ -31,10 +31,12 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
 
 
 def result_response(result: Any) -> Response:
+    """A 200 carrying ``{"result": result}``."""
     return json_response({"result": result})
 
 
 def error_payload(error: EmbedbError) -> dict[str, Any]:
+    """``{"error": {"wire_name", "message", "details"}}``; details that JSON cannot carry become strings."""
     details = {
         key: value if isinstance(value, (str, int, float, bool, type(None), list, dict)) else str(value)
         for key, value in error.details.items()
@@ -74,22 +76,27 @@ def describe_validation_errors(errors: Sequence[Any]) -> tuple[str, list[dict[st
     return first + more, problems
 
 
-async def embedb_error_handler(_: Request, error: Exception) -> Response:
-    assert isinstance(error, EmbedbError)
+async def embedb_error_handler(request: Request, error: Exception) -> Response:
+    """A typed error: its class's status and wire name (server-side kinds are logged)."""
+    if not isinstance(error, EmbedbError):
+        return await unexpected_error_handler(request, error)
     if error.http_status >= 500:
         log.error("request failed: %s: %s", error.wire_name, error.message)
     return error_response(error)
 
 
-async def validation_error_handler(_: Request, error: Exception) -> Response:
-    assert isinstance(error, RequestValidationError)
+async def validation_error_handler(request: Request, error: Exception) -> Response:
+    """A body that does not fit the request model: 400 ``invalid_argument`` naming the field."""
+    if not isinstance(error, RequestValidationError):
+        return await unexpected_error_handler(request, error)
     message, problems = describe_validation_errors(error.errors())
     return error_response(InvalidArgumentError(message, errors=problems))
 
 
 async def http_error_handler(request: Request, error: Exception) -> Response:
     """Routing errors (no such path, wrong method) in the same error shape."""
-    assert isinstance(error, StarletteHTTPException)
+    if not isinstance(error, StarletteHTTPException):
+        return await unexpected_error_handler(request, error)
     if error.status_code == 404:
         return error_response(NotFoundError(f"no route {request.method} {request.url.path}"))
     if error.status_code == 405:
@@ -98,5 +105,6 @@ async def http_error_handler(request: Request, error: Exception) -> Response:
 
 
 async def unexpected_error_handler(request: Request, error: Exception) -> Response:
-    log.exception("unexpected error in %s %s", request.method, request.url.path, exc_info=error)
+    """Anything else is a bug: 500 ``server_error``, with the traceback in the server log."""
+    log.error("unexpected error in %s %s", request.method, request.url.path, exc_info=error)
     return error_response(ServerError(f"internal error ({type(error).__name__}); see the server log"))

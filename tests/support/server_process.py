@@ -96,14 +96,17 @@ def start_server(
     with open(log_path, "ab") as log:
         process = subprocess.Popen([sys.executable, "-c", SERVE, *args], stdout=log, stderr=subprocess.STDOUT)
     server = ServerProcess(f"{scheme}://127.0.0.1:{port}", token, data_path, process, log_path, args)
-    tls: bool | ssl.SSLContext = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"embedb serve exited with {process.returncode}:\n{server.log()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{server.url}/healthz", timeout=1.0, verify=tls).status_code == 200:
-                return server
-        time.sleep(0.1)
-    server.kill()
-    raise RuntimeError(f"embedb serve did not answer within {wait_s}s:\n{server.log()}")
+    try:
+        tls: bool | ssl.SSLContext = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"embedb serve exited with {process.returncode}:\n{server.log()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{server.url}/healthz", timeout=1.0, verify=tls).status_code == 200:
+                    return server
+            time.sleep(0.1)
+        raise RuntimeError(f"embedb serve did not answer within {wait_s}s:\n{server.log()}")
+    except BaseException:
+        server.kill()  # never leave a server behind when the caller gets no handle on it
+        raise

@@ -29,7 +29,11 @@ from embedb.errors import (
     SchemaError,
     StorageError,
 )
-from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
+from embedb.experiment import Experiment
+from embedb.job import Job
+from embedb.lifecycle.online_report import ExperimentReport
+from embedb.lifecycle.verdict import Decision
+from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType, VectorField
 
 Client = Backend
 
@@ -45,15 +49,19 @@ __all__ = [
     "CorruptionError",
     "DataError",
     "DataType",
+    "Decision",
     "DimensionMismatchError",
     "DirectoryLockedError",
     "DuplicateKeyError",
     "Durability",
     "EmbedbError",
+    "Experiment",
+    "ExperimentReport",
     "FieldSchema",
     "FilterError",
     "FilterSyntaxError",
     "InvalidArgumentError",
+    "Job",
     "MetricType",
     "NotFoundError",
     "QueryIterator",
@@ -61,6 +69,7 @@ __all__ = [
     "SearchIterator",
     "Settings",
     "StorageError",
+    "VectorField",
     "__version__",
     "connect",
 ]

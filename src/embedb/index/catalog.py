@@ -177,6 +177,16 @@ class IndexCatalog:
             )
         return json.loads(old["file"]) if old is not None else True
 
+    def forget_columns(self, collection_id: int, pairs: list[tuple[int, str]]) -> None:
+        """Delete the rows of (segment, column key) pairs whose column no longer exists."""
+        if not pairs or self.catalog.read_only:
+            return
+        with self.catalog.transaction() as cursor:
+            cursor.executemany(
+                "DELETE FROM segment_indexes WHERE collection_id = ? AND segment_id = ? AND column_key = ?",
+                [(collection_id, segment_id, key) for segment_id, key in pairs],
+            )
+
     def forget_segments(self, collection_id: int, segment_ids: list[int]) -> None:
         """Delete the rows of segments that no longer exist (their files went with the segment folder)."""
         if not segment_ids or self.catalog.read_only:

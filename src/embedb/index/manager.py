@@ -237,7 +237,7 @@ class CollectionIndexes:
             if not service.read_only:
                 remove_unlisted(folder, keep)
         if not service.read_only:
-            service.catalog.forget_segments(self.collection_id, sorted({sid for sid, key in records if (sid, key) not in live}))
+            service.catalog.forget_columns(self.collection_id, sorted(pair for pair in records if pair not in live))
 
     def close(self) -> None:
         with self._changed:

@@ -168,8 +168,15 @@ class WalWriter:
     ``append`` only writes to the OS; ``sync_to(lsn)`` makes every record up to
     ``lsn`` durable. Threads that call ``sync_to`` while another is in fsync
     wait for it and are usually covered by it, so N concurrent writers cost far
-    fewer than N fsyncs. ``append`` is not thread-safe on its own: callers
-    serialise it (the collection's write lock does).
+    fewer than N fsyncs. With ``fsync`` a background thread starts the fsync as
+    soon as a record is written, so the disk works while the caller applies the
+    record in memory; ``sync_to`` then waits for it (or leads one itself).
+    ``append`` is not thread-safe on its own: callers serialise it (the
+    collection's write lock does).
+
+    A failed fsync is final: the kernel may have dropped the dirty pages, so a
+    later fsync that succeeds proves nothing. Every ``sync_to`` from then on
+    raises ``StorageError``; reopening the directory replays what is on disk.
     """
 
     def __init__(self, folder: Path, *, next_lsn: int, fsync: bool) -> None:
@@ -183,6 +190,8 @@ class WalWriter:
         self._written_lsn = next_lsn - 1
         self._synced_lsn = next_lsn - 1
         self._syncing = False
+        self._sync_failure: OSError | None = None
+        self._closing = False
         self._cv = threading.Condition()
         files = list_wal_files(folder)
         if files and files[-1].stat().st_size >= FILE_HEADER.size:
@@ -192,6 +201,7 @@ class WalWriter:
             for empty in files[-1:]:
                 empty.unlink()
             self._open_new_file()
+        self._early_sync: threading.Thread | None = None  # started by the first append
 
     @property
     def bytes_in_log(self) -> int:
@@ -219,27 +229,68 @@ class WalWriter:
         self._bytes_in_log += RECORD_HEADER.size + len(payload) + CRC.size
         with self._cv:
             self._written_lsn = lsn
+            if self.fsync and self._early_sync is None and not self._closing:
+                self._early_sync = threading.Thread(target=self._early_sync_loop, name="embedb-wal-sync", daemon=True)
+                self._early_sync.start()
+            self._cv.notify_all()  # wakes the early sync
         return lsn
 
+    @property
+    def synced_lsn(self) -> int:
+        """The last LSN known to be on stable storage."""
+        with self._cv:
+            return self._synced_lsn
+
     def sync_to(self, lsn: int) -> None:
-        """Block until every record up to ``lsn`` is on stable storage (no-op when relaxed)."""
+        """Block until every record up to ``lsn`` is on stable storage (no-op when relaxed).
+
+        Raises ``StorageError`` if an fsync of this log ever failed.
+        """
         if not self.fsync:
             return
         with self._cv:
             while self._synced_lsn < lsn:
+                self._check_sync_failure()
                 if self._syncing:
                     self._cv.wait()
                     continue
-                self._syncing = True
-                target, fd = self._written_lsn, self._fd
-                self._cv.release()
-                try:
-                    os.fsync(fd)
-                finally:
-                    self._cv.acquire()
-                    self._syncing = False
-                    self._cv.notify_all()
-                self._synced_lsn = max(self._synced_lsn, target)
+                self._fsync_locked()
+            self._check_sync_failure()
+
+    def _check_sync_failure(self) -> None:
+        if self._sync_failure is not None:
+            raise StorageError(
+                f"fsync of the WAL in {self.folder} failed ({self._sync_failure}); writes since the last "
+                "successful one may not be durable. Reopen the data directory."
+            ) from self._sync_failure
+
+    def _fsync_locked(self) -> None:
+        """One fsync covering every record written so far; called and returns with ``_cv`` held."""
+        self._syncing = True
+        target, fd = self._written_lsn, self._fd
+        self._cv.release()
+        try:
+            _sync_file(fd)
+        except OSError as error:
+            failure: OSError | None = error
+        else:
+            failure = None
+        finally:
+            self._cv.acquire()
+            self._syncing = False
+            self._cv.notify_all()
+        if failure is not None:
+            self._sync_failure = self._sync_failure or failure
+        else:
+            self._synced_lsn = max(self._synced_lsn, target)
+
+    def _early_sync_loop(self) -> None:
+        with self._cv:
+            while not self._closing and self._sync_failure is None:
+                if self._written_lsn > self._synced_lsn and not self._syncing:
+                    self._fsync_locked()
+                else:
+                    self._cv.wait()
 
     def rotate(self) -> int:
         """Start a new log file; return the LSN of the last record in the old ones.
@@ -250,8 +301,8 @@ class WalWriter:
         with self._cv:
             while self._syncing:
                 self._cv.wait()
-            os.fsync(self._fd)
-            self._synced_lsn = max(self._synced_lsn, self._written_lsn)
+            self._fsync_locked()  # callers hold the write lock: this covers every record
+            self._check_sync_failure()
             if self._path is not None and int(self._path.stem) == self.next_lsn:
                 # The current file holds no record yet (a crash right after a
                 # rotation leaves such a file): it already starts after ``last``,
@@ -273,13 +324,24 @@ class WalWriter:
 
     def close(self) -> None:
         with self._cv:
+            self._closing = True
+            self._cv.notify_all()
+            early_sync = self._early_sync
+        if early_sync is not None:
+            early_sync.join()
+        with self._cv:
             while self._syncing:
                 self._cv.wait()
             if self._fd >= 0:
-                if self.fsync:
+                if self.fsync and self._sync_failure is None:
                     os.fsync(self._fd)
                 os.close(self._fd)
                 self._fd = -1
+
+
+def _sync_file(fd: int) -> None:
+    """fsync a log file (a module function, so a test can make it fail)."""
+    os.fsync(fd)
 
 
 def _write_all(fd: int, *parts: bytes | memoryview) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from embedb.errors import CorruptionError
+from embedb.errors import CorruptionError, StorageError
 from embedb.storage import wal as wal_module
 from embedb.storage.wal import FILE_HEADER, RECORD_HEADER, WalWriter, list_wal_files, read_log, scan_file
 
@@ -144,3 +145,31 @@ def test_a_new_log_folder_is_made_durable_in_its_parents(tmp_path: Path, monkeyp
     folder = tmp_path / "collections" / "7" / "wal"
     WalWriter(folder, next_lsn=1, fsync=True).close()
     assert synced[:3] == [tmp_path, tmp_path / "collections", tmp_path / "collections" / "7"]
+
+
+def test_an_appended_record_is_fsynced_without_waiting_for_sync_to(tmp_path: Path) -> None:
+    wal = WalWriter(tmp_path, next_lsn=1, fsync=True)
+    lsn = wal.append(1, b"x" * 1000)
+    deadline = time.monotonic() + 30
+    while wal.synced_lsn < lsn and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert wal.synced_lsn == lsn, "the early sync made the record durable on its own"
+    wal.sync_to(lsn)
+    wal.close()
+
+
+def test_a_failed_fsync_fails_every_later_sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    wal = WalWriter(tmp_path, next_lsn=1, fsync=True)
+    wal.sync_to(wal.append(1, b"before"))
+    def failing_fsync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(wal_module, "_sync_file", failing_fsync)
+    lsn = wal.append(1, b"lost?")
+    with pytest.raises(StorageError, match=r"fsync of the WAL .* failed"):
+        wal.sync_to(lsn)
+    # The kernel may have dropped the dirty pages: a later fsync that works proves nothing.
+    monkeypatch.undo()
+    with pytest.raises(StorageError, match="Reopen the data directory"):
+        wal.sync_to(wal.append(1, b"after"))
+    wal.close()

@@ -46,10 +46,12 @@ MAX_GROUP_CANDIDATES = 65_536
 class CostModel:
     """Relative costs per query, in exact distance evaluations (see the module docstring)."""
 
+    # Measured (benchmarks/planner_calibration.py): a filtered HNSW search costs about 3 single-query
+    # exact rows (gather + product) per unit of ef; inside a batch an exact row costs about a tenth.
     gather_per_row: float = 1.0  # copying one allowed row out of the segment, once per batch
     exact_per_row: float = 1.0  # one query against one gathered row
-    exact_batch_per_row: float = 0.25  # the same inside a batched matrix product
-    hnsw_per_ef: float = 12.0  # graph search, per unit of ef
+    exact_batch_per_row: float = 0.2  # the same inside a batched matrix product
+    hnsw_per_ef: float = 6.0  # graph search, per unit of ef
     ivf_per_code: float = 1.0  # scanning one code of an inverted list
 
     def exact_cost(self, count: int, nq: int) -> float:

@@ -201,3 +201,14 @@ def test_a_crash_at_each_step_of_a_seal_or_compaction_loses_nothing(data_dir: Pa
     check_round(data_dir, history, result)
     # And the directory goes on working: more writes, another crash, another recovery.
     check_round(data_dir, history, run_child(data_dir, history, "run", "ready", 0.2))
+
+
+@pytest.mark.parametrize(("point", "outcome"), [("wal-after-append", "with"), ("wal-torn-record", "without")])
+def test_an_unacknowledged_batch_is_all_there_or_not_at_all(data_dir: Path, point: str, outcome: str) -> None:
+    history = History(SEED + 2)
+    check_round(data_dir, history, run_child(data_dir, history, "run", "ready", 0.3))
+    result = run_child(data_dir, history, f"crash-at:{point}", None, 0.0)
+    assert "crash point reached" in result.lines
+    # Written to the OS, the record survives the kill; half written, it is cut as a torn tail.
+    assert check_round(data_dir, history, result) == outcome
+    check_round(data_dir, history, run_child(data_dir, history, "run", "ready", 0.2))

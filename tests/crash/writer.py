@@ -17,10 +17,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import pyarrow as pa
 from tests.crash.workload import COLLECTION, SMALL_SEGMENTS, batch
 
 import embedb
 from embedb.storage import store as store_module
+from embedb.storage import wal as wal_module
 from embedb.storage.wal import WalWriter
 
 
@@ -59,7 +61,26 @@ def die_before(owner: Any, name: str, *, when: Callable[..., bool] = lambda *a, 
     setattr(owner, name, wrapper)
 
 
+def tear_the_next_record() -> None:
+    """Die in the middle of writing a WAL record: its header and half its payload reach the file."""
+    original = wal_module._write_all
+
+    def torn(fd: int, *parts: bytes | memoryview) -> None:
+        if len(parts) != 3:  # a file header, not a record
+            original(fd, *parts)
+            return
+        header, payload, _crc = parts
+        original(fd, header, memoryview(payload)[: len(payload) // 2])
+        die()
+
+    wal_module._write_all = torn
+
+
 CRASH_POINTS: dict[str, Callable[[], None]] = {
+    # a record is in the file (the OS has it) but its writer was never acknowledged
+    "wal-after-append": lambda: die_after(WalWriter, "append"),
+    # a record only half written
+    "wal-torn-record": tear_the_next_record,
     # checkpoint: WAL rotated, nothing sealed yet
     "seal-after-rotate": lambda: die_after(WalWriter, "rotate"),
     # a sealed segment folder is complete on disk, the catalog does not name it yet
@@ -81,6 +102,7 @@ def main(path: str, seed: int, first: int, mode: str) -> None:
         CRASH_POINTS[mode.removeprefix("crash-at:")]()
     db = embedb.connect(path, background_interval_s=0.05, **SMALL_SEGMENTS)
     db.get_collection_stats(COLLECTION)  # opens the store: recovery happens here
+    pa.array(["warm-up"])  # pyarrow imports pandas on its first list conversion: not while writing
     print("ready", flush=True)
     number = first
     while True:
@@ -92,10 +114,10 @@ def main(path: str, seed: int, first: int, mode: str) -> None:
         else:
             db.delete(COLLECTION, ids=b.keys.tolist())
         print(f"ack {number}", flush=True)
-        if number % 7 == 0:
+        if number % 11 == 0:
             print("begin flush", flush=True)
             db.flush(COLLECTION)
-        elif number % 11 == 0:
+        elif number % 17 == 0:
             print("begin compact", flush=True)
             db.compact(COLLECTION)
         number += 1

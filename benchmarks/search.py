@@ -312,6 +312,45 @@ def targets(done: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def markdown(path: Path) -> str:
+    """The tables of a results file as Markdown (for docs/benchmarks.md)."""
+    saved = json.loads(path.read_text())
+    meta, done = saved["meta"], [r for r in saved["results"] if "skipped" not in r]
+    lines = [
+        f"{meta['dataset']}: {meta['rows']:,} x {meta['dim']}, {meta['queries']} queries, k={meta['k']}, "
+        f"HNSW M={meta['hnsw']['M']} efConstruction={meta['hnsw']['efConstruction']}; {meta['date'][:10]}, "
+        f"{meta['machine']['cpus']} cores, load average {meta['load_average_at_start'][0]:.1f} at start, "
+        f"{meta['load_average_at_end'][0]:.1f} at end.",
+        "",
+        "| system | ingest rows/s | index build s | peak RSS (baseline) | disk | reopen + 1st query |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in done:
+        ingest = "–" if r["ingest_rows_per_s"] is None else f"{r['ingest_rows_per_s']:,.0f}"
+        build = "during ingest" if r["build_during_ingest"] else f"{r['build_s']:.1f}"
+        rss = f"{_mib(r['peak_rss_bytes'])} ({_mib(r['baseline_rss_bytes'])})"
+        lines.append(f"| {r['system']} | {ingest} | {build} | {rss} | {_mib(r['disk_bytes'])} | {r['reopen_first_query_s']:.2f} s |")
+    for mode, title in (("single", "Single queries, one thread"), ("batch", f"One batch of {meta['queries']} queries")):
+        lines += ["", f"{title}: QPS (recall@10)", "", "| system | " + " | ".join(f"ef={ef}" for ef in EFS) + " |", "|---" * (len(EFS) + 1) + "|"]
+        for r in done:
+            cells = [f"{r[mode][str(ef)]['qps']:,.0f} ({r[mode][str(ef)]['recall']:.3f})" if str(ef) in r[mode] else "–" for ef in EFS]
+            lines.append(f"| {r['system']} | " + " | ".join(cells) + " |")
+    lines += ["", f"Filtered single queries (`bucket < p`), ef={meta['filter_ef']}: QPS (recall@10)", ""]
+    lines += ["| system | " + " | ".join(f"{p}%" for p in SELECTIVITY) + " |", "|---" * (len(SELECTIVITY) + 1) + "|"]
+    for r in done:
+        for suffix, label in (("", r["system"]), (" widened", f"{r['system']} + the planner's ef")):
+            if f"{SELECTIVITY[0]}%{suffix}" in r["filtered"]:
+                cells = [f"{r['filtered'][f'{p}%{suffix}']['qps']:,.0f} ({r['filtered'][f'{p}%{suffix}']['recall']:.3f})" for p in SELECTIVITY]
+                lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    control = next((r.get("same_index_control") for r in done if r["system"] == "embedb"), None)
+    if control:
+        lines += ["", "Same index, same process, interleaved (EmbeDB's single-query overhead over its own Faiss index):", ""]
+        lines += ["| ef | Faiss QPS | EmbeDB QPS | ratio | overhead per query |", "|---|---|---|---|---|"]
+        for ef, v in control.items():
+            lines.append(f"| {ef} | {v['faiss_qps']:,.0f} | {v['embedb_qps']:,.0f} | {v['ratio']:.2f} | {v['overhead_us']:.0f} µs |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="wordnet", choices=["wordnet", "clustered-100k", "clustered-1m"])
@@ -320,10 +359,14 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=None, help="held-out queries used (1000; 200 with --quick)")
     parser.add_argument("--box", type=float, default=20.0, help="seconds at most per single-query measurement")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds at most per system")
+    parser.add_argument("--markdown", type=Path, help="print the tables of a results file as Markdown and exit")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown(args.markdown))
+        return
     if args.worker:
         work = Path(args.work)
         result = run_worker(args.worker, Path(args.data), fresh_folder(work, args.worker), args.box)

@@ -465,7 +465,7 @@ def check_query_vectors(field: FieldSchema, data: Any) -> np.ndarray:
     """Search vectors: one vector or a batch, as an (nq, dim) float32 matrix; refuse NaN, inf and wrong sizes."""
     if type(data) is np.ndarray and data.dtype == np.float32 and data.ndim == 2 and data.shape[1] == field.dim and data.flags.c_contiguous:
         matrix = data  # the common case, on every search: already what _as_matrix returns
-        if not np.isfinite(matrix).all():
+        if np.count_nonzero(np.isfinite(matrix)) != matrix.size:  # .all() costs twice as much per call
             row = int(np.nonzero(~np.isfinite(matrix).all(axis=1))[0][0])
             raise DataError(f"query {row} contains NaN or infinity", row=row, field=field.name)
         return matrix

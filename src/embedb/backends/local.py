@@ -682,7 +682,7 @@ class LocalBackend(LocalLifecycleMethods, LocalExperimentMethods, LocalModelMeth
             return None
         queries = prepare_queries(check_query_vectors(query_field, data), metric)
         scores, rows = index.search(queries, limit, options.params, None)
-        if rows.min() < 0:  # a short answer: let the general assembly drop the empty slots
+        if np.count_nonzero(rows < 0):  # a short answer: let the general assembly drop the empty slots
             segments = np.zeros(rows.shape, dtype=np.int64)
             plan = OutputPlan((info.schema.primary.name,), (), (), False)
             return assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric)

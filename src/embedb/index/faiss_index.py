@@ -156,8 +156,9 @@ class FaissIndex:
         del bitmap  # kept alive until the kernel returned
         if self._negate:
             np.negative(scores, out=scores)
-        if rows.min() < 0:
-            scores[rows < 0] = -np.inf
+        missing = rows < 0
+        if np.count_nonzero(missing):  # cheaper than rows.min() per call
+            scores[missing] = -np.inf
         return scores, rows
 
     # ---------------------------------------------------------- persistence

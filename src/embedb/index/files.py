@@ -15,18 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from embedb.index import IndexSpec, VectorIndex, make_index
+from embedb.storage.durable import fsync_path
 from embedb.storage.segment_files import block_checksums, verify_file
 
 INDEX_FILE_PREFIX = "ann."
 FILE_EXTENSIONS = {"faiss": "faiss", "hnswlib": "hnsw", "annoy": "annoy"}
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def save_index(index: VectorIndex, folder: Path) -> dict[str, Any]:
@@ -40,10 +33,10 @@ def save_index(index: VectorIndex, folder: Path) -> dict[str, Any]:
         raise FileNotFoundError(f"{folder} does not exist")
     try:
         index.save(temp)
-        _fsync(temp)
+        fsync_path(temp)
         final = folder / name
         os.replace(temp, final)
-        _fsync(folder)
+        fsync_path(folder)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from embedb.errors import ArtifactIntegrityError, InvalidArgumentError, StorageError
+from embedb.storage.durable import fsync_path
 
 MANIFEST_NAME = "embedb-manifest.sha256"
 _HASH_PATTERN = re.compile(r"^[0-9a-f]{64}$")
@@ -55,14 +56,6 @@ def _relative_files(directory: Path) -> list[str]:
 def manifest_text(directory: Path) -> str:
     """Return the manifest of ``directory``: one ``"<sha256>  <path>"`` line per file, sorted by path."""
     return "".join(f"{file_sha256(directory / rel)}  {rel}\n" for rel in _relative_files(directory))
-
-
-def _fsync_path(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _parse_manifest(text: str, *, manifest_path: Path) -> dict[str, str]:
@@ -124,8 +117,8 @@ class ArtifactStore:
         artifact_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
         (staging / MANIFEST_NAME).write_text(text, encoding="utf-8")
         for path in sorted(staging.rglob("*"), reverse=True):
-            _fsync_path(path)
-        _fsync_path(staging)
+            fsync_path(path)
+        fsync_path(staging)
         target = self.path_of(artifact_hash)
         if target.is_dir():
             try:
@@ -137,7 +130,7 @@ class ArtifactStore:
             os.rename(staging, target)
         except OSError as error:
             raise StorageError(f"cannot move artifact {artifact_hash} into {self.root}: {error}") from error
-        _fsync_path(self.root)
+        fsync_path(self.root)
         return artifact_hash
 
     def verify(self, artifact_hash: str) -> Path:

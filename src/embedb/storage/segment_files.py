@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 
 from embedb.errors import CorruptionError, FormatVersionError
+from embedb.storage.durable import fsync_path, make_dirs_durable
 from embedb.storage.segment import SegmentData
-from embedb.storage.wal import make_dirs_durable
 
 SEGMENT_FORMAT_VERSION = 1
 BLOCK_BYTES = 1 << 20
@@ -58,14 +58,6 @@ def verify_file(path: Path, entry: dict[str, Any]) -> None:
                 )
 
 
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _save_npy(path: Path, array: np.ndarray) -> None:
     with open(path, "wb") as handle:
         np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
@@ -85,7 +77,7 @@ def write_segment(folder: Path, data: SegmentData) -> dict[str, Any]:
     _save_npy(temp / "partition.npy", data.partitions)
     with pa.OSFile(str(temp / "scalars.arrow"), "wb") as sink, pa.ipc.new_file(sink, data.table.schema) as writer:
         writer.write_table(data.table)
-    _fsync_path(temp / "scalars.arrow")
+    fsync_path(temp / "scalars.arrow")
     vectors: dict[str, dict[str, str]] = {}
     for number, (key, matrix) in enumerate(data.vectors.items()):
         names = {"vector": f"vector.{number}.npy", "norm": f"norm.{number}.npy"}
@@ -93,9 +85,9 @@ def write_segment(folder: Path, data: SegmentData) -> dict[str, Any]:
         _save_npy(temp / names["norm"], data.norms[key])
         vectors[key] = names
     files = {p.name: {"size": p.stat().st_size, "crc": block_checksums(p)} for p in sorted(temp.iterdir())}
-    _fsync_path(temp)
+    fsync_path(temp)
     os.replace(temp, folder)
-    _fsync_path(folder.parent)
+    fsync_path(folder.parent)
     return {"format_version": SEGMENT_FORMAT_VERSION, "rows": data.num_rows, "files": files, "vectors": vectors}
 
 
@@ -110,7 +102,7 @@ def add_vector_column(folder: Path, manifest: dict[str, Any], key: str, matrix: 
         os.replace(temp, folder / names[kind])
         path = folder / names[kind]
         files[names[kind]] = {"size": path.stat().st_size, "crc": block_checksums(path)}
-    _fsync_path(folder)
+    fsync_path(folder)
     return {**manifest, "files": files, "vectors": {**manifest["vectors"], key: names}}
 
 
@@ -156,7 +148,7 @@ def write_deletions(folder: Path, generation: int, deleted: np.ndarray) -> dict[
     temp = folder / (name + ".tmp")
     _save_npy(temp, np.packbits(deleted))
     os.replace(temp, folder / name)
-    _fsync_path(folder)
+    fsync_path(folder)
     path = folder / name
     return {"file": name, "rows": int(deleted.size), "size": path.stat().st_size, "crc": block_checksums(path)}
 

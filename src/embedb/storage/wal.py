@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embedb.errors import CorruptionError, StorageError
+from embedb.storage.durable import fsync_path, make_dirs_durable
 
 WAL_FORMAT_VERSION = 1
 FILE_MAGIC = b"EMBEDWAL"
@@ -213,7 +214,7 @@ class WalWriter:
         head = struct.pack("<8sIQ", FILE_MAGIC, WAL_FORMAT_VERSION, self.next_lsn)
         _write_all(fd, head + CRC.pack(zlib.crc32(head)))
         os.fsync(fd)
-        _fsync_dir(self.folder)
+        fsync_path(self.folder)
         self._fd, self._path = fd, path
         self._bytes_in_log += FILE_HEADER.size
 
@@ -320,7 +321,7 @@ class WalWriter:
             if int(files[index + 1].stem) - 1 <= lsn:
                 self._bytes_in_log -= path.stat().st_size
                 path.unlink()
-        _fsync_dir(self.folder)
+        fsync_path(self.folder)
 
     def close(self) -> None:
         with self._cv:
@@ -352,24 +353,3 @@ def _write_all(fd: int, *parts: bytes | memoryview) -> None:
             view = view[written:]
 
 
-def make_dirs_durable(folder: Path) -> None:
-    """``mkdir -p folder``, fsyncing the parent of each folder created.
-
-    A new folder's name lives in its parent: without this, an OS crash can take
-    away a just-created log folder together with the acknowledged records in it.
-    """
-    missing: list[Path] = []
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    for created in reversed(missing):
-        created.mkdir(exist_ok=True)
-        _fsync_dir(created.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

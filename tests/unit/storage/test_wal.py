@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from embedb.errors import CorruptionError, StorageError
+from embedb.storage import durable as durable_module
 from embedb.storage import wal as wal_module
 from embedb.storage.wal import FILE_HEADER, RECORD_HEADER, WalWriter, list_wal_files, read_log, scan_file
 
@@ -140,8 +141,8 @@ def test_rotating_a_reopened_log_whose_last_file_has_no_record(tmp_path: Path) -
 
 def test_a_new_log_folder_is_made_durable_in_its_parents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     synced: list[Path] = []
-    original = wal_module._fsync_dir
-    monkeypatch.setattr(wal_module, "_fsync_dir", lambda folder: synced.append(folder) or original(folder))
+    original = durable_module.fsync_path
+    monkeypatch.setattr(durable_module, "fsync_path", lambda folder: synced.append(folder) or original(folder))
     folder = tmp_path / "collections" / "7" / "wal"
     WalWriter(folder, next_lsn=1, fsync=True).close()
     assert synced[:3] == [tmp_path, tmp_path / "collections", tmp_path / "collections" / "7"]

@@ -44,6 +44,7 @@ from embedb.query.reads import (
     OutputPlan,
     RowRefs,
     SearchRequest,
+    filter_mask,
     locate_keys,
     plan_output,
     project,
@@ -811,7 +812,7 @@ def _keep_matching(snapshot: Snapshot, refs: RowRefs, row_filter: Any) -> RowRef
     keep = np.zeros(refs.rows.size, dtype=bool)
     for position in np.unique(refs.segments):
         where = np.nonzero(refs.segments == position)[0]
-        mask = row_filter.evaluate(snapshot.segments[int(position)].data.table)
+        mask = filter_mask(snapshot.segments[int(position)].data, row_filter)
         keep[where] = mask[refs.rows[where]]
     return RowRefs(refs.segments[keep], refs.rows[keep])
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 from embedb.errors import FieldNotFoundError, InvalidArgumentError
 from embedb.query.exact import NO_ROW, exact_search, top_k
 from embedb.schema import DYNAMIC_FIELD_NAME, CollectionSchema, DataType, MetricType
-from embedb.storage.segment import SegmentView
+from embedb.storage.segment import SegmentData, SegmentView
 from embedb.storage.store import Snapshot
 
 
@@ -58,7 +58,30 @@ def row_mask(view: SegmentView, row_filter: RowFilter | None, partition_ids: Seq
     if partition_ids is not None:
         mask &= np.isin(view.data.partitions, np.asarray(partition_ids, dtype=np.int32))
     if row_filter is not None and mask.any():
-        mask &= row_filter.evaluate(view.data.table)
+        mask &= filter_mask(view.data, row_filter)
+    return mask
+
+
+MASKS_PER_SEGMENT = 8
+
+
+def filter_mask(data: SegmentData, row_filter: RowFilter) -> np.ndarray:
+    """The filter's mask over a segment's rows, remembered per segment (its rows never change).
+
+    Deletion marks are kept apart from the rows, so a remembered mask stays right
+    after deletes; a new growing-segment view after an append starts empty.
+    """
+    key = getattr(row_filter, "cache_key", "")
+    if not key:
+        return row_filter.evaluate(data.table)
+    memo = data.memo
+    mask = memo.get(("filter", key))
+    if mask is None:
+        mask = row_filter.evaluate(data.table)
+        mask.flags.writeable = False
+        if len(memo) >= MASKS_PER_SEGMENT:
+            memo.clear()  # a bound, not an LRU: workloads repeat a handful of filters
+        memo[("filter", key)] = mask
     return mask
 
 

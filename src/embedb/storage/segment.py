@@ -10,6 +10,7 @@ snapshot can pin the marks of the moment it was taken.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +35,8 @@ class SegmentData:
     vectors: dict[str, np.ndarray]
     norms: dict[str, np.ndarray]
     sorted_by_pk: bool
+    # Read-side results that depend only on these immutable rows (filter masks), for reuse.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def num_rows(self) -> int:

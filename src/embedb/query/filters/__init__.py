@@ -60,13 +60,16 @@ class CompiledFilter:
     """A filter checked against one schema; evaluate it on any number of tables of that schema.
 
     ``fields`` are the schema fields the filter reads (``"$meta"`` when it uses
-    dynamic keys). It holds no data and caches nothing between evaluations.
+    dynamic keys). ``cache_key`` is equal for two compilations of the same text
+    with the same params, so a reader may cache a result per immutable table.
+    It holds no data and caches nothing between evaluations.
     """
 
     expression: str
     fields: frozenset[str]
     _predicate: Predicate | None = field(repr=False)
     _primary_keys: list[Any] | None = field(repr=False)
+    cache_key: str = field(default="", repr=False)
 
     def evaluate(self, table: pa.Table) -> np.ndarray:
         """A bool array with one entry per row of ``table``: True where the filter holds.
@@ -101,4 +104,5 @@ def compile_filter(
         raise FilterError(f"a filter must be a string, got {type(expression).__name__}")
     bound = bind(parse(expression), schema, params=params)
     keys = literal_primary_keys(bound.predicate, schema.primary)
-    return CompiledFilter(expression, bound.fields, bound.predicate, keys)
+    cache_key = expression if not params else f"{expression}\x00{sorted((str(k), repr(v)) for k, v in params.items())}"
+    return CompiledFilter(expression, bound.fields, bound.predicate, keys, cache_key)

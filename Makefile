@@ -34,6 +34,8 @@ bench: install
 	$(BIN)/pip install --quiet -e ".[bench]" || echo "some peers could not be installed; the benchmarks skip them"
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/search.py
+	$(BIN)/python benchmarks/embedding_insert.py
+	$(BIN)/python benchmarks/lifecycle.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -62,6 +62,7 @@ def load_sentence_transformer(directory: Path) -> Any:
     """Load a sentence-transformers directory on the CPU, offline; raise ``ModelError`` if it fails."""
     use_offline_hub()
     configure_torch_threads()
+    _quiet_transformers()
     from sentence_transformers import SentenceTransformer
 
     try:
@@ -70,6 +71,17 @@ def load_sentence_transformer(directory: Path) -> Any:
         )
     except Exception as error:
         raise ModelError(f"cannot load the sentence-transformers model in {directory}: {error}") from error
+
+
+def _quiet_transformers() -> None:
+    """Keep transformers' per-load progress bars and load reports out of the user's terminal.
+
+    Loading a verified artifact is EmbeDB's business; its own errors still raise.
+    """
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
 
 
 def transformer_directory(model_dir: Path) -> Path:

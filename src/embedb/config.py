@@ -39,6 +39,8 @@ class Settings:
     background_compaction: bool = True
     background_interval_s: float = 2.0
     verify_checksums: bool = True
+    # CPU threads a backfill's model may use (0: all); the rest stay free for searches.
+    backfill_threads: int = 1
     build_indexes: bool = True
     index_min_rows: int = 1024
 
@@ -46,7 +48,9 @@ class Settings:
         """Return a copy with the given fields replaced; raise on unknown names or bad values."""
         unknown = set(overrides) - set(self.__dataclass_fields__)
         if unknown:
-            raise InvalidArgumentError(f"unknown settings {sorted(unknown)}; known: {sorted(self.__dataclass_fields__)}")
+            raise InvalidArgumentError(
+                f"unknown settings {sorted(unknown)}; known: {sorted(self.__dataclass_fields__)}"
+            )
         if "durability" in overrides:
             try:
                 overrides["durability"] = Durability(overrides["durability"])
@@ -59,7 +63,13 @@ class Settings:
         return updated
 
     def check(self) -> None:
-        for name in ("segment_max_rows", "segment_max_bytes", "wal_max_bytes", "compaction_min_segment_rows", "index_min_rows"):
+        for name in (
+            "segment_max_rows",
+            "segment_max_bytes",
+            "wal_max_bytes",
+            "compaction_min_segment_rows",
+            "index_min_rows",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InvalidArgumentError(f"setting {name} must be a positive integer, got {value!r}")
@@ -67,3 +77,11 @@ class Settings:
             raise InvalidArgumentError("setting compaction_deleted_ratio must be in (0, 1]")
         if self.background_interval_s <= 0:
             raise InvalidArgumentError("setting background_interval_s must be positive")
+        if (
+            not isinstance(self.backfill_threads, int)
+            or isinstance(self.backfill_threads, bool)
+            or self.backfill_threads < 0
+        ):
+            raise InvalidArgumentError(
+                f"setting backfill_threads must be 0 (all) or a positive integer, got {self.backfill_threads!r}"
+            )

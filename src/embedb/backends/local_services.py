@@ -60,7 +60,12 @@ class EngineServices:
                 return services.index_gap(info, key)
 
             runner = BackfillRunner(
-                jobs=jobs, bindings=bindings, registry=models, store_for=store_for, index_gap=index_gap
+                jobs=jobs,
+                bindings=bindings,
+                registry=models,
+                store_for=store_for,
+                index_gap=index_gap,
+                threads=engine.settings.backfill_threads,
             )
             services = cls(engine, indexes, models, bindings, jobs, runner, None)  # type: ignore[arg-type]
             services.lifecycle = LifecycleService(

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from embedb.lifecycle.bindings import EmbeddingBindings, EmbeddingVersionState, set_version_state
 from embedb.lifecycle.jobs import JobRecord, JobState, JobTable
 from embedb.models import ModelRegistry
+from embedb.models.threads import limit_compute_threads
 from embedb.storage.engine import CollectionInfo
 from embedb.storage.segment import SegmentView
 from embedb.storage.store import CollectionStore
@@ -70,12 +71,14 @@ class BackfillRunner:
         store_for: StoreLookup,
         index_gap: IndexGap,
         chunk_rows: int = CHUNK_ROWS,
+        threads: int = 1,
     ) -> None:
         self.jobs = jobs
         self.bindings = bindings
         self.registry = registry
         self.store_for = store_for
         self.index_gap = index_gap
+        self.threads = threads
         self.chunk_rows = chunk_rows
         self._running: dict[int, _Running] = {}
         self._lock = threading.Lock()
@@ -215,7 +218,8 @@ class BackfillRunner:
             self._check_stop(running)
             rows = todo[start : start + self.chunk_rows]
             texts = [str(t) for t in texts_column.take(rows).to_pylist()]
-            matrix[rows] = embedder.embed(texts)  # type: ignore[attr-defined]
+            with limit_compute_threads(self.threads):
+                matrix[rows] = embedder.embed(texts)  # type: ignore[attr-defined]
             running.rows_now = rows_before + start + rows.size
             self._report(running)
         return matrix, int(todo.size), missing

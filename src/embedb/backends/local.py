@@ -18,37 +18,32 @@ from typing import Any
 
 import numpy as np
 
-from embedb.backends import Backend, SearchHits
+from embedb.backends import Backend
 from embedb.backends.local_experiments import LocalExperimentMethods
 from embedb.backends.local_lifecycle import LocalLifecycleMethods
 from embedb.backends.local_models import LocalModelMethods
+from embedb.backends.local_search import LocalSearchMethods, check_paging, keys_at
 from embedb.backends.local_services import EngineServices
 from embedb.config import Settings
 from embedb.errors import (
     ClosedError,
     DataError,
-    FailedPreconditionError,
-    FieldNotFoundError,
     InvalidArgumentError,
     SchemaError,
 )
 from embedb.index import admin as index_admin
-from embedb.index.planner import group_search
-from embedb.index.requests import IndexRequest, index_requests, search_options
-from embedb.ingest import check_query_vectors, prepare_batch, to_columns
-from embedb.lifecycle.bindings import EmbeddingVersion, EmbeddingVersionState, FieldBinding
-from embedb.lifecycle.embedding import embed_query_text, embed_rows, given_versions, is_text_query
-from embedb.query.exact import NO_ROW, distances_for_output, prepare_queries
+from embedb.index.requests import IndexRequest, index_requests
+from embedb.ingest import prepare_batch, to_columns
+from embedb.lifecycle.bindings import FieldBinding
+from embedb.lifecycle.embedding import embed_rows, given_versions
 from embedb.query.filters import compile_filter
 from embedb.query.reads import (
     OutputPlan,
     RowRefs,
-    SearchRequest,
     filter_mask,
     locate_keys,
     plan_output,
     project,
-    search_snapshot,
     select_rows,
 )
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
@@ -56,7 +51,6 @@ from embedb.storage.engine import DEFAULT_PARTITION, CollectionInfo, StorageEngi
 from embedb.storage.records import RowBatch, primary_key_array
 from embedb.storage.store import CollectionStore, Snapshot
 
-MAX_SEARCH_LIMIT = 16_384
 COUNT_STAR = "count(*)"
 
 
@@ -106,7 +100,7 @@ class _AutoIds:
         return np.arange(start, start + n, dtype=np.int64)
 
 
-class LocalBackend(LocalLifecycleMethods, LocalExperimentMethods, LocalModelMethods, Backend):
+class LocalBackend(LocalSearchMethods, LocalLifecycleMethods, LocalExperimentMethods, LocalModelMethods, Backend):
     """EmbeDB embedded in this process, on a data directory (or a temporary one for ``:memory:``)."""
 
     def __init__(self, path: str | os.PathLike[str] | None, *, read_only: bool = False, settings: Settings | None = None) -> None:
@@ -420,7 +414,7 @@ class LocalBackend(LocalLifecycleMethods, LocalExperimentMethods, LocalModelMeth
             if partitions is not None:
                 snapshot = store.snapshot()
                 refs = locate_keys(snapshot, keys, partitions)
-                keys = np.asarray(_keys_at(snapshot, refs.segments, refs.rows))
+                keys = np.asarray(keys_at(snapshot, refs.segments, refs.rows))
         else:
             compiled = compile_filter(filter or "", info.schema)
             snapshot = store.snapshot()
@@ -498,7 +492,7 @@ class LocalBackend(LocalLifecycleMethods, LocalExperimentMethods, LocalModelMeth
         filter_params: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         info = self._info(collection_name)
-        _check_paging(limit, offset, maximum=None)
+        check_paging(limit, offset, maximum=None)
         if not isinstance(filter, str):
             raise InvalidArgumentError(f"filter must be a string, got {type(filter).__name__}")
         partitions = self._partition_ids(info, partition_names)
@@ -518,204 +512,6 @@ class LocalBackend(LocalLifecycleMethods, LocalExperimentMethods, LocalModelMeth
         refs = RowRefs(refs.segments[offset:stop], refs.rows[offset:stop])
         plan = self._output_plan(info, output_fields, default_all=False)
         return project(snapshot, refs, plan, info.schema)
-
-    def search(
-        self,
-        collection_name: str,
-        data: Any,
-        *,
-        filter: str = "",
-        limit: int = 10,
-        offset: int = 0,
-        output_fields: Sequence[str] | None = None,
-        search_params: dict[str, Any] | None = None,
-        anns_field: str | None = None,
-        partition_names: Sequence[str] | None = None,
-        filter_params: dict[str, Any] | None = None,
-        group_by_field: str | None = None,
-        group_size: int | None = None,
-        strict_group_size: bool | None = None,
-        embedding_version: str | None = None,
-        user_key: str | None = None,
-    ) -> SearchHits:
-        if (  # Keep in step with the arguments: a new one must rule the short path out unless left at its default.
-            type(data) is np.ndarray
-            and filter == ""
-            and offset == 0
-            and output_fields is None
-            and anns_field is None
-            and partition_names is None
-            and filter_params is None
-            and group_by_field is None
-            and group_size is None
-            and strict_group_size is None
-            and embedding_version is None
-            and user_key is None
-        ):
-            hits = self._search_one_index(collection_name, data, limit, search_params)
-            if hits is not None:
-                return hits
-        info = self._info(collection_name)
-        _check_paging(limit, offset, maximum=MAX_SEARCH_LIMIT)
-        if embedding_version is None and info.id in self.experiments.routes:
-            routed_options = {
-                "filter": filter,
-                "limit": limit,
-                "offset": offset,
-                "output_fields": output_fields,
-                "search_params": search_params,
-                "anns_field": anns_field,
-                "partition_names": partition_names,
-                "filter_params": filter_params,
-                "group_by_field": group_by_field,
-            }
-            routed = self._experiment_search(info, data, user_key, routed_options)
-            if routed is not None:
-                return routed
-        if not isinstance(filter, str):
-            raise InvalidArgumentError(f"filter must be a string, got {type(filter).__name__}")
-        field = self._search_field(info, anns_field)
-        assert field.metric_type is not None
-        metric = field.metric_type
-        indexes = self.indexes.collection(info)
-        definition = indexes.definitions.get(field.name)
-        options = search_options(
-            search_params,
-            metric=metric,
-            field_name=field.name,
-            k=offset + limit,
-            spec=definition.spec if definition is not None else None,
-            group_by_field=group_by_field,
-            group_size=group_size,
-            strict_group_size=strict_group_size,
-        )
-        key, query_field, version = self._search_column(info, field, embedding_version)
-        if version is not None and is_text_query(data):
-            data = embed_query_text(data, version, self.models)
-        elif is_text_query(data):
-            raise InvalidArgumentError(
-                f"search got text, but field {field.name!r} is not bound to a model; pass vectors or bind a model"
-            )
-        queries = prepare_queries(check_query_vectors(query_field, data), metric)
-        compiled = compile_filter(filter, info.schema, params=filter_params) if filter.strip() else None
-        partitions = self._partition_ids(info, partition_names)
-        plan = self._output_plan(info, output_fields, default_all=False)
-        request = SearchRequest(column_key=key, metric=metric, queries=queries, k=offset + limit, params=options.params)
-        snapshot = self._store(info).snapshot()
-        if options.group_by_field is not None:
-            group_field = _group_field(info.schema, options.group_by_field)
-            scores, segments, rows = group_search(
-                snapshot,
-                request,
-                row_filter=compiled,
-                partition_ids=partitions,
-                searcher=indexes.planner,
-                group_field=group_field,
-                group_size=options.group_size,
-                groups=offset + limit,
-                offset=offset,
-                strict=options.strict_group_size,
-            )
-            if group_field not in plan.scalars:
-                plan = OutputPlan((*plan.scalars, group_field), plan.vectors, plan.dynamic_keys, plan.all_dynamic)
-            return assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric)
-        scores, segments, rows = search_snapshot(
-            snapshot, request, row_filter=compiled, partition_ids=partitions, searcher=indexes.planner
-        )
-        if offset:
-            scores, segments, rows = scores[:, offset:], segments[:, offset:], rows[:, offset:]
-        return assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric)
-
-    def _search_column(
-        self, info: CollectionInfo, field: FieldSchema, embedding_version: str | None
-    ) -> tuple[str, FieldSchema, EmbeddingVersion | None]:
-        """(column key, field sized for it, embedding version) a search reads; the serving one by default."""
-        binding = self._bindings(info).get(field.name)
-        if binding is None:
-            if embedding_version is not None:
-                raise InvalidArgumentError(f"field {field.name!r} is not bound to a model; embedding_version does not apply")
-            return field.name, field, None
-        if embedding_version is None:
-            version = binding.serving
-        else:  # a full URI names one immutable version: found without asking the registry
-            version = _held_version(binding, embedding_version) or binding.version(self.models.resolve(embedding_version))
-        if version.state is not EmbeddingVersionState.READY and embedding_version is not None:
-            raise FailedPreconditionError(
-                f"{version.uri} of field {field.name!r} is {version.state.value}: not every row has its vector yet"
-            )
-        sized = field if field.dim == version.dimension else replace(field, dim=version.dimension)
-        return version.column_key, sized, version
-
-    def _search_one_index(
-        self, collection_name: str, data: np.ndarray, limit: int, search_params: dict[str, Any] | None
-    ) -> SearchHits | None:
-        """The common search, kept short: vectors in, one sealed segment with its index and no deletions, ids out.
-
-        Does what the general path does for such a request, with less Python in
-        between (a single query costs little more than the Faiss call). Returns
-        None — the caller takes the general path — for anything else, including
-        every request that must raise.
-        """
-        info = self._infos.get(collection_name) if type(collection_name) is str else None
-        if info is None or self._closed or info.id in self.experiments.routes:
-            return None
-        if type(limit) is not int or not 1 <= limit <= MAX_SEARCH_LIMIT:
-            return None
-        snapshot = self._store(info).snapshot()
-        if len(snapshot.segments) != 1:
-            return None
-        view = snapshot.segments[0]
-        cached = self._search_fields.get((info.id, None))  # set by a general search: the one vector field
-        if not view.sealed or view.deleted_count != 0 or cached is None or cached[0] is not info:
-            return None
-        field = cached[1]
-        key, query_field, _ = self._search_column(info, field, None)
-        indexes = self.indexes.collection(info)
-        index = indexes.lookup(view.data.segment_id, key)
-        definition = indexes.definitions.get(field.name)
-        if index is None or definition is None or field.metric_type is None:
-            return None
-        if data.dtype != np.float32 or data.ndim != 2 or data.shape[1] != query_field.dim or not data.flags.c_contiguous:
-            return None
-        metric = field.metric_type
-        options = search_options(search_params, metric=metric, field_name=field.name, k=limit, spec=definition.spec)
-        if "_range" in options.params or options.group_by_field is not None:
-            return None
-        queries = prepare_queries(check_query_vectors(query_field, data), metric)
-        scores, rows = index.search(queries, limit, options.params, None)
-        if np.count_nonzero(rows < 0):  # a short answer: let the general assembly drop the empty slots
-            segments = np.zeros(rows.shape, dtype=np.int64)
-            plan = OutputPlan((info.schema.primary.name,), (), (), False)
-            return assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric)
-        keys = view.data.pks[rows].tolist()
-        distances = distances_for_output(scores, metric).tolist()
-        return [
-            [{"id": key, "distance": value, "entity": {}} for key, value in zip(key_row, distance_row, strict=True)]
-            for key_row, distance_row in zip(keys, distances, strict=True)
-        ]
-
-    def _search_field(self, info: CollectionInfo, anns_field: str | None) -> FieldSchema:
-        """``_anns_field``, remembered per collection metadata object (every search asks)."""
-        if anns_field is not None and not isinstance(anns_field, str):
-            return self._anns_field(info.schema, anns_field)
-        cached = self._search_fields.get((info.id, anns_field))
-        if cached is not None and cached[0] is info:
-            return cached[1]
-        field = self._anns_field(info.schema, anns_field)
-        self._search_fields[(info.id, anns_field)] = (info, field)
-        return field
-
-    def _anns_field(self, schema: CollectionSchema, anns_field: str | None) -> FieldSchema:
-        vectors = schema.vector_fields
-        if anns_field is None:
-            if len(vectors) > 1:
-                names = [f.name for f in vectors]
-                raise InvalidArgumentError(f"the collection has several vector fields {names}; pass anns_field")
-            return vectors[0]
-        field = schema.field(anns_field)
-        if not field.dtype.is_vector:
-            raise InvalidArgumentError(f"anns_field {anns_field!r} is not a vector field")
-        return field
 
     # ----------------------------------------------------------- maintenance
 
@@ -768,38 +564,6 @@ def _with_index_metrics(schema: CollectionSchema, requests: list[IndexRequest]) 
     return CollectionSchema(fields, enable_dynamic_field=schema.enable_dynamic_field, description=schema.description).validate()
 
 
-def _held_version(binding: FieldBinding, uri: str) -> EmbeddingVersion | None:
-    """The field's live version whose URI is exactly ``uri`` (``models:/name/3``), or None."""
-    for version in binding.versions:
-        if version.uri == uri and version.state is not EmbeddingVersionState.RETIRED:
-            return version
-    return None
-
-
-GROUPABLE_TYPES = frozenset({DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64, DataType.VARCHAR})
-
-
-def _group_field(schema: CollectionSchema, name: str) -> str:
-    """Check a ``group_by_field``: a bool, integer or VARCHAR field of the schema, as in Milvus."""
-    if not schema.has_field(name):
-        raise FieldNotFoundError(f"group_by_field {name!r} is not in the schema", field=name)
-    field = schema.field(name)
-    if field.dtype not in GROUPABLE_TYPES:
-        raise InvalidArgumentError(
-            f"group_by_field {name!r} is {field.dtype.name}; grouping needs a BOOL, integer or VARCHAR field", parameter="group_by_field"
-        )
-    return name
-
-
-def _check_paging(limit: int | None, offset: int, *, maximum: int | None) -> None:
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise InvalidArgumentError(f"limit must be a positive integer, got {limit!r}")
-    if maximum is not None and limit is not None and limit + offset > maximum:
-        raise InvalidArgumentError(f"limit + offset must be at most {maximum}, got {limit + offset}")
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise InvalidArgumentError(f"offset must be a non-negative integer, got {offset!r}")
-
-
 def _first_occurrences(keys: np.ndarray) -> np.ndarray:
     """``keys`` without repeats, in the order each first appears (``get`` returns a row once, as Milvus does)."""
     if keys.size < 2:
@@ -815,75 +579,6 @@ def _keep_matching(snapshot: Snapshot, refs: RowRefs, row_filter: Any) -> RowRef
         mask = filter_mask(snapshot.segments[int(position)].data, row_filter)
         keep[where] = mask[refs.rows[where]]
     return RowRefs(refs.segments[keep], refs.rows[keep])
-
-
-def assemble_hits(
-    snapshot: Snapshot,
-    scores: np.ndarray,
-    segments: np.ndarray,
-    rows: np.ndarray,
-    plan: OutputPlan,
-    schema: CollectionSchema,
-    metric: Any,
-) -> SearchHits:
-    """Search results in Milvus's shape: per query a list of ``{"id", "distance", "entity"}``."""
-    primary = schema.primary.name
-    if (
-        len(snapshot.segments) == 1
-        and plan.scalars == (primary,)
-        and not plan.vectors
-        and not plan.wants_dynamic
-        and rows.size
-        and rows.min() >= 0
-    ):
-        # The common search, kept short: one segment, every slot found, keys and distances only.
-        keys = snapshot.segments[0].data.pks[rows].tolist()
-        distances = distances_for_output(scores, metric).tolist()
-        return [
-            [{"id": key, "distance": value, "entity": {}} for key, value in zip(key_row, distance_row, strict=True)]
-            for key_row, distance_row in zip(keys, distances, strict=True)
-        ]
-    found = rows != NO_ROW
-    flat_segments = segments[found]
-    flat_rows = rows[found]
-    extra = OutputPlan(
-        tuple(name for name in plan.scalars if name != primary),
-        plan.vectors,
-        plan.dynamic_keys,
-        plan.all_dynamic,
-    )
-    wanted = extra.scalars or extra.vectors or extra.wants_dynamic
-    entities = project(snapshot, RowRefs(flat_segments, flat_rows), extra, schema) if wanted else None
-    keys = _keys_at(snapshot, flat_segments, flat_rows)
-    # Found hits are a prefix of each row (searches pad with NO_ROW at the end).
-    distances = distances_for_output(scores, metric).tolist()
-    hits: SearchHits = []
-    cursor = 0
-    for query_distances, count in zip(distances, found.sum(axis=1).tolist(), strict=True):
-        stop = cursor + count
-        if entities is None:
-            hits.append([{"id": key, "distance": value, "entity": {}} for key, value in zip(keys[cursor:stop], query_distances, strict=False)])
-        else:
-            hits.append(
-                [
-                    {"id": key, "distance": value, "entity": entity}
-                    for key, value, entity in zip(keys[cursor:stop], query_distances, entities[cursor:stop], strict=False)
-                ]
-            )
-        cursor = stop
-    return hits
-
-
-def _keys_at(snapshot: Snapshot, segments: np.ndarray, rows: np.ndarray) -> list[Any]:
-    if len(snapshot.segments) == 1:
-        return list(snapshot.segments[0].data.pks[rows].tolist())
-    keys: list[Any] = [None] * rows.size
-    for position in np.unique(segments):
-        where = np.nonzero(segments == position)[0]
-        values = snapshot.segments[int(position)].data.pks[rows[where]].tolist()
-        for slot, value in zip(where.tolist(), values, strict=True):
-            keys[slot] = value
-    return keys
 
 
 def build_schema(

@@ -284,3 +284,44 @@ def test_a_fixed_horizon_is_evaluated_once_on_its_first_observations(db: embedb.
     for text in QUERIES:
         click_on("champion", text)
     assert db.experiment_report(experiment_id)["details"] == decided["details"], "looking again changes nothing"
+
+
+def split_promotions(
+    db: embedb.Backend, click_rates: dict[str, float], *, runs: int, seed: int, users: int = 150
+) -> int:
+    """Run ``runs`` split experiments end to end; count those that any look called promote.
+
+    Each routes ``users`` users through real searches, logs, feedback and reports; a user
+    clicks a random hit with the probability of the arm that served them. The report
+    is looked at after every 50 users, and a run counts as promoted if any look said so.
+    """
+    look_every = 50
+    rng = np.random.default_rng(seed)
+    promotions = 0
+    for run in range(runs):
+        experiment_id = start(db, "split", split=0.5)
+        promoted = False
+        for user in range(users):
+            (hits,) = db.search("docs", QUERIES[user % len(QUERIES)], limit=5, user_key=f"run{run}-user{user}")
+            if rng.random() < click_rates[hits[0]["arm"]]:
+                db.feedback("docs", hits[0]["query_id"], hits[int(rng.integers(len(hits)))]["id"])
+            if (user + 1) % look_every == 0:
+                promoted = promoted or db.experiment_report(experiment_id)["decision"] == "promote"
+        promotions += promoted
+        db.stop_experiment(experiment_id)
+    return promotions
+
+
+def test_a_a_split_experiments_through_the_database_rarely_promote(db: embedb.Backend) -> None:
+    """Clicks ignore the arm. The statistics are checked at 400 runs per case in
+    tests/unit/lifecycle/test_verdict_simulation.py; this checks that the database feeds
+    them what an A/A test is. With a true rate of at most 0.05, 40 runs show more than 8
+    promotions with probability below 0.001 (measured: 0 of 40)."""
+    promotions = split_promotions(db, {"champion": 0.3, "challenger": 0.3}, runs=40, seed=11)
+    assert promotions <= 8, f"{promotions} of 40 A/A experiments said promote"
+
+
+def test_split_experiments_through_the_database_find_a_better_challenger(db: embedb.Backend) -> None:
+    """A challenger clicked three times as often is promoted (measured: 10 of 10 at 300 users)."""
+    promotions = split_promotions(db, {"champion": 0.2, "challenger": 0.6}, runs=10, seed=12, users=300)
+    assert promotions >= 9, f"only {promotions} of 10 experiments promoted a challenger clicked 3x as often"

@@ -86,7 +86,9 @@ class Catalog:
         self._depth = 0
         try:
             if read_only:
-                self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
+                self._db = sqlite3.connect(
+                    f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+                )
             else:
                 self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
                 self._db.execute("PRAGMA journal_mode=WAL")
@@ -146,6 +148,19 @@ class Catalog:
                 self._depth -= 1
                 if outermost:
                     cursor.execute("COMMIT")
+
+    @contextmanager
+    def read_transaction(self) -> Iterator[None]:
+        """Queries inside see one state of the catalog, whatever another process commits meanwhile."""
+        with self._lock:
+            if self._depth or self._db.in_transaction:
+                yield  # already inside a transaction: its state is the one
+                return
+            self._db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._db.execute("COMMIT")
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from embedb.config import Settings
-from embedb.errors import DuplicateKeyError, ReadOnlyError
+from embedb.errors import DuplicateKeyError, ReadOnlyError, StorageError
 from embedb.storage.catalog import Catalog
 from embedb.storage.deletions import DeletionMarks
 from embedb.storage.records import (
@@ -52,9 +52,22 @@ from embedb.storage.segment_files import (
     write_deletions,
     write_segment,
 )
-from embedb.storage.wal import WalWriter, read_log
+from embedb.storage.wal import WalWriter, list_wal_files, read_log
 
 log = logging.getLogger(__name__)
+
+READ_ONLY_LOAD_ATTEMPTS = 20
+
+
+class _CatalogMoved(Exception):
+    """A read-only load met a file the writer removed after the catalog state the load started from."""
+
+
+@dataclass(frozen=True)
+class _CatalogState:
+    checkpoint_lsn: int
+    next_segment_id: int
+    segments: tuple[tuple[int, str, str | None], ...]  # (segment_id, manifest JSON, deletions JSON)
 
 
 @dataclass(frozen=True)
@@ -126,37 +139,101 @@ class CollectionStore:
     # ------------------------------------------------------------------ open
 
     def _load(self) -> None:
-        row = self.catalog.query_one(
-            "SELECT checkpoint_lsn, next_segment_id FROM collections WHERE id = ?", (self.collection_id,)
+        if not self.read_only:
+            self._load_once(self._catalog_state(), {})
+            return
+        # A read-only open races the writer: a seal or a compaction can delete a segment
+        # or a WAL file between our catalog read and our open. Such a load is noticed
+        # (a file is missing, or the replayed log does not start right after our
+        # checkpoint) and, if the catalog has moved meanwhile, done again; segment files
+        # read by a failed attempt are immutable and kept, so each retry is short.
+        files_read: dict[tuple[Any, ...], Any] = {}
+        for _ in range(READ_ONLY_LOAD_ATTEMPTS):
+            try:
+                self._load_once(self._catalog_state(), files_read)
+                return
+            except _CatalogMoved:
+                continue
+        raise StorageError(
+            f"collection {self.collection_id}: the writer removed files under each of "
+            f"{READ_ONLY_LOAD_ATTEMPTS} read-only loads; open again when it is less busy"
         )
+
+    def _catalog_state(self) -> _CatalogState:
+        """The checkpoint and the sealed segments, read in one catalog transaction."""
+        with self.catalog.read_transaction():
+            row = self.catalog.query_one(
+                "SELECT checkpoint_lsn, next_segment_id FROM collections WHERE id = ?", (self.collection_id,)
+            )
+            segments = self.catalog.query(
+                "SELECT segment_id, manifest, deletions FROM segments WHERE collection_id = ? ORDER BY segment_id",
+                (self.collection_id,),
+            )
         assert row is not None, "the engine opens only collections that are in the catalog"
-        self._checkpoint_lsn = int(row["checkpoint_lsn"])
-        self._next_segment_id = int(row["next_segment_id"])
+        return _CatalogState(
+            int(row["checkpoint_lsn"]),
+            int(row["next_segment_id"]),
+            tuple((int(seg["segment_id"]), seg["manifest"], seg["deletions"]) for seg in segments),
+        )
+
+    def _load_once(self, state: _CatalogState, files_read: dict[tuple[Any, ...], Any]) -> None:
+        """Load ``state``'s segments and replay the log after its checkpoint.
+
+        ``files_read`` keeps what was read from immutable files (a segment by its
+        manifest, deletion marks by their entry) for the next attempt of a read-only load.
+        """
+        self._sealed, self._marks = {}, {}
+        self._checkpoint_lsn = state.checkpoint_lsn
+        self._next_segment_id = state.next_segment_id
         verify = self.settings.verify_checksums
         column_files: dict[int, set[str]] = {}
-        for seg in self.catalog.query(
-            "SELECT segment_id, manifest, deletions FROM segments WHERE collection_id = ? ORDER BY segment_id",
-            (self.collection_id,),
-        ):
-            segment_id = int(seg["segment_id"])
-            folder = self.layout.segment(segment_id)
-            manifest = json.loads(seg["manifest"])
-            data = read_segment(folder, manifest, segment_id=segment_id, verify=verify)
-            column_files[segment_id] = set(manifest["files"])
-            entry = json.loads(seg["deletions"]) if seg["deletions"] else None
-            deleted = read_deletions(folder, entry, data.num_rows, verify=verify)
-            self._sealed[segment_id] = data
-            self._marks[segment_id] = DeletionMarks(deleted, generation=_generation(entry))
+        try:
+            for segment_id, manifest_json, deletions_json in state.segments:
+                folder = self.layout.segment(segment_id)
+                manifest = json.loads(manifest_json)
+                data = files_read.get((segment_id, manifest_json))
+                if data is None:
+                    data = files_read[(segment_id, manifest_json)] = read_segment(
+                        folder, manifest, segment_id=segment_id, verify=verify
+                    )
+                column_files[segment_id] = set(manifest["files"])
+                entry = json.loads(deletions_json) if deletions_json else None
+                marks_key = (segment_id, manifest_json, deletions_json)
+                if marks_key not in files_read:
+                    files_read[marks_key] = read_deletions(folder, entry, data.num_rows, verify=verify)
+                deleted = files_read[marks_key].copy()  # the log replay may mark more rows
+                self._sealed[segment_id] = data
+                self._marks[segment_id] = DeletionMarks(deleted, generation=_generation(entry))
+        except OSError as error:  # StorageError and CorruptionError included
+            self._raise_if_moved(state, error)
+            raise
         if not self.read_only:
             self._remove_debris(column_files)
         self._growing = self._new_growing()
         self._growing_marks = DeletionMarks(np.zeros(0, dtype=bool))
         last_lsn = self._checkpoint_lsn
-        for record in read_log(self.layout.wal, after_lsn=self._checkpoint_lsn, repair=not self.read_only):
-            self._apply(RecordKind(record.kind), record.payload, record.lsn)
-            last_lsn = record.lsn
+        try:
+            for record in read_log(self.layout.wal, after_lsn=self._checkpoint_lsn, repair=not self.read_only):
+                self._apply(RecordKind(record.kind), record.payload, record.lsn)
+                last_lsn = record.lsn
+        except OSError as error:
+            self._raise_if_moved(state, error)
+            raise
+        if self.read_only and not self._log_reaches_back_to(self._checkpoint_lsn + 1):
+            # Log files are only ever deleted, oldest first, and only once a checkpoint covers
+            # them: the one holding our first record went before read_log could list it.
+            self._raise_if_moved(state, None)
         self._last_lsn = last_lsn
         self._wal = None if self.read_only else WalWriter(self.layout.wal, next_lsn=last_lsn + 1, fsync=self._fsync)
+
+    def _log_reaches_back_to(self, lsn: int) -> bool:
+        """Whether the WAL folder still holds the file a record with ``lsn`` would be in."""
+        return any(int(path.stem) <= lsn for path in list_wal_files(self.layout.wal))
+
+    def _raise_if_moved(self, state: _CatalogState, error: OSError | None) -> None:
+        """In a read-only load, raise ``_CatalogMoved`` when the writer changed the catalog since ``state``."""
+        if self.read_only and self._catalog_state() != state:
+            raise _CatalogMoved() from error
 
     @property
     def _fsync(self) -> bool:
@@ -415,7 +492,9 @@ class CollectionStore:
                 self._publish_checkpoint(sealed, target_lsn)
             self._wal.drop_files_through(target_lsn)
 
-    def _publish_checkpoint(self, sealed: list[tuple[GrowingSegment, np.ndarray, dict[str, Any], int]], target_lsn: int) -> None:
+    def _publish_checkpoint(
+        self, sealed: list[tuple[GrowingSegment, np.ndarray, dict[str, Any], int]], target_lsn: int
+    ) -> None:
         added: list[SegmentData] = []
         new_marks: dict[int, DeletionMarks] = {}
         for growing, keep, manifest, rows in sealed:
@@ -496,21 +575,22 @@ class CollectionStore:
         by_columns: dict[tuple[str, ...], list[int]] = {}
         for segment_id, data in sorted(self._sealed.items()):
             by_columns.setdefault(tuple(sorted(data.vectors)), []).append(segment_id)
-        plans = []
+        plans: list[list[int]] = []
         for ids in by_columns.values():
             heavy = [i for i in ids if self._marks[i].count > s.compaction_deleted_ratio * self._sealed[i].num_rows]
             small = [i for i in ids if i not in heavy and self._sealed[i].num_rows < s.compaction_min_segment_rows]
-            group: list[int] = []
+            groups: list[list[int]] = [[]]
             rows = 0
             for segment_id in heavy + small:
                 live = self._sealed[segment_id].num_rows - self._marks[segment_id].count
-                if group and rows + live > s.segment_max_rows:
-                    plans.append(group)
-                    group, rows = [], 0
-                group.append(segment_id)
+                if groups[-1] and rows + live > s.segment_max_rows:
+                    groups.append([])
+                    rows = 0
+                groups[-1].append(segment_id)
                 rows += live
-            if len(group) > 1 or (group and group[0] in heavy):
-                plans.append(group)
+            # Rewriting one segment alone pays only when it drops deleted rows; a lone small
+            # segment would get a new id and be planned again, forever.
+            plans.extend(group for group in groups if len(group) > 1 or (group and group[0] in heavy))
         return plans
 
     def compact(self) -> int:
@@ -543,7 +623,9 @@ class CollectionStore:
             entry = None
             if order.size:
                 entry = self._persist_marks({segment_id: new_marks}).get(segment_id)
-                added.append(read_segment(self.layout.segment(segment_id), manifest, segment_id=segment_id, verify=False))
+                added.append(
+                    read_segment(self.layout.segment(segment_id), manifest, segment_id=segment_id, verify=False)
+                )
             with self.catalog.transaction() as cursor:
                 cursor.executemany(
                     "DELETE FROM segments WHERE collection_id = ? AND segment_id = ?",
@@ -608,7 +690,8 @@ class CollectionStore:
             if matrix.shape[0] != data.num_rows:
                 raise ValueError(f"segment {segment_id} has {data.num_rows} rows, the new column {matrix.shape[0]}")
             row = self.catalog.query_one(
-                "SELECT manifest FROM segments WHERE collection_id = ? AND segment_id = ?", (self.collection_id, segment_id)
+                "SELECT manifest FROM segments WHERE collection_id = ? AND segment_id = ?",
+                (self.collection_id, segment_id),
             )
             assert row is not None, "a sealed segment in memory is in the catalog"
             folder = self.layout.segment(segment_id)

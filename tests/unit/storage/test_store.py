@@ -158,3 +158,22 @@ def test_drop_partition_deletes_its_rows(engine: StorageEngine, schema: Collecti
     engine.drop_partition("c", "p1")
     assert live_keys(store) == [1, 2]
     assert "p1" not in engine.collection("c").partitions
+
+
+def test_compaction_leaves_a_lone_small_segment_alone(tmp_path: Path, schema: CollectionSchema) -> None:
+    settings = Settings(background_compaction=False, background_interval_s=3600, segment_max_rows=100)
+    engine = StorageEngine(tmp_path, settings=settings)
+    engine.create_collection("c", schema)
+    store = open_store(engine)
+    for keys in (range(0, 90), range(90, 120), range(120, 150)):
+        store.insert(make_batch(list(keys)))
+        store.checkpoint()
+    first, second, third = (view.data.segment_id for view in store.snapshot().segments)
+    # 90 rows fit with neither neighbour under the 100-row cap; the two 30-row segments merge.
+    assert store.compaction_plan() == [[second, third]]
+    assert store.compact() == 2
+    assert store.compaction_plan() == [], "a merged segment that fits with no neighbour is not rewritten again"
+    assert store.compact() == 0
+    assert store.snapshot().segments[0].data.segment_id == first
+    assert live_keys(store) == list(range(150))
+    engine.close()

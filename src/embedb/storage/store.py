@@ -144,8 +144,8 @@ class CollectionStore:
             return
         # A read-only open races the writer: a seal or a compaction can delete a segment
         # or a WAL file between our catalog read and our open. Such a load is noticed
-        # (a file is missing, or the replayed log does not start right after our
-        # checkpoint) and, if the catalog has moved meanwhile, done again; segment files
+        # (a file is missing, or the log no longer holds the file our first record would
+        # be in) and, if the catalog has moved meanwhile, done again; segment files
         # read by a failed attempt are immutable and kept, so each retry is short.
         files_read: dict[tuple[Any, ...], Any] = {}
         for _ in range(READ_ONLY_LOAD_ATTEMPTS):

@@ -6,10 +6,12 @@ The statistics are those of :mod:`embedb.lifecycle.verdict`:
   feedback (a click, or a relevance grade above zero); a query without any is a tie.
   Wins are tested over non-tied queries (mSPRT, or an exact binomial test at a fixed
   horizon).
-- ``split``: a query is a success when it drew positive feedback; success rates per
-  arm get Wilson intervals and are compared by an mSPRT (or a two-proportion z-test
-  at a fixed horizon). The unit is the query: queries of one user are correlated,
-  so with few heavy users the test is optimistic.
+- ``split``: the unit is what was randomised — a user (by ``user_key``, in one arm for
+  all their queries) or an anonymous query — and it converts when any of its queries
+  drew positive feedback. Conversion rates per arm get Wilson intervals and are
+  compared by an mSPRT (or a two-proportion z-test at a fixed horizon). Counting
+  queries instead would treat one heavy user's correlated queries as independent
+  evidence and promote on a handful of users.
 - ``shadow``: overlap@k of the two rankings and latency deltas; shadow alone never
   promotes (nobody saw the challenger's results).
 
@@ -169,18 +171,33 @@ def _split(
     counts: dict[Arm, tuple[int, int]] = {}
     for arm in (Arm.CHAMPION, Arm.CHALLENGER):
         served = [q for q in queries if q.arm is arm]
-        if record.horizon is not None:
-            served = served[: record.horizon]  # a fixed horizon uses the first `horizon` queries of each arm
+        # The unit is what was randomised: a user (one arm for all their queries) or an
+        # anonymous query. It converts when any of its queries drew positive feedback.
+        converted: dict[str, bool] = {}
+        kept = 0
+        for query in served:
+            unit = _split_unit(query)
+            if unit not in converted:
+                if record.horizon is not None and len(converted) == record.horizon:
+                    break  # a fixed horizon: the first `horizon` units, their queries until then
+                converted[unit] = False
+            converted[unit] = converted[unit] or bool(positives.get(query.query_id))
+            kept += 1
+        served = served[:kept]
         clicks = sum(1 for q in served if positives.get(q.query_id))
-        counts[arm] = (clicks, len(served))
-        low, high = wilson_interval(clicks, len(served), alpha=record.alpha) if served else (math.nan, math.nan)
+        units, successes = len(converted), sum(converted.values())
+        counts[arm] = (successes, units)
+        low, high = wilson_interval(successes, units, alpha=record.alpha) if units else (math.nan, math.nan)
         arms[arm.value] = {
             "model_version": record.version_of(arm),
             "queries": len(served),
             "users": len({q.user_key for q in served if q.user_key is not None}),
+            "units": units,
+            "converted_units": successes,
+            "conversion_rate": successes / units if units else math.nan,
+            "conversion_rate_ci": [low, high],
             "clicks": clicks,
             "click_rate": clicks / len(served) if served else math.nan,
-            "click_rate_ci": [low, high],
             **_latencies(q.latency_ms for q in served),
         }
     (clicks_a, n_a), (clicks_b, n_b) = counts[Arm.CHAMPION], counts[Arm.CHALLENGER]
@@ -188,6 +205,10 @@ def _split(
         clicks_a, n_a, clicks_b, n_b, alpha=record.alpha, sequential=record.sequential, horizon=record.horizon
     )
     return verdict, arms
+
+
+def _split_unit(query: QueryLogEntry) -> str:
+    return f"user:{query.user_key}" if query.user_key is not None else f"query:{query.query_id}"
 
 
 def _shadow(record: ExperimentRecord, queries: list[QueryLogEntry]) -> tuple[Verdict, dict[str, dict[str, Any]]]:

@@ -1,9 +1,10 @@
-"""Reports from synthetic logs: interleaving wins, split click rates, shadow overlap, the fixed-horizon cut."""
+"""Reports from synthetic logs: interleaving wins, split conversions per randomised unit, shadow overlap, the fixed-horizon cut."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from tests.support.experiments import record
 
@@ -17,7 +18,7 @@ from embedb.lifecycle.experiments import (
     check_settings,
 )
 from embedb.lifecycle.online_report import ExperimentReport, build_report
-from embedb.lifecycle.verdict import Decision
+from embedb.lifecycle.verdict import Decision, split_verdict
 
 
 def entry(query_id: str, arm: Arm, returned: list[str], **extra: object) -> QueryLogEntry:
@@ -78,17 +79,62 @@ def test_a_fixed_horizon_uses_only_its_first_non_tied_queries() -> None:
     assert early.decision is Decision.UNDECIDED and "9 of 10" in early.verdict.reason
 
 
-def test_split_compares_click_rates_per_arm_with_wilson_intervals() -> None:
+def test_split_compares_conversion_rates_of_anonymous_queries_with_wilson_intervals() -> None:
+    queries = [entry(f"c{i:03d}", Arm.CHAMPION, ["a"]) for i in range(200)]
+    queries += [entry(f"d{i:03d}", Arm.CHALLENGER, ["b"]) for i in range(200)]
+    feedback = [click(f"c{i:03d}", "a") for i in range(20)] + [click(f"d{i:03d}", "b") for i in range(120)]
+    report = build_report(record(ExperimentMode.SPLIT), "docs", queries, feedback)
+    champion, challenger = report.arms["champion"], report.arms["challenger"]
+    assert (champion["conversion_rate"], challenger["conversion_rate"]) == (0.1, 0.6)
+    assert (champion["units"], champion["users"], champion["click_rate"]) == (200, 0, 0.1)
+    low, high = challenger["conversion_rate_ci"]
+    assert low < 0.6 < high
+    assert report.decision is Decision.PROMOTE and report.verdict.test == "sequential mSPRT"
+
+
+def test_split_counts_a_user_once_however_many_queries_they_make() -> None:
+    # The same clicks as above, but from 5 and 4 heavy users: nine independent units decide nothing.
     queries = [entry(f"c{i:03d}", Arm.CHAMPION, ["a"], user_key=f"u{i % 5}") for i in range(200)]
     queries += [entry(f"d{i:03d}", Arm.CHALLENGER, ["b"], user_key=f"v{i % 4}") for i in range(200)]
     feedback = [click(f"c{i:03d}", "a") for i in range(20)] + [click(f"d{i:03d}", "b") for i in range(120)]
     report = build_report(record(ExperimentMode.SPLIT), "docs", queries, feedback)
     champion, challenger = report.arms["champion"], report.arms["challenger"]
-    assert (champion["click_rate"], challenger["click_rate"]) == (0.1, 0.6)
-    assert champion["users"] == 5 and challenger["users"] == 4
-    low, high = challenger["click_rate_ci"]
-    assert low < 0.6 < high
-    assert report.decision is Decision.PROMOTE and report.verdict.test == "sequential mSPRT"
+    assert (champion["units"], champion["converted_units"], champion["queries"]) == (5, 5, 200)
+    assert (challenger["units"], challenger["converted_units"], challenger["click_rate"]) == (4, 4, 0.6)
+    assert report.verdict.n == 9
+    assert report.decision is not Decision.PROMOTE
+
+
+def test_split_a_fixed_horizon_counts_units_and_ignores_their_later_queries() -> None:
+    queries = [entry(f"c{i:02d}", Arm.CHAMPION, ["a"], user_key=f"u{i % 3}") for i in range(9)]
+    queries.append(entry("late", Arm.CHAMPION, ["a"], user_key="u0"))
+    report = build_report(replace(record(ExperimentMode.SPLIT), sequential=False, horizon=2), "docs", queries, [])
+    assert report.arms["champion"]["units"] == 2 and report.arms["champion"]["queries"] == 2
+
+
+def test_split_a_a_with_heavy_users_rarely_promotes_where_a_query_unit_would() -> None:
+    """Users differ in how much they click (Beta(0.3, 1.5)) and make 20 queries each."""
+    rng = np.random.default_rng(5)
+    runs, users, per_user = 100, 30, 20
+    by_unit = by_query = 0
+    for run in range(runs):
+        queries, feedback = [], []
+        totals = {Arm.CHAMPION: [0, 0], Arm.CHALLENGER: [0, 0]}
+        for arm in (Arm.CHAMPION, Arm.CHALLENGER):
+            for user in range(users):
+                propensity = rng.beta(0.3, 1.5)
+                for number in range(per_user):
+                    query_id = f"{run}-{arm.value}-{user}-{number}"
+                    queries.append(entry(query_id, arm, ["a"], user_key=f"{arm.value}-{user}"))
+                    totals[arm][1] += 1
+                    if rng.random() < propensity:
+                        feedback.append(click(query_id, "a"))
+                        totals[arm][0] += 1
+        by_unit += build_report(record(ExperimentMode.SPLIT), "docs", queries, feedback).decision is Decision.PROMOTE
+        (clicks_a, n_a), (clicks_b, n_b) = totals[Arm.CHAMPION], totals[Arm.CHALLENGER]
+        by_query += split_verdict(clicks_a, n_a, clicks_b, n_b).decision is Decision.PROMOTE
+    assert by_unit / runs <= 0.05  # measured: 0.00
+    assert by_query / runs > 0.10, "the query as unit is what this guards against"  # measured: 0.17
 
 
 def test_shadow_reports_overlap_and_latency_but_never_promotes() -> None:

@@ -9,7 +9,6 @@ It holds only the backend and the id, so it works the same embedded and over HTT
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -56,5 +55,3 @@ class Job:
         """Stop for good: the version is retired and the vectors it wrote are dropped."""
         return self.backend.cancel_job(self.id)
 
-
-ProgressCallback = Callable[[int, int], None]

@@ -232,12 +232,7 @@ class LocalSearchMethods:
             segments = np.zeros(rows.shape, dtype=np.int64)
             plan = OutputPlan((info.schema.primary.name,), (), (), False)
             return assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric)
-        keys = view.data.pks[rows].tolist()
-        distances = distances_for_output(scores, metric).tolist()
-        return [
-            [{"id": key, "distance": value, "entity": {}} for key, value in zip(key_row, distance_row, strict=True)]
-            for key_row, distance_row in zip(keys, distances, strict=True)
-        ]
+        return _plain_hits(view.data.pks, rows, scores, metric)
 
     def _search_field(self, info: CollectionInfo, anns_field: str | None) -> FieldSchema:
         """``_anns_field``, remembered per collection metadata object (every search asks)."""
@@ -318,12 +313,7 @@ def assemble_hits(
         and rows.min() >= 0
     ):
         # The common search, kept short: one segment, every slot found, keys and distances only.
-        keys = snapshot.segments[0].data.pks[rows].tolist()
-        distances = distances_for_output(scores, metric).tolist()
-        return [
-            [{"id": key, "distance": value, "entity": {}} for key, value in zip(key_row, distance_row, strict=True)]
-            for key_row, distance_row in zip(keys, distances, strict=True)
-        ]
+        return _plain_hits(snapshot.segments[0].data.pks, rows, scores, metric)
     found = rows != NO_ROW
     flat_segments = segments[found]
     flat_rows = rows[found]
@@ -360,6 +350,16 @@ def assemble_hits(
             )
         cursor = stop
     return hits
+
+
+def _plain_hits(pks: np.ndarray, rows: np.ndarray, scores: np.ndarray, metric: Any) -> SearchHits:
+    """Hits with ids and distances only, every slot found, rows of one segment."""
+    keys = pks[rows].tolist()
+    distances = distances_for_output(scores, metric).tolist()
+    return [
+        [{"id": key, "distance": value, "entity": {}} for key, value in zip(key_row, distance_row, strict=True)]
+        for key_row, distance_row in zip(keys, distances, strict=True)
+    ]
 
 
 def keys_at(snapshot: Snapshot, segments: np.ndarray, rows: np.ndarray) -> list[Any]:

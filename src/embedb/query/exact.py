@@ -22,17 +22,17 @@ NO_ROW = -1
 def prepare_queries(queries: np.ndarray, metric: MetricType) -> np.ndarray:
     """Queries as float32, unit length for COSINE."""
     queries = np.ascontiguousarray(queries, dtype=np.float32)
-    if metric is MetricType.COSINE and queries.shape[0] == 1:
+    if metric is not MetricType.COSINE:
+        return queries
+    if queries.shape[0] == 1:
         # The common single query in two NumPy calls instead of six (each costs 1-2 µs).
         squared = float(np.dot(queries[0], queries[0]))
         return queries / (math.sqrt(squared) if squared > 0 else 1.0)
-    if metric is MetricType.COSINE:
-        # What np.linalg.norm computes, without its wrapper's overhead (this is on every search).
-        norms = np.sqrt(np.add.reduce(queries * queries, axis=1, keepdims=True))
-        if np.count_nonzero(norms) != norms.size:  # cheaper than norms.all() on a few values
-            norms[norms == 0] = 1
-        queries = queries / norms
-    return queries
+    # What np.linalg.norm computes, without its wrapper's overhead (this is on every search).
+    norms = np.sqrt(np.add.reduce(queries * queries, axis=1, keepdims=True))
+    if np.count_nonzero(norms) != norms.size:  # cheaper than norms.all() on a few values
+        norms[norms == 0] = 1
+    return queries / norms
 
 
 def score_block(queries: np.ndarray, vectors: np.ndarray, norms: np.ndarray, metric: MetricType) -> np.ndarray:

@@ -351,5 +351,3 @@ def _write_all(fd: int, *parts: bytes | memoryview) -> None:
         while view:
             written = os.write(fd, view)
             view = view[written:]
-
-

@@ -32,11 +32,19 @@ class Collection:
     def stats(self) -> dict[str, Any]:
         return self.backend.get_collection_stats(self.name)
 
-    def insert(self, data: Any, *, partition_name: str | None = None) -> dict[str, Any]:
-        return self.backend.insert(self.name, data, partition_name=partition_name)
+    def insert(
+        self, data: Any, *, partition_name: str | None = None, embedding_versions: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        return self.backend.insert(
+            self.name, data, partition_name=partition_name, embedding_versions=embedding_versions
+        )
 
-    def upsert(self, data: Any, *, partition_name: str | None = None) -> dict[str, Any]:
-        return self.backend.upsert(self.name, data, partition_name=partition_name)
+    def upsert(
+        self, data: Any, *, partition_name: str | None = None, embedding_versions: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        return self.backend.upsert(
+            self.name, data, partition_name=partition_name, embedding_versions=embedding_versions
+        )
 
     def delete(self, ids: Sequence[Any] | Any | None = None, *, filter: str | None = None, partition_name: str | None = None) -> dict[str, Any]:
         return self.backend.delete(self.name, ids, filter=filter, partition_name=partition_name)

@@ -105,3 +105,21 @@ def test_embedding_lifecycle(db: Backend, name: str, model: str) -> None:
     assert [(h["action"], h["reason"]) for h in history] == [("promote", "better"), ("rollback", "oops")]
     versions = {v["model_version"]: v for v in db.describe_collection(name)["embedding_versions"]["embedding"]}
     assert versions[f"models:/{model}/1"]["serving"] and versions[f"models:/{model}/2"]["rows"] == 6
+
+
+def test_collection_handle_passes_embedding_versions(db: Backend, name: str, model: str) -> None:
+    """Vectors brought through the ``Collection`` handle keep the model version they name."""
+    db.register_model(model, "embedb.models.testing:hash_embed_16", alias="champion")
+    db.create_collection(name, schema=bound_schema(model))
+    docs = db.collection(name)
+    zebra = hash_embed(["zebra"], dimension=16)[0].tolist()
+    whale = hash_embed(["whale"], dimension=16)[0].tolist()
+    inserted = docs.insert([{"id": 1, "text": "zebra", "embedding": zebra}], embedding_versions={"embedding": f"{model}/1"})
+    assert inserted["insert_count"] == 1
+    upserted = docs.upsert([{"id": 1, "text": "whale", "embedding": whale}], embedding_versions={"embedding": f"{model}/1"})
+    assert upserted["upsert_count"] == 1
+    stored = docs.get([1], output_fields=["text", "embedding"])[0]
+    assert stored["text"] == "whale"
+    assert stored["embedding"] == pytest.approx(whale, abs=1e-6)
+    with pytest.raises(DataError, match="must say which model version made them"):
+        docs.upsert([{"id": 2, "text": "x", "embedding": whale}])

@@ -70,10 +70,6 @@ class DataType(enum.IntEnum):
     def is_vector(self) -> bool:
         return self is DataType.FLOAT_VECTOR
 
-    @property
-    def is_scalar(self) -> bool:
-        return not self.is_vector
-
 
 _INTEGER_TYPES = frozenset({DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64})
 

@@ -70,13 +70,11 @@ class RegistryStateMachine(RuleBasedStateMachine):
         self.registry = self._open()
 
     def _open(self) -> ModelRegistry:
-        registry = ModelRegistry(
-            Catalog(self.directory / "catalog.sqlite", read_only=False), self.directory / "artifacts"
+        return ModelRegistry(
+            Catalog(self.directory / "catalog.sqlite", read_only=False),
+            self.directory / "artifacts",
+            version_users=lambda version: ["collection docs"] if (version.name, version.version) in self.used else [],
         )
-        registry.add_usage_checker(
-            lambda version: ["collection docs"] if (version.name, version.version) in self.used else []
-        )
-        return registry
 
     def teardown(self) -> None:
         self.registry.catalog.close()

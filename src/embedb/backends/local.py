@@ -23,8 +23,8 @@ from embedb.backends.local_experiments import LocalExperimentMethods
 from embedb.backends.local_lifecycle import LocalLifecycleMethods
 from embedb.backends.local_models import LocalModelMethods
 from embedb.backends.local_search import LocalSearchMethods, check_paging, keys_at
-from embedb.backends.local_services import EngineServices
 from embedb.config import Settings
+from embedb.engine import SHARED, Database
 from embedb.errors import (
     ClosedError,
     DataError,
@@ -54,38 +54,6 @@ from embedb.storage.store import CollectionStore, Snapshot
 COUNT_STAR = "count(*)"
 
 
-class _SharedEngines:
-    """One engine per data directory per process, shared by every client that opens it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._engines: dict[str, tuple[StorageEngine, int]] = {}
-
-    def acquire(self, path: Path, *, settings: Settings, read_only: bool) -> StorageEngine:
-        key = f"{'ro' if read_only else 'rw'}:{path.resolve()}"
-        with self._lock:
-            engine, count = self._engines.get(key, (None, 0))
-            if engine is None:
-                engine = StorageEngine(path, settings=settings, read_only=read_only)
-            self._engines[key] = (engine, count + 1)
-            return engine
-
-    def release(self, engine: StorageEngine) -> None:
-        with self._lock:
-            for key, (candidate, count) in list(self._engines.items()):
-                if candidate is engine:
-                    if count <= 1:
-                        del self._engines[key]
-                        engine.close()
-                    else:
-                        self._engines[key] = (candidate, count - 1)
-                    return
-        engine.close()
-
-
-SHARED_ENGINES = _SharedEngines()
-
-
 class _AutoIds:
     """Monotonic int64 keys: milliseconds since the epoch, shifted, plus a counter."""
 
@@ -107,15 +75,15 @@ class LocalBackend(LocalSearchMethods, LocalLifecycleMethods, LocalExperimentMet
         self.settings = settings or Settings()
         self._memory = path is None
         if path is None:
-            self.engine = StorageEngine(None, settings=self.settings, read_only=False)
+            self.database = Database(None, settings=self.settings).start()
         else:
-            self.engine = SHARED_ENGINES.acquire(Path(path), settings=self.settings, read_only=read_only)
-        self.services = EngineServices.attach(self.engine)
-        self.indexes = self.services.indexes
-        self.models = self.services.models
-        self.bindings = self.services.bindings
-        self.lifecycle = self.services.lifecycle
-        self._attach_experiments()
+            self.database = SHARED.acquire(Path(path), settings=self.settings, read_only=read_only)
+        self.engine: StorageEngine = self.database.storage
+        self.indexes = self.database.indexes
+        self.models = self.database.models
+        self.bindings = self.database.bindings
+        self.lifecycle = self.database.lifecycle
+        self.experiments = self.database.experiments
         self._search_fields: dict[tuple[int, str | None], tuple[CollectionInfo, FieldSchema]] = {}
         self._infos: dict[str, CollectionInfo] = {}
         self._auto_ids: dict[int, _AutoIds] = {}
@@ -130,9 +98,9 @@ class LocalBackend(LocalSearchMethods, LocalLifecycleMethods, LocalExperimentMet
                 return
             self._closed = True
         if self._memory:
-            self.engine.close()
+            self.database.stop()
         else:
-            SHARED_ENGINES.release(self.engine)
+            SHARED.release(self.database)
 
     def _check_open(self) -> None:
         if self._closed:

@@ -58,9 +58,6 @@ class LocalExperimentMethods:
     def _check_open(self) -> None:  # provided by LocalBackend
         raise NotImplementedError
 
-    def _attach_experiments(self) -> None:
-        self.experiments = ExperimentService.attach(self.engine, self.lifecycle)
-
     # --------------------------------------------------------- experiments
 
     def start_experiment(

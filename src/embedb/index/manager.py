@@ -1,9 +1,10 @@
 """Index builds and their lifecycle: one ``IndexService`` per storage engine.
 
-The service hooks into the engine: it opens with every collection store
-(loading the indexes its catalog names, verifying their checksums), listens to
-the store (a sealed or compacted segment gets an index built, a removed one is
-forgotten), and stops its builder before the engine closes. Builds run on one
+The database (``embedb.engine``) routes storage events to the service: it opens
+with every collection store (loading the indexes its catalog names, verifying
+their checksums), learns of every sealed, compacted or removed segment (a new
+one gets an index built, a removed one is forgotten) and of every vector column
+a backfill adds, and it is closed before the engine. Builds run on one
 background thread, one (segment, column) at a time — Faiss already spreads a
 build over every core — and until a segment's index is published, searches
 scan that segment exactly. An index file is published only if its segment and
@@ -20,7 +21,6 @@ import enum
 import logging
 import threading
 import time
-import weakref
 from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any
@@ -245,12 +245,8 @@ class CollectionIndexes:
             self._changed.notify_all()
 
 
-_SERVICES: weakref.WeakKeyDictionary[StorageEngine, IndexService] = weakref.WeakKeyDictionary()
-_SERVICES_LOCK = threading.Lock()
-
-
 class IndexService:
-    """The index layer of one storage engine; get it with ``IndexService.attach(engine)``."""
+    """The index layer of one storage engine; ``embedb.engine.Database`` builds one and feeds it storage events."""
 
     def __init__(self, engine: StorageEngine) -> None:
         self.engine = engine
@@ -265,32 +261,27 @@ class IndexService:
         self._stopped = False
         self._thread: threading.Thread | None = None
 
-    @classmethod
-    def attach(cls, engine: StorageEngine) -> IndexService:
-        """The engine's index service, created (and hooked into the engine) on first use."""
-        with _SERVICES_LOCK:
-            service = _SERVICES.get(engine)
-            if service is None:
-                service = cls(engine)
-                _SERVICES[engine] = service
-                engine.add_store_opener(service.open_store)
-                engine.add_close_hook(service.close)
-                for store in engine.open_stores():
-                    row = engine.catalog.query_one("SELECT name FROM collections WHERE id = ?", (store.collection_id,))
-                    if row is not None:
-                        service.open_store(engine.collection(row["name"]), store)
-            return service
-
     @property
     def builds_enabled(self) -> bool:
         return self.settings.build_indexes and not self.read_only and not self._stopped
 
     def open_store(self, info: CollectionInfo, store: CollectionStore) -> None:
-        """Engine store opener: load this collection's indexes and listen to its segments."""
+        """A store opened: load this collection's indexes (queue builds for the rest)."""
         collection = CollectionIndexes(self, info, store)
         self.collections[info.id] = collection
-        store.add_listener(collection.on_segments)
         collection.load_existing()
+
+    def segments_changed(self, collection_id: int, added: list[SegmentData], removed: list[int]) -> None:
+        """Sealed segments were published or dropped: build for the new, forget the old."""
+        collection = self.collections.get(collection_id)
+        if collection is not None:
+            collection.on_segments(added, removed)
+
+    def column_added(self, collection_id: int, data: SegmentData, key: str) -> None:
+        """A backfill added a vector column to a sealed segment: index it if its field has an index."""
+        collection = self.collections.get(collection_id)
+        if collection is not None and collection.definition_for_key(key) is not None:
+            collection.schedule(data, key)
 
     def collection(self, info: CollectionInfo) -> CollectionIndexes:
         """The index state of a collection (opening its store if needed)."""
@@ -381,7 +372,7 @@ class IndexService:
             (collection.store.segment_folder(segment_id) / outcome["file"]).unlink(missing_ok=True)
 
     def close(self) -> None:
-        """Engine close hook: stop the builder (it drops a half-done build) before the catalog closes."""
+        """Stop the builder (it drops a half-done build); call it before the engine closes the catalog."""
         with self._commit_lock, self._wakeup:
             self._stopped = True
             self._wakeup.notify_all()

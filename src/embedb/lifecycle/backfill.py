@@ -116,10 +116,6 @@ class BackfillRunner:
             running = self._running.get(job_id)
         return running.rate() if running is not None else None
 
-    def is_running(self, job_id: int) -> bool:
-        with self._lock:
-            return job_id in self._running
-
     def wait(self, job_id: int, timeout: float | None = None) -> JobRecord:
         """Block until the job's thread ends (or ``timeout``); return the job."""
         with self._lock:

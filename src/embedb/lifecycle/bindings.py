@@ -141,7 +141,6 @@ class EmbeddingBindings:
         catalog.ensure_tables(_TABLES)
         self._cache: dict[int, dict[str, FieldBinding]] = {}
         self._lock = threading.Lock()
-        registry.add_usage_checker(self.users_of)
 
     # -------------------------------------------------------------- create
 

@@ -1,7 +1,7 @@
 """The experiments of one data directory: start, route, log, join feedback, report, stop, promote.
 
-One ``ExperimentService`` runs per storage engine (every client of the engine
-shares it). It keeps ``routes`` — the RUNNING experiments by collection id and
+One ``ExperimentService`` runs per database (``embedb.engine.Database``, which
+every client of a data directory in one process shares). It keeps ``routes`` — the RUNNING experiments by collection id and
 field — which the backend's search checks with one dict lookup; the dict is
 replaced, never changed in place, so searches read it without a lock. RUNNING
 experiments are loaded again when the data directory reopens, so routing and
@@ -16,7 +16,6 @@ import concurrent.futures
 import math
 import secrets
 import threading
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -42,14 +41,10 @@ from embedb.lifecycle.online_report import ExperimentReport, build_report
 from embedb.lifecycle.query_log import QueryLog
 from embedb.lifecycle.routing import ArmSearch, Hits, RouteContext, route
 from embedb.lifecycle.service import LifecycleService
-from embedb.storage.engine import CollectionInfo, StorageEngine
+from embedb.storage.engine import CollectionInfo
 
 MAX_SHADOW_BACKLOG = 64
 FEEDBACK_KINDS = ("click", "relevance")
-
-_ATTACHED: weakref.WeakKeyDictionary[StorageEngine, ExperimentService] = weakref.WeakKeyDictionary()
-_ATTACH_LOCK = threading.Lock()
-
 
 class ExperimentService:
     """Experiments of one engine, their routing table, their query log and their shadow executor."""
@@ -68,18 +63,6 @@ class ExperimentService:
         if not read_only:  # a read-only client cannot log, so it never routes
             for record in self.store.select(state=ExperimentState.RUNNING):
                 self._set_route(record, routed=True)
-            lifecycle.version_users.append(self.users)
-
-    @classmethod
-    def attach(cls, engine: StorageEngine, lifecycle: LifecycleService) -> ExperimentService:
-        """The engine's experiment service, created (and closed with the engine) on first use."""
-        with _ATTACH_LOCK:
-            service = _ATTACHED.get(engine)
-            if service is None:
-                service = cls(lifecycle, read_only=engine.read_only)
-                engine.add_close_hook(service.close)
-                _ATTACHED[engine] = service
-            return service
 
     # ------------------------------------------------------------- control
 
@@ -336,7 +319,7 @@ class ExperimentService:
     # ------------------------------------------------------------ plumbing
 
     def users(self, info: CollectionInfo, field: str, key: str) -> list[str]:
-        """``LifecycleService.version_users`` hook: the RUNNING experiments that use a field's version."""
+        """The RUNNING experiments that use a field's version (``LifecycleService`` refuses to drop it then)."""
         return [
             f"running experiment {record.id} ({record.mode.value})"
             for record in self.routes.get(info.id, {}).values()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import enum
 import json
-import math
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -441,8 +440,3 @@ def _dumps(value: Any) -> str | None:
 
 def _loads(value: str | None) -> Any:
     return None if value is None else json.loads(value)
-
-
-def finite_or_none(value: float | None) -> float | None:
-    """``value`` if it is a finite number, else None (JSON has no NaN)."""
-    return value if value is not None and math.isfinite(value) else None

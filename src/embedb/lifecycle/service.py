@@ -63,6 +63,7 @@ class LifecycleService:
         jobs: JobTable,
         index_check: IndexCheck,
         drop_column: Callable[[CollectionInfo, str], int],
+        version_users: VersionUsers | None = None,
     ) -> None:
         self.catalog = catalog
         self.registry = registry
@@ -71,7 +72,7 @@ class LifecycleService:
         self.jobs = jobs
         self.index_check = index_check
         self.drop_column = drop_column
-        self.version_users: list[VersionUsers] = []
+        self.version_users: VersionUsers = version_users or _no_users
         catalog.ensure_tables(_TABLES)
 
     def binding(self, info: CollectionInfo, field: str) -> FieldBinding:
@@ -254,8 +255,7 @@ class LifecycleService:
             users.append("it is the rollback target")
         aliases = self.registry.get_version(target.model_name, target.model_version).aliases
         users.extend(f"model alias {target.model_name}@{alias}" for alias in aliases)
-        for check in self.version_users:
-            users.extend(check(info, field, target.column_key))
+        users.extend(self.version_users(info, field, target.column_key))
         running = [j.id for j in self.jobs.list_jobs(info.id) if j.column_key == target.column_key and not j.state.finished]
         users.extend(f"backfill job {job_id}" for job_id in running)
         if users:
@@ -266,3 +266,7 @@ class LifecycleService:
         self.bindings.forget(info.id)
         segments = self.drop_column(info, target.column_key)
         return {"collection_name": info.name, "field": field, "dropped_version": target.uri, "segments": segments}
+
+
+def _no_users(info: CollectionInfo, field: str, key: str) -> list[str]:
+    return []

@@ -16,7 +16,7 @@ READY version), and the short forms ``name/3``, ``name@champion``, ``name``.
 What this layer does *not* do: it knows nothing of collections, segments or
 vector columns. It never re-embeds stored data and never moves an alias on its
 own; ``embedb.lifecycle`` does both, and tells the registry which versions a
-collection uses through ``ModelRegistry.add_usage_checker``.
+collection uses through the ``version_users`` function its owner gives ``ModelRegistry``.
 
 Importing this package is cheap: torch, scikit-learn, model2vec and onnxruntime
 are imported by a flavor only when a model of that flavor is registered or loaded.

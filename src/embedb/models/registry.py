@@ -66,15 +66,22 @@ class ModelRegistry:
     Use one registry per catalog per process (the engine owns it). Reads never
     load a model; only ``load`` does, after verifying the artifact's hash, and it
     keeps the ``cache_size`` most recently used versions in memory. The registry
-    never moves an alias on its own and never deletes a version that an alias or a
-    usage checker still claims.
+    never moves an alias on its own and never deletes a version that an alias or
+    ``version_users`` (given by the owner, which knows the collections) still claims.
     """
 
-    def __init__(self, catalog: Catalog, artifacts_root: Path, *, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        artifacts_root: Path,
+        *,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        version_users: UsageChecker | None = None,
+    ) -> None:
         self.catalog = catalog
         self.artifacts = ArtifactStore(Path(artifacts_root))
         self._cache: LoadedModelCache[tuple[str, int], LoadedModel] = LoadedModelCache(capacity=cache_size)
-        self._usage_checkers: builtins.list[UsageChecker] = []
+        self._version_users: UsageChecker = version_users or _no_users
         # Serialises "store an artifact + publish it" against "delete its last user + remove it".
         self._artifact_lock = threading.Lock()
         self._has_tables = ensure_registry_tables(catalog)
@@ -286,21 +293,10 @@ class ModelRegistry:
         """Remove a tag from a model or a version (a no-op when it is not set)."""
         self._update_tags(name, version=version, key=key, value=None)
 
-    def add_usage_checker(self, checker: UsageChecker) -> None:
-        """Register ``checker(version) -> [users]``; ``delete_version`` refuses while any names a user."""
-        if not callable(checker):
-            raise InvalidArgumentError("a usage checker must be callable")
-        self._usage_checkers.append(checker)
-
-    def remove_usage_checker(self, checker: UsageChecker) -> None:
-        """Forget a usage checker added before (a no-op if it was not)."""
-        if checker in self._usage_checkers:
-            self._usage_checkers.remove(checker)
-
     def delete_version(self, name: str, version: int, *, actor: str | None = None) -> ModelVersion:
         """Mark a READY or FAILED version DELETED and drop its artifact if no other version uses it.
 
-        Raises ``InUseError`` while an alias points at it or a usage checker names a
+        Raises ``InUseError`` while an alias points at it or ``version_users`` names a
         user, ``InvalidStateError`` while it is REGISTERING. The version number is never
         reused. Returns the version as it was before deletion.
         """
@@ -311,7 +307,7 @@ class ModelRegistry:
                 f"{target.uri} is the target of alias(es) {', '.join(target.aliases)}; move or delete them first",
                 aliases=list(target.aliases),
             )
-        users = [user for checker in builtins.list(self._usage_checkers) for user in checker(target)]
+        users = self._version_users(target)
         if users:
             raise InUseError(f"{target.uri} is used by {', '.join(users)}", users=users)
         target.status.check_transition(VersionStatus.DELETED)
@@ -515,3 +511,7 @@ def _with_overrides(
         metric=metric if metric is not None else spec.metric,
         normalize=normalize if normalize is not None else spec.normalize,
     )
+
+
+def _no_users(version: ModelVersion) -> list[str]:
+    return []

@@ -23,7 +23,6 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from embedb.errors import (
 )
 from embedb.schema import CollectionSchema, DataType, check_name
 from embedb.storage.catalog import Catalog
+from embedb.storage.events import NoObserver, StorageObserver
 from embedb.storage.lock import WriterLock
 from embedb.storage.store import CollectionStore, StoreLayout
 
@@ -65,7 +65,15 @@ class CollectionInfo:
 class StorageEngine:
     """Everything stored in one data directory. Thread-safe; one per directory per process."""
 
-    def __init__(self, path: Path | None, *, settings: Settings, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        settings: Settings,
+        read_only: bool = False,
+        observer: StorageObserver | None = None,
+        start_housekeeping: bool = True,
+    ) -> None:
         self._temporary = path is None
         if path is None:
             path = Path(tempfile.mkdtemp(prefix="embedb-memory-"))
@@ -74,8 +82,7 @@ class StorageEngine:
         self.read_only = read_only
         self._lock = threading.RLock()
         self._stores: dict[int, CollectionStore] = {}
-        self._store_openers: list[Callable[[CollectionInfo, CollectionStore], None]] = []
-        self._close_hooks: list[Callable[[], None]] = []
+        self._observer: StorageObserver = observer or NoObserver()
         self._writer_lock: WriterLock | None = None
         if read_only:
             if not (path / CATALOG_FILE).exists():
@@ -93,9 +100,15 @@ class StorageEngine:
             raise
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
-        if not read_only:
-            self._worker = threading.Thread(target=self._housekeeping_loop, name="embedb-housekeeping", daemon=True)
-            self._worker.start()
+        if start_housekeeping:
+            self.start()
+
+    def start(self) -> None:
+        """Start the housekeeping thread (seal, compact); a no-op when read-only or already started."""
+        if self.read_only or self._worker is not None:
+            return
+        self._worker = threading.Thread(target=self._housekeeping_loop, name="embedb-housekeeping", daemon=True)
+        self._worker.start()
 
     # ----------------------------------------------------------- collections
 
@@ -180,13 +193,6 @@ class StorageEngine:
         if cursor.execute("SELECT 1 FROM aliases WHERE alias = ?", (name,)).fetchone():
             raise CollectionAlreadyExistsError(f"{name!r} is already an alias of a collection", collection=name)
 
-    def update_properties(self, name: str, properties: dict[str, Any]) -> None:
-        info = self.collection(name)
-        with self.catalog.transaction() as cursor:
-            cursor.execute(
-                "UPDATE collections SET properties = ? WHERE id = ?", (json.dumps({**info.properties, **properties}), info.id)
-            )
-
     def drop_collection(self, name: str) -> None:
         """Drop a collection (by its name, not an alias) and delete its files."""
         with self._lock:
@@ -216,14 +222,6 @@ class StorageEngine:
 
     # ---------------------------------------------------------------- stores
 
-    def add_store_opener(self, opener: Callable[[CollectionInfo, CollectionStore], None]) -> None:
-        """Run ``opener(info, store)`` for every store opened from now on (the index layer hooks in here)."""
-        self._store_openers.append(opener)
-
-    def add_close_hook(self, hook: Callable[[], None]) -> None:
-        """Run ``hook()`` first thing in ``close()``, before stores and catalog close (the index builder stops here)."""
-        self._close_hooks.append(hook)
-
     def store(self, info: CollectionInfo) -> CollectionStore:
         """The open store of a collection (opened on first use)."""
         store = self._stores.get(info.id)
@@ -242,14 +240,11 @@ class StorageEngine:
                     vector_dims=dims,
                     pk_is_int=pk_is_int,
                     read_only=self.read_only,
+                    observer=self._observer,
                 )
-                for opener in self._store_openers:
-                    opener(info, store)
+                self._observer.store_opened(info, store)
                 self._stores[info.id] = store
             return store
-
-    def open_stores(self) -> list[CollectionStore]:
-        return list(self._stores.values())
 
     # ------------------------------------------------------------ partitions
 
@@ -357,16 +352,15 @@ class StorageEngine:
             except Exception:
                 log.exception("housekeeping failed for collection %s", store.collection_id)
 
+    def stop_housekeeping(self) -> None:
+        """Stop the housekeeping thread (waits for a running seal or compaction to finish)."""
+        self._stop.set()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join()
+
     def close(self) -> None:
         """Stop housekeeping, close every store and the catalog, release the lock."""
-        self._stop.set()
-        for hook in self._close_hooks:
-            try:
-                hook()
-            except Exception:
-                log.exception("close hook failed")
-        if self._worker is not None:
-            self._worker.join()
+        self.stop_housekeeping()
         with self._lock:
             for store in self._stores.values():
                 store.close()

@@ -98,9 +98,6 @@ class SegmentView:
         count = self.deleted_count if self.deleted_count >= 0 else int(self.deleted.sum())
         return self.data.num_rows - count
 
-    def live_mask(self) -> np.ndarray:
-        return ~self.deleted
-
 
 def vector_norms(matrix: np.ndarray) -> np.ndarray:
     # einsum sums the squares without the (n, dim) temporary that np.linalg.norm makes.

@@ -27,6 +27,7 @@ from embedb.config import Settings
 from embedb.errors import DuplicateKeyError, ReadOnlyError, StorageError
 from embedb.storage.catalog import Catalog
 from embedb.storage.deletions import DeletionMarks
+from embedb.storage.events import NoObserver, StorageObserver
 from embedb.storage.records import (
     RecordKind,
     RowBatch,
@@ -100,10 +101,6 @@ class StoreLayout:
         return self.segments / f"{segment_id:010d}"
 
 
-SegmentListener = Callable[[list[SegmentData], list[int]], None]
-ColumnListener = Callable[[SegmentData, str], None]
-
-
 class CollectionStore:
     """Durable rows of one collection. Thread-safe."""
 
@@ -117,8 +114,10 @@ class CollectionStore:
         vector_dims: dict[str, int],
         pk_is_int: bool,
         read_only: bool,
+        observer: StorageObserver | None = None,
     ) -> None:
         self.collection_id = collection_id
+        self.observer: StorageObserver = observer or NoObserver()
         self.layout = layout
         self.catalog = catalog
         self.settings = settings
@@ -130,8 +129,6 @@ class CollectionStore:
         self._sealed: dict[int, SegmentData] = {}
         self._marks: dict[int, DeletionMarks] = {}
         self._frozen: list[tuple[GrowingSegment, DeletionMarks]] = []
-        self._listeners: list[SegmentListener] = []
-        self._column_listeners: list[ColumnListener] = []
         self._snapshot: Snapshot | None = None
         self._closed = False
         self._load()
@@ -270,22 +267,13 @@ class CollectionStore:
         row_bytes = 24 + sum(4 * (dim + 1) for dim in self._vector_dims.values())
         return max(1024, min(self.settings.segment_max_rows, self.settings.segment_max_bytes // row_bytes))
 
-    # ------------------------------------------------------------ listeners
-
-    def add_column_listener(self, listener: ColumnListener) -> None:
-        """Call ``listener(segment, key)`` after a vector column is added to a sealed segment."""
-        self._column_listeners.append(listener)
-
-    def add_listener(self, listener: SegmentListener) -> None:
-        """Call ``listener(added, removed_ids)`` after sealed segments are published or dropped."""
-        self._listeners.append(listener)
+    # ------------------------------------------------------------- observer
 
     def _notify(self, added: list[SegmentData], removed: list[int]) -> None:
-        for listener in self._listeners:
-            try:
-                listener(added, removed)
-            except Exception:  # a listener must not break the write path
-                log.exception("segment listener failed")
+        try:
+            self.observer.segments_changed(self.collection_id, added, removed)
+        except Exception:  # the change has committed; an observer must not fail the write path
+            log.exception("storage observer failed on a segment change")
 
     # ---------------------------------------------------------------- reads
 
@@ -705,11 +693,10 @@ class CollectionStore:
                 updated = read_segment(folder, manifest, segment_id=segment_id, verify=False)
                 self._sealed[segment_id] = updated
                 self._snapshot = None
-        for listener in self._column_listeners:
-            try:
-                listener(updated, key)
-            except Exception:  # a listener must not break the backfill
-                log.exception("column listener failed")
+        try:
+            self.observer.column_added(self.collection_id, updated, key)
+        except Exception:  # the column has committed; an observer must not fail the backfill
+            log.exception("storage observer failed on a new column")
         return True
 
     def drop_vector_column(self, key: str) -> int:

@@ -21,6 +21,7 @@ from embedb.errors import (
 )
 from embedb.models import Lineage, ModelRegistry, VersionStatus
 from embedb.schema import MetricType
+from embedb.storage.catalog import Catalog
 
 
 def test_register_creates_model_and_numbered_ready_versions(fresh_registry: ModelRegistry) -> None:
@@ -137,11 +138,15 @@ def test_tags_on_models_and_versions_are_mutable_the_rest_is_not(fresh_registry:
         fresh_registry.set_tag("toy", "k", "v", version=9)
 
 
-def test_delete_version_is_refused_while_an_alias_or_a_user_holds_it(fresh_registry: ModelRegistry) -> None:
+def test_delete_version_is_refused_while_an_alias_or_a_user_holds_it(tmp_path: Path) -> None:
+    users = {2: ["collection docs, field text_vec"]}
+    fresh_registry = ModelRegistry(
+        Catalog(tmp_path / "catalog.sqlite", read_only=False),
+        tmp_path / "artifacts",
+        version_users=lambda version: users.get(version.version, []),
+    )
     fresh_registry.register("toy", TOY_EMBEDDER, alias="champion")
     fresh_registry.register("toy", "embedb.models.testing:hash_embed_8")
-    users = {2: ["collection docs, field text_vec"]}
-    fresh_registry.add_usage_checker(lambda version: users.get(version.version, []))
 
     with pytest.raises(InUseError, match="champion"):
         fresh_registry.delete_version("toy", 1)

@@ -1,0 +1,162 @@
+"""``Database``: everything one data directory runs in this process, built in one place.
+
+A ``Database`` is the composition root of the embedded engine. Its constructor
+builds every part once and hands each the others it needs: the storage engine
+(WAL, segments, catalog), the index service, the model registry, the embedding
+bindings, the backfill jobs and their runner, the lifecycle service and the
+experiment service with its query log. There are no process-wide registries and
+no hooks added after construction: storage reports its changes to the database
+(a ``StorageObserver``), which routes them to the index service.
+
+``start()`` starts background work (housekeeping, backfills a crash
+interrupted); ``stop()`` ends it in the reverse order of dependence —
+experiments flush their logs, backfills stop, housekeeping stops, index builds
+stop — and then closes the storage engine and releases the directory.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from pathlib import Path
+
+from embedb.config import Settings
+from embedb.errors import ClosedError
+from embedb.index.manager import BuildState, IndexService
+from embedb.lifecycle.backfill import BackfillRunner
+from embedb.lifecycle.bindings import EmbeddingBindings
+from embedb.lifecycle.experiment_service import ExperimentService
+from embedb.lifecycle.jobs import JobTable
+from embedb.lifecycle.service import LifecycleService
+from embedb.models import ModelRegistry, ModelVersion
+from embedb.storage.engine import CollectionInfo, StorageEngine
+from embedb.storage.segment import SegmentData
+from embedb.storage.store import CollectionStore
+
+ARTIFACTS_DIR = "artifacts"
+
+
+class DatabaseState(enum.Enum):
+    """Where a ``Database`` is in its life; transitions go down this list only."""
+
+    # built: every part exists, no background thread runs yet
+    CREATED = "created"
+    # housekeeping runs, interrupted backfills resumed
+    STARTED = "started"
+    # background work ended, files closed, the directory released
+    STOPPED = "stopped"
+
+
+class Database:
+    """Storage, indexes, registry, bindings, backfills, lifecycle and experiments of one data directory.
+
+    ``path=None`` makes a temporary directory removed by ``stop()``. Thread-safe.
+    Raises ``DirectoryLockedError`` when another process writes to the directory and
+    ``FormatVersionError`` when a newer EmbeDB wrote it.
+    """
+
+    def __init__(self, path: Path | None, *, settings: Settings, read_only: bool = False) -> None:
+        self.settings = settings
+        self.read_only = read_only
+        self.storage = StorageEngine(
+            path, settings=settings, read_only=read_only, observer=self, start_housekeeping=False
+        )
+        self.path = self.storage.path
+        self.catalog = self.storage.catalog
+        self.indexes = IndexService(self.storage)
+        self.models = ModelRegistry(self.catalog, self.path / ARTIFACTS_DIR, version_users=self._collections_using)
+        self.bindings = EmbeddingBindings(self.catalog, self.models)
+        self.jobs = JobTable(self.catalog)
+        self.backfills = BackfillRunner(
+            jobs=self.jobs,
+            bindings=self.bindings,
+            registry=self.models,
+            store_for=self._store_by_id,
+            index_gap=self.index_gap,
+            threads=settings.backfill_threads,
+        )
+        self.lifecycle = LifecycleService(
+            catalog=self.catalog,
+            registry=self.models,
+            bindings=self.bindings,
+            runner=self.backfills,
+            jobs=self.jobs,
+            index_check=self.index_gap,
+            drop_column=self._drop_column,
+            version_users=self._experiments_using,
+        )
+        self.experiments = ExperimentService(self.lifecycle, read_only=read_only)
+        self.state = DatabaseState.CREATED
+        self._state_lock = threading.Lock()
+
+    # -------------------------------------------------------------- life
+
+    def start(self) -> Database:
+        """Start housekeeping and resume backfills a crash interrupted; return self. Idempotent."""
+        with self._state_lock:
+            if self.state is DatabaseState.STOPPED:
+                raise ClosedError(f"the database at {self.path} is stopped")
+            if self.state is DatabaseState.STARTED:
+                return self
+            self.state = DatabaseState.STARTED
+        if not self.read_only:
+            self.storage.start()
+            self.backfills.resume_unfinished()
+        return self
+
+    def stop(self) -> None:
+        """End background work, flush logs and the WAL, close files, release the directory. Idempotent."""
+        with self._state_lock:
+            if self.state is DatabaseState.STOPPED:
+                return
+            self.state = DatabaseState.STOPPED
+        self.experiments.close()
+        self.backfills.close()
+        self.storage.stop_housekeeping()
+        self.indexes.close()
+        self.storage.close()
+
+    # ---------------------------------------------------- storage events
+
+    def store_opened(self, info: CollectionInfo, store: CollectionStore) -> None:
+        self.indexes.open_store(info, store)
+
+    def segments_changed(self, collection_id: int, added: list[SegmentData], removed: list[int]) -> None:
+        self.indexes.segments_changed(collection_id, added, removed)
+
+    def column_added(self, collection_id: int, data: SegmentData, key: str) -> None:
+        self.indexes.column_added(collection_id, data, key)
+
+    # ------------------------------------------------------------ wiring
+
+    def store(self, info: CollectionInfo) -> CollectionStore:
+        """The open store of a collection (opened, with its indexes, on first use)."""
+        return self.storage.store(info)
+
+    def index_gap(self, info: CollectionInfo, key: str) -> str | None:
+        """None when every sealed segment's ``key`` column has its index (or needs none), else why not."""
+        indexes = self.indexes.collection(info)
+        if indexes.definition_for_key(key) is None:
+            return None
+        missing = 0
+        for data in self.storage.store(info).sealed_segments():
+            if key not in data.vectors:
+                missing += 1
+                continue
+            status = indexes.status.get((data.segment_id, key))
+            if status is None or status.state not in (BuildState.READY, BuildState.SMALL):
+                missing += 1
+        return f"its index is not built yet on {missing} segment(s)" if missing else None
+
+    def _store_by_id(self, collection_id: int) -> tuple[CollectionInfo, CollectionStore]:
+        info = self.storage.collection_by_id(collection_id)
+        return info, self.storage.store(info)
+
+    def _drop_column(self, info: CollectionInfo, key: str) -> int:
+        return self.storage.store(info).drop_vector_column(key)
+
+    def _collections_using(self, version: ModelVersion) -> list[str]:
+        return self.bindings.users_of(version)
+
+    def _experiments_using(self, info: CollectionInfo, field: str, key: str) -> list[str]:
+        return self.experiments.users(info, field, key)

@@ -1,7 +1,7 @@
 """``HttpBackend``: the ``Backend`` contract over the REST API of ``embedb serve``.
 
-Every method is one ``POST`` whose path comes from the server's operation
-table (``embedb.server.operations``), so client and server cannot disagree on
+Every method is one ``POST`` whose path comes from the protocol's operation
+table (``embedb.protocol.OPERATIONS``), so client and server cannot disagree on
 routes. NumPy arrays travel packed (base64, exact bits), Arrow tables as an
 Arrow IPC stream, and reads ask for packed vectors and unpack them into the
 lists the embedded backend returns. An error response is raised as the class
@@ -33,9 +33,8 @@ from embedb.errors import (
     UnavailableError,
     error_from_wire,
 )
+from embedb.protocol import Returns, operation, wire
 from embedb.schema import CollectionSchema
-from embedb.server import wire
-from embedb.server.operations import Returns, operation
 
 DEFAULT_TIMEOUT_S = 60.0
 JOB_POLL_S = 0.25

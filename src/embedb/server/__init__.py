@@ -6,9 +6,11 @@ The layer is learnt from this module:
   embedding in another ASGI server);
 - ``serve(path, *, host, port, auth, tls_cert, tls_key, limits)`` — run it on
   uvicorn, as ``embedb serve`` does;
-- ``TokenStore`` / ``Role`` — API tokens hashed in the catalog, roles
-  reader < writer < admin, global or per collection;
-- ``operations.OPERATIONS`` — the one table of routes over ``Backend`` methods.
+- ``TokenStore`` — API tokens hashed in the catalog, roles (``embedb.protocol.Role``)
+  reader < writer < admin, global or per collection.
+
+The routes come from ``embedb.protocol.OPERATIONS``, the one table of
+``Backend`` methods the server shares with the HTTP client.
 
 What the server does not do: it holds no storage or query logic (handlers are
 thin calls of ``Backend`` methods), it never retries, and it refuses to listen
@@ -30,13 +32,9 @@ from typing import Any
 from embedb.errors import InvalidArgumentError
 from embedb.server.app import ServerLimits, create_app
 from embedb.server.auth import Principal, TokenStore
-from embedb.server.operations import OPERATIONS, Operation, Role
 
 __all__ = [
-    "OPERATIONS",
-    "Operation",
     "Principal",
-    "Role",
     "ServerLimits",
     "TokenStore",
     "create_app",

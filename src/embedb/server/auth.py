@@ -35,8 +35,8 @@ from embedb.errors import (
     PermissionDeniedError,
     UnauthenticatedError,
 )
+from embedb.protocol import Operation, Role
 from embedb.schema import check_name
-from embedb.server.operations import Operation, Role
 from embedb.storage.catalog import Catalog
 from embedb.storage.engine import CATALOG_FILE
 

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from embedb.errors import EmbedbError, InvalidArgumentError, NotFoundError, ServerError
-from embedb.server import wire
+from embedb.protocol import wire
 
 log = logging.getLogger("embedb.server")
 

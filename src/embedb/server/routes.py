@@ -21,12 +21,10 @@ from starlette.responses import Response
 
 from embedb.backends import Backend
 from embedb.errors import InvalidArgumentError
-from embedb.server import wire
+from embedb.protocol import OPERATIONS, Body, ErrorResponse, Operation, Returns, wire
 from embedb.server.auth import Authorizer, Principal
 from embedb.server.metrics import ServerMetrics
 from embedb.server.middleware import principal_of
-from embedb.server.operations import OPERATIONS, Body, Operation, Returns
-from embedb.server.requests import ErrorResponse
 from embedb.server.responses import describe_validation_errors, result_response
 
 VectorEncoding = Literal["json", "base64"]

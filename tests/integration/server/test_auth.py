@@ -13,9 +13,8 @@ from tests.support.server_process import ServerProcess
 
 from embedb.backends.http import HttpBackend
 from embedb.errors import PermissionDeniedError, UnauthenticatedError
-from embedb.server import wire
+from embedb.protocol import OPERATIONS, Body, Operation, Role, wire
 from embedb.server.auth import TokenStore
-from embedb.server.operations import OPERATIONS, Body, Operation, Role
 
 # {c}: an existing collection; {s}: a name in the same scope that is never created, so that
 # destructive operations which are allowed fail with 404 instead of changing the fixtures.

@@ -14,7 +14,7 @@ from tests.integration.server.conftest import MAX_BODY_MB
 
 from embedb.backends.http import HttpBackend
 from embedb.errors import DataError, PayloadTooLargeError
-from embedb.server import wire
+from embedb.protocol import wire
 
 
 @pytest.fixture

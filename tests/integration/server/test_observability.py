@@ -11,7 +11,7 @@ import httpx
 from tests.support.server_process import ServerProcess
 
 from embedb.backends.http import HttpBackend
-from embedb.server.operations import OPERATIONS
+from embedb.protocol import OPERATIONS
 
 
 def metric(text: str, name: str, **labels: str) -> float:

@@ -21,7 +21,8 @@ from schemathesis.generation import GenerationMode  # noqa: E402
 from tests.support.server_process import ServerProcess, start_server  # noqa: E402
 
 from embedb.backends.http import HttpBackend  # noqa: E402
-from embedb.server import create_app, wire  # noqa: E402
+from embedb.protocol import wire  # noqa: E402
+from embedb.server import create_app  # noqa: E402
 
 EXAMPLES_PER_OPERATION = 20
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from embedb.cli.serve import serve
-from embedb.server.operations import OPERATIONS
+from embedb.protocol import OPERATIONS
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "server.md"
 

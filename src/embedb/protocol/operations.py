@@ -2,11 +2,12 @@
 
 One row says which ``Backend`` method a route calls, its path, the role a
 token needs, which request fields name the collections that role must cover,
-the request model and the response shape. The REST router (``routes.py``),
-the HTTP client (``embedb.backends.http``) and the auth matrix test all read
-this table; a later protocol adapter (the Milvus gRPC API) can reuse its roles
-and scopes. Adding a ``Backend`` method to the server is one row here, one
-request model in ``requests.py`` and a one-line method in ``HttpBackend``.
+the request model and the response shape. The REST router
+(``embedb.server.routes``), the HTTP client (``embedb.backends.http``) and the
+auth matrix test all read this table; a later protocol adapter (the Milvus gRPC
+API) can reuse its roles and scopes. Adding a ``Backend`` method to the server
+is one row here, one request model in ``requests.py`` and a one-line method in
+``HttpBackend``.
 
 Every operation is ``POST /v1/<group>/<verb>`` with a JSON body, as in
 Milvus's REST API v2: names travel in bodies, never in URL paths, so no name
@@ -20,9 +21,9 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from embedb.server import experiment_requests as xrq
-from embedb.server import lifecycle_requests as lrq
-from embedb.server import requests as rq
+from embedb.protocol import experiment_requests as xrq
+from embedb.protocol import lifecycle_requests as lrq
+from embedb.protocol import requests as rq
 
 
 class Role(enum.IntEnum):

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from embedb.server.requests import ApiRequest, CollectionName
+from embedb.protocol.requests import ApiRequest, CollectionName
 
 ModelRef = Annotated[str, Field(description="A model version: models:/name/3, name@alias, name/3 or name.")]
 JobId = Annotated[int, Field(description="The job_id add_embedding_version returned.", examples=[1])]

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, WithJsonSchema
 
-from embedb.server.requests import ApiRequest, CollectionName
+from embedb.protocol.requests import ApiRequest, CollectionName
 
 ExperimentId = Annotated[int, Field(description="The id start_experiment returned.", examples=[1])]
 ModelRef = Annotated[str, Field(description="A model version the field holds: name@alias or name/version.")]

@@ -10,8 +10,8 @@ import pytest
 
 from embedb.errors import DataError
 from embedb.milvus import IndexParams, MilvusClient
+from embedb.protocol import wire
 from embedb.schema import CollectionSchema
-from embedb.server import wire
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"])

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from embedb.backends import SearchHits
+from embedb.backends import MAX_SEARCH_LIMIT, SearchHits
 from embedb.errors import FailedPreconditionError, FieldNotFoundError, InvalidArgumentError
 from embedb.index.planner import group_search
 from embedb.index.requests import search_options
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from embedb.storage.engine import CollectionInfo
     from embedb.storage.store import CollectionStore
 
-MAX_SEARCH_LIMIT = 16_384
 
 
 class LocalSearchMethods:

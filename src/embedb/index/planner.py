@@ -31,7 +31,7 @@ import numpy as np
 
 from embedb.errors import InvalidArgumentError
 from embedb.index import MAX_EF, VectorIndex
-from embedb.query.exact import NO_ROW, top_k
+from embedb.query.exact import NO_ROW, exact_search, top_k
 from embedb.query.reads import RowFilter, SearchRequest, SegmentSearcher, exact_segment_search, search_snapshot
 from embedb.schema import MetricType
 from embedb.storage.segment import SegmentView
@@ -130,7 +130,11 @@ class SegmentPlanner:
     def _range(
         self, view: SegmentView, request: SearchRequest, allowed: np.ndarray | None, bounds: tuple[float, float]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k rows whose score lies in (low, high], widening k until every query is complete."""
+        """Top-k rows whose score lies in (low, high]: one bounded scan, or ANN widening k until every query is complete."""
+        if self.plan(view, request, allowed)[0] == "exact":
+            data = view.data
+            key = request.column_key
+            return exact_search(request.queries, data.vectors[key], data.norms[key], request.metric, request.k, allowed, bounds=bounds)
         low, high = bounds
         k = request.k
         n = view.data.num_rows

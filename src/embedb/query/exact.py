@@ -73,11 +73,15 @@ def exact_search(
     metric: MetricType,
     k: int,
     allowed: np.ndarray | None,
+    *,
+    bounds: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k (scores, row numbers) of prepared ``queries`` among the ``allowed`` rows of one segment.
 
-    ``allowed`` is a bool mask over the rows, or None for all rows. Rows are
-    numbered as in the segment; missing results are ``NO_ROW`` with score -inf.
+    ``allowed`` is a bool mask over the rows, or None for all rows; ``bounds``
+    (low, high) keeps only scores in (low, high] (a range search in one pass).
+    Rows are numbered as in the segment; missing results are ``NO_ROW`` with
+    score -inf.
     """
     nq = queries.shape[0]
     rows: np.ndarray | None = None
@@ -103,6 +107,8 @@ def exact_search(
             scores = score_block(queries, vectors[start:stop], norms[start:stop], metric)
             if allowed is not None:
                 scores[:, ~allowed[start:stop]] = -np.inf
+        if bounds is not None:
+            scores[(scores <= bounds[0]) | (scores > bounds[1])] = -np.inf
         block_scores, columns = top_k(scores, k)
         block_rows = np.where(columns == NO_ROW, NO_ROW, ids[np.clip(columns, 0, None)])
         if best_scores is None or best_rows is None:

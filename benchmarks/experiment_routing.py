@@ -84,8 +84,8 @@ def main() -> None:
     queries = [" ".join(rng.sample(WORDS, 3)) for _ in range(args.queries)]
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as directory, embedb.connect(Path(directory) / "data") as db:
-        db.models.register("toy", "embedb.models.testing:hash_embed_16", alias="champion")  # type: ignore[attr-defined]
-        db.models.register("toy", "embedb.models.testing:hash_embed_16", alias="challenger")  # type: ignore[attr-defined]
+        db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
+        db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="challenger")
         build(db, "docs", args.rows, rng)
         build(db, "other", 100, rng)
         timed(db, queries[:200])  # warm-up

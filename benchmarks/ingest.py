@@ -53,7 +53,7 @@ from rich.console import Console
 from rich.table import Table
 
 import embedb
-from embedb import CollectionSchema, DataType, FieldSchema
+from embedb import CollectionSchema, DataType, FieldSchema, MetricType
 
 RESULTS = Path(__file__).parent / "results" / "ingest.json"
 COLLECTION = "bench"
@@ -100,7 +100,7 @@ def schema(dim: int) -> CollectionSchema:
     return CollectionSchema(
         (
             FieldSchema("id", DataType.INT64, is_primary=True),
-            FieldSchema("vector", DataType.FLOAT_VECTOR, dim=dim, metric_type="COSINE"),
+            FieldSchema("vector", DataType.FLOAT_VECTOR, dim=dim, metric_type=MetricType.COSINE),
             FieldSchema("n", DataType.INT64),
             FieldSchema("tag", DataType.VARCHAR, max_length=64),
         )
@@ -135,7 +135,7 @@ def fresh_directory() -> Iterator[Path]:
 
 # Settings that keep the timed work to what is measured: no background seal or
 # compaction in the middle of the insert loop, no index unless asked.
-ENGINE = {"background_compaction": False, "background_interval_s": 3600.0}
+ENGINE: dict[str, Any] = {"background_compaction": False, "background_interval_s": 3600.0}
 
 
 def disk_ceiling(folder: Path, *, rows: int, row_bytes: int, batch: int, fsync: bool) -> float:

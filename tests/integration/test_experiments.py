@@ -41,8 +41,8 @@ def data_path(tmp_path: Path) -> Path:
     """A data directory with ``docs``: 600 texts embedded by toy/1 (serving, alias champion) and toy/2 (challenger)."""
     path = tmp_path / "data"
     with open_db(path) as db:
-        db.models.register("toy", "embedb.models.testing:hash_embed_16", alias="champion")  # type: ignore[attr-defined]
-        db.models.register("toy", "embedb.models.testing:hash_embed_8", alias="challenger")  # type: ignore[attr-defined]
+        db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
+        db.register_model("toy", "embedb.models.testing:hash_embed_8", alias="challenger")
         schema = CollectionSchema(
             (
                 FieldSchema("id", DataType.INT64, is_primary=True),
@@ -235,7 +235,7 @@ def test_feedback_is_checked_against_the_logged_query(db: embedb.Backend) -> Non
 
 def test_a_version_in_a_running_experiment_cannot_be_dropped(db: embedb.Backend) -> None:
     experiment_id = start(db, "shadow")
-    db.models.delete_alias("toy", "challenger")  # type: ignore[attr-defined]
+    db.delete_model_alias("toy", "challenger")
     with pytest.raises(InUseError, match=f"running experiment {experiment_id}"):
         db.drop_embedding_version("docs", "embedding", "toy/2")
     db.stop_experiment(experiment_id)
@@ -255,7 +255,7 @@ def test_promote_moves_serving_version_and_alias_and_ends_the_experiment(db: emb
     moved = experiment.promote(actor="ci")
     assert moved["from_version"] == "models:/toy/1" and moved["to_version"] == "models:/toy/2"
     assert moved["experiment"]["state"] == "PROMOTED" and experiment.state == "PROMOTED"
-    assert db.models.resolve("toy@champion").version == 2  # type: ignore[attr-defined]
+    assert db.describe_model_version("toy@champion")["version"] == 2
     (history,) = db.serving_history("docs")
     assert history["actor"] == "ci" and history["reason"].startswith(f"experiment {experiment.id} (interleave)")
     (hits,) = db.search("docs", "apple pie", limit=2)

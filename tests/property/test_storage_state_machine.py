@@ -21,7 +21,15 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 import embedb
-from embedb import CollectionSchema, DataError, DataType, DimensionMismatchError, DuplicateKeyError, FieldSchema
+from embedb import (
+    CollectionSchema,
+    DataError,
+    DataType,
+    DimensionMismatchError,
+    DuplicateKeyError,
+    FieldSchema,
+    MetricType,
+)
 
 DIM = 4
 TAG_BYTES = 6
@@ -110,10 +118,10 @@ class StorageMachine(RuleBasedStateMachine):
         self.path = tempfile.mkdtemp(prefix="embedb-state-")
         self.model: dict[int, dict[str, Any]] = {}
         self.db: Any = None
-        self.metric = "L2"
+        self.metric = MetricType.L2
 
-    @initialize(metric=st.sampled_from(["L2", "COSINE"]))
-    def create(self, metric: str) -> None:
+    @initialize(metric=st.sampled_from([MetricType.L2, MetricType.COSINE]))
+    def create(self, metric: MetricType) -> None:
         self.metric = metric
         self.db = embedb.connect(self.path, **ENGINE_SETTINGS)
         schema = CollectionSchema(

@@ -15,8 +15,8 @@ runner = CliRunner()
 
 def make_collection(path: Path) -> None:
     with embedb.connect(path) as db:
-        db.models.register("toy", "embedb.models.testing:hash_embed_16", alias="champion")  # type: ignore[attr-defined]
-        db.models.register("toy", "embedb.models.testing:hash_embed_8", alias="challenger")  # type: ignore[attr-defined]
+        db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
+        db.register_model("toy", "embedb.models.testing:hash_embed_8", alias="challenger")
         schema = CollectionSchema(
             (
                 FieldSchema("id", DataType.INT64, is_primary=True),

@@ -62,7 +62,7 @@ def test_filtered_recall_with_the_mask(
 ) -> None:
     base, queries = data_32d
     index = _build(index_type, build, MetricType.COSINE, base)
-    allowed = np.random.default_rng(percent).random(base.shape[0]) < percent / 100
+    allowed = np.random.default_rng(percent).random(len(base)) < percent / 100
     params = widen(index, search, 10, int(allowed.sum()), base.shape[0])
     _, rows = index.search(queries, 10, params, allowed)
     returned = rows[rows >= 0]

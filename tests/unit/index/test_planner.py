@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 from tests.unit.index.conftest import recall
 
-from embedb.index import make_index, resolve_spec
+from embedb.index import VectorIndex, make_index, resolve_spec
 from embedb.index.planner import CostModel, SegmentPlanner, group_search, range_bounds, widen
 from embedb.query.exact import NO_ROW
 from embedb.query.reads import SearchRequest, exact_segment_search
@@ -15,6 +15,8 @@ from embedb.schema import MetricType
 from embedb.storage.segment import SegmentData, SegmentView
 from embedb.storage.store import Snapshot
 
+# The clustered base vectors and held-out queries of the ``data_32d`` fixture.
+Data32d = tuple[np.ndarray, np.ndarray]
 NEVER_EXACT = CostModel(gather_per_row=1e9, exact_per_row=1e9, exact_batch_per_row=1e9)
 
 
@@ -36,7 +38,7 @@ def _view(base: np.ndarray, *, segment_id: int = 1, deleted: np.ndarray | None =
 
 
 @pytest.fixture(scope="module")
-def hnsw(data_32d: tuple[np.ndarray, np.ndarray]):  # type: ignore[no-untyped-def]
+def hnsw(data_32d: Data32d) -> VectorIndex:
     base, _ = data_32d
     index = make_index(resolve_spec("HNSW", MetricType.IP, {"M": 16, "efConstruction": 64}, dim=32), 32)
     index.build(base)
@@ -47,7 +49,7 @@ def _request(queries: np.ndarray, k: int = 10, **params: object) -> SearchReques
     return SearchRequest(column_key="v", metric=MetricType.IP, queries=queries, k=k, params={"ef": 64, **params})
 
 
-def test_segments_without_a_published_index_are_searched_exactly(data_32d, hnsw) -> None:  # type: ignore[no-untyped-def]
+def test_segments_without_a_published_index_are_searched_exactly(data_32d: Data32d, hnsw: VectorIndex) -> None:
     base, queries = data_32d
     planner = SegmentPlanner(lambda segment_id, key: hnsw if segment_id == 1 else None)
     request = _request(queries[:3])
@@ -59,30 +61,30 @@ def test_segments_without_a_published_index_are_searched_exactly(data_32d, hnsw)
     )
 
 
-def test_few_matching_rows_are_scanned_and_many_go_to_the_kernel_with_a_wider_list(data_32d, hnsw) -> None:  # type: ignore[no-untyped-def]
+def test_few_matching_rows_are_scanned_and_many_go_to_the_kernel_with_a_wider_list(data_32d: Data32d, hnsw: VectorIndex) -> None:
     base, queries = data_32d
     planner = SegmentPlanner(lambda *_: hnsw)
     few = np.zeros(base.shape[0], dtype=bool)
     few[:40] = True
     assert planner.plan(_view(base), _request(queries[:1]), few)[0] == "exact"
-    many = np.random.default_rng(0).random(base.shape[0]) < 0.5
+    many = np.random.default_rng(0).random(len(base)) < 0.5
     how, params = SegmentPlanner(lambda *_: hnsw, NEVER_EXACT).plan(_view(base), _request(queries[:1]), many)
     assert how == "ann-filtered" and params["ef"] >= 64
     how, params = SegmentPlanner(lambda *_: hnsw, NEVER_EXACT).plan(_view(base), _request(queries[:1]), np.arange(4000) % 10 == 0)
     assert how == "ann-filtered" and params["ef"] == 250, "about 2.5 * k allowed rows in the list"
 
 
-def test_widening_is_capped(hnsw) -> None:  # type: ignore[no-untyped-def]
+def test_widening_is_capped(hnsw: VectorIndex) -> None:
     assert widen(hnsw, {"ef": 64}, 10, 1, 1_000_000)["ef"] == 32_768
     assert widen(hnsw, {"ef": 300}, 10, 500_000, 1_000_000)["ef"] == 300, "never narrower than asked"
 
 
 @pytest.mark.parametrize("percent", [1, 10, 50])
-def test_filtered_and_deleted_rows_never_come_back_and_recall_holds(data_32d, hnsw, percent: int) -> None:  # type: ignore[no-untyped-def]
+def test_filtered_and_deleted_rows_never_come_back_and_recall_holds(data_32d: Data32d, hnsw: VectorIndex, percent: int) -> None:
     base, queries = data_32d
     rng = np.random.default_rng(percent)
-    deleted = rng.random(base.shape[0]) < 0.1
-    allowed = (rng.random(base.shape[0]) < percent / 100) & ~deleted
+    deleted = rng.random(len(base)) < 0.1
+    allowed = (rng.random(len(base)) < percent / 100) & ~deleted
     view = _view(base, deleted=deleted)
     truth = exact_segment_search(view, _request(queries), allowed)[1]
     for planner in (SegmentPlanner(lambda *_: hnsw), SegmentPlanner(lambda *_: hnsw, NEVER_EXACT)):
@@ -91,7 +93,7 @@ def test_filtered_and_deleted_rows_never_come_back_and_recall_holds(data_32d, hn
         assert recall(rows, truth) >= 0.95
 
 
-def test_range_search_keeps_the_best_rows_inside_the_bounds(data_32d, hnsw) -> None:  # type: ignore[no-untyped-def]
+def test_range_search_keeps_the_best_rows_inside_the_bounds(data_32d: Data32d, hnsw: VectorIndex) -> None:
     base, queries = data_32d
     bounds = range_bounds({"radius": 0.2, "range_filter": 0.6}, MetricType.IP)
     assert bounds is not None
@@ -113,7 +115,7 @@ def test_range_search_keeps_the_best_rows_inside_the_bounds(data_32d, hnsw) -> N
     assert recall(rows, truth) >= 0.9
 
 
-def test_group_search_returns_the_best_groups_each_up_to_its_size(data_32d) -> None:  # type: ignore[no-untyped-def]
+def test_group_search_returns_the_best_groups_each_up_to_its_size(data_32d: Data32d) -> None:
     base, queries = data_32d
     view = _view(base)
     snapshot = Snapshot((view,), 1)

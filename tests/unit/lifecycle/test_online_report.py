@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ from embedb.lifecycle.verdict import Decision, split_verdict
 
 
 def entry(query_id: str, arm: Arm, returned: list[str], **extra: object) -> QueryLogEntry:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "query_id": query_id,
         "experiment_id": 7,
         "time": float(len(query_id)),
@@ -37,7 +38,7 @@ def entry(query_id: str, arm: Arm, returned: list[str], **extra: object) -> Quer
         "returned_ids": returned,
     }
     values.update(extra)
-    return QueryLogEntry(**values)  # type: ignore[arg-type]
+    return QueryLogEntry(**values)
 
 
 def click(query_id: str, doc: str) -> Feedback:
@@ -177,8 +178,8 @@ def test_states_allow_only_running_to_an_end() -> None:
         ({"sequential": False}, "needs horizon"),
     ],
 )
-def test_settings_are_checked_up_front(settings: dict[str, object], message: str) -> None:
-    values: dict[str, object] = {"split": 0.5, "k": 10, "alpha": 0.05, "sequential": True, "horizon": None}
+def test_settings_are_checked_up_front(settings: dict[str, Any], message: str) -> None:
+    values: dict[str, Any] = {"split": 0.5, "k": 10, "alpha": 0.05, "sequential": True, "horizon": None}
     values.update(settings)
     with pytest.raises(InvalidArgumentError, match=message):
-        check_settings(**values)  # type: ignore[arg-type]
+        check_settings(**values)

@@ -9,6 +9,7 @@ import pytest
 
 from embedb.errors import InvalidArgumentError
 from embedb.models import InputUnit, LoadedModel, ModelRegistry
+from embedb.models.flavors.sentence_transformers import SentenceTransformerEncoder
 from embedb.schema import MetricType
 
 pytestmark = pytest.mark.model
@@ -52,7 +53,8 @@ def test_paraphrases_are_closer_than_unrelated_pairs(minilm: LoadedModel) -> Non
 
 def test_embeddings_equal_calling_encode_directly(minilm: LoadedModel) -> None:
     texts = [f"sentence number {i} about {topic}" for i, topic in enumerate(["cats", "tax", "music"] * 30)]
-    direct = minilm.encoder.model.encode(texts, batch_size=32)  # type: ignore[attr-defined]
+    assert isinstance(minilm.encoder, SentenceTransformerEncoder)
+    direct = minilm.encoder.model.encode(texts, batch_size=32)
     calls: list[int] = []
     chunked = minilm.embed(texts, batch_size=4, progress=lambda done, total: calls.append(done))
     np.testing.assert_allclose(minilm.embed(texts, batch_size=32), direct, atol=1e-5)
@@ -62,7 +64,8 @@ def test_embeddings_equal_calling_encode_directly(minilm: LoadedModel) -> None:
 
 
 def test_registering_a_loaded_sentence_transformer_object(fresh_registry: ModelRegistry, minilm: LoadedModel) -> None:
-    version = fresh_registry.register("minilm_copy", minilm.encoder.model)  # type: ignore[attr-defined]
+    assert isinstance(minilm.encoder, SentenceTransformerEncoder)
+    version = fresh_registry.register("minilm_copy", minilm.encoder.model)
     assert version.flavor == "sentence_transformers" and version.dimension == 384
     text = ["the bill in a restaurant"]
     np.testing.assert_allclose(fresh_registry.load("minilm_copy").embed(text), minilm.embed(text), atol=1e-5)

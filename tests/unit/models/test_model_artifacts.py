@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,10 +54,10 @@ def test_same_content_is_stored_once_and_a_damaged_copy_is_replaced(tmp_path: Pa
     ],
     ids=["changed", "missing", "added", "manifest"],
 )
-def test_verification_names_the_damaged_file(tmp_path: Path, damage: object, named: str) -> None:
+def test_verification_names_the_damaged_file(tmp_path: Path, damage: Callable[[Path], object], named: str) -> None:
     store = ArtifactStore(tmp_path)
     artifact_hash = _stage_files(store, {"weights.bin": b"\x00\x01", "config.json": b"{}"})
-    damage(store.path_of(artifact_hash))  # type: ignore[operator]
+    damage(store.path_of(artifact_hash))
     with pytest.raises(ArtifactIntegrityError, match=re.escape(named)) as caught:
         store.verify(artifact_hash)
     assert caught.value.details["file"].endswith(named)

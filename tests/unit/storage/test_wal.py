@@ -142,7 +142,12 @@ def test_rotating_a_reopened_log_whose_last_file_has_no_record(tmp_path: Path) -
 def test_a_new_log_folder_is_made_durable_in_its_parents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     synced: list[Path] = []
     original = durable_module.fsync_path
-    monkeypatch.setattr(durable_module, "fsync_path", lambda folder: synced.append(folder) or original(folder))
+
+    def record_and_sync(folder: Path) -> None:
+        synced.append(folder)
+        original(folder)
+
+    monkeypatch.setattr(durable_module, "fsync_path", record_and_sync)
     folder = tmp_path / "collections" / "7" / "wal"
     WalWriter(folder, next_lsn=1, fsync=True).close()
     assert synced[:3] == [tmp_path, tmp_path / "collections", tmp_path / "collections" / "7"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from embedb.backends import Backend
@@ -64,7 +66,7 @@ def test_full_schema_as_dict_object_and_milvus_builder(db: Backend, name: str, o
     assert first["enable_dynamic_field"] is False
     builder = MilvusClient.create_schema(auto_id=True)
     builder.add_field("id", DataType.INT64, is_primary=True).add_field("v", DataType.FLOAT_VECTOR, dim=2)
-    db.create_collection(name + "_b", schema=builder)
+    db.create_collection(name + "_b", schema=builder.to_schema())
     assert db.describe_collection(name + "_b")["auto_id"] is True
 
 
@@ -120,10 +122,10 @@ def test_milvus_load_state_calls(db: Backend, name: str) -> None:
     ],
 )
 def test_bad_schemas_are_refused_with_the_same_class(
-    db: Backend, name: str, arguments: dict[str, object], error: type[Exception]
+    db: Backend, name: str, arguments: dict[str, Any], error: type[Exception]
 ) -> None:
     with pytest.raises(error):
-        db.create_collection(name, **arguments)  # type: ignore[arg-type]
+        db.create_collection(name, **arguments)
     assert not db.has_collection(name)
 
 

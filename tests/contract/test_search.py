@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -77,8 +79,8 @@ def test_results_are_identical_on_both_backends(
         if not backend.has_collection(other):
             backend.create_collection(other, dimension=DIM)
             backend.insert(other, {"id": np.arange(N), "vector": vectors, "group": [i % 4 for i in range(N)]})
-    call = {"limit": 7, "filter": "group != 3", "output_fields": ["*", "vector"]}
-    assert embedded_db.search(other, vectors[:4], **call) == http_db.search(other, vectors[:4], **call)  # type: ignore[arg-type]
+    call: dict[str, Any] = {"limit": 7, "filter": "group != 3", "output_fields": ["*", "vector"]}
+    assert embedded_db.search(other, vectors[:4], **call) == http_db.search(other, vectors[:4], **call)
     assert embedded_db.query(other, "id < 9", output_fields=["*"]) == http_db.query(
         other, "id < 9", output_fields=["*"]
     )
@@ -120,12 +122,12 @@ def test_cosine_and_ip_distances(db: Backend, name: str, other_name: str) -> Non
     ],
 )
 def test_bad_searches_raise_the_same_class(
-    db: Backend, collection: str, arguments: dict[str, object], error: type[Exception]
+    db: Backend, collection: str, arguments: dict[str, Any], error: type[Exception]
 ) -> None:
     arguments = dict(arguments)
     data = arguments.pop("data")
     with pytest.raises(error):
-        db.search(collection, data, **arguments)  # type: ignore[arg-type]
+        db.search(collection, data, **arguments)
 
 
 def test_iterator_arguments_are_checked(db: Backend, collection: str) -> None:

@@ -1,4 +1,4 @@
-"""The second half of the demo: offline evaluation, an interleaving experiment, promotion and rollback.
+"""Steps 3-6 of the demo: offline evaluation, an interleaving experiment, promotion and rollback.
 
 Clicks are simulated from the revdict relevance judgements: a user looks down the
 list and clicks the relevant document with a probability that falls with its rank,
@@ -11,23 +11,20 @@ import random
 import time
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 import embedb
 from embedb.datasets import RevDict
+from embedb.demo import CHALLENGER, CHAMPION, COLLECTION, FIELD
+from embedb.demo.output import console, show_hits
 
-COLLECTION = "definitions"
-FIELD = "embedding"
-CHAMPION = "embedder@champion"
-CHALLENGER = "embedder@challenger"
 TRAFFIC_BATCH = 25
 CLICK_AT_TOP = 0.9
 CLICK_DECAY = 0.85
 NOISE_CLICK = 0.02
 
 
-def evaluate_offline(db: embedb.Backend, revdict: RevDict, console: Console) -> None:
+def evaluate_offline(db: embedb.Backend, revdict: RevDict) -> None:
     queries = dict(revdict.queries)
     qrels = {
         qid: {doc: float(grade) for doc, grade in docs.items()} for qid, docs in revdict.qrels.items() if qid in queries
@@ -68,7 +65,7 @@ def _simulated_clicks(hits: list[dict[str, Any]], relevant: set[str], rng: rando
     return clicks
 
 
-def experiment_and_promote(db: embedb.Backend, revdict: RevDict, console: Console) -> None:
+def experiment_and_promote(db: embedb.Backend, revdict: RevDict) -> None:
     col = db.collection(COLLECTION)
     experiment = col.start_experiment(FIELD, champion=CHAMPION, challenger=CHALLENGER, mode="interleave")
     console.print(f"experiment {experiment.id} started: {CHAMPION} vs {CHALLENGER}, team-draft interleaving")
@@ -85,8 +82,6 @@ def experiment_and_promote(db: embedb.Backend, revdict: RevDict, console: Consol
                 col.feedback(hits[0]["query_id"], doc_id)
                 clicks += 1
         if not shown:
-            from embedb.demo import show_hits
-
             show_hits(f"one interleaved result list: '{batch[0][1]}'", results[0][:6])
             shown = True
     console.print(

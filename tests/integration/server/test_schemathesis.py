@@ -11,18 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis import Case
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
+from tests.support.server_process import ServerProcess, start_server
 
-schemathesis = pytest.importorskip("schemathesis")
-
-import requests  # noqa: E402
-from hypothesis import HealthCheck, settings  # noqa: E402
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.generation import GenerationMode  # noqa: E402
-from tests.support.server_process import ServerProcess, start_server  # noqa: E402
-
-from embedb.backends.http import HttpBackend  # noqa: E402
-from embedb.protocol import wire  # noqa: E402
-from embedb.server import create_app  # noqa: E402
+from embedb.backends.http import HttpBackend
+from embedb.protocol import wire
+from embedb.server import create_app
 
 EXAMPLES_PER_OPERATION = 20
 
@@ -66,8 +65,8 @@ def session(fuzz_target: ServerProcess) -> Iterator[requests.Session]:
 @schema.parametrize()
 # derandomize: the same examples every run, so a green CI stays green until the code changes.
 @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-def test_no_request_makes_a_server_error(case: object, fuzz_target: ServerProcess, session: requests.Session) -> None:
-    case.call_and_validate(  # type: ignore[attr-defined]
+def test_no_request_makes_a_server_error(case: Case, fuzz_target: ServerProcess, session: requests.Session) -> None:
+    case.call_and_validate(
         base_url=fuzz_target.url,
         session=session,
         checks=[not_a_server_error],

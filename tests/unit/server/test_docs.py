@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from embedb.cli.serve import serve
-from embedb.protocol import OPERATIONS
+from embedb.protocol import OPERATIONS, Operation
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "server.md"
 
@@ -20,8 +20,8 @@ def text() -> str:
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=[op.operation_id for op in OPERATIONS])
-def test_every_route_is_in_the_endpoint_table(operation: object, text: str) -> None:
-    row = f"| `{operation.path}` | `{operation.operation_id}` | {operation.role.name.lower()} |"  # type: ignore[attr-defined]
+def test_every_route_is_in_the_endpoint_table(operation: Operation, text: str) -> None:
+    row = f"| `{operation.path}` | `{operation.operation_id}` | {operation.role.name.lower()} |"
     assert row in text, f"docs/server.md needs the row: {row} <scope> |"
 
 

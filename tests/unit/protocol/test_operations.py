@@ -8,12 +8,12 @@ import pytest
 
 from embedb.backends import Backend
 from embedb.backends.http import HttpBackend
-from embedb.protocol import OPERATIONS, Body, Role
+from embedb.protocol import OPERATIONS, Body, Operation, Role
 
 CONTRACT_METHODS = sorted(name for name in Backend.__abstractmethods__ if name != "close")
 
 
-def _json_operation(method: str):  # type: ignore[no-untyped-def]
+def _json_operation(method: str) -> Operation:
     matches = [op for op in OPERATIONS if op.method == method and op.body is Body.JSON]
     assert matches, f"Backend.{method} has no JSON route in embedb.protocol.OPERATIONS"
     return matches[0]

@@ -257,7 +257,7 @@ def hnsw_docs(db: embedb.Backend, data: Data) -> str:
     return "docs"
 
 
-def _progress_beside(job: Any) -> int:
+def _progress_beside(job: Callable[[], object]) -> int:
     """How many times this thread counts while ``job`` runs in another thread: ~0 if ``job`` holds the GIL."""
     worker = threading.Thread(target=job)
     count = 0
@@ -268,7 +268,20 @@ def _progress_beside(job: Any) -> int:
     return count
 
 
+def _cores_used(job: Callable[[], object]) -> float:
+    """CPU seconds per wall-clock second while two threads run ``job`` at once (at most 1.0 if it holds the GIL)."""
+    workers = [threading.Thread(target=job) for _ in range(2)]
+    wall, cpu = time.perf_counter(), time.process_time()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return (time.process_time() - cpu) / (time.perf_counter() - wall)
+
+
+@pytest.mark.perf
 def test_searches_release_the_gil(db: embedb.Backend, data: Data, hnsw_docs: str) -> None:
+    """A thread keeps running Python while another searches; the control is C code that keeps the GIL."""
     query = data.queries[:1]
     big = list(range(3_000_000, 0, -1))
 
@@ -278,36 +291,40 @@ def test_searches_release_the_gil(db: embedb.Backend, data: Data, hnsw_docs: str
 
     holding = _progress_beside(lambda: sorted(big))  # C code that keeps the GIL: the counter stalls
     releasing = _progress_beside(searches)
+    print(f"counter beside a GIL-holding sort: {holding:,}; beside 40 searches: {releasing:,}")
     assert releasing > 20 * max(holding, 1_000), (releasing, holding)
 
 
+@pytest.mark.perf
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
 def test_concurrent_searches_use_both_cores(db: embedb.Backend, data: Data, hnsw_docs: str) -> None:
+    """Two searching threads use about as many cores as two threads of GIL-free hashing.
+
+    The hashing is the control: C code that releases the GIL, as Faiss does, measured in
+    rounds interleaved with the searches. When other processes hold a core the control
+    cannot use two either, so the searches are held to what the control got, not to a
+    fixed number: three quarters of it (the rest is room for the Python around each
+    kernel call). Searches that held the GIL would stay at one core, below that bar
+    whenever the control got more than 1.33 cores.
+    """
     query = data.queries[:1]
 
-    def work() -> None:
+    def searching() -> None:
         for _ in range(100):
             db.search(hnsw_docs, query, limit=10, search_params={"ef": 2048})  # long kernel calls
 
-    def cores_used(target: Callable[[], None]) -> float:
-        workers = [threading.Thread(target=target) for _ in range(2)]
-        wall, cpu = time.perf_counter(), time.process_time()
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        return (time.process_time() - cpu) / (time.perf_counter() - wall)
-
     block = bytes(64 << 20)
 
-    def hashing() -> None:  # the control: C code that releases the GIL, as Faiss does
+    def hashing() -> None:
         for _ in range(3):
             hashlib.sha256(block).digest()
 
-    if max(cores_used(hashing) for _ in range(2)) < 1.3:
-        pytest.skip("other processes hold a core: two threads of GIL-free hashing cannot use two either")
-    best = max(cores_used(work) for _ in range(3))
-    assert best > 1.3, f"two searching threads used {best:.2f} cores"
+    rounds = [(_cores_used(hashing), _cores_used(searching)) for _ in range(5)]
+    control = max(hashed for hashed, _ in rounds)
+    searched = max(searched for _, searched in rounds)
+    bar = 0.75 * control
+    print(f"cores used by two threads, best of {len(rounds)} rounds: hashing {control:.2f}, searching {searched:.2f}, bar {bar:.2f}")
+    assert searched >= bar, f"two searching threads used {searched:.2f} cores where GIL-free hashing used {control:.2f}"
 
 
 def test_index_admin_follows_milvus(db: embedb.Backend) -> None:

@@ -7,16 +7,21 @@ replaced, never changed in place, so searches read it without a lock. RUNNING
 experiments are loaded again when the data directory reopens, so routing and
 logging survive restarts. Query logs go through a :class:`QueryLog` (batched, off
 the search path); shadow searches of the challenger run on one background thread
-with a bounded backlog, so a slow challenger never slows the answer.
+with a bounded backlog, so a slow challenger never slows the answer. A routed
+query the log could not write is counted per experiment (in the catalog, or in
+memory until the catalog takes writes again), and every report says how many
+its experiment lost.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import math
 import secrets
 import threading
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,6 +51,8 @@ from embedb.storage.engine import CollectionInfo
 MAX_SHADOW_BACKLOG = 64
 FEEDBACK_KINDS = ("click", "relevance")
 
+log = logging.getLogger(__name__)
+
 class ExperimentService:
     """Experiments of one engine, their routing table, their query log and their shadow executor."""
 
@@ -54,7 +61,10 @@ class ExperimentService:
         self.catalog = lifecycle.catalog
         self.registry = lifecycle.registry
         self.store = ExperimentStore(self.catalog)
-        self.log: QueryLog[QueryLogEntry] = QueryLog(self.store.insert_queries)
+        self.log: QueryLog[QueryLogEntry] = QueryLog(self.store.insert_queries, on_drop=self._count_dropped)
+        # Lost log entries per experiment not yet counted in the catalog (it may be what failed).
+        self._unrecorded_drops: Counter[int] = Counter()
+        self._drops_lock = threading.Lock()
         self.routes: dict[int, dict[str, ExperimentRecord]] = {}
         self._lock = threading.RLock()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
@@ -177,7 +187,13 @@ class ExperimentService:
             self._set_route(record, routed=False)  # no new queries while it ends
             try:
                 self.flush()
-                report = build_report(record, info.name, self.store.queries(record.id), self.store.feedback(record.id))
+                report = build_report(
+                    record,
+                    info.name,
+                    self.store.queries(record.id),
+                    self.store.feedback(record.id),
+                    dropped=self.dropped(record.id),
+                )
                 with self.catalog.transaction() as cursor:
                     moved = inside(record, report) if inside is not None else None
                     self.store.transition(cursor, record.id, target, final_report=report.to_dict())
@@ -192,7 +208,9 @@ class ExperimentService:
                 self._set_route(self.store.get(record.id), routed=True)
                 raise
             ended = self.store.get(record.id)
-        final = ExperimentReport(report.verdict, report.arms, ended.to_dict(info.name), report.queries, report.feedback)
+        final = ExperimentReport(
+            report.verdict, report.arms, ended.to_dict(info.name), report.queries, report.feedback, report.dropped_queries
+        )
         return ended, final, moved
 
     # ------------------------------------------------------------- routing
@@ -307,7 +325,13 @@ class ExperimentService:
         if record.state is not ExperimentState.RUNNING and record.final_report is not None:
             return ExperimentReport.from_dict({**record.final_report, "experiment": record.to_dict(info.name)})
         self.flush()
-        return build_report(record, info.name, self.store.queries(record.id), self.store.feedback(record.id))
+        return build_report(
+            record,
+            info.name,
+            self.store.queries(record.id),
+            self.store.feedback(record.id),
+            dropped=self.dropped(record.id),
+        )
 
     def flush(self, timeout: float = 60.0) -> None:
         """Wait for running shadow searches, then write every queued log entry."""
@@ -315,6 +339,31 @@ class ExperimentService:
         if pending:
             concurrent.futures.wait(pending, timeout=timeout)
         self.log.flush(timeout)
+
+    # ---------------------------------------------------------- lost logs
+
+    def dropped(self, experiment_id: int) -> int:
+        """How many routed queries of an experiment the log lost."""
+        return self.dropped_by_experiment().get(experiment_id, 0)
+
+    def dropped_by_experiment(self) -> dict[int, int]:
+        """How many routed queries the log lost, by experiment (those that lost none are absent)."""
+        counts = Counter(self.store.dropped() if self.store.available else {})
+        with self._drops_lock:
+            counts.update(self._unrecorded_drops)
+        return dict(counts)
+
+    def _count_dropped(self, entries: Sequence[QueryLogEntry]) -> None:
+        """The query log lost ``entries``: count them per experiment, in the catalog when it takes the write."""
+        with self._drops_lock:
+            self._unrecorded_drops.update(entry.experiment_id for entry in entries)
+            counts = dict(self._unrecorded_drops)
+            try:
+                self.store.add_dropped(counts)
+            except Exception as error:  # the catalog may be what failed: keep counting in memory
+                log.warning("could not record %d lost experiment log entries: %s", sum(counts.values()), error)
+            else:
+                self._unrecorded_drops.clear()
 
     # ------------------------------------------------------------ plumbing
 

@@ -10,10 +10,12 @@ READY version of the same field (the *challenger*) on live text searches:
 - ``interleave``: the two rankings are merged by team draft and each hit is tagged
   with the arm that contributed it; clicks say which arm won each query.
 
-Three tables hold them: ``experiments`` (one row per experiment, its state and its
+Four tables hold them: ``experiments`` (one row per experiment, its state and its
 final verdict), ``experiment_queries`` (one row per routed query: arm, versions,
-index, latencies, returned ids, interleaving teams) and ``experiment_feedback``
-(clicks and graded relevance joined to a query id). They live in the catalog, so
+index, latencies, returned ids, interleaving teams), ``experiment_feedback``
+(clicks and graded relevance joined to a query id) and
+``experiment_dropped_queries`` (how many routed queries the log could not write,
+so a report can say it rests on incomplete logs). They live in the catalog, so
 they survive restarts, and a collection's experiments go when it is dropped.
 """
 
@@ -83,6 +85,10 @@ CREATE TABLE IF NOT EXISTS experiment_feedback (
     time REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS experiment_feedback_by_experiment ON experiment_feedback (experiment_id);
+CREATE TABLE IF NOT EXISTS experiment_dropped_queries (
+    experiment_id INTEGER PRIMARY KEY REFERENCES experiments(id) ON DELETE CASCADE,
+    dropped INTEGER NOT NULL
+);
 """
 
 # A query is logged only if its experiment still exists (a dropped collection takes its experiments along).
@@ -347,6 +353,23 @@ class ExperimentStore:
         """Write a batch of query log entries in one transaction (entries of deleted experiments are skipped)."""
         with self.catalog.transaction() as cursor:
             cursor.executemany(_INSERT_QUERY, [entry.row() for entry in entries])
+
+    def add_dropped(self, counts: dict[int, int]) -> None:
+        """Add to the count of queries each experiment's log lost (experiments that are gone are skipped)."""
+        with self.catalog.transaction() as cursor:
+            cursor.executemany(
+                "INSERT INTO experiment_dropped_queries (experiment_id, dropped)"
+                " SELECT ?, ? WHERE EXISTS (SELECT 1 FROM experiments WHERE id = ?)"
+                " ON CONFLICT (experiment_id) DO UPDATE SET dropped = dropped + excluded.dropped",
+                [(experiment_id, count, experiment_id) for experiment_id, count in counts.items()],
+            )
+
+    def dropped(self) -> dict[int, int]:
+        """How many queries the log lost, by experiment (none recorded: absent)."""
+        if self.catalog.query_one("SELECT name FROM sqlite_master WHERE name = 'experiment_dropped_queries'") is None:
+            return {}  # a read-only open of an older data directory
+        rows = self.catalog.query("SELECT experiment_id, dropped FROM experiment_dropped_queries")
+        return {int(row["experiment_id"]): int(row["dropped"]) for row in rows}
 
     def find_query(self, query_id: str) -> QueryLogEntry | None:
         row = (

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -48,26 +48,32 @@ from embedb.lifecycle.verdict import (
 
 @dataclass(frozen=True)
 class ExperimentReport:
-    """An experiment's verdict, its numbers per arm, and what it describes."""
+    """An experiment's verdict, its numbers per arm, and what it describes.
+
+    ``dropped_queries`` counts routed queries the query log could not write: when
+    it is not zero the report rests on incomplete logs, and its reason says so.
+    """
 
     verdict: Verdict
     arms: Mapping[str, Mapping[str, Any]]
     experiment: Mapping[str, Any]
     queries: int
     feedback: int
+    dropped_queries: int = 0
 
     @property
     def decision(self) -> Decision:
         return self.verdict.decision
 
     def to_dict(self) -> dict[str, Any]:
-        """Return ``verdict.to_dict()`` plus ``arms``, ``experiment``, ``queries`` and ``feedback`` (JSON-ready)."""
+        """Return ``verdict.to_dict()`` plus ``arms``, ``experiment``, ``queries``, ``feedback`` and ``dropped_queries`` (JSON-ready)."""
         return {
             **self.verdict.to_dict(),
             "arms": _json(dict(self.arms)),
             "experiment": dict(self.experiment),
             "queries": self.queries,
             "feedback": self.feedback,
+            "dropped_queries": self.dropped_queries,
         }
 
     @classmethod
@@ -94,13 +100,19 @@ class ExperimentReport:
             dict(data.get("experiment") or {}),
             int(data.get("queries", 0)),
             int(data.get("feedback", 0)),
+            int(data.get("dropped_queries", 0)),
         )
 
 
 def build_report(
-    record: ExperimentRecord, collection_name: str, queries: list[QueryLogEntry], feedback: list[Feedback]
+    record: ExperimentRecord,
+    collection_name: str,
+    queries: list[QueryLogEntry],
+    feedback: list[Feedback],
+    *,
+    dropped: int = 0,
 ) -> ExperimentReport:
-    """The report of an experiment from its logged queries (in answer order) and its feedback."""
+    """The report of an experiment from its logged queries (in answer order), its feedback and how many queries its log lost."""
     positives = _positive_docs(feedback)
     if record.mode is ExperimentMode.INTERLEAVE:
         verdict, arms = _interleaving(record, queries, positives)
@@ -108,7 +120,13 @@ def build_report(
         verdict, arms = _split(record, queries, positives)
     else:
         verdict, arms = _shadow(record, queries)
-    return ExperimentReport(verdict, arms, record.to_dict(collection_name), len(queries), len(feedback))
+    if dropped:
+        verdict = replace(
+            verdict,
+            reason=f"{verdict.reason} — on incomplete logs: {dropped} routed "
+            f"{'query was' if dropped == 1 else 'queries were'} lost by the query log (dropped_queries)",
+        )
+    return ExperimentReport(verdict, arms, record.to_dict(collection_name), len(queries), len(feedback), dropped)
 
 
 def _positive_docs(feedback: Iterable[Feedback]) -> dict[str, set[str]]:

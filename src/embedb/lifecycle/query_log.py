@@ -7,7 +7,9 @@ batch — by the first entry of an empty buffer, a full buffer, a flush or close
 never per entry, so a search does not pay a thread switch. ``flush()`` returns
 once every entry appended before it is written; the experiment service flushes
 before a report, before feedback is joined, and on close. Logging never fails a
-search: a batch that cannot be written is counted in ``dropped`` and logged.
+search: an entry that cannot be written (its batch failed, or it came after
+close) is counted in ``dropped``, logged, and handed to ``on_drop`` — so whoever
+reports on the log can say it is incomplete.
 """
 
 from __future__ import annotations
@@ -28,9 +30,15 @@ class QueryLog(Generic[T]):
     """Buffer entries and write them in batches with ``write(batch)`` on a background thread."""
 
     def __init__(
-        self, write: Callable[[Sequence[T]], None], *, max_batch: int = MAX_BATCH, max_delay_s: float = MAX_DELAY_S
+        self,
+        write: Callable[[Sequence[T]], None],
+        *,
+        on_drop: Callable[[Sequence[T]], None] | None = None,
+        max_batch: int = MAX_BATCH,
+        max_delay_s: float = MAX_DELAY_S,
     ) -> None:
         self._write = write
+        self._on_drop = on_drop
         self._max_batch = max_batch
         self._max_delay_s = max_delay_s
         self._buffer: list[T] = []
@@ -47,16 +55,19 @@ class QueryLog(Generic[T]):
     def append(self, entry: T) -> None:
         """Buffer one entry (dropped, and counted, once the log is closed)."""
         with self._changed:
-            if self._closed:
+            closed = self._closed
+            if closed:
                 self.dropped += 1
-                return
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="embedb-query-log", daemon=True)
-                self._thread.start()
-            self._buffer.append(entry)
-            self._appended += 1
-            if len(self._buffer) == 1 or len(self._buffer) >= self._max_batch:
-                self._changed.notify()
+            else:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="embedb-query-log", daemon=True)
+                    self._thread.start()
+                self._buffer.append(entry)
+                self._appended += 1
+                if len(self._buffer) == 1 or len(self._buffer) >= self._max_batch:
+                    self._changed.notify()
+        if closed:
+            self._dropped([entry])  # outside the lock: the callback may take its own
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Block until every entry appended before this call is written; return False on timeout."""
@@ -104,3 +115,12 @@ class QueryLog(Generic[T]):
         except Exception:
             self.dropped += len(batch)
             log.exception("could not write %d experiment log entries", len(batch))
+            self._dropped(batch)
+
+    def _dropped(self, entries: Sequence[T]) -> None:
+        if self._on_drop is None:
+            return
+        try:
+            self._on_drop(entries)
+        except Exception:  # counting a loss must not lose the log thread
+            log.exception("the query log's on_drop callback failed")

@@ -73,7 +73,25 @@ class StorageCollector(Collector):
             backfill.add_metric(
                 [str(job.get("collection_name")), str(job.get("field")), str(job.get("job_id"))], float(job["progress"])
             )
-        yield from (rows, growing, segments, deleted, indexes, backfill)
+        dropped = GaugeMetricFamily(
+            "embedb_experiment_dropped_queries",
+            "Routed queries the experiment query log could not write, by experiment (its report rests on incomplete logs).",
+            labels=["experiment"],
+        )
+        for experiment_id, count in self._dropped_queries().items():
+            dropped.add_metric([str(experiment_id)], float(count))
+        yield from (rows, growing, segments, deleted, indexes, backfill, dropped)
+
+    def _dropped_queries(self) -> dict[int, int]:
+        """Lost experiment log entries by experiment, for backends that log experiment queries in this process."""
+        counts = getattr(getattr(self._backend, "experiments", None), "dropped_by_experiment", None)
+        if not callable(counts):
+            return {}
+        try:
+            return dict(counts())
+        except EmbedbError as error:
+            log.debug("experiment log losses unavailable: %s", error)
+            return {}
 
     def _unfinished_jobs(self) -> list[dict[str, Any]]:
         """Backfill jobs still to finish, for backends that run them (``list_jobs``)."""

@@ -55,3 +55,41 @@ def test_flush_without_entries_returns_at_once() -> None:
     log: QueryLog[int] = QueryLog(lambda batch: None)
     assert log.flush(timeout=0.01)
     log.close()
+
+
+def test_every_lost_entry_reaches_on_drop() -> None:
+    lost: list[int] = []
+
+    def broken(batch: Sequence[int]) -> None:
+        raise RuntimeError("disk full")
+
+    log: QueryLog[int] = QueryLog(broken, on_drop=lost.extend, max_delay_s=0.0)
+    log.append(1)
+    log.append(2)
+    assert log.flush(timeout=5)
+    log.close()
+    log.append(3)  # after close
+    assert sorted(lost) == [1, 2, 3] and log.dropped == 3
+
+
+def test_a_failing_on_drop_does_not_stop_the_log() -> None:
+    written: list[int] = []
+    calls = 0
+
+    def flaky(batch: Sequence[int]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("disk full")
+        written.extend(batch)
+
+    def broken_counter(entries: Sequence[int]) -> None:
+        raise RuntimeError("the counter broke too")
+
+    log: QueryLog[int] = QueryLog(flaky, on_drop=broken_counter, max_delay_s=0.0)
+    log.append(1)
+    assert log.flush(timeout=5)
+    log.append(2)
+    assert log.flush(timeout=5)
+    assert written == [2] and log.dropped == 1
+    log.close()

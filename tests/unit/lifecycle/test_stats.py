@@ -7,12 +7,11 @@ import math
 
 import numpy as np
 import pytest
+import scipy.integrate as scipy_integrate
+import scipy.stats as scipy_stats
 
 from embedb.errors import InvalidArgumentError
 from embedb.lifecycle import stats
-
-scipy_stats = pytest.importorskip("scipy.stats")
-scipy_integrate = pytest.importorskip("scipy.integrate")
 
 
 def _exact_sign_flip_p(differences: np.ndarray) -> float:

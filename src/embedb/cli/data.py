@@ -1,4 +1,9 @@
-"""Data-directory commands: ``info``, ``collections``, ``query``, ``check``."""
+"""Data commands: ``info``, ``collections``, ``query`` (on a ``TARGET``: a directory or a server) and ``check``.
+
+``info``, ``collections`` and ``query`` use only the ``Backend`` contract, so they
+work the same on a data directory and against ``embedb serve``; ``check`` reads
+a directory's files.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import typer
 from rich.table import Table
 
 from embedb.cli.console import console
-from embedb.client import connect
+from embedb.cli.targets import Target, Token, is_server, open_target
 
 PathArg = Annotated[Path, typer.Argument(help="The data directory.", exists=True, file_okay=False)]
 
@@ -19,28 +24,31 @@ def _directory_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def info(path: PathArg) -> None:
-    """Summarise a data directory: format, collections, rows and disk use."""
-    from embedb.storage.catalog import Catalog
-
-    with connect(str(path), read_only=True) as db:
-        catalog: Catalog = db.engine.catalog  # type: ignore[attr-defined]
-        meta = {row["key"]: row["value"] for row in catalog.query("SELECT key, value FROM meta")}
+def info(target: Target, token: Token = None) -> None:
+    """Summarise a database: collections, rows, models, running jobs and experiments (and disk use of a directory)."""
+    with open_target(target, token, read_only=True) as db:
         names = db.list_collections()
-        rows = sum(int(db.get_collection_stats(name)["row_count"]) for name in names)
+        stats = [db.get_collection_stats(name) for name in names]
+        models = db.list_models()
+        jobs = [job for job in db.list_jobs() if job["state"] in ("PENDING", "RUNNING")]
+        experiments = [e for e in db.list_experiments() if e["state"] == "RUNNING"]
     table = Table(show_header=False, box=None)
-    table.add_row("path", str(path.resolve()))
-    table.add_row("format_version", meta.get("format_version", "?"))
+    table.add_row("server" if is_server(target) else "path", target if is_server(target) else str(Path(target).resolve()))
     table.add_row("collections", str(len(names)))
-    table.add_row("rows", str(rows))
-    table.add_row("disk bytes", f"{_directory_bytes(path):,}")
+    table.add_row("rows", f"{sum(int(s['row_count']) for s in stats):,}")
+    table.add_row("sealed segments", str(sum(int(s["sealed_segments"]) for s in stats)))
+    table.add_row("models", str(len(models)))
+    table.add_row("running backfills", str(len(jobs)))
+    table.add_row("running experiments", str(len(experiments)))
+    if not is_server(target):
+        table.add_row("disk bytes", f"{_directory_bytes(Path(target)):,}")
     console.print(table)
 
 
-def collections(path: PathArg) -> None:
+def collections(target: Target, token: Token = None) -> None:
     """List collections with their rows, segments, vector fields and aliases."""
     table = Table("name", "rows", "sealed segments", "vector fields", "aliases")
-    with connect(str(path), read_only=True) as db:
+    with open_target(target, token, read_only=True) as db:
         for name in db.list_collections():
             described = db.describe_collection(name)
             stats = db.get_collection_stats(name)
@@ -52,17 +60,18 @@ def collections(path: PathArg) -> None:
 
 
 def query(
-    path: PathArg,
+    target: Target,
     name: Annotated[str, typer.Argument(help="Collection name or alias.")],
     filter: Annotated[str, typer.Option("--filter", "-f", help='Milvus filter, e.g. \'age > 30 and tag in ["a"]\'.')] = "",
     output_fields: Annotated[str, typer.Option("--output-fields", "-o", help="Comma-separated fields, or '*'.")] = "",
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 20,
     offset: Annotated[int, typer.Option(help="Rows to skip.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")] = False,
+    token: Token = None,
 ) -> None:
     """Print the rows of a collection that match a filter."""
     fields = [f.strip() for f in output_fields.split(",") if f.strip()] or None
-    with connect(str(path), read_only=True) as db:
+    with open_target(target, token, read_only=True) as db:
         rows = db.query(name, filter, output_fields=fields, limit=limit, offset=offset)
     if as_json:
         for row in rows:

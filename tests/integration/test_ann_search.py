@@ -10,7 +10,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,7 @@ def db(tmp_path: Path) -> Iterator[embedb.Backend]:
     client.close()
 
 
-def _recall(hits: list[list[dict[str, Any]]], truth: list[list[int]]) -> float:
+def _recall(hits: Sequence[Sequence[Mapping[str, Any]]], truth: list[list[int]]) -> float:
     found = sum(len({h["id"] for h in q} & set(t)) for q, t in zip(hits, truth, strict=True))
     return found / sum(len(t) for t in truth)
 

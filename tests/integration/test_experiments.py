@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,7 @@ def arm_ids(db: embedb.Backend, text: str, version: str, limit: int) -> list[int
     return [hit["id"] for hit in hits[0]]
 
 
-def without_tags(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def without_tags(hits: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [{key: value for key, value in hit.items() if key not in ("query_id", "arm")} for hit in hits]
 
 

@@ -97,18 +97,28 @@ def check(
     repair: Annotated[bool, typer.Option("--repair", help="Drop what is damaged (after showing what).")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before repairing.")] = False,
 ) -> None:
-    """Verify every checksum (WAL records, segment and deletion files); optionally repair."""
+    """Verify every checksum (WAL records, segment and deletion files) and list failed index builds; optionally repair."""
+    from embedb.index.check import failed_index_builds
     from embedb.storage.check import check_directory, repair_directory
 
     report = check_directory(path)
+    failed_builds = failed_index_builds(path)
     console.print(
         f"checked {report.collections} collection(s), {report.segments} segment(s), "
         f"{report.wal_files} WAL file(s) with {report.wal_records} record(s)"
     )
     for torn in report.torn_tails:
         console.print(f"[yellow]torn tail[/]: {torn}")
+    if failed_builds:
+        builds = Table("collection", "index", "segment", "column", "error", title="index builds that failed or never ran")
+        for build in failed_builds:
+            builds.add_row(build.collection, build.index_name, str(build.segment_id), build.column_key, build.error)
+        console.print(builds)
+        console.print("these segments are searched exactly; reopen the database (restart the server) to retry them")
     if report.ok:
         console.print("[green]ok[/]: every checksum matches")
+        if failed_builds:
+            raise typer.Exit(1)
         return
     table = Table("collection", "what", "file", "offset", "problem", "a repair drops")
     for problem in report.problems:
@@ -121,6 +131,8 @@ def check(
         raise typer.Exit(1)
     for action in repair_directory(path, report):
         console.print(f"[green]repaired[/]: {action}")
+    if failed_builds:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

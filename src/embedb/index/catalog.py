@@ -4,7 +4,11 @@
 name, the requested type (``AUTOINDEX`` stays visible) and the resolved spec.
 ``segment_indexes`` holds one row per built (segment, column key) index: the
 spec actually used (IVF sizes capped for small segments), the file entry with
-its block checksums, and build timing. Both cascade away with their collection.
+its block checksums, and build timing. ``index_build_failures`` holds the
+(segment, column key) pairs whose build failed or was never scheduled, with the
+error, until a build of the pair is published or the pair goes away — so
+``embedb check`` sees them from another process. All cascade away with their
+collection.
 """
 
 from __future__ import annotations
@@ -39,6 +43,15 @@ CREATE TABLE IF NOT EXISTS segment_indexes (
     row_count INTEGER NOT NULL,
     build_seconds REAL NOT NULL,
     created_at REAL NOT NULL,
+    PRIMARY KEY (collection_id, segment_id, column_key)
+);
+CREATE TABLE IF NOT EXISTS index_build_failures (
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    segment_id INTEGER NOT NULL,
+    column_key TEXT NOT NULL,
+    index_name TEXT NOT NULL,
+    error TEXT NOT NULL,
+    time REAL NOT NULL,
     PRIMARY KEY (collection_id, segment_id, column_key)
 );
 """
@@ -114,6 +127,10 @@ class IndexCatalog:
                 "DELETE FROM segment_indexes WHERE collection_id = ? AND index_name = ?", (collection_id, definition.index_name)
             )
             cursor.execute(
+                "DELETE FROM index_build_failures WHERE collection_id = ? AND index_name = ?",
+                (collection_id, definition.index_name),
+            )
+            cursor.execute(
                 "DELETE FROM vector_indexes WHERE collection_id = ? AND index_name = ?", (collection_id, definition.index_name)
             )
             self.catalog.record_event(cursor, "index.drop", definition.index_name, collection_id=collection_id)
@@ -175,24 +192,51 @@ class IndexCatalog:
                     time.time(),
                 ),
             )
+            cursor.execute(
+                "DELETE FROM index_build_failures WHERE collection_id = ? AND segment_id = ? AND column_key = ?",
+                (collection_id, record.segment_id, record.column_key),
+            )
         return json.loads(old["file"]) if old is not None else True
+
+    def record_failures(self, collection_id: int, index_name: str, pairs: list[tuple[int, str]], error: str) -> None:
+        """Remember that the builds of these (segment, column key) pairs failed or were never scheduled."""
+        if not pairs or self.catalog.read_only:
+            return
+        now = time.time()
+        with self.catalog.transaction() as cursor:
+            cursor.executemany(
+                "INSERT OR REPLACE INTO index_build_failures (collection_id, segment_id, column_key, index_name, error,"
+                " time) VALUES (?, ?, ?, ?, ?, ?)",
+                [(collection_id, segment_id, key, index_name, error, now) for segment_id, key in pairs],
+            )
+
+    def build_failures(self) -> list[sqlite3.Row]:
+        """Every recorded failure with its collection's name: ``collection``, ``segment_id``, ``column_key``, ``index_name``, ``error``, ``time``."""
+        return self._rows(
+            "SELECT c.name AS collection, f.segment_id, f.column_key, f.index_name, f.error, f.time"
+            " FROM index_build_failures f JOIN collections c ON c.id = f.collection_id"
+            " ORDER BY c.name, f.segment_id, f.column_key",
+            (),
+        )
 
     def forget_columns(self, collection_id: int, pairs: list[tuple[int, str]]) -> None:
         """Delete the rows of (segment, column key) pairs whose column no longer exists."""
         if not pairs or self.catalog.read_only:
             return
         with self.catalog.transaction() as cursor:
-            cursor.executemany(
-                "DELETE FROM segment_indexes WHERE collection_id = ? AND segment_id = ? AND column_key = ?",
-                [(collection_id, segment_id, key) for segment_id, key in pairs],
-            )
+            for table in ("segment_indexes", "index_build_failures"):
+                cursor.executemany(
+                    f"DELETE FROM {table} WHERE collection_id = ? AND segment_id = ? AND column_key = ?",
+                    [(collection_id, segment_id, key) for segment_id, key in pairs],
+                )
 
     def forget_segments(self, collection_id: int, segment_ids: list[int]) -> None:
         """Delete the rows of segments that no longer exist (their files went with the segment folder)."""
         if not segment_ids or self.catalog.read_only:
             return
         with self.catalog.transaction() as cursor:
-            cursor.executemany(
-                "DELETE FROM segment_indexes WHERE collection_id = ? AND segment_id = ?",
-                [(collection_id, segment_id) for segment_id in segment_ids],
-            )
+            for table in ("segment_indexes", "index_build_failures"):
+                cursor.executemany(
+                    f"DELETE FROM {table} WHERE collection_id = ? AND segment_id = ?",
+                    [(collection_id, segment_id) for segment_id in segment_ids],
+                )

@@ -12,7 +12,11 @@ its definition still exist, in one catalog transaction.
 
 What it does not do: it never changes rows or deletion marks, and a failed or
 corrupt index never fails a search — the segment is searched exactly and
-``describe_index`` says why.
+``describe_index`` says why. Nor does a failure to *schedule* a build (the
+storage event arrived, but handling it raised) pass silently: the segments it
+left without a build are FAILED with the error in ``describe_index``, and every
+failure is kept in the catalog for ``embedb check`` until a build of that
+segment is published (a writable reopen retries them all).
 """
 
 from __future__ import annotations
@@ -274,14 +278,49 @@ class IndexService:
     def segments_changed(self, collection_id: int, added: list[SegmentData], removed: list[int]) -> None:
         """Sealed segments were published or dropped: build for the new, forget the old."""
         collection = self.collections.get(collection_id)
-        if collection is not None:
+        if collection is None:
+            return
+        try:
             collection.on_segments(added, removed)
+        except Exception as error:
+            self._not_scheduled(collection, [(data, key) for data in added for key in data.vectors], error)
 
     def column_added(self, collection_id: int, data: SegmentData, key: str) -> None:
         """A backfill added a vector column to a sealed segment: index it if its field has an index."""
         collection = self.collections.get(collection_id)
-        if collection is not None and collection.definition_for_key(key) is not None:
-            collection.schedule(data, key)
+        if collection is None:
+            return
+        try:
+            if collection.definition_for_key(key) is not None:
+                collection.schedule(data, key)
+        except Exception as error:
+            self._not_scheduled(collection, [(data, key)], error)
+
+    def _not_scheduled(
+        self, collection: CollectionIndexes, pairs: list[tuple[SegmentData, str]], error: Exception
+    ) -> None:
+        """Handling a storage event raised: fail the indexed pairs it left without a build, visibly and durably."""
+        log.error("index builds of collection %s were not scheduled", collection.collection_id, exc_info=error)
+        message = f"index build not scheduled: {type(error).__name__}: {error} (reopen the database to retry)"
+        failed: dict[str, list[tuple[int, str]]] = {}
+        for data, key in pairs:
+            definition = collection.definition_for_key(key)
+            if definition is None or (data.segment_id, key) in collection.status:
+                continue  # not indexed, or scheduled before the failure
+            if data.num_rows < self.settings.index_min_rows:
+                collection.set_status(data.segment_id, key, SegmentIndexStatus(BuildState.SMALL, data.num_rows))
+                continue
+            status = SegmentIndexStatus(BuildState.FAILED, data.num_rows, error=message)
+            collection.set_status(data.segment_id, key, status)
+            failed.setdefault(definition.index_name, []).append((data.segment_id, key))
+        self._record_failures(collection.collection_id, failed, message)
+
+    def _record_failures(self, collection_id: int, failed: dict[str, list[tuple[int, str]]], message: str) -> None:
+        try:
+            for index_name, failed_pairs in failed.items():
+                self.catalog.record_failures(collection_id, index_name, failed_pairs, message)
+        except Exception:  # the catalog may be what failed; describe_index still shows it in this process
+            log.exception("could not record index build failures of collection %s", collection_id)
 
     def collection(self, info: CollectionInfo) -> CollectionIndexes:
         """The index state of a collection (opening its store if needed)."""
@@ -358,7 +397,9 @@ class IndexService:
             return
         except Exception as error:
             log.exception("building the index of segment %s column %r failed", segment_id, key)
-            collection.set_status(segment_id, key, SegmentIndexStatus(BuildState.FAILED, rows, error=f"{type(error).__name__}: {error}"))
+            message = f"{type(error).__name__}: {error}"
+            collection.set_status(segment_id, key, SegmentIndexStatus(BuildState.FAILED, rows, error=message))
+            self._record_failures(collection_id, {definition.index_name: [(segment_id, key)]}, message)
             return
         record = SegmentIndexRecord(segment_id, key, definition.index_name, index.spec, entry, rows, seconds)
         path = collection.store.segment_folder(segment_id) / entry["file"]

@@ -313,7 +313,8 @@ class Backend(ABC):
         current one. Returns the job (``job_id``, ``state``, ``rows_done``,
         ``rows_total``, ``rows_per_second``, ``eta_seconds``...); with ``wait``
         returns when it stopped running. ``progress(done, total)`` is called as
-        rows are embedded. Raises ``AlreadyExistsError`` if the field holds that
+        rows are embedded, waiting or not (over HTTP by a thread that polls the
+        job until it stops running). Raises ``AlreadyExistsError`` if the field holds that
         version already.
         """
 

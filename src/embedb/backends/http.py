@@ -12,8 +12,10 @@ shared by threads.
 
 from __future__ import annotations
 
+import logging
 import os
 import ssl
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -38,6 +40,7 @@ from embedb.schema import CollectionSchema
 
 DEFAULT_TIMEOUT_S = 60.0
 JOB_POLL_S = 0.25
+log = logging.getLogger(__name__)
 _STATUS_ERRORS: dict[int, type[EmbedbError]] = {
     401: UnauthenticatedError,
     403: PermissionDeniedError,
@@ -70,11 +73,16 @@ class HttpBackend(Backend):
             base_url=self.uri, headers=headers, timeout=timeout, verify=tls, transport=transport
         )
         self._closed = False
+        self._stopping = threading.Event()
+        self._watchers: list[threading.Thread] = []
 
     # ------------------------------------------------------------ plumbing
 
     def close(self) -> None:
         if not self._closed:
+            self._stopping.set()  # progress watchers stop at their next poll
+            for watcher in self._watchers:
+                watcher.join()
             self._closed = True
             self._client.close()
 
@@ -404,9 +412,32 @@ class HttpBackend(Backend):
                 "add_embedding_version", collection_name=collection_name, field_name=field_name, model=model, wait=False
             )
         )
-        if not wait:
-            return job
-        return self._follow_job(job["job_id"], timeout=timeout, progress=progress)
+        if wait:
+            return self._follow_job(job["job_id"], timeout=timeout, progress=progress)
+        if progress is not None:  # as embedded: reported while the job runs, though nobody waits
+            watcher = threading.Thread(
+                target=self._report_progress,
+                args=(job["job_id"], progress),
+                name=f"embedb-job-progress-{job['job_id']}",
+                daemon=True,
+            )
+            self._watchers = [w for w in self._watchers if w.is_alive()] + [watcher]
+            watcher.start()
+        return job
+
+    def _report_progress(self, job_id: int, progress: Callable[[int, int], None]) -> None:
+        """Follow a job in the background for its progress callback; stops when the job or the client does."""
+
+        def report(done: int, total: int) -> None:
+            try:
+                progress(done, total)
+            except Exception:  # a broken progress bar must not stop following (the job runs on the server)
+                log.exception("the progress callback of job %s failed", job_id)
+
+        try:
+            self._follow_job(job_id, timeout=None, progress=report)
+        except EmbedbError:  # the server went away: nothing left to report
+            return
 
     def _follow_job(
         self, job_id: int, *, timeout: float | None, progress: Callable[[int, int], None] | None
@@ -419,7 +450,8 @@ class HttpBackend(Backend):
                 progress(int(job["rows_done"]), int(job["rows_total"]))
             if job["state"] not in ("PENDING", "RUNNING") or (deadline is not None and time.monotonic() >= deadline):
                 return job
-            time.sleep(JOB_POLL_S)
+            if self._stopping.wait(JOB_POLL_S):
+                return job
 
     def drop_embedding_version(self, collection_name: str, field_name: str, model: str) -> dict[str, Any]:
         return dict(

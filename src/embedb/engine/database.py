@@ -29,9 +29,7 @@ from embedb.lifecycle.experiment_service import ExperimentService
 from embedb.lifecycle.jobs import JobTable
 from embedb.lifecycle.service import LifecycleService
 from embedb.models import ModelRegistry, ModelVersion
-from embedb.storage.engine import CollectionInfo, StorageEngine
-from embedb.storage.segment import SegmentData
-from embedb.storage.store import CollectionStore
+from embedb.storage import CollectionInfo, CollectionStore, SegmentData, StorageEngine
 
 ARTIFACTS_DIR = "artifacts"
 

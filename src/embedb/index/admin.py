@@ -17,7 +17,7 @@ from embedb.index.catalog import IndexDefinition
 from embedb.index.manager import BuildState, IndexService, field_of_key
 from embedb.index.requests import IndexRequest
 from embedb.schema import CollectionSchema, MetricType, check_name
-from embedb.storage.engine import CollectionInfo
+from embedb.storage import CollectionInfo
 
 
 def check_definitions(collection_name: str, schema: CollectionSchema, requests: list[IndexRequest]) -> list[IndexDefinition]:

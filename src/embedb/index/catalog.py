@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from embedb.index import IndexSpec
-from embedb.storage.catalog import Catalog
+from embedb.storage import Catalog
 
 INDEX_TABLES = """
 CREATE TABLE IF NOT EXISTS vector_indexes (

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from embedb.index import IndexSpec, VectorIndex, make_index
-from embedb.storage.durable import fsync_path
-from embedb.storage.segment_files import block_checksums, verify_file
+from embedb.storage import block_checksums, fsync_path, verify_file
 
 INDEX_FILE_PREFIX = "ann."
 FILE_EXTENSIONS = {"faiss": "faiss", "hnswlib": "hnsw", "annoy": "annoy"}

@@ -37,9 +37,7 @@ from embedb.index.catalog import IndexCatalog, IndexDefinition, SegmentIndexReco
 from embedb.index.files import load_index, remove_unlisted, save_index
 from embedb.index.planner import SegmentPlanner
 from embedb.schema import MetricType
-from embedb.storage.engine import CollectionInfo, StorageEngine
-from embedb.storage.segment import SegmentData, SegmentView
-from embedb.storage.store import CollectionStore
+from embedb.storage import CollectionInfo, CollectionStore, SegmentData, SegmentView, StorageEngine
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,7 @@ from embedb.index import MAX_EF, VectorIndex
 from embedb.query.exact import NO_ROW, exact_search, top_k
 from embedb.query.reads import RowFilter, SearchRequest, SegmentSearcher, exact_segment_search, search_snapshot
 from embedb.schema import MetricType
-from embedb.storage.segment import SegmentView
-from embedb.storage.store import Snapshot
+from embedb.storage import SegmentView, Snapshot
 
 # Widened search lists aim at WIDEN * k allowed candidates (measured: 10% filter, k=10 needs ef ~ 250).
 WIDEN = 2.5

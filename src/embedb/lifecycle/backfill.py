@@ -24,9 +24,7 @@ from embedb.lifecycle.bindings import EmbeddingBindings, EmbeddingVersionState, 
 from embedb.lifecycle.jobs import JobRecord, JobState, JobTable
 from embedb.models import ModelRegistry
 from embedb.models.threads import limit_compute_threads
-from embedb.storage.engine import CollectionInfo
-from embedb.storage.segment import SegmentView
-from embedb.storage.store import CollectionStore
+from embedb.storage import CollectionInfo, CollectionStore, SegmentView
 
 log = logging.getLogger(__name__)
 

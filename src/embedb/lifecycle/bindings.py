@@ -28,7 +28,7 @@ from embedb.errors import (
 )
 from embedb.models import ModelRegistry, ModelVersion, VersionStatus
 from embedb.schema import CollectionSchema, FieldSchema
-from embedb.storage.catalog import Catalog
+from embedb.storage import Catalog
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS embedding_versions (

@@ -21,7 +21,7 @@ from embedb.ingest import PreparedRows, check_vectors, supplied_column
 from embedb.lifecycle.bindings import EmbeddingVersion, FieldBinding
 from embedb.models import ModelRegistry, ProgressCallback
 from embedb.schema import CollectionSchema
-from embedb.storage.records import RowBatch
+from embedb.storage import RowBatch
 
 
 def given_versions(

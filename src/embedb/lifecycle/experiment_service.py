@@ -46,7 +46,7 @@ from embedb.lifecycle.online_report import ExperimentReport, build_report
 from embedb.lifecycle.query_log import QueryLog
 from embedb.lifecycle.routing import ArmSearch, Hits, RouteContext, route
 from embedb.lifecycle.service import LifecycleService
-from embedb.storage.engine import CollectionInfo
+from embedb.storage import CollectionInfo
 
 MAX_SHADOW_BACKLOG = 64
 FEEDBACK_KINDS = ("click", "relevance")

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from embedb.errors import ExperimentNotFoundError, InvalidArgumentError, InvalidStateError
-from embedb.storage.catalog import Catalog
+from embedb.storage import Catalog
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS experiments (

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from embedb.errors import InvalidStateError, JobNotFoundError
-from embedb.storage.catalog import Catalog
+from embedb.storage import Catalog
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS lifecycle_jobs (

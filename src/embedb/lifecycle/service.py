@@ -26,8 +26,7 @@ from embedb.lifecycle.bindings import (
 )
 from embedb.lifecycle.jobs import JobRecord, JobState, JobTable
 from embedb.models import ModelRegistry, parse_model_uri
-from embedb.storage.catalog import Catalog
-from embedb.storage.engine import CollectionInfo
+from embedb.storage import Catalog, CollectionInfo
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS serving_history (

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from embedb.errors import ArtifactIntegrityError, InvalidArgumentError, StorageError
-from embedb.storage.durable import fsync_path
+from embedb.storage import fsync_path
 
 MANIFEST_NAME = "embedb-manifest.sha256"
 _HASH_PATTERN = re.compile(r"^[0-9a-f]{64}$")

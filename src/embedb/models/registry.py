@@ -55,7 +55,7 @@ from embedb.models.registry_tables import (
 )
 from embedb.models.uris import ModelRef, parse_model_uri
 from embedb.schema import MetricType, check_name
-from embedb.storage.catalog import Catalog
+from embedb.storage import Catalog
 
 DEFAULT_CACHE_SIZE = 4
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from embedb.errors import FormatVersionError, ModelVersionNotFoundError
 from embedb.models import AliasChange, InputUnit, Lineage, ModelVersion, RegisteredModel, VersionStatus
 from embedb.schema import MetricType
-from embedb.storage.catalog import Catalog
+from embedb.storage import Catalog
 
 if TYPE_CHECKING:
     from embedb.models.flavors import ModelSpec

@@ -21,8 +21,7 @@ import pyarrow as pa
 from embedb.errors import FieldNotFoundError, InvalidArgumentError
 from embedb.query.exact import NO_ROW, exact_search, top_k
 from embedb.schema import DYNAMIC_FIELD_NAME, CollectionSchema, DataType, MetricType
-from embedb.storage.segment import SegmentData, SegmentView
-from embedb.storage.store import Snapshot
+from embedb.storage import SegmentData, SegmentView, Snapshot
 
 
 class RowFilter(Protocol):

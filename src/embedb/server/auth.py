@@ -37,8 +37,7 @@ from embedb.errors import (
 )
 from embedb.protocol import Operation, Role
 from embedb.schema import check_name
-from embedb.storage.catalog import Catalog
-from embedb.storage.engine import CATALOG_FILE
+from embedb.storage import CATALOG_FILE, Catalog
 
 TOKEN_PREFIX = "edb"
 TOKEN_TABLES = """

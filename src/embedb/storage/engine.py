@@ -42,7 +42,8 @@ from embedb.schema import CollectionSchema, DataType, check_name
 from embedb.storage.catalog import Catalog
 from embedb.storage.events import NoObserver, StorageObserver
 from embedb.storage.lock import WriterLock
-from embedb.storage.store import CollectionStore, StoreLayout
+from embedb.storage.state import StoreLayout
+from embedb.storage.store import CollectionStore
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,23 @@ def many_vectors() -> np.ndarray:
     return np.repeat(distinct, 3, axis=0)[:MANY]
 
 
-def fill(db: Backend, name: str, metric: str, vectors: np.ndarray) -> list[int]:
-    """Half the rows in a sealed segment, half in the growing one (pages merge across segments); their ids."""
+def fill(db: Backend, name: str, metric: str, vectors: np.ndarray, *, index_type: str | None = None) -> list[int]:
+    """Half the rows in a sealed segment, half in the growing one (pages merge across segments); their ids.
+
+    The sealed segment is scanned exactly, or searched through a built ``index_type``
+    index — never an index that a background build publishes halfway through a walk,
+    which may change a distance in its last bits.
+    """
     db.create_collection(name, dimension=DIM, metric_type=metric)
+    db.drop_index(name, "vector")  # quick setup's AUTOINDEX
     ids = np.arange(len(vectors))
     half = len(vectors) // 2
     db.insert(name, {"id": ids[:half], "vector": vectors[:half], "group": (ids[:half] % 3).tolist()})
     db.flush(name)
     db.insert(name, {"id": ids[half:], "vector": vectors[half:], "group": (ids[half:] % 3).tolist()})
+    if index_type is not None:
+        db.create_index(name, field_name="vector", index_type=index_type, sync=True)
+        assert db.describe_index(name, "vector")["indexed_rows"] == half
     return ids.tolist()
 
 
@@ -55,6 +64,15 @@ def test_every_row_once_in_distance_order(db: Backend, name: str, metric: str, m
     limited = [hit for page in db.search_iterator(name, [query], batch_size=1_000, limit=2_500) for hit in page]
     assert len({hit["id"] for hit in limited}) == len(limited) == 2_500
     assert [hit["distance"] for hit in limited] == distances[:2_500]
+
+
+@pytest.mark.parametrize("metric", ["COSINE", "L2"])
+def test_every_row_once_through_a_flat_index(db: Backend, name: str, metric: str, many_vectors: np.ndarray) -> None:
+    ids = fill(db, name, metric, many_vectors, index_type="FLAT")
+    hits = [hit for page in db.search_iterator(name, [many_vectors[11]], batch_size=2_000) for hit in page]
+    assert sorted(hit["id"] for hit in hits) == ids
+    distances = [hit["distance"] for hit in hits]
+    assert distances == closest_first(distances, metric)
 
 
 def test_a_range_in_search_params_bounds_the_walk(db: Backend, name: str, many_vectors: np.ndarray) -> None:

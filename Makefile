@@ -21,6 +21,8 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
+	# the layers and no import cycles (docs/architecture.md; contracts in pyproject.toml)
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy

@@ -26,6 +26,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,7 @@ def backfill_part(rows: int, idle_seconds: float) -> dict[str, Any]:
             started = time.perf_counter()
             if phase == "idle":
                 time.sleep(idle_seconds)
-                job: dict[str, Any] = {}
+                job: Mapping[str, Any] = {}
             else:
                 job = db.add_embedding_version("docs", "embedding", "embedder@challenger", wait=True)
             elapsed = time.perf_counter() - started

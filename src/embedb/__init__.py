@@ -9,10 +9,11 @@ Start here::
     db.search("docs", [[...]], limit=5, filter='title like "A%"')
 """
 
-from embedb.backends import Backend, QueryIterator, SearchIterator
-from embedb.client import connect
+from embedb.client import Client
 from embedb.collection import Collection
 from embedb.config import Durability, Settings
+from embedb.connection import connect
+from embedb.contract import Backend
 from embedb.errors import (
     AlreadyExistsError,
     CollectionNotFoundError,
@@ -30,12 +31,11 @@ from embedb.errors import (
     StorageError,
 )
 from embedb.experiment import Experiment
+from embedb.iterators import QueryIterator, SearchIterator
 from embedb.job import Job
 from embedb.lifecycle.online_report import ExperimentReport
 from embedb.lifecycle.verdict import Decision
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType, VectorField
-
-Client = Backend
 
 __version__ = "0.1.0"
 

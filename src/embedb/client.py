@@ -1,51 +1,105 @@
-"""``connect(uri)``: the one entry point; the URI picks the backend."""
+"""``Client``: the contract plus the conveniences every connection offers.
+
+``Backend`` (``embedb.contract``) declares the operations; ``Client`` adds what
+is built from them and needs no adapter of its own: a ``Collection`` handle,
+pymilvus-style iterators, a wait for index builds, and the load/release calls
+pymilvus code makes. Every adapter (embedded, HTTP) is a ``Client``; none of
+these methods is an operation, so none travels over a protocol.
+"""
 
 from __future__ import annotations
 
-import os
-from typing import Any
+import time
+from collections.abc import Sequence
+from typing import Any, Self
 
-from embedb.backends import Backend
-from embedb.config import Settings
-from embedb.errors import InvalidArgumentError
-
-MEMORY = ":memory:"
+from embedb.collection import Collection
+from embedb.contract import Backend, results
+from embedb.iterators import QueryIterator, SearchIterator
 
 
-def connect(
-    uri: str | os.PathLike[str] = MEMORY,
-    *,
-    token: str | None = None,
-    read_only: bool = False,
-    settings: Settings | None = None,
-    **setting_overrides: Any,
-) -> Backend:
-    """Open an EmbeDB database.
+class Client(Backend):
+    """A connection to an EmbeDB database (what ``embedb.connect`` returns)."""
 
-    - ``"./data"`` (any path): embedded, on that data directory (created if missing);
-    - ``":memory:"``: embedded, in a temporary directory removed on close;
-    - ``"http://host:port"`` / ``"https://..."``: a server started with ``embedb serve``.
+    def __enter__(self) -> Self:
+        return self
 
-    ``settings`` (or keyword overrides such as ``durability="relaxed"``) tune the
-    embedded engine. Raises ``DirectoryLockedError`` if another process writes
-    to the directory, ``FormatVersionError`` if a newer EmbeDB wrote it.
-    """
-    text = os.fspath(uri)
-    if not isinstance(text, str) or not text:
-        raise InvalidArgumentError(f"uri must be a path, ':memory:' or an http(s) URL, got {uri!r}")
-    if text.startswith(("http://", "https://")):
-        if setting_overrides or settings is not None:
-            raise InvalidArgumentError("engine settings apply to embedded databases only; set them on the server")
-        from embedb.backends.http import HttpBackend
+    def wait_for_index(self, collection_name: str, index_name: str, *, timeout: float | None = None) -> results.IndexDescription:
+        """Poll ``describe_index`` until the index is not building any more (or ``timeout`` s passed); return it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            description = self.describe_index(collection_name, index_name)
+            if description["state"] != "InProgress" or not description.get("builds_enabled", True):
+                return description
+            if deadline is not None and time.monotonic() >= deadline:
+                return description
+            time.sleep(0.05)
 
-        return HttpBackend(text, token=token)
-    if token is not None:
-        raise InvalidArgumentError("token= is for server URIs (http://...); an embedded database has no auth")
-    resolved = (settings or Settings()).with_overrides(**setting_overrides) if setting_overrides else (settings or Settings())
-    from embedb.backends.local import LocalBackend
+    # -------------------------------------------------- Milvus compatibility
 
-    if text == MEMORY:
-        if read_only:
-            raise InvalidArgumentError("a :memory: database cannot be read-only")
-        return LocalBackend(None, settings=resolved)
-    return LocalBackend(text, read_only=read_only, settings=resolved)
+    def load_collection(self, collection_name: str, **_: Any) -> None:
+        """Kept for pymilvus code: collections are always loaded (checks the name exists)."""
+        self.describe_collection(collection_name)
+
+    def release_collection(self, collection_name: str, **_: Any) -> None:
+        """Kept for pymilvus code: a no-op (memory maps are released by the OS)."""
+        self.describe_collection(collection_name)
+
+    def get_load_state(self, collection_name: str, **_: Any) -> dict[str, Any]:
+        self.describe_collection(collection_name)
+        return {"state": "Loaded"}
+
+    # ---------------------------------------------------------- conveniences
+
+    def collection(self, name: str) -> Collection:
+        """A handle on one collection with the same methods minus the name."""
+        self.describe_collection(name)
+        return Collection(self, name)
+
+    def query_iterator(
+        self,
+        collection_name: str,
+        *,
+        batch_size: int = 1000,
+        limit: int = -1,
+        filter: str = "",
+        output_fields: Sequence[str] | None = None,
+        partition_names: Sequence[str] | None = None,
+    ) -> QueryIterator:
+        """Page through every matching row in primary-key order without holding them all."""
+        return QueryIterator(
+            self,
+            collection_name,
+            batch_size=batch_size,
+            limit=limit,
+            filter=filter,
+            output_fields=output_fields,
+            partition_names=partition_names,
+        )
+
+    def search_iterator(
+        self,
+        collection_name: str,
+        data: Any,
+        *,
+        batch_size: int = 1000,
+        limit: int = -1,
+        filter: str = "",
+        output_fields: Sequence[str] | None = None,
+        search_params: dict[str, Any] | None = None,
+        anns_field: str | None = None,
+        partition_names: Sequence[str] | None = None,
+    ) -> SearchIterator:
+        """Page through the hits of one query, closest first, by a distance cursor (not capped like ``search``)."""
+        return SearchIterator(
+            self,
+            collection_name,
+            data,
+            batch_size=batch_size,
+            limit=limit,
+            filter=filter,
+            output_fields=output_fields,
+            search_params=search_params,
+            anns_field=anns_field,
+            partition_names=partition_names,
+        )

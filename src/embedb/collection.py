@@ -8,12 +8,12 @@ of its own, so it works the same embedded and over HTTP.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from embedb.backends import Backend, QueryIterator, SearchHits, SearchIterator
-    from embedb.experiment import Experiment
-    from embedb.job import Job
+from embedb.contract import Backend, SearchHits, results
+from embedb.experiment import Experiment
+from embedb.iterators import QueryIterator, SearchIterator
+from embedb.job import Job
 
 
 class Collection:
@@ -26,43 +26,43 @@ class Collection:
     def __repr__(self) -> str:
         return f"Collection({self.name!r})"
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> results.CollectionDescription:
         return self.backend.describe_collection(self.name)
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> results.CollectionStats:
         return self.backend.get_collection_stats(self.name)
 
     def insert(
         self, data: Any, *, partition_name: str | None = None, embedding_versions: dict[str, str] | None = None
-    ) -> dict[str, Any]:
+    ) -> results.InsertResult:
         return self.backend.insert(
             self.name, data, partition_name=partition_name, embedding_versions=embedding_versions
         )
 
     def upsert(
         self, data: Any, *, partition_name: str | None = None, embedding_versions: dict[str, str] | None = None
-    ) -> dict[str, Any]:
+    ) -> results.UpsertResult:
         return self.backend.upsert(
             self.name, data, partition_name=partition_name, embedding_versions=embedding_versions
         )
 
-    def delete(self, ids: Sequence[Any] | Any | None = None, *, filter: str | None = None, partition_name: str | None = None) -> dict[str, Any]:
+    def delete(self, ids: Sequence[Any] | Any | None = None, *, filter: str | None = None, partition_name: str | None = None) -> results.DeleteResult:
         return self.backend.delete(self.name, ids, filter=filter, partition_name=partition_name)
 
-    def get(self, ids: Sequence[Any] | Any, **options: Any) -> list[dict[str, Any]]:
+    def get(self, ids: Sequence[Any] | Any, **options: Any) -> list[results.Row]:
         return self.backend.get(self.name, ids, **options)
 
-    def query(self, filter: str = "", **options: Any) -> list[dict[str, Any]]:
+    def query(self, filter: str = "", **options: Any) -> list[results.Row]:
         return self.backend.query(self.name, filter, **options)
 
     def search(self, data: Any, **options: Any) -> SearchHits:
         return self.backend.search(self.name, data, **options)
 
     def query_iterator(self, **options: Any) -> QueryIterator:
-        return self.backend.query_iterator(self.name, **options)
+        return QueryIterator(self.backend, self.name, **options)
 
     def search_iterator(self, data: Any, **options: Any) -> SearchIterator:
-        return self.backend.search_iterator(self.name, data, **options)
+        return SearchIterator(self.backend, self.name, data, **options)
 
     def count(self, filter: str = "") -> int:
         """Live rows matching ``filter`` (all rows when empty)."""
@@ -71,7 +71,7 @@ class Collection:
     def flush(self) -> None:
         self.backend.flush(self.name)
 
-    def compact(self) -> dict[str, Any]:
+    def compact(self) -> results.CompactResult:
         return self.backend.compact(self.name)
 
     def create_partition(self, partition_name: str) -> None:
@@ -92,31 +92,27 @@ class Collection:
         self, field_name: str, model: str, *, progress: Callable[[int, int], None] | None = None
     ) -> Job:
         """Start a backfill of a model-bound field with another model version; return the job's handle."""
-        from embedb.job import Job
-
         started = self.backend.add_embedding_version(self.name, field_name, model, progress=progress)
         return Job(self.backend, int(started["job_id"]))
 
-    def drop_embedding_version(self, field_name: str, model: str) -> dict[str, Any]:
+    def drop_embedding_version(self, field_name: str, model: str) -> results.DroppedVersion:
         return self.backend.drop_embedding_version(self.name, field_name, model)
 
-    def promote(self, field_name: str, model: str, *, reason: str | None = None, actor: str | None = None) -> dict[str, Any]:
+    def promote(self, field_name: str, model: str, *, reason: str | None = None, actor: str | None = None) -> results.ServingChange:
         """Serve ``model``'s vectors for the field and move its model alias, in one transaction."""
         return self.backend.promote(self.name, field_name, model, reason=reason, actor=actor)
 
-    def rollback(self, field_name: str, *, reason: str | None = None, actor: str | None = None) -> dict[str, Any]:
+    def rollback(self, field_name: str, *, reason: str | None = None, actor: str | None = None) -> results.ServingChange:
         """Serve the version before the last promotion again, in one transaction."""
         return self.backend.rollback(self.name, field_name, reason=reason, actor=actor)
 
-    def serving_history(self, field_name: str | None = None) -> list[dict[str, Any]]:
+    def serving_history(self, field_name: str | None = None) -> list[results.ServingHistoryEntry]:
         return self.backend.serving_history(self.name, field_name)
 
     # ---------------------------------------------- experiments, evaluation
 
     def start_experiment(self, field_name: str, *, champion: str, challenger: str, mode: str, **options: Any) -> Experiment:
         """Start an online experiment on a model-bound field (see ``Backend.start_experiment``); return its handle."""
-        from embedb.experiment import Experiment
-
         started = self.backend.start_experiment(
             self.name, field_name, champion=champion, challenger=challenger, mode=mode, **options
         )
@@ -124,18 +120,16 @@ class Collection:
 
     def experiment(self, experiment_id: int) -> Experiment:
         """A handle on an existing experiment; raises ``ExperimentNotFoundError``."""
-        from embedb.experiment import Experiment
-
         self.backend.get_experiment(experiment_id)
         return Experiment(self.backend, experiment_id)
 
-    def list_experiments(self) -> list[dict[str, Any]]:
+    def list_experiments(self) -> list[results.ExperimentInfo]:
         return self.backend.list_experiments(self.name)
 
-    def feedback(self, query_id: str, doc_id: Any, *, kind: str = "click", relevance: float | None = None) -> dict[str, Any]:
+    def feedback(self, query_id: str, doc_id: Any, *, kind: str = "click", relevance: float | None = None) -> results.FeedbackEvent:
         """Join a click or a graded relevance to the experiment query ``query_id`` (a hit's ``query_id``)."""
         return self.backend.feedback(self.name, query_id, doc_id, kind=kind, relevance=relevance)
 
-    def evaluate(self, field_name: str, **options: Any) -> dict[str, Any]:
+    def evaluate(self, field_name: str, **options: Any) -> results.EvaluationReport:
         """Score model versions of a field on labelled queries (see ``Backend.evaluate``)."""
         return self.backend.evaluate(self.name, field_name, **options)

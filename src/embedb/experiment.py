@@ -13,12 +13,12 @@ embedded and over HTTP::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from embedb.lifecycle.online_report import ExperimentReport
 
 if TYPE_CHECKING:
-    from embedb.backends import Backend
+    from embedb.contract import Backend, results
 
 
 class Experiment:
@@ -31,7 +31,7 @@ class Experiment:
     def __repr__(self) -> str:
         return f"Experiment({self.id})"
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> results.ExperimentInfo:
         """Return its settings and state (``mode``, ``champion_version``, ``state``...); raises ``ExperimentNotFoundError``."""
         return self.backend.get_experiment(self.id)
 
@@ -47,7 +47,7 @@ class Experiment:
         """
         return ExperimentReport.from_dict(self.backend.experiment_report(self.id))
 
-    def promote(self, *, reason: str | None = None, actor: str | None = None) -> dict[str, Any]:
+    def promote(self, *, reason: str | None = None, actor: str | None = None) -> results.ExperimentPromotion:
         """Promote the challenger (serving version + model alias in one transaction) and end the experiment.
 
         Returns what moved. Raises ``InvalidStateError`` (it has ended) and
@@ -55,6 +55,6 @@ class Experiment:
         """
         return self.backend.promote_experiment(self.id, reason=reason, actor=actor)
 
-    def stop(self) -> dict[str, Any]:
+    def stop(self) -> results.ExperimentInfo:
         """End it without promoting; returns it. Raises ``InvalidStateError`` when it has ended already."""
         return self.backend.stop_experiment(self.id)

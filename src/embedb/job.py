@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from embedb.backends import Backend
+    from embedb.contract import Backend, results
 
 
 class Job:
@@ -25,7 +25,7 @@ class Job:
     def __repr__(self) -> str:
         return f"Job({self.id})"
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> results.Job:
         """Return the job with its progress; raises ``JobNotFoundError``."""
         return self.backend.get_job(self.id)
 
@@ -40,18 +40,18 @@ class Job:
         job = self.describe()
         return {key: job[key] for key in ("rows_done", "rows_total", "progress", "rows_per_second", "eta_seconds")}
 
-    def wait(self, *, timeout: float | None = None) -> dict[str, Any]:
+    def wait(self, *, timeout: float | None = None) -> results.Job:
         """Block until the job stops running (or ``timeout`` seconds); return it."""
         return self.backend.wait_job(self.id, timeout=timeout)
 
-    def pause(self) -> dict[str, Any]:
+    def pause(self) -> results.Job:
         """Stop after the current chunk; ``resume`` continues from the last finished segment."""
         return self.backend.pause_job(self.id)
 
-    def resume(self) -> dict[str, Any]:
+    def resume(self) -> results.Job:
         return self.backend.resume_job(self.id)
 
-    def cancel(self) -> dict[str, Any]:
+    def cancel(self) -> results.Job:
         """Stop for good: the version is retired and the vectors it wrote are dropped."""
         return self.backend.cancel_job(self.id)
 

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from embedb.backends import Backend
-from embedb.client import connect
+from embedb.connection import connect
+from embedb.contract import Backend
 from embedb.errors import InvalidArgumentError, SchemaError
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
 

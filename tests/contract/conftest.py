@@ -2,22 +2,45 @@
 
 Both backends live for the whole session (one data directory each, one
 ``embedb serve`` subprocess); each test gets a fresh collection name, so tests
-never see each other's data.
+never see each other's data. Every result of every operation either backend
+returns is checked against the type the contract declares for it
+(``embedb.contract.check_result``), so a result field that drifts on one side
+fails whichever test called it.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from tests.support.server_process import ServerProcess, start_server
 
-from embedb.backends import Backend
 from embedb.backends.http import HttpBackend
 from embedb.backends.local import LocalBackend
+from embedb.client import Client
+from embedb.contract import check_result
 
 BACKENDS = ["embedded", "http"]
+
+
+class CheckedLocalBackend(LocalBackend):
+    """The embedded backend, checking every result against the contract's declared type."""
+
+    def _dispatch(self, name: str, arguments: dict[str, Any]) -> Any:
+        result = super()._dispatch(name, arguments)
+        check_result(name, result)
+        return result
+
+
+class CheckedHttpBackend(HttpBackend):
+    """The HTTP backend, checking every result against the contract's declared type."""
+
+    def _dispatch(self, name: str, arguments: dict[str, Any]) -> Any:
+        result = super()._dispatch(name, arguments)
+        check_result(name, result)
+        return result
 
 
 @pytest.fixture(scope="session")
@@ -28,23 +51,23 @@ def contract_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
 
 
 @pytest.fixture(scope="session")
-def embedded_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    backend = LocalBackend(tmp_path_factory.mktemp("contract-embedded") / "data")
+def embedded_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
+    backend = CheckedLocalBackend(tmp_path_factory.mktemp("contract-embedded") / "data")
     yield backend
     backend.close()
 
 
 @pytest.fixture(scope="session")
-def http_db(contract_server: ServerProcess) -> Iterator[Backend]:
-    backend = HttpBackend(contract_server.url, token=contract_server.token)
+def http_db(contract_server: ServerProcess) -> Iterator[Client]:
+    backend = CheckedHttpBackend(contract_server.url, token=contract_server.token)
     yield backend
     backend.close()
 
 
 @pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest) -> Backend:
+def db(request: pytest.FixtureRequest) -> Client:
     """The backend under test: embedded, then HTTP."""
-    backend: Backend = request.getfixturevalue(f"{request.param}_db")
+    backend: Client = request.getfixturevalue(f"{request.param}_db")
     return backend
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from embedb.backends import Backend
+from embedb.client import Client
 from embedb.errors import (
     ClosedError,
     CollectionAlreadyExistsError,
@@ -19,7 +19,7 @@ from embedb.milvus import MilvusClient
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
 
 
-def test_quick_setup_is_described_like_milvus(db: Backend, name: str) -> None:
+def test_quick_setup_is_described_like_milvus(db: Client, name: str) -> None:
     db.create_collection(name, dimension=4, metric_type="L2", description="quick")
     described = db.describe_collection(name)
     assert described["collection_name"] == name
@@ -37,7 +37,7 @@ def test_quick_setup_is_described_like_milvus(db: Backend, name: str) -> None:
     assert isinstance(described["created_at"], float)
 
 
-def test_string_primary_key_quick_setup(db: Backend, name: str) -> None:
+def test_string_primary_key_quick_setup(db: Client, name: str) -> None:
     db.create_collection(
         name, dimension=2, id_type="string", max_length=16, primary_field_name="pk", vector_field_name="emb"
     )
@@ -46,7 +46,7 @@ def test_string_primary_key_quick_setup(db: Backend, name: str) -> None:
     assert fields[1]["name"] == "emb"
 
 
-def test_full_schema_as_dict_object_and_milvus_builder(db: Backend, name: str, other_name: str) -> None:
+def test_full_schema_as_dict_object_and_milvus_builder(db: Client, name: str, other_name: str) -> None:
     schema = CollectionSchema(
         (
             FieldSchema("pk", DataType.INT64, is_primary=True),
@@ -70,7 +70,7 @@ def test_full_schema_as_dict_object_and_milvus_builder(db: Backend, name: str, o
     assert db.describe_collection(name + "_b")["auto_id"] is True
 
 
-def test_list_has_and_drop(db: Backend, name: str) -> None:
+def test_list_has_and_drop(db: Client, name: str) -> None:
     assert db.has_collection(name) is False
     db.create_collection(name, dimension=2)
     assert db.has_collection(name) is True
@@ -81,7 +81,7 @@ def test_list_has_and_drop(db: Backend, name: str) -> None:
     assert name not in db.list_collections()
 
 
-def test_rename_keeps_the_data(db: Backend, name: str, other_name: str) -> None:
+def test_rename_keeps_the_data(db: Client, name: str, other_name: str) -> None:
     db.create_collection(name, dimension=2)
     db.insert(name, [{"id": 1, "vector": [1.0, 0.0]}])
     db.rename_collection(name, other_name)
@@ -89,7 +89,7 @@ def test_rename_keeps_the_data(db: Backend, name: str, other_name: str) -> None:
     assert db.get(other_name, [1], output_fields=["id"]) == [{"id": 1}]
 
 
-def test_stats_count_live_rows(db: Backend, name: str) -> None:
+def test_stats_count_live_rows(db: Client, name: str) -> None:
     db.create_collection(name, dimension=2)
     assert db.get_collection_stats(name)["row_count"] == 0
     db.insert(name, [{"id": i, "vector": [1.0, float(i)]} for i in range(5)])
@@ -99,7 +99,7 @@ def test_stats_count_live_rows(db: Backend, name: str) -> None:
     assert all(isinstance(value, (int, float)) for value in stats.values())
 
 
-def test_milvus_load_state_calls(db: Backend, name: str) -> None:
+def test_milvus_load_state_calls(db: Client, name: str) -> None:
     db.create_collection(name, dimension=2)
     db.load_collection(name)
     assert db.get_load_state(name) == {"state": "Loaded"}
@@ -122,7 +122,7 @@ def test_milvus_load_state_calls(db: Backend, name: str) -> None:
     ],
 )
 def test_bad_schemas_are_refused_with_the_same_class(
-    db: Backend, name: str, arguments: dict[str, Any], error: type[Exception]
+    db: Client, name: str, arguments: dict[str, Any], error: type[Exception]
 ) -> None:
     with pytest.raises(error):
         db.create_collection(name, **arguments)
@@ -130,12 +130,12 @@ def test_bad_schemas_are_refused_with_the_same_class(
 
 
 @pytest.mark.parametrize("bad", ["bad name", "1starts_with_digit", "", "x" * 256, "a/b", "../etc", "ok\x00"])
-def test_invalid_names_never_reach_storage(db: Backend, bad: str) -> None:
+def test_invalid_names_never_reach_storage(db: Client, bad: str) -> None:
     with pytest.raises(InvalidNameError):
         db.create_collection(bad, dimension=2)
 
 
-def test_missing_and_duplicate_collections(db: Backend, name: str, other_name: str) -> None:
+def test_missing_and_duplicate_collections(db: Client, name: str, other_name: str) -> None:
     for call in (
         lambda: db.describe_collection(name),
         lambda: db.drop_collection(name),
@@ -156,7 +156,7 @@ def test_missing_and_duplicate_collections(db: Backend, name: str, other_name: s
         db.rename_collection(name, other_name)
 
 
-def test_error_messages_match(db: Backend, embedded_db: Backend, name: str) -> None:
+def test_error_messages_match(db: Client, embedded_db: Client, name: str) -> None:
     with pytest.raises(CollectionNotFoundError) as remote:
         db.describe_collection(name)
     with pytest.raises(CollectionNotFoundError) as local:
@@ -164,7 +164,7 @@ def test_error_messages_match(db: Backend, embedded_db: Backend, name: str) -> N
     assert str(remote.value) == str(local.value)
 
 
-def test_flush_and_compact_keep_every_row(db: Backend, name: str) -> None:
+def test_flush_and_compact_keep_every_row(db: Client, name: str) -> None:
     db.create_collection(name, dimension=2)
     db.insert(name, [{"id": i, "vector": [1.0, float(i)]} for i in range(20)])
     db.flush(name)
@@ -176,7 +176,7 @@ def test_flush_and_compact_keep_every_row(db: Backend, name: str) -> None:
 
 def test_a_closed_client_raises_closed(request: pytest.FixtureRequest, name: str) -> None:
     from embedb.backends.http import HttpBackend
-    from embedb.client import connect
+    from embedb.connection import connect
 
     server = request.getfixturevalue("contract_server")
     for backend in (connect(":memory:"), HttpBackend(server.url, token=server.token)):

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from embedb.backends import Backend
+from embedb.client import Client
 from embedb.errors import (
     DataError,
     DimensionMismatchError,
@@ -31,17 +31,17 @@ def rows(ids: range | list[int], *, seed: int = 0) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def collection(db: Backend, name: str) -> str:
+def collection(db: Client, name: str) -> str:
     db.create_collection(name, dimension=DIM)
     return name
 
 
-def test_insert_returns_counts_and_ids(db: Backend, collection: str) -> None:
+def test_insert_returns_counts_and_ids(db: Client, collection: str) -> None:
     assert db.insert(collection, rows(range(3))) == {"insert_count": 3, "ids": [0, 1, 2]}
     assert db.get_collection_stats(collection)["row_count"] == 3
 
 
-def test_values_round_trip_exactly(db: Backend, collection: str) -> None:
+def test_values_round_trip_exactly(db: Client, collection: str) -> None:
     data = rows([2**62 + 1, -(2**40), 0])
     data[0]["vector"] = [0.1, 1e-7, 123456.789, 2.5]
     data[1]["extra"] = {"nested": {"deep": [1.5, None, True, "s"]}, "unicode": "déjà vu ✓"}
@@ -53,7 +53,7 @@ def test_values_round_trip_exactly(db: Backend, collection: str) -> None:
     assert got[0]["title"] == data[0]["title"] and isinstance(got[0]["n"], int)
 
 
-def test_numpy_columns_arrow_and_rows_insert_the_same(db: Backend, collection: str) -> None:
+def test_numpy_columns_arrow_and_rows_insert_the_same(db: Client, collection: str) -> None:
     rng = np.random.default_rng(3)
     vectors = rng.random((6, DIM), dtype=np.float32) + 0.01
     db.insert(collection, {"id": np.arange(0, 2), "vector": vectors[0:2], "title": ["a", "b"]})
@@ -66,7 +66,7 @@ def test_numpy_columns_arrow_and_rows_insert_the_same(db: Backend, collection: s
     assert np.array_equal(np.asarray([row["vector"] for row in got], dtype=np.float32), vectors)
 
 
-def test_dataframe_insert(db: Backend, collection: str) -> None:
+def test_dataframe_insert(db: Client, collection: str) -> None:
     pandas = pytest.importorskip("pandas")
     frame = pandas.DataFrame(
         {"id": [1, 2], "vector": [[1.0, 2.0, 3.0, 4.0], [4.0, 3.0, 2.0, 1.0]], "score": [0.25, 0.5]}
@@ -77,7 +77,7 @@ def test_dataframe_insert(db: Backend, collection: str) -> None:
     ]
 
 
-def test_string_keys_and_auto_ids(db: Backend, name: str, other_name: str) -> None:
+def test_string_keys_and_auto_ids(db: Client, name: str, other_name: str) -> None:
     db.create_collection(name, dimension=2, id_type="string")
     assert db.insert(name, [{"id": "b", "vector": [1.0, 0.0]}, {"id": "a", "vector": [0.0, 1.0]}])["ids"] == ["b", "a"]
     assert db.get(name, "a", output_fields=["id"]) == [{"id": "a"}]
@@ -87,14 +87,14 @@ def test_string_keys_and_auto_ids(db: Backend, name: str, other_name: str) -> No
     assert len(ids) == 2 and all(isinstance(i, int) for i in ids) and ids[0] < ids[1]
 
 
-def test_get_keeps_order_and_skips_missing(db: Backend, collection: str) -> None:
+def test_get_keeps_order_and_skips_missing(db: Client, collection: str) -> None:
     db.insert(collection, rows(range(5)))
     assert [row["id"] for row in db.get(collection, [3, 99, 1])] == [3, 1]
     assert db.get(collection, [4], output_fields=["n"]) == [{"id": 4, "n": 1}]
     assert db.get(collection, []) == []
 
 
-def test_query_filter_paging_count_and_params(db: Backend, collection: str) -> None:
+def test_query_filter_paging_count_and_params(db: Client, collection: str) -> None:
     db.insert(collection, rows(range(10)))
     assert [r["id"] for r in db.query(collection, "n == 1")] == [1, 4, 7]
     assert [r["id"] for r in db.query(collection, "id >= 2", limit=3, offset=2)] == [4, 5, 6]
@@ -107,7 +107,7 @@ def test_query_filter_paging_count_and_params(db: Backend, collection: str) -> N
     assert pages == [[2, 3, 4, 5], [6, 7, 8, 9]]
 
 
-def test_upsert_replaces_atomically(db: Backend, collection: str) -> None:
+def test_upsert_replaces_atomically(db: Client, collection: str) -> None:
     db.insert(collection, rows(range(3)))
     replaced = rows([1, 5], seed=9)
     replaced[0]["title"] = "new"
@@ -116,7 +116,7 @@ def test_upsert_replaces_atomically(db: Backend, collection: str) -> None:
     assert db.get_collection_stats(collection)["row_count"] == 4
 
 
-def test_delete_by_ids_and_filter(db: Backend, collection: str) -> None:
+def test_delete_by_ids_and_filter(db: Client, collection: str) -> None:
     db.insert(collection, rows(range(6)))
     assert db.delete(collection, [0, 1, 42]) == {"delete_count": 2}
     assert db.delete(collection, filter="n == 2") == {"delete_count": 2}
@@ -142,14 +142,14 @@ def test_delete_by_ids_and_filter(db: Backend, collection: str) -> None:
         ({"id": [1, 2], "vector": np.ones((3, DIM), dtype=np.float32)}, DataError),
     ],
 )
-def test_bad_rows_write_nothing(db: Backend, collection: str, bad: Any, error: type[Exception]) -> None:
+def test_bad_rows_write_nothing(db: Client, collection: str, bad: Any, error: type[Exception]) -> None:
     db.insert(collection, rows([100]))
     with pytest.raises(error):
         db.insert(collection, bad)
     assert db.query(collection, "", output_fields=["count(*)"]) == [{"count(*)": 1}]
 
 
-def test_a_bad_row_late_in_a_batch_writes_nothing(db: Backend, collection: str) -> None:
+def test_a_bad_row_late_in_a_batch_writes_nothing(db: Client, collection: str) -> None:
     batch = rows(range(50))
     batch[37]["vector"] = [1.0, 2.0]
     with pytest.raises(DimensionMismatchError) as raised:
@@ -158,7 +158,7 @@ def test_a_bad_row_late_in_a_batch_writes_nothing(db: Backend, collection: str) 
     assert db.get_collection_stats(collection)["row_count"] == 0
 
 
-def test_duplicate_keys_and_bad_arguments(db: Backend, collection: str) -> None:
+def test_duplicate_keys_and_bad_arguments(db: Client, collection: str) -> None:
     db.insert(collection, rows([1]))
     with pytest.raises(DuplicateKeyError):
         db.insert(collection, rows([1, 2]))
@@ -180,7 +180,7 @@ def test_duplicate_keys_and_bad_arguments(db: Backend, collection: str) -> None:
     assert db.get_collection_stats(collection)["row_count"] == 1
 
 
-def test_typed_fields_and_nulls(db: Backend, name: str) -> None:
+def test_typed_fields_and_nulls(db: Client, name: str) -> None:
     schema = CollectionSchema(
         (
             FieldSchema("id", DataType.INT64, is_primary=True),

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from embedb.backends import Backend
+from embedb.client import Client
 from embedb.errors import (
     ExperimentNotFoundError,
     FailedPreconditionError,
@@ -25,7 +25,7 @@ TEXTS = [
 
 
 @pytest.fixture
-def bound(db: Backend, name: str) -> str:
+def bound(db: Client, name: str) -> str:
     """A collection whose field follows ``<model>@champion`` (version 1) and also holds version 2; returns the model."""
     model = f"m_{uuid.uuid4().hex[:10]}"
     db.register_model(model, "embedb.models.testing:hash_embed_16", alias="champion")
@@ -43,7 +43,7 @@ def bound(db: Backend, name: str) -> str:
     return model
 
 
-def test_an_interleaving_experiment_from_start_to_promotion(db: Backend, name: str, bound: str) -> None:
+def test_an_interleaving_experiment_from_start_to_promotion(db: Client, name: str, bound: str) -> None:
     started = db.start_experiment(
         name, "embedding", champion=f"{bound}@champion", challenger=f"{bound}@challenger", mode="interleave"
     )
@@ -71,7 +71,7 @@ def test_an_interleaving_experiment_from_start_to_promotion(db: Backend, name: s
     assert "query_id" not in db.search(name, "apple pie", limit=1)[0][0]
 
 
-def test_experiment_errors(db: Backend, name: str, bound: str) -> None:
+def test_experiment_errors(db: Client, name: str, bound: str) -> None:
     with pytest.raises(ExperimentNotFoundError):
         db.get_experiment(987_654_321)
     with pytest.raises(ExperimentNotFoundError):
@@ -82,7 +82,7 @@ def test_experiment_errors(db: Backend, name: str, bound: str) -> None:
         db.start_experiment(name, "embedding", champion=f"{bound}/2", challenger=f"{bound}/1", mode="shadow")
 
 
-def test_offline_evaluation_and_gate(db: Backend, name: str, bound: str) -> None:
+def test_offline_evaluation_and_gate(db: Client, name: str, bound: str) -> None:
     queries = {f"q{i}": text for i, text in enumerate(TEXTS)}
     qrels = {f"q{i}": {str(i): 1.0} for i in range(len(TEXTS))}
     report = db.evaluate(name, "embedding", queries=queries, qrels=qrels, versions=[f"{bound}/1", f"{bound}/2"], k=3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from embedb.backends import Backend
+from embedb.client import Client
 from embedb.errors import FieldNotFoundError, IndexAlreadyExistsError, IndexNotFoundError, InvalidArgumentError
 from embedb.milvus import IndexParams
 
@@ -14,7 +14,7 @@ ROWS = 1500  # above Settings.index_min_rows once flushed, so the segment gets a
 
 
 @pytest.fixture
-def collection(db: Backend, name: str) -> str:
+def collection(db: Client, name: str) -> str:
     db.create_collection(name, dimension=DIM)
     vectors = np.random.default_rng(3).random((ROWS, DIM), dtype=np.float32)
     db.insert(name, {"id": np.arange(ROWS), "vector": vectors, "kind": [i % 3 for i in range(ROWS)]})
@@ -22,7 +22,7 @@ def collection(db: Backend, name: str) -> str:
     return name
 
 
-def test_quick_setup_has_an_autoindex_that_says_what_it_picked(db: Backend, collection: str) -> None:
+def test_quick_setup_has_an_autoindex_that_says_what_it_picked(db: Client, collection: str) -> None:
     assert db.list_indexes(collection) == ["vector"]
     description = db.wait_for_index(collection, "vector", timeout=120)
     assert description["index_type"] == "HNSW" and description["requested_index_type"] == "AUTOINDEX"
@@ -31,7 +31,7 @@ def test_quick_setup_has_an_autoindex_that_says_what_it_picked(db: Backend, coll
     assert len(hits[0]) == 3 and all(h["id"] % 3 == 1 for h in hits[0])
 
 
-def test_replace_an_index_with_index_params(db: Backend, collection: str) -> None:
+def test_replace_an_index_with_index_params(db: Client, collection: str) -> None:
     db.drop_index(collection, "vector")
     assert db.list_indexes(collection) == []
     params = IndexParams()
@@ -43,7 +43,7 @@ def test_replace_an_index_with_index_params(db: Backend, collection: str) -> Non
     assert len(db.search(collection, np.full(DIM, 0.5), limit=4, search_params={"nprobe": 4})[0]) == 4
 
 
-def test_index_errors_are_the_same_both_ways(db: Backend, collection: str) -> None:
+def test_index_errors_are_the_same_both_ways(db: Client, collection: str) -> None:
     with pytest.raises(IndexAlreadyExistsError):
         db.create_index(collection, field_name="vector", index_type="IVF_FLAT")
     with pytest.raises(InvalidArgumentError, match="M=1"):

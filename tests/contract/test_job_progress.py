@@ -8,8 +8,8 @@ import uuid
 import pytest
 from tests.support.server_process import ServerProcess
 
-from embedb.backends import Backend
 from embedb.backends.http import HttpBackend
+from embedb.client import Client
 
 SEGMENTS = 3
 ROWS_PER_SEGMENT = 600
@@ -21,7 +21,7 @@ def model() -> str:
     return f"m_{uuid.uuid4().hex[:10]}"
 
 
-def bound_collection(db: Backend, name: str, model: str) -> None:
+def bound_collection(db: Client, name: str, model: str) -> None:
     """A model-bound field over three sealed segments, and a slow challenger (about 0.25 s a segment)."""
     db.register_model(model, "embedb.models.testing:hash_embed_16", alias="champion")
     db.register_model(model, "tests.support.slow_embedders:counted_hash_8", alias="challenger")
@@ -39,7 +39,7 @@ def bound_collection(db: Backend, name: str, model: str) -> None:
         db.flush(name)
 
 
-def test_progress_is_reported_without_waiting(db: Backend, name: str, model: str) -> None:
+def test_progress_is_reported_without_waiting(db: Client, name: str, model: str) -> None:
     bound_collection(db, name, model)
     calls: list[tuple[int, int]] = []
     finished = threading.Event()
@@ -58,7 +58,7 @@ def test_progress_is_reported_without_waiting(db: Backend, name: str, model: str
     assert done == sorted(done) and all(0 <= d <= t for d, t in calls)
 
 
-def test_a_failing_progress_callback_does_not_stop_the_job(db: Backend, name: str, model: str) -> None:
+def test_a_failing_progress_callback_does_not_stop_the_job(db: Client, name: str, model: str) -> None:
     bound_collection(db, name, model)
 
     def progress(rows_done: int, rows_total: int) -> None:

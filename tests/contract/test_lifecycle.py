@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from embedb.backends import Backend
+from embedb.client import Client
 from embedb.errors import (
     AlreadyExistsError,
     DataError,
@@ -37,7 +37,7 @@ def bound_schema(model: str) -> dict[str, object]:
     }
 
 
-def test_registry_round_trip(db: Backend, model: str) -> None:
+def test_registry_round_trip(db: Client, model: str) -> None:
     first = db.register_model(model, "embedb.models.testing:hash_embed_16", alias="champion", tags={"team": "search"})
     assert first["uri"] == f"models:/{model}/1" and first["dimension"] == 16 and first["aliases"] == ["champion"]
     second = db.register_model(model, "embedb.models.testing:hash_embed_8", description="smaller")
@@ -64,7 +64,7 @@ def test_registry_round_trip(db: Backend, model: str) -> None:
         db.describe_model(f"{model}_missing")
 
 
-def test_embedding_lifecycle(db: Backend, name: str, model: str) -> None:
+def test_embedding_lifecycle(db: Client, name: str, model: str) -> None:
     db.register_model(model, "embedb.models.testing:hash_embed_16", alias="champion")
     db.register_model(model, "embedb.models.testing:hash_embed_8", alias="challenger")
     db.create_collection(name, schema=bound_schema(model))
@@ -107,7 +107,7 @@ def test_embedding_lifecycle(db: Backend, name: str, model: str) -> None:
     assert versions[f"models:/{model}/1"]["serving"] and versions[f"models:/{model}/2"]["rows"] == 6
 
 
-def test_collection_handle_passes_embedding_versions(db: Backend, name: str, model: str) -> None:
+def test_collection_handle_passes_embedding_versions(db: Client, name: str, model: str) -> None:
     """Vectors brought through the ``Collection`` handle keep the model version they name."""
     db.register_model(model, "embedb.models.testing:hash_embed_16", alias="champion")
     db.create_collection(name, schema=bound_schema(model))

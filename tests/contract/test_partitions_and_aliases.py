@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from embedb.backends import Backend
+from embedb.client import Client
 from embedb.errors import (
     AliasAlreadyExistsError,
     AliasNotFoundError,
@@ -18,12 +18,12 @@ from embedb.errors import (
 
 
 @pytest.fixture
-def collection(db: Backend, name: str) -> str:
+def collection(db: Client, name: str) -> str:
     db.create_collection(name, dimension=2)
     return name
 
 
-def test_partition_lifecycle(db: Backend, collection: str) -> None:
+def test_partition_lifecycle(db: Client, collection: str) -> None:
     assert db.list_partitions(collection) == ["_default"]
     db.create_partition(collection, "recent")
     assert db.has_partition(collection, "recent") is True
@@ -40,7 +40,7 @@ def test_partition_lifecycle(db: Backend, collection: str) -> None:
     assert db.query(collection, "", output_fields=["id"]) == [{"id": 2}]
 
 
-def test_partition_errors(db: Backend, collection: str) -> None:
+def test_partition_errors(db: Client, collection: str) -> None:
     db.create_partition(collection, "p")
     with pytest.raises(PartitionAlreadyExistsError):
         db.create_partition(collection, "p")
@@ -60,7 +60,7 @@ def test_partition_errors(db: Backend, collection: str) -> None:
         db.list_partitions(collection + "_missing")
 
 
-def test_alias_lifecycle(db: Backend, collection: str, other_name: str) -> None:
+def test_alias_lifecycle(db: Client, collection: str, other_name: str) -> None:
     alias = collection + "_live"
     db.create_collection(other_name, dimension=2)
     db.create_alias(collection, alias)
@@ -81,7 +81,7 @@ def test_alias_lifecycle(db: Backend, collection: str, other_name: str) -> None:
     assert db.list_aliases(other_name)["aliases"] == []
 
 
-def test_alias_errors(db: Backend, collection: str) -> None:
+def test_alias_errors(db: Client, collection: str) -> None:
     alias = collection + "_a"
     with pytest.raises(CollectionNotFoundError):
         db.create_alias(collection + "_missing", alias)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from embedb.backends import Backend
+from embedb.client import Client
 from embedb.errors import (
     DataError,
     DimensionMismatchError,
@@ -27,7 +27,7 @@ def vectors() -> np.ndarray:
 
 
 @pytest.fixture
-def collection(db: Backend, name: str, vectors: np.ndarray) -> str:
+def collection(db: Client, name: str, vectors: np.ndarray) -> str:
     db.create_collection(name, dimension=DIM, metric_type="L2")
     db.insert(name, {"id": np.arange(N), "vector": vectors, "group": [i % 4 for i in range(N)]})
     return name
@@ -37,7 +37,7 @@ def exact_l2(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
     return np.asarray(((vectors - query) ** 2).sum(axis=1))
 
 
-def test_hits_are_the_exact_nearest_neighbours(db: Backend, collection: str, vectors: np.ndarray) -> None:
+def test_hits_are_the_exact_nearest_neighbours(db: Client, collection: str, vectors: np.ndarray) -> None:
     queries = vectors[:3] + 0.001
     hits = db.search(collection, queries, limit=5)
     assert len(hits) == 3
@@ -50,14 +50,14 @@ def test_hits_are_the_exact_nearest_neighbours(db: Backend, collection: str, vec
         assert distances == pytest.approx(exact_l2(vectors, query)[expected].tolist(), abs=1e-4)
 
 
-def test_query_shapes_one_vector_lists_and_numpy(db: Backend, collection: str, vectors: np.ndarray) -> None:
+def test_query_shapes_one_vector_lists_and_numpy(db: Client, collection: str, vectors: np.ndarray) -> None:
     one = db.search(collection, vectors[5].tolist(), limit=1)
     assert one == db.search(collection, [vectors[5].tolist()], limit=1) == db.search(collection, vectors[5], limit=1)
     assert one[0][0]["id"] == 5
     assert db.search(collection, vectors[5:6].astype(np.float64), limit=1)[0][0]["id"] == 5
 
 
-def test_filter_offset_and_output_fields(db: Backend, collection: str, vectors: np.ndarray) -> None:
+def test_filter_offset_and_output_fields(db: Client, collection: str, vectors: np.ndarray) -> None:
     query = vectors[0]
     filtered = db.search(collection, [query], filter="group == 1", limit=4, output_fields=["group", "vector"])[0]
     assert all(hit["entity"]["group"] == 1 for hit in filtered)
@@ -71,7 +71,7 @@ def test_filter_offset_and_output_fields(db: Backend, collection: str, vectors: 
 
 
 def test_results_are_identical_on_both_backends(
-    collection: str, embedded_db: Backend, http_db: Backend, vectors: np.ndarray
+    collection: str, embedded_db: Client, http_db: Client, vectors: np.ndarray
 ) -> None:
     """Congruence: the same call gives bit-identical hits embedded and over HTTP (same data inserted)."""
     other = collection + "_twin"
@@ -86,14 +86,14 @@ def test_results_are_identical_on_both_backends(
     )
 
 
-def test_search_iterator_pages_in_order(db: Backend, collection: str, vectors: np.ndarray) -> None:
+def test_search_iterator_pages_in_order(db: Client, collection: str, vectors: np.ndarray) -> None:
     everything = [h["id"] for h in db.search(collection, [vectors[1]], limit=20)[0]]
     pages = [[h["id"] for h in page] for page in db.search_iterator(collection, [vectors[1]], batch_size=8, limit=20)]
     assert [len(page) for page in pages] == [8, 8, 4]
     assert [key for page in pages for key in page] == everything
 
 
-def test_cosine_and_ip_distances(db: Backend, name: str, other_name: str) -> None:
+def test_cosine_and_ip_distances(db: Client, name: str, other_name: str) -> None:
     db.create_collection(name, dimension=2, metric_type="COSINE")
     db.insert(name, [{"id": 1, "vector": [1.0, 0.0]}, {"id": 2, "vector": [0.0, 3.0]}])
     hits = db.search(name, [[2.0, 0.0]], limit=2)[0]
@@ -122,7 +122,7 @@ def test_cosine_and_ip_distances(db: Backend, name: str, other_name: str) -> Non
     ],
 )
 def test_bad_searches_raise_the_same_class(
-    db: Backend, collection: str, arguments: dict[str, Any], error: type[Exception]
+    db: Client, collection: str, arguments: dict[str, Any], error: type[Exception]
 ) -> None:
     arguments = dict(arguments)
     data = arguments.pop("data")
@@ -130,7 +130,7 @@ def test_bad_searches_raise_the_same_class(
         db.search(collection, data, **arguments)
 
 
-def test_iterator_arguments_are_checked(db: Backend, collection: str) -> None:
+def test_iterator_arguments_are_checked(db: Client, collection: str) -> None:
     with pytest.raises(InvalidArgumentError):
         db.query_iterator(collection, batch_size=0)
     with pytest.raises(InvalidArgumentError):

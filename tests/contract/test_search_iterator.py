@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from embedb.backends import MAX_SEARCH_LIMIT, Backend
+from embedb.client import Client
+from embedb.contract import MAX_SEARCH_LIMIT
 from embedb.errors import InvalidArgumentError
 
 DIM = 8
@@ -19,7 +20,7 @@ def many_vectors() -> np.ndarray:
     return np.repeat(distinct, 3, axis=0)[:MANY]
 
 
-def fill(db: Backend, name: str, metric: str, vectors: np.ndarray, *, index_type: str | None = None) -> list[int]:
+def fill(db: Client, name: str, metric: str, vectors: np.ndarray, *, index_type: str | None = None) -> list[int]:
     """Half the rows in a sealed segment, half in the growing one (pages merge across segments); their ids.
 
     The sealed segment is scanned exactly, or searched through a built ``index_type``
@@ -44,7 +45,7 @@ def closest_first(distances: list[float], metric: str) -> list[float]:
 
 
 @pytest.mark.parametrize("metric", ["COSINE", "IP", "L2"])
-def test_every_row_once_in_distance_order(db: Backend, name: str, metric: str, many_vectors: np.ndarray) -> None:
+def test_every_row_once_in_distance_order(db: Client, name: str, metric: str, many_vectors: np.ndarray) -> None:
     ids = fill(db, name, metric, many_vectors)
     query = many_vectors[7] + 0.25
 
@@ -67,7 +68,7 @@ def test_every_row_once_in_distance_order(db: Backend, name: str, metric: str, m
 
 
 @pytest.mark.parametrize("metric", ["COSINE", "L2"])
-def test_every_row_once_through_a_flat_index(db: Backend, name: str, metric: str, many_vectors: np.ndarray) -> None:
+def test_every_row_once_through_a_flat_index(db: Client, name: str, metric: str, many_vectors: np.ndarray) -> None:
     ids = fill(db, name, metric, many_vectors, index_type="FLAT")
     hits = [hit for page in db.search_iterator(name, [many_vectors[11]], batch_size=2_000) for hit in page]
     assert sorted(hit["id"] for hit in hits) == ids
@@ -75,7 +76,7 @@ def test_every_row_once_through_a_flat_index(db: Backend, name: str, metric: str
     assert distances == closest_first(distances, metric)
 
 
-def test_a_range_in_search_params_bounds_the_walk(db: Backend, name: str, many_vectors: np.ndarray) -> None:
+def test_a_range_in_search_params_bounds_the_walk(db: Client, name: str, many_vectors: np.ndarray) -> None:
     fill(db, name, "COSINE", many_vectors[:3_000])
     query = many_vectors[0]
     params = {"metric_type": "COSINE", "params": {"radius": 0.2, "range_filter": 0.9}}
@@ -85,7 +86,7 @@ def test_a_range_in_search_params_bounds_the_walk(db: Backend, name: str, many_v
     assert sorted(hit["id"] for hit in walked) == sorted(expected) and expected
 
 
-def test_batch_size_is_checked(db: Backend, name: str) -> None:
+def test_batch_size_is_checked(db: Client, name: str) -> None:
     db.create_collection(name, dimension=DIM)
     with pytest.raises(InvalidArgumentError, match="batch_size must be at most 16384"):
         db.search_iterator(name, [[1.0] * DIM], batch_size=MAX_SEARCH_LIMIT + 1)

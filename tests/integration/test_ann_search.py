@@ -75,7 +75,7 @@ def _schema() -> MilvusSchema:
     return schema
 
 
-def _fill(db: embedb.Backend, name: str, data: Data, *, batches: int = 1) -> None:
+def _fill(db: embedb.Client, name: str, data: Data, *, batches: int = 1) -> None:
     db.create_collection(name, schema=_schema().to_schema())
     for part in np.array_split(np.arange(ROWS), batches):
         db.insert(name, {"id": data.ids[part], "vector": data.vectors[part], "bucket": data.bucket[part]})
@@ -83,7 +83,7 @@ def _fill(db: embedb.Backend, name: str, data: Data, *, batches: int = 1) -> Non
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[embedb.Backend]:
+def db(tmp_path: Path) -> Iterator[embedb.Client]:
     client = embedb.connect(tmp_path / "db", **SETTINGS)
     yield client
     client.close()
@@ -94,20 +94,20 @@ def _recall(hits: Sequence[Sequence[Mapping[str, Any]]], truth: list[list[int]])
     return found / sum(len(t) for t in truth)
 
 
-def _embedded(db: embedb.Backend) -> LocalBackend:
+def _embedded(db: embedb.Client) -> LocalBackend:
     """The embedded engine behind ``db``, for the tests that look at its index state."""
     assert isinstance(db, LocalBackend), type(db)
     return db
 
 
-def _planner(db: embedb.Backend, name: str) -> SegmentPlanner:
+def _planner(db: embedb.Client, name: str) -> SegmentPlanner:
     engine = _embedded(db)
-    return engine.indexes.collection(engine._info(name)).planner
+    return engine.indexes.collection(engine.database.metadata.info(name)).planner
 
 
 @pytest.mark.parametrize(("index_type", "build", "search", "minimum"), INDEXES, ids=[i[0] for i in INDEXES])
 def test_recall_against_exact_with_filters_and_deletions(
-    db: embedb.Backend, data: Data, index_type: str, build: dict[str, Any], search: dict[str, Any], minimum: float
+    db: embedb.Client, data: Data, index_type: str, build: dict[str, Any], search: dict[str, Any], minimum: float
 ) -> None:
     _fill(db, "docs", data)
     db.create_index("docs", field_name="vector", index_type=index_type, params=build)
@@ -135,7 +135,7 @@ def test_recall_against_exact_with_filters_and_deletions(
             assert _recall(hits, data.exact(allowed & live)) >= minimum, f"{label} after deletes"
 
 
-def test_single_queries_and_batches_agree(db: embedb.Backend, data: Data) -> None:
+def test_single_queries_and_batches_agree(db: embedb.Client, data: Data) -> None:
     _fill(db, "docs", data)
     db.create_index("docs", field_name="vector", index_type="HNSW", params={"M": 16, "efConstruction": 64})
     batch = db.search("docs", data.queries[:8], limit=5, search_params={"ef": 32})
@@ -143,7 +143,7 @@ def test_single_queries_and_batches_agree(db: embedb.Backend, data: Data) -> Non
     assert [[h["id"] for h in q] for q in batch] == [[h["id"] for h in q] for q in single]
 
 
-def test_the_short_search_path_answers_like_the_general_one(db: embedb.Backend, data: Data) -> None:
+def test_the_short_search_path_answers_like_the_general_one(db: embedb.Client, data: Data) -> None:
     _fill(db, "docs", data)
     db.create_index("docs", field_name="vector", index_type="HNSW", params={"M": 16, "efConstruction": 64})
     db.search("docs", data.queries[:1], limit=3)  # the general path fills the caches the short one reads
@@ -166,7 +166,7 @@ def test_indexes_survive_reopen_without_a_rebuild(tmp_path: Path, data: Data) ->
     assert len(files) == 1
     with embedb.connect(tmp_path / "db", **SETTINGS) as db:
         engine = _embedded(db)
-        collection = engine.indexes.collection(engine._info("docs"))
+        collection = engine.indexes.collection(engine.database.metadata.info("docs"))
         assert [s.state for s in collection.status.values()] == [BuildState.READY], "loaded, not queued for a build"
         assert db.search("docs", data.queries, limit=10, search_params={"ef": 48}) == before
         assert db.describe_index("docs", "vector")["indexed_rows"] == ROWS
@@ -200,7 +200,7 @@ def test_a_corrupt_index_file_is_rebuilt_on_open(tmp_path: Path, data: Data) -> 
     assert not path.exists(), "the damaged file was replaced"
 
 
-def test_compaction_rebuilds_the_merged_segment(db: embedb.Backend, data: Data, tmp_path: Path) -> None:
+def test_compaction_rebuilds_the_merged_segment(db: embedb.Client, data: Data, tmp_path: Path) -> None:
     _fill(db, "docs", data, batches=3)
     db.create_index("docs", field_name="vector", index_type="HNSW", params={"M": 16, "efConstruction": 64})
     description = db.describe_index("docs", "vector")
@@ -219,7 +219,7 @@ def test_compaction_rebuilds_the_merged_segment(db: embedb.Backend, data: Data, 
     assert _recall(hits, data.exact(live)) >= 0.95
 
 
-def test_a_search_during_compaction_sees_one_consistent_snapshot(db: embedb.Backend, data: Data) -> None:
+def test_a_search_during_compaction_sees_one_consistent_snapshot(db: embedb.Client, data: Data) -> None:
     _fill(db, "docs", data, batches=4)
     db.create_index("docs", field_name="vector", index_type="FLAT")
     deleted = list(range(0, ROWS, 5))
@@ -251,7 +251,7 @@ def test_a_search_during_compaction_sees_one_consistent_snapshot(db: embedb.Back
 
 
 @pytest.fixture
-def hnsw_docs(db: embedb.Backend, data: Data) -> str:
+def hnsw_docs(db: embedb.Client, data: Data) -> str:
     _fill(db, "docs", data)
     db.create_index("docs", field_name="vector", index_type="HNSW", params={"M": 16, "efConstruction": 64})
     return "docs"
@@ -280,7 +280,7 @@ def _cores_used(job: Callable[[], object]) -> float:
 
 
 @pytest.mark.perf
-def test_searches_release_the_gil(db: embedb.Backend, data: Data, hnsw_docs: str) -> None:
+def test_searches_release_the_gil(db: embedb.Client, data: Data, hnsw_docs: str) -> None:
     """A thread keeps running Python while another searches; the control is C code that keeps the GIL."""
     query = data.queries[:1]
     big = list(range(3_000_000, 0, -1))
@@ -297,7 +297,7 @@ def test_searches_release_the_gil(db: embedb.Backend, data: Data, hnsw_docs: str
 
 @pytest.mark.perf
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
-def test_concurrent_searches_use_both_cores(db: embedb.Backend, data: Data, hnsw_docs: str) -> None:
+def test_concurrent_searches_use_both_cores(db: embedb.Client, data: Data, hnsw_docs: str) -> None:
     """Two searching threads use about as many cores as two threads of GIL-free hashing.
 
     The hashing is the control: C code that releases the GIL, as Faiss does, measured in
@@ -327,7 +327,7 @@ def test_concurrent_searches_use_both_cores(db: embedb.Backend, data: Data, hnsw
     assert searched >= bar, f"two searching threads used {searched:.2f} cores where GIL-free hashing used {control:.2f}"
 
 
-def test_index_admin_follows_milvus(db: embedb.Backend) -> None:
+def test_index_admin_follows_milvus(db: embedb.Client) -> None:
     db.create_collection("quick", dimension=DIM)
     description = db.describe_index("quick", "vector")
     assert (description["index_type"], description["requested_index_type"], description["metric_type"]) == ("HNSW", "AUTOINDEX", "COSINE")
@@ -366,7 +366,7 @@ def test_index_admin_follows_milvus(db: embedb.Backend) -> None:
     assert db.list_indexes("docs") == [], "a refused request defines nothing"
 
 
-def test_index_params_at_create_collection_set_the_metric(db: embedb.Backend, data: Data) -> None:
+def test_index_params_at_create_collection_set_the_metric(db: embedb.Client, data: Data) -> None:
     client = MilvusClient.__new__(MilvusClient)
     client._backend = db
     params = client.prepare_index_params()
@@ -376,7 +376,7 @@ def test_index_params_at_create_collection_set_the_metric(db: embedb.Backend, da
     assert db.describe_index("l2", "vector")["metric_type"] == "L2"
 
 
-def test_range_and_grouping_search(db: embedb.Backend, data: Data) -> None:
+def test_range_and_grouping_search(db: embedb.Client, data: Data) -> None:
     _fill(db, "docs", data)
     db.create_index("docs", field_name="vector", index_type="HNSW", params={"M": 16, "efConstruction": 64})
     hits = db.search("docs", data.queries[:3], limit=20, search_params={"metric_type": "COSINE", "params": {"radius": 0.3, "range_filter": 0.7}})

@@ -16,8 +16,8 @@ import pytest
 from tests.support.server_process import start_server
 
 import embedb
-from embedb.backends import Backend
 from embedb.backends.http import HttpBackend
+from embedb.client import Client
 from embedb.storage.engine import CATALOG_FILE
 
 TEXTS = ["red apple pie", "green apple tart", "stock market crash", "market prices fall", "blue whale song"]
@@ -41,7 +41,7 @@ def log_writes_fail(data_path: Path) -> Iterator[None]:
         catalog.close()
 
 
-def running_experiment(db: Backend) -> int:
+def running_experiment(db: Client) -> int:
     """``docs`` with a model-bound field, both versions backfilled, and an interleaving experiment on it."""
     db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
     db.register_model("toy", "embedb.models.testing:hash_embed_8", alias="challenger")
@@ -61,7 +61,7 @@ def running_experiment(db: Backend) -> int:
     return int(started["experiment_id"])
 
 
-def search_all(db: Backend) -> None:
+def search_all(db: Client) -> None:
     for text in QUERIES:
         assert "query_id" in db.search("docs", text, limit=3)[0][0], "the search is routed by the experiment"
 

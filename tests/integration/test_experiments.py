@@ -32,7 +32,7 @@ def texts(count: int, seed: int = 0) -> list[str]:
     return [" ".join(rng.choice(WORDS, size=4)) for _ in range(count)]
 
 
-def open_db(path: Path) -> embedb.Backend:
+def open_db(path: Path) -> embedb.Client:
     return embedb.connect(path, background_compaction=False)
 
 
@@ -57,13 +57,13 @@ def data_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def db(data_path: Path) -> Iterator[embedb.Backend]:
+def db(data_path: Path) -> Iterator[embedb.Client]:
     client = open_db(data_path)
     yield client
     client.close()
 
 
-def start(db: embedb.Backend, mode: str, **options: Any) -> int:
+def start(db: embedb.Client, mode: str, **options: Any) -> int:
     started = db.start_experiment(
         "docs", "embedding", champion="toy@champion", challenger="toy@challenger", mode=mode, **options
     )
@@ -71,7 +71,7 @@ def start(db: embedb.Backend, mode: str, **options: Any) -> int:
     return int(started["experiment_id"])
 
 
-def arm_ids(db: embedb.Backend, text: str, version: str, limit: int) -> list[int]:
+def arm_ids(db: embedb.Client, text: str, version: str, limit: int) -> list[int]:
     hits = db.search("docs", text, limit=limit, embedding_version=version)
     assert all("query_id" not in hit for hit in hits[0]), "a search naming its version is never routed"
     return [hit["id"] for hit in hits[0]]
@@ -81,7 +81,7 @@ def without_tags(hits: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [{key: value for key, value in hit.items() if key not in ("query_id", "arm")} for hit in hits]
 
 
-def test_interleaved_hits_come_from_both_arms_tagged_with_query_id_and_arm(db: embedb.Backend) -> None:
+def test_interleaved_hits_come_from_both_arms_tagged_with_query_id_and_arm(db: embedb.Client) -> None:
     experiment_id = start(db, "interleave")
     seen_arms: set[str] = set()
     for text in QUERIES:
@@ -103,7 +103,7 @@ def test_interleaved_hits_come_from_both_arms_tagged_with_query_id_and_arm(db: e
     assert report["arms"]["challenger"]["wins"] == 1
 
 
-def test_split_keeps_each_user_in_one_arm(db: embedb.Backend) -> None:
+def test_split_keeps_each_user_in_one_arm(db: embedb.Client) -> None:
     experiment_id = start(db, "split", split=0.5)
     arms_of_user: dict[str, set[str]] = {}
     for user in range(30):
@@ -123,7 +123,7 @@ def test_split_keeps_each_user_in_one_arm(db: embedb.Backend) -> None:
     assert report["test"] == "sequential mSPRT" and report["decision"] == "undecided"
 
 
-def test_shadow_never_changes_the_answer_and_logs_both_arms(db: embedb.Backend) -> None:
+def test_shadow_never_changes_the_answer_and_logs_both_arms(db: embedb.Client) -> None:
     experiment_id = start(db, "shadow")
     for text in QUERIES:
         routed = db.search("docs", [text, text + " river"], limit=5, output_fields=["text"])
@@ -140,7 +140,7 @@ def test_shadow_never_changes_the_answer_and_logs_both_arms(db: embedb.Backend) 
     assert report["decision"] == "undecided" and "shadow mode cannot promote" in report["reason"]
 
 
-def test_vector_searches_go_to_the_champion_unlogged(db: embedb.Backend) -> None:
+def test_vector_searches_go_to_the_champion_unlogged(db: embedb.Client) -> None:
     experiment_id = start(db, "interleave")
     (hits,) = db.search("docs", hash_embed(["apple pie"], dimension=16), limit=3)
     assert all("query_id" not in hit for hit in hits)
@@ -169,7 +169,7 @@ def test_logs_feedback_and_routing_survive_a_reopen(data_path: Path) -> None:
         assert db.experiment_report(experiment_id)["queries"] == len(QUERIES) + 1
 
 
-def test_one_running_experiment_per_field_and_guarded_states(db: embedb.Backend) -> None:
+def test_one_running_experiment_per_field_and_guarded_states(db: embedb.Client) -> None:
     experiment_id = start(db, "split")
     with pytest.raises(FailedPreconditionError, match=f"experiment {experiment_id} is already running"):
         start(db, "shadow")
@@ -190,7 +190,7 @@ def test_one_running_experiment_per_field_and_guarded_states(db: embedb.Backend)
     assert db.list_experiments()[1]["experiment_id"] == second
 
 
-def test_start_refuses_bad_requests_before_writing(db: embedb.Backend) -> None:
+def test_start_refuses_bad_requests_before_writing(db: embedb.Client) -> None:
     with pytest.raises(InvalidArgumentError, match="shadow, split, interleave"):
         start(db, "ab-test")
     with pytest.raises(InvalidArgumentError, match="horizon"):
@@ -210,7 +210,7 @@ def test_start_refuses_bad_requests_before_writing(db: embedb.Backend) -> None:
         db.get_experiment(42)
 
 
-def test_feedback_is_checked_against_the_logged_query(db: embedb.Backend) -> None:
+def test_feedback_is_checked_against_the_logged_query(db: embedb.Client) -> None:
     start(db, "interleave")
     (hits,) = db.search("docs", "apple pie", limit=3)
     query_id = hits[0]["query_id"]
@@ -233,7 +233,7 @@ def test_feedback_is_checked_against_the_logged_query(db: embedb.Backend) -> Non
     assert db.feedback("docs", query_id, str(hits[0]["id"]))["doc_id"] == hits[0]["id"], "an id sent as text is matched"
 
 
-def test_a_version_in_a_running_experiment_cannot_be_dropped(db: embedb.Backend) -> None:
+def test_a_version_in_a_running_experiment_cannot_be_dropped(db: embedb.Client) -> None:
     experiment_id = start(db, "shadow")
     db.delete_model_alias("toy", "challenger")
     with pytest.raises(InUseError, match=f"running experiment {experiment_id}"):
@@ -242,7 +242,7 @@ def test_a_version_in_a_running_experiment_cannot_be_dropped(db: embedb.Backend)
     assert db.drop_embedding_version("docs", "embedding", "toy/2")["dropped_version"] == "models:/toy/2"
 
 
-def test_promote_moves_serving_version_and_alias_and_ends_the_experiment(db: embedb.Backend) -> None:
+def test_promote_moves_serving_version_and_alias_and_ends_the_experiment(db: embedb.Client) -> None:
     experiment = db.collection("docs").start_experiment(
         "embedding", champion="toy@champion", challenger="toy@challenger", mode="interleave"
     )
@@ -257,7 +257,7 @@ def test_promote_moves_serving_version_and_alias_and_ends_the_experiment(db: emb
     assert moved["experiment"]["state"] == "PROMOTED" and experiment.state == "PROMOTED"
     assert db.describe_model_version("toy@champion")["version"] == 2
     (history,) = db.serving_history("docs")
-    assert history["actor"] == "ci" and history["reason"].startswith(f"experiment {experiment.id} (interleave)")
+    assert history["actor"] == "ci" and (history["reason"] or "").startswith(f"experiment {experiment.id} (interleave)")
     (hits,) = db.search("docs", "apple pie", limit=2)
     assert all("query_id" not in hit for hit in hits) and len(hits) == 2
     final = experiment.report()
@@ -266,7 +266,7 @@ def test_promote_moves_serving_version_and_alias_and_ends_the_experiment(db: emb
         experiment.promote()
 
 
-def test_a_fixed_horizon_is_evaluated_once_on_its_first_observations(db: embedb.Backend) -> None:
+def test_a_fixed_horizon_is_evaluated_once_on_its_first_observations(db: embedb.Client) -> None:
     experiment_id = start(db, "interleave", sequential=False, horizon=4)
 
     def click_on(arm: str, text: str) -> None:
@@ -287,7 +287,7 @@ def test_a_fixed_horizon_is_evaluated_once_on_its_first_observations(db: embedb.
 
 
 def split_promotions(
-    db: embedb.Backend, click_rates: dict[str, float], *, runs: int, seed: int, users: int = 150
+    db: embedb.Client, click_rates: dict[str, float], *, runs: int, seed: int, users: int = 150
 ) -> int:
     """Run ``runs`` split experiments end to end; count those that any look called promote.
 
@@ -312,7 +312,7 @@ def split_promotions(
     return promotions
 
 
-def test_a_a_split_experiments_through_the_database_rarely_promote(db: embedb.Backend) -> None:
+def test_a_a_split_experiments_through_the_database_rarely_promote(db: embedb.Client) -> None:
     """Clicks ignore the arm. The statistics are checked at 400 runs per case in
     tests/unit/lifecycle/test_verdict_simulation.py; this checks that the database feeds
     them what an A/A test is. With a true rate of at most 0.05, 40 runs show more than 8
@@ -321,7 +321,7 @@ def test_a_a_split_experiments_through_the_database_rarely_promote(db: embedb.Ba
     assert promotions <= 8, f"{promotions} of 40 A/A experiments said promote"
 
 
-def test_split_experiments_through_the_database_find_a_better_challenger(db: embedb.Backend) -> None:
+def test_split_experiments_through_the_database_find_a_better_challenger(db: embedb.Client) -> None:
     """A challenger clicked three times as often is promoted (measured: 10 of 10 at 300 users)."""
     promotions = split_promotions(db, {"champion": 0.2, "challenger": 0.6}, runs=10, seed=12, users=300)
     assert promotions >= 9, f"only {promotions} of 10 experiments promoted a challenger clicked 3x as often"

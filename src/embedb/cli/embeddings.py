@@ -14,9 +14,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from embedb.backends import Backend
 from embedb.cli.console import console
-from embedb.client import connect
+from embedb.connection import connect
+from embedb.contract import Backend
 
 app = typer.Typer(no_args_is_help=True, help="Embedding versions of model-bound fields: backfill, promote, rollback.")
 

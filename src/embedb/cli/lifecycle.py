@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,9 +19,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from embedb.backends import Backend
 from embedb.cli.console import console, err_console
-from embedb.client import connect
+from embedb.connection import connect
+from embedb.contract import Backend
 from embedb.lifecycle.evaluation import read_qrels, read_queries
 from embedb.lifecycle.online_report import ExperimentReport
 
@@ -101,7 +102,7 @@ def _progress() -> Progress:
     )
 
 
-def _print_evaluation(report: dict[str, Any]) -> None:
+def _print_evaluation(report: Mapping[str, Any]) -> None:
     k = report["k"]
     title = f"{report['collection_name']}.{report['field']}: {report['queries']} labelled queries"
     table = Table(

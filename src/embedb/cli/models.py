@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import getpass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,7 +49,7 @@ def _parse_tags(pairs: list[str]) -> dict[str, str]:
     return tags
 
 
-def _versions_table(title: str, versions: list[dict[str, Any]]) -> Table:
+def _versions_table(title: str, versions: Sequence[Mapping[str, Any]]) -> Table:
     table = Table("version", "status", "flavor", "dim", "metric", "aliases", "created", "artifact", title=title)
     for item in versions:
         table.add_row(
@@ -64,7 +65,7 @@ def _versions_table(title: str, versions: list[dict[str, Any]]) -> Table:
     return table
 
 
-def _version_details(item: dict[str, Any]) -> Table:
+def _version_details(item: Mapping[str, Any]) -> Table:
     table = Table(show_header=False, box=None, title=item["uri"])
     for key, value in item.items():
         if isinstance(value, dict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.table import Table
@@ -54,7 +55,7 @@ def evaluate_offline(db: embedb.Backend, revdict: RevDict) -> None:
     console.print(f"CI gate (`embedb eval ... --min-delta 0`): {'passes' if report['gate']['passed'] else 'FAILS'}")
 
 
-def _simulated_clicks(hits: list[dict[str, Any]], relevant: set[str], rng: random.Random) -> list[Any]:
+def _simulated_clicks(hits: Sequence[Mapping[str, Any]], relevant: set[str], rng: random.Random) -> list[Any]:
     clicks = []
     for rank, hit in enumerate(hits):
         if str(hit["id"]) in relevant:
@@ -65,7 +66,7 @@ def _simulated_clicks(hits: list[dict[str, Any]], relevant: set[str], rng: rando
     return clicks
 
 
-def experiment_and_promote(db: embedb.Backend, revdict: RevDict) -> None:
+def experiment_and_promote(db: embedb.Client, revdict: RevDict) -> None:
     col = db.collection(COLLECTION)
     experiment = col.start_experiment(FIELD, champion=CHAMPION, challenger=CHALLENGER, mode="interleave")
     console.print(f"experiment {experiment.id} started: {CHAMPION} vs {CHALLENGER}, team-draft interleaving")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -28,7 +29,7 @@ def step(title: str, text: str) -> None:
     console.print(Panel(text, title=f"[bold cyan]{title}", expand=False))
 
 
-def show_hits(title: str, hits: list[dict[str, Any]]) -> None:
+def show_hits(title: str, hits: Sequence[Mapping[str, Any]]) -> None:
     table = Table(title=title, title_justify="left")
     for column in ("id", "distance", "text", "arm"):
         table.add_column(column)

@@ -21,6 +21,14 @@ import threading
 from pathlib import Path
 
 from embedb.config import Settings
+from embedb.engine.collections import CollectionOperations
+from embedb.engine.data import DataOperations
+from embedb.engine.evaluation import EvaluationOperation
+from embedb.engine.experiments import ExperimentOperations
+from embedb.engine.indexes import IndexOperations
+from embedb.engine.lifecycle import LifecycleOperations
+from embedb.engine.models import ModelOperations
+from embedb.engine.operations import operation_table
 from embedb.errors import ClosedError
 from embedb.index.manager import BuildState, IndexService
 from embedb.lifecycle.backfill import BackfillRunner
@@ -28,7 +36,9 @@ from embedb.lifecycle.bindings import EmbeddingBindings
 from embedb.lifecycle.experiment_service import ExperimentService
 from embedb.lifecycle.jobs import JobTable
 from embedb.lifecycle.service import LifecycleService
+from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry, ModelVersion
+from embedb.search import SearchOperation
 from embedb.storage import CollectionInfo, CollectionStore, SegmentData, StorageEngine
 
 ARTIFACTS_DIR = "artifacts"
@@ -47,6 +57,8 @@ class DatabaseState(enum.Enum):
 
 class Database:
     """Storage, indexes, registry, bindings, backfills, lifecycle and experiments of one data directory.
+
+    ``operations`` implements every operation of the contract over them, by name.
 
     ``path=None`` makes a temporary directory removed by ``stop()``. Thread-safe.
     Raises ``DirectoryLockedError`` when another process writes to the directory and
@@ -84,8 +96,25 @@ class Database:
             version_users=self._experiments_using,
         )
         self.experiments = ExperimentService(self.lifecycle, read_only=read_only)
+        self.metadata = CollectionMetadata(self.storage, self.bindings, self.models)
+        self.parts = self._operation_parts()
+        self.operations = operation_table(self.parts)
         self.state = DatabaseState.CREATED
         self._state_lock = threading.Lock()
+
+    def _operation_parts(self) -> tuple[object, ...]:
+        """The objects whose methods implement the contract's operations over this database."""
+        searcher = SearchOperation(self.metadata, self.indexes, self.models, self.experiments)
+        return (
+            CollectionOperations(self.storage, self.metadata, self.indexes, self.bindings),
+            DataOperations(self.storage, self.metadata, self.models),
+            searcher,
+            IndexOperations(self.metadata, self.indexes),
+            ModelOperations(self.models),
+            LifecycleOperations(self.storage, self.metadata, self.lifecycle),
+            ExperimentOperations(self.storage, self.metadata, self.experiments),
+            EvaluationOperation(self.storage, self.metadata, self.indexes, self.models, self.lifecycle, searcher),
+        )
 
     # -------------------------------------------------------------- life
 

@@ -7,9 +7,9 @@ role or an encoding. It is learnt from these names:
 - ``wire`` — how values are encoded: NumPy arrays packed as base64 (exact
   bits), Arrow tables as an IPC stream, JSON that carries NaN and infinities;
 - ``OPERATIONS`` / ``operation(id)`` — the one table of routes: each
-  ``Operation`` names the ``Backend`` method it calls, its path, the ``Role`` a
-  token needs, its request model, the shape it ``Returns`` and how its
-  ``Body`` is encoded;
+  ``Operation`` names the contract operation it carries, its path, its request
+  model, the shape it ``Returns`` and how its ``Body`` is encoded; the ``Role``
+  a token needs comes from the operation's declaration in ``embedb.contract``;
 - ``ErrorResponse`` — the body of every error answer.
 
 The request models (pydantic, strict, unknown fields refused) sit beside it in

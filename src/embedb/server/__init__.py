@@ -6,7 +6,7 @@ The layer is learnt from this module:
   embedding in another ASGI server);
 - ``serve(path, *, host, port, auth, tls_cert, tls_key, limits)`` — run it on
   uvicorn, as ``embedb serve`` does;
-- ``TokenStore`` — API tokens hashed in the catalog, roles (``embedb.protocol.Role``)
+- ``TokenStore`` — API tokens hashed in the catalog, roles (``embedb.contract.Role``)
   reader < writer < admin, global or per collection.
 
 The routes come from ``embedb.protocol.OPERATIONS``, the one table of
@@ -129,7 +129,7 @@ def serve(
     """
     import uvicorn
 
-    from embedb.client import connect
+    from embedb.connection import connect
 
     check_serving_options(host=host, auth=auth, tls_cert=tls_cert, tls_key=tls_key)
     limits = limits or ServerLimits()

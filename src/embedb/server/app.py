@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from embedb import __version__
-from embedb.backends import Backend
+from embedb.contract import Backend
 from embedb.errors import EmbedbError, InvalidArgumentError, PermissionDeniedError, UnavailableError
 from embedb.server.auth import Authorizer, TokenStore
 from embedb.server.metrics import CONTENT_TYPE, ServerMetrics
@@ -76,7 +76,7 @@ def create_app(
     if isinstance(backend_or_path, Backend):
         backend = backend_or_path
     else:
-        from embedb.client import connect
+        from embedb.connection import connect
 
         backend = connect(os.fspath(backend_or_path))
     metrics = ServerMetrics(backend)

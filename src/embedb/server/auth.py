@@ -4,7 +4,7 @@ A token is ``edb_<token id>_<secret>``. The catalog keeps only the id, a
 per-token random salt and ``sha256(salt + secret)``: the secret is 256 random
 bits, so a fast hash is enough (a slow KDF protects guessable passwords, and
 this is not one), and a stolen catalog reveals no token. Each token has one
-role (reader < writer < admin, see ``operations.Role``) and is valid either for
+role (reader < writer < admin, see ``embedb.contract.Role``) and is valid either for
 every collection or for a list of collections (an alias counts as the
 collection it points to).
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from embedb.backends import Backend
+from embedb.contract import Backend
 from embedb.errors import (
     InvalidArgumentError,
     NotFoundError,

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from embedb.backends import Backend
+from embedb.contract import Backend
 from embedb.errors import EmbedbError
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from embedb.backends import Backend
+from embedb.contract import Backend
 from embedb.errors import InvalidArgumentError
 from embedb.protocol import OPERATIONS, Body, ErrorResponse, Operation, Returns, wire
 from embedb.server.auth import Authorizer, Principal

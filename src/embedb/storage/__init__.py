@@ -54,14 +54,14 @@ Importing this package loads NumPy, pyarrow and sqlite3, nothing heavier.
 
 from __future__ import annotations
 
-from embedb.storage.catalog import Catalog
+from embedb.storage.catalog import Catalog, CollectionInfo
 from embedb.storage.durable import fsync_path
-from embedb.storage.engine import CATALOG_FILE, DEFAULT_PARTITION, CollectionInfo, StorageEngine
-from embedb.storage.events import StorageObserver
+from embedb.storage.engine import CATALOG_FILE, DEFAULT_PARTITION, StorageEngine
 from embedb.storage.records import RowBatch, primary_key_array
 from embedb.storage.segment import SegmentData, SegmentView
 from embedb.storage.segment_files import block_checksums, verify_file
-from embedb.storage.store import CollectionStore, Snapshot
+from embedb.storage.state import Snapshot
+from embedb.storage.store import CollectionStore, StorageObserver
 
 __all__ = [
     "CATALOG_FILE",

@@ -16,12 +16,26 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from embedb.errors import FormatVersionError, ReadOnlyError, StorageError
+from embedb.schema import CollectionSchema
 
 CATALOG_FORMAT_VERSION = 1
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """A collection as the catalog records it."""
+
+    id: int
+    name: str
+    schema: CollectionSchema
+    properties: dict[str, Any]
+    created_at: float
+    partitions: dict[str, int] = field(default_factory=dict)
+
 
 _STORAGE_TABLES = """
 CREATE TABLE IF NOT EXISTS meta (

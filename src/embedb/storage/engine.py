@@ -23,7 +23,6 @@ import sqlite3
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,28 +38,15 @@ from embedb.errors import (
     StorageError,
 )
 from embedb.schema import CollectionSchema, DataType, check_name
-from embedb.storage.catalog import Catalog
-from embedb.storage.events import NoObserver, StorageObserver
+from embedb.storage.catalog import Catalog, CollectionInfo
 from embedb.storage.lock import WriterLock
 from embedb.storage.state import StoreLayout
-from embedb.storage.store import CollectionStore
+from embedb.storage.store import CollectionStore, NoObserver, StorageObserver
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PARTITION = "_default"
 CATALOG_FILE = "catalog.sqlite"
-
-
-@dataclass(frozen=True)
-class CollectionInfo:
-    """A collection as the catalog records it."""
-
-    id: int
-    name: str
-    schema: CollectionSchema
-    properties: dict[str, Any]
-    created_at: float
-    partitions: dict[str, int] = field(default_factory=dict)
 
 
 class StorageEngine:

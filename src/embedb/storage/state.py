@@ -17,17 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from embedb.config import Settings
 from embedb.storage.deletions import DeletionMarks
 from embedb.storage.records import RecordKind, RowBatch, decode_batch, decode_json, decode_keys
-from embedb.storage.segment import GrowingSegment, SegmentData
-
-if TYPE_CHECKING:
-    from embedb.storage.store import Snapshot
+from embedb.storage.segment import GrowingSegment, SegmentData, SegmentView
 
 
 @dataclass(frozen=True)
@@ -166,3 +162,15 @@ class StoreState:
             self.freeze_growing()
         self.growing.append(batch, lsn)
         self.growing_marks.grow(self.growing.num_rows)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a reader sees: segment views with pinned deletion marks, and the LSN they include."""
+
+    segments: tuple[SegmentView, ...]
+    lsn: int
+
+    @property
+    def live_count(self) -> int:
+        return sum(view.live_count for view in self.segments)

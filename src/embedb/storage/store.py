@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -37,26 +36,42 @@ from embedb.errors import ClosedError, DuplicateKeyError, ReadOnlyError
 from embedb.storage.catalog import Catalog
 from embedb.storage.checkpoint import publish_checkpoint, write_sealed_segments
 from embedb.storage.compaction import merge_group, plan_compaction
-from embedb.storage.events import NoObserver, StorageObserver
 from embedb.storage.records import RecordKind, RowBatch, encode_batch, encode_json, encode_keys
 from embedb.storage.recovery import recover
 from embedb.storage.segment import SegmentData, SegmentView
-from embedb.storage.state import StoreLayout
+from embedb.storage.state import Snapshot, StoreLayout
 from embedb.storage.vector_columns import add_column, drop_column
+
+if TYPE_CHECKING:
+    from embedb.storage.catalog import CollectionInfo
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """What a reader sees: segment views with pinned deletion marks, and the LSN they include."""
+class StorageObserver(Protocol):
+    """Told of every store the engine opens and every change to a store's sealed segments."""
 
-    segments: tuple[SegmentView, ...]
-    lsn: int
+    def store_opened(self, info: CollectionInfo, store: CollectionStore) -> None:
+        """A collection's store was opened (once per store, before any other event of it)."""
 
-    @property
-    def live_count(self) -> int:
-        return sum(view.live_count for view in self.segments)
+    def segments_changed(self, collection_id: int, added: list[SegmentData], removed: list[int]) -> None:
+        """Sealed segments were published (a seal or a compaction) or dropped."""
+
+    def column_added(self, collection_id: int, data: SegmentData, key: str) -> None:
+        """A vector column (``key``) was added to a sealed segment (a backfill chunk)."""
+
+
+class NoObserver:
+    """An observer that ignores everything: a bare storage engine (tools, tests)."""
+
+    def store_opened(self, info: CollectionInfo, store: CollectionStore) -> None:
+        return None
+
+    def segments_changed(self, collection_id: int, added: list[SegmentData], removed: list[int]) -> None:
+        return None
+
+    def column_added(self, collection_id: int, data: SegmentData, key: str) -> None:
+        return None
 
 
 class CollectionStore:

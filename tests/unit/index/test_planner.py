@@ -13,7 +13,7 @@ from embedb.query.exact import NO_ROW
 from embedb.query.reads import SearchRequest, exact_segment_search
 from embedb.schema import MetricType
 from embedb.storage.segment import SegmentData, SegmentView
-from embedb.storage.store import Snapshot
+from embedb.storage.state import Snapshot
 
 # The clustered base vectors and held-out queries of the ``data_32d`` fixture.
 Data32d = tuple[np.ndarray, np.ndarray]

@@ -1,58 +1,59 @@
-"""The search part of ``LocalBackend``: vectors or query text in, Milvus-shaped hits out.
+"""Search: vectors or query text in, Milvus-shaped hits out — the path request → plan → execute → hits.
 
-The general path checks every argument, embeds query text with the model version
-whose vectors it is compared to, routes it through a running experiment, plans
-each segment (exact or index, with the filter's mask) and assembles hits. A short
-path serves the most common request — vectors, one indexed sealed segment, ids
-and distances only — with as little Python around the Faiss call as possible.
+``SearchOperation.search`` checks every argument, embeds query text with the
+model version whose vectors it is compared to, routes it through a running
+experiment (each arm is a search with its own ``embedding_version``), plans each
+segment (exact, or its index with the filter's mask; ``embedb.index.planner``),
+runs the plan over one snapshot (``embedb.query.reads.search_snapshot``) and
+assembles hits (``embedb.search.hits``). A short path serves the most common
+request — vectors, one indexed sealed segment, ids and distances only — with
+as little Python around the index call as possible.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 
 import numpy as np
 
-from embedb.backends import MAX_SEARCH_LIMIT, SearchHits
+from embedb.contract import MAX_SEARCH_LIMIT
+from embedb.contract.results import SearchHits
 from embedb.errors import FailedPreconditionError, FieldNotFoundError, InvalidArgumentError
+from embedb.index.manager import CollectionIndexes, IndexService
 from embedb.index.planner import group_search
 from embedb.index.requests import search_options
 from embedb.ingest import check_query_vectors
 from embedb.lifecycle.bindings import EmbeddingVersion, EmbeddingVersionState, FieldBinding
 from embedb.lifecycle.embedding import embed_query_text, is_text_query
-from embedb.query.exact import NO_ROW, distances_for_output, prepare_queries
+from embedb.lifecycle.experiment_service import ExperimentService
+from embedb.lifecycle.experiments import ExperimentRecord
+from embedb.lifecycle.routing import Hits
+from embedb.metadata import CollectionMetadata
+from embedb.models import ModelRegistry
+from embedb.query.exact import prepare_queries
 from embedb.query.filters import compile_filter
-from embedb.query.reads import OutputPlan, RowRefs, SearchRequest, project, search_snapshot
+from embedb.query.reads import OutputPlan, SearchRequest, search_snapshot
 from embedb.schema import CollectionSchema, DataType, FieldSchema
-from embedb.storage.store import Snapshot
-
-if TYPE_CHECKING:
-    from embedb.index.manager import IndexService
-    from embedb.lifecycle.experiment_service import ExperimentService
-    from embedb.models import ModelRegistry
-    from embedb.storage.engine import CollectionInfo
-    from embedb.storage.store import CollectionStore
+from embedb.search.hits import assemble_hits, check_paging, plain_hits
+from embedb.storage.catalog import CollectionInfo
 
 
+class SearchOperation:
+    """The ``search`` operation of the contract over one database's metadata, indexes, models and experiments."""
 
-class LocalSearchMethods:
-    """Mixed into ``LocalBackend``; relies on its caches, stores, indexes, models and experiments."""
-
-    # Provided by LocalBackend and the other mixins (annotated, not defined, so nothing is shadowed).
-    indexes: IndexService
-    models: ModelRegistry
-    experiments: ExperimentService
-    _infos: dict[str, CollectionInfo]
-    _closed: bool
-    _search_fields: dict[tuple[int, str | None], tuple[CollectionInfo, FieldSchema]]
-    _info: Callable[[str], CollectionInfo]
-    _store: Callable[[CollectionInfo], CollectionStore]
-    _bindings: Callable[[CollectionInfo], dict[str, FieldBinding]]
-    _partition_ids: Callable[[CollectionInfo, Sequence[str] | None], list[int] | None]
-    _output_plan: Callable[..., OutputPlan]
-    _experiment_search: Callable[..., SearchHits | None]
+    def __init__(
+        self,
+        metadata: CollectionMetadata,
+        indexes: IndexService,
+        models: ModelRegistry,
+        experiments: ExperimentService,
+    ) -> None:
+        self.metadata = metadata
+        self.indexes = indexes
+        self.models = models
+        self.experiments = experiments
 
     def search(
         self,
@@ -90,7 +91,7 @@ class LocalSearchMethods:
             hits = self._search_one_index(collection_name, data, limit, search_params)
             if hits is not None:
                 return hits
-        info = self._info(collection_name)
+        info = self.metadata.info(collection_name)
         check_paging(limit, offset, maximum=MAX_SEARCH_LIMIT)
         if embedding_version is None and info.id in self.experiments.routes:
             routed_options = {
@@ -109,7 +110,7 @@ class LocalSearchMethods:
                 return routed
         if not isinstance(filter, str):
             raise InvalidArgumentError(f"filter must be a string, got {type(filter).__name__}")
-        field = self._search_field(info, anns_field)
+        field = self.metadata.search_field(info, anns_field)
         assert field.metric_type is not None
         metric = field.metric_type
         indexes = self.indexes.collection(info)
@@ -133,10 +134,10 @@ class LocalSearchMethods:
             )
         queries = prepare_queries(check_query_vectors(query_field, data), metric)
         compiled = compile_filter(filter, info.schema, params=filter_params) if filter.strip() else None
-        partitions = self._partition_ids(info, partition_names)
-        plan = self._output_plan(info, output_fields, default_all=False)
+        partitions = self.metadata.partition_ids(info, partition_names)
+        plan = self.metadata.output_plan(info, output_fields, default_all=False)
         request = SearchRequest(column_key=key, metric=metric, queries=queries, k=offset + limit, params=options.params)
-        snapshot = self._store(info).snapshot()
+        snapshot = self.metadata.store(info).snapshot()
         if options.group_by_field is not None:
             group_field = _group_field(info.schema, options.group_by_field)
             scores, segments, rows = group_search(
@@ -165,7 +166,7 @@ class LocalSearchMethods:
         self, info: CollectionInfo, field: FieldSchema, embedding_version: str | None
     ) -> tuple[str, FieldSchema, EmbeddingVersion | None]:
         """(column key, field sized for it, embedding version) a search reads; the serving one by default."""
-        binding = self._bindings(info).get(field.name)
+        binding = self.metadata.bindings(info).get(field.name)
         if binding is None:
             if embedding_version is not None:
                 raise InvalidArgumentError(
@@ -195,16 +196,16 @@ class LocalSearchMethods:
         None — the caller takes the general path — for anything else, including
         every request that must raise.
         """
-        info = self._infos.get(collection_name) if type(collection_name) is str else None
-        if info is None or self._closed or info.id in self.experiments.routes:
+        info = self.metadata.by_name.get(collection_name) if type(collection_name) is str else None
+        if info is None or info.id in self.experiments.routes:
             return None
         if type(limit) is not int or not 1 <= limit <= MAX_SEARCH_LIMIT:
             return None
-        snapshot = self._store(info).snapshot()
+        snapshot = self.metadata.store(info).snapshot()
         if len(snapshot.segments) != 1:
             return None
         view = snapshot.segments[0]
-        cached = self._search_fields.get((info.id, None))  # set by a general search: the one vector field
+        cached = self.metadata.search_fields.get((info.id, None))  # set by a general search: the one vector field
         if not view.sealed or view.deleted_count != 0 or cached is None or cached[0] is not info:
             return None
         field = cached[1]
@@ -231,30 +232,43 @@ class LocalSearchMethods:
             segments = np.zeros(rows.shape, dtype=np.int64)
             plan = OutputPlan((info.schema.primary.name,), (), (), False)
             return assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric)
-        return _plain_hits(view.data.pks, rows, scores, metric)
+        return plain_hits(view.data.pks, rows, scores, metric)
 
-    def _search_field(self, info: CollectionInfo, anns_field: str | None) -> FieldSchema:
-        """``_anns_field``, remembered per collection metadata object (every search asks)."""
-        if anns_field is not None and not isinstance(anns_field, str):
-            return self._anns_field(info.schema, anns_field)
-        cached = self._search_fields.get((info.id, anns_field))
-        if cached is not None and cached[0] is info:
-            return cached[1]
-        field = self._anns_field(info.schema, anns_field)
-        self._search_fields[(info.id, anns_field)] = (info, field)
-        return field
+    def _experiment_search(
+        self, info: CollectionInfo, data: Any, user_key: str | None, options: dict[str, Any]
+    ) -> SearchHits | None:
+        """Answer a search through the field's running experiment; None when it is not routed (see the module)."""
+        fields = self.experiments.routes.get(info.id)
+        if fields is None or options.get("group_by_field") is not None or not is_text_query(data):
+            return None
+        record = fields.get(self.metadata.search_field(info, options.get("anns_field")).name)
+        if record is None:
+            return None
+        if user_key is not None and not isinstance(user_key, str):
+            raise InvalidArgumentError(f"user_key must be a string, got {type(user_key).__name__}", field="user_key")
+        name = info.name
 
-    def _anns_field(self, schema: CollectionSchema, anns_field: str | None) -> FieldSchema:
-        vectors = schema.vector_fields
-        if anns_field is None:
-            if len(vectors) > 1:
-                names = [f.name for f in vectors]
-                raise InvalidArgumentError(f"the collection has several vector fields {names}; pass anns_field")
-            return vectors[0]
-        field = schema.field(anns_field)
-        if not field.dtype.is_vector:
-            raise InvalidArgumentError(f"anns_field {anns_field!r} is not a vector field")
-        return field
+        def search_arm(texts: list[str], version: str, limit: int, offset: int) -> list[Hits]:
+            hits = self.search(
+                name, texts, **{**options, "limit": limit, "offset": offset, "embedding_version": version}
+            )
+            return cast(list[Hits], hits)  # routing adds query_id and arm to these dicts
+
+        texts = [data] if isinstance(data, str) else list(data)
+        routed = self.experiments.route(
+            record,
+            texts,
+            search=search_arm,
+            indexes=self._arm_indexes(info, record),
+            limit=options["limit"],
+            offset=options["offset"],
+            user_key=user_key,
+        )
+        return cast(SearchHits, routed)
+
+    def _arm_indexes(self, info: CollectionInfo, record: ExperimentRecord) -> dict[str, str]:
+        index = index_text(self.indexes.collection(info), record.field)
+        return {"champion": f"{index} on {record.champion_key}", "challenger": f"{index} on {record.challenger_key}"}
 
 
 def _held_version(binding: FieldBinding, uri: str) -> EmbeddingVersion | None:
@@ -283,91 +297,9 @@ def _group_field(schema: CollectionSchema, name: str) -> str:
     return name
 
 
-def check_paging(limit: int | None, offset: int, *, maximum: int | None) -> None:
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise InvalidArgumentError(f"limit must be a positive integer, got {limit!r}")
-    if maximum is not None and limit is not None and limit + offset > maximum:
-        raise InvalidArgumentError(f"limit + offset must be at most {maximum}, got {limit + offset}")
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise InvalidArgumentError(f"offset must be a non-negative integer, got {offset!r}")
-
-
-def assemble_hits(
-    snapshot: Snapshot,
-    scores: np.ndarray,
-    segments: np.ndarray,
-    rows: np.ndarray,
-    plan: OutputPlan,
-    schema: CollectionSchema,
-    metric: Any,
-) -> SearchHits:
-    """Search results in Milvus's shape: per query a list of ``{"id", "distance", "entity"}``."""
-    primary = schema.primary.name
-    if (
-        len(snapshot.segments) == 1
-        and plan.scalars == (primary,)
-        and not plan.vectors
-        and not plan.wants_dynamic
-        and rows.size
-        and rows.min() >= 0
-    ):
-        # The common search, kept short: one segment, every slot found, keys and distances only.
-        return _plain_hits(snapshot.segments[0].data.pks, rows, scores, metric)
-    found = rows != NO_ROW
-    flat_segments = segments[found]
-    flat_rows = rows[found]
-    extra = OutputPlan(
-        tuple(name for name in plan.scalars if name != primary),
-        plan.vectors,
-        plan.dynamic_keys,
-        plan.all_dynamic,
-    )
-    wanted = extra.scalars or extra.vectors or extra.wants_dynamic
-    entities = project(snapshot, RowRefs(flat_segments, flat_rows), extra, schema) if wanted else None
-    keys = keys_at(snapshot, flat_segments, flat_rows)
-    # Found hits are a prefix of each row (searches pad with NO_ROW at the end).
-    distances = distances_for_output(scores, metric).tolist()
-    hits: SearchHits = []
-    cursor = 0
-    for query_distances, count in zip(distances, found.sum(axis=1).tolist(), strict=True):
-        stop = cursor + count
-        if entities is None:
-            hits.append(
-                [
-                    {"id": key, "distance": value, "entity": {}}
-                    for key, value in zip(keys[cursor:stop], query_distances, strict=False)
-                ]
-            )
-        else:
-            hits.append(
-                [
-                    {"id": key, "distance": value, "entity": entity}
-                    for key, value, entity in zip(
-                        keys[cursor:stop], query_distances, entities[cursor:stop], strict=False
-                    )
-                ]
-            )
-        cursor = stop
-    return hits
-
-
-def _plain_hits(pks: np.ndarray, rows: np.ndarray, scores: np.ndarray, metric: Any) -> SearchHits:
-    """Hits with ids and distances only, every slot found, rows of one segment."""
-    keys = pks[rows].tolist()
-    distances = distances_for_output(scores, metric).tolist()
-    return [
-        [{"id": key, "distance": value, "entity": {}} for key, value in zip(key_row, distance_row, strict=True)]
-        for key_row, distance_row in zip(keys, distances, strict=True)
-    ]
-
-
-def keys_at(snapshot: Snapshot, segments: np.ndarray, rows: np.ndarray) -> list[Any]:
-    if len(snapshot.segments) == 1:
-        return list(snapshot.segments[0].data.pks[rows].tolist())
-    keys: list[Any] = [None] * rows.size
-    for position in np.unique(segments):
-        where = np.nonzero(segments == position)[0]
-        values = snapshot.segments[int(position)].data.pks[rows[where]].tolist()
-        for slot, value in zip(where.tolist(), values, strict=True):
-            keys[slot] = value
-    return keys
+def index_text(collection: CollectionIndexes, field: str) -> str:
+    definition = collection.definitions.get(field)
+    if definition is None:
+        return "exact (no index)"
+    params = ", ".join(f"{key}={value}" for key, value in sorted(definition.spec.params.items()))
+    return f"{definition.spec.index_type}({params})"

@@ -1,0 +1,51 @@
+"""``connect(uri)``: the one entry point; the URI picks the adapter (embedded or HTTP)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from embedb.client import Client
+from embedb.config import Settings
+from embedb.errors import InvalidArgumentError
+
+MEMORY = ":memory:"
+
+
+def connect(
+    uri: str | os.PathLike[str] = MEMORY,
+    *,
+    token: str | None = None,
+    read_only: bool = False,
+    settings: Settings | None = None,
+    **setting_overrides: Any,
+) -> Client:
+    """Open an EmbeDB database.
+
+    - ``"./data"`` (any path): embedded, on that data directory (created if missing);
+    - ``":memory:"``: embedded, in a temporary directory removed on close;
+    - ``"http://host:port"`` / ``"https://..."``: a server started with ``embedb serve``.
+
+    ``settings`` (or keyword overrides such as ``durability="relaxed"``) tune the
+    embedded engine. Raises ``DirectoryLockedError`` if another process writes
+    to the directory, ``FormatVersionError`` if a newer EmbeDB wrote it.
+    """
+    text = os.fspath(uri)
+    if not isinstance(text, str) or not text:
+        raise InvalidArgumentError(f"uri must be a path, ':memory:' or an http(s) URL, got {uri!r}")
+    if text.startswith(("http://", "https://")):
+        if setting_overrides or settings is not None:
+            raise InvalidArgumentError("engine settings apply to embedded databases only; set them on the server")
+        from embedb.backends.http import HttpBackend
+
+        return HttpBackend(text, token=token)
+    if token is not None:
+        raise InvalidArgumentError("token= is for server URIs (http://...); an embedded database has no auth")
+    resolved = (settings or Settings()).with_overrides(**setting_overrides) if setting_overrides else (settings or Settings())
+    from embedb.backends.local import LocalBackend
+
+    if text == MEMORY:
+        if read_only:
+            raise InvalidArgumentError("a :memory: database cannot be read-only")
+        return LocalBackend(None, settings=resolved)
+    return LocalBackend(text, read_only=read_only, settings=resolved)

@@ -1,0 +1,228 @@
+"""Collections, partitions and aliases: the DDL operations of the contract over one ``Database``.
+
+Each method has the name and signature of its ``Backend`` operation (a test
+checks it) and returns the contract's result type. Every change goes through
+the storage engine's catalog and then drops the shared metadata cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, cast
+
+from embedb.contract.results import AliasDescription, AliasList, CollectionDescription, CollectionStats
+from embedb.errors import SchemaError
+from embedb.index import admin as index_admin
+from embedb.index.manager import IndexService
+from embedb.index.requests import IndexRequest, index_requests
+from embedb.lifecycle.bindings import EmbeddingBindings
+from embedb.metadata import CollectionMetadata
+from embedb.schema import CollectionSchema, DataType, MetricType
+from embedb.storage.catalog import CollectionInfo
+from embedb.storage.engine import StorageEngine
+
+
+class CollectionOperations:
+    """create / list / has / describe / drop / rename collections, their stats, partitions and aliases."""
+
+    def __init__(
+        self, storage: StorageEngine, metadata: CollectionMetadata, indexes: IndexService, bindings: EmbeddingBindings
+    ) -> None:
+        self.storage = storage
+        self.metadata = metadata
+        self.indexes = indexes
+        self.bindings = bindings
+
+    def create_collection(
+        self,
+        collection_name: str,
+        dimension: int | None = None,
+        *,
+        primary_field_name: str = "id",
+        id_type: str = "int",
+        vector_field_name: str = "vector",
+        metric_type: str = "COSINE",
+        auto_id: bool = False,
+        max_length: int | None = None,
+        enable_dynamic_field: bool = True,
+        schema: CollectionSchema | dict[str, Any] | None = None,
+        index_params: Any = None,
+        description: str = "",
+    ) -> None:
+        resolved = build_schema(
+            dimension=dimension,
+            primary_field_name=primary_field_name,
+            id_type=id_type,
+            vector_field_name=vector_field_name,
+            metric_type=metric_type,
+            auto_id=auto_id,
+            max_length=max_length,
+            enable_dynamic_field=enable_dynamic_field,
+            schema=schema,
+            description=description,
+        )
+        requests: list[IndexRequest] = []
+        if index_params is not None:
+            requests = index_requests(index_params)
+        elif schema is None:  # Milvus quick setup indexes the vector field at once
+            requests = [IndexRequest(vector_field_name)]
+        resolved, model_versions = self.bindings.resolve_schema(_with_index_metrics(resolved, requests))
+        definitions = index_admin.check_definitions(collection_name, resolved, requests)
+        with self.storage.catalog.transaction() as cursor:
+            info = self.storage.create_collection(collection_name, resolved)
+            self.bindings.bind(cursor, info.id, model_versions)
+        self.metadata.forget()
+        if definitions:
+            index_admin.create_indexes(self.indexes, self.metadata.info(collection_name), definitions, sync=False, timeout=None)
+
+    def list_collections(self) -> list[str]:
+        return self.storage.list_collections()
+
+    def has_collection(self, collection_name: str) -> bool:
+        return self.storage.has_collection(collection_name)
+
+    def describe_collection(self, collection_name: str) -> CollectionDescription:
+        info = self.metadata.info(collection_name)
+        schema = info.schema
+        description: CollectionDescription = {
+            "collection_name": info.name,
+            "collection_id": info.id,
+            "description": schema.description,
+            "fields": [f.to_dict() for f in schema.fields],
+            "primary_field": schema.primary.name,
+            "auto_id": schema.primary.auto_id,
+            "enable_dynamic_field": schema.enable_dynamic_field,
+            "partitions": list(info.partitions),
+            "num_partitions": len(info.partitions),
+            "aliases": [alias for alias, _ in self.storage.list_aliases(info.name)],
+            "properties": dict(info.properties),
+            "created_at": info.created_at,
+            "embedding_versions": self._embedding_versions(info),
+        }
+        return description
+
+    def _embedding_versions(self, info: CollectionInfo) -> dict[str, list[dict[str, Any]]]:
+        """Per model-bound field: each model version it holds, its state, rows with its vectors, and which serves."""
+        bindings = self.metadata.bindings(info)
+        if not bindings:
+            return {}
+        rows_per_key: dict[str, int] = {}
+        for view in self.metadata.store(info).snapshot().segments:
+            for key in view.data.vectors:
+                rows_per_key[key] = rows_per_key.get(key, 0) + view.live_count
+        return {
+            name: [
+                {**version.to_dict(), "rows": rows_per_key.get(version.column_key, 0), "serving": version.column_key == binding.serving_key}
+                for version in binding.versions
+            ]
+            for name, binding in bindings.items()
+        }
+
+    def drop_collection(self, collection_name: str) -> None:
+        dropped = self.storage.collection(collection_name).id if self.storage.has_collection(collection_name) else None
+        self.storage.drop_collection(collection_name)
+        if dropped is not None:
+            self.indexes.forget_collection(dropped)
+        self.metadata.forget()
+
+    def rename_collection(self, old_name: str, new_name: str) -> None:
+        self.storage.rename_collection(old_name, new_name)
+        self.metadata.forget()
+
+    def get_collection_stats(self, collection_name: str) -> CollectionStats:
+        info = self.metadata.info(collection_name)
+        return cast(CollectionStats, self.metadata.store(info).stats())
+
+    # ----------------------------------------------------------- partitions
+
+    def create_partition(self, collection_name: str, partition_name: str) -> None:
+        self.storage.create_partition(self.metadata.info(collection_name).name, partition_name)
+        self.metadata.forget()
+
+    def drop_partition(self, collection_name: str, partition_name: str) -> None:
+        self.storage.drop_partition(self.metadata.info(collection_name).name, partition_name)
+        self.metadata.forget()
+
+    def has_partition(self, collection_name: str, partition_name: str) -> bool:
+        return partition_name in self.metadata.info(collection_name).partitions
+
+    def list_partitions(self, collection_name: str) -> list[str]:
+        return list(self.metadata.info(collection_name).partitions)
+
+    # -------------------------------------------------------------- aliases
+
+    def create_alias(self, collection_name: str, alias: str) -> None:
+        self.storage.create_alias(collection_name, alias)
+        self.metadata.forget()
+
+    def alter_alias(self, collection_name: str, alias: str) -> None:
+        self.storage.alter_alias(collection_name, alias)
+        self.metadata.forget()
+
+    def drop_alias(self, alias: str) -> None:
+        self.storage.drop_alias(alias)
+        self.metadata.forget()
+
+    def list_aliases(self, collection_name: str | None = None) -> AliasList:
+        pairs = self.storage.list_aliases(collection_name)
+        return {"aliases": [alias for alias, _ in pairs], "collection_name": collection_name or ""}
+
+    def describe_alias(self, alias: str) -> AliasDescription:
+        name, collection = self.storage.describe_alias(alias)
+        return {"alias": name, "collection_name": collection}
+
+
+def _with_index_metrics(schema: CollectionSchema, requests: list[IndexRequest]) -> CollectionSchema:
+    """Milvus keeps the metric in the index: at creation, an index's ``metric_type`` sets its vector field's metric."""
+    metrics = {r.field_name: MetricType.parse(r.metric_type) for r in requests if r.metric_type is not None}
+    if not any(f.name in metrics and f.dtype.is_vector for f in schema.fields):
+        return schema
+    fields = tuple(replace(f, metric_type=metrics[f.name]) if f.name in metrics and f.dtype.is_vector else f for f in schema.fields)
+    return CollectionSchema(fields, enable_dynamic_field=schema.enable_dynamic_field, description=schema.description).validate()
+
+
+def build_schema(
+    *,
+    dimension: int | None,
+    primary_field_name: str,
+    id_type: str,
+    vector_field_name: str,
+    metric_type: str,
+    auto_id: bool,
+    max_length: int | None,
+    enable_dynamic_field: bool,
+    schema: CollectionSchema | Mapping[str, Any] | None,
+    description: str,
+) -> CollectionSchema:
+    """The schema of a new collection: the given one, or Milvus's quick setup from ``dimension``."""
+    if schema is not None:
+        if dimension is not None:
+            raise SchemaError("pass either dimension (quick setup) or schema, not both")
+        if isinstance(schema, Mapping):
+            return CollectionSchema.from_dict(dict(schema))
+        if isinstance(schema, CollectionSchema):
+            return schema.validate()
+        to_schema = getattr(schema, "to_schema", None)
+        if callable(to_schema):
+            result = to_schema()
+            if isinstance(result, CollectionSchema):
+                return result.validate()
+        raise SchemaError(f"schema must be a CollectionSchema or a dict, got {type(schema).__name__}")
+    if dimension is None:
+        raise SchemaError("create_collection needs dimension= (quick setup) or schema=")
+    id_types = {"int": DataType.INT64, "int64": DataType.INT64, "str": DataType.VARCHAR, "string": DataType.VARCHAR, "varchar": DataType.VARCHAR}
+    id_dtype = id_types.get(str(id_type).lower())
+    if id_dtype is None:
+        raise SchemaError(f"id_type must be 'int' or 'string', got {id_type!r}")
+    quick = CollectionSchema.quick(
+        dimension=dimension,
+        primary_field_name=primary_field_name,
+        id_type=id_dtype,
+        vector_field_name=vector_field_name,
+        metric_type=metric_type,
+        auto_id=auto_id,
+        max_length=max_length,
+        enable_dynamic_field=enable_dynamic_field,
+    )
+    return CollectionSchema(quick.fields, enable_dynamic_field=quick.enable_dynamic_field, description=description)

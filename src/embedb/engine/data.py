@@ -1,0 +1,226 @@
+"""Rows in and out: insert, upsert, delete, get, query, flush and compact over one ``Database``.
+
+Each method has the name and signature of its ``Backend`` operation (a test
+checks it). A write is validated and embedded (model-bound fields, with the
+versions current when it is prepared) before anything reaches the WAL, so a
+write that raises has written nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from embedb.contract.results import CompactResult, DeleteResult, InsertResult, Row, UpsertResult
+from embedb.errors import DataError, InvalidArgumentError
+from embedb.ingest import prepare_batch, to_columns
+from embedb.lifecycle.embedding import embed_rows, given_versions
+from embedb.metadata import CollectionMetadata
+from embedb.models import ModelRegistry
+from embedb.query.filters import compile_filter
+from embedb.query.reads import RowRefs, filter_mask, locate_keys, project, select_rows
+from embedb.schema import DataType
+from embedb.search import check_paging, keys_at
+from embedb.storage.catalog import CollectionInfo
+from embedb.storage.engine import DEFAULT_PARTITION, StorageEngine
+from embedb.storage.records import RowBatch, primary_key_array
+from embedb.storage.state import Snapshot
+
+COUNT_STAR = "count(*)"
+
+
+class DataOperations:
+    """insert / upsert / delete / get / query / flush / compact."""
+
+    def __init__(self, storage: StorageEngine, metadata: CollectionMetadata, models: ModelRegistry) -> None:
+        self.storage = storage
+        self.metadata = metadata
+        self.models = models
+
+    def _batch(
+        self,
+        info: CollectionInfo,
+        data: Any,
+        partition_name: str | None,
+        *,
+        upsert: bool,
+        embedding_versions: dict[str, str] | None,
+    ) -> RowBatch:
+        """Validate (and embed) a write; raise before anything is written."""
+        schema = info.schema
+        partition_id = self.storage.partition_id(info, partition_name or DEFAULT_PARTITION)
+        prepared = to_columns(data, schema)
+        next_auto_ids = None
+        if schema.primary.auto_id:
+            if upsert:
+                keys = prepared.columns.get(schema.primary.name)
+                if keys is None:
+                    raise DataError(f"upsert needs the primary key {schema.primary.name!r} of every row, even with auto_id")
+                next_auto_ids = lambda n: keys  # noqa: E731 - the keys the user gave
+            else:
+                next_auto_ids = self.metadata.auto_ids(info).take
+        bindings = self.metadata.bindings(info)
+        given = given_versions(bindings, self.models, embedding_versions)
+        batch = prepare_batch(
+            prepared,
+            schema,
+            partition_id=partition_id,
+            vector_keys=self.metadata.vector_keys(info),
+            allow_auto_id_values=upsert,
+            next_auto_ids=next_auto_ids,
+            skip_vectors=bindings,
+        )
+        if bindings:
+            batch = embed_rows(batch, prepared, schema, bindings, self.models, given)
+        return batch
+
+    def insert(
+        self,
+        collection_name: str,
+        data: Any,
+        *,
+        partition_name: str | None = None,
+        embedding_versions: dict[str, str] | None = None,
+    ) -> InsertResult:
+        info = self.metadata.info(collection_name)
+        batch = self._batch(info, data, partition_name, upsert=False, embedding_versions=embedding_versions)
+        self.metadata.store(info).insert(batch)
+        return {"insert_count": batch.num_rows, "ids": batch.primary_keys.tolist()}
+
+    def upsert(
+        self,
+        collection_name: str,
+        data: Any,
+        *,
+        partition_name: str | None = None,
+        embedding_versions: dict[str, str] | None = None,
+    ) -> UpsertResult:
+        info = self.metadata.info(collection_name)
+        batch = self._batch(info, data, partition_name, upsert=True, embedding_versions=embedding_versions)
+        self.metadata.store(info).upsert(batch)
+        return {"upsert_count": batch.num_rows}
+
+    def delete(
+        self,
+        collection_name: str,
+        ids: Sequence[Any] | Any | None = None,
+        *,
+        filter: str | None = None,
+        partition_name: str | None = None,
+    ) -> DeleteResult:
+        info = self.metadata.info(collection_name)
+        if (ids is None) == (filter is None or not filter.strip()):
+            raise InvalidArgumentError("delete needs either ids or a non-empty filter, not both")
+        store = self.metadata.store(info)
+        partitions = self.metadata.partition_ids(info, [partition_name] if partition_name else None)
+        if ids is not None:
+            keys = self._keys(info, ids)
+            if partitions is not None:
+                snapshot = store.snapshot()
+                refs = locate_keys(snapshot, keys, partitions)
+                keys = np.asarray(keys_at(snapshot, refs.segments, refs.rows))
+        else:
+            compiled = compile_filter(filter or "", info.schema)
+            snapshot = store.snapshot()
+            refs, keys = select_rows(snapshot, compiled, partitions)
+        count = store.delete(keys) if len(keys) else 0
+        return {"delete_count": count}
+
+    def _keys(self, info: CollectionInfo, ids: Any) -> np.ndarray:
+        """Primary keys from user input, typed for the collection; raise ``DataError`` on wrong types."""
+        primary = info.schema.primary
+        if isinstance(ids, (str, int, np.integer)) and not isinstance(ids, bool):
+            ids = [ids]
+        if isinstance(ids, np.ndarray):
+            ids = ids.tolist()
+        if not isinstance(ids, (list, tuple)):
+            raise DataError(f"ids must be a list of primary keys, got {type(ids).__name__}")
+        if primary.dtype is DataType.INT64:
+            bad = [k for k in ids if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not -(2**63) <= k < 2**63]
+            if bad:
+                raise DataError(f"primary key {primary.name!r} is INT64; got {bad[0]!r}", field=primary.name)
+            return np.asarray(ids, dtype=np.int64)
+        bad = [k for k in ids if not isinstance(k, str)]
+        if bad:
+            raise DataError(f"primary key {primary.name!r} is VARCHAR; got {bad[0]!r}", field=primary.name)
+        return primary_key_array(np.asarray(ids, dtype=object)) if ids else np.empty(0, dtype=np.str_)
+
+    # ----------------------------------------------------------------- reads
+
+    def get(
+        self,
+        collection_name: str,
+        ids: Sequence[Any] | Any,
+        *,
+        output_fields: Sequence[str] | None = None,
+        partition_names: Sequence[str] | None = None,
+    ) -> list[Row]:
+        info = self.metadata.info(collection_name)
+        keys = _first_occurrences(self._keys(info, ids))
+        partitions = self.metadata.partition_ids(info, partition_names)
+        plan = self.metadata.output_plan(info, output_fields, default_all=True)
+        snapshot = self.metadata.store(info).snapshot()
+        return project(snapshot, locate_keys(snapshot, keys, partitions), plan, info.schema)
+
+    def query(
+        self,
+        collection_name: str,
+        filter: str = "",
+        *,
+        output_fields: Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        partition_names: Sequence[str] | None = None,
+        ids: Sequence[Any] | None = None,
+        filter_params: dict[str, Any] | None = None,
+    ) -> list[Row]:
+        info = self.metadata.info(collection_name)
+        check_paging(limit, offset, maximum=None)
+        if not isinstance(filter, str):
+            raise InvalidArgumentError(f"filter must be a string, got {type(filter).__name__}")
+        partitions = self.metadata.partition_ids(info, partition_names)
+        snapshot = self.metadata.store(info).snapshot()
+        compiled = compile_filter(filter, info.schema, params=filter_params) if filter.strip() else None
+        if ids is not None:
+            refs = locate_keys(snapshot, np.unique(self._keys(info, ids)), partitions)
+            if compiled is not None:
+                refs = _keep_matching(snapshot, refs, compiled)
+        else:
+            refs, _ = select_rows(snapshot, compiled, partitions)
+        if output_fields is not None and COUNT_STAR in output_fields:
+            if len(output_fields) != 1:
+                raise InvalidArgumentError("count(*) cannot be combined with other output fields")
+            return [{COUNT_STAR: int(refs.rows.size)}]
+        stop = None if limit is None else offset + limit
+        refs = RowRefs(refs.segments[offset:stop], refs.rows[offset:stop])
+        plan = self.metadata.output_plan(info, output_fields, default_all=False)
+        return project(snapshot, refs, plan, info.schema)
+
+    # ----------------------------------------------------------- maintenance
+
+    def flush(self, collection_name: str) -> None:
+        self.metadata.store(self.metadata.info(collection_name)).checkpoint()
+
+    def compact(self, collection_name: str) -> CompactResult:
+        store = self.metadata.store(self.metadata.info(collection_name))
+        store.checkpoint()
+        return {"merged_segments": store.compact()}
+
+
+def _first_occurrences(keys: np.ndarray) -> np.ndarray:
+    """``keys`` without repeats, in the order each first appears (``get`` returns a row once, as Milvus does)."""
+    if keys.size < 2:
+        return keys
+    _, first = np.unique(keys, return_index=True)
+    return keys[np.sort(first)]
+
+
+def _keep_matching(snapshot: Snapshot, refs: RowRefs, row_filter: Any) -> RowRefs:
+    keep = np.zeros(refs.rows.size, dtype=bool)
+    for position in np.unique(refs.segments):
+        where = np.nonzero(refs.segments == position)[0]
+        mask = filter_mask(snapshot.segments[int(position)].data, row_filter)
+        keep[where] = mask[refs.rows[where]]
+    return RowRefs(refs.segments[keep], refs.rows[keep])

@@ -1,0 +1,151 @@
+"""What every operation asks first: which collection a name means, and how its fields are stored.
+
+``CollectionMetadata`` caches collection metadata by name or alias, read from
+the catalog on first use and dropped by every DDL call (``forget``), so a
+search does not touch SQLite. One instance belongs to a ``Database`` and is
+shared by every client of it, so a collection dropped and recreated through one
+client is never seen stale through another. It also resolves what reads and
+writes need from a collection's metadata: the embedding bindings of its
+model-bound fields, the storage column each vector field is read from, partition
+ids, the output plan of a read, and the vector field a search uses.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from embedb.errors import InvalidArgumentError
+from embedb.lifecycle.bindings import EmbeddingBindings, FieldBinding
+from embedb.models import ModelRegistry
+from embedb.query.reads import OutputPlan, plan_output
+from embedb.schema import CollectionSchema, FieldSchema
+from embedb.storage.catalog import CollectionInfo
+from embedb.storage.engine import StorageEngine
+from embedb.storage.store import CollectionStore
+
+
+class AutoIds:
+    """Monotonic int64 keys: milliseconds since the epoch, shifted, plus a counter."""
+
+    def __init__(self, floor: int) -> None:
+        self._last = floor
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> np.ndarray:
+        with self._lock:
+            start = max(self._last + 1, int(time.time() * 1000) << 20)
+            self._last = start + n - 1
+        return np.arange(start, start + n, dtype=np.int64)
+
+
+class CollectionMetadata:
+    """Collection metadata by name, cached; and what reads and writes derive from it. Thread-safe."""
+
+    def __init__(self, storage: StorageEngine, bindings: EmbeddingBindings, models: ModelRegistry) -> None:
+        self.storage = storage
+        self.bindings_table = bindings
+        self.models = models
+        # Replaced, never changed in place: readers take the dict without a lock.
+        self.by_name: dict[str, CollectionInfo] = {}
+        self.search_fields: dict[tuple[int, str | None], tuple[CollectionInfo, FieldSchema]] = {}
+        self._auto_ids: dict[int, AutoIds] = {}
+        self._lock = threading.Lock()
+
+    def info(self, name: str) -> CollectionInfo:
+        """A collection by name or alias; raises ``CollectionNotFoundError``."""
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"collection_name must be a string, got {type(name).__name__}")
+        info = self.by_name.get(name)
+        if info is None:
+            info = self.storage.collection(name)
+            self.by_name = {**self.by_name, name: info}
+        return info
+
+    def forget(self) -> None:
+        """Drop every cached entry (after any DDL call)."""
+        self.by_name = {}
+
+    def store(self, info: CollectionInfo) -> CollectionStore:
+        return self.storage.store(info)
+
+    def bindings(self, info: CollectionInfo) -> dict[str, FieldBinding]:
+        """The embedding versions of each model-bound field of the collection."""
+        return self.bindings_table.fields(info.id, info.schema)
+
+    def vector_keys(self, info: CollectionInfo) -> dict[str, str]:
+        """The storage column each vector field is read from: its serving model version's, or its own name."""
+        keys = {f.name: f.name for f in info.schema.vector_fields}
+        for name, binding in self.bindings(info).items():
+            keys[name] = binding.serving_key
+        return keys
+
+    def partition_ids(self, info: CollectionInfo, names: Sequence[str] | str | None) -> list[int] | None:
+        if names is None:
+            return None
+        if isinstance(names, str):
+            names = [names]
+        return [self.storage.partition_id(info, name) for name in names]
+
+    def auto_ids(self, info: CollectionInfo) -> AutoIds:
+        """The key generator of an auto_id collection, floored above every stored key."""
+        generator = self._auto_ids.get(info.id)
+        if generator is None:
+            floor = 0
+            for view in self.storage.store(info).snapshot().segments:
+                if view.data.num_rows:
+                    floor = max(floor, int(view.data.pks.max()))
+            with self._lock:
+                generator = self._auto_ids.setdefault(info.id, AutoIds(floor))
+        return generator
+
+    def output_plan(self, info: CollectionInfo, output_fields: Sequence[str] | None, *, default_all: bool) -> OutputPlan:
+        """Which columns a read returns; ``field@version`` names a model version's vectors or its URI."""
+        if output_fields is None and not default_all:  # the common search: keys and distances only
+            return OutputPlan((info.schema.primary.name,), (), (), False)
+        fields = output_fields
+        if fields is None and default_all:
+            fields = ["*"]
+        bindings = self.bindings(info)
+        versioned = [f for f in fields or () if isinstance(f, str) and "@" in f and f.split("@", 1)[0] in bindings]
+        plan = plan_output(
+            info.schema, [f for f in fields or () if f not in versioned], self.vector_keys(info), include_primary=True
+        )
+        if not versioned:
+            return plan
+        vectors, constants = list(plan.vectors), list(plan.constants)
+        for name in versioned:
+            field_name, ref = name.split("@", 1)
+            binding = bindings[field_name]
+            if ref == "version":  # which model version made the field's returned vectors
+                constants.append((name, binding.serving.uri))
+            else:  # the field's vectors of one model version: "embedding@models:/minilm/2"
+                vectors.append((name, binding.version(self.models.resolve(ref)).column_key))
+        return OutputPlan(plan.scalars, tuple(vectors), plan.dynamic_keys, plan.all_dynamic, tuple(constants))
+
+    def search_field(self, info: CollectionInfo, anns_field: str | None) -> FieldSchema:
+        """The vector field a search reads, remembered per collection metadata object (every search asks)."""
+        if anns_field is not None and not isinstance(anns_field, str):
+            return _anns_field(info.schema, anns_field)
+        cached = self.search_fields.get((info.id, anns_field))
+        if cached is not None and cached[0] is info:
+            return cached[1]
+        field = _anns_field(info.schema, anns_field)
+        self.search_fields = {**self.search_fields, (info.id, anns_field): (info, field)}
+        return field
+
+
+def _anns_field(schema: CollectionSchema, anns_field: str | None) -> FieldSchema:
+    vectors = schema.vector_fields
+    if anns_field is None:
+        if len(vectors) > 1:
+            names = [f.name for f in vectors]
+            raise InvalidArgumentError(f"the collection has several vector fields {names}; pass anns_field")
+        return vectors[0]
+    field = schema.field(anns_field)
+    if not field.dtype.is_vector:
+        raise InvalidArgumentError(f"anns_field {anns_field!r} is not a vector field")
+    return field

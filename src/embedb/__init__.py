@@ -30,11 +30,11 @@ from embedb.errors import (
     SchemaError,
     StorageError,
 )
+from embedb.evaluation import Decision
 from embedb.experiment import Experiment
+from embedb.experiments import ExperimentReport
 from embedb.iterators import QueryIterator, SearchIterator
 from embedb.job import Job
-from embedb.lifecycle.online_report import ExperimentReport
-from embedb.lifecycle.verdict import Decision
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType, VectorField
 
 __version__ = "0.1.0"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from embedb.lifecycle.online_report import ExperimentReport
+from embedb.experiments import ExperimentReport
 
 if TYPE_CHECKING:
     from embedb.contract import Backend, results

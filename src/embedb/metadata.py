@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from embedb.errors import InvalidArgumentError
-from embedb.lifecycle.bindings import EmbeddingBindings, FieldBinding
+from embedb.lifecycle import EmbeddingBindings, FieldBinding
 from embedb.models import ModelRegistry
 from embedb.query.reads import OutputPlan, plan_output
 from embedb.schema import CollectionSchema, FieldSchema
@@ -102,7 +102,9 @@ class CollectionMetadata:
                 generator = self._auto_ids.setdefault(info.id, AutoIds(floor))
         return generator
 
-    def output_plan(self, info: CollectionInfo, output_fields: Sequence[str] | None, *, default_all: bool) -> OutputPlan:
+    def output_plan(
+        self, info: CollectionInfo, output_fields: Sequence[str] | None, *, default_all: bool
+    ) -> OutputPlan:
         """Which columns a read returns; ``field@version`` names a model version's vectors or its URI."""
         if output_fields is None and not default_all:  # the common search: keys and distances only
             return OutputPlan((info.schema.primary.name,), (), (), False)

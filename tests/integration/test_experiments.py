@@ -19,7 +19,7 @@ from embedb.errors import (
     NotFoundError,
 )
 from embedb.experiment import Experiment
-from embedb.lifecycle.verdict import Decision
+from embedb.evaluation.verdict import Decision
 from embedb.models.testing import hash_embed
 from embedb.schema import CollectionSchema, DataType, FieldSchema, VectorField
 

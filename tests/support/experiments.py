@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from embedb.lifecycle.experiments import ExperimentMode, ExperimentRecord, ExperimentState
+from embedb.experiments.records import ExperimentMode, ExperimentRecord, ExperimentState
 
 
 def record(mode: ExperimentMode, *, split: float = 0.5) -> ExperimentRecord:

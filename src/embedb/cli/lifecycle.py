@@ -22,8 +22,8 @@ from rich.table import Table
 from embedb.cli.console import console, err_console
 from embedb.connection import connect
 from embedb.contract import Backend
-from embedb.lifecycle.evaluation import read_qrels, read_queries
-from embedb.lifecycle.online_report import ExperimentReport
+from embedb.evaluation import read_qrels, read_queries
+from embedb.experiments import ExperimentReport
 
 experiments_app = typer.Typer(no_args_is_help=True, help="Online experiments: list them, read their verdicts.")
 

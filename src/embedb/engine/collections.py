@@ -16,7 +16,7 @@ from embedb.errors import SchemaError
 from embedb.index import admin as index_admin
 from embedb.index.manager import IndexService
 from embedb.index.requests import IndexRequest, index_requests
-from embedb.lifecycle.bindings import EmbeddingBindings
+from embedb.lifecycle import EmbeddingBindings
 from embedb.metadata import CollectionMetadata
 from embedb.schema import CollectionSchema, DataType, MetricType
 from embedb.storage.catalog import CollectionInfo
@@ -74,7 +74,9 @@ class CollectionOperations:
             self.bindings.bind(cursor, info.id, model_versions)
         self.metadata.forget()
         if definitions:
-            index_admin.create_indexes(self.indexes, self.metadata.info(collection_name), definitions, sync=False, timeout=None)
+            index_admin.create_indexes(
+                self.indexes, self.metadata.info(collection_name), definitions, sync=False, timeout=None
+            )
 
     def list_collections(self) -> list[str]:
         return self.storage.list_collections()
@@ -113,7 +115,11 @@ class CollectionOperations:
                 rows_per_key[key] = rows_per_key.get(key, 0) + view.live_count
         return {
             name: [
-                {**version.to_dict(), "rows": rows_per_key.get(version.column_key, 0), "serving": version.column_key == binding.serving_key}
+                {
+                    **version.to_dict(),
+                    "rows": rows_per_key.get(version.column_key, 0),
+                    "serving": version.column_key == binding.serving_key,
+                }
                 for version in binding.versions
             ]
             for name, binding in bindings.items()
@@ -178,8 +184,12 @@ def _with_index_metrics(schema: CollectionSchema, requests: list[IndexRequest]) 
     metrics = {r.field_name: MetricType.parse(r.metric_type) for r in requests if r.metric_type is not None}
     if not any(f.name in metrics and f.dtype.is_vector for f in schema.fields):
         return schema
-    fields = tuple(replace(f, metric_type=metrics[f.name]) if f.name in metrics and f.dtype.is_vector else f for f in schema.fields)
-    return CollectionSchema(fields, enable_dynamic_field=schema.enable_dynamic_field, description=schema.description).validate()
+    fields = tuple(
+        replace(f, metric_type=metrics[f.name]) if f.name in metrics and f.dtype.is_vector else f for f in schema.fields
+    )
+    return CollectionSchema(
+        fields, enable_dynamic_field=schema.enable_dynamic_field, description=schema.description
+    ).validate()
 
 
 def build_schema(
@@ -211,7 +221,13 @@ def build_schema(
         raise SchemaError(f"schema must be a CollectionSchema or a dict, got {type(schema).__name__}")
     if dimension is None:
         raise SchemaError("create_collection needs dimension= (quick setup) or schema=")
-    id_types = {"int": DataType.INT64, "int64": DataType.INT64, "str": DataType.VARCHAR, "string": DataType.VARCHAR, "varchar": DataType.VARCHAR}
+    id_types = {
+        "int": DataType.INT64,
+        "int64": DataType.INT64,
+        "str": DataType.VARCHAR,
+        "string": DataType.VARCHAR,
+        "varchar": DataType.VARCHAR,
+    }
     id_dtype = id_types.get(str(id_type).lower())
     if id_dtype is None:
         raise SchemaError(f"id_type must be 'int' or 'string', got {id_type!r}")

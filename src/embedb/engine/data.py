@@ -16,7 +16,7 @@ import numpy as np
 from embedb.contract.results import CompactResult, DeleteResult, InsertResult, Row, UpsertResult
 from embedb.errors import DataError, InvalidArgumentError
 from embedb.ingest import prepare_batch, to_columns
-from embedb.lifecycle.embedding import embed_rows, given_versions
+from embedb.lifecycle import embed_rows, given_versions
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
 from embedb.query.filters import compile_filter
@@ -57,7 +57,9 @@ class DataOperations:
             if upsert:
                 keys = prepared.columns.get(schema.primary.name)
                 if keys is None:
-                    raise DataError(f"upsert needs the primary key {schema.primary.name!r} of every row, even with auto_id")
+                    raise DataError(
+                        f"upsert needs the primary key {schema.primary.name!r} of every row, even with auto_id"
+                    )
                 next_auto_ids = lambda n: keys  # noqa: E731 - the keys the user gave
             else:
                 next_auto_ids = self.metadata.auto_ids(info).take
@@ -138,7 +140,11 @@ class DataOperations:
         if not isinstance(ids, (list, tuple)):
             raise DataError(f"ids must be a list of primary keys, got {type(ids).__name__}")
         if primary.dtype is DataType.INT64:
-            bad = [k for k in ids if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not -(2**63) <= k < 2**63]
+            bad = [
+                k
+                for k in ids
+                if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not -(2**63) <= k < 2**63
+            ]
             if bad:
                 raise DataError(f"primary key {primary.name!r} is INT64; got {bad[0]!r}", field=primary.name)
             return np.asarray(ids, dtype=np.int64)

@@ -30,12 +30,9 @@ from embedb.engine.lifecycle import LifecycleOperations
 from embedb.engine.models import ModelOperations
 from embedb.engine.operations import operation_table
 from embedb.errors import ClosedError
+from embedb.experiments import ExperimentService
 from embedb.index.manager import BuildState, IndexService
-from embedb.lifecycle.backfill import BackfillRunner
-from embedb.lifecycle.bindings import EmbeddingBindings
-from embedb.lifecycle.experiment_service import ExperimentService
-from embedb.lifecycle.jobs import JobTable
-from embedb.lifecycle.service import LifecycleService
+from embedb.lifecycle import BackfillRunner, EmbeddingBindings, JobTable, LifecycleService
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry, ModelVersion
 from embedb.search import SearchOperation

@@ -3,7 +3,7 @@
 ``EvaluationOperation.evaluate`` is the contract's ``evaluate``: it embeds the
 queries with each version, searches with that version's vectors (through
 ``embedb.search``), scores the rankings and compares them
-(``embedb.lifecycle.evaluation``), and measures each version's index against
+(``embedb.evaluation.offline``), and measures each version's index against
 exact search on the same snapshot. It writes nothing.
 """
 
@@ -17,11 +17,10 @@ from typing import Any, cast
 import numpy as np
 
 from embedb.contract.results import EvaluationReport
+from embedb.evaluation import Progress, evaluate_versions, exact_recall
 from embedb.index.manager import IndexService
 from embedb.index.requests import search_options
-from embedb.lifecycle.bindings import EmbeddingVersion
-from embedb.lifecycle.evaluation import Progress, evaluate_versions, exact_recall
-from embedb.lifecycle.service import LifecycleService
+from embedb.lifecycle import EmbeddingVersion, LifecycleService
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
 from embedb.query.exact import NO_ROW, prepare_queries
@@ -152,10 +151,6 @@ class EvaluationOperation:
         }
 
 
-
-
 def _slots(segments: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """One integer per hit (segment position and row), ``NO_ROW`` where there is none."""
     return np.where(rows == NO_ROW, NO_ROW, segments.astype(np.int64) * (1 << 40) + rows)
-
-

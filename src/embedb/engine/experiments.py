@@ -1,4 +1,4 @@
-"""Online experiments and feedback over one ``Database`` (the rules are in ``embedb.lifecycle.experiment_service``).
+"""Online experiments and feedback over one ``Database`` (the rules are in ``embedb.experiments.service``).
 
 Each method has the name and signature of its ``Backend`` operation. Searches
 are routed through a running experiment by ``embedb.search``, not here.
@@ -10,8 +10,7 @@ from typing import Any, cast
 
 from embedb.contract.results import ExperimentInfo, ExperimentPromotion, ExperimentReportInfo, FeedbackEvent
 from embedb.errors import InvalidArgumentError
-from embedb.lifecycle.experiment_service import ExperimentService
-from embedb.lifecycle.experiments import ExperimentRecord
+from embedb.experiments import ExperimentRecord, ExperimentService
 from embedb.metadata import CollectionMetadata
 from embedb.storage.engine import StorageEngine
 
@@ -86,7 +85,12 @@ class ExperimentOperations:
     def feedback(
         self, collection_name: str, query_id: str, doc_id: Any, *, kind: str = "click", relevance: float | None = None
     ) -> FeedbackEvent:
-        return cast(FeedbackEvent, self.experiments.feedback(self.metadata.info(collection_name), query_id, doc_id, kind=kind, relevance=relevance))
+        return cast(
+            FeedbackEvent,
+            self.experiments.feedback(
+                self.metadata.info(collection_name), query_id, doc_id, kind=kind, relevance=relevance
+            ),
+        )
 
     def _experiment(self, experiment_id: int) -> tuple[ExperimentRecord, str]:
         if isinstance(experiment_id, bool) or not isinstance(experiment_id, int):
@@ -95,4 +99,3 @@ class ExperimentOperations:
             )
         record = self.experiments.store.get(experiment_id)
         return record, self.storage.collection_by_id(record.collection_id).name
-

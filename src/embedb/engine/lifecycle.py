@@ -10,9 +10,7 @@ from typing import Any, cast
 
 from embedb.contract.results import DroppedVersion, Job, ServingChange, ServingHistoryEntry
 from embedb.errors import InvalidArgumentError
-from embedb.lifecycle.backfill import JobProgress
-from embedb.lifecycle.jobs import JobRecord
-from embedb.lifecycle.service import LifecycleService
+from embedb.lifecycle import JobProgress, JobRecord, LifecycleService
 from embedb.metadata import CollectionMetadata
 from embedb.storage.engine import StorageEngine
 
@@ -40,14 +38,19 @@ class LifecycleOperations:
         progress: JobProgress | None = None,
     ) -> Job:
         """Start embedding every row of ``field_name`` with ``model`` (a backfill job); return the job."""
-        record = self.lifecycle.add_embedding_version(self.metadata.info(collection_name), field_name, model, progress=progress)
+        record = self.lifecycle.add_embedding_version(
+            self.metadata.info(collection_name), field_name, model, progress=progress
+        )
         if wait:
             record = self.lifecycle.runner.wait(record.id, timeout)
         return self._job_dict(record)
 
     def drop_embedding_version(self, collection_name: str, field_name: str, model: str) -> DroppedVersion:
         """Delete one model version's vectors and indexes from a field; refused while anything uses them."""
-        return cast(DroppedVersion, self.lifecycle.drop_embedding_version(self.metadata.info(collection_name), field_name, model))
+        return cast(
+            DroppedVersion,
+            self.lifecycle.drop_embedding_version(self.metadata.info(collection_name), field_name, model),
+        )
 
     def list_jobs(self, collection_name: str | None = None) -> list[Job]:
         collection_id = self.metadata.info(collection_name).id if collection_name is not None else None
@@ -75,17 +78,25 @@ class LifecycleOperations:
         self, collection_name: str, field_name: str, model: str, *, reason: str | None = None, actor: str | None = None
     ) -> ServingChange:
         """Serve ``model``'s vectors for the field and move its model alias, in one transaction."""
-        return cast(ServingChange, self.lifecycle.promote(self.metadata.info(collection_name), field_name, model, reason=reason, actor=actor))
+        return cast(
+            ServingChange,
+            self.lifecycle.promote(self.metadata.info(collection_name), field_name, model, reason=reason, actor=actor),
+        )
 
     def rollback(
         self, collection_name: str, field_name: str, *, reason: str | None = None, actor: str | None = None
     ) -> ServingChange:
         """Serve the version that served before the last promotion again, in one transaction."""
-        return cast(ServingChange, self.lifecycle.rollback(self.metadata.info(collection_name), field_name, reason=reason, actor=actor))
+        return cast(
+            ServingChange,
+            self.lifecycle.rollback(self.metadata.info(collection_name), field_name, reason=reason, actor=actor),
+        )
 
     def serving_history(self, collection_name: str, field_name: str | None = None) -> list[ServingHistoryEntry]:
         """Every promotion and rollback of a collection's fields, oldest first."""
-        return cast(list[ServingHistoryEntry], self.lifecycle.serving_history(self.metadata.info(collection_name), field_name))
+        return cast(
+            list[ServingHistoryEntry], self.lifecycle.serving_history(self.metadata.info(collection_name), field_name)
+        )
 
 
 def _job_id(job_id: Any) -> int:

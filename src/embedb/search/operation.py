@@ -21,15 +21,12 @@ import numpy as np
 from embedb.contract import MAX_SEARCH_LIMIT
 from embedb.contract.results import SearchHits
 from embedb.errors import FailedPreconditionError, FieldNotFoundError, InvalidArgumentError
+from embedb.experiments import ExperimentRecord, ExperimentService, Hits
 from embedb.index.manager import CollectionIndexes, IndexService
 from embedb.index.planner import group_search
 from embedb.index.requests import search_options
 from embedb.ingest import check_query_vectors
-from embedb.lifecycle.bindings import EmbeddingVersion, EmbeddingVersionState, FieldBinding
-from embedb.lifecycle.embedding import embed_query_text, is_text_query
-from embedb.lifecycle.experiment_service import ExperimentService
-from embedb.lifecycle.experiments import ExperimentRecord
-from embedb.lifecycle.routing import Hits
+from embedb.lifecycle import EmbeddingVersion, EmbeddingVersionState, FieldBinding, embed_query_text, is_text_query
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
 from embedb.query.exact import prepare_queries

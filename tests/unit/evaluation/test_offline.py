@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from embedb.errors import InvalidArgumentError
-from embedb.lifecycle.evaluation import evaluate_versions, exact_recall, parse_metric, read_qrels, read_queries
+from embedb.evaluation.offline import evaluate_versions, exact_recall, parse_metric, read_qrels, read_queries
 
 QUERIES = {f"q{i}": f"text {i}" for i in range(60)}
 QRELS = {f"q{i}": {f"d{i}": 1.0} for i in range(60)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from embedb.lifecycle.query_log import QueryLog
+from embedb.experiments.query_log import QueryLog
 
 
 def test_entries_are_written_in_batches_and_flush_waits_for_them() -> None:

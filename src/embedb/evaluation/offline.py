@@ -3,12 +3,12 @@
 Each labelled query (BEIR layout: ``queries.jsonl`` and ``qrels.tsv``) is searched
 once per model version with that version's vectors and query embedding
 (``search(..., embedding_version=)``), and the runs are scored with
-:func:`embedb.lifecycle.ranking_metrics.evaluate_run`: recall@k, nDCG@10 and MRR@10.
+:func:`embedb.evaluation.metrics.evaluate_run`: recall@k, nDCG@10 and MRR@10.
 Every other version is compared with the baseline on the gate metric by a paired
 randomization test and a paired bootstrap interval of the mean difference
-(:func:`embedb.lifecycle.verdict.offline_verdict`). The gate fails when the candidate
+(:func:`embedb.evaluation.verdict.offline_verdict`). The gate fails when the candidate
 is significantly worse than the baseline by more than ``min_delta``
-(:func:`embedb.lifecycle.verdict.gate_fails`): a drop that cannot be told from noise
+(:func:`embedb.evaluation.verdict.gate_fails`): a drop that cannot be told from noise
 does not block a pipeline.
 
 The ANN check compares each version's index with exact search on the same query
@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from embedb.errors import InvalidArgumentError
-from embedb.lifecycle.ranking_metrics import METRICS, RankingEvaluation, evaluate_run
-from embedb.lifecycle.verdict import gate_fails, offline_verdict
+from embedb.evaluation.metrics import METRICS, RankingEvaluation, evaluate_run
+from embedb.evaluation.verdict import gate_fails, offline_verdict
 
 SEARCH_BATCH = 256
 MAX_DEPTH = 1000

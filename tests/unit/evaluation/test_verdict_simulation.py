@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from embedb.lifecycle.verdict import Decision, Verdict, interleaving_verdict, offline_verdict, split_verdict
+from embedb.evaluation.verdict import Decision, Verdict, interleaving_verdict, offline_verdict, split_verdict
 
 RUNS = 400
 LOOK_EVERY = 50

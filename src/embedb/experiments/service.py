@@ -32,8 +32,8 @@ from embedb.errors import (
     InvalidArgumentError,
     InvalidStateError,
 )
-from embedb.lifecycle.bindings import EmbeddingVersionState
-from embedb.lifecycle.experiments import (
+from embedb.experiments.query_log import QueryLog
+from embedb.experiments.records import (
     Arm,
     ExperimentMode,
     ExperimentRecord,
@@ -42,16 +42,16 @@ from embedb.lifecycle.experiments import (
     QueryLogEntry,
     check_settings,
 )
-from embedb.lifecycle.online_report import ExperimentReport, build_report
-from embedb.lifecycle.query_log import QueryLog
-from embedb.lifecycle.routing import ArmSearch, Hits, RouteContext, route
-from embedb.lifecycle.service import LifecycleService
+from embedb.experiments.report import ExperimentReport, build_report
+from embedb.experiments.routing import ArmSearch, Hits, RouteContext, route
+from embedb.lifecycle import EmbeddingVersionState, LifecycleService
 from embedb.storage import CollectionInfo
 
 MAX_SHADOW_BACKLOG = 64
 FEEDBACK_KINDS = ("click", "relevance")
 
 log = logging.getLogger(__name__)
+
 
 class ExperimentService:
     """Experiments of one engine, their routing table, their query log and their shadow executor."""
@@ -209,7 +209,12 @@ class ExperimentService:
                 raise
             ended = self.store.get(record.id)
         final = ExperimentReport(
-            report.verdict, report.arms, ended.to_dict(info.name), report.queries, report.feedback, report.dropped_queries
+            report.verdict,
+            report.arms,
+            ended.to_dict(info.name),
+            report.queries,
+            report.feedback,
+            report.dropped_queries,
         )
         return ended, final, moved
 
@@ -226,7 +231,7 @@ class ExperimentService:
         offset: int,
         user_key: str | None,
     ) -> list[Hits]:
-        """Answer a text search inside ``record`` (see :mod:`embedb.lifecycle.routing`)."""
+        """Answer a text search inside ``record`` (see :mod:`embedb.experiments.routing`)."""
         context = RouteContext(record, search, self.log.append, self._submit, indexes)
         return route(context, texts, limit=limit, offset=offset, user_key=user_key)
 

@@ -15,7 +15,7 @@ Conventions, chosen so that a worse run can never score higher by accident:
   ``missing_from_run``; a model that answers nothing is not excused. Queries of the run
   that qrels do not judge are ignored and listed in ``unjudged``.
   Two runs evaluated on the same qrels therefore score the same queries in the same
-  order, which is what the paired tests in :mod:`embedb.lifecycle.stats` need.
+  order, which is what the paired tests in :mod:`embedb.evaluation.stats` need.
 - A document repeated in one ranking earns credit only at its first rank; later copies
   still take up their rank (the user saw a wasted slot) but earn nothing.
 - A ranking shorter than k counts as padded with non-relevant documents, so

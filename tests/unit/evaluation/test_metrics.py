@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from embedb.errors import InvalidArgumentError
-from embedb.lifecycle.ranking_metrics import (
+from embedb.evaluation.metrics import (
     evaluate_run,
     ndcg_at_k,
     overlap_at_k,

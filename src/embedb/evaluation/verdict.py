@@ -11,7 +11,7 @@ decision, one readable sentence saying why, and the numbers behind it:
 - :func:`shadow_summary` and :func:`shadow_verdict`: what shadow traffic shows. Shadow
   mode never promotes on its own — nobody saw the challenger's results.
 
-Online verdicts are sequential by default (an mSPRT, see :mod:`embedb.lifecycle.stats`):
+Online verdicts are sequential by default (an mSPRT, see :mod:`embedb.evaluation.stats`):
 the report may be opened after every query without raising the false-promotion rate
 above ``alpha``. ``sequential=False`` gives the classical test instead, which is only
 valid when it is evaluated once: the verdict stays UNDECIDED until the planned
@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from embedb.errors import InvalidArgumentError
-from embedb.lifecycle import stats
+from embedb.evaluation import stats
 
 
 class Decision(enum.Enum):
@@ -358,7 +358,7 @@ def shadow_summary(
     """Summarise shadow queries: mean overlap@k with a bootstrap interval, p50/p99 latency per arm.
 
     ``overlaps_at_k`` holds one value in [0, 1] per query
-    (:func:`embedb.lifecycle.ranking_metrics.overlap_at_k`); the latency arrays may
+    (:func:`embedb.evaluation.metrics.overlap_at_k`); the latency arrays may
     differ in length (a query the challenger failed has no challenger latency).
 
     Raises:

@@ -1,6 +1,6 @@
 """Turn an experiment's query logs and feedback into its report: a verdict and the numbers per arm.
 
-The statistics are those of :mod:`embedb.lifecycle.verdict`:
+The statistics are those of :mod:`embedb.evaluation.verdict`:
 
 - ``interleave``: each query's winner is the arm whose hits drew more positive
   feedback (a click, or a relevance grade above zero); a query without any is a tie.
@@ -31,12 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from embedb.lifecycle.experiments import Arm, ExperimentMode, ExperimentRecord, Feedback, QueryLogEntry
-from embedb.lifecycle.interleaving import InterleavedItem, Team, credit_winner
-from embedb.lifecycle.ranking_metrics import overlap_at_k
-from embedb.lifecycle.routing import TEAM_OF_ARM
-from embedb.lifecycle.stats import wilson_interval
-from embedb.lifecycle.verdict import (
+from embedb.evaluation import overlap_at_k
+from embedb.evaluation.stats import wilson_interval
+from embedb.evaluation.verdict import (
     Decision,
     Verdict,
     interleaving_verdict,
@@ -44,6 +41,9 @@ from embedb.lifecycle.verdict import (
     shadow_verdict,
     split_verdict,
 )
+from embedb.experiments.interleaving import InterleavedItem, Team, credit_winner
+from embedb.experiments.records import Arm, ExperimentMode, ExperimentRecord, Feedback, QueryLogEntry
+from embedb.experiments.routing import TEAM_OF_ARM
 
 
 @dataclass(frozen=True)

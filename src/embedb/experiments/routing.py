@@ -9,7 +9,7 @@ Every query of the search gets a fresh query id. Then, by the experiment's mode:
 - ``split``: each query goes to one arm, chosen by a salted hash of ``user_key`` (so a
   user stays in one arm) or, without a user key, of its query id.
 - ``interleave``: both arms search ``offset + limit`` deep; team draft
-  (:mod:`embedb.lifecycle.interleaving`), seeded by the query id and the experiment's
+  (:mod:`embedb.experiments.interleaving`), seeded by the query id and the experiment's
   salt, merges the two rankings, and each hit names the arm that picked it.
   Distances in one merged list come from different models and are not comparable.
 
@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from embedb.lifecycle.experiments import Arm, ExperimentMode, ExperimentRecord, QueryLogEntry
-from embedb.lifecycle.interleaving import Team, query_seed, team_draft_interleave
+from embedb.experiments.interleaving import Team, query_seed, team_draft_interleave
+from embedb.experiments.records import Arm, ExperimentMode, ExperimentRecord, QueryLogEntry
 
 Hits = list[dict[str, Any]]
 ArmSearch = Callable[[list[str], str, int, int], list[Hits]]

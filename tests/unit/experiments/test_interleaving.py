@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from embedb.errors import InvalidArgumentError
-from embedb.lifecycle.interleaving import (
+from embedb.experiments.interleaving import (
     InterleavedItem,
     Team,
     credit_winner,
@@ -15,7 +15,7 @@ from embedb.lifecycle.interleaving import (
     tally_winners,
     team_draft_interleave,
 )
-from embedb.lifecycle.stats import binomial_test
+from embedb.evaluation.stats import binomial_test
 
 rankings = st.lists(st.sampled_from([f"d{i}" for i in range(15)]), max_size=15)
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from tests.support.experiments import record
 
-from embedb.lifecycle.experiments import Arm, ExperimentMode, QueryLogEntry
-from embedb.lifecycle.routing import SHADOW_SKIPPED, RouteContext, assign_arm, route
+from embedb.experiments.records import Arm, ExperimentMode, QueryLogEntry
+from embedb.experiments.routing import SHADOW_SKIPPED, RouteContext, assign_arm, route
 
 
 def fake_search(calls: list[tuple[str, int]]) -> Callable[[list[str], str, int, int], list[list[dict[str, Any]]]]:
@@ -100,7 +100,7 @@ def test_interleaving_tags_each_hit_with_the_team_that_picked_it() -> None:
 
 @pytest.mark.parametrize("offset", [0, 2, 4])
 def test_interleaving_pages_through_the_same_merged_list(monkeypatch: pytest.MonkeyPatch, offset: int) -> None:
-    monkeypatch.setattr("embedb.lifecycle.routing.new_query_id", lambda: "same-query")
+    monkeypatch.setattr("embedb.experiments.routing.new_query_id", lambda: "same-query")
     calls: list[tuple[str, int]] = []
     log: list[QueryLogEntry] = []
     whole = route(context(ExperimentMode.INTERLEAVE, log, calls), ["q"], limit=8, offset=0, user_key=None)[0]

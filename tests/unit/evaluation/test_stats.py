@@ -11,7 +11,7 @@ import scipy.integrate as scipy_integrate
 import scipy.stats as scipy_stats
 
 from embedb.errors import InvalidArgumentError
-from embedb.lifecycle import stats
+from embedb.evaluation import stats
 
 
 def _exact_sign_flip_p(differences: np.ndarray) -> float:

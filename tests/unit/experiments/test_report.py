@@ -10,7 +10,7 @@ import pytest
 from tests.support.experiments import record
 
 from embedb.errors import InvalidArgumentError, InvalidStateError
-from embedb.lifecycle.experiments import (
+from embedb.experiments.records import (
     Arm,
     ExperimentMode,
     ExperimentState,
@@ -18,8 +18,8 @@ from embedb.lifecycle.experiments import (
     QueryLogEntry,
     check_settings,
 )
-from embedb.lifecycle.online_report import ExperimentReport, build_report
-from embedb.lifecycle.verdict import Decision, split_verdict
+from embedb.experiments.report import ExperimentReport, build_report
+from embedb.evaluation.verdict import Decision, split_verdict
 
 
 def entry(query_id: str, arm: Arm, returned: list[str], **extra: object) -> QueryLogEntry:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from embedb.errors import InvalidArgumentError
-from embedb.lifecycle.verdict import (
+from embedb.evaluation.verdict import (
     Decision,
     Verdict,
     gate_fails,

@@ -1,4 +1,4 @@
-"""Measure what the search planner's constants are made of (embedb.index.planner.CostModel, WIDEN).
+"""Measure what the search planner's constants are made of (embedb.search.planner.CostModel, WIDEN).
 
 For one generated clustered dataset it times, on this machine:
 

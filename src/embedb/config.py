@@ -23,7 +23,7 @@ class Settings:
     """Tunables of the embedded engine; every field has a sound default.
 
     ``segment_max_rows`` / ``segment_max_bytes`` seal the growing segment when
-    either is reached; ``wal_max_bytes`` forces a checkpoint when the log of
+    either is reached; ``wal_max_bytes`` forces a flush when the log of
     un-sealed changes (deletes included) grows past it. ``compaction_*`` decide
     which sealed segments the background compactor merges. ``build_indexes``
     turns background index builds on; a sealed segment with fewer than

@@ -21,11 +21,9 @@ import numpy as np
 from embedb.errors import InvalidArgumentError
 from embedb.lifecycle import EmbeddingBindings, FieldBinding
 from embedb.models import ModelRegistry
-from embedb.query.reads import OutputPlan, plan_output
+from embedb.query import OutputPlan, plan_output
 from embedb.schema import CollectionSchema, FieldSchema
-from embedb.storage.catalog import CollectionInfo
-from embedb.storage.engine import StorageEngine
-from embedb.storage.store import CollectionStore
+from embedb.storage import CollectionInfo, CollectionStore, StorageEngine
 
 
 class AutoIds:

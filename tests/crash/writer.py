@@ -21,8 +21,8 @@ import pyarrow as pa
 from tests.crash.workload import COLLECTION, SMALL_SEGMENTS, batch
 
 import embedb
-from embedb.storage import checkpoint as checkpoint_module
 from embedb.storage import compaction as compaction_module
+from embedb.storage import flush as flush_module
 from embedb.storage import wal as wal_module
 from embedb.storage.wal import WalWriter
 
@@ -85,11 +85,11 @@ CRASH_POINTS: dict[str, Callable[[], None]] = {
     # checkpoint: WAL rotated, nothing sealed yet
     "seal-after-rotate": lambda: die_after(WalWriter, "rotate"),
     # a sealed segment folder is complete on disk, the catalog does not name it yet
-    "seal-after-segment-files": lambda: die_after(checkpoint_module, "write_segment"),
+    "seal-after-segment-files": lambda: die_after(flush_module, "write_segment"),
     # new deletion-mark files written, the catalog still names the old ones
-    "seal-after-deletion-files": lambda: die_after(checkpoint_module, "write_deletions"),
+    "seal-after-deletion-files": lambda: die_after(flush_module, "write_deletions"),
     # catalog committed, old deletion files and WAL files not yet removed
-    "seal-after-commit": lambda: die_before(checkpoint_module, "remove_stale_deletion_files"),
+    "seal-after-commit": lambda: die_before(flush_module, "remove_stale_deletion_files"),
     "seal-before-wal-drop": lambda: die_before(WalWriter, "drop_files_through"),
     # compaction: the merged segment is on disk, the catalog still names the old ones
     "compact-after-segment-files": lambda: die_after(compaction_module, "write_segment"),

@@ -28,8 +28,8 @@ from embedb.errors import (
     InvalidArgumentError,
 )
 from embedb.index.manager import BuildState
-from embedb.index.planner import CostModel, SegmentPlanner
 from embedb.milvus import MilvusClient, MilvusSchema
+from embedb.search import CostModel, SegmentPlanner
 
 DIM = 32
 ROWS = 6000
@@ -102,7 +102,7 @@ def _embedded(db: embedb.Client) -> LocalBackend:
 
 def _planner(db: embedb.Client, name: str) -> SegmentPlanner:
     engine = _embedded(db)
-    return engine.indexes.collection(engine.database.metadata.info(name)).planner
+    return SegmentPlanner(engine.indexes.collection(engine.database.metadata.info(name)).lookup)
 
 
 @pytest.mark.parametrize(("index_type", "build", "search", "minimum"), INDEXES, ids=[i[0] for i in INDEXES])

@@ -18,8 +18,8 @@ from embedb.errors import (
     InvalidStateError,
     NotFoundError,
 )
-from embedb.experiment import Experiment
 from embedb.evaluation.verdict import Decision
+from embedb.experiment import Experiment
 from embedb.models.testing import hash_embed
 from embedb.schema import CollectionSchema, DataType, FieldSchema, VectorField
 

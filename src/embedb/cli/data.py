@@ -98,7 +98,7 @@ def check(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before repairing.")] = False,
 ) -> None:
     """Verify every checksum (WAL records, segment and deletion files) and list failed index builds; optionally repair."""
-    from embedb.index.check import failed_index_builds
+    from embedb.index import failed_index_builds
     from embedb.storage.check import check_directory, repair_directory
 
     report = check_directory(path)

@@ -13,14 +13,12 @@ from typing import Any, cast
 
 from embedb.contract.results import AliasDescription, AliasList, CollectionDescription, CollectionStats
 from embedb.errors import SchemaError
+from embedb.index import IndexRequest, IndexService, index_requests
 from embedb.index import admin as index_admin
-from embedb.index.manager import IndexService
-from embedb.index.requests import IndexRequest, index_requests
 from embedb.lifecycle import EmbeddingBindings
 from embedb.metadata import CollectionMetadata
 from embedb.schema import CollectionSchema, DataType, MetricType
-from embedb.storage.catalog import CollectionInfo
-from embedb.storage.engine import StorageEngine
+from embedb.storage import CollectionInfo, StorageEngine
 
 
 class CollectionOperations:

@@ -15,18 +15,22 @@ import numpy as np
 
 from embedb.contract.results import CompactResult, DeleteResult, InsertResult, Row, UpsertResult
 from embedb.errors import DataError, InvalidArgumentError
-from embedb.ingest import prepare_batch, to_columns
 from embedb.lifecycle import embed_rows, given_versions
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
-from embedb.query.filters import compile_filter
-from embedb.query.reads import RowRefs, filter_mask, locate_keys, project, select_rows
+from embedb.query import RowRefs, compile_filter, filter_mask, locate_keys, project, select_rows
 from embedb.schema import DataType
 from embedb.search import check_paging, keys_at
-from embedb.storage.catalog import CollectionInfo
-from embedb.storage.engine import DEFAULT_PARTITION, StorageEngine
-from embedb.storage.records import RowBatch, primary_key_array
-from embedb.storage.state import Snapshot
+from embedb.storage import (
+    DEFAULT_PARTITION,
+    CollectionInfo,
+    RowBatch,
+    Snapshot,
+    StorageEngine,
+    prepare_batch,
+    primary_key_array,
+    to_columns,
+)
 
 COUNT_STAR = "count(*)"
 
@@ -207,11 +211,11 @@ class DataOperations:
     # ----------------------------------------------------------- maintenance
 
     def flush(self, collection_name: str) -> None:
-        self.metadata.store(self.metadata.info(collection_name)).checkpoint()
+        self.metadata.store(self.metadata.info(collection_name)).flush()
 
     def compact(self, collection_name: str) -> CompactResult:
         store = self.metadata.store(self.metadata.info(collection_name))
-        store.checkpoint()
+        store.flush()
         return {"merged_segments": store.compact()}
 
 

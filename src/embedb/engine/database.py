@@ -31,7 +31,7 @@ from embedb.engine.models import ModelOperations
 from embedb.engine.operations import operation_table
 from embedb.errors import ClosedError
 from embedb.experiments import ExperimentService
-from embedb.index.manager import BuildState, IndexService
+from embedb.index import BuildState, IndexService
 from embedb.lifecycle import BackfillRunner, EmbeddingBindings, JobTable, LifecycleService
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry, ModelVersion

@@ -18,17 +18,14 @@ import numpy as np
 
 from embedb.contract.results import EvaluationReport
 from embedb.evaluation import Progress, evaluate_versions, exact_recall
-from embedb.index.manager import IndexService
-from embedb.index.requests import search_options
+from embedb.index import IndexService, search_options
 from embedb.lifecycle import EmbeddingVersion, LifecycleService
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
-from embedb.query.exact import NO_ROW, prepare_queries
-from embedb.query.reads import SearchRequest, search_snapshot
+from embedb.query import NO_ROW, prepare_queries
 from embedb.schema import FieldSchema
-from embedb.search import SearchOperation, index_text
-from embedb.storage.catalog import CollectionInfo
-from embedb.storage.engine import StorageEngine
+from embedb.search import SearchOperation, SearchRequest, index_text, search_snapshot
+from embedb.storage import CollectionInfo, StorageEngine
 
 ANN_LATENCY_QUERIES = 200
 
@@ -127,13 +124,13 @@ class EvaluationOperation:
         ann = replace(exact, params=params)
         _, true_segments, true_rows = search_snapshot(snapshot, exact, row_filter=None, partition_ids=None)
         _, segments, rows = search_snapshot(
-            snapshot, ann, row_filter=None, partition_ids=None, searcher=collection.planner
+            snapshot, ann, row_filter=None, partition_ids=None, searcher=self.searcher.planner(collection)
         )
         latencies = []
         for position in range(min(ANN_LATENCY_QUERIES, exact.queries.shape[0])):
             one = replace(ann, queries=ann.queries[position : position + 1])
             started = time.perf_counter()
-            search_snapshot(snapshot, one, row_filter=None, partition_ids=None, searcher=collection.planner)
+            search_snapshot(snapshot, one, row_filter=None, partition_ids=None, searcher=self.searcher.planner(collection))
             latencies.append((time.perf_counter() - started) * 1000.0)
         sealed = [v for v in snapshot.segments if v.sealed and version.column_key in v.data.vectors]
         p50, p99 = np.percentile(latencies, [50, 99]) if latencies else (float("nan"), float("nan"))

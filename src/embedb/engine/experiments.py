@@ -12,7 +12,7 @@ from embedb.contract.results import ExperimentInfo, ExperimentPromotion, Experim
 from embedb.errors import InvalidArgumentError
 from embedb.experiments import ExperimentRecord, ExperimentService
 from embedb.metadata import CollectionMetadata
-from embedb.storage.engine import StorageEngine
+from embedb.storage import StorageEngine
 
 
 class ExperimentOperations:

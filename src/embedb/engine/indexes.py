@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any, cast
 
 from embedb.contract.results import IndexDescription
+from embedb.index import IndexService, index_requests
 from embedb.index import admin as index_admin
-from embedb.index.manager import IndexService
-from embedb.index.requests import index_requests
 from embedb.metadata import CollectionMetadata
 
 

@@ -12,7 +12,7 @@ from embedb.contract.results import DroppedVersion, Job, ServingChange, ServingH
 from embedb.errors import InvalidArgumentError
 from embedb.lifecycle import JobProgress, JobRecord, LifecycleService
 from embedb.metadata import CollectionMetadata
-from embedb.storage.engine import StorageEngine
+from embedb.storage import StorageEngine
 
 
 class LifecycleOperations:

@@ -12,10 +12,10 @@ import time
 from typing import Any
 
 from embedb.errors import FieldNotFoundError, IndexAlreadyExistsError, IndexNotFoundError, InvalidArgumentError
-from embedb.index import INDEX_TYPES, resolve_spec
 from embedb.index.catalog import IndexDefinition
 from embedb.index.manager import BuildState, IndexService, field_of_key
 from embedb.index.requests import IndexRequest
+from embedb.index.vector_index import INDEX_TYPES, resolve_spec
 from embedb.schema import CollectionSchema, MetricType, check_name
 from embedb.storage import CollectionInfo
 

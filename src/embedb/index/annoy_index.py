@@ -15,9 +15,9 @@ import annoy
 import numpy as np
 
 from embedb.errors import StorageError
-from embedb.index import BuildCancelled, IndexSpec
 from embedb.index.postfilter import search_then_filter
-from embedb.query.exact import NO_ROW
+from embedb.index.vector_index import BuildCancelled, IndexSpec
+from embedb.query import NO_ROW
 from embedb.schema import MetricType
 
 BUILD_CHUNK_ROWS = 16_384

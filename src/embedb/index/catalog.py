@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from embedb.index import IndexSpec
+from embedb.index.vector_index import IndexSpec
 from embedb.storage import Catalog
 
 INDEX_TABLES = """

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from embedb.errors import StorageError
 from embedb.index.catalog import IndexCatalog
-from embedb.storage.catalog import Catalog
-from embedb.storage.engine import CATALOG_FILE
+from embedb.storage import CATALOG_FILE, Catalog
 
 
 @dataclass(frozen=True)

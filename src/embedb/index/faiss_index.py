@@ -23,7 +23,7 @@ import faiss as _faiss
 import numpy as np
 
 from embedb.errors import StorageError
-from embedb.index import BuildCancelled, IndexSpec
+from embedb.index.vector_index import BuildCancelled, IndexSpec
 from embedb.schema import MetricType
 
 faiss: Any = _faiss  # its bundled stubs lack the SearchParameters keywords used here

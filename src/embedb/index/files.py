@@ -14,7 +14,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from embedb.index import IndexSpec, VectorIndex, make_index
+from embedb.index.vector_index import IndexSpec, VectorIndex, make_index
 from embedb.storage import block_checksums, fsync_path, verify_file
 
 INDEX_FILE_PREFIX = "ann."

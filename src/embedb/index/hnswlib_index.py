@@ -18,8 +18,8 @@ import hnswlib
 import numpy as np
 
 from embedb.errors import StorageError
-from embedb.index import DEFAULT_EF, BuildCancelled, IndexSpec
 from embedb.index.postfilter import search_then_filter
+from embedb.index.vector_index import DEFAULT_EF, BuildCancelled, IndexSpec
 from embedb.schema import MetricType
 
 BUILD_CHUNK_ROWS = 16_384

@@ -32,10 +32,9 @@ from typing import Any
 import numpy as np
 
 from embedb.errors import CorruptionError, StorageError
-from embedb.index import BuildCancelled, VectorIndex, make_index
 from embedb.index.catalog import IndexCatalog, IndexDefinition, SegmentIndexRecord
 from embedb.index.files import load_index, remove_unlisted, save_index
-from embedb.index.planner import SegmentPlanner
+from embedb.index.vector_index import BuildCancelled, VectorIndex, make_index
 from embedb.schema import MetricType
 from embedb.storage import CollectionInfo, CollectionStore, SegmentData, SegmentView, StorageEngine
 
@@ -112,7 +111,6 @@ class CollectionIndexes:
         self._gone: set[int] = set()
         self._changed = threading.Condition()
         self.closed = False
-        self.planner = SegmentPlanner(self.lookup)
 
     # ------------------------------------------------------------- lookups
 

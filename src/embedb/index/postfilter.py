@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from embedb.query.exact import NO_ROW, top_k
+from embedb.query import NO_ROW, top_k
 
 OVERFETCH_MARGIN = 2.0
 

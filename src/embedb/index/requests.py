@@ -11,13 +11,13 @@ options.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from embedb.errors import InvalidArgumentError
-from embedb.index import AUTOINDEX, IndexSpec, check_search_params, default_search_params
-from embedb.index.planner import range_bounds
+from embedb.index.vector_index import AUTOINDEX, IndexSpec, check_search_params, default_search_params
 from embedb.schema import MetricType
 
 MAX_GROUP_SIZE = 1024
@@ -195,3 +195,31 @@ def _flatten(search_params: Mapping[str, Any], metric: MetricType, field_name: s
             raise InvalidArgumentError(f"search_params['params'] must be a dict, got {nested!r}", parameter="params")
         params.update(nested)
     return params
+
+
+def range_bounds(params: Mapping[str, Any], metric: MetricType) -> tuple[float, float] | None:
+    """Milvus range search as score bounds (low, high], or None; raise ``InvalidArgumentError`` on bad values.
+
+    IP/COSINE keep ``radius < distance <= range_filter``; L2 keeps
+    ``range_filter <= distance < radius`` (squared distances, as returned).
+    """
+    radius = params.get("radius")
+    range_filter = params.get("range_filter")
+    if radius is None:
+        if range_filter is not None:
+            raise InvalidArgumentError("range_filter needs radius as well", parameter="range_filter")
+        return None
+    values = {}
+    for name, value in (("radius", radius), ("range_filter", range_filter)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise InvalidArgumentError(f"search parameter {name} must be a finite number, got {value!r}", parameter=name)
+        values[name] = float(value)
+    if metric is MetricType.L2:
+        if "range_filter" in values and not values["range_filter"] < values["radius"]:
+            raise InvalidArgumentError("for L2, range_filter must be smaller than radius", parameter="range_filter")
+        return -values["radius"], -values.get("range_filter", -math.inf)
+    if "range_filter" in values and not values["range_filter"] > values["radius"]:
+        raise InvalidArgumentError(f"for {metric.value}, range_filter must be larger than radius", parameter="range_filter")
+    return values["radius"], values.get("range_filter", math.inf)

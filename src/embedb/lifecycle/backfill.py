@@ -163,7 +163,7 @@ class BackfillRunner:
         rows_done, without_source, segments_done = record.rows_done, record.rows_without_source, record.segments_done
         while True:
             self._check_stop(running)
-            store.checkpoint()  # seal rows written before the new version joined the write set
+            store.flush()  # seal rows written before the new version joined the write set
             snapshot = store.snapshot()
             pending = [v for v in snapshot.segments if v.sealed and v.data.num_rows and key not in v.data.vectors]
             unsealed = [v for v in snapshot.segments if not v.sealed and v.data.num_rows and key not in v.data.vectors]

@@ -17,11 +17,10 @@ import numpy as np
 import pyarrow.compute as pc
 
 from embedb.errors import DataError, DimensionMismatchError, InvalidArgumentError
-from embedb.ingest import PreparedRows, check_vectors, supplied_column
 from embedb.lifecycle.bindings import EmbeddingVersion, FieldBinding
 from embedb.models import ModelRegistry, ProgressCallback
 from embedb.schema import CollectionSchema
-from embedb.storage import RowBatch
+from embedb.storage import PreparedRows, RowBatch, check_vectors, supplied_column
 
 
 def given_versions(

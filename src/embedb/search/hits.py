@@ -14,10 +14,9 @@ import numpy as np
 
 from embedb.contract.results import SearchHits
 from embedb.errors import InvalidArgumentError
-from embedb.query.exact import NO_ROW, distances_for_output
-from embedb.query.reads import OutputPlan, RowRefs, project
+from embedb.query import NO_ROW, OutputPlan, RowRefs, distances_for_output, project
 from embedb.schema import CollectionSchema
-from embedb.storage.state import Snapshot
+from embedb.storage import Snapshot
 
 
 def check_paging(limit: int | None, offset: int, *, maximum: int | None) -> None:

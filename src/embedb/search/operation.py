@@ -3,8 +3,8 @@
 ``SearchOperation.search`` checks every argument, embeds query text with the
 model version whose vectors it is compared to, routes it through a running
 experiment (each arm is a search with its own ``embedding_version``), plans each
-segment (exact, or its index with the filter's mask; ``embedb.index.planner``),
-runs the plan over one snapshot (``embedb.query.reads.search_snapshot``) and
+segment (exact, or its index with the filter's mask; ``embedb.search.planner``),
+runs the plan over one snapshot (``embedb.search.execute.search_snapshot``) and
 assembles hits (``embedb.search.hits``). A short path serves the most common
 request — vectors, one indexed sealed segment, ids and distances only — with
 as little Python around the index call as possible.
@@ -22,19 +22,16 @@ from embedb.contract import MAX_SEARCH_LIMIT
 from embedb.contract.results import SearchHits
 from embedb.errors import FailedPreconditionError, FieldNotFoundError, InvalidArgumentError
 from embedb.experiments import ExperimentRecord, ExperimentService, Hits
-from embedb.index.manager import CollectionIndexes, IndexService
-from embedb.index.planner import group_search
-from embedb.index.requests import search_options
-from embedb.ingest import check_query_vectors
+from embedb.index import CollectionIndexes, IndexService, search_options
 from embedb.lifecycle import EmbeddingVersion, EmbeddingVersionState, FieldBinding, embed_query_text, is_text_query
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
-from embedb.query.exact import prepare_queries
-from embedb.query.filters import compile_filter
-from embedb.query.reads import OutputPlan, SearchRequest, search_snapshot
+from embedb.query import OutputPlan, compile_filter, prepare_queries
 from embedb.schema import CollectionSchema, DataType, FieldSchema
+from embedb.search.execute import SearchRequest, search_snapshot
 from embedb.search.hits import assemble_hits, check_paging, plain_hits
-from embedb.storage.catalog import CollectionInfo
+from embedb.search.planner import SegmentPlanner, group_search
+from embedb.storage import CollectionInfo, check_query_vectors
 
 
 class SearchOperation:
@@ -51,6 +48,16 @@ class SearchOperation:
         self.indexes = indexes
         self.models = models
         self.experiments = experiments
+        # Replaced, never changed in place: searches read it without a lock.
+        self._planners: dict[int, tuple[CollectionIndexes, SegmentPlanner]] = {}
+
+    def planner(self, indexes: CollectionIndexes) -> SegmentPlanner:
+        """The segment planner over one collection's published indexes (kept while its index state lives)."""
+        cached = self._planners.get(indexes.collection_id)
+        if cached is None or cached[0] is not indexes:
+            cached = (indexes, SegmentPlanner(indexes.lookup))
+            self._planners = {**self._planners, indexes.collection_id: cached}
+        return cached[1]
 
     def search(
         self,
@@ -142,7 +149,7 @@ class SearchOperation:
                 request,
                 row_filter=compiled,
                 partition_ids=partitions,
-                searcher=indexes.planner,
+                searcher=self.planner(indexes),
                 group_field=group_field,
                 group_size=options.group_size,
                 groups=offset + limit,
@@ -153,7 +160,7 @@ class SearchOperation:
                 plan = OutputPlan((*plan.scalars, group_field), plan.vectors, plan.dynamic_keys, plan.all_dynamic)
             return assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric)
         scores, segments, rows = search_snapshot(
-            snapshot, request, row_filter=compiled, partition_ids=partitions, searcher=indexes.planner
+            snapshot, request, row_filter=compiled, partition_ids=partitions, searcher=self.planner(indexes)
         )
         if offset:
             scores, segments, rows = scores[:, offset:], segments[:, offset:], rows[:, offset:]

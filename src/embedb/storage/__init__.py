@@ -35,9 +35,14 @@ What the layer guarantees:
 - Storage tells the layers above of every opened store and every change of
   sealed segments through the one ``StorageObserver`` its owner passes in.
 
-What it does *not* do: it does not check rows against the schema (a ``RowBatch``
-has passed those checks in ``embedb.ingest``; storage refuses only an insert of
-a live key), evaluate filters, search or build indexes (``embedb.query`` and
+Ingest (``to_columns`` / ``prepare_batch`` / ``check_vectors`` /
+``check_query_vectors``) turns what a user hands in — rows, columns, NumPy,
+Arrow, pandas — into a schema-checked ``RowBatch`` before anything is written;
+a bad value raises ``DataError`` naming the row and field.
+
+What it does *not* do: the store itself does not check rows against the schema
+(a ``RowBatch`` has passed ingest; the store refuses only an insert of a live
+key), evaluate filters, search or build indexes (``embedb.query`` and
 ``embedb.index`` read snapshots), embed text or know what a model version is:
 a vector column's key is an opaque string to it. It never imports the layers
 above it.
@@ -57,6 +62,14 @@ from __future__ import annotations
 from embedb.storage.catalog import Catalog, CollectionInfo
 from embedb.storage.durable import fsync_path
 from embedb.storage.engine import CATALOG_FILE, DEFAULT_PARTITION, StorageEngine
+from embedb.storage.ingest import (
+    PreparedRows,
+    check_query_vectors,
+    check_vectors,
+    prepare_batch,
+    supplied_column,
+    to_columns,
+)
 from embedb.storage.records import RowBatch, primary_key_array
 from embedb.storage.segment import SegmentData, SegmentView
 from embedb.storage.segment_files import block_checksums, verify_file
@@ -69,6 +82,7 @@ __all__ = [
     "Catalog",
     "CollectionInfo",
     "CollectionStore",
+    "PreparedRows",
     "RowBatch",
     "SegmentData",
     "SegmentView",
@@ -76,7 +90,12 @@ __all__ = [
     "StorageEngine",
     "StorageObserver",
     "block_checksums",
+    "check_query_vectors",
+    "check_vectors",
     "fsync_path",
+    "prepare_batch",
     "primary_key_array",
+    "supplied_column",
+    "to_columns",
     "verify_file",
 ]

@@ -19,8 +19,8 @@ import numpy as np
 
 from embedb.config import Settings
 from embedb.storage.catalog import Catalog
-from embedb.storage.checkpoint import persist_marks
 from embedb.storage.deletions import DeletionMarks
+from embedb.storage.flush import persist_marks
 from embedb.storage.segment import SegmentData, concat_segments, take_rows
 from embedb.storage.segment_files import read_segment, write_segment
 from embedb.storage.state import StoreLayout, StoreState
@@ -68,7 +68,7 @@ def merge_group(
 ) -> list[SegmentData]:
     """Replace the sealed segments ``group`` by one segment of their live rows; return it (or ``[]``).
 
-    The caller holds the checkpoint lock, so no seal, compaction or column
+    The caller holds the flush lock, so no seal, compaction or column
     change runs meanwhile. ``write_lock`` is taken twice, briefly: to read the
     sources and reserve a segment id, and to swap. Merging and writing the new
     files happen between, while writes go on; rows deleted meanwhile are marked

@@ -332,8 +332,8 @@ class StorageEngine:
             if self._stop.is_set():
                 return
             try:
-                if store.needs_checkpoint():
-                    store.checkpoint()
+                if store.needs_flush():
+                    store.flush()
                 if self.settings.background_compaction and store.compaction_plan():
                     store.compact()
             except Exception:

@@ -4,19 +4,19 @@ Writes go WAL first, then into memory, under the collection's write lock; the
 caller is acknowledged once the WAL record is durable (group commit). Readers
 never lock: ``snapshot()`` returns an immutable list of segment views whose
 deletion marks are pinned, so a concurrent write, seal or compaction never
-changes a running query. ``checkpoint()`` seals the growing segment into files,
-persists deletion marks and advances the WAL checkpoint in one catalog
+changes a running query. ``flush()`` seals the growing segment into files,
+persists deletion marks and advances the WAL checkpoint LSN in one catalog
 transaction; ``compact()`` merges sealed segments and swaps them in atomically.
 
 ``CollectionStore`` owns the state (``state.StoreState``), the WAL writer and
 the two locks, and runs the write path; the other steps live beside it and get
-what they need explicitly: ``recovery`` (open), ``checkpoint`` (seal and
+what they need explicitly: ``recovery`` (open), ``flush`` (seal and
 publish), ``compaction`` (plan and merge), ``vector_columns`` (backfills).
 
 Locks, always taken in this order:
 
-- the checkpoint lock serialises what replaces sealed segments or their files
-  (checkpoint, compaction, vector-column changes, close); it is held for long;
+- the flush lock serialises what replaces sealed segments or their files
+  (flush, compaction, vector-column changes, close); it is held for long;
 - the write lock (re-entrant) guards the state: every write, and the short
   steps of the above that read or swap segments. Readers take it only to
   build a new snapshot.
@@ -34,8 +34,8 @@ import numpy as np
 from embedb.config import Settings
 from embedb.errors import ClosedError, DuplicateKeyError, ReadOnlyError
 from embedb.storage.catalog import Catalog
-from embedb.storage.checkpoint import publish_checkpoint, write_sealed_segments
 from embedb.storage.compaction import merge_group, plan_compaction
+from embedb.storage.flush import publish_flush, write_sealed_segments
 from embedb.storage.records import RecordKind, RowBatch, encode_batch, encode_json, encode_keys
 from embedb.storage.recovery import recover
 from embedb.storage.segment import SegmentData, SegmentView
@@ -96,7 +96,7 @@ class CollectionStore:
         self.settings = settings
         self.read_only = read_only
         self._write_lock = threading.RLock()
-        self._checkpoint_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         self._closed = False
         recovered = recover(
             collection_id=collection_id,
@@ -225,9 +225,9 @@ class CollectionStore:
         self._state.last_lsn = lsn
         return lsn, deleted
 
-    # ----------------------------------------------------------- checkpoint
+    # ---------------------------------------------------------------- flush
 
-    def needs_checkpoint(self) -> bool:
+    def needs_flush(self) -> bool:
         if self.read_only or self._wal is None:
             return False
         s = self.settings
@@ -239,15 +239,15 @@ class CollectionStore:
             or self._wal.bytes_in_log >= s.wal_max_bytes
         )
 
-    def checkpoint(self) -> None:
-        """Seal in-memory rows into segment files and advance the WAL checkpoint (``flush``).
+    def flush(self) -> None:
+        """Seal in-memory rows into segment files and advance the WAL checkpoint LSN.
 
-        The steps and what a crash between them leaves are in ``storage.checkpoint``.
+        The steps and what a crash between them leaves are in ``storage.flush``.
         """
         self._check_writable()
         assert self._wal is not None
         state = self._state
-        with self._checkpoint_lock:
+        with self._flush_lock:
             with self._write_lock:
                 if state.last_lsn == state.checkpoint_lsn and not state.frozen:
                     return
@@ -256,7 +256,7 @@ class CollectionStore:
                 target_lsn = self._wal.rotate()
             sealed = write_sealed_segments(to_seal, layout=self.layout)
             with self._write_lock:
-                added = publish_checkpoint(
+                added = publish_flush(
                     state,
                     sealed,
                     target_lsn,
@@ -277,7 +277,7 @@ class CollectionStore:
         """Merge what ``compaction_plan`` proposes; return the number of segments merged away."""
         self._check_writable()
         merged = 0
-        with self._checkpoint_lock:
+        with self._flush_lock:
             for group in self.compaction_plan():
                 added = merge_group(
                     self._state,
@@ -306,7 +306,7 @@ class CollectionStore:
         """
         self._check_writable()
         matrix = np.ascontiguousarray(matrix, dtype=np.float32)
-        with self._checkpoint_lock:
+        with self._flush_lock:
             data = self._state.sealed.get(segment_id)
             if data is None:
                 return False
@@ -331,8 +331,8 @@ class CollectionStore:
     def drop_vector_column(self, key: str) -> int:
         """Remove a vector column from every sealed segment (seal first); return how many segments had it."""
         self._check_writable()
-        self.checkpoint()
-        with self._checkpoint_lock:
+        self.flush()
+        with self._flush_lock:
             return drop_column(
                 self._state,
                 key,
@@ -361,7 +361,7 @@ class CollectionStore:
         }
 
     def close(self) -> None:
-        with self._checkpoint_lock, self._write_lock:
+        with self._flush_lock, self._write_lock:
             if self._closed:
                 return
             self._closed = True

@@ -35,7 +35,7 @@ def add_column(
 ) -> SegmentData:
     """Add the float32 ``matrix`` (row-aligned with ``data``) as vector column ``key``; return the updated segment.
 
-    The caller holds the checkpoint lock (no seal or compaction swaps the
+    The caller holds the flush lock (no seal or compaction swaps the
     segment away) and has checked that ``data`` is sealed now and lacks
     ``key``. The file is written without the write lock; ``write_lock`` is
     taken for the catalog update and the swap of the segment in the state.
@@ -66,7 +66,7 @@ def drop_column(
 ) -> int:
     """Remove vector column ``key`` from every sealed segment that has it; return how many had it.
 
-    The caller holds the checkpoint lock and has sealed the growing rows first.
+    The caller holds the flush lock and has sealed the growing rows first.
     Each segment is published on its own (one catalog update, under
     ``write_lock``), so a crash midway leaves some segments with the column and
     some without, each consistent; its files are unlinked after the update.

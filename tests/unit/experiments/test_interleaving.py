@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from embedb.errors import InvalidArgumentError
+from embedb.evaluation.stats import binomial_test
 from embedb.experiments.interleaving import (
     InterleavedItem,
     Team,
@@ -15,7 +16,6 @@ from embedb.experiments.interleaving import (
     tally_winners,
     team_draft_interleave,
 )
-from embedb.evaluation.stats import binomial_test
 
 rankings = st.lists(st.sampled_from([f"d{i}" for i in range(15)]), max_size=15)
 

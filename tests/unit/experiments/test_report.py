@@ -10,6 +10,7 @@ import pytest
 from tests.support.experiments import record
 
 from embedb.errors import InvalidArgumentError, InvalidStateError
+from embedb.evaluation.verdict import Decision, split_verdict
 from embedb.experiments.records import (
     Arm,
     ExperimentMode,
@@ -19,7 +20,6 @@ from embedb.experiments.records import (
     check_settings,
 )
 from embedb.experiments.report import ExperimentReport, build_report
-from embedb.evaluation.verdict import Decision, split_verdict
 
 
 def entry(query_id: str, arm: Arm, returned: list[str], **extra: object) -> QueryLogEntry:

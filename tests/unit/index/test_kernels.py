@@ -10,8 +10,8 @@ import pytest
 from tests.unit.index.conftest import exact_rows, recall
 
 from embedb.index import IndexSpec, make_index, resolve_spec
-from embedb.index.planner import widen
 from embedb.schema import MetricType
+from embedb.search import widen
 
 # (index type, build params, search params, minimum recall@10 on 6000 x 32 clustered vectors)
 CASES: list[tuple[str, dict[str, Any], dict[str, Any], float]] = [

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from embedb.errors import InvalidArgumentError
-from embedb.index import INDEX_TYPES, IndexSpec, check_search_params, default_search_params, resolve_spec
-from embedb.index.planner import range_bounds
+from embedb.index import INDEX_TYPES, IndexSpec, check_search_params, default_search_params, range_bounds, resolve_spec
 from embedb.index.requests import index_requests, search_options
 from embedb.milvus import MilvusClient
 from embedb.schema import MetricType

@@ -62,7 +62,7 @@ def test_checkpoint_seals_sorted_segments_and_truncates_the_wal(tmp_path: Path, 
     store = open_store(engine)
     store.insert(make_batch([5, 3, 9]))
     store.delete(np.array([3]))
-    store.checkpoint()
+    store.flush()
     (view,) = store.snapshot().segments
     assert view.sealed
     assert view.data.pks.tolist() == [5, 9], "sealing drops deleted rows and sorts by key"
@@ -73,7 +73,7 @@ def test_checkpoint_seals_sorted_segments_and_truncates_the_wal(tmp_path: Path, 
     engine = StorageEngine(tmp_path, settings=settings)
     store = open_store(engine)
     assert live_keys(store) == [5, 7]
-    store.checkpoint()
+    store.flush()
     engine.close()
     engine = StorageEngine(tmp_path, settings=settings)
     assert live_keys(open_store(engine)) == [5, 7]
@@ -87,7 +87,7 @@ def test_snapshot_is_pinned_while_writes_continue(engine: StorageEngine, schema:
     before = store.snapshot()
     store.delete(np.array([0, 1]))
     store.insert(make_batch(list(range(10, 2000))))
-    store.checkpoint()
+    store.flush()
     assert before.live_count == 10
     assert sorted(k for v in before.segments for k in v.data.pks[~v.deleted].tolist()) == list(range(10))
     assert store.snapshot().live_count == 1998
@@ -100,7 +100,7 @@ def test_compaction_merges_and_keeps_concurrent_deletes(tmp_path: Path, schema: 
     store = open_store(engine)
     for start in range(0, 50, 10):
         store.insert(make_batch(list(range(start, start + 10))))
-        store.checkpoint()
+        store.flush()
     store.delete(np.array([0, 11, 22]))
     reader = store.snapshot()
     assert len(reader.segments) == 5
@@ -134,7 +134,7 @@ def test_flipped_byte_in_a_segment_file_names_file_and_offset(tmp_path: Path, se
     engine.create_collection("c", schema)
     store = open_store(engine)
     store.insert(make_batch(list(range(100))))
-    store.checkpoint()
+    store.flush()
     folder = store.segment_folder(store.snapshot().segments[0].data.segment_id)
     engine.close()
     target = folder / "vector.0.npy"
@@ -167,7 +167,7 @@ def test_compaction_leaves_a_lone_small_segment_alone(tmp_path: Path, schema: Co
     store = open_store(engine)
     for keys in (range(0, 90), range(90, 120), range(120, 150)):
         store.insert(make_batch(list(keys)))
-        store.checkpoint()
+        store.flush()
     first, second, third = (view.data.segment_id for view in store.snapshot().segments)
     # 90 rows fit with neither neighbour under the 100-row cap; the two 30-row segments merge.
     assert store.compaction_plan() == [[second, third]]

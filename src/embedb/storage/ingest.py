@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from embedb.errors import DataError, DimensionMismatchError
 from embedb.schema import DYNAMIC_FIELD_NAME, INTEGER_BOUNDS, CollectionSchema, DataType, FieldSchema, MetricType
-from embedb.storage import RowBatch, primary_key_array
+from embedb.storage.records import RowBatch, primary_key_array
 
 Columns = dict[str, Any]
 

@@ -29,11 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from embedb.errors import InvalidArgumentError
 from embedb.index import MAX_EF, VectorIndex
-from embedb.query.exact import NO_ROW, exact_search, top_k
-from embedb.query.reads import RowFilter, SearchRequest, SegmentSearcher, exact_segment_search, search_snapshot
-from embedb.schema import MetricType
+from embedb.query import NO_ROW, RowFilter, exact_search, top_k
+from embedb.search.execute import SearchRequest, SegmentSearcher, exact_segment_search, search_snapshot
 from embedb.storage import SegmentView, Snapshot
 
 # Widened search lists aim at WIDEN * k allowed candidates (measured: 10% filter, k=10 needs ef ~ 250).
@@ -153,37 +151,6 @@ class SegmentPlanner:
         best, picked = top_k(np.where(inside, scores, -np.inf).astype(np.float32), k)
         best_rows = np.where(picked == NO_ROW, NO_ROW, np.take_along_axis(rows, np.clip(picked, 0, None), axis=1))
         return best, best_rows
-
-
-# ----------------------------------------------------------------- options
-
-
-def range_bounds(params: Mapping[str, Any], metric: MetricType) -> tuple[float, float] | None:
-    """Milvus range search as score bounds (low, high], or None; raise ``InvalidArgumentError`` on bad values.
-
-    IP/COSINE keep ``radius < distance <= range_filter``; L2 keeps
-    ``range_filter <= distance < radius`` (squared distances, as returned).
-    """
-    radius = params.get("radius")
-    range_filter = params.get("range_filter")
-    if radius is None:
-        if range_filter is not None:
-            raise InvalidArgumentError("range_filter needs radius as well", parameter="range_filter")
-        return None
-    values = {}
-    for name, value in (("radius", radius), ("range_filter", range_filter)):
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise InvalidArgumentError(f"search parameter {name} must be a finite number, got {value!r}", parameter=name)
-        values[name] = float(value)
-    if metric is MetricType.L2:
-        if "range_filter" in values and not values["range_filter"] < values["radius"]:
-            raise InvalidArgumentError("for L2, range_filter must be smaller than radius", parameter="range_filter")
-        return -values["radius"], -values.get("range_filter", -math.inf)
-    if "range_filter" in values and not values["range_filter"] > values["radius"]:
-        raise InvalidArgumentError(f"for {metric.value}, range_filter must be larger than radius", parameter="range_filter")
-    return values["radius"], values.get("range_filter", math.inf)
 
 
 # ---------------------------------------------------------------- grouping

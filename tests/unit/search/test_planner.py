@@ -7,11 +7,10 @@ import pyarrow as pa
 import pytest
 from tests.unit.index.conftest import recall
 
-from embedb.index import VectorIndex, make_index, resolve_spec
-from embedb.index.planner import CostModel, SegmentPlanner, group_search, range_bounds, widen
+from embedb.index import VectorIndex, make_index, range_bounds, resolve_spec
 from embedb.query.exact import NO_ROW
-from embedb.query.reads import SearchRequest, exact_segment_search
 from embedb.schema import MetricType
+from embedb.search import CostModel, SearchRequest, SegmentPlanner, exact_segment_search, group_search, widen
 from embedb.storage.segment import SegmentData, SegmentView
 from embedb.storage.state import Snapshot
 

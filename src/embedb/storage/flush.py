@@ -1,17 +1,20 @@
-"""Checkpoint: seal frozen growing segments into files and publish them with the WAL checkpoint.
+"""Flush: seal frozen growing segments into files and publish them with the WAL checkpoint LSN.
 
-A checkpoint runs in three steps, and ``CollectionStore.checkpoint`` holds the
-checkpoint lock across all of them (one seal or compaction at a time):
+One name for one operation: the contract's ``flush`` is ``CollectionStore.flush``,
+which *seals* the growing segment (it becomes an immutable sealed segment) and
+advances the *checkpoint LSN* (the WAL position every published segment
+includes). A flush runs in three steps, and ``CollectionStore.flush`` holds the
+flush lock across all of them (one flush or compaction at a time):
 
 1. under the write lock, freeze the growing segment and rotate the WAL, so the
    frozen rows are exactly the records up to the rotation's target LSN;
 2. without the write lock (writes go on), ``write_sealed_segments`` writes each
    frozen segment's live rows, in key order, to a new segment folder;
-3. under the write lock, ``publish_checkpoint`` writes new deletion-mark files
+3. under the write lock, ``publish_flush`` writes new deletion-mark files
    for every bitmap that changed, then publishes the new segments, the mark
    files and the checkpoint LSN in one catalog transaction.
 
-Only then are WAL files up to the checkpoint dropped. A crash before the
+Only then are WAL files up to the checkpoint LSN dropped. A crash before the
 commit leaves unpublished files that the next open deletes as debris and a WAL
 that still holds every record; a crash after it leaves stale files only.
 """
@@ -51,9 +54,9 @@ def write_sealed_segments(
 ) -> list[SealedFiles]:
     """Write the live rows of each frozen segment to a segment folder (temp + fsync + rename).
 
-    The caller holds the checkpoint lock but not the write lock: frozen
+    The caller holds the flush lock but not the write lock: frozen
     segments take no more rows, and a delete meanwhile only replaces their
-    marks (``publish_checkpoint`` carries it over). Nothing is published here.
+    marks (``publish_flush`` carries it over). Nothing is published here.
     """
     sealed: list[SealedFiles] = []
     for growing, marks in to_seal:
@@ -69,7 +72,7 @@ def write_sealed_segments(
     return sealed
 
 
-def publish_checkpoint(
+def publish_flush(
     state: StoreState,
     sealed: list[SealedFiles],
     target_lsn: int,
@@ -80,7 +83,7 @@ def publish_checkpoint(
 ) -> list[SegmentData]:
     """Publish ``sealed`` and the checkpoint ``target_lsn`` atomically; return the segments added.
 
-    The caller holds the write lock (and the checkpoint lock). One catalog
+    The caller holds the write lock (and the flush lock). One catalog
     transaction inserts the new segments, points every changed bitmap at its
     new deletion-mark file and advances the checkpoint; the state follows only
     once it has committed. The caller tells the observer and drops WAL files.

@@ -122,10 +122,6 @@ class MetricType(enum.StrEnum):
             return cls[value.strip().upper()]
         raise SchemaError(f"unknown metric type {value!r}; allowed: COSINE, IP, L2")
 
-    @property
-    def higher_is_closer(self) -> bool:
-        return self is not MetricType.L2
-
 
 def check_name(name: object, *, kind: str) -> str:
     """Return ``name`` if it is a valid identifier for a ``kind``; raise ``InvalidNameError``."""

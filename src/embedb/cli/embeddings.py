@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
@@ -15,28 +16,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from embedb.cli.console import console
-from embedb.connection import connect
+from embedb.cli.targets import Target, Token, open_target
 from embedb.contract import Backend
+from embedb.contract.results import Job
 
 app = typer.Typer(no_args_is_help=True, help="Embedding versions of model-bound fields: backfill, promote, rollback.")
 
-Target = Annotated[str, typer.Argument(help="A data directory, or http://host:port of `embedb serve`.")]
 Collection = Annotated[str, typer.Argument(help="Collection name or alias.")]
 Field = Annotated[str, typer.Argument(help="The model-bound vector field.")]
-Token = Annotated[str | None, typer.Option("--token", envvar="EMBEDB_TOKEN", help="API token for a server.")]
 Reason = Annotated[str | None, typer.Option("--reason", help="Why; recorded in the alias history.")]
 Actor = Annotated[str | None, typer.Option("--actor", help="Who; recorded in the alias history.")]
 
 
 def _open(target: str, token: str | None) -> Backend:
-    if target.startswith(("http://", "https://")):
-        return connect(target, token=token)
-    return connect(target)
-
-
-def _lifecycle(db: Backend) -> Any:
-    """The backend, typed loosely: lifecycle methods are part of every backend's contract."""
-    return db
+    return open_target(target, token, read_only=False)
 
 
 @app.command("list")
@@ -69,7 +62,7 @@ def add(
 ) -> None:
     """Start a backfill: embed every row of FIELD with MODEL while search keeps serving."""
     with _open(target, token) as db:
-        job = _lifecycle(db).add_embedding_version(collection, field, model)
+        job = db.add_embedding_version(collection, field, model)
         console.print(f"backfill job {job['job_id']} started for {job['model_version']}")
         if wait:
             job = _follow(db, job["job_id"])
@@ -78,7 +71,7 @@ def add(
         raise typer.Exit(1)
 
 
-def _follow(db: Backend, job_id: int) -> dict[str, Any]:
+def _follow(db: Backend, job_id: int) -> Job:
     columns = (
         TextColumn("[bold]backfill"),
         BarColumn(),
@@ -89,7 +82,7 @@ def _follow(db: Backend, job_id: int) -> dict[str, Any]:
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("backfill", total=None, rate="")
         while True:
-            job = _lifecycle(db).get_job(job_id)
+            job = db.get_job(job_id)
             rate = f"{job['rows_per_second']:.0f} rows/s" if job.get("rows_per_second") else ""
             progress.update(task, completed=job["rows_done"], total=job["rows_total"] or None, rate=rate)
             if job["state"] not in ("PENDING", "RUNNING"):
@@ -97,7 +90,7 @@ def _follow(db: Backend, job_id: int) -> dict[str, Any]:
             time.sleep(0.5)
 
 
-def _print_job(job: dict[str, Any]) -> None:
+def _print_job(job: Mapping[str, Any]) -> None:
     table = Table(show_header=False, box=None)
     for key in (
         "job_id",
@@ -119,7 +112,7 @@ def _print_job(job: dict[str, Any]) -> None:
 def jobs(target: Target, collection: Annotated[str | None, typer.Argument()] = None, token: Token = None) -> None:
     """List backfill jobs with their state and progress."""
     with _open(target, token) as db:
-        listed = _lifecycle(db).list_jobs(collection)
+        listed = db.list_jobs(collection)
     table = Table("job", "collection", "field", "model version", "state", "progress", "rows")
     for job in listed:
         table.add_row(
@@ -139,7 +132,7 @@ def _job_command(action: str) -> Any:
         target: Target, job_id: Annotated[int, typer.Argument(help="The job id.")], token: Token = None
     ) -> None:
         with _open(target, token) as db:
-            job = getattr(_lifecycle(db), f"{action}_job")(job_id)
+            job = getattr(db, f"{action}_job")(job_id)
             if action == "resume":
                 job = _follow(db, job_id)
         _print_job(job)
@@ -164,7 +157,7 @@ def promote(
 ) -> None:
     """Serve MODEL's vectors for FIELD and move the field's model alias, in one transaction."""
     with _open(target, token) as db:
-        moved = _lifecycle(db).promote(collection, field, model, reason=reason, actor=actor or os.environ.get("USER"))
+        moved = db.promote(collection, field, model, reason=reason, actor=actor or os.environ.get("USER"))
     console.print(
         f"[green]promoted[/] {moved['field']}: {moved['from_version']} -> {moved['to_version']} in {moved['elapsed_ms']:.1f} ms"
     )
@@ -181,7 +174,7 @@ def rollback(
 ) -> None:
     """Serve the previous version of FIELD again, in one transaction."""
     with _open(target, token) as db:
-        moved = _lifecycle(db).rollback(collection, field, reason=reason, actor=actor or os.environ.get("USER"))
+        moved = db.rollback(collection, field, reason=reason, actor=actor or os.environ.get("USER"))
     console.print(
         f"[yellow]rolled back[/] {moved['field']}: {moved['from_version']} -> {moved['to_version']} in {moved['elapsed_ms']:.1f} ms"
     )
@@ -193,7 +186,7 @@ def drop(
 ) -> None:
     """Delete one model version's vectors and indexes from FIELD (refused while it is in use)."""
     with _open(target, token) as db:
-        dropped = _lifecycle(db).drop_embedding_version(collection, field, model)
+        dropped = db.drop_embedding_version(collection, field, model)
     console.print(f"dropped {dropped['dropped_version']} from {dropped['segments']} segment(s)")
 
 
@@ -203,7 +196,7 @@ def history(
 ) -> None:
     """Every promotion and rollback, oldest first."""
     with _open(target, token) as db:
-        entries = _lifecycle(db).serving_history(collection, field)
+        entries = db.serving_history(collection, field)
     table = Table("time", "field", "action", "from", "to", "alias", "reason", "actor")
     for entry in entries:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry["time"]))

@@ -20,22 +20,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from embedb.cli.console import console, err_console
-from embedb.connection import connect
+from embedb.cli.targets import Target, Token, open_target
 from embedb.contract import Backend
 from embedb.evaluation import read_qrels, read_queries
 from embedb.experiments import ExperimentReport
 
 experiments_app = typer.Typer(no_args_is_help=True, help="Online experiments: list them, read their verdicts.")
 
-Target = Annotated[str, typer.Argument(help="A data directory, or http://host:port of `embedb serve`.")]
-Token = Annotated[str | None, typer.Option("--token", envvar="EMBEDB_TOKEN", help="API token for a server.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
 def _open(target: str, token: str | None) -> Backend:
-    if target.startswith(("http://", "https://")):
-        return connect(target, token=token)
-    return connect(target, read_only=True)
+    return open_target(target, token, read_only=True)
 
 
 def evaluate(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -10,15 +11,17 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from embedb.server.auth import TokenStore
 
 SERVE = "from embedb.cli import main; main()"
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -78,8 +81,13 @@ def start_server(
     verify: bool | str = True,
     wait_s: float = 60.0,
     port: int | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> ServerProcess:
-    """Start ``embedb serve data_path`` and wait until ``/healthz`` answers; raises ``RuntimeError`` if it dies."""
+    """Start ``embedb serve data_path`` and wait until ``/healthz`` answers; raises ``RuntimeError`` if it dies.
+
+    ``settings`` (engine settings such as ``segment_max_rows``) run it through
+    ``tests.support.configured_serve``, which opens the directory with them first.
+    """
     token = issue_token(data_path) if auth else None
     port = port or free_port()
     args = [
@@ -93,8 +101,14 @@ def start_server(
         *extra_args,
     ]
     log_path = data_path.parent / f"server-{port}.log"
+    if settings is None:
+        command = [sys.executable, "-c", SERVE, *args]
+    else:
+        command = [sys.executable, "-m", "tests.support.configured_serve", json.dumps(dict(settings)), *args]
     with open(log_path, "ab") as log:
-        process = subprocess.Popen([sys.executable, "-c", SERVE, *args], stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, cwd=REPOSITORY if settings is not None else None
+        )
     server = ServerProcess(f"{scheme}://127.0.0.1:{port}", token, data_path, process, log_path, args)
     try:
         tls: bool | ssl.SSLContext = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify

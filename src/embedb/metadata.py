@@ -74,10 +74,13 @@ class CollectionMetadata:
         """The embedding versions of each model-bound field of the collection."""
         return self.bindings_table.fields(info.id, info.schema)
 
-    def vector_keys(self, info: CollectionInfo) -> dict[str, str]:
-        """The storage column each vector field is read from: its serving model version's, or its own name."""
+    def vector_keys(self, info: CollectionInfo, bindings: dict[str, FieldBinding] | None = None) -> dict[str, str]:
+        """The storage column each vector field is read from: its serving model version's, or its own name.
+
+        Pass the ``bindings`` the rest of a request uses, so one request reads one serving version.
+        """
         keys = {f.name: f.name for f in info.schema.vector_fields}
-        for name, binding in self.bindings(info).items():
+        for name, binding in (self.bindings(info) if bindings is None else bindings).items():
             keys[name] = binding.serving_key
         return keys
 
@@ -101,18 +104,30 @@ class CollectionMetadata:
         return generator
 
     def output_plan(
-        self, info: CollectionInfo, output_fields: Sequence[str] | None, *, default_all: bool
+        self,
+        info: CollectionInfo,
+        output_fields: Sequence[str] | None,
+        *,
+        default_all: bool,
+        bindings: dict[str, FieldBinding] | None = None,
     ) -> OutputPlan:
-        """Which columns a read returns; ``field@version`` names a model version's vectors or its URI."""
+        """Which columns a read returns; ``field@version`` names a model version's vectors or its URI.
+
+        ``bindings`` are the ones the request read once (its serving versions); read here when not given.
+        """
         if output_fields is None and not default_all:  # the common search: keys and distances only
             return OutputPlan((info.schema.primary.name,), (), (), False)
         fields = output_fields
         if fields is None and default_all:
             fields = ["*"]
-        bindings = self.bindings(info)
+        if bindings is None:
+            bindings = self.bindings(info)
         versioned = [f for f in fields or () if isinstance(f, str) and "@" in f and f.split("@", 1)[0] in bindings]
         plan = plan_output(
-            info.schema, [f for f in fields or () if f not in versioned], self.vector_keys(info), include_primary=True
+            info.schema,
+            [f for f in fields or () if f not in versioned],
+            self.vector_keys(info, bindings),
+            include_primary=True,
         )
         if not versioned:
             return plan

@@ -70,6 +70,7 @@ class CollectionOperations:
         with self.storage.catalog.transaction() as cursor:
             info = self.storage.create_collection(collection_name, resolved)
             self.bindings.bind(cursor, info.id, model_versions)
+        self.bindings.forget(info.id)
         self.metadata.forget()
         if definitions:
             index_admin.create_indexes(

@@ -17,6 +17,7 @@ stop — and then closes the storage engine and releases the directory.
 from __future__ import annotations
 
 import enum
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from embedb.index import BuildState, IndexService
 from embedb.lifecycle import BackfillRunner, EmbeddingBindings, JobTable, LifecycleService
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry, ModelVersion
+from embedb.pause_points import PausePoints
 from embedb.search import SearchOperation
 from embedb.storage import CollectionInfo, CollectionStore, SegmentData, StorageEngine
 
@@ -65,6 +67,8 @@ class Database:
     def __init__(self, path: Path | None, *, settings: Settings, read_only: bool = False) -> None:
         self.settings = settings
         self.read_only = read_only
+        # Named points a test can hold a thread at (no-ops unless armed): how races are tested.
+        self.pause_points = PausePoints()
         self.storage = StorageEngine(
             path, settings=settings, read_only=read_only, observer=self, start_housekeeping=False
         )
@@ -72,7 +76,7 @@ class Database:
         self.catalog = self.storage.catalog
         self.indexes = IndexService(self.storage)
         self.models = ModelRegistry(self.catalog, self.path / ARTIFACTS_DIR, version_users=self._collections_using)
-        self.bindings = EmbeddingBindings(self.catalog, self.models)
+        self.bindings = EmbeddingBindings(self.catalog, self.models, pause_points=self.pause_points)
         self.jobs = JobTable(self.catalog)
         self.backfills = BackfillRunner(
             jobs=self.jobs,
@@ -91,6 +95,8 @@ class Database:
             index_check=self.index_gap,
             drop_column=self._drop_column,
             version_users=self._experiments_using,
+            end_experiments=self._end_experiments,
+            pause_points=self.pause_points,
         )
         self.experiments = ExperimentService(self.lifecycle, read_only=read_only)
         self.metadata = CollectionMetadata(self.storage, self.bindings, self.models)
@@ -101,7 +107,7 @@ class Database:
 
     def _operation_parts(self) -> tuple[object, ...]:
         """The objects whose methods implement the contract's operations over this database."""
-        searcher = SearchOperation(self.metadata, self.indexes, self.models, self.experiments)
+        searcher = SearchOperation(self.metadata, self.indexes, self.models, self.experiments, self.pause_points)
         return (
             CollectionOperations(self.storage, self.metadata, self.indexes, self.bindings),
             DataOperations(self.storage, self.metadata, self.models),
@@ -184,3 +190,6 @@ class Database:
 
     def _experiments_using(self, info: CollectionInfo, field: str, key: str) -> list[str]:
         return self.experiments.users(info, field, key)
+
+    def _end_experiments(self, cursor: sqlite3.Cursor, info: CollectionInfo, field: str, why: str) -> list[int]:
+        return self.experiments.end_on_serving_change(cursor, info, field, why)

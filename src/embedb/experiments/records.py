@@ -337,16 +337,21 @@ class ExperimentStore:
         return [_record(row) for row in self.catalog.query(sql + " ORDER BY id", tuple(params))]
 
     def transition(
-        self, cursor: sqlite3.Cursor, experiment_id: int, target: ExperimentState, *, final_report: dict[str, Any]
+        self, cursor: sqlite3.Cursor, experiment_id: int, target: ExperimentState, *, final_report: dict[str, Any] | None
     ) -> None:
-        """End an experiment inside the caller's transaction, keeping its final report."""
+        """End an experiment inside the caller's transaction, keeping its final report (None: built from its logs)."""
         row = cursor.execute("SELECT state FROM experiments WHERE id = ?", (experiment_id,)).fetchone()
         if row is None:
             raise ExperimentNotFoundError(f"no experiment with id {experiment_id}", experiment_id=experiment_id)
         ExperimentState(row["state"]).check_transition(target)
         cursor.execute(
             "UPDATE experiments SET state = ?, ended_at = ?, final_report = ? WHERE id = ?",
-            (target.value, time.time(), json.dumps(final_report, default=str), experiment_id),
+            (
+                target.value,
+                time.time(),
+                None if final_report is None else json.dumps(final_report, default=str),
+                experiment_id,
+            ),
         )
 
     def insert_queries(self, entries: Sequence[QueryLogEntry]) -> None:

@@ -19,6 +19,7 @@ import concurrent.futures
 import logging
 import math
 import secrets
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -99,58 +100,79 @@ class ExperimentService:
         """
         parsed = ExperimentMode.parse(mode)
         check_settings(split=split, k=k, alpha=alpha, sequential=sequential, horizon=horizon)
-        binding = self.lifecycle.binding(info, field)
-        champion_version = binding.version(self.registry.resolve(champion))
-        challenger_version = binding.version(self.registry.resolve(challenger))
-        if champion_version.column_key == challenger_version.column_key:
-            raise InvalidArgumentError(f"champion and challenger are both {champion_version.uri}", field="challenger")
-        if champion_version.column_key != binding.serving_key:
-            raise FailedPreconditionError(
-                f"the champion must be the version serving field {field!r}: {binding.serving.uri} serves it, "
-                f"{champion} is {champion_version.uri}"
-            )
-        if challenger_version.state is not EmbeddingVersionState.READY:
-            raise FailedPreconditionError(
-                f"{challenger_version.uri} of field {field!r} is {challenger_version.state.value}: wait for its backfill job"
-            )
-        with self._lock:
+        self.lifecycle.binding(info, field)  # a field that is not model-bound fails before any lookup
+        champion_model = self.registry.resolve(champion)
+        challenger_model = self.registry.resolve(challenger)
+        with self._lock, self.catalog.transaction() as cursor:
+            # Checked against what this transaction sees: a promotion or a drop that commits first is seen.
+            binding = self.lifecycle.binding_in(cursor, info, field)
+            champion_version = binding.version(champion_model)
+            challenger_version = binding.version(challenger_model)
+            if champion_version.column_key == challenger_version.column_key:
+                raise InvalidArgumentError(f"champion and challenger are both {champion_version.uri}", field="challenger")
+            if champion_version.column_key != binding.serving_key:
+                raise FailedPreconditionError(
+                    f"the champion must be the version serving field {field!r}: {binding.serving.uri} serves it, "
+                    f"{champion} is {champion_version.uri}"
+                )
+            if challenger_version.state is not EmbeddingVersionState.READY:
+                raise FailedPreconditionError(
+                    f"{challenger_version.uri} of field {field!r} is {challenger_version.state.value}: wait for its backfill job"
+                )
             running = [r for r in self.store.select(info.id, state=ExperimentState.RUNNING) if r.field == field]
             if running:
                 raise FailedPreconditionError(
                     f"experiment {running[0].id} is already running on field {field!r} of {info.name!r}; stop or promote it first"
                 )
-            with self.catalog.transaction() as cursor:
-                experiment_id = self.store.create(
-                    cursor,
-                    collection_id=info.id,
-                    field=field,
-                    mode=parsed.value,
-                    champion=champion,
-                    challenger=challenger,
-                    champion_version=champion_version.uri,
-                    challenger_version=challenger_version.uri,
-                    champion_key=champion_version.column_key,
-                    challenger_key=challenger_version.column_key,
-                    split=float(split),
-                    k=k,
-                    alpha=float(alpha),
-                    sequential=int(sequential),
-                    horizon=horizon,
-                    salt=secrets.token_hex(8),
-                )
-                self.catalog.record_event(
-                    cursor,
-                    "experiment.start",
-                    info.name,
-                    experiment=experiment_id,
-                    field=field,
-                    mode=parsed.value,
-                    champion=champion_version.uri,
-                    challenger=challenger_version.uri,
-                )
+            experiment_id = self.store.create(
+                cursor,
+                collection_id=info.id,
+                field=field,
+                mode=parsed.value,
+                champion=champion,
+                challenger=challenger,
+                champion_version=champion_version.uri,
+                challenger_version=challenger_version.uri,
+                champion_key=champion_version.column_key,
+                challenger_key=challenger_version.column_key,
+                split=float(split),
+                k=k,
+                alpha=float(alpha),
+                sequential=int(sequential),
+                horizon=horizon,
+                salt=secrets.token_hex(8),
+            )
+            self.catalog.record_event(
+                cursor,
+                "experiment.start",
+                info.name,
+                experiment=experiment_id,
+                field=field,
+                mode=parsed.value,
+                champion=champion_version.uri,
+                challenger=challenger_version.uri,
+            )
+        with self._lock:
             record = self.store.get(experiment_id)
             self._set_route(record, routed=True)
         return record
+
+    def end_on_serving_change(self, cursor: sqlite3.Cursor, info: CollectionInfo, field: str, why: str) -> list[int]:
+        """Stop the experiments running on ``field`` inside the caller's transaction (a promotion or a rollback).
+
+        Their champion no longer serves, so they stop routing at once; the reason is
+        recorded in the catalog's events. Their reports are built from the logs they
+        kept (no final report is frozen here: the log writer needs the catalog).
+        """
+        ended = []
+        for record in self.store.select(info.id, state=ExperimentState.RUNNING):
+            if record.field != field:
+                continue
+            self.store.transition(cursor, record.id, ExperimentState.STOPPED, final_report=None)
+            self.catalog.record_event(cursor, "experiment.stopped", info.name, experiment=record.id, reason=why)
+            self._set_route(record, routed=False)
+            ended.append(record.id)
+        return ended
 
     def stop(self, info: CollectionInfo, experiment_id: int) -> ExperimentRecord:
         """End a RUNNING experiment without promoting; keep its final report. Raises ``InvalidStateError``."""
@@ -195,8 +217,9 @@ class ExperimentService:
                     dropped=self.dropped(record.id),
                 )
                 with self.catalog.transaction() as cursor:
-                    moved = inside(record, report) if inside is not None else None
+                    # Ended first, so the promotion inside does not stop this very experiment as a bystander.
                     self.store.transition(cursor, record.id, target, final_report=report.to_dict())
+                    moved = inside(record, report) if inside is not None else None
                     self.catalog.record_event(
                         cursor,
                         f"experiment.{target.value.lower()}",

@@ -17,7 +17,9 @@ import enum
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from embedb.errors import (
     AlreadyExistsError,
@@ -27,6 +29,7 @@ from embedb.errors import (
     NotFoundError,
 )
 from embedb.models import ModelRegistry, ModelVersion, VersionStatus
+from embedb.pause_points import PausePoints
 from embedb.schema import CollectionSchema, FieldSchema
 from embedb.storage import Catalog
 
@@ -135,11 +138,14 @@ class FieldBinding:
 class EmbeddingBindings:
     """The embedding versions of every model-bound field, cached; writes go through the catalog."""
 
-    def __init__(self, catalog: Catalog, registry: ModelRegistry) -> None:
+    def __init__(self, catalog: Catalog, registry: ModelRegistry, *, pause_points: PausePoints | None = None) -> None:
         self.catalog = catalog
         self.registry = registry
+        self.pause_points = pause_points or PausePoints()
         catalog.ensure_tables(_TABLES)
         self._cache: dict[int, dict[str, FieldBinding]] = {}
+        # Bumped by every ``forget``: a read that started before a change never fills the cache after it.
+        self._generation = 0
         self._lock = threading.Lock()
 
     # -------------------------------------------------------------- create
@@ -188,54 +194,74 @@ class EmbeddingBindings:
                 " VALUES (?, ?, ?, NULL, ?)",
                 (collection_id, field, key, now),
             )
-        self.forget(collection_id)
 
     # --------------------------------------------------------------- reads
 
     def forget(self, collection_id: int | None = None) -> None:
+        """Drop cached bindings; call it after the transaction that changed them has committed."""
         with self._lock:
+            self._generation += 1
             if collection_id is None:
                 self._cache.clear()
             else:
                 self._cache.pop(collection_id, None)
 
     def fields(self, collection_id: int, schema: CollectionSchema) -> dict[str, FieldBinding]:
-        """The bindings of a collection's model-bound fields (empty when none is bound)."""
+        """The bindings of a collection's model-bound fields (empty when none is bound), cached.
+
+        A read that began before a change committed never fills the cache after the
+        change's ``forget``: the cache only takes what was read within one generation.
+        """
         cached = self._cache.get(collection_id)
         if cached is not None:
             return cached
+        generation = self._generation
+        bindings = self.read(self.catalog.query, collection_id, schema)
+        self.pause_points.reach("bindings.read")
+        with self._lock:
+            if self._generation == generation:
+                self._cache[collection_id] = bindings
+        return bindings
+
+    def read_in(self, cursor: sqlite3.Cursor, collection_id: int, schema: CollectionSchema) -> dict[str, FieldBinding]:
+        """The bindings as the caller's transaction sees them, uncached: what a transition checks before it commits."""
+        return self.read(lambda sql, params: cursor.execute(sql, params).fetchall(), collection_id, schema)
+
+    @staticmethod
+    def read(
+        query: Callable[[str, tuple[Any, ...]], list[sqlite3.Row]], collection_id: int, schema: CollectionSchema
+    ) -> dict[str, FieldBinding]:
         bound = {f.name: f for f in schema.vector_fields if f.model is not None}
         bindings: dict[str, FieldBinding] = {}
-        if bound:
-            rows = self.catalog.query(
-                "SELECT * FROM embedding_versions WHERE collection_id = ? ORDER BY created_at, model_version",
-                (collection_id,),
-            )
-            serving = {
-                r["field"]: (r["column_key"], r["previous_column_key"])
-                for r in self.catalog.query("SELECT * FROM embedding_serving WHERE collection_id = ?", (collection_id,))
-            }
-            for name, field in bound.items():
-                versions = tuple(
-                    EmbeddingVersion(
-                        field=name,
-                        model_name=r["model_name"],
-                        model_version=int(r["model_version"]),
-                        column_key=r["column_key"],
-                        dimension=int(r["dimension"]),
-                        state=EmbeddingVersionState(r["state"]),
-                        created_at=float(r["created_at"]),
-                    )
-                    for r in rows
-                    if r["field"] == name
+        if not bound:
+            return bindings
+        rows = query(
+            "SELECT * FROM embedding_versions WHERE collection_id = ? ORDER BY created_at, model_version",
+            (collection_id,),
+        )
+        serving = {
+            r["field"]: (r["column_key"], r["previous_column_key"])
+            for r in query("SELECT * FROM embedding_serving WHERE collection_id = ?", (collection_id,))
+        }
+        for name, field in bound.items():
+            versions = tuple(
+                EmbeddingVersion(
+                    field=name,
+                    model_name=r["model_name"],
+                    model_version=int(r["model_version"]),
+                    column_key=r["column_key"],
+                    dimension=int(r["dimension"]),
+                    state=EmbeddingVersionState(r["state"]),
+                    created_at=float(r["created_at"]),
                 )
-                if name not in serving:
-                    raise FailedPreconditionError(f"field {name!r} is bound to a model but has no serving version")
-                key, previous = serving[name]
-                assert field.source is not None and field.model is not None
-                bindings[name] = FieldBinding(name, field.source, field.model, versions, key, previous)
-        with self._lock:
-            self._cache[collection_id] = bindings
+                for r in rows
+                if r["field"] == name
+            )
+            if name not in serving:
+                raise FailedPreconditionError(f"field {name!r} is bound to a model but has no serving version")
+            key, previous = serving[name]
+            assert field.source is not None and field.model is not None
+            bindings[name] = FieldBinding(name, field.source, field.model, versions, key, previous)
         return bindings
 
     def users_of(self, version: ModelVersion) -> list[str]:

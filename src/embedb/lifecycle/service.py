@@ -9,6 +9,7 @@ they move pointers; the vectors and indexes of both versions are already there.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,7 @@ from embedb.lifecycle.bindings import (
 )
 from embedb.lifecycle.jobs import JobRecord, JobState, JobTable
 from embedb.models import ModelRegistry, parse_model_uri
+from embedb.pause_points import PausePoints
 from embedb.storage import Catalog, CollectionInfo
 
 _TABLES = """
@@ -47,6 +49,8 @@ IndexCheck = Callable[[CollectionInfo, str], str | None]
 """``check(info, column_key)``: None when the column's index is complete, else why not."""
 VersionUsers = Callable[[CollectionInfo, str, str], list[str]]
 """``users(info, field, column_key)``: what still uses an embedding version (e.g. a running experiment)."""
+EndExperiments = Callable[[sqlite3.Cursor, CollectionInfo, str, str], list[int]]
+"""``end(cursor, info, field, why)``: stop the experiments running on a field inside the caller's transaction."""
 
 
 class LifecycleService:
@@ -63,6 +67,8 @@ class LifecycleService:
         index_check: IndexCheck,
         drop_column: Callable[[CollectionInfo, str], int],
         version_users: VersionUsers | None = None,
+        end_experiments: EndExperiments | None = None,
+        pause_points: PausePoints | None = None,
     ) -> None:
         self.catalog = catalog
         self.registry = registry
@@ -72,15 +78,19 @@ class LifecycleService:
         self.index_check = index_check
         self.drop_column = drop_column
         self.version_users: VersionUsers = version_users or _no_users
+        self.end_experiments: EndExperiments = end_experiments or _end_nothing
+        self.pause_points = pause_points or PausePoints()
         catalog.ensure_tables(_TABLES)
 
     def binding(self, info: CollectionInfo, field: str) -> FieldBinding:
-        """The binding of a model-bound field; raise ``InvalidArgumentError`` for any other field."""
+        """The binding of a model-bound field (cached); raise ``InvalidArgumentError`` for any other field."""
         info.schema.field(field)
-        binding = self.bindings.fields(info.id, info.schema).get(field)
-        if binding is None:
-            raise InvalidArgumentError(f"field {field!r} of {info.name!r} is not bound to a model (no source/model)")
-        return binding
+        return _bound(self.bindings.fields(info.id, info.schema), info, field)
+
+    def binding_in(self, cursor: sqlite3.Cursor, info: CollectionInfo, field: str) -> FieldBinding:
+        """The binding as the caller's transaction sees it: what a transition checks before it commits."""
+        info.schema.field(field)
+        return _bound(self.bindings.read_in(cursor, info.id, info.schema), info, field)
 
     # ------------------------------------------------------------- backfill
 
@@ -90,10 +100,12 @@ class LifecycleService:
         """Start a backfill of ``field`` with the model version ``model`` names; return the job.
 
         From the moment this returns, every new write is embedded with both versions.
-        Raises ``AlreadyExistsError`` if the field holds that version already.
+        Raises ``AlreadyExistsError`` if the field holds that version already, and
+        ``PermissionDeniedError`` for a code-bearing model the registry's policy refuses.
         """
         binding = self.binding(info, field)
         version = self.registry.resolve(model)
+        self.registry.check_code_allowed(version)
         with self.catalog.transaction() as cursor:
             added = add_version(cursor, info.id, field, version)
             job_id = self.jobs.create(
@@ -144,51 +156,58 @@ class LifecycleService:
         """Serve ``model``'s vectors for ``field`` and move the field's model alias to it, atomically.
 
         Refused (``FailedPreconditionError``) unless the version's vectors are complete
-        (READY) and its index is built. Returns what moved and how long it took.
+        (READY) and its index is built. An experiment running on the field is stopped
+        in the same transaction (its traffic goes to the new serving version). Returns
+        what moved and how long it took.
         """
-        binding = self.binding(info, field)
-        target = binding.version(self.registry.resolve(model))
-        return self._switch(info, binding, target, action="promote", reason=reason, actor=actor)
+        self.binding(info, field)  # a field that is not model-bound fails before any lookup
+        model_version = self.registry.resolve(model)
+        return self._switch(info, field, lambda binding: binding.version(model_version), "promote", reason, actor)
 
     def rollback(
         self, info: CollectionInfo, field: str, *, reason: str | None = None, actor: str | None = None
     ) -> dict[str, Any]:
-        """Go back to the version that served before the last promotion (or rollback)."""
-        binding = self.binding(info, field)
-        previous = binding.previous
-        if previous is None or previous.state is EmbeddingVersionState.RETIRED:
-            raise FailedPreconditionError(f"field {field!r} has no previous version to roll back to")
-        return self._switch(info, binding, previous, action="rollback", reason=reason, actor=actor)
+        """Go back to the version that served before the last promotion (or rollback); stops a running experiment."""
+
+        def previous(binding: FieldBinding) -> EmbeddingVersion:
+            if binding.previous is None or binding.previous.state is EmbeddingVersionState.RETIRED:
+                raise FailedPreconditionError(f"field {field!r} has no previous version to roll back to")
+            return binding.previous
+
+        return self._switch(info, field, previous, "rollback", reason, actor)
 
     def _switch(
         self,
         info: CollectionInfo,
-        binding: FieldBinding,
-        target: EmbeddingVersion,
-        *,
+        field: str,
+        choose: Callable[[FieldBinding], EmbeddingVersion],
         action: str,
         reason: str | None,
         actor: str | None,
     ) -> dict[str, Any]:
+        """Check and commit a serving change in one catalog transaction, against the state that transaction sees."""
         started = time.perf_counter()
-        if target.state is not EmbeddingVersionState.READY:
-            raise FailedPreconditionError(
-                f"cannot {action} field {binding.field!r} to {target.uri}: its vectors are {target.state.value}, "
-                "not complete (wait for the backfill job)"
-            )
-        missing_index = self.index_check(info, target.column_key)
-        if missing_index is not None:
-            raise FailedPreconditionError(f"cannot {action} field {binding.field!r} to {target.uri}: {missing_index}")
-        ref = parse_model_uri(binding.model_ref)
-        if ref.alias is not None and ref.name != target.model_name:
-            raise FailedPreconditionError(
-                f"field {binding.field!r} follows {binding.model_ref}; only versions of {ref.name!r} can serve it"
-            )
-        current = binding.serving
-        if current.column_key == target.column_key:
-            raise FailedPreconditionError(f"{target.uri} already serves field {binding.field!r}")
         with self.catalog.transaction() as cursor:
-            set_serving(cursor, info.id, binding.field, target.column_key, current.column_key)
+            binding = self.binding_in(cursor, info, field)
+            target = choose(binding)
+            if target.state is not EmbeddingVersionState.READY:
+                raise FailedPreconditionError(
+                    f"cannot {action} field {field!r} to {target.uri}: its vectors are {target.state.value}, "
+                    "not complete (wait for the backfill job)"
+                )
+            missing_index = self.index_check(info, target.column_key)
+            if missing_index is not None:
+                raise FailedPreconditionError(f"cannot {action} field {field!r} to {target.uri}: {missing_index}")
+            ref = parse_model_uri(binding.model_ref)
+            if ref.alias is not None and ref.name != target.model_name:
+                raise FailedPreconditionError(
+                    f"field {field!r} follows {binding.model_ref}; only versions of {ref.name!r} can serve it"
+                )
+            current = binding.serving
+            if current.column_key == target.column_key:
+                raise FailedPreconditionError(f"{target.uri} already serves field {field!r}")
+            self.pause_points.reach(f"lifecycle.{action}.checked")
+            set_serving(cursor, info.id, field, target.column_key, current.column_key)
             if ref.alias is not None:
                 self.registry.set_alias(
                     ref.name, ref.alias, target.model_version, actor=actor, reason=reason or action, cursor=cursor
@@ -196,23 +215,15 @@ class LifecycleService:
             cursor.execute(
                 "INSERT INTO serving_history (collection_id, field, action, from_version, to_version, alias, reason, actor, time)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    info.id,
-                    binding.field,
-                    action,
-                    current.uri,
-                    target.uri,
-                    binding.model_ref,
-                    reason,
-                    actor,
-                    time.time(),
-                ),
+                (info.id, field, action, current.uri, target.uri, binding.model_ref, reason, actor, time.time()),
             )
-            self.catalog.record_event(cursor, f"embedding.{action}", info.name, field=binding.field, to=target.uri)
+            self.catalog.record_event(cursor, f"embedding.{action}", info.name, field=field, to=target.uri)
+            why = f"{action} of field {field!r} to {target.uri}" + (f": {reason}" if reason else "")
+            self.end_experiments(cursor, info, field, why)
         self.bindings.forget(info.id)
         return {
             "collection_name": info.name,
-            "field": binding.field,
+            "field": field,
             "action": action,
             "from_version": current.uri,
             "to_version": target.uri,
@@ -244,27 +255,48 @@ class LifecycleService:
     # ------------------------------------------------------------ retention
 
     def drop_embedding_version(self, info: CollectionInfo, field: str, model: str) -> dict[str, Any]:
-        """Delete one version's vectors and indexes; refused while it serves or anything uses it."""
-        binding = self.binding(info, field)
-        target = binding.version(self.registry.resolve(model))
-        users = []
-        if target.column_key == binding.serving_key:
-            users.append("it serves the field")
-        if target.column_key == binding.previous_key:
-            users.append("it is the rollback target")
-        aliases = self.registry.get_version(target.model_name, target.model_version).aliases
-        users.extend(f"model alias {target.model_name}@{alias}" for alias in aliases)
-        users.extend(self.version_users(info, field, target.column_key))
-        running = [j.id for j in self.jobs.list_jobs(info.id) if j.column_key == target.column_key and not j.state.finished]
-        users.extend(f"backfill job {job_id}" for job_id in running)
-        if users:
-            raise InUseError(f"cannot drop {target.uri} from field {field!r}: {'; '.join(users)}", users=users)
+        """Delete one version's vectors and indexes; refused while it serves or anything uses it.
+
+        The checks and the retirement are one catalog transaction, so a promotion
+        or an experiment that commits first is seen, and one that commits later
+        finds the version retired.
+        """
+        self.binding(info, field)
+        model_version = self.registry.resolve(model)
         with self.catalog.transaction() as cursor:
+            binding = self.binding_in(cursor, info, field)
+            target = binding.version(model_version)
+            users = []
+            if target.column_key == binding.serving_key:
+                users.append("it serves the field")
+            if target.column_key == binding.previous_key:
+                users.append("it is the rollback target")
+            aliases = self.registry.get_version(target.model_name, target.model_version).aliases
+            users.extend(f"model alias {target.model_name}@{alias}" for alias in aliases)
+            users.extend(self.version_users(info, field, target.column_key))
+            running = [
+                j.id for j in self.jobs.list_jobs(info.id) if j.column_key == target.column_key and not j.state.finished
+            ]
+            users.extend(f"backfill job {job_id}" for job_id in running)
+            if users:
+                raise InUseError(f"cannot drop {target.uri} from field {field!r}: {'; '.join(users)}", users=users)
+            self.pause_points.reach("lifecycle.drop.checked")
             set_version_state(cursor, info.id, target.column_key, EmbeddingVersionState.RETIRED)
             self.catalog.record_event(cursor, "embedding.drop", info.name, field=field, version=target.uri)
         self.bindings.forget(info.id)
         segments = self.drop_column(info, target.column_key)
         return {"collection_name": info.name, "field": field, "dropped_version": target.uri, "segments": segments}
+
+
+def _bound(bindings: dict[str, FieldBinding], info: CollectionInfo, field: str) -> FieldBinding:
+    binding = bindings.get(field)
+    if binding is None:
+        raise InvalidArgumentError(f"field {field!r} of {info.name!r} is not bound to a model (no source/model)")
+    return binding
+
+
+def _end_nothing(cursor: sqlite3.Cursor, info: CollectionInfo, field: str, why: str) -> list[int]:
+    return []
 
 
 def _no_users(info: CollectionInfo, field: str, key: str) -> list[str]:

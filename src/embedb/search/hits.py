@@ -43,6 +43,7 @@ def assemble_hits(
         len(snapshot.segments) == 1
         and plan.scalars == (primary,)
         and not plan.vectors
+        and not plan.constants
         and not plan.wants_dynamic
         and rows.size
         and rows.min() >= 0
@@ -57,8 +58,9 @@ def assemble_hits(
         plan.vectors,
         plan.dynamic_keys,
         plan.all_dynamic,
+        plan.constants,
     )
-    wanted = extra.scalars or extra.vectors or extra.wants_dynamic
+    wanted = extra.scalars or extra.vectors or extra.constants or extra.wants_dynamic
     entities = project(snapshot, RowRefs(flat_segments, flat_rows), extra, schema) if wanted else None
     keys = keys_at(snapshot, flat_segments, flat_rows)
     # Found hits are a prefix of each row (searches pad with NO_ROW at the end).

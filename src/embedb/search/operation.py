@@ -26,6 +26,7 @@ from embedb.index import CollectionIndexes, IndexService, search_options
 from embedb.lifecycle import EmbeddingVersion, EmbeddingVersionState, FieldBinding, embed_query_text, is_text_query
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
+from embedb.pause_points import PausePoints
 from embedb.query import OutputPlan, compile_filter, prepare_queries
 from embedb.schema import CollectionSchema, DataType, FieldSchema
 from embedb.search.execute import SearchRequest, search_snapshot
@@ -43,8 +44,10 @@ class SearchOperation:
         indexes: IndexService,
         models: ModelRegistry,
         experiments: ExperimentService,
+        pause_points: PausePoints | None = None,
     ) -> None:
         self.metadata = metadata
+        self.pause_points = pause_points or PausePoints()
         self.indexes = indexes
         self.models = models
         self.experiments = experiments
@@ -129,7 +132,13 @@ class SearchOperation:
             group_size=group_size,
             strict_group_size=strict_group_size,
         )
-        key, query_field, version = self._search_column(info, field, embedding_version)
+        # One read of the field versions for the whole request: the version that embeds the query is the one
+        # whose vectors are ranked, returned (``field``) and named (``field@version``), whatever commits meanwhile.
+        bindings = self.metadata.bindings(info)
+        self.pause_points.reach("search.bindings_read")
+        key, query_field, version = self._search_column(info, field, embedding_version, bindings)
+        if version is not None and field.name in bindings:
+            bindings = {**bindings, field.name: replace(bindings[field.name], serving_key=version.column_key)}
         if version is not None and is_text_query(data):
             data = embed_query_text(data, version, self.models)
         elif is_text_query(data):
@@ -139,7 +148,7 @@ class SearchOperation:
         queries = prepare_queries(check_query_vectors(query_field, data), metric)
         compiled = compile_filter(filter, info.schema, params=filter_params) if filter.strip() else None
         partitions = self.metadata.partition_ids(info, partition_names)
-        plan = self.metadata.output_plan(info, output_fields, default_all=False)
+        plan = self.metadata.output_plan(info, output_fields, default_all=False, bindings=bindings)
         request = SearchRequest(column_key=key, metric=metric, queries=queries, k=offset + limit, params=options.params)
         snapshot = self.metadata.store(info).snapshot()
         if options.group_by_field is not None:
@@ -157,7 +166,7 @@ class SearchOperation:
                 strict=options.strict_group_size,
             )
             if group_field not in plan.scalars:
-                plan = OutputPlan((*plan.scalars, group_field), plan.vectors, plan.dynamic_keys, plan.all_dynamic)
+                plan = replace(plan, scalars=(*plan.scalars, group_field))
             return assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric)
         scores, segments, rows = search_snapshot(
             snapshot, request, row_filter=compiled, partition_ids=partitions, searcher=self.planner(indexes)
@@ -167,10 +176,14 @@ class SearchOperation:
         return assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric)
 
     def _search_column(
-        self, info: CollectionInfo, field: FieldSchema, embedding_version: str | None
+        self,
+        info: CollectionInfo,
+        field: FieldSchema,
+        embedding_version: str | None,
+        bindings: dict[str, FieldBinding],
     ) -> tuple[str, FieldSchema, EmbeddingVersion | None]:
         """(column key, field sized for it, embedding version) a search reads; the serving one by default."""
-        binding = self.metadata.bindings(info).get(field.name)
+        binding = bindings.get(field.name)
         if binding is None:
             if embedding_version is not None:
                 raise InvalidArgumentError(
@@ -213,7 +226,7 @@ class SearchOperation:
         if not view.sealed or view.deleted_count != 0 or cached is None or cached[0] is not info:
             return None
         field = cached[1]
-        key, query_field, _ = self._search_column(info, field, None)
+        key, query_field, _ = self._search_column(info, field, None, self.metadata.bindings(info))
         indexes = self.indexes.collection(info)
         index = indexes.lookup(view.data.segment_id, key)
         definition = indexes.definitions.get(field.name)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import enum
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from embedb.errors import InvalidArgumentError
+
+_MODULE_PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 class Durability(enum.StrEnum):
@@ -28,6 +32,10 @@ class Settings:
     which sealed segments the background compactor merges. ``build_indexes``
     turns background index builds on; a sealed segment with fewer than
     ``index_min_rows`` rows gets no index (exact search is as fast there).
+    ``allow_code_models`` names the module prefixes whose Python callables
+    code-bearing model versions may run (``embedb.models.code_policy``): ``None``,
+    the embedded default, allows any; ``embedb serve`` passes what
+    ``--allow-code-models`` gave (none unless the operator named some).
     """
 
     durability: Durability = Durability.FSYNC
@@ -41,8 +49,11 @@ class Settings:
     verify_checksums: bool = True
     # CPU threads a backfill's model may use (0: all); the rest stay free for searches.
     backfill_threads: int = 1
+    # Rows a backfill embeds and commits at a time: a crash loses at most this much of its work.
+    backfill_chunk_rows: int = 4096
     build_indexes: bool = True
     index_min_rows: int = 1024
+    allow_code_models: tuple[str, ...] | None = None
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Return a copy with the given fields replaced; raise on unknown names or bad values."""
@@ -58,6 +69,8 @@ class Settings:
                 raise InvalidArgumentError(
                     f"durability must be one of {[d.value for d in Durability]}, got {overrides['durability']!r}"
                 ) from None
+        if overrides.get("allow_code_models") is not None:
+            overrides["allow_code_models"] = module_prefixes(overrides["allow_code_models"])
         updated = replace(self, **overrides)
         updated.check()
         return updated
@@ -69,6 +82,7 @@ class Settings:
             "wal_max_bytes",
             "compaction_min_segment_rows",
             "index_min_rows",
+            "backfill_chunk_rows",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -85,3 +99,23 @@ class Settings:
             raise InvalidArgumentError(
                 f"setting backfill_threads must be 0 (all) or a positive integer, got {self.backfill_threads!r}"
             )
+        if self.allow_code_models is not None:
+            module_prefixes(self.allow_code_models)
+
+
+def module_prefixes(prefixes: Iterable[str]) -> tuple[str, ...]:
+    """Return dotted module prefixes (``mypkg``, ``mypkg.embedders``) sorted and deduplicated.
+
+    Raises ``InvalidArgumentError`` for a string given where a list belongs, or a
+    prefix that is not a dotted module path (an empty one would allow every module).
+    """
+    if isinstance(prefixes, str) or not isinstance(prefixes, Iterable):
+        raise InvalidArgumentError(f"module prefixes must be a list of module paths, got {prefixes!r}")
+    checked = set()
+    for prefix in prefixes:
+        if not isinstance(prefix, str) or not _MODULE_PREFIX.fullmatch(prefix):
+            raise InvalidArgumentError(
+                f"{prefix!r} is not a module prefix: give a dotted module path such as 'mypkg' or 'mypkg.embedders'"
+            )
+        checked.add(prefix)
+    return tuple(sorted(checked))

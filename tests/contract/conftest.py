@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.support.server_process import ServerProcess, start_server
+from tests.support.server_process import TEST_EMBEDDERS, ServerProcess, start_server
 
 from embedb.backends.http import HttpBackend
 from embedb.backends.local import LocalBackend
@@ -45,7 +45,7 @@ class CheckedHttpBackend(HttpBackend):
 
 @pytest.fixture(scope="session")
 def contract_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path_factory.mktemp("contract-http") / "data")
+    server = start_server(tmp_path_factory.mktemp("contract-http") / "data", allow_code_models=TEST_EMBEDDERS)
     yield server
     server.stop()
 

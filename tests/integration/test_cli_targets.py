@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from tests.support.server_process import ServerProcess, start_server
+from tests.support.server_process import TEST_EMBEDDERS, ServerProcess, start_server
 from typer.testing import CliRunner
 
 import embedb
@@ -32,7 +32,7 @@ def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    running = start_server(tmp_path_factory.mktemp("cli-server") / "data")
+    running = start_server(tmp_path_factory.mktemp("cli-server") / "data", allow_code_models=TEST_EMBEDDERS)
     yield running
     running.stop()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.support.server_process import start_server
+from tests.support.server_process import TEST_EMBEDDERS, start_server
 
 import embedb
 from embedb.backends.http import HttpBackend
@@ -101,7 +101,7 @@ def metric_value(text: str, name: str, experiment: int) -> float | None:
 
 @pytest.mark.timeout(120)
 def test_metrics_show_lost_experiment_logs(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data")
+    server = start_server(tmp_path / "data", allow_code_models=TEST_EMBEDDERS)
     try:
         with HttpBackend(server.url, token=server.token) as db:
             experiment_id = running_experiment(db)

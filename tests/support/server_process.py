@@ -21,6 +21,8 @@ import httpx
 from embedb.server.auth import TokenStore
 
 SERVE = "from embedb.cli import main; main()"
+# The modules of the test embedders that suites register over a server (--allow-code-models).
+TEST_EMBEDDERS = ("embedb.models.testing", "tests.support")
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
@@ -82,11 +84,14 @@ def start_server(
     wait_s: float = 60.0,
     port: int | None = None,
     settings: Mapping[str, Any] | None = None,
+    allow_code_models: Sequence[str] = (),
 ) -> ServerProcess:
     """Start ``embedb serve data_path`` and wait until ``/healthz`` answers; raises ``RuntimeError`` if it dies.
 
     ``settings`` (engine settings such as ``segment_max_rows``) run it through
     ``tests.support.configured_serve``, which opens the directory with them first.
+    ``allow_code_models`` become ``--allow-code-models`` flags (``TEST_EMBEDDERS``
+    for suites that register the test embedders).
     """
     token = issue_token(data_path) if auth else None
     port = port or free_port()
@@ -98,6 +103,7 @@ def start_server(
         "--port",
         str(port),
         "--auth" if auth else "--no-auth",
+        *(arg for prefix in allow_code_models for arg in ("--allow-code-models", prefix)),
         *extra_args,
     ]
     log_path = data_path.parent / f"server-{port}.log"

@@ -30,6 +30,15 @@ def serve(
     max_body_mb: Annotated[float, typer.Option("--max-body-mb", help="Largest request body accepted, in MiB.")] = 64.0,
     graceful_timeout: Annotated[float, typer.Option(help="Seconds a shutdown waits for requests in flight.")] = 30.0,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    allow_code_models: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-code-models",
+            metavar="PREFIX",
+            help="Let callable models from modules under this prefix run (repeatable); "
+            "any code in those modules then runs as the server's user. None by default.",
+        ),
+    ] = None,
 ) -> None:
     """Serve a data directory over HTTP (REST API at /v1, /healthz, /readyz, /metrics) until Ctrl-C or SIGTERM."""
     from embedb.errors import InvalidArgumentError
@@ -40,7 +49,15 @@ def serve(
         raise InvalidArgumentError(f"--max-body-mb must be positive, got {max_body_mb}")
     limits = ServerLimits(max_body_bytes=int(max_body_mb * 1024 * 1024), graceful_shutdown_s=graceful_timeout)
     run_server(
-        path, host=host, port=port, auth=auth, tls_cert=tls_cert, tls_key=tls_key, limits=limits, log_level=log_level
+        path,
+        host=host,
+        port=port,
+        auth=auth,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        limits=limits,
+        log_level=log_level,
+        allow_code_models=allow_code_models or (),
     )
 
 

@@ -18,6 +18,11 @@ vector columns. It never re-embeds stored data and never moves an alias on its
 own; ``embedb.lifecycle`` does both, and tells the registry which versions a
 collection uses through the ``version_users`` function its owner gives ``ModelRegistry``.
 
+Code-bearing versions (the ``callable`` flavor stores an import path and runs it)
+are registered and loaded only as the registry's ``CodeModelPolicy`` allows:
+every module embedded, only the operator's ``--allow-code-models`` prefixes on a
+server (``embedb.models.code_policy``).
+
 Importing this package is cheap: torch, scikit-learn, model2vec and onnxruntime
 are imported by a flavor only when a model of that flavor is registered or loaded.
 """
@@ -263,6 +268,7 @@ UsageChecker = Callable[[ModelVersion], list[str]]
 
 
 # The implementations import the types above from this module, so they come last.
+from embedb.models.code_policy import CodeModelPolicy  # noqa: E402
 from embedb.models.loaded import LoadedModel  # noqa: E402
 from embedb.models.recipes import distill_from, train_lsa  # noqa: E402
 from embedb.models.registry import ModelRegistry  # noqa: E402
@@ -270,6 +276,7 @@ from embedb.models.registry import ModelRegistry  # noqa: E402
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "AliasChange",
+    "CodeModelPolicy",
     "Embedder",
     "InputUnit",
     "Lineage",

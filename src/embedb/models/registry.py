@@ -32,7 +32,9 @@ from embedb.models import (
 )
 from embedb.models.artifacts import ArtifactStore
 from embedb.models.cache import LoadedModelCache
+from embedb.models.code_policy import CODE_FLAVORS, CodeModelPolicy
 from embedb.models.flavors import ModelSpec, detect_flavor, get_flavor
+from embedb.models.flavors.python_callable import source_import_path, stored_import_path
 from embedb.models.loaded import LoadedModel
 from embedb.models.registry_checks import (
     checked_dimension,
@@ -68,6 +70,8 @@ class ModelRegistry:
     keeps the ``cache_size`` most recently used versions in memory. The registry
     never moves an alias on its own and never deletes a version that an alias or
     ``version_users`` (given by the owner, which knows the collections) still claims.
+    ``code_models`` decides which code-bearing versions (``callable``) may be
+    registered and loaded (default: every one, as embedded).
     """
 
     def __init__(
@@ -77,8 +81,12 @@ class ModelRegistry:
         *,
         cache_size: int = DEFAULT_CACHE_SIZE,
         version_users: UsageChecker | None = None,
+        code_models: CodeModelPolicy | None = None,
     ) -> None:
         self.catalog = catalog
+        self.code_models = code_models or CodeModelPolicy()
+        # The import path each loaded code-bearing version runs: a cached model is checked again on every load.
+        self._import_paths: dict[tuple[str, int], str] = {}
         self.artifacts = ArtifactStore(Path(artifacts_root))
         self._cache: LoadedModelCache[tuple[str, int], LoadedModel] = LoadedModelCache(capacity=cache_size)
         self._version_users: UsageChecker = version_users or _no_users
@@ -193,7 +201,9 @@ class ModelRegistry:
         for ``lineage.parent``) before anything is written. If storing or probing the
         model fails, or the model contradicts ``dimension``/``normalize``, the version is
         left FAILED with the reason, and the error is raised (``ModelError`` unless it is
-        another EmbeDB error). Registering never moves any other alias.
+        another EmbeDB error). Registering never moves any other alias. A code-bearing
+        source the ``code_models`` policy refuses raises ``PermissionDeniedError``
+        before anything is imported or written.
         """
         check_name(name, kind="model")
         if alias is not None:
@@ -213,6 +223,10 @@ class ModelRegistry:
         if flavor is not None and not flavor_impl.detect(model_or_path):
             raise InvalidArgumentError(f"the {flavor_name} flavor does not recognise {model_or_path!r}")
         flavor_impl.validate(model_or_path)
+        if flavor_name in CODE_FLAVORS:
+            import_path = source_import_path(model_or_path)
+            if import_path is not None:
+                self.code_models.check(import_path, subject=f"registering model {name!r}")
         with self.catalog.transaction() as cursor:
             number = insert_registering_version(
                 cursor,
@@ -327,13 +341,29 @@ class ModelRegistry:
 
         Raises what ``resolve`` raises, ``InvalidStateError`` for a version that is
         not READY, ``ArtifactIntegrityError`` naming a changed or missing file, and
-        ``ModelError`` when the flavor cannot load it. An alias is resolved at each
-        call: after the alias moves, the next ``load`` returns the new version.
+        ``ModelError`` when the flavor cannot load it, ``PermissionDeniedError`` for a
+        code-bearing version the ``code_models`` policy refuses (also when it is cached).
+        An alias is resolved at each call: after the alias moves, the next ``load``
+        returns the new version.
         """
         target = self.resolve(uri)
         if target.status is not VersionStatus.READY:
             raise InvalidStateError(f"{target.uri} is {target.status.value}, only READY versions can be loaded")
-        return self._cache.get_or_load((target.name, target.version), lambda: self._load_version(target))
+        key = (target.name, target.version)
+        loaded_path = self._import_paths.get(key)
+        if loaded_path is not None:
+            self.code_models.check(loaded_path, subject=f"loading {target.uri}")
+        return self._cache.get_or_load(key, lambda: self._load_version(target))
+
+    def check_code_allowed(self, version: ModelVersion) -> None:
+        """Return if loading ``version`` runs no code the ``code_models`` policy refuses; never loads it.
+
+        Raises ``PermissionDeniedError`` naming the import path, and what ``verify``
+        raises for a code-bearing version whose artifact is damaged. Callers that
+        bind a version to a collection call it, so a refused model is never bound.
+        """
+        if version.flavor in CODE_FLAVORS and self.code_models.prefixes is not None:
+            self._checked_import_path(self._verified_artifact(version), subject=f"using {version.uri}")
 
     def cached_versions(self) -> builtins.list[str]:
         """Return the URIs of the versions held in memory, least recently used first."""
@@ -342,11 +372,23 @@ class ModelRegistry:
     # -------------------------------------------------------------- internals
 
     def _load_version(self, target: ModelVersion) -> LoadedModel:
-        if target.artifact_hash is None:
-            raise ModelError(f"{target.uri} has no artifact")
-        directory = self.artifacts.verify(target.artifact_hash)
+        directory = self._verified_artifact(target)
+        if target.flavor in CODE_FLAVORS:
+            import_path = self._checked_import_path(directory, subject=f"loading {target.uri}")
+            self._import_paths[(target.name, target.version)] = import_path
         encoder = get_flavor(target.flavor).load(directory, params=target.params)
         return LoadedModel(replace(target, aliases=()), encoder)
+
+    def _verified_artifact(self, target: ModelVersion) -> Path:
+        if target.artifact_hash is None:
+            raise ModelError(f"{target.uri} has no artifact")
+        return self.artifacts.verify(target.artifact_hash)
+
+    def _checked_import_path(self, directory: Path, *, subject: str) -> str:
+        # The artifact, not the version's params (a caller can set those), says what a load imports.
+        import_path = stored_import_path(directory)
+        self.code_models.check(import_path, subject=subject)
+        return import_path
 
     @contextmanager
     def _transaction(self, cursor: sqlite3.Cursor | None) -> Iterator[sqlite3.Cursor]:

@@ -2,10 +2,10 @@
 
 The layer is learnt from this module:
 
-- ``create_app(backend_or_path, *, auth, limits)`` — the FastAPI app (tests and
-  embedding in another ASGI server);
-- ``serve(path, *, host, port, auth, tls_cert, tls_key, limits)`` — run it on
-  uvicorn, as ``embedb serve`` does;
+- ``create_app(backend_or_path, *, auth, limits, allow_code_models)`` — the
+  FastAPI app (tests and embedding in another ASGI server);
+- ``serve(path, *, host, port, auth, tls_cert, tls_key, limits, allow_code_models)``
+  — run it on uvicorn, as ``embedb serve`` does;
 - ``TokenStore`` — API tokens hashed in the catalog, roles (``embedb.contract.Role``)
   reader < writer < admin, global or per collection.
 
@@ -14,7 +14,10 @@ The routes come from ``embedb.protocol.OPERATIONS``, the one table of
 
 What the server does not do: it holds no storage or query logic (handlers are
 thin calls of ``Backend`` methods), it never retries, and it refuses to listen
-on a non-loopback address without auth.
+on a non-loopback address without auth. Code-bearing models (a ``callable``
+version runs the Python function its import path names) are refused unless the
+operator allowed their module prefix (``allow_code_models``): a token, even an
+admin's, never chooses code for the server to run.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from embedb.config import module_prefixes
 from embedb.errors import InvalidArgumentError
 from embedb.server.app import ServerLimits, create_app
 from embedb.server.auth import Principal, TokenStore
@@ -121,19 +125,26 @@ def serve(
     tls_key: str | None = None,
     limits: ServerLimits | None = None,
     log_level: str = "info",
+    allow_code_models: Sequence[str] = (),
 ) -> None:
     """Serve a data directory until SIGINT/SIGTERM, then finish requests in flight and close it.
 
+    ``allow_code_models`` are the module prefixes whose Python callables
+    code-bearing model versions may run (none by default; see ``create_app``).
     Raises ``InvalidArgumentError`` for unsafe options (no auth off loopback, half
-    a TLS pair) and ``DirectoryLockedError`` when another process writes there.
+    a TLS pair, a prefix that is not a module path) and ``DirectoryLockedError``
+    when another process writes there.
     """
     import uvicorn
 
     from embedb.connection import connect
 
     check_serving_options(host=host, auth=auth, tls_cert=tls_cert, tls_key=tls_key)
+    code_prefixes = module_prefixes(allow_code_models)
     limits = limits or ServerLimits()
-    backend = connect(os.fspath(path))  # takes the writer lock first: a locked directory fails before anything else
+    # Takes the writer lock first (a locked directory fails before anything else); the database starts with
+    # the code-model policy, so a backfill it resumes never runs a callable the server refuses.
+    backend = connect(os.fspath(path), allow_code_models=code_prefixes)
     configure_logging(log_level)
     limit_blas_threads()
     tokens: TokenStore | None = None
@@ -142,7 +153,7 @@ def serve(
         if tokens is not None and not tokens.list_tokens():
             log.warning("no API tokens yet: create one with 'embedb token create %s --role admin'", path)
         config = uvicorn.Config(
-            create_app(backend, auth=tokens, limits=limits),
+            create_app(backend, auth=tokens, limits=limits, allow_code_models=code_prefixes),
             host=host,
             port=port,
             ssl_certfile=tls_cert,
@@ -155,6 +166,11 @@ def serve(
         )
         scheme = "https" if tls_cert else "http"
         log.info("EmbeDB serving %s on %s://%s:%s (auth %s)", path, scheme, host, port, "on" if auth else "OFF")
+        if code_prefixes:
+            log.warning(
+                "code-bearing models may run any code in modules under %s, as this process's user",
+                ", ".join(code_prefixes),
+            )
         _graceful_server(config).run()
     finally:
         # uvicorn has stopped accepting and finished the requests in flight: closing flushes the WAL.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from embedb import __version__
+from embedb.config import module_prefixes
 from embedb.contract import Backend
 from embedb.errors import EmbedbError, InvalidArgumentError, PermissionDeniedError, UnavailableError
 from embedb.server.auth import Authorizer, TokenStore
@@ -63,22 +64,32 @@ class ServerLimits:
 
 
 def create_app(
-    backend_or_path: Backend | str | os.PathLike[str], *, auth: TokenStore | None, limits: ServerLimits | None = None
+    backend_or_path: Backend | str | os.PathLike[str],
+    *,
+    auth: TokenStore | None,
+    limits: ServerLimits | None = None,
+    allow_code_models: Sequence[str] = (),
 ) -> FastAPI:
     """A FastAPI app serving ``backend_or_path`` (a ``Backend``, or a data directory the app opens and closes).
 
     ``auth=None`` serves without tokens (every caller is an admin); otherwise every
-    route but ``/healthz`` needs a token from that store. Raises what opening the
-    data directory raises (``DirectoryLockedError``, ``FormatVersionError``).
+    route but ``/healthz`` needs a token from that store. Code-bearing models (the
+    ``callable`` flavor) are registered, bound and loaded only from modules under
+    ``allow_code_models``: the policy of the database served here is narrowed to
+    them, for every client of it in this process (``PermissionDeniedError`` otherwise).
+    Raises ``InvalidArgumentError`` for a prefix that is not a module path, and what
+    opening the data directory raises (``DirectoryLockedError``, ``FormatVersionError``).
     """
     limits = limits or ServerLimits()
+    code_prefixes = module_prefixes(allow_code_models)
     owns_backend = not isinstance(backend_or_path, Backend)
     if isinstance(backend_or_path, Backend):
         backend = backend_or_path
     else:
         from embedb.connection import connect
 
-        backend = connect(os.fspath(backend_or_path))
+        backend = connect(os.fspath(backend_or_path), allow_code_models=code_prefixes)
+    restrict_code_models(backend, code_prefixes)
     metrics = ServerMetrics(backend)
     context = ServerContext(backend, Authorizer(backend), metrics)
     stopping = {"now": False}
@@ -135,6 +146,14 @@ def create_app(
     app.state.metrics = metrics
     app.state.limits = limits
     return app
+
+
+def restrict_code_models(backend: Backend, prefixes: Sequence[str]) -> None:
+    """Narrow the code-model policy of a database this process runs; a remote backend's server has its own."""
+    from embedb.backends.local import LocalBackend
+
+    if isinstance(backend, LocalBackend):
+        backend.models.code_models.restrict(prefixes)
 
 
 def _warm_up() -> None:

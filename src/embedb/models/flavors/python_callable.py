@@ -60,6 +60,19 @@ def import_path_of(function: object) -> str | None:
         return None
 
 
+def source_import_path(source: object) -> str | None:
+    """The import path a registration of ``source`` would store (``None`` if it has none); imports nothing new."""
+    return source if isinstance(source, str) else import_path_of(source)
+
+
+def stored_import_path(artifact_dir: Path) -> str:
+    """The import path a callable artifact holds; raise ``ModelError`` if ``callable.json`` is not a spec."""
+    try:
+        return str(json.loads((artifact_dir / SPEC_FILE).read_text(encoding="utf-8"))["import_path"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ModelError(f"{artifact_dir / SPEC_FILE} is not a callable spec: {error}") from error
+
+
 class CallableEncoder:
     """Calls the user's function (or its ``embed`` method) once per batch of ``batch_size`` texts."""
 
@@ -97,16 +110,12 @@ class CallableFlavor:
         return None
 
     def save(self, source: object, destination: Path, *, dimension: int | None) -> ModelSpec:
-        if isinstance(source, str):
-            import_path = source
-        else:
-            found = import_path_of(source)
-            if found is None:
-                raise InvalidArgumentError(
-                    "the callable flavor needs an importable module-level function or an import path "
-                    "'package.module:attribute' (lambdas, nested functions and __main__ cannot be re-imported)"
-                )
-            import_path = found
+        import_path = source_import_path(source)
+        if import_path is None:
+            raise InvalidArgumentError(
+                "the callable flavor needs an importable module-level function or an import path "
+                "'package.module:attribute' (lambdas, nested functions and __main__ cannot be re-imported)"
+            )
         encoder = CallableEncoder(resolve_import_path(import_path), import_path=import_path)
         if dimension is None:
             try:
@@ -119,10 +128,7 @@ class CallableFlavor:
         return ModelSpec(dimension=dimension, metric=MetricType.COSINE, params={"import_path": import_path})
 
     def load(self, artifact_dir: Path, *, params: Mapping[str, Any]) -> CallableEncoder:
-        try:
-            import_path = str(json.loads((artifact_dir / SPEC_FILE).read_text(encoding="utf-8"))["import_path"])
-        except (OSError, ValueError, KeyError) as error:
-            raise ModelError(f"{artifact_dir / SPEC_FILE} is not a callable spec: {error}") from error
+        import_path = stored_import_path(artifact_dir)
         return CallableEncoder(resolve_import_path(import_path), import_path=import_path)
 
 

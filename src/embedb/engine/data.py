@@ -8,16 +8,17 @@ write that raises has written nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from embedb.contract.results import CompactResult, DeleteResult, InsertResult, Row, UpsertResult
-from embedb.errors import DataError, InvalidArgumentError
-from embedb.lifecycle import embed_rows, given_versions
+from embedb.errors import DataError, InvalidArgumentError, UnavailableError
+from embedb.lifecycle import FieldBinding, embed_rows, given_versions
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
+from embedb.pause_points import PausePoints
 from embedb.query import RowRefs, compile_filter, filter_mask, locate_keys, project, select_rows
 from embedb.schema import DataType
 from embedb.search import check_paging, keys_at
@@ -27,21 +28,31 @@ from embedb.storage import (
     RowBatch,
     Snapshot,
     StorageEngine,
+    WritePreconditionFailed,
     prepare_batch,
     primary_key_array,
     to_columns,
 )
 
 COUNT_STAR = "count(*)"
+# A write re-prepared this often while its model versions change is refused (UnavailableError).
+MAX_WRITE_ATTEMPTS = 5
 
 
 class DataOperations:
     """insert / upsert / delete / get / query / flush / compact."""
 
-    def __init__(self, storage: StorageEngine, metadata: CollectionMetadata, models: ModelRegistry) -> None:
+    def __init__(
+        self,
+        storage: StorageEngine,
+        metadata: CollectionMetadata,
+        models: ModelRegistry,
+        pause_points: PausePoints | None = None,
+    ) -> None:
         self.storage = storage
         self.metadata = metadata
         self.models = models
+        self.pause_points = pause_points or PausePoints()
 
     def _batch(
         self,
@@ -51,8 +62,9 @@ class DataOperations:
         *,
         upsert: bool,
         embedding_versions: dict[str, str] | None,
+        bindings: dict[str, FieldBinding],
     ) -> RowBatch:
-        """Validate (and embed) a write; raise before anything is written."""
+        """Validate (and embed, with the versions in ``bindings``) a write; raise before anything is written."""
         schema = info.schema
         partition_id = self.storage.partition_id(info, partition_name or DEFAULT_PARTITION)
         prepared = to_columns(data, schema)
@@ -67,13 +79,12 @@ class DataOperations:
                 next_auto_ids = lambda n: keys  # noqa: E731 - the keys the user gave
             else:
                 next_auto_ids = self.metadata.auto_ids(info).take
-        bindings = self.metadata.bindings(info)
         given = given_versions(bindings, self.models, embedding_versions)
         batch = prepare_batch(
             prepared,
             schema,
             partition_id=partition_id,
-            vector_keys=self.metadata.vector_keys(info),
+            vector_keys=self.metadata.vector_keys(info, bindings),
             allow_auto_id_values=upsert,
             next_auto_ids=next_auto_ids,
             skip_vectors=bindings,
@@ -91,8 +102,7 @@ class DataOperations:
         embedding_versions: dict[str, str] | None = None,
     ) -> InsertResult:
         info = self.metadata.info(collection_name)
-        batch = self._batch(info, data, partition_name, upsert=False, embedding_versions=embedding_versions)
-        self.metadata.store(info).insert(batch)
+        batch = self._write(info, data, partition_name, upsert=False, embedding_versions=embedding_versions)
         return {"insert_count": batch.num_rows, "ids": batch.primary_keys.tolist()}
 
     def upsert(
@@ -104,9 +114,51 @@ class DataOperations:
         embedding_versions: dict[str, str] | None = None,
     ) -> UpsertResult:
         info = self.metadata.info(collection_name)
-        batch = self._batch(info, data, partition_name, upsert=True, embedding_versions=embedding_versions)
-        self.metadata.store(info).upsert(batch)
+        batch = self._write(info, data, partition_name, upsert=True, embedding_versions=embedding_versions)
         return {"upsert_count": batch.num_rows}
+
+    def _unchanged(self, info: CollectionInfo, written: dict[str, tuple[str, ...]]) -> Callable[[], bool]:
+        """A write's precondition: the fields are still written with the versions the batch was embedded with."""
+        return lambda: _write_sets(self.metadata.bindings(info)) == written
+
+    def _write(
+        self,
+        info: CollectionInfo,
+        data: Any,
+        partition_name: str | None,
+        *,
+        upsert: bool,
+        embedding_versions: dict[str, str] | None,
+    ) -> RowBatch:
+        """Prepare and write a batch, embedded with the model versions current when it reaches the WAL.
+
+        A batch is embedded with the versions its fields are written with when it is
+        prepared; if that set changed before the WAL append (a backfill started, a
+        version was dropped), the append is refused under the store's write lock and
+        the batch is prepared again. So a row is never written without a vector of a
+        version being backfilled, and a backfill's first flush seals every row
+        written with the set before it.
+        """
+        store = self.metadata.store(info)
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            bindings = self.metadata.bindings(info)
+            batch = self._batch(
+                info, data, partition_name, upsert=upsert, embedding_versions=embedding_versions, bindings=bindings
+            )
+            self.pause_points.reach("write.prepared")
+            precondition = self._unchanged(info, _write_sets(bindings)) if bindings else None
+            try:
+                if upsert:
+                    store.upsert(batch, precondition=precondition)
+                else:
+                    store.insert(batch, precondition=precondition)
+            except WritePreconditionFailed:
+                continue
+            return batch
+        raise UnavailableError(
+            f"the model versions of {info.name!r} kept changing while this write was embedded; nothing was written, "
+            "try again"
+        )
 
     def delete(
         self,
@@ -234,3 +286,8 @@ def _keep_matching(snapshot: Snapshot, refs: RowRefs, row_filter: Any) -> RowRef
         mask = filter_mask(snapshot.segments[int(position)].data, row_filter)
         keep[where] = mask[refs.rows[where]]
     return RowRefs(refs.segments[keep], refs.rows[keep])
+
+
+def _write_sets(bindings: dict[str, FieldBinding]) -> dict[str, tuple[str, ...]]:
+    """Per model-bound field, the storage columns a write must carry (one per version not retired)."""
+    return {name: tuple(v.column_key for v in binding.write_versions) for name, binding in bindings.items()}

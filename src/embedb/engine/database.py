@@ -110,7 +110,7 @@ class Database:
         searcher = SearchOperation(self.metadata, self.indexes, self.models, self.experiments, self.pause_points)
         return (
             CollectionOperations(self.storage, self.metadata, self.indexes, self.bindings),
-            DataOperations(self.storage, self.metadata, self.models),
+            DataOperations(self.storage, self.metadata, self.models, self.pause_points),
             searcher,
             IndexOperations(self.metadata, self.indexes),
             ModelOperations(self.models),

@@ -74,7 +74,7 @@ from embedb.storage.records import RowBatch, primary_key_array
 from embedb.storage.segment import SegmentData, SegmentView
 from embedb.storage.segment_files import block_checksums, verify_file
 from embedb.storage.state import Snapshot
-from embedb.storage.store import CollectionStore, StorageObserver
+from embedb.storage.store import CollectionStore, StorageObserver, WritePreconditionFailed
 
 __all__ = [
     "CATALOG_FILE",
@@ -89,6 +89,7 @@ __all__ = [
     "Snapshot",
     "StorageEngine",
     "StorageObserver",
+    "WritePreconditionFailed",
     "block_checksums",
     "check_query_vectors",
     "check_vectors",

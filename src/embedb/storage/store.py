@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -72,6 +73,15 @@ class NoObserver:
 
     def column_added(self, collection_id: int, data: SegmentData, key: str) -> None:
         return None
+
+
+class WritePreconditionFailed(Exception):
+    """A write's precondition was false under the write lock: nothing was written; prepare it again."""
+
+
+def _require(precondition: Callable[[], bool] | None) -> None:
+    if precondition is not None and not precondition():
+        raise WritePreconditionFailed
 
 
 class CollectionStore:
@@ -163,11 +173,19 @@ class CollectionStore:
         if self._closed:
             raise ClosedError("the collection's storage is closed")
 
-    def insert(self, batch: RowBatch, *, check_duplicates: bool = True) -> int:
-        """Append new rows; raise ``DuplicateKeyError`` (writing nothing) if a key is live already."""
+    def insert(
+        self, batch: RowBatch, *, check_duplicates: bool = True, precondition: Callable[[], bool] | None = None
+    ) -> int:
+        """Append new rows; raise ``DuplicateKeyError`` (writing nothing) if a key is live already.
+
+        ``precondition`` runs under the write lock, right before the WAL append: when
+        it returns False, ``WritePreconditionFailed`` is raised and nothing is written
+        (the layer above re-prepares the batch against what changed).
+        """
         self._check_writable()
         payload = encode_batch(batch)
         with self._write_lock:
+            _require(precondition)
             if check_duplicates:
                 keys = batch.primary_keys
                 existing = keys[self.live_keys_mask(keys)]
@@ -181,11 +199,12 @@ class CollectionStore:
         self._wal_sync(lsn)
         return lsn
 
-    def upsert(self, batch: RowBatch) -> int:
-        """Replace the rows with these keys (or add them), in one atomic WAL record."""
+    def upsert(self, batch: RowBatch, *, precondition: Callable[[], bool] | None = None) -> int:
+        """Replace the rows with these keys (or add them), in one atomic WAL record (``precondition``: see ``insert``)."""
         self._check_writable()
         payload = encode_batch(batch)
         with self._write_lock:
+            _require(precondition)
             lsn, _ = self._log_and_apply(RecordKind.UPSERT, payload)
         self._wal_sync(lsn)
         return lsn

@@ -11,7 +11,7 @@ fails whichever test called it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -23,6 +23,8 @@ from embedb.client import Client
 from embedb.contract import check_result
 
 BACKENDS = ["embedded", "http"]
+# The name of the admin token ``start_server`` issues: over HTTP, the actor of every alias move.
+SERVER_ACTOR = "test-admin"
 
 
 class CheckedLocalBackend(LocalBackend):
@@ -69,6 +71,12 @@ def db(request: pytest.FixtureRequest) -> Client:
     """The backend under test: embedded, then HTTP."""
     backend: Client = request.getfixturevalue(f"{request.param}_db")
     return backend
+
+
+@pytest.fixture
+def recorded_actor(db: Client) -> Callable[[str | None], str | None]:
+    """The actor history records for a move that claims an actor: embedded the claim, over HTTP the token's name."""
+    return lambda claimed: SERVER_ACTOR if isinstance(db, HttpBackend) else claimed
 
 
 @pytest.fixture

@@ -409,7 +409,11 @@ class Backend(ABC):
 
     @operation(Role.READER)
     def serving_history(self, collection_name: str, field_name: str | None = None) -> list[ServingHistoryEntry]:
-        """Every promotion and rollback of a collection's fields, oldest first."""
+        """Every promotion and rollback of a collection's fields, oldest first.
+
+        ``actor`` is the ``actor`` the move was given embedded; over a server it is
+        the calling token's name, whatever the request claimed.
+        """
         return self._dispatch("serving_history", arguments_of(locals()))
 
     # ------------------------------------------------------- model registry
@@ -475,7 +479,11 @@ class Backend(ABC):
 
     @operation(Role.READER, scope=())
     def model_alias_history(self, name: str, alias: str | None = None) -> list[AliasChangeInfo]:
-        """Every alias move of a model (or of one alias), oldest first: who, when, why, from, to."""
+        """Every alias move of a model (or of one alias), oldest first: who, when, why, from, to.
+
+        ``actor`` is the ``actor`` the move was given embedded; over a server it is
+        the calling token's name, whatever the request claimed.
+        """
         return self._dispatch("model_alias_history", arguments_of(locals()))
 
     @operation(Role.ADMIN, scope=())

@@ -12,6 +12,10 @@ collection it points to).
 ``embedb token create`` works while a server runs on the same directory; the
 server re-reads a token at most every ``cache_ttl_s`` seconds, so a revocation
 takes effect within that time.
+
+The server, not the client, says who acted: an operation with an ``actor``
+argument (alias moves, promotion, rollback) records the token's name
+(``Principal.actor``), whatever the request body claims (``attribute_actor``).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from embedb.schema import check_name
 from embedb.storage import CATALOG_FILE, Catalog
 
 TOKEN_PREFIX = "edb"
+OPEN_ACCESS_ID = "-"
 TOKEN_TABLES = """
 CREATE TABLE IF NOT EXISTS api_tokens (
     token_id TEXT PRIMARY KEY,
@@ -56,16 +61,27 @@ CREATE TABLE IF NOT EXISTS api_tokens (
 
 @dataclass(frozen=True)
 class Principal:
-    """Who sent a request: a token's id, role and the collections it is limited to (``None``: all)."""
+    """Who sent a request: a token's id, role, the collections it is limited to (``None``: all) and its name."""
 
     token_id: str
     role: Role
     collections: frozenset[str] | None
+    name: str = ""
 
     @classmethod
     def open_access(cls) -> Principal:
-        """The caller of a server started with ``--no-auth``: a global admin."""
-        return cls("-", Role.ADMIN, None)
+        """The caller of a server started with ``--no-auth``: a global admin nobody vouches for."""
+        return cls(OPEN_ACCESS_ID, Role.ADMIN, None)
+
+    @property
+    def actor(self) -> str | None:
+        """The actor the history records for this caller: the token's name, ``token:<id>`` when it has none.
+
+        ``None`` without auth: an unauthenticated caller is nobody in particular.
+        """
+        if self.token_id == OPEN_ACCESS_ID:
+            return None
+        return self.name or f"token:{self.token_id}"
 
     def visible(self, names: Iterable[str]) -> list[str]:
         """The collection names this principal may see, in their given order."""
@@ -216,7 +232,7 @@ class TokenStore:
             raise UnauthenticatedError("unknown or revoked API token")
         info = self._info(row)
         return Principal(
-            info.token_id, info.role, frozenset(info.collections) if info.collections is not None else None
+            info.token_id, info.role, frozenset(info.collections) if info.collections is not None else None, info.name
         )
 
     def _row(self, token_id: str) -> Any:
@@ -230,6 +246,19 @@ class TokenStore:
             with self._lock:
                 self._cache[token_id] = (now, row)
         return row
+
+
+def attribute_actor(principal: Principal, operation: Operation, arguments: dict[str, Any]) -> str | None:
+    """Set ``arguments['actor']`` to the caller's ``Principal.actor``; return the actor the body claimed, if another.
+
+    A no-op for operations without an ``actor`` argument. The claim is never
+    passed on: the caller may log it as claimed.
+    """
+    if "actor" not in operation.request.model_fields:
+        return None
+    claimed = arguments.get("actor")
+    arguments["actor"] = principal.actor
+    return claimed if claimed is not None and claimed != principal.actor else None
 
 
 class Authorizer:

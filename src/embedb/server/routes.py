@@ -1,7 +1,8 @@
 """REST routes, generated from the operation table: each is a thin call of one ``Backend`` method.
 
 A handler validates the body against the operation's request model (FastAPI,
-before the handler runs), checks the caller's role and collection scope, calls
+before the handler runs), checks the caller's role and collection scope, puts the
+caller's token name in an ``actor`` argument (a claimed actor is only logged), calls
 the backend in a worker thread — NumPy and Faiss release the GIL there, so
 searches use every core while the event loop keeps accepting — and wraps the
 result as ``{"result": ...}``. Nothing else: no storage or query logic here.
@@ -10,6 +11,8 @@ result as ``{"result": ...}``. Nothing else: no storage or query logic here.
 from __future__ import annotations
 
 import inspect
+import json
+import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,10 +25,12 @@ from starlette.responses import Response
 from embedb.contract import Backend
 from embedb.errors import InvalidArgumentError
 from embedb.protocol import OPERATIONS, Body, ErrorResponse, Operation, Returns, wire
-from embedb.server.auth import Authorizer, Principal
+from embedb.server.auth import Authorizer, Principal, attribute_actor
 from embedb.server.metrics import ServerMetrics
 from embedb.server.middleware import principal_of
 from embedb.server.responses import describe_validation_errors, result_response
+
+log = logging.getLogger("embedb.server")
 
 VectorEncoding = Literal["json", "base64"]
 VECTOR_ENCODING_DOC = 'How vector fields in the result are encoded: "json" lists, or "base64" packed float32 arrays.'
@@ -59,6 +64,20 @@ def invoke(
 ) -> Response:
     """Authorize, call ``Backend.<method>(**arguments)`` and render the result (runs in a worker thread)."""
     context.authorizer.check(principal, operation, arguments)
+    claimed = attribute_actor(principal, operation, arguments)
+    if claimed is not None:
+        # Kept where it says it was claimed, never in the history the backend writes.
+        log.info(
+            json.dumps(
+                {
+                    "event": "claimed_actor",
+                    "operation": operation.method,
+                    "token_id": principal.token_id,
+                    "actor": principal.actor,
+                    "claimed_actor": claimed,
+                }
+            )
+        )
     for name in operation.packed_args:
         if name in arguments:
             arguments[name] = wire.unpack_nested(arguments[name])

@@ -35,7 +35,7 @@ from embedb.experiments import ExperimentService
 from embedb.index import BuildState, IndexService
 from embedb.lifecycle import BackfillRunner, EmbeddingBindings, JobTable, LifecycleService
 from embedb.metadata import CollectionMetadata
-from embedb.models import ModelRegistry, ModelVersion
+from embedb.models import CodeModelPolicy, ModelRegistry, ModelVersion
 from embedb.pause_points import PausePoints
 from embedb.search import SearchOperation
 from embedb.storage import CollectionInfo, CollectionStore, SegmentData, StorageEngine
@@ -75,7 +75,12 @@ class Database:
         self.path = self.storage.path
         self.catalog = self.storage.catalog
         self.indexes = IndexService(self.storage)
-        self.models = ModelRegistry(self.catalog, self.path / ARTIFACTS_DIR, version_users=self._collections_using)
+        self.models = ModelRegistry(
+            self.catalog,
+            self.path / ARTIFACTS_DIR,
+            version_users=self._collections_using,
+            code_models=CodeModelPolicy(settings.allow_code_models),
+        )
         self.bindings = EmbeddingBindings(self.catalog, self.models, pause_points=self.pause_points)
         self.jobs = JobTable(self.catalog)
         self.backfills = BackfillRunner(

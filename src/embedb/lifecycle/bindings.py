@@ -155,7 +155,8 @@ class EmbeddingBindings:
 
         Returns the completed schema and the version of each bound field. Raises
         ``SchemaError`` style errors (``InvalidArgumentError``) when a model's
-        dimension disagrees with the field's, and the registry's not-found errors.
+        dimension disagrees with the field's, the registry's not-found errors, and
+        ``PermissionDeniedError`` for a code-bearing model the registry's policy refuses.
         """
         resolved: dict[str, ModelVersion] = {}
         fields: list[FieldSchema] = []
@@ -164,6 +165,7 @@ class EmbeddingBindings:
                 fields.append(field)
                 continue
             version = self.registry.resolve(field.model)
+            self.registry.check_code_allowed(version)
             if version.status is not VersionStatus.READY or version.dimension is None:
                 raise InvalidStateError(f"field {field.name!r}: {version.uri} is {version.status.value}, not READY")
             if field.dim is not None and field.dim != version.dimension:

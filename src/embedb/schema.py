@@ -17,11 +17,14 @@ import pyarrow as pa
 
 from embedb.errors import InvalidNameError, SchemaError
 
-NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+# Checked with fullmatch: "$" alone would also match before a final newline ("docs\n").
+NAME_PATTERN = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,254}\Z")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 DYNAMIC_FIELD_NAME = "$meta"
 MAX_VARCHAR_LENGTH = 65_535
 MAX_DIMENSION = 32_768
 MAX_ARRAY_CAPACITY = 4_096
+MAX_JSON_DEPTH = 64  # levels of arrays and objects in a JSON field's value
 
 
 class DataType(enum.IntEnum):
@@ -125,11 +128,23 @@ class MetricType(enum.StrEnum):
 
 def check_name(name: object, *, kind: str) -> str:
     """Return ``name`` if it is a valid identifier for a ``kind``; raise ``InvalidNameError``."""
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise InvalidNameError(
             f"invalid {kind} name {name!r}: use 1-255 letters, digits or underscores, not starting with a digit"
         )
     return name
+
+
+def lone_surrogate_at(text: str) -> int | None:
+    """The index of the first lone surrogate in ``text``, or None when it has none.
+
+    A lone surrogate (JSON's ``"\\ud800"``, Python's ``"\\ud800"``) is a code
+    point that no UTF-8 text can hold: stored, it could never be read back.
+    """
+    if text.isascii():
+        return None
+    found = _LONE_SURROGATE.search(text)
+    return None if found is None else found.start()
 
 
 @dataclass(frozen=True)

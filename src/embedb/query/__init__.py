@@ -2,9 +2,10 @@
 
 Learn the layer from these names:
 
-- ``compile_filter`` / ``CompiledFilter`` — the Milvus boolean expression
-  language, parsed, checked against the schema and evaluated on Arrow tables
-  (``embedb.query.filters`` documents the grammar and its errors);
+- ``compile_filter`` / ``CompiledFilter`` / ``MAX_FILTER_DEPTH`` — the Milvus
+  boolean expression language, parsed, checked against the schema and evaluated
+  on Arrow tables (``embedb.query.filters`` documents the grammar, its limits
+  and its errors);
 - ``prepare_queries`` / ``exact_search`` / ``top_k`` / ``distances_for_output`` /
   ``NO_ROW`` — exact (brute-force) search, the oracle every index is measured
   against, and the score conventions (higher is closer);
@@ -17,7 +18,7 @@ search planner does) and never embeds text.
 """
 
 from embedb.query.exact import NO_ROW, distances_for_output, exact_search, prepare_queries, top_k
-from embedb.query.filters import CompiledFilter, compile_filter
+from embedb.query.filters import MAX_FILTER_DEPTH, CompiledFilter, compile_filter
 from embedb.query.reads import (
     OutputPlan,
     RowFilter,
@@ -31,6 +32,7 @@ from embedb.query.reads import (
 )
 
 __all__ = [
+    "MAX_FILTER_DEPTH",
     "NO_ROW",
     "CompiledFilter",
     "OutputPlan",

@@ -27,6 +27,14 @@ The language, as in Milvus 2.4/2.5 (grammar in ``parser``):
   ``json_contains*`` spellings too;
 - ``{name}`` placeholders filled from ``params`` (Milvus 2.5 templating).
 
+Limits: a chain of ``and`` or of ``or`` may have any number of terms (a
+10,000-term ``id == 0 or id == 1 or ...`` works, and ``f == v`` terms on one
+field are looked up as one set); nesting is limited to ``MAX_FILTER_DEPTH``
+levels (parentheses, ``not``, signs, JSON path keys, calls, lists, arithmetic
+operands), and deeper text is a ``FilterSyntaxError`` naming the limit, never a
+``RecursionError``. Integer literals hold at most 1024 bits; text may not hold
+a lone surrogate (``"\\ud800"``), written out or escaped.
+
 Nulls are unknown: a comparison with null is neither true nor false, ``and``
 ``or`` ``not`` follow Kleene logic, and a row whose result stays unknown does
 not match. Arithmetic follows Python (``/`` is true division, ``%`` takes the
@@ -49,10 +57,11 @@ from embedb.errors import FilterError
 from embedb.query.filters.binder import bind, literal_primary_keys
 from embedb.query.filters.bound import Predicate
 from embedb.query.filters.evaluator import evaluate
+from embedb.query.filters.parser import MAX_DEPTH as MAX_FILTER_DEPTH
 from embedb.query.filters.parser import parse
 from embedb.schema import CollectionSchema
 
-__all__ = ["CompiledFilter", "compile_filter"]
+__all__ = ["MAX_FILTER_DEPTH", "CompiledFilter", "compile_filter"]
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from embedb.errors import FilterError
 from embedb.query.filters import bound as b
 from embedb.query.filters import nodes as n
 from embedb.query.filters.json_values import json_compare, json_equal
+from embedb.query.filters.tokens import MAX_INTEGER_BITS
 from embedb.query.filters.typerules import (
     SCALAR_TYPES,
     Typed,
@@ -290,10 +291,17 @@ class _Binder:
 # -------------------------------------------------------------------- helpers
 
 
-def _flatten(node: n.Node, op: str) -> list[n.Node]:
-    if isinstance(node, n.Logical) and node.op == op:
-        return _flatten(node.left, op) + _flatten(node.right, op)
-    return [node]
+def _flatten(node: n.Logical, op: str) -> list[n.Node]:
+    """The terms under ``node`` in order, nested nodes of the same operator opened: (a or b) or c."""
+    terms: list[n.Node] = []
+    stack: list[n.Node] = list(reversed(node.terms))
+    while stack:
+        term = stack.pop()
+        if isinstance(term, n.Logical) and term.op == op:
+            stack.extend(reversed(term.terms))
+        else:
+            terms.append(term)
+    return terms
 
 
 def _combine(op: str, terms: list[b.Predicate]) -> b.Predicate:
@@ -308,14 +316,64 @@ def _combine(op: str, terms: list[b.Predicate]) -> b.Predicate:
         kept.append(term)
     if not kept:
         return b.Constant(not decisive)
+    if decisive:
+        kept = _gather_equalities(kept)
     if len(kept) == 1:
         return kept[0]
     return b.AnyOf(tuple(kept)) if decisive else b.AllOf(tuple(kept))
 
 
+def _gather_equalities(terms: list[b.Predicate]) -> list[b.Predicate]:
+    """OR terms with ``f == v`` / ``f in [...]`` on one scalar field gathered into one ``f in [...]``.
+
+    A generated filter ORs thousands of keys (``id == 0 or id == 1 or ...``):
+    gathered, that is one set lookup per row instead of one comparison per
+    term. The answer is the same, nulls included (a null row stays unknown);
+    a field that appears in one term only keeps that term as written.
+    """
+    groups: dict[b.FieldRef, list[b.Predicate]] = {}
+    for term in terms:
+        ref = _equality_field(term)
+        if ref is not None:
+            groups.setdefault(ref, []).append(term)
+    if all(len(group) < 2 for group in groups.values()):
+        return terms
+    gathered: list[b.Predicate] = []
+    for term in terms:
+        ref = _equality_field(term)
+        if ref is None or len(groups[ref]) < 2:
+            gathered.append(term)
+        elif groups[ref][0] is term:
+            values = tuple(value for member in groups[ref] for value in _equality_values(member))
+            gathered.append(b.InValues(ref, values, False))
+    return gathered
+
+
+def _equality_field(term: b.Predicate) -> b.FieldRef | None:
+    match term:
+        case b.Compare(op="==", left=b.FieldRef(element=None) as ref, right=b.Const(value=value)) if not isinstance(value, tuple):
+            return ref
+        case b.Compare(op="==", left=b.Const(value=value), right=b.FieldRef(element=None) as ref) if not isinstance(value, tuple):
+            return ref
+        case b.InValues(operand=b.FieldRef(element=None) as ref, negated=False):
+            return ref
+    return None
+
+
+def _equality_values(term: b.Predicate) -> tuple[b.ConstValue, ...]:
+    match term:
+        case b.Compare(left=b.Const(value=value)) | b.Compare(right=b.Const(value=value)):
+            return (value,)
+        case b.InValues(values=values):
+            return values
+    return ()
+
+
 def _param_value(name: str, raw: object) -> b.ConstValue:
     if isinstance(raw, np.generic | np.ndarray):
         raw = raw.tolist()
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw.bit_length() > MAX_INTEGER_BITS:
+        raise FilterError(f"filter parameter {name!r} is an integer of over {MAX_INTEGER_BITS} bits", parameter=name)
     if isinstance(raw, bool | int | float | str):
         return raw
     if isinstance(raw, list | tuple):

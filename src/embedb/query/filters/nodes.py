@@ -77,10 +77,11 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Logical:
+    """``and`` / ``or`` over two or more terms: a chain ``a or b or c`` is one node, however long."""
+
     op: str  # "and" or "or"
-    left: Node
-    right: Node
-    position: int
+    terms: tuple[Node, ...]
+    position: int  # the first operator
 
 
 @dataclass(frozen=True)
@@ -157,8 +158,8 @@ def to_text(node: Node) -> str:
             return f"({op}{to_text(operand)})"
         case Arithmetic(op=op, left=left, right=right) | Comparison(op=op, left=left, right=right):
             return f"({to_text(left)} {op} {to_text(right)})"
-        case Logical(op=op, left=left, right=right):
-            return f"({to_text(left)} {op} {to_text(right)})"
+        case Logical(op=op, terms=terms):
+            return "(" + f" {op} ".join(to_text(term) for term in terms) + ")"
         case InList(operand=operand, values=values, negated=negated):
             return f"({to_text(operand)} {'not in' if negated else 'in'} {to_text(values)})"
         case Like(operand=operand, pattern=pattern):
@@ -170,3 +171,39 @@ def to_text(node: Node) -> str:
         case Call(name=name, args=args):
             return f"{name}({', '.join(to_text(arg) for arg in args)})"
     raise TypeError(f"not a filter node: {node!r}")
+
+
+def children(node: Node) -> tuple[Node, ...]:
+    """The nodes directly under ``node``, left to right."""
+    match node:
+        case ListLiteral(items=items):
+            return items
+        case Index(target=target):
+            return (target,)
+        case Unary(operand=operand) | IsNull(operand=operand) | Exists(operand=operand):
+            return (operand,)
+        case Arithmetic(left=left, right=right) | Comparison(left=left, right=right):
+            return (left, right)
+        case Logical(terms=terms):
+            return terms
+        case InList(operand=operand, values=values):
+            return (operand, values)
+        case Like(operand=operand, pattern=pattern):
+            return (operand, pattern)
+        case Call(args=args):
+            return args
+    return ()
+
+
+def first_too_deep(node: Node, limit: int) -> Node | None:
+    """The first node found ``limit`` levels below ``node`` (``node`` is level 1), or None.
+
+    Walks with a stack of its own, so a tree of any depth is measured without recursion.
+    """
+    stack = [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        if level > limit:
+            return current
+        stack.extend((child, level + 1) for child in children(current))
+    return None

@@ -29,6 +29,13 @@ Keywords (``and or not in like is null exists true false``) are matched in any
 case. The parser accepts some trees that mean nothing (``not age``,
 ``(a > 1) + 2``): the binder rejects those with a ``FilterError`` that names
 the field and the types, while this module raises ``FilterSyntaxError`` only.
+
+A chain of one operator, ``a or b or ...`` (however many terms: generated
+filters OR thousands of keys), is one ``Logical`` node. Nesting is limited to
+``MAX_DEPTH`` levels — parentheses, ``not``, signs, JSON path keys, function
+calls and lists, and the operands of left-to-right arithmetic — and deeper
+text is a ``FilterSyntaxError`` that names the limit: every later stage walks
+the tree recursively, and no real filter comes near.
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ from embedb.query.filters.nodes import (
     Node,
     Param,
     Unary,
+    first_too_deep,
 )
 from embedb.query.filters.tokens import Token, TokenKind, syntax_error, tokenize
 
@@ -83,6 +91,8 @@ _INFIX_SYMBOLS = {
 _INFIX_KEYWORDS = {"or": _OR, "and": _AND, "in": _COMPARE, "like": _COMPARE, "is": _COMPARE}
 _COMPARE_SYMBOLS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 
+MAX_DEPTH = 100
+
 
 def parse(expression: str) -> Node | None:
     """Parse ``expression``; return ``None`` when it is empty or blank.
@@ -93,7 +103,20 @@ def parse(expression: str) -> Node | None:
     tokens = tokenize(expression)
     if tokens[0].kind is TokenKind.END:
         return None
-    return _Parser(expression, tokens).parse_filter()
+    tree = _Parser(expression, tokens).parse_filter()
+    too_deep = first_too_deep(tree, MAX_DEPTH)
+    if too_deep is not None:
+        raise _too_deep(expression, too_deep.position)
+    return tree
+
+
+def _too_deep(expression: str, position: int) -> FilterSyntaxError:
+    return syntax_error(
+        expression,
+        position,
+        f"the filter nests deeper than {MAX_DEPTH} levels",
+        hint=f"at most {MAX_DEPTH} levels of parentheses, not, signs, JSON path keys, calls, lists and arithmetic",
+    )
 
 
 class _Parser:
@@ -101,6 +124,7 @@ class _Parser:
         self.expression = expression
         self.tokens = tokens
         self.index = 0
+        self.depth = 0  # expression_until calls under way: the parser's own recursion
 
     # -- token helpers ---------------------------------------------------
 
@@ -149,17 +173,31 @@ class _Parser:
 
     def expression_until(self, min_power: int) -> Node:
         """Parse operators that bind tighter than ``min_power`` (the Pratt loop)."""
-        left = self.prefix()
-        last_was_comparison = False
-        while True:
-            token = self.current
-            power = self.infix_power(token)
-            if power <= min_power:
-                return left
-            if power == _COMPARE and last_was_comparison:
-                raise self.error("chained comparisons are not supported", hint="write 'a < x and x < b' instead")
-            left = self.infix(left)
-            last_was_comparison = power == _COMPARE
+        if self.depth >= MAX_DEPTH:
+            raise _too_deep(self.expression, self.current.position)
+        self.depth += 1
+        try:
+            left = self.prefix()
+            last_was_comparison = False
+            while True:
+                token = self.current
+                power = self.infix_power(token)
+                if power <= min_power:
+                    return left
+                if power == _COMPARE and last_was_comparison:
+                    raise self.error("chained comparisons are not supported", hint="write 'a < x and x < b' instead")
+                left = self.infix(left)
+                last_was_comparison = power == _COMPARE
+        finally:
+            self.depth -= 1
+
+    def logical_chain(self, first: Node, word: str, position: int) -> Logical:
+        """``first and ... and ...`` (or ``or``) after the first operator: the whole chain under one node."""
+        terms = [first, self.operand(_INFIX_KEYWORDS[word])]
+        while self.current.is_keyword(word):
+            self.advance()
+            terms.append(self.operand(_INFIX_KEYWORDS[word]))
+        return Logical(word, tuple(terms), position)
 
     def infix_power(self, token: Token) -> int:
         if token.kind is TokenKind.SYMBOL:
@@ -226,7 +264,7 @@ class _Parser:
             return Arithmetic(op, left, self.operand(_INFIX_SYMBOLS[op]), position)
         word = str(token.value)
         if word in ("and", "or"):
-            return Logical(word, left, self.operand(_INFIX_KEYWORDS[word]), position)
+            return self.logical_chain(left, word, position)
         if word == "not":
             self.advance()  # the "in" that infix_power saw
             return InList(left, self.operand(_COMPARE), True, position)

@@ -8,10 +8,11 @@ token. Keywords are matched without regard to case (``AND``, ``and``, ``And``);
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 from embedb.errors import FilterSyntaxError
-from embedb.schema import DYNAMIC_FIELD_NAME
+from embedb.schema import DYNAMIC_FIELD_NAME, lone_surrogate_at
 
 KEYWORDS = frozenset({"and", "or", "not", "in", "like", "is", "null", "exists", "true", "false"})
 
@@ -21,6 +22,12 @@ _SYMBOL_KEYWORDS = {"&&": "and", "||": "or", "!": "not"}
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "0": "\0", "\\": "\\", '"': '"', "'": "'", "/": "/"}
 _RADIX_PREFIXES = {"0x": 16, "0o": 8, "0b": 2}
+# Integer literals beyond float64's range compare as infinities anyway; refusing them keeps
+# every constant printable (Python will not print an int of more than 4300 digits).
+MAX_INTEGER_BITS = 1024
+MAX_INTEGER_DIGITS = 309  # 2**1024 has 309 decimal digits
+_CONTEXT = 60  # characters shown each side of an error's position on a long line
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class TokenKind(enum.Enum):
@@ -58,16 +65,34 @@ def syntax_error(
     """
     line_start = expression.rfind("\n", 0, position) + 1
     line_end = expression.find("\n", position)
-    line = expression[line_start : line_end if line_end != -1 else len(expression)]
-    caret = " " * (position - line_start) + "^"
+    line_end = line_end if line_end != -1 else len(expression)
+    # A long line is shown as a window around the position, so a huge filter is not echoed whole.
+    shown_start = max(line_start, position - _CONTEXT)
+    shown_end = min(line_end, position + _CONTEXT)
+    before = "..." if shown_start > line_start else ""
+    after = "..." if shown_end < line_end else ""
+    line = before + _printable(expression[shown_start:shown_end]) + after
+    caret = " " * (len(before) + position - shown_start) + "^"
     found_text = f", found {found}" if found else ""
     hint_text = f"; {hint}" if hint else ""
     message = f"{reason} at position {position}{found_text}{hint_text}\n    {line}\n    {caret}"
     return FilterSyntaxError(message, position=position, reason=reason, expression=expression)
 
 
+def _printable(text: str) -> str:
+    """``text`` with each lone surrogate shown as U+FFFD (same length, so the caret stays in place)."""
+    return text if lone_surrogate_at(text) is None else _SURROGATE.sub("\ufffd", text)
+
+
 def tokenize(expression: str) -> list[Token]:
-    """Split ``expression`` into tokens; raise ``FilterSyntaxError`` at the first bad character."""
+    """Split ``expression`` into tokens; raise ``FilterSyntaxError`` at the first bad character.
+
+    A lone surrogate (``"\\ud800"``, which no UTF-8 text can hold) is a bad
+    character wherever it is, written out or as a ``\\u`` escape.
+    """
+    surrogate = lone_surrogate_at(expression)
+    if surrogate is not None:
+        raise syntax_error(expression, surrogate, "a lone surrogate is not valid text", found=ascii(expression[surrogate]))
     return _Lexer(expression).run()
 
 
@@ -122,10 +147,10 @@ class _Lexer:
             self.pos += 2
             digits = self._scan_identifier()
             try:
-                value: int | float = int(digits, _RADIX_PREFIXES[prefix])
+                value = int(digits, _RADIX_PREFIXES[prefix])
             except ValueError:
                 raise self._error(start, f"invalid number {text[start : self.pos]!r}") from None
-            self._add(TokenKind.NUMBER, start, value)
+            self._add(TokenKind.NUMBER, start, self._integer_in_range(value, start))
             return
         while self.pos < len(text) and text[self.pos].isdigit():
             self.pos += 1
@@ -148,7 +173,17 @@ class _Lexer:
         if self.pos < len(text) and _is_name_char(text[self.pos]):
             raise self._error(self.pos, f"unexpected character {text[self.pos]!r} after the number {text[start : self.pos]!r}")
         literal = text[start : self.pos]
-        self._add(TokenKind.NUMBER, start, float(literal) if is_float else int(literal))
+        if is_float:
+            self._add(TokenKind.NUMBER, start, float(literal))
+        elif len(literal.lstrip("0")) > MAX_INTEGER_DIGITS:  # int() refuses thousands of digits: say why here
+            raise self._error(start, f"integer literal too large (over {MAX_INTEGER_BITS} bits)")
+        else:
+            self._add(TokenKind.NUMBER, start, self._integer_in_range(int(literal), start))
+
+    def _integer_in_range(self, value: int, start: int) -> int:
+        if value.bit_length() > MAX_INTEGER_BITS:
+            raise self._error(start, f"integer literal too large (over {MAX_INTEGER_BITS} bits)")
+        return value
 
     def _string(self, quote: str) -> None:
         start, text = self.pos, self.text
@@ -167,11 +202,7 @@ class _Lexer:
                 continue
             escape = self._peek(1)
             if escape == "u":
-                digits = text[self.pos + 2 : self.pos + 6]
-                if len(digits) != 4 or not all(c in "0123456789abcdefABCDEF" for c in digits):
-                    raise self._error(self.pos, "expected four hex digits after '\\u'")
-                chars.append(chr(int(digits, 16)))
-                self.pos += 6
+                chars.append(self._unicode_escape())
             elif escape in _ESCAPES:
                 chars.append(_ESCAPES[escape])
                 self.pos += 2
@@ -182,6 +213,27 @@ class _Lexer:
             else:
                 raise self._error(self.pos, f"unknown escape '\\{escape}' in a string")
         self._add(TokenKind.STRING, start, "".join(chars))
+
+    def _unicode_escape(self) -> str:
+        """The character of ``\\uXXXX`` at ``pos`` (two escapes for a surrogate pair); moves past it."""
+        start = self.pos
+        code = self._hex_escape(start)
+        if 0xDC00 <= code <= 0xDFFF:
+            raise self._error(start, "a lone surrogate is not valid text", hint="a low surrogate must follow a high one")
+        if 0xD800 <= code <= 0xDBFF:
+            low = self._hex_escape(start + 6) if self.text.startswith("\\u", start + 6) else -1
+            if not 0xDC00 <= low <= 0xDFFF:
+                raise self._error(start, "a lone surrogate is not valid text", hint="a high surrogate needs a low one after it")
+            self.pos = start + 12
+            return chr(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00))
+        self.pos = start + 6
+        return chr(code)
+
+    def _hex_escape(self, position: int) -> int:
+        digits = self.text[position + 2 : position + 6]
+        if len(digits) != 4 or not all(c in "0123456789abcdefABCDEF" for c in digits):
+            raise self._error(position, "expected four hex digits after '\\u'")
+        return int(digits, 16)
 
     def _word(self) -> None:
         start = self.pos

@@ -15,6 +15,7 @@ from typing import Any
 from embedb.errors import FilterError
 from embedb.query.filters import bound as b
 from embedb.query.filters import nodes as n
+from embedb.query.filters.tokens import MAX_INTEGER_BITS
 from embedb.schema import DataType
 
 
@@ -174,4 +175,6 @@ def fold_arithmetic(op: str, left: Any, right: Any, node: n.Arithmetic) -> b.Con
         raise FilterError(f"division by zero in {quoted(node)}", position=node.position) from None
     except (OverflowError, ValueError) as exc:
         raise FilterError(f"cannot compute {quoted(node)}: {exc}", position=node.position) from None
+    if isinstance(result, int) and result.bit_length() > MAX_INTEGER_BITS:
+        raise FilterError(f"cannot compute {quoted(node)}: the result has over {MAX_INTEGER_BITS} bits", position=node.position)
     return result

@@ -97,12 +97,14 @@ def check(
     repair: Annotated[bool, typer.Option("--repair", help="Drop what is damaged (after showing what).")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before repairing.")] = False,
 ) -> None:
-    """Verify every checksum (WAL records, segment and deletion files) and list failed index builds; optionally repair."""
+    """Verify every checksum (WAL records, segment and deletion files), list failed index builds and interrupted drops; optionally repair."""
     from embedb.index import failed_index_builds
+    from embedb.lifecycle import half_dropped_versions
     from embedb.storage.check import check_directory, repair_directory
 
     report = check_directory(path)
     failed_builds = failed_index_builds(path)
+    half_dropped = half_dropped_versions(path)
     console.print(
         f"checked {report.collections} collection(s), {report.segments} segment(s), "
         f"{report.wal_files} WAL file(s) with {report.wal_records} record(s)"
@@ -115,9 +117,16 @@ def check(
             builds.add_row(build.collection, build.index_name, str(build.segment_id), build.column_key, build.error)
         console.print(builds)
         console.print("these segments are searched exactly; reopen the database (restart the server) to retry them")
+    if half_dropped:
+        drops = Table("collection", "field", "version", "state", "segments still holding it", title="drops a crash interrupted")
+        for version in half_dropped:
+            drops.add_row(version.collection, version.field, version.version, version.state, str(version.segments))
+        console.print(drops)
+        console.print("opening the directory writable (or starting the server) finishes these drops")
+    unfinished = bool(failed_builds or half_dropped)
     if report.ok:
         console.print("[green]ok[/]: every checksum matches")
-        if failed_builds:
+        if unfinished:
             raise typer.Exit(1)
         return
     table = Table("collection", "what", "file", "offset", "problem", "a repair drops")
@@ -131,7 +140,7 @@ def check(
         raise typer.Exit(1)
     for action in repair_directory(path, report):
         console.print(f"[green]repaired[/]: {action}")
-    if failed_builds:
+    if unfinished:
         raise typer.Exit(1)
 
 

@@ -99,6 +99,7 @@ class Database:
             jobs=self.jobs,
             index_check=self.index_gap,
             drop_column=self._drop_column,
+            collection_by_id=self.storage.collection_by_id,
             version_users=self._experiments_using,
             end_experiments=self._end_experiments,
             pause_points=self.pause_points,
@@ -127,7 +128,7 @@ class Database:
     # -------------------------------------------------------------- life
 
     def start(self) -> Database:
-        """Start housekeeping and resume backfills a crash interrupted; return self. Idempotent."""
+        """Start housekeeping, finish version drops and resume backfills a crash interrupted; return self. Idempotent."""
         with self._state_lock:
             if self.state is DatabaseState.STOPPED:
                 raise ClosedError(f"the database at {self.path} is stopped")
@@ -136,6 +137,7 @@ class Database:
             self.state = DatabaseState.STARTED
         if not self.read_only:
             self.storage.start()
+            self.lifecycle.finish_retirements()
             self.backfills.resume_unfinished()
         return self
 
@@ -188,7 +190,10 @@ class Database:
         return info, self.storage.store(info)
 
     def _drop_column(self, info: CollectionInfo, key: str) -> int:
-        return self.storage.store(info).drop_vector_column(key)
+        """Drop one version's vectors from every segment, then its indexes and their files."""
+        segments = self.storage.store(info).drop_vector_column(key)
+        self.indexes.forget_column(info, key)
+        return segments
 
     def _collections_using(self, version: ModelVersion) -> list[str]:
         return self.bindings.users_of(version)

@@ -202,6 +202,14 @@ class CollectionIndexes:
                 if self.definition_for_key(key) is not None:
                     self.schedule(data, key)
 
+    def forget_key(self, key: str) -> None:
+        """Forget every index of one storage column (its vectors were dropped)."""
+        with self._changed:
+            for pair in [p for p in (*self.ready, *self.status) if p[1] == key]:
+                self.ready.pop(pair, None)
+                self.status.pop(pair, None)
+            self._changed.notify_all()
+
     def forget_field(self, field_name: str) -> None:
         with self._changed:
             for pair in [p for p in (*self.ready, *self.status) if field_of_key(p[1], self.dims) == field_name]:
@@ -325,6 +333,16 @@ class IndexService:
             self.engine.store(info)
             collection = self.collections[info.id]
         return collection
+
+    def forget_column(self, info: CollectionInfo, key: str) -> int:
+        """A vector column was dropped from every segment: forget its indexes and delete their files; return how many."""
+        collection = self.collection(info)
+        records = [r for r in self.catalog.segment_records(info.id) if r.column_key == key]
+        collection.forget_key(key)
+        self.catalog.forget_columns(info.id, [(r.segment_id, key) for r in records])
+        for record in records:
+            (collection.store.segment_folder(record.segment_id) / record.file["file"]).unlink(missing_ok=True)
+        return len(records)
 
     def forget_collection(self, collection_id: int) -> None:
         collection = self.collections.pop(collection_id, None)

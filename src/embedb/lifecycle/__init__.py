@@ -9,7 +9,8 @@ Learn the layer from these names:
   — embedding written rows with every version being written, and query text
   with the version it is compared to;
 - ``JobTable`` / ``JobRecord`` / ``JobState`` and ``BackfillRunner`` — backfill
-  jobs (durable, resumable per sealed segment) and the threads that run them;
+  jobs (durable, resumable from their last committed chunk) and the threads
+  that run them;
 - ``LifecycleService`` — add / drop a version, promote, roll back: each one
   catalog transaction that checks its preconditions.
 
@@ -26,6 +27,7 @@ from embedb.lifecycle.bindings import (
     FieldBinding,
     set_version_state,
 )
+from embedb.lifecycle.check import HalfDroppedVersion, half_dropped_versions
 from embedb.lifecycle.embedding import embed_query_text, embed_rows, given_versions, is_text_query
 from embedb.lifecycle.jobs import JobRecord, JobState, JobTable
 from embedb.lifecycle.service import LifecycleService
@@ -36,6 +38,7 @@ __all__ = [
     "EmbeddingVersion",
     "EmbeddingVersionState",
     "FieldBinding",
+    "HalfDroppedVersion",
     "JobProgress",
     "JobRecord",
     "JobState",
@@ -44,6 +47,7 @@ __all__ = [
     "embed_query_text",
     "embed_rows",
     "given_versions",
+    "half_dropped_versions",
     "is_text_query",
     "set_version_state",
 ]

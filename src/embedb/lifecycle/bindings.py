@@ -64,6 +64,9 @@ class EmbeddingVersionState(enum.StrEnum):
     BACKFILLING = "BACKFILLING"
     # Every row has a vector of this version: it can serve.
     READY = "READY"
+    # Being dropped: never written, read or served again; its vectors and indexes are being deleted
+    # (a drop or a cancel that a crash interrupted is finished when the directory opens writable).
+    RETIRING = "RETIRING"
     # Its vectors were dropped; kept as a record, never written again.
     RETIRED = "RETIRED"
 
@@ -120,7 +123,9 @@ class FieldBinding:
 
     @property
     def write_versions(self) -> tuple[EmbeddingVersion, ...]:
-        return tuple(v for v in self.versions if v.state is not EmbeddingVersionState.RETIRED)
+        """The versions every write carries: the serving one and those being backfilled or ready."""
+        gone = (EmbeddingVersionState.RETIRING, EmbeddingVersionState.RETIRED)
+        return tuple(v for v in self.versions if v.state not in gone)
 
     def version(self, model_version: ModelVersion) -> EmbeddingVersion:
         """This field's vectors of ``model_version``; raise ``NotFoundError`` if it has none."""

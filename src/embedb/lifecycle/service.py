@@ -66,6 +66,7 @@ class LifecycleService:
         jobs: JobTable,
         index_check: IndexCheck,
         drop_column: Callable[[CollectionInfo, str], int],
+        collection_by_id: Callable[[int], CollectionInfo],
         version_users: VersionUsers | None = None,
         end_experiments: EndExperiments | None = None,
         pause_points: PausePoints | None = None,
@@ -77,6 +78,7 @@ class LifecycleService:
         self.jobs = jobs
         self.index_check = index_check
         self.drop_column = drop_column
+        self.collection_by_id = collection_by_id
         self.version_users: VersionUsers = version_users or _no_users
         self.end_experiments: EndExperiments = end_experiments or _end_nothing
         self.pause_points = pause_points or PausePoints()
@@ -142,10 +144,10 @@ class LifecycleService:
         record.state.check_transition(JobState.CANCELLED)
         self.runner.stop(job_id)
         with self.catalog.transaction() as cursor:
-            set_version_state(cursor, record.collection_id, record.column_key, EmbeddingVersionState.RETIRED)
+            set_version_state(cursor, record.collection_id, record.column_key, EmbeddingVersionState.RETIRING)
             cancelled = self.jobs.transition(job_id, JobState.CANCELLED, cursor=cursor)
         self.bindings.forget(record.collection_id)
-        self.drop_column(info, record.column_key)
+        self._retire(info, record.column_key)
         return cancelled
 
     # ---------------------------------------------------- promote, rollback
@@ -190,6 +192,8 @@ class LifecycleService:
         with self.catalog.transaction() as cursor:
             binding = self.binding_in(cursor, info, field)
             target = choose(binding)
+            if target.state is EmbeddingVersionState.RETIRING:
+                raise FailedPreconditionError(f"cannot {action} field {field!r} to {target.uri}: it is being dropped")
             if target.state is not EmbeddingVersionState.READY:
                 raise FailedPreconditionError(
                     f"cannot {action} field {field!r} to {target.uri}: its vectors are {target.state.value}, "
@@ -281,11 +285,38 @@ class LifecycleService:
             if users:
                 raise InUseError(f"cannot drop {target.uri} from field {field!r}: {'; '.join(users)}", users=users)
             self.pause_points.reach("lifecycle.drop.checked")
-            set_version_state(cursor, info.id, target.column_key, EmbeddingVersionState.RETIRED)
+            set_version_state(cursor, info.id, target.column_key, EmbeddingVersionState.RETIRING)
             self.catalog.record_event(cursor, "embedding.drop", info.name, field=field, version=target.uri)
         self.bindings.forget(info.id)
-        segments = self.drop_column(info, target.column_key)
+        segments = self._retire(info, target.column_key)
         return {"collection_name": info.name, "field": field, "dropped_version": target.uri, "segments": segments}
+
+    def _retire(self, info: CollectionInfo, key: str) -> int:
+        """Delete a RETIRING version's vectors and indexes, then record it RETIRED; return the segments it was in.
+
+        Each step can be repeated: a crash anywhere leaves the version RETIRING, and
+        ``finish_retirements`` (on the next writable open) or a retried drop finishes it.
+        """
+        self.pause_points.reach("lifecycle.retire.before_files")
+        segments = self.drop_column(info, key)
+        self.pause_points.reach("lifecycle.retire.files_dropped")
+        with self.catalog.transaction() as cursor:
+            set_version_state(cursor, info.id, key, EmbeddingVersionState.RETIRED)
+        self.bindings.forget(info.id)
+        return segments
+
+    def finish_retirements(self) -> list[str]:
+        """Finish every drop or cancel a crash interrupted (versions left RETIRING); return their column keys."""
+        rows = self.catalog.query(
+            "SELECT collection_id, column_key FROM embedding_versions WHERE state = ?",
+            (EmbeddingVersionState.RETIRING.value,),
+        )
+        finished = []
+        for row in rows:
+            info = self.collection_by_id(int(row["collection_id"]))
+            self._retire(info, row["column_key"])
+            finished.append(row["column_key"])
+        return finished
 
 
 def _bound(bindings: dict[str, FieldBinding], info: CollectionInfo, field: str) -> FieldBinding:

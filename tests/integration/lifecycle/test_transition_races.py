@@ -19,7 +19,7 @@ import pytest
 
 import embedb
 from embedb.backends.local import LocalBackend
-from embedb.errors import InUseError, NotFoundError
+from embedb.errors import FailedPreconditionError, InUseError
 from embedb.schema import CollectionSchema, DataType, FieldSchema, VectorField
 
 TEXTS = [f"text number {i} about {topic}" for i, topic in enumerate(["apples", "markets", "whales", "songs"] * 10)]
@@ -88,7 +88,8 @@ def test_a_promotion_that_races_a_drop_of_its_version_is_refused(db: LocalBacken
     dropping.join(10)
     promoting.join(10)
     assert "error" not in dropped, dropped
-    assert isinstance(promoted.get("error"), NotFoundError), promoted
+    error = promoted.get("error")
+    assert isinstance(error, FailedPreconditionError) and "being dropped" in str(error), promoted
     serving = _serving(db)
     assert serving["model_version"] == "models:/toy/1" and serving["state"] == "READY"
     (hits,) = db.search("docs", "apples", limit=3)

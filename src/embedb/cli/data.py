@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from embedb.cli.console import console
@@ -97,17 +98,19 @@ def check(
     repair: Annotated[bool, typer.Option("--repair", help="Drop what is damaged (after showing what).")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before repairing.")] = False,
 ) -> None:
-    """Verify every checksum (WAL records, segment and deletion files), list failed index builds and interrupted drops; optionally repair."""
+    """Verify every checksum (WAL records, segment and deletion files, model artifacts), list failed index builds and interrupted drops; optionally repair."""
     from embedb.index import failed_index_builds
     from embedb.lifecycle import half_dropped_versions
+    from embedb.models import check_model_artifacts
     from embedb.storage.check import check_directory, repair_directory
 
     report = check_directory(path)
     failed_builds = failed_index_builds(path)
     half_dropped = half_dropped_versions(path)
+    artifacts = check_model_artifacts(path)
     console.print(
         f"checked {report.collections} collection(s), {report.segments} segment(s), "
-        f"{report.wal_files} WAL file(s) with {report.wal_records} record(s)"
+        f"{report.wal_files} WAL file(s) with {report.wal_records} record(s), {artifacts.artifacts} model artifact(s)"
     )
     for torn in report.torn_tails:
         console.print(f"[yellow]torn tail[/]: {torn}")
@@ -123,9 +126,22 @@ def check(
             drops.add_row(version.collection, version.field, version.version, version.state, str(version.segments))
         console.print(drops)
         console.print("opening the directory writable (or starting the server) finishes these drops")
-    unfinished = bool(failed_builds or half_dropped)
+    for artifact in artifacts.damaged:
+        # One unwrapped line each: the file path stays whole for a reader and for grep.
+        console.print(
+            f"[red]damaged model artifact[/] {artifact.artifact_hash} of {', '.join(artifact.versions)}: "
+            f"{escape(artifact.message)}",
+            soft_wrap=True,
+        )
+    if artifacts.damaged:
+        console.print(
+            "these versions cannot be loaded: restore the artifact from a backup or register the model again "
+            "(--repair does not touch model artifacts)"
+        )
+    unfinished = bool(failed_builds or half_dropped or artifacts.damaged)
     if report.ok:
-        console.print("[green]ok[/]: every checksum matches")
+        if artifacts.ok:
+            console.print("[green]ok[/]: every checksum matches")
         if unfinished:
             raise typer.Exit(1)
         return

@@ -35,12 +35,10 @@ from embedb.experiments import ExperimentService
 from embedb.index import BuildState, IndexService
 from embedb.lifecycle import BackfillRunner, EmbeddingBindings, JobTable, LifecycleService
 from embedb.metadata import CollectionMetadata
-from embedb.models import CodeModelPolicy, ModelRegistry, ModelVersion
+from embedb.models import ARTIFACTS_DIR, CodeModelPolicy, ModelRegistry, ModelVersion
 from embedb.pause_points import PausePoints
 from embedb.search import SearchOperation
 from embedb.storage import CollectionInfo, CollectionStore, SegmentData, StorageEngine
-
-ARTIFACTS_DIR = "artifacts"
 
 
 class DatabaseState(enum.Enum):

@@ -21,7 +21,8 @@ collection uses through the ``version_users`` function its owner gives ``ModelRe
 Code-bearing versions (the ``callable`` flavor stores an import path and runs it)
 are registered and loaded only as the registry's ``CodeModelPolicy`` allows:
 every module embedded, only the operator's ``--allow-code-models`` prefixes on a
-server (``embedb.models.code_policy``).
+server (``embedb.models.code_policy``). ``check_model_artifacts`` verifies every
+stored artifact against its manifest for ``embedb check``.
 
 Importing this package is cheap: torch, scikit-learn, model2vec and onnxruntime
 are imported by a flavor only when a model of that flavor is registered or loaded.
@@ -268,15 +269,20 @@ UsageChecker = Callable[[ModelVersion], list[str]]
 
 
 # The implementations import the types above from this module, so they come last.
+from embedb.models.artifacts import ARTIFACTS_DIR  # noqa: E402
+from embedb.models.check import ArtifactCheck, DamagedArtifact, check_model_artifacts  # noqa: E402
 from embedb.models.code_policy import CodeModelPolicy  # noqa: E402
 from embedb.models.loaded import LoadedModel  # noqa: E402
 from embedb.models.recipes import distill_from, train_lsa  # noqa: E402
 from embedb.models.registry import ModelRegistry  # noqa: E402
 
 __all__ = [
+    "ARTIFACTS_DIR",
     "DEFAULT_BATCH_SIZE",
     "AliasChange",
+    "ArtifactCheck",
     "CodeModelPolicy",
+    "DamagedArtifact",
     "Embedder",
     "InputUnit",
     "Lineage",
@@ -288,6 +294,7 @@ __all__ = [
     "RegisteredModel",
     "UsageChecker",
     "VersionStatus",
+    "check_model_artifacts",
     "distill_from",
     "parse_model_uri",
     "train_lsa",

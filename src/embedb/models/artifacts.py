@@ -25,6 +25,7 @@ from embedb.errors import ArtifactIntegrityError, InvalidArgumentError, StorageE
 from embedb.storage import fsync_path
 
 MANIFEST_NAME = "embedb-manifest.sha256"
+ARTIFACTS_DIR = "artifacts"  # the artifact store's root inside a data directory
 _HASH_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 _STAGING_DIR = ".staging"
 _TRASH_DIR = ".trash"
@@ -41,11 +42,17 @@ def file_sha256(path: Path) -> str:
 
 
 def _relative_files(directory: Path) -> list[str]:
-    """Every regular file under ``directory`` as a sorted POSIX relative path (manifest excluded)."""
+    """Every regular file under ``directory`` as a sorted POSIX relative path (manifest excluded).
+
+    Raises ``ArtifactIntegrityError`` naming a symbolic link: a link can point
+    anywhere, so its target is not part of what the hash covers.
+    """
     found: list[str] = []
     for path in directory.rglob("*"):
         if path.is_symlink():
-            raise StorageError(f"artifact file {path} is a symbolic link; artifacts hold plain files only")
+            raise ArtifactIntegrityError(
+                f"artifact file {path} is a symbolic link; artifacts hold plain files only", file=str(path)
+            )
         if path.is_file():
             relative = path.relative_to(directory).as_posix()
             if relative != MANIFEST_NAME:
@@ -141,6 +148,11 @@ class ArtifactStore:
         """
         directory = self.path_of(artifact_hash)
         manifest_path = directory / MANIFEST_NAME
+        if directory.is_symlink():
+            raise ArtifactIntegrityError(
+                f"artifact directory {directory} is a symbolic link; the store holds plain directories only",
+                file=str(directory),
+            )
         if not manifest_path.is_file():
             raise ArtifactIntegrityError(
                 f"artifact {artifact_hash} is missing or has no manifest: {manifest_path}", file=str(manifest_path)

@@ -19,7 +19,9 @@ UNIMPORTED_MODULE = "tests.unit.models.never_imported_embedder"
 
 def restricted_registry(directory: Path, prefixes: tuple[str, ...]) -> ModelRegistry:
     return ModelRegistry(
-        Catalog(directory / "catalog.sqlite", read_only=False), directory / "artifacts", code_models=CodeModelPolicy(prefixes)
+        Catalog(directory / "catalog.sqlite", read_only=False),
+        directory / "artifacts",
+        code_models=CodeModelPolicy(prefixes),
     )
 
 

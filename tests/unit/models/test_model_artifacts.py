@@ -11,8 +11,9 @@ import pytest
 from tests.unit.models.conftest import TOY_EMBEDDER
 
 from embedb.errors import ArtifactIntegrityError, InvalidArgumentError
-from embedb.models import ModelRegistry
+from embedb.models import ARTIFACTS_DIR, ArtifactCheck, ModelRegistry, check_model_artifacts
 from embedb.models.artifacts import MANIFEST_NAME, ArtifactStore, manifest_text
+from embedb.storage.catalog import Catalog
 
 
 def _stage_files(store: ArtifactStore, files: dict[str, bytes]) -> str:
@@ -51,8 +52,11 @@ def test_same_content_is_stored_once_and_a_damaged_copy_is_replaced(tmp_path: Pa
         (lambda d: (d / "weights.bin").unlink(), "weights.bin"),
         (lambda d: (d / "extra.py").write_text("import os"), "extra.py"),
         (lambda d: (d / MANIFEST_NAME).write_text("0" * 64 + "  weights.bin\n"), MANIFEST_NAME),
+        (lambda d: (d / "link").symlink_to("/etc/hostname"), "link"),
+        (lambda d: (d / "weights.bin").unlink() or (d / "weights.bin").symlink_to(d / "config.json"), "weights.bin"),
+        (lambda d: (d / "subdir").symlink_to(d.parent, target_is_directory=True), "subdir"),
     ],
-    ids=["changed", "missing", "added", "manifest"],
+    ids=["changed", "missing", "added", "manifest", "added symlink", "file replaced by a symlink", "symlinked folder"],
 )
 def test_verification_names_the_damaged_file(tmp_path: Path, damage: Callable[[Path], object], named: str) -> None:
     store = ArtifactStore(tmp_path)
@@ -79,3 +83,25 @@ def test_flipping_one_byte_of_a_registered_model_blocks_its_load(fresh_registry:
 
     with pytest.raises(ArtifactIntegrityError, match=re.escape("callable.json")):
         fresh_registry.load("toy/1")
+
+
+def test_check_verifies_each_artifact_once_and_names_every_version_using_it(tmp_path: Path) -> None:
+    registry = ModelRegistry(Catalog(tmp_path / "catalog.sqlite", read_only=False), tmp_path / ARTIFACTS_DIR)
+    try:
+        first = registry.register("toy", TOY_EMBEDDER)
+        registry.register("copy", TOY_EMBEDDER)  # the same content: the same artifact
+        registry.register("gone", "embedb.models.testing:hash_embed_8")
+        registry.delete_version("gone", 1)
+    finally:
+        registry.catalog.close()
+    assert check_model_artifacts(tmp_path) == ArtifactCheck(1, [])
+
+    (registry.artifacts.path_of(first.artifact_hash or "") / "callable.json").write_text("{}")
+    (damaged,) = check_model_artifacts(tmp_path).damaged
+    assert damaged.versions == ("models:/copy/1", "models:/toy/1")
+    assert damaged.file.endswith("callable.json") and "was modified" in damaged.message
+
+
+def test_check_of_a_directory_without_models_finds_nothing(tmp_path: Path) -> None:
+    Catalog(tmp_path / "catalog.sqlite", read_only=False).close()
+    assert check_model_artifacts(tmp_path).ok

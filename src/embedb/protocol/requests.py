@@ -22,7 +22,12 @@ _PACKED_SCHEMA: dict[str, Any] = {
     "description": "A NumPy array: little-endian bytes of `dtype` in `shape`, base64-encoded.",
     "properties": {
         "dtype": {"type": "string", "enum": ["float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"]},
-        "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1, "maxItems": 2},
+        "shape": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+            "minItems": 1,
+            "maxItems": 2,
+        },
         "b64": {"type": "string", "format": "byte"},
     },
     "required": ["dtype", "shape", "b64"],

@@ -14,6 +14,11 @@ JSON by default, with three additions:
 - **Non-finite floats** are written as ``NaN``/``Infinity`` (Python's JSON
   extension) instead of failing, so a stored NaN never turns a read into a 500.
 
+Limits: a packed array's axes are at most ``MAX_PACKED_AXIS`` long (an empty
+array could otherwise claim any other axis); a JSON request body nests at most
+``MAX_JSON_DEPTH`` levels of arrays and objects (``json_too_deep`` measures it
+without parsing, so the server refuses deeper bodies first).
+
 This module needs only NumPy and pyarrow: the HTTP client imports it too.
 """
 
@@ -35,6 +40,8 @@ ARROW_STREAM = "application/vnd.apache.arrow.stream"
 PACKED_KEYS = frozenset({"dtype", "shape", "b64"})
 PACKED_DTYPES = frozenset({"float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"})
 MAX_PACKED_DIMS = 2
+MAX_PACKED_AXIS = 2**31 - 1
+MAX_JSON_DEPTH = 128
 
 
 def pack_array(array: np.ndarray) -> dict[str, Any]:
@@ -59,9 +66,11 @@ def unpack_array(packed: Mapping[str, Any]) -> np.ndarray:
     if (
         not isinstance(shape, list)
         or not 1 <= len(shape) <= MAX_PACKED_DIMS
-        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
+        or not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_PACKED_AXIS for n in shape)
     ):
-        raise DataError(f"packed array: shape must be a list of 1 or 2 non-negative integers, got {shape!r}")
+        raise DataError(
+            f"packed array: shape must be a list of 1 or 2 integers from 0 to {MAX_PACKED_AXIS}, got {shape!r}"
+        )
     if not isinstance(text, str):
         raise DataError("packed array: b64 must be a base64 string")
     try:
@@ -146,13 +155,52 @@ def to_wire(value: Any) -> Any:
 
 
 def dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON; NaN and infinities are written as Python's JSON does."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=True).encode("utf-8")
+    """Compact UTF-8 JSON; NaN and infinities are written as Python's JSON does.
+
+    Text UTF-8 cannot hold (a lone surrogate, such as an error message quoting
+    bad input) is written as a ``\\u`` escape rather than failing.
+    """
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=True, allow_nan=True).encode("ascii")
 
 
 def loads(data: bytes | str) -> Any:
     """Parse JSON (``NaN``/``Infinity`` accepted); raises ``ValueError`` when it is not JSON."""
     return json.loads(data)
+
+
+_NOT_JSON_SYNTAX = bytes(set(range(256)) - set(b'[]{}"'))
+_SCAN_CHUNK = 1 << 20
+
+
+def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether arrays and objects nest deeper than ``limit`` levels in the JSON text ``body``.
+
+    Measured without parsing, and cheaply: a count of opening brackets answers
+    for most bodies; otherwise escapes are dropped, then all but brackets and
+    quotes, and NumPy follows what is left (brackets inside strings do not
+    count). For text that is not JSON the answer means nothing; the parser
+    refuses such text anyway.
+    """
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    # Backslashes only escape inside strings, pairs left to right: after \\ and \" are gone, every quote is real.
+    syntax = body.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_JSON_SYNTAX)
+    depth, inside_string = 0, False
+    for start in range(0, len(syntax), _SCAN_CHUNK):  # in chunks: a body of brackets stays cheap in memory
+        chars = np.frombuffer(syntax[start : start + _SCAN_CHUNK], dtype=np.uint8)
+        inside = np.logical_xor.accumulate(chars == ord('"')) ^ inside_string  # right for brackets, never quotes
+        step = ((chars == ord("[")) | (chars == ord("{"))).astype(np.int32)
+        step -= (chars == ord("]")) | (chars == ord("}"))
+        step[inside] = 0
+        levels = np.cumsum(step, dtype=np.int64) + depth
+        if levels.max() > limit:
+            return True
+        depth, inside_string = int(levels[-1]), bool(inside[-1])
+    return False
 
 
 def is_arrow(value: Any) -> bool:

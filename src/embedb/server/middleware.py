@@ -4,6 +4,9 @@ Both run before FastAPI parses anything: a request without a valid token is
 refused from its headers alone, and a body over the limit is refused from its
 ``Content-Length`` or, when streamed, as soon as the bytes read pass the limit
 — so neither an unauthenticated caller nor an oversized body costs a parse.
+A JSON body that nests arrays and objects deeper than ``wire.MAX_JSON_DEPTH``
+levels is refused (400 ``invalid_argument``) before parsing too: nothing
+behind the parser has to handle arbitrarily deep values.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from embedb.errors import EmbedbError, InvalidArgumentError, PayloadTooLargeError
+from embedb.protocol import wire
 from embedb.server.auth import Principal, TokenStore
 from embedb.server.metrics import ServerMetrics
 from embedb.server.responses import error_response
@@ -100,6 +104,7 @@ class AdmissionMiddleware:
         try:
             scope[PRINCIPAL_KEY] = self._authenticate(scope)
             body = await self._read_body(scope, receive)
+            _check_nesting(scope, body)
         except EmbedbError as error:
             await error_response(error)(scope, receive, send)
             return
@@ -140,6 +145,15 @@ class AdmissionMiddleware:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+def _check_nesting(scope: Scope, body: bytes) -> None:
+    content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+    if content_type != wire.ARROW_STREAM and wire.json_too_deep(body):
+        raise InvalidArgumentError(
+            f"the request body nests arrays and objects deeper than {wire.MAX_JSON_DEPTH} levels",
+            limit=wire.MAX_JSON_DEPTH,
+        )
 
 
 def _too_large(size: int, limit: int) -> PayloadTooLargeError:

@@ -4,7 +4,11 @@ Accepted shapes: a list of row dicts (as pymilvus), one row dict, a dict of
 columns (lists or NumPy arrays), a ``pyarrow.Table`` or a pandas ``DataFrame``.
 Columns reach storage without a per-row Python loop; row dicts are turned into
 columns once. Every check happens here, before anything is written, and every
-error names the row, the field and what was wrong.
+error names the row, the field and what was wrong. Among them: text must be
+valid Unicode (a lone surrogate could be stored but never read back, and an
+Arrow table is validated in full, so its strings are UTF-8), JSON values nest
+at most ``MAX_JSON_DEPTH`` levels, and vectors hold numbers only (``"1"`` is
+refused, never coerced).
 """
 
 from __future__ import annotations
@@ -19,7 +23,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from embedb.errors import DataError, DimensionMismatchError
-from embedb.schema import DYNAMIC_FIELD_NAME, INTEGER_BOUNDS, CollectionSchema, DataType, FieldSchema, MetricType
+from embedb.schema import (
+    DYNAMIC_FIELD_NAME,
+    INTEGER_BOUNDS,
+    MAX_JSON_DEPTH,
+    CollectionSchema,
+    DataType,
+    FieldSchema,
+    MetricType,
+    lone_surrogate_at,
+)
 from embedb.storage.records import RowBatch, primary_key_array
 
 Columns = dict[str, Any]
@@ -75,6 +88,11 @@ def to_columns(data: Any, schema: CollectionSchema) -> PreparedRows:
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
     if isinstance(data, pa.Table):
+        try:
+            # Full validation checks that strings are UTF-8: an Arrow IPC body can hold any bytes.
+            data.validate(full=True)
+        except pa.ArrowInvalid as error:
+            raise DataError(f"the Arrow table is not valid: {error}") from None
         return PreparedRows({name: data.column(name) for name in data.column_names}, data.num_rows, False)
     if type(data).__name__ == "DataFrame" and hasattr(data, "columns"):
         columns = {str(name): data[name].to_numpy() for name in data.columns}
@@ -303,6 +321,12 @@ def _locate_bad_value(field: FieldSchema, values: Any, error: Exception) -> Data
         for index, item in enumerate(values):
             try:
                 _to_arrow(field, [item])
+            except UnicodeEncodeError:
+                return DataError(
+                    f"row {index}: field {field.name!r} holds a lone surrogate, which no UTF-8 text can hold: {item!r}",
+                    row=index,
+                    field=field.name,
+                )
             except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
                 return DataError(
                     f"row {index}: field {field.name!r} expects {_describe(field)}, got {item!r}",
@@ -367,16 +391,29 @@ def _json_column(field: FieldSchema, values: Any) -> pa.Array:
     return pa.array(texts, type=pa.string())
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: Any, depth: int = 1) -> Any:
+    """``value`` as plain JSON values; raises ``DataError`` past ``MAX_JSON_DEPTH`` levels or for a lone surrogate."""
+    if isinstance(value, str):
+        _check_text(value)
+        return value
     if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
+        value = value.tolist()
+    elif isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, (Mapping, list, tuple)) and depth > MAX_JSON_DEPTH:
+        raise DataError(f"JSON values nest at most {MAX_JSON_DEPTH} levels of arrays and objects")
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {_check_text(str(k)): _jsonable(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [_jsonable(v, depth + 1) for v in value]
     return value
+
+
+def _check_text(text: str) -> str:
+    at = lone_surrogate_at(text)
+    if at is not None:
+        raise DataError(f"the text {text!r} holds a lone surrogate at character {at}, which no UTF-8 text can hold")
+    return text
 
 
 def _dynamic_column(columns: Columns, extra_columns: list[str], n: int) -> pa.Array:
@@ -395,7 +432,7 @@ def _dynamic_column(columns: Columns, extra_columns: list[str], n: int) -> pa.Ar
     texts = []
     for index, extra in enumerate(per_row):
         try:
-            texts.append(json.dumps(_jsonable(extra), sort_keys=True, allow_nan=False, separators=(",", ":")))
+            texts.append(json.dumps(_jsonable(extra, 0), sort_keys=True, allow_nan=False, separators=(",", ":")))
         except (TypeError, ValueError) as error:
             raise DataError(f"row {index}: dynamic fields are not JSON-serialisable: {error}", row=index) from None
     return pa.array(texts, type=pa.string())
@@ -431,6 +468,9 @@ def _as_matrix(field: FieldSchema, value: Any, dim: int) -> np.ndarray:
                 raise DimensionMismatchError(
                     f"field {field.name!r} expects dimension {dim}, got {value.type.list_size}", field=field.name
                 )
+            element = value.type.value_type
+            if not (pa.types.is_floating(element) or pa.types.is_integer(element)):
+                raise DataError(f"field {field.name!r}: vectors must be numbers, got Arrow {element}", field=field.name)
             flat = value.flatten().to_numpy(zero_copy_only=False)
             return np.ascontiguousarray(flat, dtype=np.float32).reshape(-1, dim)
         value = value.to_pylist()
@@ -449,9 +489,12 @@ def _as_matrix(field: FieldSchema, value: Any, dim: int) -> np.ndarray:
                     f"row {index}: field {field.name!r} expects dimension {dim}, got {length}", row=index, field=field.name
                 )
         try:
-            matrix = np.asarray(items, dtype=np.float32)
+            # Inferred, not forced to float32, so that "1" or None is refused rather than turned into a number.
+            matrix = np.asarray(items)
         except (TypeError, ValueError) as error:
             raise DataError(f"field {field.name!r}: vectors must be lists of numbers ({error})", field=field.name) from None
+        if matrix.dtype.kind not in "iuf":
+            matrix = _numbers_only(field, items)
     if matrix.ndim != 2:
         raise DimensionMismatchError(f"field {field.name!r} expects a list of {dim}-d vectors", field=field.name)
     if matrix.shape[1] != dim:
@@ -459,6 +502,19 @@ def _as_matrix(field: FieldSchema, value: Any, dim: int) -> np.ndarray:
     if matrix.dtype.kind not in "iuf":
         raise DataError(f"field {field.name!r}: vectors must be numbers, got {matrix.dtype}", field=field.name)
     return np.ascontiguousarray(matrix, dtype=np.float32)
+
+
+def _numbers_only(field: FieldSchema, items: list[Any]) -> np.ndarray:
+    """``items`` as a float64 matrix when every element is a number (ints beyond int64 too); else ``DataError``."""
+    for row, item in enumerate(items):
+        for element in item:
+            if isinstance(element, (bool, np.bool_)) or not isinstance(element, (int, float, np.integer, np.floating)):
+                raise DataError(
+                    f"row {row}: field {field.name!r} holds {element!r} ({type(element).__name__}); vectors must be numbers",
+                    row=row,
+                    field=field.name,
+                )
+    return np.asarray(items, dtype=np.float64)
 
 
 def check_query_vectors(field: FieldSchema, data: Any) -> np.ndarray:

@@ -170,6 +170,66 @@ def test_hostile_packed_shapes_are_data_errors(raw: httpx.Client, collection: st
         {"dtype": "float32", "shape": [2**40, 2**40], "b64": ""},
         {"dtype": "object", "shape": [1], "b64": "AAAA"},
         {"dtype": "float32", "shape": [1, 4], "b64": "AAAA"},
+        {"dtype": "float32", "shape": [0, 2**62], "b64": ""},
+        {"dtype": "int64", "shape": [2**62, 0], "b64": ""},
     ):
         response = raw.post("/v1/entities/search", json={"collection_name": collection, "data": packed})
         assert error_of(response)[:2] == (400, "data_error")
+        insert = {"collection_name": collection, "data": {"id": [], "vector": packed}}
+        assert error_of(raw.post("/v1/entities/insert", json=insert))[:2] == (400, "data_error")
+
+
+def test_empty_packed_arrays_are_typed_errors(raw: httpx.Client, collection: str) -> None:
+    for shape in ([0, 4], [0, 2**31 - 1], [2**31 - 1, 0], [0]):
+        packed = {"dtype": "float32", "shape": shape, "b64": ""}
+        response = raw.post("/v1/entities/search", json={"collection_name": collection, "data": packed})
+        assert response.status_code < 500, response.text
+
+
+@pytest.mark.parametrize("depth", [600, 10_000, 200_000])
+def test_bodies_nested_past_the_limit_are_refused_before_parsing(
+    raw: httpx.Client, admin: HttpBackend, collection: str, depth: int
+) -> None:
+    nested = b"[" * depth + b"1" + b"]" * depth
+    for path, body in (
+        ("/v1/entities/insert", b'{"collection_name": "' + collection.encode() + b'", "data": ' + nested + b"}"),
+        ("/v1/entities/search", b'{"collection_name": "' + collection.encode() + b'", "data": ' + nested + b"}"),
+        ("/v1/entities/query", b'{"collection_name": "' + collection.encode() + b'", "filter_params": {"x": ' + nested + b"}}"),
+    ):
+        response = raw.post(path, content=body, headers={"Content-Type": "application/json"})
+        status, name, message = error_of(response)
+        assert (status, name) == (400, "invalid_argument") and str(wire.MAX_JSON_DEPTH) in message, message
+    assert rows_in(admin, collection) == 1
+
+
+def test_bodies_nested_up_to_the_limit_get_a_typed_answer(raw: httpx.Client, collection: str) -> None:
+    inner = wire.MAX_JSON_DEPTH - 3  # body, data, row, then the value
+    value = json.loads("[" * inner + "1" + "]" * inner)
+    for body in (
+        {"collection_name": collection, "data": [{"id": 7, "vector": [1, 2, 3, 4], "deep": value}]},
+        {"collection_name": collection, "data": [{"id": 8, "vector": [1, 2, 3, 4], "text": "[" * 5_000}]},
+    ):
+        response = raw.post("/v1/entities/insert", json=body)
+        assert response.status_code < 500 and (response.status_code == 200 or error_of(response)[1] == "data_error")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "wire_name"),
+    [
+        ("/v1/collections/describe", b'{"collection_name": "\\ud800"}', "invalid_name"),
+        ("/v1/collections/create", b'{"collection_name": "x\\udfff", "dimension": 4}', "invalid_name"),
+        ("/v1/entities/insert", b'{"collection_name": "{c}", "data": [{"id": 9, "vector": [1, 2, 3, 4], "s": "\\ud800"}]}', "data_error"),
+        ("/v1/entities/query", b'{"collection_name": "{c}", "filter": "tag == \\"\\ud800\\" or"}', "filter_syntax_error"),
+        ("/v1/entities/query", b'{"collection_name": "{c}", "filter": "id > 0", "output_fields": ["\\udc00"]}', "invalid_argument"),
+        ("/v1/entities/get", b'{"collection_name": "{c}", "ids": ["\\ud800"]}', "data_error"),
+    ],
+)
+def test_lone_surrogates_are_refused_and_the_error_is_valid_json(
+    raw: httpx.Client, admin: HttpBackend, collection: str, path: str, body: bytes, wire_name: str
+) -> None:
+    response = raw.post(path, content=body.replace(b"{c}", collection.encode()), headers={"Content-Type": "application/json"})
+    response.content.decode("utf-8")  # the error quotes the input, escaped: the body is still UTF-8
+    status, name, message = error_of(response)
+    assert (status, name) == (400, wire_name), message
+    assert rows_in(admin, collection) == 1
+    assert raw.post("/v1/entities/query", json={"collection_name": collection, "filter": "id >= 0"}).status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -40,6 +41,8 @@ def test_special_floats_survive_packing() -> None:
         {"dtype": "float32", "shape": [1], "b64": "not base64!"},
         {"dtype": "float32", "shape": [1], "b64": 5},
         {"dtype": "float32", "shape": [10**12, 10**12], "b64": ""},
+        {"dtype": "float32", "shape": [0, 2**62], "b64": ""},
+        {"dtype": "uint8", "shape": [2**31, 0], "b64": ""},
     ],
 )
 def test_bad_packed_arrays_are_data_errors(packed: dict[str, object]) -> None:
@@ -81,6 +84,47 @@ def test_dumps_writes_non_finite_floats_instead_of_failing() -> None:
     text = wire.dumps({"x": math.nan, "y": math.inf, "s": "ü"})
     assert text == b'{"x":NaN,"y":Infinity,"s":"\xc3\xbc"}'
     assert math.isnan(wire.loads(text)["x"])
+
+
+def test_dumps_escapes_text_utf8_cannot_hold() -> None:
+    """An error message quoting a lone surrogate goes out as a JSON escape, never as a failed response."""
+    text = wire.dumps({"message": "bad name '\ud800'", "s": "ü"})
+    assert text == b'{"message":"bad name \'\\ud800\'","s":"\\u00fc"}'
+    assert wire.loads(text) == {"message": "bad name '\ud800'", "s": "ü"}
+
+
+def nesting(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(nesting, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(nesting, value.values()), default=0)
+    return 0
+
+
+def random_json(rng: np.random.Generator, level: int = 0) -> object:
+    """Values whose strings are full of brackets, quotes and backslashes, to trip a scanner that counts naively."""
+    choice = rng.integers(0, 10)
+    if level > 7 or choice < 3:
+        return str(rng.choice(['a"[b', "\\", '\\"[{', "x]]}", '"', "\\\\\"}", "é[", "\U0001f600{", "\\u005b"]))
+    if choice < 4:
+        return [1.5, None, True][int(rng.integers(0, 3))]
+    if choice < 7:
+        return [random_json(rng, level + 1) for _ in range(int(rng.integers(0, 4)))]
+    keys = ["[", "k", "{\\", '\"']
+    return {str(rng.choice(keys)) + str(i): random_json(rng, level + 1) for i in range(int(rng.integers(0, 4)))}
+
+
+def test_json_depth_is_measured_without_parsing() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(2_000):
+        value = random_json(rng)
+        body = json.dumps(value, ensure_ascii=bool(rng.integers(0, 2))).encode()
+        for limit in (0, 1, 2, 4, 7):
+            assert wire.json_too_deep(body, limit) == (nesting(value) > limit), body
+    assert not wire.json_too_deep(b"[" * wire.MAX_JSON_DEPTH + b"]" * wire.MAX_JSON_DEPTH)
+    assert wire.json_too_deep(b"[" * (wire.MAX_JSON_DEPTH + 1) + b"]" * (wire.MAX_JSON_DEPTH + 1))
+    assert not wire.json_too_deep(b'{"a": "' + b"[" * 10_000 + b'"}')
+    assert wire.json_too_deep(b"[" * 10_000_000)  # a body of brackets: answered in chunks
 
 
 def test_arrow_streams_round_trip() -> None:

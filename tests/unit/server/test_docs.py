@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from embedb.cli.serve import serve
-from embedb.protocol import OPERATIONS, Operation
+from embedb.protocol import OPERATIONS, Operation, wire
+from embedb.query import MAX_FILTER_DEPTH
+from embedb.schema import MAX_JSON_DEPTH
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "server.md"
 
@@ -37,3 +39,13 @@ def test_every_metric_is_documented(text: str) -> None:
     for name in re.findall(r'"(embedb_[a-z_]+)"', source):
         documented = name if name != "embedb_http_requests" else "embedb_http_requests_total"
         assert f"`{documented}`" in text, f"docs/server.md does not list the metric {documented}"
+
+
+def test_input_limits_are_documented_with_their_values(text: str) -> None:
+    for name, value in (
+        ("embedb.protocol.wire.MAX_JSON_DEPTH", wire.MAX_JSON_DEPTH),
+        ("embedb.schema.MAX_JSON_DEPTH", MAX_JSON_DEPTH),
+        ("embedb.query.MAX_FILTER_DEPTH", MAX_FILTER_DEPTH),
+    ):
+        assert f"**{value}** levels" in text and f"`{name}`" in text, f"docs/server.md: the limit {name} = {value}"
+    assert wire.MAX_PACKED_AXIS == 2**31 - 1 and "each at most 2**31 - 1" in text

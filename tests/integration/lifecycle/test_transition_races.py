@@ -16,30 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.integration.lifecycle.conftest import bound_docs
 
-import embedb
 from embedb.backends.local import LocalBackend
 from embedb.errors import FailedPreconditionError, InUseError
-from embedb.schema import CollectionSchema, DataType, FieldSchema, VectorField
 
 TEXTS = [f"text number {i} about {topic}" for i, topic in enumerate(["apples", "markets", "whales", "songs"] * 10)]
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[LocalBackend]:
-    client = embedb.connect(tmp_path / "data", durability="relaxed")
-    assert isinstance(client, LocalBackend)
-    client.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
-    client.register_model("toy", "embedb.models.testing:hash_embed_8", alias="challenger")
-    schema = CollectionSchema(
-        (
-            FieldSchema("id", DataType.INT64, is_primary=True),
-            FieldSchema("text", DataType.VARCHAR, max_length=200),
-            VectorField("embedding", source="text", model="toy@champion"),
-        )
-    )
-    client.create_collection("docs", schema=schema)
-    client.insert("docs", [{"id": i, "text": text} for i, text in enumerate(TEXTS)])
+    client = bound_docs(tmp_path / "data", TEXTS)
     client.add_embedding_version("docs", "embedding", "toy@challenger", wait=True)
     yield client
     client.close()

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.integration.lifecycle.conftest import bound_docs
 
-import embedb
 from embedb.backends.local import LocalBackend
-from embedb.schema import CollectionSchema, DataType, FieldSchema, VectorField
 
 FIRST = [f"first batch text {i} about apples and pears" for i in range(40)]
 LATE = [f"late write {i} about whales and rivers" for i in range(60)]
@@ -26,19 +25,7 @@ LATE = [f"late write {i} about whales and rivers" for i in range(60)]
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[LocalBackend]:
-    client = embedb.connect(tmp_path / "data", durability="relaxed")
-    assert isinstance(client, LocalBackend)
-    client.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
-    client.register_model("toy", "embedb.models.testing:hash_embed_8", alias="challenger")
-    schema = CollectionSchema(
-        (
-            FieldSchema("id", DataType.INT64, is_primary=True),
-            FieldSchema("text", DataType.VARCHAR, max_length=200),
-            VectorField("embedding", source="text", model="toy@champion"),
-        )
-    )
-    client.create_collection("docs", schema=schema)
-    client.insert("docs", [{"id": i, "text": text} for i, text in enumerate(FIRST)])
+    client = bound_docs(tmp_path / "data", FIRST)
     client.flush("docs")
     yield client
     client.close()

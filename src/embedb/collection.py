@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from embedb.contract import Backend, SearchHits, results
+from embedb.errors import JobNotFoundError
 from embedb.experiment import Experiment
 from embedb.iterators import QueryIterator, SearchIterator
 from embedb.job import Job
@@ -94,6 +95,21 @@ class Collection:
         """Start a backfill of a model-bound field with another model version; return the job's handle."""
         started = self.backend.add_embedding_version(self.name, field_name, model, progress=progress)
         return Job(self.backend, int(started["job_id"]))
+
+    def job(self, job_id: int) -> Job:
+        """A handle on an existing backfill job of this collection (after a restart, say).
+
+        Raises ``JobNotFoundError`` for an unknown id and for a job of another
+        collection, ``InvalidArgumentError`` for an id that is not an integer.
+        """
+        found = self.backend.get_job(job_id)
+        if found["collection_name"] != self.name and all(j["job_id"] != job_id for j in self.backend.list_jobs(self.name)):
+            raise JobNotFoundError(f"job {job_id} is not a job of collection {self.name!r}", job_id=job_id)
+        return Job(self.backend, job_id)
+
+    def list_jobs(self) -> list[results.Job]:
+        """This collection's backfill jobs, oldest first."""
+        return self.backend.list_jobs(self.name)
 
     def drop_embedding_version(self, field_name: str, model: str) -> results.DroppedVersion:
         return self.backend.drop_embedding_version(self.name, field_name, model)

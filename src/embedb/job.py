@@ -1,10 +1,12 @@
-"""A handle on one backfill job: ``col.add_embedding_version(...)`` returns it.
+"""A handle on one backfill job: ``col.add_embedding_version(...)`` returns it, ``col.job(id)`` finds it again.
 
 It holds only the backend and the id, so it works the same embedded and over HTTP::
 
     job = col.add_embedding_version("embedding", "minilm@challenger")
     job.progress        # {"rows_done": ..., "rows_total": ..., "rows_per_second": ..., "eta_seconds": ...}
     job.wait()          # returns the finished job; search kept serving the old version all along
+
+    job = col.job(7)    # after a restart: the job resumed by itself from its last committed chunk
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class Job:
         return self.backend.wait_job(self.id, timeout=timeout)
 
     def pause(self) -> results.Job:
-        """Stop after the current chunk; ``resume`` continues from the last finished segment."""
+        """Stop after the current chunk; ``resume`` continues from the last committed chunk."""
         return self.backend.pause_job(self.id)
 
     def resume(self) -> results.Job:

@@ -381,7 +381,7 @@ class Backend(ABC):
 
     @operation(Role.ADMIN, scope=())
     def resume_job(self, job_id: int) -> Job:
-        """Continue a paused or failed job from its last finished segment."""
+        """Continue a paused or failed job from its last committed chunk."""
         return self._dispatch("resume_job", arguments_of(locals()))
 
     @operation(Role.ADMIN, scope=())

@@ -3,15 +3,20 @@
 The moment a job is created (one catalog transaction), the new version joins the
 field's write set, so every row written from then on carries both versions. The
 job then seals the growing segment and embeds the source text of each sealed
-segment that lacks the new column, publishing one column per segment. A segment
-is the unit of progress: after ``kill -9`` the job resumes on the next open and
-redoes at most the segment it was in. Searches keep reading the serving
-version the whole time; nothing they read is modified in place.
+segment that lacks the new column, in chunks of ``Settings.backfill_chunk_rows``
+rows in segment order. A chunk is the unit of progress: storage makes its
+vectors durable and commits them in one catalog transaction together with the
+job's progress (``CollectionStore.add_vector_rows``), and the last chunk of a
+segment publishes its column. After ``kill -9`` the job resumes by itself on the
+next writable open, from the last committed chunk of the segment it was in, and
+its ``rows_done`` counts exactly the committed rows. Searches keep reading the
+serving version the whole time; nothing they read is modified in place.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -22,19 +27,51 @@ import pyarrow.compute as pc
 
 from embedb.lifecycle.bindings import EmbeddingBindings, EmbeddingVersionState, set_version_state
 from embedb.lifecycle.jobs import JobRecord, JobState, JobTable
-from embedb.models import ModelRegistry
+from embedb.models import LoadedModel, ModelRegistry
 from embedb.models.threads import limit_compute_threads
 from embedb.storage import CollectionInfo, CollectionStore, SegmentView
 
 log = logging.getLogger(__name__)
 
-CHUNK_ROWS = 2048
 StoreLookup = Callable[[int], tuple[CollectionInfo, CollectionStore]]
 IndexGap = Callable[[CollectionInfo, str], "str | None"]
 """``gap(info, column_key)``: None once the column's index is built everywhere (or it needs none)."""
 INDEX_POLL_S = 0.2
 JobProgress = Callable[[int, int], None]
-"""``progress(rows_done, rows_total)``, called after every embedded chunk."""
+"""``progress(rows_done, rows_total)``, called after every committed chunk."""
+
+
+@dataclass
+class _Tally:
+    """A job's counters as the catalog has them: rows embedded, live rows without source text, segments done."""
+
+    rows_done: int
+    rows_without_source: int
+    segments_done: int
+
+    def take(self, other: _Tally) -> None:
+        self.rows_done, self.rows_without_source, self.segments_done = (
+            other.rows_done,
+            other.rows_without_source,
+            other.segments_done,
+        )
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What a job embeds: the store, the new column, the source field, the model and the chunk size."""
+
+    job_id: int
+    store: CollectionStore
+    key: str
+    source: str
+    embedder: LoadedModel
+    chunk_rows: int
+
+
+def _live_from(view: SegmentView, start: int) -> int:
+    """Live rows of a segment from row ``start`` on: what is left to embed after its committed chunks."""
+    return int((~view.deleted[start:]).sum())
 
 
 class _Stop(Exception):
@@ -58,7 +95,11 @@ class _Running:
 
 
 class BackfillRunner:
-    """Runs backfill jobs in background threads; one thread per running job."""
+    """Runs backfill jobs in background threads; one thread per running job.
+
+    ``chunk_rows`` (rows embedded and committed at a time) defaults to the
+    collection store's ``Settings.backfill_chunk_rows``.
+    """
 
     def __init__(
         self,
@@ -68,7 +109,7 @@ class BackfillRunner:
         registry: ModelRegistry,
         store_for: StoreLookup,
         index_gap: IndexGap,
-        chunk_rows: int = CHUNK_ROWS,
+        chunk_rows: int | None = None,
         threads: int = 1,
     ) -> None:
         self.jobs = jobs
@@ -97,7 +138,7 @@ class BackfillRunner:
         thread.start()
 
     def resume_unfinished(self) -> None:
-        """Restart jobs that were running when the process stopped (e.g. a crash)."""
+        """Restart jobs that were running when the process stopped (e.g. a crash), each from its last committed chunk."""
         for record in self.jobs.unfinished():
             self.start(record.id)
 
@@ -158,9 +199,16 @@ class BackfillRunner:
         info, store = self.store_for(record.collection_id)
         source = info.schema.field(record.field).source
         assert source is not None, "backfills run on model-bound fields only"
-        embedder = self.registry.load(record.model_uri)
         key = record.column_key
-        rows_done, without_source, segments_done = record.rows_done, record.rows_without_source, record.segments_done
+        work = _Work(
+            job_id=record.id,
+            store=store,
+            key=key,
+            source=source,
+            embedder=self.registry.load(record.model_uri),
+            chunk_rows=self.chunk_rows or store.settings.backfill_chunk_rows,
+        )
+        tally = _Tally(record.rows_done, record.rows_without_source, record.segments_done)
         while True:
             self._check_stop(running)
             store.flush()  # seal rows written before the new version joined the write set
@@ -169,25 +217,12 @@ class BackfillRunner:
             unsealed = [v for v in snapshot.segments if not v.sealed and v.data.num_rows and key not in v.data.vectors]
             if not pending and not unsealed:
                 break
-            total = rows_done + sum(v.live_count for v in pending + unsealed)
+            remaining = sum(_live_from(v, store.vector_rows_done(v.data.segment_id, key)) for v in pending)
+            total = tally.rows_done + remaining + sum(v.live_count for v in unsealed)
             running.rows_total = total
-            self.jobs.progress(
-                record.id,
-                rows_total=total,
-                rows_done=rows_done,
-                rows_without_source=without_source,
-                segments_done=segments_done,
-            )
+            self._record_progress(record.id, tally, rows_total=total)
             for view in pending:
-                matrix, embedded, missing = self._embed_segment(view, source, embedder, running, rows_done)
-                if store.add_vector_column(view.data.segment_id, key, matrix):
-                    rows_done += embedded
-                    without_source += missing
-                    segments_done += 1
-                running.rows_now = rows_done
-                self.jobs.progress(
-                    record.id, rows_done=rows_done, rows_without_source=without_source, segments_done=segments_done
-                )
+                self._embed_segment(work, view, tally, running)
         # The job is done when the new vectors can serve: indexed like the field's other versions.
         while self.index_gap(info, key) is not None:
             self._check_stop(running)
@@ -198,25 +233,55 @@ class BackfillRunner:
         self.bindings.forget(record.collection_id)
         self._report(running)
 
-    def _embed_segment(
-        self, view: SegmentView, source: str, embedder: object, running: _Running, rows_before: int
-    ) -> tuple[np.ndarray, int, int]:
-        """The new column of one segment: live rows embedded, deleted or text-less rows zero."""
-        texts_column = view.data.table.column(source)
+    def _embed_segment(self, work: _Work, view: SegmentView, tally: _Tally, running: _Running) -> None:
+        """Embed one sealed segment into the new column chunk by chunk, from its last committed chunk on.
+
+        Live rows with text are embedded; deleted or text-less rows get zeros.
+        Each chunk's vectors commit together with the job's progress (one
+        catalog transaction), so ``tally`` and the catalog count exactly the
+        committed rows. Returns early when the segment is gone (a compaction
+        merged it: its rows come back in the next pass).
+        """
+        segment_id, num_rows = view.data.segment_id, view.data.num_rows
+        texts_column = view.data.table.column(work.source)
         has_text = ~pc.is_null(texts_column).to_numpy(zero_copy_only=False)
-        todo = np.nonzero(~view.deleted & has_text)[0]
-        missing = int((~view.deleted & ~has_text).sum())
-        dimension = embedder.dimension  # type: ignore[attr-defined]
-        matrix = np.zeros((view.data.num_rows, dimension), dtype=np.float32)
-        for start in range(0, todo.size, self.chunk_rows):
+        dimension = work.embedder.dimension
+        for start in range(work.store.vector_rows_done(segment_id, work.key), num_rows, work.chunk_rows):
             self._check_stop(running)
-            rows = todo[start : start + self.chunk_rows]
-            texts = [str(t) for t in texts_column.take(rows).to_pylist()]
-            with limit_compute_threads(self.threads):
-                matrix[rows] = embedder.embed(texts)  # type: ignore[attr-defined]
-            running.rows_now = rows_before + start + rows.size
+            end = min(start + work.chunk_rows, num_rows)
+            live = ~view.deleted[start:end]
+            todo = np.nonzero(live & has_text[start:end])[0]
+            matrix = np.zeros((end - start, dimension), dtype=np.float32)
+            if todo.size:
+                texts = [str(t) for t in texts_column.take(todo + start).to_pylist()]
+                with limit_compute_threads(self.threads):
+                    matrix[todo] = work.embedder.embed(texts)
+            after = _Tally(
+                tally.rows_done + int(todo.size),
+                tally.rows_without_source + int((live & ~has_text[start:end]).sum()),
+                tally.segments_done + (1 if end == num_rows else 0),
+            )
+
+            def record_progress(cursor: sqlite3.Cursor, after: _Tally = after) -> None:
+                self._record_progress(work.job_id, after, cursor=cursor)
+
+            if not work.store.add_vector_rows(segment_id, work.key, start, matrix, same_transaction=record_progress):
+                return
+            tally.take(after)
+            running.rows_now = tally.rows_done
             self._report(running)
-        return matrix, int(todo.size), missing
+
+    def _record_progress(
+        self, job_id: int, tally: _Tally, *, rows_total: int | None = None, cursor: sqlite3.Cursor | None = None
+    ) -> None:
+        self.jobs.progress(
+            job_id,
+            rows_total=rows_total,
+            rows_done=tally.rows_done,
+            rows_without_source=tally.rows_without_source,
+            segments_done=tally.segments_done,
+            cursor=cursor,
+        )
 
     def _check_stop(self, running: _Running) -> None:
         if running.stop.is_set():

@@ -38,11 +38,13 @@ class JobState(enum.StrEnum):
 
     # Created; its thread has not started yet.
     PENDING = "PENDING"
-    # Embedding segments; resumes by itself when the database reopens after a crash.
+    # Embedding segments, chunk by chunk; after a crash it resumes by itself, from its
+    # last committed chunk, when the database is opened writable again.
     RUNNING = "RUNNING"
-    # Stopped by a user between two chunks; ``resume`` continues from the last finished segment.
+    # Stopped by a user between two chunks; stays paused across restarts; ``resume``
+    # continues from the last committed chunk.
     PAUSED = "PAUSED"
-    # Stopped by an error (in ``error``); ``resume`` retries from the last finished segment.
+    # Stopped by an error (in ``error``); ``resume`` retries from the last committed chunk.
     FAILED = "FAILED"
     # Every row has a vector of the new version; the version is READY.
     DONE = "DONE"
@@ -192,11 +194,14 @@ class JobTable:
         rows_done: int,
         rows_without_source: int,
         segments_done: int,
+        cursor: sqlite3.Cursor | None = None,
     ) -> None:
-        with self.catalog.transaction() as cursor:
+        """Record a job's counters; inside ``cursor``'s transaction when given (a backfill commits them with a chunk)."""
+        with self.catalog.transaction() as own:
+            active = cursor or own
             if rows_total is not None:
-                cursor.execute("UPDATE lifecycle_jobs SET rows_total = ? WHERE id = ?", (rows_total, job_id))
-            cursor.execute(
+                active.execute("UPDATE lifecycle_jobs SET rows_total = ? WHERE id = ?", (rows_total, job_id))
+            active.execute(
                 "UPDATE lifecycle_jobs SET rows_done = ?, rows_without_source = ?, segments_done = ?, updated_at = ?"
                 " WHERE id = ?",
                 (rows_done, rows_without_source, segments_done, time.time(), job_id),

@@ -26,8 +26,12 @@ What the layer guarantees:
 - A seal (with the WAL checkpoint it advances), a compaction or a new vector
   column is published in one catalog transaction; its files are written first
   (temp, fsync, rename) and what a crash leaves unpublished is deleted on the
-  next open. Other layers add their own tables to the same catalog
-  (``Catalog.ensure_tables``) and write them in the same transactions.
+  next open. A new vector column of a sealed segment may be written in chunks
+  (``CollectionStore.add_vector_rows``): each chunk is fsync'd and committed in
+  one catalog transaction with the caller's own writes, so a crash keeps every
+  committed chunk; dropping the column drops its committed chunks too. Other
+  layers add their own tables to the same catalog (``Catalog.ensure_tables``)
+  and write them in the same transactions.
 - One writer process per data directory (a second one gets
   ``DirectoryLockedError``); read-only opens may run beside it and each sees a
   consistent point in time. A checksum mismatch raises ``CorruptionError``

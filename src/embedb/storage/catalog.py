@@ -2,7 +2,8 @@
 
 It holds what must change atomically together: collections and their schemas,
 partitions, aliases, the list of sealed segments with their manifests and
-deletion files, and each collection's WAL checkpoint. Other layers (indexes,
+deletion files, the vector columns under construction (``partial_columns``),
+and each collection's WAL checkpoint. Other layers (indexes,
 the model registry, the lifecycle) add their own tables with ``ensure_tables``
 and share the same transactions, which is how a promotion moves a model alias
 and an index binding in one commit.
@@ -74,6 +75,27 @@ CREATE TABLE IF NOT EXISTS segments (
     deletions TEXT,
     created_at REAL NOT NULL,
     PRIMARY KEY (collection_id, segment_id)
+);
+CREATE TABLE IF NOT EXISTS partial_columns (
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    segment_id INTEGER NOT NULL,
+    column_key TEXT NOT NULL,
+    file TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    rows INTEGER NOT NULL,
+    rows_done INTEGER NOT NULL,
+    bytes_done INTEGER NOT NULL,
+    PRIMARY KEY (collection_id, segment_id, column_key)
+);
+CREATE TABLE IF NOT EXISTS partial_column_chunks (
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    segment_id INTEGER NOT NULL,
+    column_key TEXT NOT NULL,
+    byte_start INTEGER NOT NULL,
+    byte_end INTEGER NOT NULL,
+    rows_done INTEGER NOT NULL,
+    crc INTEGER NOT NULL,
+    PRIMARY KEY (collection_id, segment_id, column_key, byte_start)
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

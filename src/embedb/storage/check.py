@@ -5,7 +5,10 @@ returns a ``CheckReport`` that lists each problem with the file, the byte
 offset, and what a repair would drop. ``repair_directory`` then drops exactly
 that, under the writer lock: a damaged WAL record and everything logged after
 it in that collection, a damaged segment with its rows, a damaged deletion file
-(its segment then shows rows as live that had been deleted — said in the report).
+(its segment then shows rows as live that had been deleted — said in the report),
+a damaged partial column (what a backfill had embedded into it so far; the job
+embeds those rows again). A partial column's bytes past what the catalog
+recorded are a chunk a crash cut short: listed with the torn tails, not damage.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from embedb.errors import CorruptionError, StorageError
 from embedb.storage.catalog import Catalog
 from embedb.storage.lock import WriterLock
+from embedb.storage.partial_columns import forget_partials, load_partials, verify_partial
 from embedb.storage.segment_files import verify_file, verify_segment
 from embedb.storage.wal import list_wal_files, scan_file
 
@@ -29,13 +33,14 @@ class Problem:
     """One damaged thing and what repairing it costs."""
 
     collection: str
-    kind: str  # "wal", "segment", "deletions"
+    kind: str  # "wal", "segment", "deletions", "partial"
     file: str
     offset: int
     message: str
     would_drop: str
     collection_id: int = 0
     segment_id: int | None = None
+    column_key: str | None = None
 
 
 @dataclass
@@ -68,6 +73,7 @@ def check_directory(path: Path) -> CheckReport:
             report.collections += 1
             root = path / "collections" / str(row["id"])
             _check_segments(report, catalog, root, row["name"], int(row["id"]))
+            _check_partials(report, catalog, root, row["name"], int(row["id"]))
             _check_wal(report, root / "wal", row["name"], int(row["id"]), int(row["checkpoint_lsn"]))
     finally:
         catalog.close()
@@ -111,6 +117,40 @@ def _check_segments(report: CheckReport, catalog: Catalog, root: Path, name: str
                         segment_id,
                     )
                 )
+
+
+def _check_partials(report: CheckReport, catalog: Catalog, root: Path, name: str, collection_id: int) -> None:
+    """Verify the vector columns under construction: their recorded chunks, and any tail a crash left."""
+    published = {
+        int(row["segment_id"])
+        for row in catalog.query("SELECT segment_id FROM segments WHERE collection_id = ?", (collection_id,))
+    }
+    for (segment_id, key), (partial, chunks) in load_partials(catalog, collection_id).items():
+        if segment_id not in published:
+            continue  # its segment is gone: the next open forgets it
+        folder = root / "segments" / f"{segment_id:010d}"
+        try:
+            tail = verify_partial(folder, partial, chunks)
+        except CorruptionError as error:
+            report.problems.append(
+                Problem(
+                    name,
+                    "partial",
+                    str(error.details.get("file")),
+                    int(error.details.get("offset", 0)),
+                    error.message,
+                    f"the {partial.rows_done} of {partial.rows} rows a backfill embedded so far into column {key!r} "
+                    f"of segment {segment_id} (the job embeds them again)",
+                    collection_id,
+                    segment_id,
+                    key,
+                )
+            )
+            continue
+        if tail:
+            report.torn_tails.append(
+                f"{folder / partial.file} at offset {partial.bytes_done} (a backfill chunk never committed, cut on the next open)"
+            )
 
 
 def _check_wal(report: CheckReport, folder: Path, name: str, collection_id: int, checkpoint_lsn: int) -> None:
@@ -162,6 +202,7 @@ def repair_directory(path: Path, report: CheckReport) -> list[str]:
                             "DELETE FROM segments WHERE collection_id = ? AND segment_id = ?",
                             (problem.collection_id, problem.segment_id),
                         )
+                        forget_partials(cursor, problem.collection_id, segment_id=problem.segment_id)
                         catalog.record_event(cursor, "repair.drop_segment", problem.collection, segment=problem.segment_id)
                     shutil.rmtree(root / "segments" / f"{problem.segment_id:010d}", ignore_errors=True)
                     actions.append(f"{problem.collection}: dropped segment {problem.segment_id}")
@@ -173,6 +214,23 @@ def repair_directory(path: Path, report: CheckReport) -> list[str]:
                         )
                         catalog.record_event(cursor, "repair.drop_deletions", problem.collection, segment=problem.segment_id)
                     actions.append(f"{problem.collection}: dropped the deletion marks of segment {problem.segment_id}")
+                elif problem.kind == "partial" and problem.segment_id is not None and problem.column_key is not None:
+                    with catalog.transaction() as cursor:
+                        forget_partials(
+                            cursor, problem.collection_id, segment_id=problem.segment_id, key=problem.column_key
+                        )
+                        catalog.record_event(
+                            cursor,
+                            "repair.drop_partial_column",
+                            problem.collection,
+                            segment=problem.segment_id,
+                            column=problem.column_key,
+                        )
+                    Path(problem.file).unlink(missing_ok=True)
+                    actions.append(
+                        f"{problem.collection}: dropped the partial column {problem.column_key!r} of segment "
+                        f"{problem.segment_id}; its backfill embeds those rows again"
+                    )
         finally:
             catalog.close()
     finally:

@@ -30,13 +30,18 @@ def plan_compaction(state: StoreState, settings: Settings) -> list[list[int]]:
     """Groups of sealed segments worth merging: deletion-heavy ones, and runs of small ones.
 
     Segments are grouped only with others of the same vector columns, and a
-    group holds at most ``segment_max_rows`` live rows. It reads the state
+    group holds at most ``segment_max_rows`` live rows. A segment with a column
+    under construction is left alone: merging it would drop that column's
+    finished chunks (``partial_columns``). It reads the state
     without a lock (the housekeeping thread asks often); ``merge_group`` works
     from what the segments are when it runs.
     """
     s = settings
     by_columns: dict[tuple[str, ...], list[int]] = {}
+    building = {segment_id for segment_id, _ in list(state.partials)}
     for segment_id, data in sorted(state.sealed.items()):
+        if segment_id in building:
+            continue
         by_columns.setdefault(tuple(sorted(data.vectors)), []).append(segment_id)
     plans: list[list[int]] = []
     for ids in by_columns.values():

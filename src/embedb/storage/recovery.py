@@ -7,6 +7,8 @@ live writes were. A writer also cuts a torn WAL tail and deletes what a crash
 left behind (files the catalog does not name: a segment sealed or merged but
 never published, a deletion-mark or vector-column file superseded or never
 published), then opens the ``WalWriter`` that appends after the last record.
+A vector column under construction (``partial_columns``) is kept while the
+catalog names it, its file cut back to the chunks the catalog recorded.
 
 A read-only open runs beside a writer in another process that may delete a
 segment or a WAL file between our catalog read and our open. Such a load is
@@ -26,6 +28,14 @@ from embedb.config import Settings
 from embedb.errors import StorageError
 from embedb.storage.catalog import Catalog
 from embedb.storage.deletions import DeletionMarks
+from embedb.storage.partial_columns import (
+    PARTIAL_PREFIX,
+    PartialColumn,
+    cut_tail,
+    forget_partials,
+    load_partials,
+    verify_partial,
+)
 from embedb.storage.records import RecordKind
 from embedb.storage.segment import SegmentData
 from embedb.storage.segment_files import read_deletions, read_segment
@@ -156,8 +166,13 @@ class _Loader:
         except OSError as error:  # StorageError and CorruptionError included
             self._raise_if_moved(catalog_state, error)
             raise
+        partials: dict[tuple[int, str], PartialColumn] = {}
         if not self.read_only:
-            remove_debris(self.layout, marks, column_files)
+            partials = self._recover_partials(sealed)
+            building: dict[int, set[str]] = {}
+            for partial in partials.values():
+                building.setdefault(partial.segment_id, set()).add(partial.file)
+            remove_debris(self.layout, marks, column_files, building)
         state = StoreState(
             settings=self.settings,
             vector_dims=self.vector_dims,
@@ -166,6 +181,7 @@ class _Loader:
             next_segment_id=catalog_state.next_segment_id,
             sealed=sealed,
             marks=marks,
+            partials=partials,
         )
         try:
             for record in read_log(self.layout.wal, after_lsn=state.checkpoint_lsn, repair=not self.read_only):
@@ -183,6 +199,31 @@ class _Loader:
         fsync = self.settings.durability.value == "fsync"
         return Recovered(state, WalWriter(self.layout.wal, next_lsn=state.last_lsn + 1, fsync=fsync))
 
+    def _recover_partials(self, sealed: dict[int, SegmentData]) -> dict[tuple[int, str], PartialColumn]:
+        """The columns under construction of ``sealed``, each file cut back to what the catalog recorded.
+
+        A writer only. Rows naming a segment that is gone, or a column that is
+        complete, are forgotten (their files are then debris). Verifies each
+        chunk's CRC when ``verify_checksums`` is on; raises ``CorruptionError``
+        for a damaged or short file (``embedb check --repair`` drops it).
+        """
+        found = load_partials(self.catalog, self.collection_id)
+        stale = [(sid, key) for sid, key in found if sid not in sealed or key in sealed[sid].vectors]
+        if stale:
+            with self.catalog.transaction() as cursor:
+                for segment_id, key in stale:
+                    forget_partials(cursor, self.collection_id, segment_id=segment_id, key=key)
+        partials: dict[tuple[int, str], PartialColumn] = {}
+        for (segment_id, key), (partial, chunks) in found.items():
+            if (segment_id, key) in stale:
+                continue
+            folder = self.layout.segment(segment_id)
+            tail = verify_partial(folder, partial, chunks if self.settings.verify_checksums else [])
+            if tail:  # a chunk written but never recorded: the crash came before its commit
+                cut_tail(folder, partial)
+            partials[(segment_id, key)] = partial
+        return partials
+
     def _log_reaches_back_to(self, lsn: int) -> bool:
         """Whether the WAL folder still holds the file a record with ``lsn`` would be in."""
         return any(int(path.stem) <= lsn for path in list_wal_files(self.layout.wal))
@@ -193,12 +234,18 @@ class _Loader:
             raise _CatalogMoved() from error
 
 
-def remove_debris(layout: StoreLayout, marks: dict[int, DeletionMarks], column_files: dict[int, set[str]]) -> None:
+def remove_debris(
+    layout: StoreLayout,
+    marks: dict[int, DeletionMarks],
+    column_files: dict[int, set[str]],
+    partial_files: dict[int, set[str]] | None = None,
+) -> None:
     """Delete segment folders, vector columns and deletion files the catalog does not name (a crash's leftovers).
 
     ``marks`` holds the published segments (their current deletion-file
-    generation), ``column_files`` the files each one's manifest names. Only a
-    writer calls this, before anything else can read the folders.
+    generation), ``column_files`` the files each one's manifest names,
+    ``partial_files`` the files of each one's columns under construction.
+    Only a writer calls this, before anything else can read the folders.
     """
     if not layout.segments.exists():
         return
@@ -218,6 +265,9 @@ def remove_debris(layout: StoreLayout, marks: dict[int, DeletionMarks], column_f
             for stale in folder.glob(pattern):
                 if stale.name not in column_files[segment_id]:
                     stale.unlink()
+        for stale in folder.glob(f"{PARTIAL_PREFIX}*"):
+            if stale.name not in (partial_files or {}).get(segment_id, set()):
+                stale.unlink()
 
 
 def _generation(entry: dict[str, Any] | None) -> int:

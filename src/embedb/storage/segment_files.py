@@ -5,7 +5,8 @@ A sealed segment is a folder ``segments/<id>/`` with ``pk.npy``, ``seq.npy``,
 ``vector.<n>.npy`` and ``norm.<n>.npy``. Its manifest (file names, sizes and a
 CRC32 per 1 MiB block) lives in the catalog, which is the source of truth: a
 folder the catalog does not name is debris of a crash and is removed on open.
-Deletion marks are separate generation files ``deleted.<gen>.npy``.
+Deletion marks are separate generation files ``deleted.<gen>.npy``; a vector
+column under construction is ``partial.<hash>.npy`` (see ``partial_columns``).
 """
 
 from __future__ import annotations
@@ -91,17 +92,29 @@ def write_segment(folder: Path, data: SegmentData) -> dict[str, Any]:
     return {"format_version": SEGMENT_FORMAT_VERSION, "rows": data.num_rows, "files": files, "vectors": vectors}
 
 
-def add_vector_column(folder: Path, manifest: dict[str, Any], key: str, matrix: np.ndarray, norms: np.ndarray) -> dict[str, Any]:
-    """Write one more vector column into a sealed segment; return the new manifest (not yet published)."""
+def add_vector_column(folder: Path, manifest: dict[str, Any], key: str, vector_file: Path, norms: np.ndarray) -> dict[str, Any]:
+    """Make the complete float32 ``.npy`` ``vector_file`` (in ``folder``) one more vector column; return the new manifest.
+
+    The manifest is not published here. The file is hard-linked under the
+    column's name, so ``vector_file`` stays as it is until the caller has
+    published the manifest: a crash before that leaves the new names as debris
+    and ``vector_file`` intact.
+    """
     number = 1 + max((int(v["vector"].split(".")[1]) for v in manifest["vectors"].values()), default=-1)
     names = {"vector": f"vector.{number}.npy", "norm": f"norm.{number}.npy"}
+    temp = folder / (names["norm"] + ".tmp")
+    _save_npy(temp, norms)
+    os.replace(temp, folder / names["norm"])
+    target = folder / names["vector"]
+    target.unlink(missing_ok=True)  # debris of an attempt that failed before its publication
+    try:
+        os.link(vector_file, target)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(vector_file, target)
+        fsync_path(target)
     files = dict(manifest["files"])
-    for kind, array in (("vector", matrix.astype(np.float32, copy=False)), ("norm", norms)):
-        temp = folder / (names[kind] + ".tmp")
-        _save_npy(temp, array)
-        os.replace(temp, folder / names[kind])
-        path = folder / names[kind]
-        files[names[kind]] = {"size": path.stat().st_size, "crc": block_checksums(path)}
+    for name in names.values():
+        files[name] = {"size": (folder / name).stat().st_size, "crc": block_checksums(folder / name)}
     fsync_path(folder)
     return {**manifest, "files": files, "vectors": {**manifest["vectors"], key: names}}
 

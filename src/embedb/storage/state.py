@@ -22,6 +22,7 @@ import numpy as np
 
 from embedb.config import Settings
 from embedb.storage.deletions import DeletionMarks
+from embedb.storage.partial_columns import PartialColumn
 from embedb.storage.records import RecordKind, RowBatch, decode_batch, decode_json, decode_keys
 from embedb.storage.segment import GrowingSegment, SegmentData, SegmentView
 
@@ -50,6 +51,8 @@ class StoreState:
     ``sealed`` and ``marks`` are keyed by segment id and always have the same
     keys. ``frozen`` holds growing segments that stopped taking rows (their
     vector columns changed, or a checkpoint began) and wait to be sealed.
+    ``partials`` are the vector columns under construction of sealed segments,
+    by (segment id, column key), as the catalog recorded them.
     ``checkpoint_lsn`` is the last LSN the sealed segments cover; ``last_lsn``
     the last one applied. ``cached_snapshot`` is ``None`` whenever anything a
     reader could see has changed since it was built.
@@ -65,6 +68,7 @@ class StoreState:
         next_segment_id: int,
         sealed: dict[int, SegmentData],
         marks: dict[int, DeletionMarks],
+        partials: dict[tuple[int, str], PartialColumn] | None = None,
     ) -> None:
         self.settings = settings
         self.vector_dims = dict(vector_dims)
@@ -74,6 +78,7 @@ class StoreState:
         self.last_lsn = checkpoint_lsn
         self.sealed = sealed
         self.marks = marks
+        self.partials = partials if partials is not None else {}
         self.frozen: list[tuple[GrowingSegment, DeletionMarks]] = []
         self.cached_snapshot: Snapshot | None = None
         self.growing = self.new_growing()

@@ -11,7 +11,8 @@ transaction; ``compact()`` merges sealed segments and swaps them in atomically.
 ``CollectionStore`` owns the state (``state.StoreState``), the WAL writer and
 the two locks, and runs the write path; the other steps live beside it and get
 what they need explicitly: ``recovery`` (open), ``flush`` (seal and
-publish), ``compaction`` (plan and merge), ``vector_columns`` (backfills).
+publish), ``compaction`` (plan and merge), ``vector_columns`` and
+``partial_columns`` (backfills, chunk by chunk).
 
 Locks, always taken in this order:
 
@@ -41,7 +42,7 @@ from embedb.storage.records import RecordKind, RowBatch, encode_batch, encode_js
 from embedb.storage.recovery import recover
 from embedb.storage.segment import SegmentData, SegmentView
 from embedb.storage.state import Snapshot, StoreLayout
-from embedb.storage.vector_columns import add_column, drop_column
+from embedb.storage.vector_columns import SameTransaction, append_rows, drop_column
 
 if TYPE_CHECKING:
     from embedb.storage.catalog import CollectionInfo
@@ -59,7 +60,7 @@ class StorageObserver(Protocol):
         """Sealed segments were published (a seal or a compaction) or dropped."""
 
     def column_added(self, collection_id: int, data: SegmentData, key: str) -> None:
-        """A vector column (``key``) was added to a sealed segment (a backfill chunk)."""
+        """A vector column (``key``) was added to a sealed segment (the chunk that completed it)."""
 
 
 class NoObserver:
@@ -317,34 +318,64 @@ class CollectionStore:
         with self._write_lock:
             return list(self._state.sealed.values())
 
-    def add_vector_column(self, segment_id: int, key: str, matrix: np.ndarray) -> bool:
-        """Give a sealed segment one more vector column (row-aligned); return False if the segment is gone.
+    def vector_rows_done(self, segment_id: int, key: str) -> int:
+        """Rows of a sealed segment's vector column ``key`` that are durable (0: none, or no such segment).
 
-        The file is written first, then published in one catalog update; a crash
-        in between leaves an unreferenced file that the next open removes.
+        The segment's row count once the column is complete; in between, the
+        rows of the chunks ``add_vector_rows`` recorded, which a crash keeps.
+        """
+        data = self._state.sealed.get(segment_id)
+        if data is None:
+            return 0
+        if key in data.vectors:
+            return data.num_rows
+        partial = self._state.partials.get((segment_id, key))
+        return partial.rows_done if partial is not None else 0
+
+    def add_vector_rows(
+        self,
+        segment_id: int,
+        key: str,
+        start: int,
+        matrix: np.ndarray,
+        *,
+        same_transaction: SameTransaction | None = None,
+    ) -> bool:
+        """Write rows ``start...`` of a sealed segment's new vector column ``key`` durably; return whether they were.
+
+        Rows come in order: ``start`` is ``vector_rows_done(segment_id, key)``.
+        The rows are fsync'd, then committed in one catalog transaction together
+        with ``same_transaction(cursor)`` (the caller's own bookkeeping); the rows
+        that complete the column publish it in that transaction, and the index
+        layer hears of it. After a crash, exactly the committed rows are kept.
+        Returns False, writing nothing and not calling ``same_transaction``, when
+        the segment is gone (compacted or dropped) or the column is complete.
+        Raises ``ValueError`` (nothing written) for rows out of order, of another
+        width than the rows before, or past the segment's end.
         """
         self._check_writable()
         matrix = np.ascontiguousarray(matrix, dtype=np.float32)
         with self._flush_lock:
             data = self._state.sealed.get(segment_id)
-            if data is None:
+            if data is None or key in data.vectors:
                 return False
-            if key in data.vectors:
-                return True
-            updated = add_column(
+            updated = append_rows(
                 self._state,
                 data,
                 key,
+                start,
                 matrix,
                 write_lock=self._write_lock,
                 layout=self.layout,
                 catalog=self.catalog,
                 collection_id=self.collection_id,
+                same_transaction=same_transaction,
             )
-        try:
-            self.observer.column_added(self.collection_id, updated, key)
-        except Exception:  # the column has committed; an observer must not fail the backfill
-            log.exception("storage observer failed on a new column")
+        if updated is not None:
+            try:
+                self.observer.column_added(self.collection_id, updated, key)
+            except Exception:  # the column has committed; an observer must not fail the backfill
+                log.exception("storage observer failed on a new column")
         return True
 
     def drop_vector_column(self, key: str) -> int:

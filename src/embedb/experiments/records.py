@@ -85,6 +85,12 @@ CREATE TABLE IF NOT EXISTS experiment_feedback (
     time REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS experiment_feedback_by_experiment ON experiment_feedback (experiment_id);
+CREATE TABLE IF NOT EXISTS experiment_horizons (
+    experiment_id INTEGER PRIMARY KEY REFERENCES experiments(id) ON DELETE CASCADE,
+    last_query_time REAL,
+    last_query_id TEXT,
+    last_feedback_id INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS experiment_dropped_queries (
     experiment_id INTEGER PRIMARY KEY REFERENCES experiments(id) ON DELETE CASCADE,
     dropped INTEGER NOT NULL
@@ -405,16 +411,60 @@ class ExperimentStore:
             )
         return Feedback(query_id, doc_id, kind, relevance, now)
 
-    def feedback(self, experiment_id: int) -> list[Feedback]:
-        """Every feedback event of an experiment, oldest first."""
+    def horizon_data(self, experiment_id: int) -> HorizonData | None:
+        """The data a fixed-horizon verdict was frozen on, or None while it has not been reached."""
+        if not self.available:
+            return None
+        row = self.catalog.query_one("SELECT * FROM experiment_horizons WHERE experiment_id = ?", (experiment_id,))
+        if row is None:
+            return None
+        return HorizonData(row["last_query_time"], row["last_query_id"], int(row["last_feedback_id"]))
+
+    def last_feedback_id(self, experiment_id: int) -> int:
+        """The id of the experiment's newest feedback event (0 when it has none)."""
+        if not self.available:
+            return 0
+        row = self.catalog.query_one(
+            "SELECT COALESCE(MAX(id), 0) AS id FROM experiment_feedback WHERE experiment_id = ?", (experiment_id,)
+        )
+        return 0 if row is None else int(row["id"])
+
+    def freeze_horizon(self, experiment_id: int, queries: Sequence[QueryLogEntry], last_feedback_id: int) -> None:
+        """Record the data a fixed-horizon verdict was reached on: ``queries`` and feedback up to an id (first time only)."""
+        last = max(queries, key=lambda q: (q.time, q.query_id), default=None)
+        with self.catalog.transaction() as cursor:
+            cursor.execute(
+                "INSERT OR IGNORE INTO experiment_horizons (experiment_id, last_query_time, last_query_id, last_feedback_id)"
+                " VALUES (?, ?, ?, ?)",
+                (experiment_id, None if last is None else last.time, None if last is None else last.query_id, last_feedback_id),
+            )
+
+    def feedback(self, experiment_id: int, *, up_to_id: int | None = None) -> list[Feedback]:
+        """Every feedback event of an experiment (up to a recorded id), oldest first."""
         if not self.available:
             return []
         rows = self.catalog.query(
-            "SELECT * FROM experiment_feedback WHERE experiment_id = ? ORDER BY id", (experiment_id,)
+            "SELECT * FROM experiment_feedback WHERE experiment_id = ? AND id <= ? ORDER BY id",
+            (experiment_id, up_to_id if up_to_id is not None else 2**63 - 1),
         )
         return [
             Feedback(r["query_id"], json.loads(r["doc_id"]), r["kind"], r["relevance"], float(r["time"])) for r in rows
         ]
+
+
+@dataclass(frozen=True)
+class HorizonData:
+    """What a fixed-horizon verdict rests on, recorded when it was first reached: the logged queries up to
+    ``(last_query_time, last_query_id)`` and the feedback up to ``last_feedback_id``."""
+
+    last_query_time: float | None
+    last_query_id: str | None
+    last_feedback_id: int
+
+    def keeps(self, entry: QueryLogEntry) -> bool:
+        if self.last_query_time is None or self.last_query_id is None:
+            return False
+        return (entry.time, entry.query_id) <= (self.last_query_time, self.last_query_id)
 
 
 def check_settings(*, split: float, k: int, alpha: float, sequential: bool, horizon: int | None) -> None:

@@ -33,6 +33,7 @@ from embedb.errors import (
     InvalidArgumentError,
     InvalidStateError,
 )
+from embedb.evaluation import Decision
 from embedb.experiments.query_log import QueryLog
 from embedb.experiments.records import (
     Arm,
@@ -209,13 +210,7 @@ class ExperimentService:
             self._set_route(record, routed=False)  # no new queries while it ends
             try:
                 self.flush()
-                report = build_report(
-                    record,
-                    info.name,
-                    self.store.queries(record.id),
-                    self.store.feedback(record.id),
-                    dropped=self.dropped(record.id),
-                )
+                report = self._build_report(info, record)
                 with self.catalog.transaction() as cursor:
                     # Ended first, so the promotion inside does not stop this very experiment as a bystander.
                     self.store.transition(cursor, record.id, target, final_report=report.to_dict())
@@ -353,13 +348,20 @@ class ExperimentService:
         if record.state is not ExperimentState.RUNNING and record.final_report is not None:
             return ExperimentReport.from_dict({**record.final_report, "experiment": record.to_dict(info.name)})
         self.flush()
-        return build_report(
-            record,
-            info.name,
-            self.store.queries(record.id),
-            self.store.feedback(record.id),
-            dropped=self.dropped(record.id),
-        )
+        return self._build_report(info, record)
+
+    def _build_report(self, info: CollectionInfo, record: ExperimentRecord) -> ExperimentReport:
+        """The report from the logs; a fixed-horizon verdict, once reached, only ever sees the data it was reached on."""
+        frozen = self.store.horizon_data(record.id)
+        last_feedback = frozen.last_feedback_id if frozen is not None else self.store.last_feedback_id(record.id)
+        queries = self.store.queries(record.id)
+        if frozen is not None:
+            queries = [query for query in queries if frozen.keeps(query)]
+        feedback = self.store.feedback(record.id, up_to_id=last_feedback)
+        report = build_report(record, info.name, queries, feedback, dropped=self.dropped(record.id))
+        if frozen is None and not record.sequential and report.verdict.decision is not Decision.UNDECIDED:
+            self.store.freeze_horizon(record.id, queries, last_feedback)  # later queries and clicks never count
+        return report
 
     def flush(self, timeout: float = 60.0) -> None:
         """Wait for running shadow searches, then write every queued log entry."""

@@ -12,7 +12,8 @@ from embedb.backends.http import HttpBackend
 from embedb.client import Client
 
 SEGMENTS = 3
-ROWS_PER_SEGMENT = 600
+# Over one backfill chunk (Settings.backfill_chunk_rows, 4096) even when compaction merges the segments first.
+ROWS_PER_SEGMENT = 1400
 ROWS = SEGMENTS * ROWS_PER_SEGMENT
 
 
@@ -22,7 +23,7 @@ def model() -> str:
 
 
 def bound_collection(db: Client, name: str, model: str) -> None:
-    """A model-bound field over three sealed segments, and a slow challenger (about 0.25 s a segment)."""
+    """A model-bound field over three sealed segments, and a slow challenger (about 0.6 s a segment)."""
     db.register_model(model, "embedb.models.testing:hash_embed_16", alias="champion")
     db.register_model(model, "tests.support.slow_embedders:counted_hash_8", alias="challenger")
     schema = {

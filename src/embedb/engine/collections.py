@@ -15,7 +15,7 @@ from embedb.contract.results import AliasDescription, AliasList, CollectionDescr
 from embedb.errors import SchemaError
 from embedb.index import IndexRequest, IndexService, index_requests
 from embedb.index import admin as index_admin
-from embedb.lifecycle import EmbeddingBindings
+from embedb.lifecycle import EmbeddingBindings, LifecycleService
 from embedb.metadata import CollectionMetadata
 from embedb.schema import CollectionSchema, DataType, MetricType
 from embedb.storage import CollectionInfo, StorageEngine
@@ -25,12 +25,18 @@ class CollectionOperations:
     """create / list / has / describe / drop / rename collections, their stats, partitions and aliases."""
 
     def __init__(
-        self, storage: StorageEngine, metadata: CollectionMetadata, indexes: IndexService, bindings: EmbeddingBindings
+        self,
+        storage: StorageEngine,
+        metadata: CollectionMetadata,
+        indexes: IndexService,
+        bindings: EmbeddingBindings,
+        lifecycle: LifecycleService,
     ) -> None:
         self.storage = storage
         self.metadata = metadata
         self.indexes = indexes
         self.bindings = bindings
+        self.lifecycle = lifecycle
 
     def create_collection(
         self,
@@ -126,6 +132,8 @@ class CollectionOperations:
 
     def drop_collection(self, collection_name: str) -> None:
         dropped = self.storage.collection(collection_name).id if self.storage.has_collection(collection_name) else None
+        if dropped is not None:
+            self.lifecycle.stop_collection(dropped)  # no backfill thread outlives the store it writes to
         self.storage.drop_collection(collection_name)
         if dropped is not None:
             self.indexes.forget_collection(dropped)

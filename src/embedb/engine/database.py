@@ -113,7 +113,7 @@ class Database:
         """The objects whose methods implement the contract's operations over this database."""
         searcher = SearchOperation(self.metadata, self.indexes, self.models, self.experiments, self.pause_points)
         return (
-            CollectionOperations(self.storage, self.metadata, self.indexes, self.bindings),
+            CollectionOperations(self.storage, self.metadata, self.indexes, self.bindings, self.lifecycle),
             DataOperations(self.storage, self.metadata, self.models, self.pause_points),
             searcher,
             IndexOperations(self.metadata, self.indexes),

@@ -150,6 +150,17 @@ class LifecycleService:
         self._retire(info, record.column_key)
         return cancelled
 
+    def stop_collection(self, collection_id: int) -> list[int]:
+        """Stop the backfill threads of a collection about to be dropped (its jobs go with it); return their ids.
+
+        Each thread finishes the chunk it is embedding and stops before writing
+        anything more, so no thread outlives its collection's store.
+        """
+        running = [job.id for job in self.jobs.list_jobs(collection_id) if not job.state.finished]
+        for job_id in running:
+            self.runner.stop(job_id)
+        return running
+
     # ---------------------------------------------------- promote, rollback
 
     def promote(

@@ -9,6 +9,7 @@ they move pointers; the vectors and indexes of both versions are already there.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -223,7 +224,11 @@ class LifecycleService:
                 raise FailedPreconditionError(f"{target.uri} already serves field {field!r}")
             self.pause_points.reach(f"lifecycle.{action}.checked")
             set_serving(cursor, info.id, field, target.column_key, current.column_key)
-            if ref.alias is not None:
+            # A registry alias is shared by every field that follows it: a promotion moves it only when this
+            # field is its one follower, so it never changes what another collection's alias names.
+            move_alias = ref.alias is not None and not _other_followers(cursor, binding.model_ref, info.id, field)
+            if move_alias:
+                assert ref.alias is not None
                 self.registry.set_alias(
                     ref.name, ref.alias, target.model_version, actor=actor, reason=reason or action, cursor=cursor
                 )
@@ -242,7 +247,7 @@ class LifecycleService:
             "action": action,
             "from_version": current.uri,
             "to_version": target.uri,
-            "alias": binding.model_ref if ref.alias is not None else None,
+            "alias": binding.model_ref if move_alias else None,
             "elapsed_ms": (time.perf_counter() - started) * 1000.0,
         }
 
@@ -328,6 +333,16 @@ class LifecycleService:
             self._retire(info, row["column_key"])
             finished.append(row["column_key"])
         return finished
+
+
+def _other_followers(cursor: sqlite3.Cursor, model_ref: str, collection_id: int, field: str) -> list[str]:
+    """The other (collection, field) pairs whose vector field follows the model reference ``model_ref``."""
+    followers = []
+    for row in cursor.execute("SELECT id, name, schema FROM collections").fetchall():
+        for entry in json.loads(row["schema"]).get("fields", []):
+            if entry.get("model") == model_ref and (int(row["id"]), entry.get("name")) != (collection_id, field):
+                followers.append(f"{row['name']}.{entry.get('name')}")
+    return followers
 
 
 def _bound(bindings: dict[str, FieldBinding], info: CollectionInfo, field: str) -> FieldBinding:

@@ -144,3 +144,11 @@ def test_error_messages_show_a_window_of_a_long_filter(dynamic_schema: Collectio
     *_, shown_line, caret_line = message.splitlines()
     assert caret_line.index("^") == len(shown_line)  # under the end of the text, where a value was expected
     assert raised.value.details["position"] == len(chain)
+
+
+def test_a_negated_json_value_is_a_number_not_a_condition(dynamic_schema: CollectionSchema, rows_table: pa.Table) -> None:
+    """Found by the mutated-filter corpus: ``-colour`` was bound as a JSON condition and failed in Arrow (a 500)."""
+    for expression in ("-colour", "--meta['a']", "not -n"):
+        with pytest.raises(FilterError, match="not a condition"):
+            compile_filter(expression, dynamic_schema)
+    assert compile_filter("-n == -3", dynamic_schema).evaluate(rows_table).tolist() == [True] + [False] * 5

@@ -271,6 +271,8 @@ class _Binder:
             return operand
         if isinstance(operand.value, b.Const) and isinstance(operand.value.value, int | float):
             return const(-operand.value.value, n.to_text(node))
+        if operand.vtype is ValueType.JSON:  # -j["a"] is a number, never a JSON value (nor a condition)
+            return Typed(b.Negate(operand.value), ValueType.FLOAT, "number", quoted(node), operand.field)
         return Typed(b.Negate(operand.value), operand.vtype, operand.type_name, quoted(node), operand.field)
 
     def arithmetic(self, node: n.Arithmetic) -> Typed:

@@ -26,7 +26,7 @@ from embedb.storage import fsync_path
 
 MANIFEST_NAME = "embedb-manifest.sha256"
 ARTIFACTS_DIR = "artifacts"  # the artifact store's root inside a data directory
-_HASH_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+_HASH_PATTERN = re.compile(r"[0-9a-f]{64}")  # fullmatch: "$" would also match before a final newline
 _STAGING_DIR = ".staging"
 _TRASH_DIR = ".trash"
 _CHUNK = 1 << 20
@@ -69,7 +69,7 @@ def _parse_manifest(text: str, *, manifest_path: Path) -> dict[str, str]:
     entries: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         digest, separator, relative = line.partition("  ")
-        if not separator or not _HASH_PATTERN.match(digest) or not relative:
+        if not separator or not _HASH_PATTERN.fullmatch(digest) or not relative:
             raise ArtifactIntegrityError(
                 f"artifact manifest {manifest_path} is malformed at line {number}", file=str(manifest_path)
             )
@@ -91,7 +91,7 @@ class ArtifactStore:
 
     def path_of(self, artifact_hash: str) -> Path:
         """Return the directory of an artifact (it may not exist); raise ``InvalidArgumentError`` on a bad hash."""
-        if not isinstance(artifact_hash, str) or not _HASH_PATTERN.match(artifact_hash):
+        if not isinstance(artifact_hash, str) or not _HASH_PATTERN.fullmatch(artifact_hash):
             raise InvalidArgumentError(f"{artifact_hash!r} is not an artifact hash (64 lowercase hex digits)")
         return self.root / artifact_hash
 

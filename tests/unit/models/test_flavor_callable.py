@@ -11,6 +11,7 @@ from tests.unit.models.conftest import TOY_EMBEDDER
 
 from embedb.errors import InvalidArgumentError, ModelError
 from embedb.models import ModelRegistry
+from embedb.models.flavors.python_callable import resolve_import_path
 from embedb.models.testing import hash_embed, hash_embed_8
 
 
@@ -42,6 +43,12 @@ def test_lambdas_and_local_functions_are_refused(fresh_registry: ModelRegistry) 
     with pytest.raises(InvalidArgumentError):
         fresh_registry.register("toy", lambda texts: texts)
     assert fresh_registry.list() == []
+
+
+def test_an_import_path_with_a_trailing_newline_is_not_one(fresh_registry: ModelRegistry) -> None:
+    with pytest.raises(InvalidArgumentError, match="import path"):
+        resolve_import_path("embedb.models.testing:hash_embed\n")
+    assert resolve_import_path("embedb.models.testing:hash_embed") is hash_embed
 
 
 def test_a_path_to_something_that_is_not_callable_fails(fresh_registry: ModelRegistry) -> None:

@@ -69,7 +69,7 @@ def test_verification_names_the_damaged_file(tmp_path: Path, damage: Callable[[P
 
 def test_a_bad_hash_never_reaches_the_filesystem(tmp_path: Path) -> None:
     store = ArtifactStore(tmp_path)
-    for bad in ("../../etc", "ABC", "0" * 63):
+    for bad in ("../../etc", "ABC", "0" * 63, "0" * 64 + "\n"):
         with pytest.raises(InvalidArgumentError):
             store.path_of(bad)
 

@@ -26,14 +26,15 @@ from embedb.schema import MetricType
 
 NAME = "callable"
 SPEC_FILE = "callable.json"
+# Checked with fullmatch: "$" would also match before a final newline.
 IMPORT_PATH_PATTERN = re.compile(
-    r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+    r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
 )
 
 
 def resolve_import_path(import_path: str) -> Any:
     """Import ``"package.module:attribute"`` and return the attribute; raise ``ModelError`` if it fails."""
-    if not IMPORT_PATH_PATTERN.match(import_path):
+    if not IMPORT_PATH_PATTERN.fullmatch(import_path):
         raise InvalidArgumentError(f"{import_path!r} is not an import path of the form 'package.module:attribute'")
     module_name, _, attribute_path = import_path.partition(":")
     try:
@@ -103,7 +104,7 @@ class CallableFlavor:
 
     def detect(self, source: object) -> bool:
         if isinstance(source, str):
-            return bool(IMPORT_PATH_PATTERN.match(source))
+            return bool(IMPORT_PATH_PATTERN.fullmatch(source))
         return callable(source) and not isinstance(source, type) and import_path_of(source) is not None
 
     def validate(self, source: object) -> None:

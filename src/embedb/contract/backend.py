@@ -13,32 +13,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from embedb.contract import results
 from embedb.contract.declare import Role, arguments_of, operation
-from embedb.contract.results import (
-    AliasChangeInfo,
-    AliasDescription,
-    AliasList,
-    CollectionDescription,
-    CollectionStats,
-    CompactResult,
-    DeleteResult,
-    DroppedVersion,
-    EvaluationReport,
-    ExperimentInfo,
-    ExperimentPromotion,
-    ExperimentReportInfo,
-    FeedbackEvent,
-    IndexDescription,
-    InsertResult,
-    Job,
-    ModelVersionInfo,
-    RegisteredModelInfo,
-    Row,
-    SearchHits,
-    ServingChange,
-    ServingHistoryEntry,
-    UpsertResult,
-)
 from embedb.schema import CollectionSchema
 
 # The most hits one search may return (``limit + offset``), as in Milvus.
@@ -98,7 +74,7 @@ class Backend(ABC):
         return self._dispatch("has_collection", arguments_of(locals()))
 
     @operation(Role.READER)
-    def describe_collection(self, collection_name: str) -> CollectionDescription:
+    def describe_collection(self, collection_name: str) -> results.CollectionDescription:
         """Schema, partitions, aliases and properties of a collection (name or alias)."""
         return self._dispatch("describe_collection", arguments_of(locals()))
 
@@ -114,7 +90,7 @@ class Backend(ABC):
         self._dispatch("rename_collection", arguments_of(locals()))
 
     @operation(Role.READER)
-    def get_collection_stats(self, collection_name: str) -> CollectionStats:
+    def get_collection_stats(self, collection_name: str) -> results.CollectionStats:
         """``{"row_count": live rows, ...}`` plus storage details."""
         return self._dispatch("get_collection_stats", arguments_of(locals()))
 
@@ -159,12 +135,12 @@ class Backend(ABC):
         self._dispatch("drop_alias", arguments_of(locals()))
 
     @operation(Role.READER)
-    def list_aliases(self, collection_name: str | None = None) -> AliasList:
+    def list_aliases(self, collection_name: str | None = None) -> results.AliasList:
         """``{"aliases": [...], "collection_name": ...}`` (all aliases when no collection is named)."""
         return self._dispatch("list_aliases", arguments_of(locals()))
 
     @operation(Role.READER, scope=("alias",))
-    def describe_alias(self, alias: str) -> AliasDescription:
+    def describe_alias(self, alias: str) -> results.AliasDescription:
         """``{"alias": ..., "collection_name": ...}``; raises ``AliasNotFoundError``."""
         return self._dispatch("describe_alias", arguments_of(locals()))
 
@@ -178,7 +154,7 @@ class Backend(ABC):
         *,
         partition_name: str | None = None,
         embedding_versions: dict[str, str] | None = None,
-    ) -> InsertResult:
+    ) -> results.InsertResult:
         """Add rows (list of dicts, dict of columns, Arrow table or DataFrame).
 
         A model-bound vector field is embedded from its source text; vectors you
@@ -197,7 +173,7 @@ class Backend(ABC):
         *,
         partition_name: str | None = None,
         embedding_versions: dict[str, str] | None = None,
-    ) -> UpsertResult:
+    ) -> results.UpsertResult:
         """Insert rows or replace those with the same primary key, atomically; ``{"upsert_count": n}``."""
         return self._dispatch("upsert", arguments_of(locals()))
 
@@ -209,7 +185,7 @@ class Backend(ABC):
         *,
         filter: str | None = None,
         partition_name: str | None = None,
-    ) -> DeleteResult:
+    ) -> results.DeleteResult:
         """Delete by primary keys or by filter; ``{"delete_count": n}``."""
         return self._dispatch("delete", arguments_of(locals()))
 
@@ -221,7 +197,7 @@ class Backend(ABC):
         *,
         output_fields: Sequence[str] | None = None,
         partition_names: Sequence[str] | None = None,
-    ) -> list[Row]:
+    ) -> list[results.Row]:
         """Rows with the given primary keys, in that order; missing keys are skipped."""
         return self._dispatch("get", arguments_of(locals()))
 
@@ -237,7 +213,7 @@ class Backend(ABC):
         partition_names: Sequence[str] | None = None,
         ids: Sequence[Any] | None = None,
         filter_params: dict[str, Any] | None = None,
-    ) -> list[Row]:
+    ) -> list[results.Row]:
         """Rows matching a filter, ordered by primary key; ``output_fields=["count(*)"]`` counts."""
         return self._dispatch("query", arguments_of(locals()))
 
@@ -260,7 +236,7 @@ class Backend(ABC):
         strict_group_size: bool | None = None,
         embedding_version: str | None = None,
         user_key: str | None = None,
-    ) -> SearchHits:
+    ) -> results.SearchHits:
         """Nearest neighbours: one list of hits per query, each ``{"id", "distance", "entity"}``.
 
         ``data`` is vectors, or query text for a model-bound field (embedded by the
@@ -277,7 +253,7 @@ class Backend(ABC):
         self._dispatch("flush", arguments_of(locals()))
 
     @operation(Role.WRITER)
-    def compact(self, collection_name: str) -> CompactResult:
+    def compact(self, collection_name: str) -> results.CompactResult:
         """Merge small or deletion-heavy segments now; ``{"merged_segments": n}``."""
         return self._dispatch("compact", arguments_of(locals()))
 
@@ -316,7 +292,7 @@ class Backend(ABC):
         return self._dispatch("list_indexes", arguments_of(locals()))
 
     @operation(Role.READER)
-    def describe_index(self, collection_name: str, index_name: str) -> IndexDescription:
+    def describe_index(self, collection_name: str, index_name: str) -> results.IndexDescription:
         """Type, metric, parameters and build progress (``state``: Finished / InProgress / Failed, ``indexed_rows``...).
 
         Raises ``IndexNotFoundError``.
@@ -341,7 +317,7 @@ class Backend(ABC):
         wait: bool = False,
         timeout: float | None = None,
         progress: Callable[[int, int], None] | None = None,
-    ) -> Job:
+    ) -> results.Job:
         """Start a backfill: embed every row of a model-bound field with another model version.
 
         New writes carry both versions from this call on; search keeps serving the
@@ -354,45 +330,45 @@ class Backend(ABC):
         return self._dispatch("add_embedding_version", arguments_of(locals()))
 
     @operation(Role.ADMIN)
-    def drop_embedding_version(self, collection_name: str, field_name: str, model: str) -> DroppedVersion:
+    def drop_embedding_version(self, collection_name: str, field_name: str, model: str) -> results.DroppedVersion:
         """Delete one version's vectors and indexes; ``InUseError`` while it serves, is the rollback
         target, has a model alias, or an experiment or job uses it."""
         return self._dispatch("drop_embedding_version", arguments_of(locals()))
 
     @operation(Role.READER)
-    def list_jobs(self, collection_name: str | None = None) -> list[Job]:
+    def list_jobs(self, collection_name: str | None = None) -> list[results.Job]:
         """Backfill jobs, oldest first."""
         return self._dispatch("list_jobs", arguments_of(locals()))
 
     @operation(Role.READER, scope=())
-    def get_job(self, job_id: int) -> Job:
+    def get_job(self, job_id: int) -> results.Job:
         """One job with its progress; raises ``JobNotFoundError``."""
         return self._dispatch("get_job", arguments_of(locals()))
 
     @operation(Role.READER, scope=())
-    def wait_job(self, job_id: int, *, timeout: float | None = None) -> Job:
+    def wait_job(self, job_id: int, *, timeout: float | None = None) -> results.Job:
         """Block until the job stops running (done, failed, paused, cancelled) or ``timeout`` passes."""
         return self._dispatch("wait_job", arguments_of(locals()))
 
     @operation(Role.ADMIN, scope=())
-    def pause_job(self, job_id: int) -> Job:
+    def pause_job(self, job_id: int) -> results.Job:
         """Stop a running job after its current chunk; ``InvalidStateError`` unless it is running."""
         return self._dispatch("pause_job", arguments_of(locals()))
 
     @operation(Role.ADMIN, scope=())
-    def resume_job(self, job_id: int) -> Job:
+    def resume_job(self, job_id: int) -> results.Job:
         """Continue a paused or failed job from its last committed chunk."""
         return self._dispatch("resume_job", arguments_of(locals()))
 
     @operation(Role.ADMIN, scope=())
-    def cancel_job(self, job_id: int) -> Job:
+    def cancel_job(self, job_id: int) -> results.Job:
         """Stop a job for good: its version is retired and the vectors it wrote are dropped."""
         return self._dispatch("cancel_job", arguments_of(locals()))
 
     @operation(Role.ADMIN)
     def promote(
         self, collection_name: str, field_name: str, model: str, *, reason: str | None = None, actor: str | None = None
-    ) -> ServingChange:
+    ) -> results.ServingChange:
         """Serve ``model``'s vectors (and index) for the field and move its model alias, in one transaction.
 
         Raises ``FailedPreconditionError`` unless the version's vectors are complete
@@ -403,17 +379,13 @@ class Backend(ABC):
     @operation(Role.ADMIN)
     def rollback(
         self, collection_name: str, field_name: str, *, reason: str | None = None, actor: str | None = None
-    ) -> ServingChange:
+    ) -> results.ServingChange:
         """Serve the previous version again (the one before the last promotion), in one transaction."""
         return self._dispatch("rollback", arguments_of(locals()))
 
     @operation(Role.READER)
-    def serving_history(self, collection_name: str, field_name: str | None = None) -> list[ServingHistoryEntry]:
-        """Every promotion and rollback of a collection's fields, oldest first.
-
-        ``actor`` is the ``actor`` the move was given embedded; over a server it is
-        the calling token's name, whatever the request claimed.
-        """
+    def serving_history(self, collection_name: str, field_name: str | None = None) -> list[results.ServingHistoryEntry]:
+        """Every promotion and rollback of a collection's fields, oldest first (over a server, ``actor`` is the token's name)."""
         return self._dispatch("serving_history", arguments_of(locals()))
 
     # ------------------------------------------------------- model registry
@@ -436,7 +408,7 @@ class Backend(ABC):
         dimension: int | None = None,
         metric: str | None = None,
         normalize: bool | None = None,
-    ) -> ModelVersionInfo:
+    ) -> results.ModelVersionInfo:
         """Store a model as the next immutable version of ``name``; return the version.
 
         ``source``: a model object (embedded only), a local path (a sentence-transformers
@@ -446,29 +418,29 @@ class Backend(ABC):
         return self._dispatch("register_model", arguments_of(locals()))
 
     @operation(Role.READER, scope=())
-    def list_models(self) -> list[RegisteredModelInfo]:
+    def list_models(self) -> list[results.RegisteredModelInfo]:
         """Registered models with their aliases and latest version."""
         return self._dispatch("list_models", arguments_of(locals()))
 
     @operation(Role.READER, scope=())
-    def describe_model(self, name: str) -> RegisteredModelInfo:
+    def describe_model(self, name: str) -> results.RegisteredModelInfo:
         """One registered model; raises ``ModelNotFoundError``."""
         return self._dispatch("describe_model", arguments_of(locals()))
 
     @operation(Role.READER, scope=())
-    def list_model_versions(self, name: str) -> list[ModelVersionInfo]:
+    def list_model_versions(self, name: str) -> list[results.ModelVersionInfo]:
         """Every version of a model, oldest first."""
         return self._dispatch("list_model_versions", arguments_of(locals()))
 
     @operation(Role.READER, scope=())
-    def describe_model_version(self, model: str) -> ModelVersionInfo:
+    def describe_model_version(self, model: str) -> results.ModelVersionInfo:
         """The version a URI names (``models:/name/3``, ``name@champion``, ``name``)."""
         return self._dispatch("describe_model_version", arguments_of(locals()))
 
     @operation(Role.ADMIN, scope=())
     def set_model_alias(
         self, name: str, alias: str, version: int, *, actor: str | None = None, reason: str | None = None
-    ) -> ModelVersionInfo:
+    ) -> results.ModelVersionInfo:
         """Point an alias at a READY version (recorded in the alias history); return that version."""
         return self._dispatch("set_model_alias", arguments_of(locals()))
 
@@ -478,12 +450,8 @@ class Backend(ABC):
         self._dispatch("delete_model_alias", arguments_of(locals()))
 
     @operation(Role.READER, scope=())
-    def model_alias_history(self, name: str, alias: str | None = None) -> list[AliasChangeInfo]:
-        """Every alias move of a model (or of one alias), oldest first: who, when, why, from, to.
-
-        ``actor`` is the ``actor`` the move was given embedded; over a server it is
-        the calling token's name, whatever the request claimed.
-        """
+    def model_alias_history(self, name: str, alias: str | None = None) -> list[results.AliasChangeInfo]:
+        """Every alias move of a model (or one alias), oldest first: who (over a server the token's name), when, why, from, to."""
         return self._dispatch("model_alias_history", arguments_of(locals()))
 
     @operation(Role.ADMIN, scope=())
@@ -492,7 +460,7 @@ class Backend(ABC):
         self._dispatch("set_model_tag", arguments_of(locals()))
 
     @operation(Role.ADMIN, scope=())
-    def delete_model_version(self, name: str, version: int) -> ModelVersionInfo:
+    def delete_model_version(self, name: str, version: int) -> results.ModelVersionInfo:
         """Delete a version; ``InUseError`` while an alias points at it or a collection holds its vectors."""
         return self._dispatch("delete_model_version", arguments_of(locals()))
 
@@ -513,7 +481,7 @@ class Backend(ABC):
         alpha: float = 0.05,
         sequential: bool = True,
         horizon: int | None = None,
-    ) -> ExperimentInfo:
+    ) -> results.ExperimentInfo:
         """Start an online experiment on a model-bound field; return it (``experiment_id``, ``state``...).
 
         ``mode`` is ``shadow`` (the champion answers, the challenger runs off the
@@ -531,17 +499,17 @@ class Backend(ABC):
         return self._dispatch("start_experiment", arguments_of(locals()))
 
     @operation(Role.READER, scope=())
-    def get_experiment(self, experiment_id: int) -> ExperimentInfo:
+    def get_experiment(self, experiment_id: int) -> results.ExperimentInfo:
         """An experiment's settings and state; raises ``ExperimentNotFoundError``."""
         return self._dispatch("get_experiment", arguments_of(locals()))
 
     @operation(Role.READER)
-    def list_experiments(self, collection_name: str | None = None) -> list[ExperimentInfo]:
+    def list_experiments(self, collection_name: str | None = None) -> list[results.ExperimentInfo]:
         """Experiments, oldest first (only one collection's when named)."""
         return self._dispatch("list_experiments", arguments_of(locals()))
 
     @operation(Role.READER, scope=())
-    def experiment_report(self, experiment_id: int) -> ExperimentReportInfo:
+    def experiment_report(self, experiment_id: int) -> results.ExperimentReportInfo:
         """The experiment's verdict (``decision``: promote / keep / undecided, ``reason``, the numbers) plus ``arms``.
 
         Live while it runs (pending logs are written first), frozen once it ended.
@@ -550,14 +518,14 @@ class Backend(ABC):
         return self._dispatch("experiment_report", arguments_of(locals()))
 
     @operation(Role.ADMIN, scope=())
-    def stop_experiment(self, experiment_id: int) -> ExperimentInfo:
+    def stop_experiment(self, experiment_id: int) -> results.ExperimentInfo:
         """End a running experiment without promoting (its logs and final report stay); raises ``InvalidStateError``."""
         return self._dispatch("stop_experiment", arguments_of(locals()))
 
     @operation(Role.ADMIN, scope=())
     def promote_experiment(
         self, experiment_id: int, *, reason: str | None = None, actor: str | None = None
-    ) -> ExperimentPromotion:
+    ) -> results.ExperimentPromotion:
         """Promote the challenger (serving version and model alias, one transaction) and end the experiment.
 
         Returns what moved plus ``experiment`` and its final ``report``. Raises
@@ -569,7 +537,7 @@ class Backend(ABC):
     @operation(Role.WRITER)
     def feedback(
         self, collection_name: str, query_id: str, doc_id: Any, *, kind: str = "click", relevance: float | None = None
-    ) -> FeedbackEvent:
+    ) -> results.FeedbackEvent:
         """Join a click (``kind="click"``) or a graded ``relevance`` to a logged experiment query; return the event.
 
         A click must be on a hit the query returned. Raises ``InvalidArgumentError``,
@@ -593,7 +561,7 @@ class Backend(ABC):
         min_delta: float = 0.0,
         ann_check: bool = True,
         progress: Callable[[str, int, int], None] | None = None,
-    ) -> EvaluationReport:
+    ) -> results.EvaluationReport:
         """Score model versions of a field on labelled queries (BEIR ``queries``/``qrels``) and gate the candidate.
 
         Per version: recall@k, nDCG@10, MRR@10 (and, with ``ann_check``, its index's

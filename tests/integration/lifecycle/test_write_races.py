@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from tests.integration.lifecycle.conftest import bound_docs
 
+import embedb
 from embedb.backends.local import LocalBackend
 
 FIRST = [f"first batch text {i} about apples and pears" for i in range(40)]
@@ -58,3 +59,39 @@ def test_a_write_held_while_a_backfill_runs_gets_the_new_versions_vectors(db: Lo
     assert hits[0]["id"] == 1007, "after the promotion, search finds the rows written during the backfill"
     total = db.query("docs", "", output_fields=["count(*)"])[0]["count(*)"]
     assert total == len(FIRST) + len(LATE)
+
+
+def test_with_an_index_the_backfilled_version_can_be_promoted_after_a_held_write(tmp_path: Path) -> None:
+    """Issue 18's second failure: a READY version whose index could never be complete (a segment lacked its column)."""
+    client = embedb.connect(tmp_path / "indexed", durability="relaxed", index_min_rows=16)
+    assert isinstance(client, LocalBackend)
+    client.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
+    client.register_model("toy", "embedb.models.testing:hash_embed_8", alias="challenger")
+    client.create_collection(
+        "docs",
+        schema={
+            "fields": [
+                {"name": "id", "type": "INT64", "is_primary": True},
+                {"name": "text", "type": "VARCHAR", "max_length": 200},
+                {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
+            ]
+        },
+        index_params=[{"field_name": "embedding", "index_type": "HNSW", "params": {"M": 8, "efConstruction": 40}}],
+    )
+    client.insert("docs", [{"id": i, "text": text} for i, text in enumerate(FIRST)])
+    client.flush("docs")
+    hold = client.database.pause_points.hold("write.prepared")
+    writer = threading.Thread(target=client.insert, args=("docs", [{"id": 1000 + i, "text": t} for i, t in enumerate(LATE)]))
+    writer.start()
+    assert hold.reached.wait(10)
+    client.add_embedding_version("docs", "embedding", "toy@challenger", wait=True)
+    hold.release()
+    writer.join(20)
+    client.flush("docs")  # the late rows become a sealed segment of their own, which must hold both versions
+    (index_name,) = client.list_indexes("docs")
+    assert client.wait_for_index("docs", index_name, timeout=60)["state"] == "Finished"
+    moved = client.promote("docs", "embedding", "toy@challenger")
+    assert moved["to_version"] == "models:/toy/2"
+    (hits,) = client.search("docs", LATE[3], limit=5)
+    assert 1003 in [hit["id"] for hit in hits], "the late rows are found through the new version's index"
+    client.close()

@@ -280,3 +280,17 @@ def test_json_values_nest_up_to_the_limit(db: Client, collection: str) -> None:
     with pytest.raises(InvalidArgumentError, match=f"deeper than {MAX_JSON_DEPTH} levels"):
         db.query(collection, "title == {t}", filter_params={"t": nested(MAX_JSON_DEPTH + 1)})
     assert count(db, collection) == ROWS + 1
+
+
+@pytest.mark.parametrize("depth", [500, 5_000])
+def test_absurdly_nested_values_are_refused_without_recursion_errors(db: Client, collection: str, depth: int) -> None:
+    """Embedded, ingest refuses them; over HTTP the client does, before sending a body the server would refuse."""
+    with pytest.raises(DataError, match="levels"):
+        db.insert(collection, [row(700, meta=nested(depth))])
+    with pytest.raises(DataError, match="levels"):
+        db.insert(collection, [row(700, colour=nested(depth))])
+    with pytest.raises(InvalidArgumentError, match="levels"):
+        db.query(collection, "title == {t}", filter_params={"t": nested(depth)})
+    with pytest.raises(InvalidArgumentError, match="levels"):
+        db.search(collection, [[1.0, 2.0, 3.0, 4.0]], search_params={"ef": nested(depth)})
+    assert count(db, collection) == ROWS

@@ -119,36 +119,42 @@ def pack_row_vectors(rows: list[dict[str, Any]], vector_fields: Sequence[str]) -
 def to_wire(value: Any) -> Any:
     """A JSON-ready copy of what a caller handed the client: NumPy arrays packed, schemas as dicts.
 
-    Raises ``DataError`` for values JSON cannot carry (bytes, sets, arbitrary objects).
+    Raises ``DataError`` for values JSON cannot carry (bytes, sets, arbitrary objects)
+    and for lists and dicts nested past ``MAX_JSON_DEPTH`` levels in the request body,
+    which is one level more (the server would refuse the body).
     """
+    return _to_wire(value, 2)
+
+
+def _to_wire(value: Any, depth: int) -> Any:
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     if isinstance(value, np.ndarray):
         if value.dtype.name in PACKED_DTYPES and 1 <= value.ndim <= MAX_PACKED_DIMS:
             return pack_array(value)
-        return (
-            [to_wire(item) for item in value.tolist()] if value.dtype != object else [to_wire(item) for item in value]
-        )
+        return [_to_wire(item, depth + 1) for item in (value.tolist() if value.dtype != object else value)]
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, (Mapping, list, tuple)) and depth > MAX_JSON_DEPTH:
+        raise DataError(f"cannot send lists and dicts nested deeper than {MAX_JSON_DEPTH} levels")
     if isinstance(value, Mapping):
-        return {str(key): to_wire(item) for key, item in value.items()}
+        return {str(key): _to_wire(item, depth + 1) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [to_wire(item) for item in value]
+        return [_to_wire(item, depth + 1) for item in value]
     if isinstance(value, (pa.Array, pa.ChunkedArray)):
         return value.to_pylist()
     if type(value).__name__ == "DataFrame" and hasattr(value, "columns"):
-        return {str(name): to_wire(value[name].to_numpy()) for name in value.columns}
+        return {str(name): _to_wire(value[name].to_numpy(), depth + 1) for name in value.columns}
     if type(value).__name__ == "Series" and hasattr(value, "to_numpy"):
-        return to_wire(value.to_numpy())
+        return _to_wire(value.to_numpy(), depth)
     for converter in ("to_schema", "to_dict"):
         method = getattr(value, converter, None)
         if callable(method):
             converted = method()
-            return to_wire(converted.to_dict() if converter == "to_schema" else converted)
+            return _to_wire(converted.to_dict() if converter == "to_schema" else converted, depth)
     indexes = getattr(value, "indexes", None)
     if isinstance(indexes, list):  # pymilvus-style IndexParams
-        return to_wire(indexes)
+        return _to_wire(indexes, depth)
     raise DataError(
         f"cannot send a {type(value).__name__} over HTTP; use lists, dicts, numbers, strings or NumPy arrays"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -74,6 +74,44 @@ class Settings:
         updated = replace(self, **overrides)
         updated.check()
         return updated
+
+    @classmethod
+    def parse_assignments(cls, assignments: Sequence[str]) -> dict[str, Any]:
+        """``["index_min_rows=16", "durability=relaxed"]`` as typed overrides for ``with_overrides``.
+
+        Each value is read as the type of the setting's default (an integer, a number,
+        ``true``/``false``, a durability name). Raises ``InvalidArgumentError`` naming
+        the assignment that is malformed, unknown or of the wrong type.
+        """
+        defaults = cls()
+        parsed: dict[str, Any] = {}
+        for assignment in assignments:
+            name, sep, text = assignment.partition("=")
+            name = name.strip()
+            if not sep or not name:
+                raise InvalidArgumentError(f"a setting is NAME=VALUE, got {assignment!r}")
+            if name not in cls.__dataclass_fields__ or name == "allow_code_models":
+                known = sorted(set(cls.__dataclass_fields__) - {"allow_code_models"})
+                raise InvalidArgumentError(f"unknown setting {name!r}; known: {known}")
+            default = getattr(defaults, name)
+            text = text.strip()
+            try:
+                if isinstance(default, bool):
+                    if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                        raise ValueError(text)
+                    parsed[name] = text.lower() in ("true", "1", "yes")
+                elif isinstance(default, int):
+                    parsed[name] = int(text)
+                elif isinstance(default, float):
+                    parsed[name] = float(text)
+                else:
+                    parsed[name] = text
+            except ValueError:
+                kinds = {bool: "true or false", int: "an integer", float: "a number"}
+                raise InvalidArgumentError(
+                    f"setting {name} takes {kinds.get(type(default), 'a string')}, got {text!r}"
+                ) from None
+        return parsed
 
     def check(self) -> None:
         for name in (

@@ -39,8 +39,17 @@ def serve(
             "any code in those modules then runs as the server's user. None by default.",
         ),
     ] = None,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--setting",
+            metavar="NAME=VALUE",
+            help="An engine setting (repeatable), e.g. index_min_rows=16 or durability=relaxed.",
+        ),
+    ] = None,
 ) -> None:
     """Serve a data directory over HTTP (REST API at /v1, /healthz, /readyz, /metrics) until Ctrl-C or SIGTERM."""
+    from embedb.config import Settings
     from embedb.errors import InvalidArgumentError
     from embedb.server import ServerLimits
     from embedb.server import serve as run_server
@@ -48,6 +57,7 @@ def serve(
     if max_body_mb <= 0:
         raise InvalidArgumentError(f"--max-body-mb must be positive, got {max_body_mb}")
     limits = ServerLimits(max_body_bytes=int(max_body_mb * 1024 * 1024), graceful_shutdown_s=graceful_timeout)
+    settings = Settings.parse_assignments(setting or [])
     run_server(
         path,
         host=host,
@@ -58,6 +68,7 @@ def serve(
         limits=limits,
         log_level=log_level,
         allow_code_models=allow_code_models or (),
+        settings=settings,
     )
 
 

@@ -28,7 +28,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -126,8 +126,11 @@ def serve(
     limits: ServerLimits | None = None,
     log_level: str = "info",
     allow_code_models: Sequence[str] = (),
+    settings: Mapping[str, Any] | None = None,
 ) -> None:
     """Serve a data directory until SIGINT/SIGTERM, then finish requests in flight and close it.
+
+    ``settings`` tune the engine the server opens (``Settings`` fields, e.g. ``index_min_rows``).
 
     ``allow_code_models`` are the module prefixes whose Python callables
     code-bearing model versions may run (none by default; see ``create_app``).
@@ -144,7 +147,7 @@ def serve(
     limits = limits or ServerLimits()
     # Takes the writer lock first (a locked directory fails before anything else); the database starts with
     # the code-model policy, so a backfill it resumes never runs a callable the server refuses.
-    backend = connect(os.fspath(path), allow_code_models=code_prefixes)
+    backend = connect(os.fspath(path), allow_code_models=code_prefixes, **dict(settings or {}))
     configure_logging(log_level)
     limit_blas_threads()
     tokens: TokenStore | None = None

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.integration.lifecycle.conftest import bound_schema
 from tests.support.toy_embedders import Gate
 
 import embedb
@@ -22,13 +23,7 @@ def test_a_backfill_running_when_its_collection_is_dropped_stops_without_errors(
     assert isinstance(db, LocalBackend)
     db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
     db.register_model("toy", "tests.support.toy_embedders:gated_hash_8", alias="challenger")
-    schema = {
-        "fields": [
-            {"name": "id", "type": "INT64", "is_primary": True},
-            {"name": "text", "type": "VARCHAR", "max_length": 400},
-            {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
-        ]
-    }
+    schema = bound_schema()
     db.create_collection("docs", schema=schema)
     db.insert("docs", [{"id": i, "text": f"row {i} {gate.word}"} for i in range(50)])
     db.flush("docs")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.integration.lifecycle.conftest import bound_schema
+
 import embedb
 from embedb.backends.local import LocalBackend
 
@@ -20,13 +22,7 @@ def test_a_dropped_versions_index_files_go_with_it(tmp_path: Path) -> None:
     db.register_model("toy", "embedb.models.testing:hash_embed_8")
     db.create_collection(
         "docs",
-        schema={
-            "fields": [
-                {"name": "id", "type": "INT64", "is_primary": True},
-                {"name": "text", "type": "VARCHAR", "max_length": 100},
-                {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
-            ]
-        },
+        schema=bound_schema(),
         index_params=[{"field_name": "embedding", "index_type": "HNSW", "params": {"M": 8, "efConstruction": 40}}],
     )
     db.insert("docs", [{"id": i, "text": f"text {i} about apples"} for i in range(100)])

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.integration.lifecycle.conftest import bound_schema
 
 import embedb
 from embedb.backends.local import LocalBackend
@@ -58,13 +59,7 @@ def test_searches_writes_and_transitions_at_once_keep_every_invariant(tmp_path: 
     db.register_model("toy", "tests.support.toy_embedders:scrambled_8")
     db.create_collection(
         "docs",
-        schema={
-            "fields": [
-                {"name": "id", "type": "INT64", "is_primary": True},
-                {"name": "text", "type": "VARCHAR", "max_length": 100},
-                {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
-            ]
-        },
+        schema=bound_schema(),
     )
     db.insert("docs", [{"id": i, "text": f"seed {i} apples {i % 7}"} for i in range(200)])
     db.add_embedding_version("docs", "embedding", "models:/toy/2", wait=True)

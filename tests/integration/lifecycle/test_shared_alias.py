@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.integration.lifecycle.conftest import bound_schema
 
 import embedb
 from embedb.backends.local import LocalBackend
@@ -24,13 +25,7 @@ TEXTS = [f"text {i} about apples and {i % 3} pears" for i in range(30)]
 def _bound(db: LocalBackend, name: str) -> None:
     db.create_collection(
         name,
-        schema={
-            "fields": [
-                {"name": "id", "type": "INT64", "is_primary": True},
-                {"name": "text", "type": "VARCHAR", "max_length": 100},
-                {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
-            ]
-        },
+        schema=bound_schema(),
     )
     db.insert(name, [{"id": i, "text": text} for i, text in enumerate(TEXTS)])
     db.add_embedding_version(name, "embedding", "models:/toy/2", wait=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.integration.lifecycle.conftest import bound_docs
+from tests.integration.lifecycle.conftest import bound_docs, bound_schema
 
 import embedb
 from embedb.backends.local import LocalBackend
@@ -69,13 +69,7 @@ def test_with_an_index_the_backfilled_version_can_be_promoted_after_a_held_write
     client.register_model("toy", "embedb.models.testing:hash_embed_8", alias="challenger")
     client.create_collection(
         "docs",
-        schema={
-            "fields": [
-                {"name": "id", "type": "INT64", "is_primary": True},
-                {"name": "text", "type": "VARCHAR", "max_length": 200},
-                {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
-            ]
-        },
+        schema=bound_schema(),
         index_params=[{"field_name": "embedding", "index_type": "HNSW", "params": {"M": 8, "efConstruction": 40}}],
     )
     client.insert("docs", [{"id": i, "text": text} for i, text in enumerate(FIRST)])

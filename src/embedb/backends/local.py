@@ -17,6 +17,7 @@ from typing import Any
 
 from embedb.client import Client
 from embedb.config import Settings
+from embedb.contract import OPERATIONS, check_scalar_arguments, scalar_checks
 from embedb.engine import SHARED, Database
 from embedb.errors import ClosedError, DataError, InvalidArgumentError, InvalidNameError
 from embedb.schema import MAX_JSON_DEPTH, lone_surrogate_at
@@ -55,9 +56,13 @@ class LocalBackend(Client):
     def _dispatch(self, name: str, arguments: dict[str, Any]) -> Any:
         if self._closed:
             raise ClosedError("this EmbeDB client is closed")
+        check_scalar_arguments(_SCALAR_CHECKS[name], arguments)
         check_arguments(arguments)
         return self._operations[name](**arguments)
 
+
+# Per operation, its arguments declared as plain scalars: checked as a server's request models check them.
+_SCALAR_CHECKS = {name: scalar_checks(spec) for name, spec in OPERATIONS.items()}
 
 # Arguments that name something: a bad character there is an InvalidNameError.
 NAME_ARGUMENTS = frozenset(

@@ -17,7 +17,7 @@ no protocol. It imports only ``embedb.schema`` and ``embedb.errors``.
 
 from embedb.contract import results
 from embedb.contract.backend import MAX_SEARCH_LIMIT, Backend
-from embedb.contract.checking import ContractViolation, check_result
+from embedb.contract.checking import ContractViolation, check_result, check_scalar_arguments, scalar_checks
 from embedb.contract.declare import Access, OperationSpec, Role, declared_operations
 from embedb.contract.results import Hit, Row, SearchHits
 
@@ -36,6 +36,8 @@ __all__ = [
     "Row",
     "SearchHits",
     "check_result",
+    "check_scalar_arguments",
     "declared_operations",
     "results",
+    "scalar_checks",
 ]

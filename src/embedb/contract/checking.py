@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any, NotRequired, Required, Union, get_args, get_origin, is_typeddict
+from typing import TYPE_CHECKING, Any, NotRequired, Required, Union, get_args, get_origin, is_typeddict
+
+import numpy as np
+
+from embedb.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from embedb.contract.declare import OperationSpec
 
 
 class ContractViolation(AssertionError):
@@ -86,3 +93,36 @@ def _strip_required(annotation: Any) -> Any:
 def _require(condition: bool, path: str, wanted: str, value: Any) -> None:
     if not condition:
         raise ContractViolation(f"{path}: expected {wanted}, got {type(value).__name__} {value!r:.80}")
+
+
+# The scalar annotations an argument is checked against before an embedded operation runs, as JSON types:
+# the same values a server's request models accept (an integer is never a bool or a numeric string).
+_SCALARS: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int, np.integer), "float": (int, float, np.number), "bool": (bool, np.bool_)}
+_EXACT: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
+_NAMES = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false"}
+
+
+def scalar_checks(spec: OperationSpec) -> tuple[tuple[str, str, bool], ...]:
+    """(parameter, scalar type name, None allowed) for each parameter declared as a plain scalar (or one or None)."""
+    checks = []
+    for name, parameter in spec.parameters.items():
+        annotation = str(parameter.annotation)
+        nullable = annotation.endswith(" | None")
+        kind = annotation.removesuffix(" | None")
+        if kind in _SCALARS:
+            checks.append((name, kind, nullable))
+    return tuple(checks)
+
+
+def check_scalar_arguments(checks: tuple[tuple[str, str, bool], ...], arguments: dict[str, Any]) -> None:
+    """Raise ``InvalidArgumentError`` naming the first argument whose type is not the declared scalar."""
+    for name, kind, nullable in checks:
+        value = arguments.get(name)
+        if value is None:
+            if nullable:
+                continue
+        elif type(value) is _EXACT[kind]:  # the common case, one comparison (this runs on every search)
+            continue
+        allowed = _SCALARS[kind]
+        if not isinstance(value, allowed) or (kind in ("int", "float") and isinstance(value, (bool, np.bool_))):
+            raise InvalidArgumentError(f"{name} must be {_NAMES[kind]}, got {value!r:.80}", argument=name)

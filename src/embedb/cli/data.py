@@ -98,15 +98,16 @@ def check(
     repair: Annotated[bool, typer.Option("--repair", help="Drop what is damaged (after showing what).")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before repairing.")] = False,
 ) -> None:
-    """Verify every checksum (WAL records, segment and deletion files, model artifacts), list failed index builds and interrupted drops; optionally repair."""
+    """Verify every checksum (WAL records, segment and deletion files, model artifacts), list failed index builds, interrupted drops and READY versions missing vectors; optionally repair."""
     from embedb.index import failed_index_builds
-    from embedb.lifecycle import half_dropped_versions
+    from embedb.lifecycle import half_dropped_versions, incomplete_ready_versions
     from embedb.models import check_model_artifacts
     from embedb.storage.check import check_directory, repair_directory
 
     report = check_directory(path)
     failed_builds = failed_index_builds(path)
     half_dropped = half_dropped_versions(path)
+    incomplete = incomplete_ready_versions(path)
     artifacts = check_model_artifacts(path)
     console.print(
         f"checked {report.collections} collection(s), {report.segments} segment(s), "
@@ -126,6 +127,12 @@ def check(
             drops.add_row(version.collection, version.field, version.version, version.state, str(version.segments))
         console.print(drops)
         console.print("opening the directory writable (or starting the server) finishes these drops")
+    if incomplete:
+        gaps = Table("collection", "field", "version", "segments without its vectors", title="READY versions missing vectors")
+        for gap in incomplete:
+            gaps.add_row(gap.collection, gap.field, gap.version, str(gap.segments))
+        console.print(gaps)
+        console.print("rows of these segments have no vector of a version that says it is complete: drop it and add it again")
     for artifact in artifacts.damaged:
         # One unwrapped line each: the file path stays whole for a reader and for grep.
         console.print(
@@ -138,7 +145,7 @@ def check(
             "these versions cannot be loaded: restore the artifact from a backup or register the model again "
             "(--repair does not touch model artifacts)"
         )
-    unfinished = bool(failed_builds or half_dropped or artifacts.damaged)
+    unfinished = bool(failed_builds or half_dropped or incomplete or artifacts.damaged)
     if report.ok:
         if artifacts.ok:
             console.print("[green]ok[/]: every checksum matches")

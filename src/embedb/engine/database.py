@@ -88,6 +88,7 @@ class Database:
             store_for=self._store_by_id,
             index_gap=self.index_gap,
             threads=settings.backfill_threads,
+            pause_points=self.pause_points,
         )
         self.lifecycle = LifecycleService(
             catalog=self.catalog,

@@ -16,13 +16,14 @@ its experiment lost.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
 import math
 import secrets
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -62,13 +63,17 @@ class ExperimentService:
         self.lifecycle = lifecycle
         self.catalog = lifecycle.catalog
         self.registry = lifecycle.registry
+        self.pause_points = lifecycle.pause_points
         self.store = ExperimentStore(self.catalog)
         self.log: QueryLog[QueryLogEntry] = QueryLog(self.store.insert_queries, on_drop=self._count_dropped)
         # Lost log entries per experiment not yet counted in the catalog (it may be what failed).
         self._unrecorded_drops: Counter[int] = Counter()
         self._drops_lock = threading.Lock()
         self.routes: dict[int, dict[str, ExperimentRecord]] = {}
+        # Lock order: ``_lock`` (one start or end at a time), then the catalog's, then ``_routes_lock``, which
+        # is taken last and alone: a promotion ends experiments inside its catalog transaction.
         self._lock = threading.RLock()
+        self._routes_lock = threading.Lock()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._pending: set[concurrent.futures.Future[None]] = set()
         self._closed = False
@@ -104,7 +109,8 @@ class ExperimentService:
         self.lifecycle.binding(info, field)  # a field that is not model-bound fails before any lookup
         champion_model = self.registry.resolve(champion)
         challenger_model = self.registry.resolve(challenger)
-        with self._lock, self.catalog.transaction() as cursor:
+        routed: list[ExperimentRecord] = []
+        with self._lock, self._unrouted_on_error(routed), self.catalog.transaction() as cursor:
             # Checked against what this transaction sees: a promotion or a drop that commits first is seen.
             binding = self.lifecycle.binding_in(cursor, info, field)
             champion_version = binding.version(champion_model)
@@ -153,10 +159,24 @@ class ExperimentService:
                 champion=champion_version.uri,
                 challenger=challenger_version.uri,
             )
-        with self._lock:
+            # Routed before the commit, under the catalog's lock: a promotion that ends it commits after this
+            # and takes the route away, so it can never route after it ended.
             record = self.store.get(experiment_id)
             self._set_route(record, routed=True)
+            routed.append(record)
+            self.pause_points.reach("experiments.start.checked")
+        self.pause_points.reach("experiments.start.committed")
         return record
+
+    @contextlib.contextmanager
+    def _unrouted_on_error(self, routed: list[ExperimentRecord]) -> Iterator[None]:
+        """Take the routes in ``routed`` away again if the block raises (their transaction did not commit)."""
+        try:
+            yield
+        except BaseException:
+            for record in routed:
+                self._set_route(record, routed=False)
+            raise
 
     def end_on_serving_change(self, cursor: sqlite3.Cursor, info: CollectionInfo, field: str, why: str) -> list[int]:
         """Stop the experiments running on ``field`` inside the caller's transaction (a promotion or a rollback).
@@ -189,9 +209,14 @@ class ExperimentService:
         ``LifecycleService.promote`` raises (an incomplete index, for one).
         """
 
+        # Read before the transaction that ends the experiment (see LifecycleService.index_gaps).
+        index_gaps = self.lifecycle.index_gaps(info, self._of_collection(info, experiment_id).field)
+
         def promote_challenger(record: ExperimentRecord, report: ExperimentReport) -> dict[str, Any]:
             why = reason or f"experiment {record.id} ({record.mode.value}): {report.verdict.reason}"
-            return self.lifecycle.promote(info, record.field, record.challenger_version, reason=why, actor=actor)
+            return self.lifecycle.promote(
+                info, record.field, record.challenger_version, reason=why, actor=actor, index_gaps=index_gaps
+            )
 
         record, report, moved = self._end(info, experiment_id, ExperimentState.PROMOTED, promote_challenger)
         assert moved is not None
@@ -204,6 +229,7 @@ class ExperimentService:
         target: ExperimentState,
         inside: Callable[[ExperimentRecord, ExperimentReport], dict[str, Any]] | None,
     ) -> tuple[ExperimentRecord, ExperimentReport, dict[str, Any] | None]:
+        action = "promote" if target is ExperimentState.PROMOTED else "stop"
         with self._lock:
             record = self._of_collection(info, experiment_id)
             record.state.check_transition(target)
@@ -222,9 +248,13 @@ class ExperimentService:
                         experiment=record.id,
                         decision=report.verdict.decision.value,
                     )
+                    self.pause_points.reach(f"experiments.{action}.checked")
             except BaseException:
-                self._set_route(self.store.get(record.id), routed=True)
+                current = self.store.get(record.id)
+                if current.state is ExperimentState.RUNNING:  # not if a promotion of its field ended it meanwhile
+                    self._set_route(current, routed=True)
                 raise
+            self.pause_points.reach(f"experiments.{action}.committed")
             ended = self.store.get(record.id)
         final = ExperimentReport(
             report.verdict,
@@ -267,7 +297,7 @@ class ExperimentService:
         return True
 
     def _set_route(self, record: ExperimentRecord, *, routed: bool) -> None:
-        with self._lock:
+        with self._routes_lock:
             routes = {collection: dict(fields) for collection, fields in self.routes.items()}
             fields = routes.setdefault(record.collection_id, {})
             if routed:

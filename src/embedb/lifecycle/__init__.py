@@ -27,7 +27,12 @@ from embedb.lifecycle.bindings import (
     FieldBinding,
     set_version_state,
 )
-from embedb.lifecycle.check import HalfDroppedVersion, half_dropped_versions
+from embedb.lifecycle.check import (
+    HalfDroppedVersion,
+    IncompleteVersion,
+    half_dropped_versions,
+    incomplete_ready_versions,
+)
 from embedb.lifecycle.embedding import embed_query_text, embed_rows, given_versions, is_text_query
 from embedb.lifecycle.jobs import JobRecord, JobState, JobTable
 from embedb.lifecycle.service import LifecycleService
@@ -39,6 +44,7 @@ __all__ = [
     "EmbeddingVersionState",
     "FieldBinding",
     "HalfDroppedVersion",
+    "IncompleteVersion",
     "JobProgress",
     "JobRecord",
     "JobState",
@@ -48,6 +54,7 @@ __all__ = [
     "embed_rows",
     "given_versions",
     "half_dropped_versions",
+    "incomplete_ready_versions",
     "is_text_query",
     "set_version_state",
 ]

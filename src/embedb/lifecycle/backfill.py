@@ -29,6 +29,7 @@ from embedb.lifecycle.bindings import EmbeddingBindings, EmbeddingVersionState, 
 from embedb.lifecycle.jobs import JobRecord, JobState, JobTable
 from embedb.models import LoadedModel, ModelRegistry
 from embedb.models.threads import limit_compute_threads
+from embedb.pause_points import PausePoints
 from embedb.storage import CollectionInfo, CollectionStore, SegmentView
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ class BackfillRunner:
         index_gap: IndexGap,
         chunk_rows: int | None = None,
         threads: int = 1,
+        pause_points: PausePoints | None = None,
     ) -> None:
         self.jobs = jobs
         self.bindings = bindings
@@ -119,6 +121,7 @@ class BackfillRunner:
         self.index_gap = index_gap
         self.threads = threads
         self.chunk_rows = chunk_rows
+        self.pause_points = pause_points or PausePoints()
         self._running: dict[int, _Running] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -230,6 +233,8 @@ class BackfillRunner:
         with self.jobs.catalog.transaction() as cursor:
             set_version_state(cursor, record.collection_id, key, EmbeddingVersionState.READY)
             self.jobs.transition(record.id, JobState.DONE, cursor=cursor)
+            self.pause_points.reach("backfill.ready.checked")
+        self.pause_points.reach("backfill.ready.committed")
         self.bindings.forget(record.collection_id)
         self._report(running)
 
@@ -267,6 +272,9 @@ class BackfillRunner:
 
             if not work.store.add_vector_rows(segment_id, work.key, start, matrix, same_transaction=record_progress):
                 return
+            self.pause_points.reach("backfill.chunk.committed")
+            if end == num_rows:
+                self.pause_points.reach("backfill.column.published")
             tally.take(after)
             running.rows_now = tally.rows_done
             self._report(running)

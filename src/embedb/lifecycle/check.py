@@ -1,16 +1,19 @@
-"""Embedding versions a crash left half dropped: the lifecycle part of ``embedb check``.
+"""Embedding versions whose vectors disagree with their state: the lifecycle part of ``embedb check``.
 
 A drop (or a cancelled backfill) marks its version RETIRING, deletes its vectors
 and indexes, then marks it RETIRED; a crash in between leaves either a RETIRING
 version or vectors of a RETIRED one still in a segment. Opening the directory
-writable (or dropping the version again) finishes the job; ``half_dropped_versions``
-only reads the catalog (no writer lock), so ``embedb check`` lists them beside a
-running server.
+writable (or dropping the version again) finishes the job. A READY version has
+a vector of every row, so every sealed segment with rows has its column;
+``incomplete_ready_versions`` lists one that does not (no open repairs that).
+Both only read the catalog's segment manifests (no writer lock, no segment
+file), so ``embedb check`` lists them beside a running server.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,31 +33,63 @@ class HalfDroppedVersion:
     segments: int
 
 
+@dataclass(frozen=True)
+class IncompleteVersion:
+    """A READY model version of a field that some sealed segments hold no vectors of."""
+
+    collection: str
+    field: str
+    version: str
+    # sealed segments with rows that lack its vector column
+    segments: int
+
+
 def half_dropped_versions(path: Path) -> list[HalfDroppedVersion]:
     """Versions left RETIRING, or RETIRED with vectors still in a segment; raise ``StorageError`` if ``path`` is no data directory."""
+    found = []
+    for version, columns in _versions_and_columns(path, ("RETIRING", "RETIRED")):
+        segments = sum(1 for keys, _ in columns if version["column_key"] in keys)
+        if version["state"] == "RETIRING" or segments:
+            found.append(
+                HalfDroppedVersion(version["name"], version["field"], _uri(version), version["state"], segments)
+            )
+    return found
+
+
+def incomplete_ready_versions(path: Path) -> list[IncompleteVersion]:
+    """READY versions that a sealed segment with rows has no column of; raise ``StorageError`` if ``path`` is no data directory."""
+    found = []
+    for version, columns in _versions_and_columns(path, ("READY",)):
+        segments = sum(1 for keys, rows in columns if rows and version["column_key"] not in keys)
+        if segments:
+            found.append(IncompleteVersion(version["name"], version["field"], _uri(version), segments))
+    return found
+
+
+def _versions_and_columns(path: Path, states: tuple[str, ...]) -> list[tuple[sqlite3.Row, list[tuple[set[str], int]]]]:
+    """Each version in one of ``states``, with the (vector columns, rows) of every sealed segment of its collection."""
     if not (path / CATALOG_FILE).exists():
         raise StorageError(f"{path} is not an EmbeDB data directory (no {CATALOG_FILE})")
     catalog = Catalog(path / CATALOG_FILE, read_only=True)
     try:
-        if catalog.query_one("SELECT name FROM sqlite_master WHERE name = 'embedding_versions'") is None:
-            return []
-        versions = catalog.query(
-            "SELECT c.name, e.collection_id, e.field, e.model_name, e.model_version, e.column_key, e.state"
-            " FROM embedding_versions e JOIN collections c ON c.id = e.collection_id"
-            " WHERE e.state IN ('RETIRING', 'RETIRED') ORDER BY c.name, e.field, e.model_name, e.model_version"
-        )
-        columns: dict[int, list[set[str]]] = {}  # per collection, the vector columns of each sealed segment
-        for row in catalog.query("SELECT collection_id, manifest FROM segments"):
-            columns.setdefault(int(row["collection_id"]), []).append(set(json.loads(row["manifest"])["vectors"]))
+        with catalog.read_transaction():  # versions and manifests of one catalog state
+            if catalog.query_one("SELECT name FROM sqlite_master WHERE name = 'embedding_versions'") is None:
+                return []
+            versions = catalog.query(
+                "SELECT c.name, e.collection_id, e.field, e.model_name, e.model_version, e.column_key, e.state"
+                " FROM embedding_versions e JOIN collections c ON c.id = e.collection_id"
+                f" WHERE e.state IN ({', '.join('?' for _ in states)})"
+                " ORDER BY c.name, e.field, e.model_name, e.model_version",
+                states,
+            )
+            columns: dict[int, list[tuple[set[str], int]]] = {}  # per collection: each sealed segment's columns, rows
+            for row in catalog.query("SELECT collection_id, row_count, manifest FROM segments"):
+                keys = set(json.loads(row["manifest"])["vectors"])
+                columns.setdefault(int(row["collection_id"]), []).append((keys, int(row["row_count"])))
     finally:
         catalog.close()
-    found = []
-    for row in versions:
-        segments = sum(1 for keys in columns.get(int(row["collection_id"]), []) if row["column_key"] in keys)
-        if row["state"] == "RETIRING" or segments:
-            found.append(
-                HalfDroppedVersion(
-                    row["name"], row["field"], f"models:/{row['model_name']}/{row['model_version']}", row["state"], segments
-                )
-            )
-    return found
+    return [(version, columns.get(int(version["collection_id"]), [])) for version in versions]
+
+
+def _uri(version: sqlite3.Row) -> str:
+    return f"models:/{version['model_name']}/{version['model_version']}"

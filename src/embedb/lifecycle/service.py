@@ -120,6 +120,8 @@ class LifecycleService:
                 column_key=added.column_key,
             )
             self.catalog.record_event(cursor, "embedding.add", info.name, field=field, version=added.uri, job=job_id)
+            self.pause_points.reach("lifecycle.add.checked")
+        self.pause_points.reach("lifecycle.add.committed")
         del binding
         self.bindings.forget(info.id)
         self.runner.start(job_id, progress)
@@ -147,6 +149,7 @@ class LifecycleService:
         with self.catalog.transaction() as cursor:
             set_version_state(cursor, record.collection_id, record.column_key, EmbeddingVersionState.RETIRING)
             cancelled = self.jobs.transition(job_id, JobState.CANCELLED, cursor=cursor)
+            self.pause_points.reach("lifecycle.cancel.checked")
         self.bindings.forget(record.collection_id)
         self._retire(info, record.column_key)
         return cancelled
@@ -165,18 +168,28 @@ class LifecycleService:
     # ---------------------------------------------------- promote, rollback
 
     def promote(
-        self, info: CollectionInfo, field: str, model: str, *, reason: str | None = None, actor: str | None = None
+        self,
+        info: CollectionInfo,
+        field: str,
+        model: str,
+        *,
+        reason: str | None = None,
+        actor: str | None = None,
+        index_gaps: dict[str, str | None] | None = None,
     ) -> dict[str, Any]:
         """Serve ``model``'s vectors for ``field`` and move the field's model alias to it, atomically.
 
         Refused (``FailedPreconditionError``) unless the version's vectors are complete
         (READY) and its index is built. An experiment running on the field is stopped
-        in the same transaction (its traffic goes to the new serving version). Returns
-        what moved and how long it took.
+        in the same transaction (its traffic goes to the new serving version). A caller
+        that runs this inside its own catalog transaction passes ``index_gaps`` (see
+        ``index_gaps``), read before it began. Returns what moved and how long it took.
         """
         self.binding(info, field)  # a field that is not model-bound fails before any lookup
         model_version = self.registry.resolve(model)
-        return self._switch(info, field, lambda binding: binding.version(model_version), "promote", reason, actor)
+        return self._switch(
+            info, field, lambda binding: binding.version(model_version), "promote", reason, actor, index_gaps
+        )
 
     def rollback(
         self, info: CollectionInfo, field: str, *, reason: str | None = None, actor: str | None = None
@@ -190,6 +203,16 @@ class LifecycleService:
 
         return self._switch(info, field, previous, "rollback", reason, actor)
 
+    def index_gaps(self, info: CollectionInfo, field: str) -> dict[str, str | None]:
+        """Per READY version of ``field`` (by column key): None when its index is complete, else why not.
+
+        Read before a promotion's catalog transaction, never inside it: the check takes
+        the store's and the index layer's locks, and their holders (a write checking its
+        versions, a flush, a store being opened) wait for the catalog's lock.
+        """
+        ready = [v for v in self.binding(info, field).versions if v.state is EmbeddingVersionState.READY]
+        return {version.column_key: self.index_check(info, version.column_key) for version in ready}
+
     def _switch(
         self,
         info: CollectionInfo,
@@ -198,9 +221,11 @@ class LifecycleService:
         action: str,
         reason: str | None,
         actor: str | None,
+        index_gaps: dict[str, str | None] | None = None,
     ) -> dict[str, Any]:
         """Check and commit a serving change in one catalog transaction, against the state that transaction sees."""
         started = time.perf_counter()
+        gaps = self.index_gaps(info, field) if index_gaps is None else index_gaps
         with self.catalog.transaction() as cursor:
             binding = self.binding_in(cursor, info, field)
             target = choose(binding)
@@ -211,7 +236,12 @@ class LifecycleService:
                     f"cannot {action} field {field!r} to {target.uri}: its vectors are {target.state.value}, "
                     "not complete (wait for the backfill job)"
                 )
-            missing_index = self.index_check(info, target.column_key)
+            if target.column_key not in gaps:  # it became READY after the index check: rare, and safe to retry
+                raise FailedPreconditionError(
+                    f"cannot {action} field {field!r} to {target.uri}: it became READY while this {action} was "
+                    "being checked; try again"
+                )
+            missing_index = gaps[target.column_key]
             if missing_index is not None:
                 raise FailedPreconditionError(f"cannot {action} field {field!r} to {target.uri}: {missing_index}")
             ref = parse_model_uri(binding.model_ref)
@@ -240,6 +270,8 @@ class LifecycleService:
             self.catalog.record_event(cursor, f"embedding.{action}", info.name, field=field, to=target.uri)
             why = f"{action} of field {field!r} to {target.uri}" + (f": {reason}" if reason else "")
             self.end_experiments(cursor, info, field, why)
+        # Committed, unless a caller's transaction holds this one (promote_experiment commits it later).
+        self.pause_points.reach(f"lifecycle.{action}.committed")
         self.bindings.forget(info.id)
         return {
             "collection_name": info.name,

@@ -46,6 +46,7 @@ EFS = (16, 32, 64, 128, 256)
 SELECTIVITY = (1, 10, 50)
 FILTER_EF = 64
 K = 10
+LIBRARIES = ("faiss", "hnswlib")  # the raw libraries: the limit EmbeDB is held to, not peers
 console = Console()
 
 
@@ -163,7 +164,7 @@ def run_worker(system: str, data_path: Path, folder: Path, box_s: float) -> dict
         "system": system,
         "rows": int(base.shape[0]),
         "ingest_s": ingest_s,
-        "ingest_rows_per_s": base.shape[0] / ingest_s if system != "faiss" else None,
+        "ingest_rows_per_s": base.shape[0] / ingest_s if system not in LIBRARIES else None,
         "build_s": build_s,
         "build_during_ingest": runner.build_during_ingest,
         "single": {},
@@ -286,14 +287,22 @@ def targets(done: list[dict[str, Any]]) -> dict[str, Any]:
     """The issue's targets, computed from this run."""
     by = {r["system"]: r for r in done}
     out: dict[str, Any] = {}
-    ours, faiss = by.get("embedb"), by.get("faiss")
-    peers = [r for name, r in by.items() if name not in ("embedb", "faiss")]
-    if ours and faiss:
+    ours = by.get("embedb")
+    libraries = [by[name] for name in LIBRARIES if name in by]
+    peers = [r for name, r in by.items() if name != "embedb" and name not in LIBRARIES]
+    if ours and libraries:
         for mode, goal in (("single", 0.8), ("batch", 0.9)):
-            a, b = best_at(ours, mode), best_at(faiss, mode)
-            if a and b:
-                out[f"{mode}_qps_vs_faiss_at_recall_0.95"] = {"embedb": a, "faiss": b, "ratio": a[0] / b[0], "goal": goal, "met": a[0] / b[0] >= goal}
-        out["build_time_vs_faiss"] = {"ratio": ours["build_s"] / faiss["build_s"], "goal": 1.2, "met": ours["build_s"] / faiss["build_s"] <= 1.2}
+            mine = best_at(ours, mode)
+            limits = {r["system"]: best_at(r, mode) for r in libraries}
+            reached = {name: value for name, value in limits.items() if value is not None}
+            if mine and reached:
+                fastest = max(reached, key=lambda name: reached[name][0])
+                ratio = mine[0] / reached[fastest][0]
+                out[f"{mode}_qps_vs_fastest_library_at_recall_0.95"] = {
+                    "embedb": mine, "libraries": reached, "fastest": fastest, "ratio": ratio, "goal": goal, "met": ratio >= goal
+                }
+        fastest_build = min(r["build_s"] for r in libraries)
+        out["build_time_vs_fastest_library"] = {"ratio": ours["build_s"] / fastest_build, "goal": 1.2, "met": ours["build_s"] / fastest_build <= 1.2}
         if "same_index_control" in ours:
             out["same_index_single_query_ratio"] = {ef: v["ratio"] for ef, v in ours["same_index_control"].items()}
     if ours:
@@ -301,13 +310,13 @@ def targets(done: list[dict[str, Any]]) -> dict[str, Any]:
         beats = {p["system"]: (best_at(p, "single") or (0.0, "none"))[0] for p in peers}
         out["single_qps_above_every_peer"] = {"embedb": best, "peers_best_at_0.95": beats, "met": best is not None and all(best[0] > v for v in beats.values())}
         for percent in (10, 1):
-            mine = ours["filtered"][f"{percent}%"]
+            filtered = ours["filtered"][f"{percent}%"]
             rivals = {p["system"]: p["filtered"][f"{percent}%"]["qps"] for p in peers}
             out[f"filtered_{percent}%"] = {
-                "recall": mine["recall"],
-                "qps": mine["qps"],
+                "recall": filtered["recall"],
+                "qps": filtered["qps"],
                 "peers_qps": rivals,
-                "met": mine["recall"] >= 0.95 and all(mine["qps"] > v for v in rivals.values()),
+                "met": filtered["recall"] >= 0.95 and all(filtered["qps"] > v for v in rivals.values()),
             }
     for name, value in out.items():
         console.print(f"target {name}: {json.dumps(value, default=str)}")

@@ -105,7 +105,7 @@ class EmbedbRunner(Runner):
     def raw_index(self) -> Any:
         """The Faiss index EmbeDB built (for the same-process overhead control)."""
         db: Any = self.db
-        collection = db.indexes.collection(db._info("bench"))
+        collection = db.indexes.collection(db.database.metadata.info("bench"))
         (index,) = collection.ready.values()
         return index._index
 
@@ -163,6 +163,59 @@ class FaissRunner(Runner):
 
     def reopen(self) -> None:
         self.index = self.faiss.read_index(str(self.folder / "index.faiss"))
+
+
+class HnswlibRunner(Runner):
+    """Raw hnswlib (the other library limit): one ``Index`` over the rows, filters as hnswlib's Python callback."""
+
+    name = "hnswlib"
+
+    def __init__(self, folder: Path, dim: int) -> None:
+        super().__init__(folder, dim)
+        import hnswlib
+
+        self.hnswlib = hnswlib
+        self.index: Any = None
+        self.bucket = np.empty(0)
+        self._filters: dict[int, Callable[[int], bool]] = {}
+
+    def ingest(self, ids: np.ndarray, vectors: np.ndarray, bucket: np.ndarray) -> None:
+        self.vectors, self.ids = vectors, ids  # already unit length
+        self.bucket = bucket
+
+    def build(self) -> None:
+        index = self.hnswlib.Index(space="ip", dim=self.dim)
+        index.init_index(max_elements=self.ids.size, M=M, ef_construction=EF_CONSTRUCTION)
+        index.add_items(self.vectors, self.ids)  # every core, as hnswlib does by default
+        self.index = index
+        del self.vectors
+        self.folder.mkdir(parents=True, exist_ok=True)
+        index.save_index(str(self.folder / "index.hnswlib"))
+
+    def set_ef(self, ef: int) -> None:
+        self.ef = ef
+        self.index.set_ef(ef)
+
+    def _filter(self, below: int) -> Callable[[int], bool]:
+        if below not in self._filters:
+            allowed = (self.bucket < below).tolist()
+            self._filters[below] = allowed.__getitem__
+        return self._filters[below]
+
+    def search(self, queries: np.ndarray, k: int, below: int | None) -> list[list[int]]:
+        threads = 1 if queries.shape[0] == 1 else -1
+        predicate = None if below is None else self._filter(below)
+        labels, _ = self.index.knn_query(queries, k=k, num_threads=threads, filter=predicate)
+        rows: list[list[int]] = labels.tolist()
+        return rows
+
+    def close(self) -> None:
+        self.index = None
+
+    def reopen(self) -> None:
+        index = self.hnswlib.Index(space="ip", dim=self.dim)
+        index.load_index(str(self.folder / "index.hnswlib"))
+        self.index = index
 
 
 class ChromaRunner(Runner):
@@ -323,6 +376,7 @@ class MilvusLiteRunner(Runner):
 RUNNERS: dict[str, Callable[[Path, int], Runner]] = {
     "embedb": EmbedbRunner,
     "faiss": FaissRunner,
+    "hnswlib": HnswlibRunner,
     "chroma": ChromaRunner,
     "lancedb": LanceRunner,
     "milvus-lite": MilvusLiteRunner,

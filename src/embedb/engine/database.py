@@ -72,7 +72,7 @@ class Database:
         )
         self.path = self.storage.path
         self.catalog = self.storage.catalog
-        self.indexes = IndexService(self.storage)
+        self.indexes = IndexService(self.storage, self.pause_points)
         self.models = ModelRegistry(
             self.catalog,
             self.path / ARTIFACTS_DIR,

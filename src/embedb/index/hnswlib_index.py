@@ -23,6 +23,7 @@ from embedb.index.vector_index import DEFAULT_EF, BuildCancelled, IndexSpec
 from embedb.schema import MetricType
 
 BUILD_CHUNK_ROWS = 16_384
+BUILD_ORDER_SEED = 0x5EED
 
 
 class HnswlibIndex:
@@ -53,17 +54,21 @@ class HnswlibIndex:
         should_stop: Callable[[], bool] | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> None:
-        """Insert every row (labels are row numbers), a chunk at a time."""
+        """Insert every row (labels are row numbers) in a seeded random order, a chunk at a time.
+
+        The order matters as it does for the Faiss graph (``embedb.index.faiss_index``).
+        """
         rows = int(vectors.shape[0])
         index = hnswlib.Index(space=self._space, dim=self.dim)
         index.init_index(max_elements=max(rows, 1), M=self.spec.params["M"], ef_construction=self.spec.params["efConstruction"], random_seed=100)
+        order = np.random.default_rng(BUILD_ORDER_SEED).permutation(rows)
         for start in range(0, rows, BUILD_CHUNK_ROWS):
             if should_stop is not None and should_stop():
                 raise BuildCancelled("index build cancelled")
-            chunk = np.ascontiguousarray(vectors[start : start + BUILD_CHUNK_ROWS], dtype=np.float32)
-            index.add_items(chunk, np.arange(start, start + chunk.shape[0]), num_threads=-1)
+            picked = order[start : start + BUILD_CHUNK_ROWS]
+            index.add_items(np.ascontiguousarray(vectors[picked], dtype=np.float32), picked, num_threads=-1)
             if progress is not None:
-                progress(start + chunk.shape[0])
+                progress(min(start + BUILD_CHUNK_ROWS, rows))
         self._index = index
 
     def _kernel(self, ef: int) -> Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]:

@@ -35,6 +35,7 @@ from embedb.errors import CorruptionError, StorageError
 from embedb.index.catalog import IndexCatalog, IndexDefinition, SegmentIndexRecord
 from embedb.index.files import load_index, remove_unlisted, save_index
 from embedb.index.vector_index import BuildCancelled, VectorIndex, make_index
+from embedb.pause_points import PausePoints
 from embedb.schema import MetricType
 from embedb.storage import CollectionInfo, CollectionStore, SegmentData, SegmentView, StorageEngine
 
@@ -138,10 +139,18 @@ class CollectionIndexes:
                 self.status[(segment_id, key)] = status
             self._changed.notify_all()
 
+    def abandon(self, segment_id: int, key: str) -> None:
+        """A build gave up: clear its BUILDING status, but not a PENDING one a newer definition scheduled meanwhile."""
+        with self._changed:
+            current = self.status.get((segment_id, key))
+            if current is not None and current.state is BuildState.BUILDING:
+                self.status.pop((segment_id, key))
+            self._changed.notify_all()
+
     def progress(self, segment_id: int, key: str, rows_done: int) -> None:
         with self._changed:
             current = self.status.get((segment_id, key))
-            if current is not None:
+            if current is not None and current.state is BuildState.BUILDING:
                 self.status[(segment_id, key)] = replace(current, rows_done=rows_done)
 
     def publish(self, segment_id: int, key: str, index: VectorIndex, record: SegmentIndexRecord) -> bool:
@@ -256,8 +265,9 @@ class CollectionIndexes:
 class IndexService:
     """The index layer of one storage engine; ``embedb.engine.Database`` builds one and feeds it storage events."""
 
-    def __init__(self, engine: StorageEngine) -> None:
+    def __init__(self, engine: StorageEngine, pause_points: PausePoints | None = None) -> None:
         self.engine = engine
+        self.pause_points = pause_points or PausePoints()
         self.settings = engine.settings
         self.read_only = engine.read_only
         self.catalog = IndexCatalog(engine.catalog)
@@ -404,10 +414,11 @@ class IndexService:
             seconds = time.perf_counter() - started
             entry = save_index(index, collection.store.segment_folder(segment_id))
         except BuildCancelled:
-            collection.set_status(segment_id, key, None)
+            collection.abandon(segment_id, key)
+            self.pause_points.reach("index.build.abandoned")
             return
         except FileNotFoundError:  # the segment was compacted away while we built
-            collection.set_status(segment_id, key, None)
+            collection.abandon(segment_id, key)
             return
         except Exception as error:
             log.exception("building the index of segment %s column %r failed", segment_id, key)
@@ -421,7 +432,7 @@ class IndexService:
             outcome = False if self._stopped else self.catalog.publish_segment_index(collection_id, record, definition)
             if outcome is False or not collection.publish(segment_id, key, index, record):
                 path.unlink(missing_ok=True)
-                collection.set_status(segment_id, key, None)
+                collection.abandon(segment_id, key)
                 return
         if isinstance(outcome, dict):
             (collection.store.segment_folder(segment_id) / outcome["file"]).unlink(missing_ok=True)

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint typecheck pytest bench clean
 
-$(STAMP): pyproject.toml setup.py src/embedb/index/_hnsw.c
+$(STAMP): pyproject.toml setup.py src/embedb/_native.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: this exact version is a CPU wheel on local disk (any other downloads CUDA).

@@ -1,4 +1,4 @@
-"""The one compiled part of EmbeDB: the HNSW search kernel (src/embedb/index/_hnsw.c).
+"""The one compiled part of EmbeDB: the HNSW search kernel (src/embedb/_native.c).
 
 Everything else is declared in pyproject.toml. The extension is optional: when it
 cannot be built (no C compiler), the install goes on and HNSW searches use Faiss's
@@ -10,8 +10,8 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "embedb.index._hnsw",
-            sources=["src/embedb/index/_hnsw.c"],
+            "embedb._native",
+            sources=["src/embedb/_native.c"],
             extra_compile_args=["-O3", "-std=c11", "-fno-strict-aliasing"],
             optional=True,
         )

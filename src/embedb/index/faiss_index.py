@@ -10,7 +10,7 @@ HNSW graphs are built with the rows inserted in a seeded random order (an
 ``IndexIDMap`` keeps each node's row): inserted in the segment's order —
 often sorted or clustered — the graph is measurably worse (recall@10 0.962
 instead of 0.970 at ef 32 on the WordNet set). They are searched by EmbeDB's
-own kernel (``embedb.index._hnsw``: no allocation per query, four distances
+own kernel (``embedb._native.Graph``: no allocation per query, four distances
 at a time, the filter bitmap over rows) when it was compiled, else by Faiss.
 
 Small segments get smaller codebooks: ``nlist`` is capped at rows / 39 and
@@ -35,7 +35,7 @@ from embedb.schema import MetricType
 
 NativeGraph: type[Any] | None
 try:
-    from embedb.index._hnsw import Graph as NativeGraph
+    from embedb._native import Graph as NativeGraph
 except ImportError:  # built without a C compiler: HNSW searches use Faiss's own search
     NativeGraph = None
 
@@ -185,6 +185,23 @@ class FaissIndex:
         if np.count_nonzero(missing):  # cheaper than rows.min() per call
             scores[missing] = -np.inf
         return scores, rows
+
+    def search_unprepared(
+        self, queries: np.ndarray, k: int, params: Mapping[str, Any], *, normalize: bool
+    ) -> tuple[np.ndarray, np.ndarray, int] | None:
+        """The short search path: queries as given (float32, C order), made unit length here when ``normalize``.
+
+        Returns (scores, rows, empty slots); None without the native kernel or
+        when a query holds a NaN or an infinity (the caller's general path names it).
+        """
+        if self._graph is None:
+            return None
+        nq = queries.shape[0]
+        scores = np.empty((nq, k), dtype=np.float32)
+        rows = np.empty((nq, k), dtype=np.int64)
+        threads = 1 if nq == 1 else faiss.omp_get_max_threads()
+        missing = self._graph.search(queries, k, int(params.get("ef", 64)), None, scores, rows, threads, normalize)
+        return None if missing < 0 else (scores, rows, missing)
 
     # ---------------------------------------------------------- persistence
 

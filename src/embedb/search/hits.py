@@ -8,6 +8,7 @@ checks ``limit`` and ``offset`` for searches and queries alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,12 @@ from embedb.errors import InvalidArgumentError
 from embedb.query import NO_ROW, OutputPlan, RowRefs, distances_for_output, project
 from embedb.schema import CollectionSchema
 from embedb.storage import Snapshot
+
+native_hits: Callable[[list[Any], Any, int], Any] | None
+try:
+    from embedb._native import hits as native_hits
+except ImportError:  # built without a C compiler: the comprehension below
+    native_hits = None
 
 
 def check_paging(limit: int | None, offset: int, *, maximum: int | None) -> None:
@@ -91,6 +98,9 @@ def assemble_hits(
 
 def plain_hits(pks: np.ndarray, rows: np.ndarray, scores: np.ndarray, metric: Any) -> SearchHits:
     """Hits with ids and distances only, every slot found, rows of one segment."""
+    if native_hits is not None:
+        built: SearchHits = native_hits(pks[rows.ravel()].tolist(), distances_for_output(scores, metric), rows.shape[1])
+        return built
     keys = pks[rows].tolist()
     distances = distances_for_output(scores, metric).tolist()
     return [

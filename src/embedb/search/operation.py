@@ -28,7 +28,7 @@ from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
 from embedb.pause_points import PausePoints
 from embedb.query import OutputPlan, compile_filter, prepare_queries
-from embedb.schema import CollectionSchema, DataType, FieldSchema
+from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
 from embedb.search.execute import SearchRequest, search_snapshot
 from embedb.search.hits import assemble_hits, check_paging, plain_hits
 from embedb.search.planner import SegmentPlanner, group_search
@@ -243,9 +243,17 @@ class SearchOperation:
         options = search_options(search_params, metric=metric, field_name=field.name, k=limit, spec=definition.spec)
         if "_range" in options.params or options.group_by_field is not None:
             return None
-        queries = prepare_queries(check_query_vectors(query_field, data), metric)
-        scores, rows = index.search(queries, limit, options.params, None)
-        if np.count_nonzero(rows < 0):  # a short answer: let the general assembly drop the empty slots
+        unprepared = getattr(index, "search_unprepared", None)  # the native kernel normalises and checks itself
+        if unprepared is not None:
+            found = unprepared(data, limit, options.params, normalize=metric is MetricType.COSINE)
+            if found is None:
+                return None
+            scores, rows, missing = found
+        else:
+            queries = prepare_queries(check_query_vectors(query_field, data), metric)
+            scores, rows = index.search(queries, limit, options.params, None)
+            missing = np.count_nonzero(rows < 0)
+        if missing:  # a short answer: let the general assembly drop the empty slots
             segments = np.zeros(rows.shape, dtype=np.int64)
             plan = OutputPlan((info.schema.primary.name,), (), (), False)
             return assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric)

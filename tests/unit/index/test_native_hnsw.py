@@ -1,4 +1,4 @@
-"""The compiled HNSW kernel (embedb.index._hnsw) against Faiss's own search of the very same graph, and the oracle.
+"""The compiled HNSW kernel (embedb._native.Graph) against Faiss's own search of the very same graph, and the oracle.
 
 The kernel walks the graph Faiss built; these tests hold it to the same answers
 (recall equal to Faiss's at every ef, within a query or two), to the filter
@@ -31,7 +31,7 @@ faiss: Any = faiss_module  # its bundled stubs lack SearchParametersHNSW and dow
 
 
 def test_make_install_compiled_the_kernel() -> None:
-    assert faiss_index.NativeGraph is not None, "setup.py builds embedb.index._hnsw; is a C compiler installed?"
+    assert faiss_index.NativeGraph is not None, "setup.py builds embedb._native; is a C compiler installed?"
 
 
 def _hnsw(base: np.ndarray, metric: MetricType, *, m: int = 12) -> FaissIndex:
@@ -187,3 +187,35 @@ def test_without_the_kernel_faiss_searches(monkeypatch: pytest.MonkeyPatch, data
     allowed = np.less(np.random.default_rng(2).random(base.shape[0]), 0.2)
     _, rows = index.search(queries, K, {"ef": 200}, allowed)
     assert allowed[rows[rows >= 0]].all()
+
+
+def test_unprepared_queries_are_normalised_and_checked_in_the_kernel(data_32d: tuple[np.ndarray, np.ndarray]) -> None:
+    base, queries = data_32d
+    index = _hnsw(base, MetricType.COSINE)
+    scores, rows = index.search(queries, K, {"ef": 32}, None)
+    found = index.search_unprepared(np.ascontiguousarray(queries * 7.5), K, {"ef": 32}, normalize=True)
+    assert found is not None
+    np.testing.assert_array_equal(found[1], rows)
+    np.testing.assert_allclose(found[0], scores, rtol=1e-5, atol=1e-6)
+    assert found[2] == 0
+    bad = queries.copy()
+    bad[3, 5] = np.inf
+    assert index.search_unprepared(bad, K, {"ef": 32}, normalize=True) is None, "a non-finite query is left to the caller"
+    few = _hnsw(base[:4].copy(), MetricType.COSINE)
+    assert (few.search_unprepared(queries[:2].copy(), K, {"ef": 32}, normalize=True) or (None, None, 0))[2] == 2 * (K - 4)
+
+
+@pytest.mark.parametrize("keys", [np.arange(100, 112, dtype=np.int64), np.array([f"doc-{i}" for i in range(12)], dtype=object)])
+@pytest.mark.parametrize("metric", [MetricType.COSINE, MetricType.L2])
+def test_native_hits_match_the_python_ones(monkeypatch: pytest.MonkeyPatch, keys: np.ndarray, metric: MetricType) -> None:
+    from embedb.search import hits as hits_module
+
+    rows = np.array([[3, 1, 0], [11, 2, 7]], dtype=np.int64)
+    scores = np.array([[0.9, 0.5, -0.25], [-0.5, -1.0, -2.0]], dtype=np.float32)
+    native = hits_module.plain_hits(keys, rows, scores, metric)
+    monkeypatch.setattr(hits_module, "native_hits", None)
+    python = hits_module.plain_hits(keys, rows, scores, metric)
+    assert native == python
+    assert native[0][0]["id"] == keys[3] and type(native[0][0]["id"]) is type(python[0][0]["id"])
+    native[0][0]["entity"]["x"] = 1
+    assert native[0][1]["entity"] == {}, "every hit has its own entity dict"

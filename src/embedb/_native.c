@@ -1,5 +1,8 @@
 /*
- * embedb.index._hnsw: HNSW search over a graph Faiss built, with the row filter in the kernel.
+ * embedb._native: the compiled parts of EmbeDB's search path (setup.py builds it; each caller has a Python fallback).
+ *
+ * Graph: HNSW search over a graph Faiss built, with the row filter in the kernel.
+ * hits: the Milvus-shaped hit lists of a search, built without a Python loop.
  *
  * Faiss builds the graph (IndexHNSWFlat); this module only searches it. Per query it does
  * what the HNSW paper's search does: a greedy descent through the upper layers, then a
@@ -43,6 +46,8 @@ typedef struct {
     size_t candidates_capacity;
     Pair *results;
     size_t results_capacity;
+    float *query; /* a normalised copy of the query (COSINE) */
+    size_t query_capacity;
 } Scratch;
 
 static pthread_key_t scratch_key;
@@ -53,11 +58,12 @@ static void scratch_free(void *pointer) {
     free(scratch->visited);
     free(scratch->candidates);
     free(scratch->results);
+    free(scratch->query);
     free(scratch);
 }
 
-/* This thread's scratch, large enough for `nodes` nodes and `ef` results; NULL when out of memory. */
-static Scratch *scratch_for(size_t nodes, size_t ef) {
+/* This thread's scratch, large enough for `nodes` nodes, `ef` results and a query of `dim`; NULL when out of memory. */
+static Scratch *scratch_for(size_t nodes, size_t ef, size_t dim) {
     Scratch *scratch = (Scratch *)pthread_getspecific(scratch_key);
     if (scratch == NULL) {
         scratch = (Scratch *)calloc(1, sizeof(Scratch));
@@ -86,6 +92,12 @@ static Scratch *scratch_for(size_t nodes, size_t ef) {
         if (grown == NULL) return NULL;
         scratch->candidates = grown;
         scratch->candidates_capacity = capacity;
+    }
+    if (scratch->query_capacity < dim) {
+        float *grown = (float *)realloc(scratch->query, dim * sizeof(float));
+        if (grown == NULL) return NULL;
+        scratch->query = grown;
+        scratch->query_capacity = dim;
     }
     /* A new epoch marks nothing visited; after 65,535 queries the marks are cleared once. */
     scratch->epoch++;
@@ -255,6 +267,7 @@ typedef struct {
     size_t k, ef, nq;
     const uint8_t *allowed; /* bitmap over labels (rows), little-endian bit order; NULL: every row */
     size_t allowed_bits;
+    int normalize; /* scale each query to unit length first (COSINE) */
     float *scores;
     int64_t *rows;
     size_t next; /* the next query to take (batches over threads) */
@@ -293,6 +306,15 @@ static int search_one(const Job *job, size_t q) {
         rows[i] = -1;
     }
     if (graph->nodes == 0 || graph->entry_point < 0) return 0;
+    Scratch *scratch = scratch_for(graph->nodes, ef, dim);
+    if (scratch == NULL) return -1;
+    if (job->normalize) {
+        float squared = 0;
+        for (size_t i = 0; i < dim; i++) squared += query[i] * query[i];
+        float scale = squared > 0 ? 1.0f / sqrtf(squared) : 1.0f;
+        for (size_t i = 0; i < dim; i++) scratch->query[i] = query[i] * scale;
+        query = scratch->query;
+    }
 
     /* Upper layers: greedy, filter ignored. */
     int32_t entry = graph->entry_point;
@@ -316,8 +338,6 @@ static int search_one(const Job *job, size_t q) {
     }
 
     /* Layer 0: best-first with ef results. */
-    Scratch *scratch = scratch_for(graph->nodes, ef);
-    if (scratch == NULL) return -1;
     uint16_t *visited = scratch->visited;
     const uint16_t epoch = scratch->epoch;
     Pair *candidates = scratch->candidates;
@@ -487,15 +507,16 @@ fail_levels:
 }
 
 static PyObject *Graph_search(Graph *self, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"queries", "k", "ef", "allowed", "scores", "rows", "threads", NULL};
+    static char *keywords[] = {"queries", "k", "ef", "allowed", "scores", "rows", "threads", "normalize", NULL};
     PyObject *queries_object, *allowed_object, *scores_object, *rows_object;
     Py_ssize_t k, ef, threads = 1;
+    int normalize = 0;
     if (self->owner == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Graph is not initialised");
         return NULL;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OnnOOO|n", keywords, &queries_object, &k, &ef, &allowed_object,
-                                     &scores_object, &rows_object, &threads))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OnnOOO|np", keywords, &queries_object, &k, &ef, &allowed_object,
+                                     &scores_object, &rows_object, &threads, &normalize))
         return NULL;
     if (k < 1 || ef < 1) {
         PyErr_SetString(PyExc_ValueError, "k and ef must be positive");
@@ -523,9 +544,18 @@ static PyObject *Graph_search(Graph *self, PyObject *args, PyObject *kwargs) {
         .allowed_bits = has_allowed ? (size_t)allowed.len * 8 : 0,
         .scores = (float *)scores.buf,
         .rows = (int64_t *)rows.buf,
+        .normalize = normalize,
         .next = 0,
         .failed = 0,
     };
+    /* A NaN or an infinity in any query: nothing is searched, and -1 says so (the caller names the query). */
+    const float *values = (const float *)queries.buf;
+    for (Py_ssize_t i = 0; i < nq * (Py_ssize_t)self->dim; i++) {
+        if (!isfinite(values[i])) {
+            result = PyLong_FromLong(-1);
+            goto release_allowed;
+        }
+    }
     pthread_mutex_init(&job.lock, NULL);
     size_t workers = threads > 1 ? (size_t)threads : 1;
     if (workers > job.nq) workers = job.nq > 0 ? job.nq : 1;
@@ -551,9 +581,11 @@ static PyObject *Graph_search(Graph *self, PyObject *args, PyObject *kwargs) {
     if (job.failed) {
         PyErr_NoMemory();
     } else {
-        Py_INCREF(Py_None);
-        result = Py_None;
+        Py_ssize_t missing = 0;
+        for (Py_ssize_t i = 0; i < nq * k; i++) missing += job.rows[i] < 0;
+        result = PyLong_FromSsize_t(missing);
     }
+release_allowed:
     if (has_allowed) PyBuffer_Release(&allowed);
 release_rows:
     PyBuffer_Release(&rows);
@@ -571,7 +603,8 @@ static PyObject *Graph_nodes(Graph *self, void *closure) {
 
 static PyMethodDef Graph_methods[] = {
     {"search", (PyCFunction)(void (*)(void))Graph_search, METH_VARARGS | METH_KEYWORDS,
-     "search(queries, k, ef, allowed, scores, rows, threads=1): top-k of float32 queries into scores and rows."},
+     "search(queries, k, ef, allowed, scores, rows, threads=1, normalize=False) -> slots left empty (-1: a query is not "
+     "finite, nothing searched): top-k of float32 queries into scores and rows."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -581,7 +614,7 @@ static PyGetSetDef Graph_getset[] = {
 };
 
 static PyTypeObject GraphType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "embedb.index._hnsw.Graph",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "embedb._native.Graph",
     .tp_basicsize = sizeof(Graph),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "An HNSW graph (Faiss's arrays) that searches with the row filter in the kernel.",
@@ -592,14 +625,70 @@ static PyTypeObject GraphType = {
     .tp_getset = Graph_getset,
 };
 
-static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "embedb.index._hnsw", "HNSW search over a Faiss-built graph (see the C source).", -1,
-    NULL, NULL, NULL, NULL, NULL,
+/* ------------------------------------------------------------------ hits */
+
+static PyObject *key_id, *key_distance, *key_entity;
+
+/* hits(keys, distances, k): per query a list of {"id": key, "distance": float, "entity": {}}. */
+static PyObject *build_hits(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *keys, *distances_object;
+    Py_ssize_t k;
+    if (!PyArg_ParseTuple(args, "O!On", &PyList_Type, &keys, &distances_object, &k)) return NULL;
+    Py_buffer distances;
+    if (get_buffer(distances_object, &distances, 0, "distances", 4, -1) != 0) return NULL;
+    Py_ssize_t count = distances.len / 4;
+    if (k < 1 || count % k != 0 || PyList_GET_SIZE(keys) != count) {
+        PyBuffer_Release(&distances);
+        PyErr_SetString(PyExc_ValueError, "hits: keys and distances must hold nq * k items");
+        return NULL;
+    }
+    const float *value = (const float *)distances.buf;
+    Py_ssize_t nq = count / k;
+    PyObject *out = PyList_New(nq);
+    if (out == NULL) goto fail;
+    for (Py_ssize_t q = 0; q < nq; q++) {
+        PyObject *row = PyList_New(k);
+        if (row == NULL) goto fail;
+        PyList_SET_ITEM(out, q, row);
+        for (Py_ssize_t i = 0; i < k; i++) {
+            PyObject *hit = PyDict_New();
+            if (hit == NULL) goto fail;
+            PyList_SET_ITEM(row, i, hit);
+            PyObject *distance = PyFloat_FromDouble((double)value[q * k + i]);
+            PyObject *entity = PyDict_New();
+            int failed = distance == NULL || entity == NULL || PyDict_SetItem(hit, key_id, PyList_GET_ITEM(keys, q * k + i)) != 0 ||
+                         PyDict_SetItem(hit, key_distance, distance) != 0 || PyDict_SetItem(hit, key_entity, entity) != 0;
+            Py_XDECREF(distance);
+            Py_XDECREF(entity);
+            if (failed) goto fail;
+        }
+    }
+    PyBuffer_Release(&distances);
+    return out;
+fail:
+    Py_XDECREF(out);
+    PyBuffer_Release(&distances);
+    return NULL;
+}
+
+static PyMethodDef module_methods[] = {
+    {"hits", build_hits, METH_VARARGS, "hits(keys, distances, k): per query a list of {'id', 'distance', 'entity': {}}."},
+    {NULL, NULL, 0, NULL},
 };
 
-PyMODINIT_FUNC PyInit__hnsw(void) {
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "embedb._native", "The compiled parts of EmbeDB's search path (see the C source).", -1,
+    module_methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__native(void) {
     if (pthread_key_create(&scratch_key, scratch_free) != 0) return PyErr_NoMemory();
     if (PyType_Ready(&GraphType) < 0) return NULL;
+    key_id = PyUnicode_InternFromString("id");
+    key_distance = PyUnicode_InternFromString("distance");
+    key_entity = PyUnicode_InternFromString("entity");
+    if (key_id == NULL || key_distance == NULL || key_entity == NULL) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     Py_INCREF(&GraphType);

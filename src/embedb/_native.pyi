@@ -1,4 +1,4 @@
-"""Types of the compiled HNSW kernel (src/embedb/index/_hnsw.c)."""
+"""Types of the compiled search parts (src/embedb/_native.c)."""
 
 from typing import Any
 
@@ -18,4 +18,8 @@ class Graph:
         labels: Any = None,
         owner: Any = None,
     ) -> None: ...
-    def search(self, queries: Any, k: int, ef: int, allowed: Any, scores: Any, rows: Any, threads: int = 1) -> None: ...
+    def search(
+        self, queries: Any, k: int, ef: int, allowed: Any, scores: Any, rows: Any, threads: int = 1, normalize: bool = False
+    ) -> int: ...
+
+def hits(keys: list[Any], distances: Any, k: int) -> list[list[dict[str, Any]]]: ...

@@ -6,9 +6,10 @@
  *
  * Faiss builds the graph (IndexHNSWFlat); this module only searches it. Per query it does
  * what the HNSW paper's search does: a greedy descent through the upper layers, then a
- * best-first search of layer 0 with a candidate heap and a result heap of size ef. Rows a
- * filter excludes are still walked through (so the graph stays connected) but never
- * returned. What makes it cheaper than Faiss's own search for one query at a time:
+ * best-first search of layer 0 with a candidate heap and a result heap of size ef. A filter
+ * does not change the walk (it is the unfiltered one at the same ef, as in Faiss): every
+ * allowed row met on the way is kept in a heap of the k best, and only those are returned;
+ * the search planner widens ef so that enough allowed rows are met. What makes it cheaper than Faiss's own search for one query at a time:
  *   - no allocation per query: the visited marks (epoch-stamped, so never cleared between
  *     queries) and both heaps live in per-thread scratch that grows once;
  *   - distances are inlined SIMD loops (one build per CPU level, picked at load time);
@@ -46,6 +47,8 @@ typedef struct {
     size_t candidates_capacity;
     Pair *results;
     size_t results_capacity;
+    Pair *kept; /* the allowed rows among the visited ones, when a filter is given */
+    size_t kept_capacity;
     float *query; /* a normalised copy of the query (COSINE) */
     size_t query_capacity;
 } Scratch;
@@ -58,12 +61,13 @@ static void scratch_free(void *pointer) {
     free(scratch->visited);
     free(scratch->candidates);
     free(scratch->results);
+    free(scratch->kept);
     free(scratch->query);
     free(scratch);
 }
 
-/* This thread's scratch, large enough for `nodes` nodes, `ef` results and a query of `dim`; NULL when out of memory. */
-static Scratch *scratch_for(size_t nodes, size_t ef, size_t dim) {
+/* This thread's scratch for `nodes` nodes, `ef` results, `k` kept rows and a query of `dim`; NULL when out of memory. */
+static Scratch *scratch_for(size_t nodes, size_t ef, size_t k, size_t dim) {
     Scratch *scratch = (Scratch *)pthread_getspecific(scratch_key);
     if (scratch == NULL) {
         scratch = (Scratch *)calloc(1, sizeof(Scratch));
@@ -92,6 +96,12 @@ static Scratch *scratch_for(size_t nodes, size_t ef, size_t dim) {
         if (grown == NULL) return NULL;
         scratch->candidates = grown;
         scratch->candidates_capacity = capacity;
+    }
+    if (scratch->kept_capacity < k + 1) {
+        Pair *grown = (Pair *)realloc(scratch->kept, (k + 1) * sizeof(Pair));
+        if (grown == NULL) return NULL;
+        scratch->kept = grown;
+        scratch->kept_capacity = k + 1;
     }
     if (scratch->query_capacity < dim) {
         float *grown = (float *)realloc(scratch->query, dim * sizeof(float));
@@ -306,7 +316,7 @@ static int search_one(const Job *job, size_t q) {
         rows[i] = -1;
     }
     if (graph->nodes == 0 || graph->entry_point < 0) return 0;
-    Scratch *scratch = scratch_for(graph->nodes, ef, dim);
+    Scratch *scratch = scratch_for(graph->nodes, ef, k, dim);
     if (scratch == NULL) return -1;
     if (job->normalize) {
         float squared = 0;
@@ -342,10 +352,13 @@ static int search_one(const Job *job, size_t q) {
     const uint16_t epoch = scratch->epoch;
     Pair *candidates = scratch->candidates;
     Pair *results = scratch->results;
-    size_t candidate_count = 0, result_count = 0;
+    Pair *kept = scratch->kept;
+    size_t candidate_count = 0, result_count = 0, kept_count = 0;
+    const int filtered = job->allowed != NULL;
     visited[entry] = epoch;
     min_push(candidates, &candidate_count, (Pair){entry_distance, entry});
-    if (row_allowed(job, labels ? labels[entry] : entry)) max_push(results, &result_count, (Pair){entry_distance, entry});
+    max_push(results, &result_count, (Pair){entry_distance, entry});
+    if (filtered && row_allowed(job, labels ? labels[entry] : entry)) max_push(kept, &kept_count, (Pair){entry_distance, entry});
     const size_t width = (size_t)(cum[1] - cum[0]);
     int32_t fresh[width + 3];
     float fresh_distances[width + 3];
@@ -379,18 +392,24 @@ static int search_one(const Job *job, size_t q) {
                     scratch->candidates_capacity = capacity;
                 }
                 min_push(candidates, &candidate_count, (Pair){d, node});
-                if (row_allowed(job, labels ? labels[node] : node)) {
-                    max_push(results, &result_count, (Pair){d, node});
-                    if (result_count > ef) max_pop(results, &result_count);
-                }
+                max_push(results, &result_count, (Pair){d, node});
+                if (result_count > ef) max_pop(results, &result_count);
+            }
+            /* A filter changes what is kept, not where the search goes: the walk is the unfiltered one at this
+               ef (the planner widens ef so that about WIDEN * k allowed rows lie inside it). */
+            if (filtered && (kept_count < k || d < kept[0].distance) && row_allowed(job, labels ? labels[node] : node)) {
+                max_push(kept, &kept_count, (Pair){d, node});
+                if (kept_count > k) max_pop(kept, &kept_count);
             }
         }
     }
-    qsort(results, result_count, sizeof(Pair), pair_order);
-    size_t found = result_count < k ? result_count : k;
+    Pair *best = filtered ? kept : results;
+    size_t best_count = filtered ? kept_count : result_count;
+    qsort(best, best_count, sizeof(Pair), pair_order);
+    size_t found = best_count < k ? best_count : k;
     for (size_t i = 0; i < found; i++) {
-        scores[i] = -results[i].distance;
-        rows[i] = labels ? labels[results[i].node] : results[i].node;
+        scores[i] = -best[i].distance;
+        rows[i] = labels ? labels[best[i].node] : best[i].node;
     }
     return 0;
 }

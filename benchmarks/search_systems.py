@@ -103,11 +103,14 @@ class EmbedbRunner(Runner):
         self.db = self._embedb.connect(self.folder / "data", **self.settings)
 
     def raw_index(self) -> Any:
-        """The Faiss index EmbeDB built (for the same-process overhead control)."""
+        """The Faiss HNSW graph EmbeDB built, bare (for the same-process control: Faiss's own search of it)."""
+        import faiss
+
         db: Any = self.db
         collection = db.indexes.collection(db.database.metadata.info("bench"))
         (index,) = collection.ready.values()
-        return index._index
+        built: Any = index._index
+        return faiss.downcast_index(built.index) if isinstance(built, faiss.IndexIDMap) else built
 
     def extra(self) -> dict[str, Any]:
         description = self.db.describe_index("bench", "vector")

@@ -32,6 +32,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Bounds on what a search may ask for (EmbeDB asks at most 16,384 and 32,768) and on a layer's width (Faiss's
+   M is at most 2,048, so layer 0 holds at most 4,096 neighbours): every size below fits its type and the stack. */
+#define MAX_K (1 << 20)
+#define MAX_EF (1 << 20)
+#define MAX_WIDTH (1 << 16)
+
 typedef struct {
     float distance; /* lower is closer */
     int32_t node;
@@ -318,11 +324,11 @@ static int search_one(const Job *job, size_t q) {
     if (graph->nodes == 0 || graph->entry_point < 0) return 0;
     Scratch *scratch = scratch_for(graph->nodes, ef, k, dim);
     if (scratch == NULL) return -1;
-    if (job->normalize) {
-        float squared = 0;
-        for (size_t i = 0; i < dim; i++) squared += query[i] * query[i];
-        float scale = squared > 0 ? 1.0f / sqrtf(squared) : 1.0f;
-        for (size_t i = 0; i < dim; i++) scratch->query[i] = query[i] * scale;
+    if (job->normalize) { /* in double: a float32 sum of squares overflows from about 1e19 and underflows below 1e-23 */
+        double squared = 0;
+        for (size_t i = 0; i < dim; i++) squared += (double)query[i] * (double)query[i];
+        double norm = squared > 0 ? sqrt(squared) : 1.0;
+        for (size_t i = 0; i < dim; i++) scratch->query[i] = (float)((double)query[i] / norm);
         query = scratch->query;
     }
 
@@ -483,9 +489,19 @@ static int Graph_init(Graph *self, PyObject *args, PyObject *kwargs) {
     const uint64_t *offset = (const uint64_t *)self->offsets.buf;
     const int32_t *level = (const int32_t *)self->levels.buf;
     const int32_t *width = (const int32_t *)self->cum.buf;
+    if (width[0] != 0 || width[1] < 1) {
+        PyErr_SetString(PyExc_ValueError, "cum: layer 0 must start at 0 and hold at least one slot");
+        goto fail_labels;
+    }
+    for (int l = 0; l <= max_level; l++) {
+        if (width[l + 1] < width[l] || width[l + 1] - width[l] > MAX_WIDTH) {
+            PyErr_Format(PyExc_ValueError, "cum: layer %d ends before it starts or holds more than %d slots", l, MAX_WIDTH);
+            goto fail_labels;
+        }
+    }
     size_t slots = (size_t)(self->neighbors.len / 4);
     for (Py_ssize_t i = 0; i < nodes; i++) {
-        if (level[i] < 1 || level[i] > max_level + 1 || offset[i] + (uint64_t)width[level[i]] > slots) {
+        if (level[i] < 1 || level[i] > max_level + 1 || offset[i] > slots || (uint64_t)width[level[i]] > slots - offset[i]) {
             PyErr_Format(PyExc_ValueError, "node %zd: level or neighbour offsets out of range", i);
             goto fail_labels;
         }
@@ -537,8 +553,8 @@ static PyObject *Graph_search(Graph *self, PyObject *args, PyObject *kwargs) {
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OnnOOO|np", keywords, &queries_object, &k, &ef, &allowed_object,
                                      &scores_object, &rows_object, &threads, &normalize))
         return NULL;
-    if (k < 1 || ef < 1) {
-        PyErr_SetString(PyExc_ValueError, "k and ef must be positive");
+    if (k < 1 || ef < 1 || k > MAX_K || ef > MAX_EF) {
+        PyErr_Format(PyExc_ValueError, "k and ef must be positive and at most %d", MAX_K);
         return NULL;
     }
     Py_buffer queries, scores, rows, allowed;

@@ -216,6 +216,10 @@ class FaissIndex:
             raise StorageError(f"{path}: Faiss cannot read this index file ({error})", file=str(path)) from None
         if self._index.d != self.dim:
             raise StorageError(f"{path}: index dimension {self._index.d} does not match the column's {self.dim}", file=str(path))
+        if isinstance(self._index, faiss.IndexIDMap):  # every node names one row of the segment, each row once
+            labels = _view(self._index.id_map)
+            if labels.size and (labels.min() < 0 or labels.max() >= labels.size or np.bincount(labels).max() > 1):
+                raise StorageError(f"{path}: the index's node-to-row map is not a permutation of its rows", file=str(path))
         try:
             self._graph = native_graph(self._index, self.spec.metric) if self.spec.index_type == "HNSW" else None
         except ValueError as error:  # the kernel checks every offset and neighbour before it trusts a graph

@@ -244,6 +244,11 @@ class CollectionIndexes:
                 if record is not None and record.index_name == definition.index_name:
                     try:
                         index = load_index(record.spec, int(vectors.shape[1]), folder, record.file, verify=service.settings.verify_checksums)
+                        if index.ntotal != view.data.num_rows:
+                            raise StorageError(
+                                f"{record.file['file']}: {index.ntotal} rows indexed, the segment holds {view.data.num_rows}",
+                                file=record.file["file"],
+                            )
                     except (CorruptionError, StorageError) as error:
                         log.warning("index of segment %s column %r is unusable, rebuilding: %s", segment_id, key, error)
                     else:

@@ -27,12 +27,18 @@ def prepare_queries(queries: np.ndarray, metric: MetricType) -> np.ndarray:
     if queries.shape[0] == 1:
         # The common single query in two NumPy calls instead of six (each costs 1-2 µs).
         squared = float(np.dot(queries[0], queries[0]))
-        return queries / (math.sqrt(squared) if squared > 0 else 1.0)
-    # What np.linalg.norm computes, without its wrapper's overhead (this is on every search).
-    norms = np.sqrt(np.add.reduce(queries * queries, axis=1, keepdims=True))
-    if np.count_nonzero(norms) != norms.size:  # cheaper than norms.all() on a few values
-        norms[norms == 0] = 1
-    return queries / norms
+        if 1e-30 < squared < math.inf:
+            return queries / math.sqrt(squared)
+    else:
+        # What np.linalg.norm computes, without its wrapper's overhead (this is on every search).
+        norms = np.sqrt(np.add.reduce(queries * queries, axis=1, keepdims=True))
+        if not norms.size or (norms.min() > 1e-15 and np.isfinite(norms).all()):
+            return queries / norms
+    # In float64: a float32 sum of squares overflows from about 1e19 and underflows below 1e-23.
+    wide = queries.astype(np.float64)
+    norms = np.sqrt(np.add.reduce(wide * wide, axis=1, keepdims=True))
+    norms[norms == 0] = 1
+    return (wide / norms).astype(np.float32)
 
 
 def score_block(queries: np.ndarray, vectors: np.ndarray, norms: np.ndarray, metric: MetricType) -> np.ndarray:

@@ -217,6 +217,9 @@ class StorageEngine:
         with self._lock:
             store = self._stores.get(info.id)
             if store is None:
+                if self.catalog.query_one("SELECT 1 FROM collections WHERE id = ?", (info.id,)) is None:
+                    # a request that looked the collection up before a drop_collection committed
+                    raise CollectionNotFoundError(f"collection {info.name!r} does not exist", collection=info.name)
                 pk_is_int = info.schema.primary.dtype is DataType.INT64
                 dims = {f.name: int(f.dim or 0) for f in info.schema.vector_fields}
                 store = CollectionStore(

@@ -101,7 +101,13 @@ class SegmentView:
 
 def vector_norms(matrix: np.ndarray) -> np.ndarray:
     # einsum sums the squares without the (n, dim) temporary that np.linalg.norm makes.
-    return np.sqrt(np.einsum("ij,ij->i", matrix, matrix)).astype(np.float32, copy=False)
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix)).astype(np.float32, copy=False)
+    odd = ~np.isfinite(norms) | (norms < 1e-15)  # a float32 sum of squares overflows from ~1e19, underflows below ~1e-23
+    if odd.any():
+        wide = matrix[odd].astype(np.float64)
+        norms = norms.copy()
+        norms[odd] = np.sqrt(np.einsum("ij,ij->i", wide, wide))
+    return norms
 
 
 class GrowingSegment:

@@ -22,7 +22,7 @@ from tests.unit.index.conftest import clustered, exact_rows, recall, unit
 
 from embedb.errors import StorageError
 from embedb.index import faiss_index
-from embedb.index.faiss_index import FaissIndex, native_graph
+from embedb.index.faiss_index import FaissIndex, NativeGraph, native_graph
 from embedb.index.vector_index import IndexSpec
 from embedb.schema import MetricType
 from embedb.search.planner import WIDEN
@@ -162,6 +162,20 @@ def test_a_corrupt_graph_is_refused_before_any_search(tmp_path: Path, data_32d: 
     neighbours[3] = 10_000  # a node that does not exist
     with pytest.raises(ValueError, match="names node 10000"):
         native_graph(index._index, MetricType.COSINE)
+    inner = faiss.downcast_index(index._index.index)
+    hnsw = inner.hnsw
+    arrays = [faiss.vector_to_array(v) for v in (hnsw.levels, hnsw.offsets, hnsw.neighbors, hnsw.cum_nneighbor_per_level)]
+    vectors = faiss.vector_to_array(faiss.downcast_index(inner.storage).codes).view(np.float32)
+    levels, offsets, slots, cum = arrays
+    assert NativeGraph is not None
+    slots[3] = 0
+    cum[0] = -4  # a layer that would start before the node's first slot
+    with pytest.raises(ValueError, match="layer 0 must start at 0"):
+        NativeGraph(vectors, base.shape[1], levels, offsets, slots, cum, int(hnsw.entry_point), int(hnsw.max_level), True)
+    cum[0] = 0
+    levels[7] = int(hnsw.max_level) + 5
+    with pytest.raises(ValueError, match="node 7"):
+        NativeGraph(vectors, base.shape[1], levels, offsets, slots, cum, int(hnsw.entry_point), int(hnsw.max_level), True)
     faiss.write_index(index._index, str(tmp_path / "bad.faiss"))
     with pytest.raises(StorageError, match=r"bad\.faiss"):  # Faiss's reader or the kernel refuses it
         FaissIndex(index.spec, base.shape[1]).load(tmp_path / "bad.faiss")

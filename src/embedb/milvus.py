@@ -18,12 +18,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from embedb import __version__
 from embedb.connection import connect
 from embedb.contract import Backend
-from embedb.errors import InvalidArgumentError, SchemaError
+from embedb.errors import AliasNotFoundError, CollectionNotFoundError, EmbedbError, InvalidArgumentError, SchemaError
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
 
-__all__ = ["CollectionSchema", "DataType", "FieldSchema", "IndexParams", "MetricType", "MilvusClient", "MilvusSchema"]
+__all__ = [
+    "CollectionSchema",
+    "DataType",
+    "FieldSchema",
+    "IndexParams",
+    "MetricType",
+    "MilvusClient",
+    "MilvusException",
+    "MilvusSchema",
+]
+
+# pymilvus code catches ``MilvusException``: every error EmbeDB raises on purpose is one.
+MilvusException = EmbedbError
 
 IGNORED_KWARGS = frozenset(
     {
@@ -41,6 +54,7 @@ IGNORED_KWARGS = frozenset(
         "refresh",
         "_async",
         "_callback",
+        "progress_bar",
     }
 )
 
@@ -189,6 +203,30 @@ class MilvusClient:
     def query(self, collection_name: str, filter: str = "", output_fields: Any = None, **kwargs: Any) -> Any:
         kwargs = {k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS}
         return self._backend.query(collection_name, filter, output_fields=output_fields, **kwargs)
+
+    def drop_collection(self, collection_name: str, **kwargs: Any) -> None:
+        """As in Milvus, dropping a collection that does not exist is not an error (dropping one by an alias is)."""
+        try:
+            self._backend.drop_collection(collection_name)
+        except CollectionNotFoundError:
+            try:
+                target = self._backend.describe_alias(collection_name)["collection_name"]
+            except AliasNotFoundError:
+                return
+            raise InvalidArgumentError(
+                f"{collection_name!r} is an alias of {target!r}: drop the collection by its name", argument="collection_name"
+            ) from None
+
+    def drop_alias(self, alias: str, **kwargs: Any) -> None:
+        """As in Milvus, dropping an alias that does not exist is not an error."""
+        try:
+            self._backend.drop_alias(alias)
+        except AliasNotFoundError:
+            pass
+
+    def get_server_version(self, **kwargs: Any) -> str:
+        """EmbeDB's version (pymilvus asks the Milvus server for its own)."""
+        return f"embedb-{__version__}"
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         method = getattr(self._backend, name)

@@ -92,3 +92,26 @@ def test_unsupported_milvus_features_fail_clearly(tmp_path: Path) -> None:
     lite_file.write_bytes(b"SQLite format 3\x00")
     with pytest.raises(InvalidArgumentError, match="needs a directory"):
         MilvusClient(str(lite_file))
+
+
+def test_what_pymilvus_code_takes_for_granted(tmp_path: Path) -> None:
+    """pymilvus's examples/simple.py stopped at progress_bar; Milvus drops missing things quietly."""
+    from embedb.errors import CollectionNotFoundError, EmbedbError
+    from embedb.milvus import MilvusException
+
+    client = MilvusClient(str(tmp_path / "milvus.db"))
+    client.drop_collection("never_created")  # a no-op in Milvus
+    client.drop_alias("never_created")
+    client.create_collection("docs", dimension=4, consistency_level="Strong")
+    rows = [{"id": i, "vector": [float(i), 1.0, 0.0, 0.5]} for i in range(5)]
+    assert client.insert("docs", rows, progress_bar=True)["insert_count"] == 5
+    client.create_alias("docs", "current")
+    with pytest.raises(InvalidArgumentError, match="'current' is an alias of 'docs'"):  # refused, not silently skipped
+        client.drop_collection("current")
+    assert client.has_collection("docs")
+    assert MilvusException is EmbedbError and issubclass(CollectionNotFoundError, MilvusException)
+    assert client.get_server_version().startswith("embedb-")
+    client.drop_alias("current")
+    client.drop_collection("docs")
+    assert not client.has_collection("docs")
+    client.close()

@@ -9,6 +9,7 @@ back to the class, so embedded and server raise the same thing)::
     EmbedbError
     ├── InvalidArgumentError (ValueError)           400 invalid_argument
     │   ├── SchemaError                             400 schema_error
+    │   │   └── UnsupportedTypeError (AttributeError) 400 unsupported_type
     │   ├── DataError                               400 data_error
     │   │   └── DimensionMismatchError              400 dimension_mismatch
     │   ├── FilterError                             400 filter_error
@@ -91,6 +92,17 @@ class SchemaError(InvalidArgumentError):
     """A collection schema or field definition is invalid."""
 
     wire_name = "schema_error"
+
+
+class UnsupportedTypeError(SchemaError, AttributeError):
+    """A Milvus data type EmbeDB does not store yet (``DataType.FLOAT16_VECTOR``, ...).
+
+    Also an ``AttributeError``, so ``hasattr(DataType, name)`` and ``getattr`` with a
+    default keep working as they do for any missing name.
+    """
+
+    http_status = 400
+    wire_name = "unsupported_type"
 
 
 class DataError(InvalidArgumentError):

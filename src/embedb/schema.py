@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from embedb.errors import InvalidNameError, SchemaError
+from embedb.errors import InvalidNameError, SchemaError, UnsupportedTypeError
 
 # Checked with fullmatch: "$" alone would also match before a final newline ("docs\n").
 NAME_PATTERN = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,254}\Z")
@@ -27,7 +27,36 @@ MAX_ARRAY_CAPACITY = 4_096
 MAX_JSON_DEPTH = 64  # levels of arrays and objects in a JSON field's value
 
 
-class DataType(enum.IntEnum):
+# Milvus data types EmbeDB does not store yet: naming one is an ``UnsupportedTypeError``, not a bare AttributeError.
+MILVUS_TYPES_NOT_SUPPORTED = frozenset(
+    {
+        "BINARY_VECTOR",
+        "FLOAT16_VECTOR",
+        "BFLOAT16_VECTOR",
+        "SPARSE_FLOAT_VECTOR",
+        "INT8_VECTOR",
+        "TIMESTAMPTZ",
+        "GEOMETRY",
+        "STRUCT",
+        "TEXT",
+    }
+)
+
+
+def _not_supported(name: str, supported: Any) -> UnsupportedTypeError:
+    return UnsupportedTypeError(
+        f"data type {name} is not supported by EmbeDB yet; supported: {', '.join(supported)}", data_type=name
+    )
+
+
+class _DataTypeMeta(enum.EnumMeta):
+    def __getattr__(cls, name: str) -> Any:
+        if name in MILVUS_TYPES_NOT_SUPPORTED:
+            raise _not_supported(name, cls.__members__)
+        return super().__getattr__(name)  # type: ignore[misc]
+
+
+class DataType(enum.IntEnum, metaclass=_DataTypeMeta):
     """Field types; the numbers are Milvus's."""
 
     BOOL = 1
@@ -53,6 +82,8 @@ class DataType(enum.IntEnum):
             key = aliases.get(key, key)
             if key in cls.__members__:
                 return cls[key]
+            if key in MILVUS_TYPES_NOT_SUPPORTED:
+                raise _not_supported(key, cls.__members__)
         elif isinstance(value, int) and not isinstance(value, bool):
             try:
                 return cls(value)

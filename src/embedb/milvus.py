@@ -12,6 +12,7 @@ lists every difference.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from embedb.errors import AliasNotFoundError, CollectionNotFoundError, EmbedbErr
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
 
 __all__ = [
+    "AsyncMilvusClient",
     "CollectionSchema",
     "DataType",
     "FieldSchema",
@@ -247,3 +249,43 @@ class MilvusClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class AsyncMilvusClient:
+    """pymilvus's ``AsyncMilvusClient``: every ``MilvusClient`` call as a coroutine.
+
+    Each call runs the synchronous client on a worker thread (``asyncio.to_thread``),
+    so an event loop is never blocked by a search or an fsync; the client is
+    thread-safe, so concurrent coroutines are concurrent calls. ``create_schema``
+    and ``prepare_index_params`` stay synchronous, as in pymilvus.
+    """
+
+    create_schema = staticmethod(MilvusClient.create_schema)
+    prepare_index_params = staticmethod(MilvusClient.prepare_index_params)
+
+    def __init__(self, uri: str | os.PathLike[str] = ":memory:", **kwargs: Any) -> None:
+        self._client = MilvusClient(uri, **kwargs)
+
+    @property
+    def backend(self) -> Backend:
+        return self._client.backend
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._client, name)
+        if not callable(method):
+            return method
+
+        @functools.wraps(method)
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await asyncio.to_thread(method, *args, **kwargs)
+
+        return call
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._client.close)
+
+    async def __aenter__(self) -> AsyncMilvusClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -129,3 +129,28 @@ def test_a_milvus_type_embedb_lacks_is_named_not_a_bare_attribute_error(tmp_path
     with pytest.raises(AttributeError) as missing:
         _ = DataType.NO_SUCH_TYPE
     assert not isinstance(missing.value, SchemaError), "a name Milvus does not have either is a plain AttributeError"
+
+
+def test_async_client_runs_the_same_calls_as_coroutines(tmp_path: Path) -> None:
+    import asyncio
+
+    from embedb.errors import CollectionNotFoundError
+    from embedb.milvus import AsyncMilvusClient
+
+    async def main() -> None:
+        async with AsyncMilvusClient(str(tmp_path / "async.db")) as client:
+            schema = AsyncMilvusClient.create_schema(auto_id=False)
+            schema.add_field("id", DataType.INT64, is_primary=True).add_field("vector", DataType.FLOAT_VECTOR, dim=4)
+            index = AsyncMilvusClient.prepare_index_params()
+            index.add_index("vector", index_type="FLAT", metric_type="L2")
+            await client.create_collection("docs", schema=schema, index_params=index)
+            rows = [{"id": i, "vector": [float(i), 0.0, 0.0, 0.0]} for i in range(20)]
+            assert (await client.insert("docs", rows))["insert_count"] == 20
+            searches = [client.search("docs", [[float(i), 0.0, 0.0, 0.0]], limit=1) for i in range(5)]
+            answers = await asyncio.gather(*searches)  # concurrent calls on one client
+            assert [a[0][0]["id"] for a in answers] == [0, 1, 2, 3, 4]
+            assert [r["id"] for r in await client.query("docs", filter="id < 3")] == [0, 1, 2]
+            with pytest.raises(CollectionNotFoundError):
+                await client.describe_collection("nope")
+
+    asyncio.run(main())

@@ -184,7 +184,10 @@ class MilvusClient:
         return self._backend
 
     def create_collection(self, collection_name: str, dimension: int | None = None, **kwargs: Any) -> None:
+        """pymilvus's create_collection: quick setup from ``dimension``, or the ``schema`` (which wins when both are given)."""
         kwargs = {k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS}
+        if kwargs.get("schema") is not None:
+            dimension = None
         if isinstance(kwargs.get("index_params"), IndexParams):
             kwargs["index_params"] = list(kwargs["index_params"])
         self._backend.create_collection(collection_name, dimension, **kwargs)

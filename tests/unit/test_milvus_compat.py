@@ -111,6 +111,10 @@ def test_what_pymilvus_code_takes_for_granted(tmp_path: Path) -> None:
     assert client.has_collection("docs")
     assert MilvusException is EmbedbError and issubclass(CollectionNotFoundError, MilvusException)
     assert client.get_server_version().startswith("embedb-")
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True).add_field("emb", DataType.FLOAT_VECTOR, dim=8)
+    client.create_collection("both", dimension=4, schema=schema)  # as in pymilvus, the schema wins
+    assert [(f["name"], f.get("dim")) for f in client.describe_collection("both")["fields"]] == [("id", None), ("emb", 8)]
     client.drop_alias("current")
     client.drop_collection("docs")
     assert not client.has_collection("docs")

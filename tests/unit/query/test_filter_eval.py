@@ -138,6 +138,10 @@ TYPED_CASES: list[tuple[str, Callable[[Row], bool | None]]] = [
     # Kleene logic: unknown and false is false, unknown or true is true
     ("age > 30 or flag", lambda r: or_(cmp(r["age"], ">", 30), r["flag"])),
     ("age > 30 and flag", lambda r: and_(cmp(r["age"], ">", 30), r["flag"])),
+    # Milvus's ranges: a chained comparison is the 'and' of its links
+    ("20 < age <= 40", lambda r: and_(cmp(20, "<", r["age"]), cmp(r["age"], "<=", 40))),
+    ("50 >= age + 5 > small", lambda r: and_(cmp(50, ">=", arith(lambda a: a + 5, r["age"])), cmp(arith(lambda a: a + 5, r["age"]), ">", r["small"]))),
+    ("0 < small < age < 45", lambda r: and_(cmp(0, "<", r["small"]), cmp(r["small"], "<", r["age"]), cmp(r["age"], "<", 45))),
     ("not (age > 30 and flag)", lambda r: not_(and_(cmp(r["age"], ">", 30), r["flag"]))),
     ("not (age > 100 or flag)", lambda r: not_(or_(cmp(r["age"], ">", 100), r["flag"]))),
     ("age > 30 and not flag || name == 'al%ce'",

@@ -147,6 +147,10 @@ def test_names_params_and_the_dynamic_field() -> None:
         ("x in [1, 2,]", "(x in [1, 2])"),
         ("x in []", "(x in [])"),
         ("x == [1, [2, 'a']]", '(x == [1, [2, "a"]])'),
+        # Milvus's ranges: a chain of < / <= (or > / >=) is one 'and' of comparisons sharing their operands.
+        ("10 < age < 20", "((10 < age) and (age < 20))"),
+        ("10 <= age + 1 <= 12 or x", "(((10 <= (age + 1)) and ((age + 1) <= 12)) or x)"),
+        ("9 > a >= b > 1", "((9 > a) and (a >= b) and (b > 1))"),
     ],
 )
 def test_precedence_and_grouping(expression: str, expected: str) -> None:
@@ -185,7 +189,9 @@ def test_empty_expression_parses_to_none(blank: str) -> None:
         ("age = 1", 4, "expected '=='"),
         ("a & b", 2, "expected '&&' or 'and'"),
         ("a | b", 2, "expected '||' or 'or'"),
-        ("1 < x < 5", 6, "chained comparisons are not supported"),
+        ("1 < x > 5", 6, "a chained comparison must point one way, with < and <= or with > and >="),
+        ("x == 1 < 5", 7, "a chained comparison must point one way"),
+        ("1 < x < 5 == 5", 10, "a chained comparison must point one way"),
         ("x in", 4, "expected a value after 'in'"),
         ("x in [1, 2", 10, "expected ',' or ']' after '2'"),
         ("[1,,2]", 3, "expected a value after ','"),

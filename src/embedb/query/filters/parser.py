@@ -89,6 +89,7 @@ _INFIX_SYMBOLS = {
     "[": _POSTFIX,
 }
 _INFIX_KEYWORDS = {"or": _OR, "and": _AND, "in": _COMPARE, "like": _COMPARE, "is": _COMPARE}
+_DIRECTIONS = {"<": "up", "<=": "up", ">": "down", ">=": "down"}  # the comparisons a range may chain
 _COMPARE_SYMBOLS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 
 MAX_DEPTH = 100
@@ -179,15 +180,34 @@ class _Parser:
         try:
             left = self.prefix()
             last_was_comparison = False
+            # A range, as Milvus writes it: 10 < age <= 20 is 10 < age and age <= 20. While comparisons chain,
+            # ``chain`` holds the last one's right operand and its direction; the chain is one ``and`` node.
+            chain: tuple[Node, str] | None = None
+            chained = False
             while True:
                 token = self.current
                 power = self.infix_power(token)
                 if power <= min_power:
                     return left
                 if power == _COMPARE and last_was_comparison:
-                    raise self.error("chained comparisons are not supported", hint="write 'a < x and x < b' instead")
+                    direction = _DIRECTIONS.get(str(token.value)) if token.kind is TokenKind.SYMBOL else None
+                    if chain is None or direction != chain[1]:
+                        raise self.error(
+                            "a chained comparison must point one way, with < and <= or with > and >=",
+                            hint="write '10 < x <= 20', or 'a < x and x < b'",
+                        )
+                    step = self.infix(chain[0])
+                    assert isinstance(step, Comparison)
+                    earlier = left.terms if chained and isinstance(left, Logical) else (left,)
+                    left = Logical("and", (*earlier, step), token.position)
+                    chain, chained = (step.right, direction), True
+                    continue
                 left = self.infix(left)
                 last_was_comparison = power == _COMPARE
+                chained = False
+                chain = None
+                if isinstance(left, Comparison) and left.op in _DIRECTIONS:
+                    chain = (left.right, _DIRECTIONS[left.op])
         finally:
             self.depth -= 1
 

@@ -166,6 +166,7 @@ class MilvusClient:
         options = {k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS}
         # Milvus Lite ignores credentials; so does an embedded EmbeDB.
         self._backend: Backend = connect(text, token=(token or None) if remote else None, **options)
+        self._compactions: dict[int, str] = {}  # job id -> collection, for get_compaction_state
 
     @staticmethod
     def create_schema(**kwargs: Any) -> MilvusSchema:
@@ -228,6 +229,19 @@ class MilvusClient:
             self._backend.drop_alias(alias)
         except AliasNotFoundError:
             pass
+
+    def compact(self, collection_name: str, **kwargs: Any) -> int:
+        """pymilvus's compact: a job id. EmbeDB compacts before it returns, so the job is already completed."""
+        self._backend.compact(collection_name)
+        job_id = len(self._compactions) + 1
+        self._compactions[job_id] = collection_name
+        return job_id
+
+    def get_compaction_state(self, job_id: int, **kwargs: Any) -> str:
+        """``"Completed"`` for a job this client started (compaction runs to the end inside ``compact``)."""
+        if job_id not in self._compactions:
+            raise InvalidArgumentError(f"no compaction job {job_id!r} was started by this client", argument="job_id")
+        return "Completed"
 
     def get_server_version(self, **kwargs: Any) -> str:
         """EmbeDB's version (pymilvus asks the Milvus server for its own)."""

@@ -115,6 +115,12 @@ def test_what_pymilvus_code_takes_for_granted(tmp_path: Path) -> None:
     schema.add_field("id", DataType.INT64, is_primary=True).add_field("emb", DataType.FLOAT_VECTOR, dim=8)
     client.create_collection("both", dimension=4, schema=schema)  # as in pymilvus, the schema wins
     assert [(f["name"], f.get("dim")) for f in client.describe_collection("both")["fields"]] == [("id", None), ("emb", 8)]
+    client.delete("docs", ids=[0, 1, 2])
+    job = client.compact("docs")
+    assert isinstance(job, int) and client.get_compaction_state(job) == "Completed"
+    with pytest.raises(InvalidArgumentError, match="no compaction job 999"):
+        client.get_compaction_state(999)
+    assert [r["id"] for r in client.query("docs", filter="id >= 0")] == [3, 4]
     client.drop_alias("current")
     client.drop_collection("docs")
     assert not client.has_collection("docs")

@@ -19,6 +19,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.support.bound_collections import bound_schema
+
 import embedb
 from embedb.backends.local import LocalBackend
 from embedb.config import Settings
@@ -37,13 +39,7 @@ def create_docs(path: Path) -> LocalBackend:
     db.register_model("toy", "tests.support.toy_embedders:scrambled_8")
     db.create_collection(
         "docs",
-        schema={
-            "fields": [
-                {"name": "id", "type": "INT64", "is_primary": True},
-                {"name": "text", "type": "VARCHAR", "max_length": 64},
-                {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
-            ]
-        },
+        schema=bound_schema("toy", max_length=64),
     )
     for start in (0, SEGMENT_ROWS):
         db.insert("docs", [{"id": i, "text": f"row {i} apples {i % 5}"} for i in range(start, start + SEGMENT_ROWS)])

@@ -38,11 +38,12 @@ def unique_model() -> str:
     return f"m_{uuid.uuid4().hex[:10]}"
 
 
-def bound_schema(model: str, *, follows: str = "champion") -> dict[str, Any]:
+def bound_schema(model: str, *, follows: str = "champion", max_length: int = 400) -> dict[str, Any]:
+    """``id``, ``text`` and ``embedding`` (from ``text``, following ``model@follows``), as ``create_collection`` takes it."""
     return {
         "fields": [
             {"name": "id", "type": "INT64", "is_primary": True},
-            {"name": "text", "type": "VARCHAR", "max_length": 400},
+            {"name": "text", "type": "VARCHAR", "max_length": max_length},
             {"name": FIELD, "type": "FLOAT_VECTOR", "source": "text", "model": f"{model}@{follows}"},
         ]
     }

@@ -163,14 +163,13 @@ class FaissIndex:
         self, queries: np.ndarray, k: int, params: Mapping[str, Any], allowed: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k of prepared float32 queries, filtered in the kernel by ``allowed``."""
+        if self._graph is not None:
+            bitmap = None if allowed is None else np.packbits(allowed, bitorder="little")
+            scores, rows, _ = self._graph_search(queries, k, params, bitmap, normalize=False)
+            return scores, rows
         nq = queries.shape[0]
         scores = np.empty((nq, k), dtype=np.float32)
         rows = np.empty((nq, k), dtype=np.int64)
-        if self._graph is not None:
-            bitmap = None if allowed is None else np.packbits(allowed, bitorder="little")
-            threads = 1 if nq == 1 else faiss.omp_get_max_threads()  # what Faiss would use (embedb serve: 1)
-            self._graph.search(queries, k, int(params.get("ef", 64)), bitmap, scores, rows, threads)
-            return scores, rows
         selector = bitmap = None
         if allowed is not None:
             bitmap = np.packbits(allowed, bitorder="little")
@@ -196,12 +195,19 @@ class FaissIndex:
         """
         if self._graph is None:
             return None
+        found = self._graph_search(queries, k, params, None, normalize=normalize)
+        return None if found[2] < 0 else found
+
+    def _graph_search(
+        self, queries: np.ndarray, k: int, params: Mapping[str, Any], bitmap: np.ndarray | None, *, normalize: bool
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """One call of the native kernel: (scores, rows, empty slots, or -1 when a query is not finite)."""
         nq = queries.shape[0]
         scores = np.empty((nq, k), dtype=np.float32)
         rows = np.empty((nq, k), dtype=np.int64)
-        threads = 1 if nq == 1 else faiss.omp_get_max_threads()
-        missing = self._graph.search(queries, k, int(params.get("ef", 64)), None, scores, rows, threads, normalize)
-        return None if missing < 0 else (scores, rows, missing)
+        threads = 1 if nq == 1 else faiss.omp_get_max_threads()  # what Faiss would use (embedb serve: 1)
+        missing = self._graph.search(queries, k, int(params.get("ef", 64)), bitmap, scores, rows, threads, normalize)
+        return scores, rows, missing
 
     # ---------------------------------------------------------- persistence
 

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+
+from tests.support.bound_collections import bound_schema
 
 import embedb
 from embedb.backends.local import LocalBackend
 
-
-def bound_schema(model: str = "toy@champion") -> dict[str, Any]:
-    """``id``, ``text`` and ``embedding`` (from ``text``, following ``model``), as ``create_collection`` takes it."""
-    return {
-        "fields": [
-            {"name": "id", "type": "INT64", "is_primary": True},
-            {"name": "text", "type": "VARCHAR", "max_length": 400},
-            {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": model},
-        ]
-    }
+__all__ = ["bound_docs", "bound_schema"]
 
 
 def bound_docs(path: Path, texts: Sequence[str]) -> LocalBackend:
@@ -27,6 +19,6 @@ def bound_docs(path: Path, texts: Sequence[str]) -> LocalBackend:
     assert isinstance(client, LocalBackend)
     client.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
     client.register_model("toy", "embedb.models.testing:hash_embed_8", alias="challenger")
-    client.create_collection("docs", schema=bound_schema())
+    client.create_collection("docs", schema=bound_schema("toy"))
     client.insert("docs", [{"id": i, "text": text} for i, text in enumerate(texts)])
     return client

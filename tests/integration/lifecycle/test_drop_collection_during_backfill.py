@@ -23,7 +23,7 @@ def test_a_backfill_running_when_its_collection_is_dropped_stops_without_errors(
     assert isinstance(db, LocalBackend)
     db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
     db.register_model("toy", "tests.support.toy_embedders:gated_hash_8", alias="challenger")
-    schema = bound_schema()
+    schema = bound_schema("toy")
     db.create_collection("docs", schema=schema)
     db.insert("docs", [{"id": i, "text": f"row {i} {gate.word}"} for i in range(50)])
     db.flush("docs")

@@ -22,7 +22,7 @@ def test_a_dropped_versions_index_files_go_with_it(tmp_path: Path) -> None:
     db.register_model("toy", "embedb.models.testing:hash_embed_8")
     db.create_collection(
         "docs",
-        schema=bound_schema(),
+        schema=bound_schema("toy"),
         index_params=[{"field_name": "embedding", "index_type": "HNSW", "params": {"M": 8, "efConstruction": 40}}],
     )
     db.insert("docs", [{"id": i, "text": f"text {i} about apples"} for i in range(100)])

@@ -12,6 +12,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from tests.support.bound_collections import bound_schema
+
 import embedb
 from embedb.backends.local import LocalBackend
 
@@ -25,13 +27,7 @@ def test_a_promotion_committing_right_after_an_experiment_starts_leaves_no_route
     db.register_model("toy", "embedb.models.testing:hash_embed_8")
     db.create_collection(
         "docs",
-        schema={
-            "fields": [
-                {"name": "id", "type": "INT64", "is_primary": True},
-                {"name": "text", "type": "VARCHAR", "max_length": 100},
-                {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
-            ]
-        },
+        schema=bound_schema("toy", max_length=100),
     )
     db.insert("docs", [{"id": i, "text": f"seed {i} apples {i % 7}"} for i in range(50)])
     db.add_embedding_version("docs", "embedding", V2, wait=True, timeout=60)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.bound_collections import bound_schema
 from tests.support.lifecycle_client import SEED_ROWS, V3
 from tests.support.lifecycle_invariants import lifecycle_violations
 from tests.support.server_process import REPOSITORY, TEST_EMBEDDERS, ServerProcess, start_server
@@ -43,13 +44,7 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         db.register_model("toy", "embedb.models.testing:hashing_embedder_32")
         db.create_collection(
             "docs",
-            schema={
-                "fields": [
-                    {"name": "id", "type": "INT64", "is_primary": True},
-                    {"name": "text", "type": "VARCHAR", "max_length": 100},
-                    {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
-                ]
-            },
+            schema=bound_schema("toy", max_length=100),
         )
         db.insert("docs", [{"id": i, "text": f"seed {i} apples {i % 7}"} for i in range(SEED_ROWS)])
         db.create_index("docs", field_name="embedding", index_type="FLAT")

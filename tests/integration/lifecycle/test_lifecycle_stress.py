@@ -59,7 +59,7 @@ def test_searches_writes_and_transitions_at_once_keep_every_invariant(tmp_path: 
     db.register_model("toy", "tests.support.toy_embedders:scrambled_8")
     db.create_collection(
         "docs",
-        schema=bound_schema(),
+        schema=bound_schema("toy"),
     )
     db.insert("docs", [{"id": i, "text": f"seed {i} apples {i % 7}"} for i in range(200)])
     db.add_embedding_version("docs", "embedding", "models:/toy/2", wait=True)

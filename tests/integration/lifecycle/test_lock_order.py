@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.support.bound_collections import bound_schema
 
 import embedb
 from embedb.backends.local import LocalBackend
@@ -43,13 +44,7 @@ def docs(tmp_path: Path) -> Iterator[LocalBackend]:
     db.register_model("toy", "embedb.models.testing:hash_embed_8")
     db.create_collection(
         "docs",
-        schema={
-            "fields": [
-                {"name": "id", "type": "INT64", "is_primary": True},
-                {"name": "text", "type": "VARCHAR", "max_length": 100},
-                {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
-            ]
-        },
+        schema=bound_schema("toy", max_length=100),
     )
     db.insert("docs", [{"id": i, "text": f"seed {i} apples {i % 7}"} for i in range(200)])
     db.flush("docs")

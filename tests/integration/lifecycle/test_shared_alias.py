@@ -25,7 +25,7 @@ TEXTS = [f"text {i} about apples and {i % 3} pears" for i in range(30)]
 def _bound(db: LocalBackend, name: str) -> None:
     db.create_collection(
         name,
-        schema=bound_schema(),
+        schema=bound_schema("toy"),
     )
     db.insert(name, [{"id": i, "text": text} for i, text in enumerate(TEXTS)])
     db.add_embedding_version(name, "embedding", "models:/toy/2", wait=True)

@@ -69,7 +69,7 @@ def test_with_an_index_the_backfilled_version_can_be_promoted_after_a_held_write
     client.register_model("toy", "embedb.models.testing:hash_embed_8", alias="challenger")
     client.create_collection(
         "docs",
-        schema=bound_schema(),
+        schema=bound_schema("toy"),
         index_params=[{"field_name": "embedding", "index_type": "HNSW", "params": {"M": 8, "efConstruction": 40}}],
     )
     client.insert("docs", [{"id": i, "text": text} for i, text in enumerate(FIRST)])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from tests.support.bound_collections import bound_schema
 from typer.testing import CliRunner
 
 import embedb
@@ -33,13 +34,7 @@ def two_segments(tmp_path: Path) -> Iterator[LocalBackend]:
     db.register_model("toy", "embedb.models.testing:hash_embed_8")
     db.create_collection(
         "docs",
-        schema={
-            "fields": [
-                {"name": "id", "type": "INT64", "is_primary": True},
-                {"name": "text", "type": "VARCHAR", "max_length": 64},
-                {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
-            ]
-        },
+        schema=bound_schema("toy", max_length=64),
     )
     for start in (0, 100):
         db.insert("docs", [{"id": i, "text": f"row {i} apples {i % 5}"} for i in range(start, start + 100)])

@@ -39,6 +39,10 @@ def serve(
             "any code in those modules then runs as the server's user. None by default.",
         ),
     ] = None,
+    milvus_port: Annotated[
+        int | None,
+        typer.Option("--milvus-port", help="Also serve Milvus's gRPC protocol on this port (pymilvus, Node and Java SDKs)."),
+    ] = None,
     setting: Annotated[
         list[str] | None,
         typer.Option(
@@ -69,6 +73,7 @@ def serve(
         log_level=log_level,
         allow_code_models=allow_code_models or (),
         settings=settings,
+        milvus_port=milvus_port,
     )
 
 

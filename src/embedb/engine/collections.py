@@ -8,7 +8,6 @@ the storage engine's catalog and then drops the shared metadata cache.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any, cast
 
 from embedb.contract.results import AliasDescription, AliasList, CollectionDescription, CollectionStats
@@ -17,7 +16,7 @@ from embedb.index import IndexRequest, IndexService, index_requests
 from embedb.index import admin as index_admin
 from embedb.lifecycle import EmbeddingBindings, LifecycleService
 from embedb.metadata import CollectionMetadata
-from embedb.schema import CollectionSchema, DataType, MetricType
+from embedb.schema import CollectionSchema, DataType
 from embedb.storage import CollectionInfo, StorageEngine
 
 
@@ -71,7 +70,7 @@ class CollectionOperations:
             requests = index_requests(index_params)
         elif schema is None:  # Milvus quick setup indexes the vector field at once
             requests = [IndexRequest(vector_field_name)]
-        resolved, model_versions = self.bindings.resolve_schema(_with_index_metrics(resolved, requests))
+        resolved, model_versions = self.bindings.resolve_schema(index_admin.with_index_metrics(resolved, requests))
         definitions = index_admin.check_definitions(collection_name, resolved, requests)
         with self.storage.catalog.transaction() as cursor:
             info = self.storage.create_collection(collection_name, resolved)
@@ -184,19 +183,6 @@ class CollectionOperations:
     def describe_alias(self, alias: str) -> AliasDescription:
         name, collection = self.storage.describe_alias(alias)
         return {"alias": name, "collection_name": collection}
-
-
-def _with_index_metrics(schema: CollectionSchema, requests: list[IndexRequest]) -> CollectionSchema:
-    """Milvus keeps the metric in the index: at creation, an index's ``metric_type`` sets its vector field's metric."""
-    metrics = {r.field_name: MetricType.parse(r.metric_type) for r in requests if r.metric_type is not None}
-    if not any(f.name in metrics and f.dtype.is_vector for f in schema.fields):
-        return schema
-    fields = tuple(
-        replace(f, metric_type=metrics[f.name]) if f.name in metrics and f.dtype.is_vector else f for f in schema.fields
-    )
-    return CollectionSchema(
-        fields, enable_dynamic_field=schema.enable_dynamic_field, description=schema.description
-    ).validate()
 
 
 def build_schema(

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import numpy as np
+
 from embedb.contract.results import IndexDescription
-from embedb.index import IndexService, index_requests
+from embedb.errors import DataError
+from embedb.index import IndexRequest, IndexService, index_requests
 from embedb.index import admin as index_admin
 from embedb.metadata import CollectionMetadata
+from embedb.schema import CollectionSchema, MetricType
+from embedb.storage import CollectionInfo, Snapshot
 
 
 class IndexOperations:
@@ -34,8 +39,36 @@ class IndexOperations:
         requests = index_requests(
             index_params, field_name=field_name, index_type=index_type, metric_type=metric_type, params=params, index_name=index_name
         )
-        definitions = index_admin.check_definitions(info.name, info.schema, requests)
+        indexed = set(self.indexes.collection(info).definitions)
+        changes = index_admin.metric_changes(info.schema, requests, indexed)
+        schema = index_admin.with_index_metrics(info.schema, changes)
+        definitions = index_admin.check_definitions(info.name, schema, requests)
+        if changes:
+            info = self._set_metrics(info, schema, changes)
         index_admin.create_indexes(self.indexes, info, definitions, sync=sync, timeout=timeout)
+
+    def _set_metrics(self, info: CollectionInfo, schema: CollectionSchema, changes: list[IndexRequest]) -> CollectionInfo:
+        """Store the fields' new metrics (Milvus's metric is the index's); COSINE needs every stored vector non-zero."""
+        cosine = [r.field_name for r in changes if schema.field(r.field_name).metric_type is MetricType.COSINE]
+
+        def refuse_zero_vectors(rows: Snapshot) -> None:
+            for name in cosine:
+                for view in rows.segments:
+                    vectors = view.data.vectors.get(name)
+                    if vectors is None or not len(vectors):
+                        continue
+                    zero = ~np.any(vectors, axis=1) & ~view.deleted[: len(vectors)]
+                    if zero.any():
+                        key = view.data.pks[int(np.nonzero(zero)[0][0])].item()
+                        raise DataError(
+                            f"field {name!r} holds a zero vector (primary key {key!r}), which has no direction for COSINE;"
+                            " delete or replace it before indexing with COSINE",
+                            field=name,
+                        )
+
+        self.metadata.storage.alter_schema(info, schema, check=refuse_zero_vectors)
+        self.metadata.forget()
+        return self.metadata.info(info.name)
 
     def list_indexes(self, collection_name: str, field_name: str | None = None) -> list[str]:
         return index_admin.list_indexes(self.indexes, self.metadata.info(collection_name), field_name or None)

@@ -2,13 +2,16 @@
 
 Milvus rules: one index per vector field; creating the same index again is a
 no-op, a different one on the same field or under a taken name raises
-``IndexAlreadyExistsError``; the metric must be the field's. Everything is
+``IndexAlreadyExistsError``. The metric is the index's: the first index of a
+vector field sets the field's metric (``with_index_metrics``), and another
+metric on an indexed field is refused until its index is dropped. Everything is
 checked before the catalog is touched.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from embedb.errors import FieldNotFoundError, IndexAlreadyExistsError, IndexNotFoundError, InvalidArgumentError
@@ -18,6 +21,36 @@ from embedb.index.requests import IndexRequest
 from embedb.index.vector_index import INDEX_TYPES, resolve_spec
 from embedb.schema import CollectionSchema, MetricType, check_name
 from embedb.storage import CollectionInfo
+
+
+def with_index_metrics(schema: CollectionSchema, requests: list[IndexRequest]) -> CollectionSchema:
+    """Milvus keeps the metric in the index: an index's ``metric_type`` becomes its vector field's metric."""
+    metrics = {r.field_name: MetricType.parse(r.metric_type) for r in requests if r.metric_type is not None}
+    if not any(f.name in metrics and f.dtype.is_vector for f in schema.fields):
+        return schema
+    fields = tuple(
+        replace(f, metric_type=metrics[f.name]) if f.name in metrics and f.dtype.is_vector else f for f in schema.fields
+    )
+    return CollectionSchema(fields, enable_dynamic_field=schema.enable_dynamic_field, description=schema.description).validate()
+
+
+def metric_changes(schema: CollectionSchema, requests: list[IndexRequest], indexed: set[str]) -> list[IndexRequest]:
+    """The requests that re-set the metric of a vector field with no index yet (and no model binding).
+
+    A field that has an index keeps its metric: creating another index there is
+    refused as in Milvus (drop the index first). A model-bound field's metric
+    is the one its versions are searched with, so it is not re-set either.
+    """
+    changes = []
+    for request in requests:
+        if request.metric_type is None or not schema.has_field(request.field_name):
+            continue
+        field = schema.field(request.field_name)
+        if not field.dtype.is_vector or field.source is not None or field.name in indexed:
+            continue
+        if MetricType.parse(request.metric_type) is not field.metric_type:
+            changes.append(request)
+    return changes
 
 
 def check_definitions(collection_name: str, schema: CollectionSchema, requests: list[IndexRequest]) -> list[IndexDefinition]:
@@ -45,7 +78,8 @@ def _definition(collection_name: str, schema: CollectionSchema, request: IndexRe
     assert field.metric_type is not None  # validated schemas give every vector field a metric
     if request.metric_type is not None and MetricType.parse(request.metric_type) is not field.metric_type:
         raise InvalidArgumentError(
-            f"index metric {request.metric_type!r} does not match field {field.name!r}, which uses {field.metric_type.value}",
+            f"index metric {request.metric_type!r} does not match field {field.name!r}, which uses {field.metric_type.value}"
+            f" ({'the metric of its model versions' if field.source else 'the metric of its index: drop the index first'})",
             parameter="metric_type",
         )
     spec = resolve_spec(request.index_type, field.metric_type, request.params, dim=int(field.dim or 0))

@@ -4,8 +4,9 @@ The layer is learnt from this module:
 
 - ``create_app(backend_or_path, *, auth, limits, allow_code_models)`` — the
   FastAPI app (tests and embedding in another ASGI server);
-- ``serve(path, *, host, port, auth, tls_cert, tls_key, limits, allow_code_models)``
-  — run it on uvicorn, as ``embedb serve`` does;
+- ``serve(path, *, host, port, auth, tls_cert, tls_key, limits, allow_code_models, milvus_port)``
+  — run it on uvicorn, as ``embedb serve`` does, and with ``milvus_port`` also
+  Milvus's gRPC protocol (``embedb.server.milvus``) on the same backend and tokens;
 - ``TokenStore`` — API tokens hashed in the catalog, roles (``embedb.contract.Role``)
   reader < writer < admin, global or per collection.
 
@@ -127,8 +128,12 @@ def serve(
     log_level: str = "info",
     allow_code_models: Sequence[str] = (),
     settings: Mapping[str, Any] | None = None,
+    milvus_port: int | None = None,
 ) -> None:
     """Serve a data directory until SIGINT/SIGTERM, then finish requests in flight and close it.
+
+    With ``milvus_port``, Milvus clients (pymilvus, the Node and Java SDKs) reach
+    the same data over Milvus's gRPC protocol on that port, with the same tokens.
 
     ``settings`` tune the engine the server opens (``Settings`` fields, e.g. ``index_min_rows``).
 
@@ -151,8 +156,14 @@ def serve(
     configure_logging(log_level)
     limit_blas_threads()
     tokens: TokenStore | None = None
+    milvus = None
     try:
         tokens = TokenStore.open(path) if auth else None
+        if milvus_port is not None:
+            from embedb.server.milvus import start_milvus_server
+
+            milvus = start_milvus_server(backend, host=host, port=milvus_port, tokens=tokens, tls_cert=tls_cert, tls_key=tls_key)
+            log.info("Milvus gRPC protocol on %s:%s", host, milvus.port)
         if tokens is not None and not tokens.list_tokens():
             log.warning("no API tokens yet: create one with 'embedb token create %s --role admin'", path)
         config = uvicorn.Config(
@@ -176,6 +187,8 @@ def serve(
             )
         _graceful_server(config).run()
     finally:
+        if milvus is not None:
+            milvus.stop(limits.graceful_shutdown_s)
         # uvicorn has stopped accepting and finished the requests in flight: closing flushes the WAL.
         backend.close()
         if tokens is not None:

@@ -23,6 +23,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from embedb.errors import (
 from embedb.schema import CollectionSchema, DataType, check_name
 from embedb.storage.catalog import Catalog, CollectionInfo
 from embedb.storage.lock import WriterLock
-from embedb.storage.state import StoreLayout
+from embedb.storage.state import Snapshot, StoreLayout
 from embedb.storage.store import CollectionStore, NoObserver, StorageObserver
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,21 @@ class StorageEngine:
             )
             self.catalog.record_event(cursor, "collection.create", name)
         return self.collection(name)
+
+    def alter_schema(self, info: CollectionInfo, schema: CollectionSchema, *, check: Callable[[Snapshot], None]) -> None:
+        """Store another schema for a collection (the same fields with other options, such as a metric).
+
+        Writes to the collection wait while ``check`` reads its rows and the
+        catalog is updated, so no row the check did not see is written under the
+        old schema; ``check`` raises to refuse the change (nothing is written then).
+        """
+        with self._lock, self.store(info).writes_held() as rows:
+            check(rows)
+            with self.catalog.transaction() as cursor:
+                cursor.execute("UPDATE collections SET schema = ? WHERE id = ?", (json.dumps(schema.to_dict()), info.id))
+                if cursor.rowcount == 0:
+                    raise CollectionNotFoundError(f"collection {info.name!r} does not exist", collection=info.name)
+                self.catalog.record_event(cursor, "collection.alter_schema", info.name)
 
     def _check_name_free(self, cursor: sqlite3.Cursor, name: str) -> None:
         if cursor.execute("SELECT 1 FROM collections WHERE name = ?", (name,)).fetchone():

@@ -25,9 +25,10 @@ Locks, always taken in this order:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -126,6 +127,12 @@ class CollectionStore:
             self.observer.segments_changed(self.collection_id, added, removed)
         except Exception:  # the change has committed; an observer must not fail the write path
             log.exception("storage observer failed on a segment change")
+
+    @contextlib.contextmanager
+    def writes_held(self) -> Iterator[Snapshot]:
+        """Hold every write of this collection while the block runs; yields the rows as they stand."""
+        with self._write_lock:
+            yield self.snapshot()
 
     # ---------------------------------------------------------------- reads
 

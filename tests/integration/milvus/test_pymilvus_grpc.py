@@ -1,0 +1,274 @@
+"""The unmodified pymilvus client against ``embedb serve --milvus-port``: its quickstart, types, errors and tokens.
+
+Every test drives a real server process over Milvus's gRPC protocol with the
+``pymilvus`` package as users install it; nothing here imports EmbeDB's
+Milvus adapter. What pymilvus returns is checked against what EmbeDB stores,
+read back over REST from the same server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import numpy as np
+import pytest
+from pymilvus import AsyncMilvusClient, DataType, MilvusClient, MilvusException
+
+from embedb.backends.http import HttpBackend
+
+from .conftest import MilvusServer
+
+DIM = 8
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def vectors(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
+
+
+def library_schema() -> Any:
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=True)
+    schema.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=32)
+    schema.add_field("title", DataType.VARCHAR, max_length=100)
+    schema.add_field("year", DataType.INT32)
+    schema.add_field("score", DataType.DOUBLE, nullable=True)
+    schema.add_field("flag", DataType.BOOL)
+    schema.add_field("tags", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=4, max_length=10)
+    schema.add_field("meta", DataType.JSON)
+    schema.add_field("emb", DataType.FLOAT_VECTOR, dim=DIM)
+    return schema
+
+
+def library_rows(n: int) -> list[dict[str, Any]]:
+    embeddings = vectors(n, seed=7)
+    return [
+        {
+            "pk": f"book-{i:03d}",
+            "title": f"title {i}",
+            "year": 1990 + i % 30,
+            "score": None if i % 4 == 0 else i / 2,
+            "flag": i % 2 == 0,
+            "tags": ["a", "b", "c"][: i % 4],
+            "meta": {"n": i, "shelf": f"s{i % 3}"},
+            "emb": embeddings[i].tolist(),
+            "colour": "red" if i % 2 else "blue",  # a dynamic field
+        }
+        for i in range(n)
+    ]
+
+
+def test_the_pymilvus_quickstart_runs_unchanged(client: MilvusClient) -> None:
+    """pymilvus's README quickstart: quick setup, insert with dynamic fields, search, query, get, delete."""
+    name = unique("demo")
+    assert not client.has_collection(name)
+    client.create_collection(collection_name=name, dimension=DIM)
+    assert name in client.list_collections()
+    docs = ["Artificial intelligence was founded in 1956.", "Alan Turing did early research in AI.", "Turing was born in London."]
+    embedded = vectors(len(docs))
+    data = [{"id": i, "vector": embedded[i].tolist(), "text": docs[i], "subject": "history"} for i in range(len(docs))]
+    assert client.insert(collection_name=name, data=data)["insert_count"] == 3
+
+    hits = client.search(collection_name=name, data=[embedded[1].tolist()], limit=2, output_fields=["text", "subject"])
+    assert len(hits) == 1 and len(hits[0]) == 2
+    assert hits[0][0]["id"] == 1 and hits[0][0]["distance"] == pytest.approx(1.0, abs=1e-5)
+    assert hits[0][0]["entity"] == {"text": docs[1], "subject": "history"}
+
+    rows = client.query(collection_name=name, filter="subject == 'history'", output_fields=["text", "subject"])
+    assert sorted(row["id"] for row in rows) == [0, 1, 2]
+    assert rows[0] == {"id": 0, "text": docs[0], "subject": "history"}
+    got = client.get(collection_name=name, ids=[0, 2])
+    assert [row["id"] for row in got] == [0, 2]
+    assert np.allclose(got[1]["vector"], embedded[2])
+
+    assert client.delete(collection_name=name, ids=[0, 2])["delete_count"] == 2
+    assert client.query(collection_name=name, filter="", output_fields=["count(*)"])[0]["count(*)"] == 1
+    assert client.list_indexes(name) == ["vector"]
+    assert client.describe_index(name, "vector")["metric_type"] == "COSINE"
+    client.drop_collection(name)
+    assert not client.has_collection(name)
+
+
+def test_every_stored_type_round_trips_and_reads_the_same_over_rest(client: MilvusClient, milvus_server: MilvusServer) -> None:
+    name = unique("library")
+    index = client.prepare_index_params()
+    index.add_index("emb", index_type="HNSW", metric_type="COSINE", params={"M": 8, "efConstruction": 64})
+    client.create_collection(name, schema=library_schema(), index_params=index)
+    rows = library_rows(60)
+    assert client.insert(name, rows)["ids"] == [row["pk"] for row in rows]
+
+    fields = {field["name"]: field for field in client.describe_collection(name)["fields"]}
+    assert fields["pk"]["is_primary"] and fields["pk"]["params"]["max_length"] == 32
+    assert fields["score"].get("nullable") is True
+    assert fields["tags"]["element_type"] == DataType.VARCHAR and fields["tags"]["params"]["max_capacity"] == 4
+
+    over_grpc = client.query(name, filter="year >= 1990", output_fields=["*"], limit=100)
+    assert len(over_grpc) == 60
+    by_key = {row["pk"]: row for row in over_grpc}
+    for row in rows:
+        answered = by_key[row["pk"]]
+        assert answered["score"] == row["score"] and answered["flag"] == row["flag"]
+        assert answered["tags"] == row["tags"] and answered["meta"] == row["meta"] and answered["colour"] == row["colour"]
+        assert np.allclose(answered["emb"], row["emb"])
+    rest = HttpBackend(milvus_server.process.url, token=milvus_server.tokens["admin"])
+    try:
+        stored = {row["pk"]: row for row in rest.query(name, "", output_fields=["*"], limit=100)}
+    finally:
+        rest.close()
+    assert stored.keys() == by_key.keys()
+    assert all(stored[key]["meta"] == by_key[key]["meta"] and stored[key]["colour"] == by_key[key]["colour"] for key in stored)
+
+
+def test_search_answers_hits_with_filters_templates_groups_and_ranges(client: MilvusClient) -> None:
+    name = unique("search")
+    index = client.prepare_index_params()
+    index.add_index("emb", index_type="FLAT", metric_type="L2")
+    client.create_collection(name, schema=library_schema(), index_params=index)
+    rows = library_rows(60)
+    client.insert(name, rows)
+    query = rows[10]["emb"]
+
+    hits = client.search(name, [query, rows[11]["emb"]], limit=3, output_fields=["title", "colour"], anns_field="emb")
+    assert [len(h) for h in hits] == [3, 3]
+    first = hits[0][0]
+    assert first["pk"] == "book-010" and first["distance"] == pytest.approx(0.0, abs=1e-5)
+    assert first["entity"] == {"title": "title 10", "colour": "blue"}
+    assert first.pk == "book-010"  # pymilvus's Hit object
+
+    filtered = client.search(name, [query], limit=5, filter="year > {y} and colour == 'red'", filter_params={"y": 2000}, anns_field="emb")
+    assert filtered[0] and all(int(hit["pk"][-3:]) % 2 == 1 and 1990 + int(hit["pk"][-3:]) % 30 > 2000 for hit in filtered[0])
+
+    grouped = client.search(name, [query], limit=3, group_by_field="year", output_fields=["year"], anns_field="emb")
+    years = [hit["entity"]["year"] for hit in grouped[0]]
+    assert len(years) == len(set(years)) == 3
+
+    ranged = client.search(name, [query], limit=50, anns_field="emb", search_params={"params": {"radius": 20.0, "range_filter": 0.5}})
+    assert ranged[0] and all(0.5 <= hit["distance"] < 20.0 for hit in ranged[0])
+
+
+def test_iterators_walk_every_row(client: MilvusClient) -> None:
+    name = unique("iterate")
+    client.create_collection(name, dimension=DIM)
+    client.insert(name, [{"id": i, "vector": v.tolist()} for i, v in enumerate(vectors(250))])
+    iterator = client.query_iterator(name, batch_size=64, filter="id >= 0", output_fields=["id"])
+    seen: list[int] = []
+    while batch := iterator.next():
+        seen.extend(row["id"] for row in batch)
+    iterator.close()
+    assert sorted(seen) == list(range(250))
+
+    search = client.search_iterator(name, data=[vectors(1, seed=3)[0].tolist()], batch_size=40, limit=100, anns_field="vector")
+    found: list[int] = []
+    while batch := search.next():
+        found.extend(hit["id"] for hit in batch)
+    search.close()
+    assert len(found) == 100 == len(set(found))
+
+
+def test_async_client_runs_concurrent_calls(milvus_server: MilvusServer) -> None:
+    name = unique("asyncdemo")
+    embedded = vectors(40, seed=5)
+
+    async def scenario() -> list[Any]:
+        client = AsyncMilvusClient(uri=milvus_server.uri, token=milvus_server.tokens["admin"])
+        try:
+            await client.create_collection(name, dimension=DIM)
+            await client.insert(name, [{"id": i, "vector": v.tolist()} for i, v in enumerate(embedded)])
+            return list(await asyncio.gather(*(client.search(name, [embedded[i].tolist()], limit=1) for i in range(10))))
+        finally:
+            await client.drop_collection(name)
+            await client.close()
+
+    answers = asyncio.run(scenario())
+    assert [answer[0][0]["id"] for answer in answers] == list(range(10))
+
+
+def test_errors_carry_milvus_codes_and_name_the_problem(client: MilvusClient, milvus_server: MilvusServer) -> None:
+    with pytest.raises(MilvusException) as missing:
+        client.describe_collection("no_such_collection")
+    assert missing.value.code == 100 and "no_such_collection" in missing.value.message
+    assert client.has_collection("no_such_collection") is False
+
+    name = unique("errors")
+    client.create_collection(name, dimension=DIM)
+    with pytest.raises(MilvusException) as syntax:
+        client.query(name, filter="id ==", output_fields=["id"])
+    assert syntax.value.code == 1100 and "position" in syntax.value.message
+    with pytest.raises(MilvusException) as dimension:
+        client.insert(name, [{"id": 1, "vector": [0.1] * (DIM + 1)}])
+    assert dimension.value.code == 1100 and "dimension" in dimension.value.message
+    assert client.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"] == 0
+
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("bits", DataType.BINARY_VECTOR, dim=64)
+    with pytest.raises(MilvusException) as unsupported:
+        client.create_collection(unique("binary"), schema=schema)
+    assert "BINARY_VECTOR" in unsupported.value.message and "not supported" in unsupported.value.message
+
+    elsewhere = MilvusClient(uri=milvus_server.uri, token=milvus_server.tokens["admin"], db_name="analytics")
+    with pytest.raises(MilvusException) as database:
+        elsewhere.list_collections()
+    assert "analytics" in database.value.message
+
+
+def test_tokens_and_roles_are_the_same_as_over_rest(milvus_server: MilvusServer) -> None:
+    with pytest.raises(MilvusException) as anonymous:
+        MilvusClient(uri=milvus_server.uri).list_collections()
+    assert anonymous.value.code == 1402
+    with pytest.raises(MilvusException) as forged:
+        MilvusClient(uri=milvus_server.uri, token="edb_0123456789ab_not-the-secret").list_collections()
+    assert forged.value.code == 1402
+
+    admin = milvus_server.client("admin")
+    admin.create_collection("scoped_mine", dimension=DIM)
+    other = unique("scoped_other")
+    admin.create_collection(other, dimension=DIM)
+    reader = milvus_server.client("reader")
+    with pytest.raises(MilvusException) as refused:
+        reader.drop_collection(other)
+    assert refused.value.code == 1401 and "admin" in refused.value.message
+    assert admin.has_collection(other)
+    with pytest.raises(MilvusException):
+        reader.insert(other, [{"id": 1, "vector": [0.5] * DIM}])
+
+    scoped = milvus_server.client("scoped_reader")
+    assert scoped.list_collections() == ["scoped_mine"]
+    with pytest.raises(MilvusException) as outside:
+        scoped.search(other, [[0.5] * DIM], limit=1)
+    assert outside.value.code == 1401
+    # user:password credentials carry the token as the password.
+    by_password = MilvusClient(uri=milvus_server.uri, user="anyone", password=milvus_server.tokens["reader"])
+    assert other in by_password.list_collections()
+
+
+def test_partitions_aliases_flush_and_compaction(client: MilvusClient) -> None:
+    name = unique("admin")
+    client.create_collection(name, dimension=DIM)
+    client.create_partition(name, "recent")
+    assert client.list_partitions(name) == ["_default", "recent"] and client.has_partition(name, "recent")
+    client.insert(name, [{"id": 1, "vector": [0.5] * DIM}], partition_name="recent")
+    client.insert(name, [{"id": 2, "vector": [0.25] * DIM}])
+    assert [row["id"] for row in client.query(name, filter="", partition_names=["recent"])] == [1]
+    client.load_partitions(name, ["recent"])
+    client.release_partitions(name, ["recent"])
+    with pytest.raises(MilvusException):
+        client.load_partitions(name, ["nowhere"])
+
+    alias = unique("current")
+    client.create_alias(name, alias)
+    assert client.describe_alias(alias)["collection_name"] == name
+    assert alias in client.list_aliases(name)["aliases"]
+    assert [row["id"] for row in client.query(alias, filter="id == 2")] == [2]
+    client.drop_alias(alias)
+
+    client.flush(name)
+    job = client.compact(name)
+    assert client.get_compaction_state(job) == "Completed"
+    assert client.get_collection_stats(name)["row_count"] == 2
+    assert client.get_load_state(name)["state"].name == "Loaded"
+    assert client.get_server_version().startswith("embedb-")

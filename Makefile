@@ -6,12 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint typecheck pytest bench clean
 
-$(STAMP): pyproject.toml setup.py src/embedb/_native.c
+$(STAMP): pyproject.toml setup.py src/embedb/_native.c tests/node/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: this exact version is a CPU wheel on local disk (any other downloads CUDA).
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[all,dev]"
+	# the pinned Milvus Node SDK that tests/integration/milvus/test_node_sdk.py runs under node
+	npm ci --prefix tests/node --no-audit --no-fund
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -2,9 +2,9 @@
 
 ``Backend`` (``embedb.contract``) declares the operations; ``Client`` adds what
 is built from them and needs no adapter of its own: a ``Collection`` handle,
-pymilvus-style iterators, a wait for index builds, and the load/release calls
-pymilvus code makes. Every adapter (embedded, HTTP) is a ``Client``; none of
-these methods is an operation, so none travels over a protocol.
+pymilvus-style iterators and a wait for index builds. Every adapter (embedded,
+HTTP) is a ``Client``; none of these methods is an operation, so none travels
+over a protocol.
 """
 
 from __future__ import annotations
@@ -34,20 +34,6 @@ class Client(Backend):
             if deadline is not None and time.monotonic() >= deadline:
                 return description
             time.sleep(0.05)
-
-    # -------------------------------------------------- Milvus compatibility
-
-    def load_collection(self, collection_name: str, **_: Any) -> None:
-        """Kept for pymilvus code: collections are always loaded (checks the name exists)."""
-        self.describe_collection(collection_name)
-
-    def release_collection(self, collection_name: str, **_: Any) -> None:
-        """Kept for pymilvus code: a no-op (memory maps are released by the OS)."""
-        self.describe_collection(collection_name)
-
-    def get_load_state(self, collection_name: str, **_: Any) -> dict[str, Any]:
-        self.describe_collection(collection_name)
-        return {"state": "Loaded"}
 
     # ---------------------------------------------------------- conveniences
 

@@ -34,7 +34,9 @@ back to the class, so embedded and server raise the same thing)::
     │   └── DuplicateKeyError                       409 duplicate_key
     ├── FailedPreconditionError                     412 failed_precondition
     │   ├── InvalidStateError                       412 invalid_state
-    │   └── InUseError                              412 in_use
+    │   ├── InUseError                              412 in_use
+    │   ├── CollectionNotLoadedError                412 collection_not_loaded
+    │   └── PartitionNotLoadedError                 412 partition_not_loaded
     ├── PermissionDeniedError (PermissionError)     403 permission_denied
     ├── UnauthenticatedError (PermissionError)      401 unauthenticated
     ├── PayloadTooLargeError                        413 payload_too_large
@@ -228,6 +230,18 @@ class InUseError(FailedPreconditionError):
     """The object is still used by something else (an alias, a collection, an experiment)."""
 
     wire_name = "in_use"
+
+
+class CollectionNotLoadedError(FailedPreconditionError):
+    """A read of a collection that was released (``load_collection`` serves it again)."""
+
+    wire_name = "collection_not_loaded"
+
+
+class PartitionNotLoadedError(FailedPreconditionError):
+    """A read of a partition that was released (``load_partitions`` serves it again)."""
+
+    wire_name = "partition_not_loaded"
 
 
 class PermissionDeniedError(EmbedbError, PermissionError):

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from embedb.errors import InvalidArgumentError
+from embedb.errors import CollectionNotLoadedError, InvalidArgumentError, PartitionNotLoadedError
 from embedb.lifecycle import EmbeddingBindings, FieldBinding
 from embedb.models import ModelRegistry
 from embedb.query import OutputPlan, plan_output
@@ -90,6 +90,29 @@ class CollectionMetadata:
         if isinstance(names, str):
             names = [names]
         return [self.storage.partition_id(info, name) for name in names]
+
+    def read_partition_ids(self, info: CollectionInfo, names: Sequence[str] | str | None) -> list[int] | None:
+        """The partitions a read (get, query, search) covers: the named ones, or every loaded one.
+
+        Raises ``CollectionNotLoadedError`` when the collection was released and
+        ``PartitionNotLoadedError`` when a named partition was.
+        """
+        if not info.released:
+            return self.partition_ids(info, names)
+        ids = self.partition_ids(info, names)
+        if info.released >= info.partitions.keys():
+            raise CollectionNotLoadedError(
+                f"collection {info.name!r} is released; load_collection serves it again", collection=info.name
+            )
+        if ids is None:
+            return [pid for name, pid in info.partitions.items() if name not in info.released]
+        named = [names] if isinstance(names, str) else list(names or ())
+        released = sorted(name for name in named if name in info.released)
+        if released:
+            raise PartitionNotLoadedError(
+                f"partitions {released} of {info.name!r} are released; load_partitions serves them again", partitions=released
+            )
+        return ids
 
     def auto_ids(self, info: CollectionInfo) -> AutoIds:
         """The key generator of an auto_id collection, floored above every stored key."""

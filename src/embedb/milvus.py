@@ -13,6 +13,7 @@ lists every difference.
 from __future__ import annotations
 
 import asyncio
+import enum
 import functools
 import os
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from typing import Any
 from embedb import __version__
 from embedb.connection import connect
 from embedb.contract import Backend
+from embedb.contract.milvus_rules import refuse_dropping_loaded_partition
 from embedb.errors import AliasNotFoundError, CollectionNotFoundError, EmbedbError, InvalidArgumentError, SchemaError
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
 
@@ -31,6 +33,7 @@ __all__ = [
     "DataType",
     "FieldSchema",
     "IndexParams",
+    "LoadState",
     "MetricType",
     "MilvusClient",
     "MilvusException",
@@ -59,6 +62,18 @@ IGNORED_KWARGS = frozenset(
         "progress_bar",
     }
 )
+
+
+class LoadState(enum.IntEnum):
+    """pymilvus's ``LoadState``: what ``get_load_state`` answers (printed by name, as there)."""
+
+    NotExist = 0
+    NotLoad = 1
+    Loading = 2
+    Loaded = 3
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class MilvusSchema:
@@ -207,8 +222,9 @@ class MilvusClient:
         )
 
     def query(self, collection_name: str, filter: str = "", output_fields: Any = None, **kwargs: Any) -> Any:
+        """pymilvus's query: without ``output_fields`` every field comes back, as from Milvus (EmbeDB's own API: keys only)."""
         kwargs = {k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS}
-        return self._backend.query(collection_name, filter, output_fields=output_fields, **kwargs)
+        return self._backend.query(collection_name, filter, output_fields=output_fields or ["*"], **kwargs)
 
     def drop_collection(self, collection_name: str, **kwargs: Any) -> None:
         """As in Milvus, dropping a collection that does not exist is not an error (dropping one by an alias is)."""
@@ -222,6 +238,16 @@ class MilvusClient:
             raise InvalidArgumentError(
                 f"{collection_name!r} is an alias of {target!r}: drop the collection by its name", argument="collection_name"
             ) from None
+
+    def drop_partition(self, collection_name: str, partition_name: str, **kwargs: Any) -> None:
+        """As in Milvus, only a released partition can be dropped (``release_partitions`` first)."""
+        refuse_dropping_loaded_partition(self._backend, collection_name=collection_name, partition_name=partition_name)
+        self._backend.drop_partition(collection_name, partition_name)
+
+    def get_load_state(self, collection_name: str, partition_name: str = "", **kwargs: Any) -> dict[str, Any]:
+        """``{"state": LoadState.Loaded}`` or ``LoadState.NotLoad``, as pymilvus answers."""
+        found = self._backend.get_load_state(collection_name, partition_name or None)
+        return {"state": LoadState[found["state"]]}
 
     def drop_alias(self, alias: str, **kwargs: Any) -> None:
         """As in Milvus, dropping an alias that does not exist is not an error."""

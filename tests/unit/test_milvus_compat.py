@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embedb.errors import InvalidArgumentError, SchemaError
-from embedb.milvus import DataType, MilvusClient
+from embedb.errors import CollectionNotLoadedError, InvalidArgumentError, InvalidStateError, SchemaError
+from embedb.milvus import DataType, LoadState, MilvusClient
 
 
 def test_quickstart_from_the_milvus_lite_docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,8 +43,11 @@ def test_quickstart_from_the_milvus_lite_docs(tmp_path: Path, monkeypatch: pytes
     assert client.delete(collection_name="demo_collection", ids=[0, 2])["delete_count"] == 2
     assert client.delete(collection_name="demo_collection", filter="subject == 'biology'")["delete_count"] == 5
     assert client.query(collection_name="demo_collection", output_fields=["count(*)"]) == [{"count(*)": 3}]
+    # Without output_fields, every field comes back, as from Milvus.
+    every = client.query(collection_name="demo_collection", filter="id == 1")
+    assert every == [{"id": 1, "vector": pytest.approx(vectors[1]), "text": "doc 1", "subject": "history"}]
     client.load_collection(collection_name="demo_collection")
-    assert client.get_load_state(collection_name="demo_collection")["state"] == "Loaded"
+    assert client.get_load_state(collection_name="demo_collection")["state"] is LoadState.Loaded
     client.close()
     assert (tmp_path / "milvus_demo.db").is_dir()
 
@@ -164,3 +167,28 @@ def test_async_client_runs_the_same_calls_as_coroutines(tmp_path: Path) -> None:
                 await client.describe_collection("nope")
 
     asyncio.run(main())
+
+
+def test_load_state_follows_milvus_and_survives_a_reopen(tmp_path: Path) -> None:
+    client = MilvusClient(str(tmp_path / "db"))
+    client.create_collection("docs", dimension=2)
+    client.create_partition("docs", "old")
+    client.insert("docs", [{"id": 1, "vector": [1.0, 0.0]}], partition_name="old")
+    assert client.get_load_state("docs")["state"] is LoadState.Loaded
+    with pytest.raises(InvalidStateError, match="release_partitions before dropping"):
+        client.drop_partition("docs", "old")
+    client.release_partitions("docs", ["old"])
+    assert client.get_load_state("docs", partition_name="old")["state"] is LoadState.NotLoad
+    client.release_collection("docs")
+    with pytest.raises(CollectionNotLoadedError):
+        client.search("docs", [[1.0, 0.0]], limit=1)
+    client.close()
+
+    reopened = MilvusClient(str(tmp_path / "db"))
+    assert reopened.get_load_state("docs")["state"] is LoadState.NotLoad
+    reopened.load_partitions("docs", ["_default"])
+    assert reopened.get_load_state("docs")["state"] is LoadState.Loaded
+    assert reopened.get_load_state("docs", partition_name="old")["state"] is LoadState.NotLoad
+    reopened.drop_partition("docs", "old")
+    assert reopened.list_partitions("docs") == ["_default"]
+    reopened.close()

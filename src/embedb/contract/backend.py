@@ -116,6 +116,35 @@ class Backend(ABC):
         """Partition names, ``_default`` first."""
         return self._dispatch("list_partitions", arguments_of(locals()))
 
+    # ----------------------------------------------------------- load state
+    # EmbeDB serves every collection once created; releasing one (Milvus's rule) makes reads refuse it.
+
+    @operation(Role.WRITER)
+    def load_collection(self, collection_name: str) -> None:
+        """Serve every partition of the collection again after a release (a no-op when it is served)."""
+        self._dispatch("load_collection", arguments_of(locals()))
+
+    @operation(Role.WRITER)
+    def release_collection(self, collection_name: str) -> None:
+        """Stop serving reads of the collection until ``load_collection``: get, query and search then raise
+        ``CollectionNotLoadedError``. Writes still go in. Kept across restarts."""
+        self._dispatch("release_collection", arguments_of(locals()))
+
+    @operation(Role.WRITER)
+    def load_partitions(self, collection_name: str, partition_names: Sequence[str]) -> None:
+        """Serve these partitions again; raises ``PartitionNotFoundError``."""
+        self._dispatch("load_partitions", arguments_of(locals()))
+
+    @operation(Role.WRITER)
+    def release_partitions(self, collection_name: str, partition_names: Sequence[str]) -> None:
+        """Stop serving these partitions: reads naming one raise ``PartitionNotLoadedError``, others skip them."""
+        self._dispatch("release_partitions", arguments_of(locals()))
+
+    @operation(Role.READER)
+    def get_load_state(self, collection_name: str, partition_name: str | None = None) -> results.LoadState:
+        """``{"state": "Loaded"}`` or ``"NotLoad"``, of the collection (loaded while any partition is) or one partition."""
+        return self._dispatch("get_load_state", arguments_of(locals()))
+
     # -------------------------------------------------------------- aliases
 
     @operation(Role.ADMIN)

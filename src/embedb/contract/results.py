@@ -60,6 +60,10 @@ class CollectionStats(TypedDict):
     checkpoint_lsn: int
 
 
+class LoadState(TypedDict):
+    state: str  # "Loaded" or "NotLoad", as Milvus names them
+
+
 class AliasList(TypedDict):
     aliases: list[str]
     collection_name: str

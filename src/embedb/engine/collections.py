@@ -7,11 +7,11 @@ the storage engine's catalog and then drops the shared metadata cache.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from embedb.contract.results import AliasDescription, AliasList, CollectionDescription, CollectionStats
-from embedb.errors import SchemaError
+from embedb.contract.results import AliasDescription, AliasList, CollectionDescription, CollectionStats, LoadState
+from embedb.errors import InvalidArgumentError, SchemaError
 from embedb.index import IndexRequest, IndexService, index_requests
 from embedb.index import admin as index_admin
 from embedb.lifecycle import EmbeddingBindings, LifecycleService
@@ -161,6 +161,35 @@ class CollectionOperations:
 
     def list_partitions(self, collection_name: str) -> list[str]:
         return list(self.metadata.info(collection_name).partitions)
+
+    # ----------------------------------------------------------- load state
+
+    def _set_loaded(self, collection_name: str, partition_names: Sequence[str] | None, loaded: bool) -> None:
+        if partition_names is not None and (isinstance(partition_names, str) or not isinstance(partition_names, Sequence)):
+            raise InvalidArgumentError(f"partition_names must be a list of names, got {partition_names!r}", argument="partition_names")
+        self.storage.set_loaded(self.metadata.info(collection_name), partition_names, loaded)
+        self.metadata.forget()
+
+    def load_collection(self, collection_name: str) -> None:
+        self._set_loaded(collection_name, None, True)
+
+    def release_collection(self, collection_name: str) -> None:
+        self._set_loaded(collection_name, None, False)
+
+    def load_partitions(self, collection_name: str, partition_names: Sequence[str]) -> None:
+        self._set_loaded(collection_name, partition_names, True)
+
+    def release_partitions(self, collection_name: str, partition_names: Sequence[str]) -> None:
+        self._set_loaded(collection_name, partition_names, False)
+
+    def get_load_state(self, collection_name: str, partition_name: str | None = None) -> LoadState:
+        info = self.metadata.info(collection_name)
+        if partition_name is not None:
+            self.storage.partition_id(info, partition_name)
+            loaded = partition_name not in info.released
+        else:
+            loaded = not info.released >= info.partitions.keys()
+        return {"state": "Loaded" if loaded else "NotLoad"}
 
     # -------------------------------------------------------------- aliases
 

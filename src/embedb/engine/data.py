@@ -221,7 +221,7 @@ class DataOperations:
     ) -> list[Row]:
         info = self.metadata.info(collection_name)
         keys = _first_occurrences(self._keys(info, ids))
-        partitions = self.metadata.partition_ids(info, partition_names)
+        partitions = self.metadata.read_partition_ids(info, partition_names)
         plan = self.metadata.output_plan(info, output_fields, default_all=True)
         snapshot = self.metadata.store(info).snapshot()
         return project(snapshot, locate_keys(snapshot, keys, partitions), plan, info.schema)
@@ -242,7 +242,7 @@ class DataOperations:
         check_paging(limit, offset, maximum=None)
         if not isinstance(filter, str):
             raise InvalidArgumentError(f"filter must be a string, got {type(filter).__name__}")
-        partitions = self.metadata.partition_ids(info, partition_names)
+        partitions = self.metadata.read_partition_ids(info, partition_names)
         snapshot = self.metadata.store(info).snapshot()
         compiled = compile_filter(filter, info.schema, params=filter_params) if filter.strip() else None
         if ids is not None:

@@ -120,6 +120,12 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("drop_partition", "/v1/partitions/drop", rq.PartitionRequest, rq.NullResult),
     Operation("has_partition", "/v1/partitions/has", rq.PartitionRequest, rq.BoolResult),
     Operation("list_partitions", "/v1/partitions/list", rq.CollectionRequest, rq.NamesResult),
+    # load state
+    Operation("load_collection", "/v1/collections/load", rq.CollectionRequest, rq.NullResult),
+    Operation("release_collection", "/v1/collections/release", rq.CollectionRequest, rq.NullResult),
+    Operation("get_load_state", "/v1/collections/get_load_state", rq.LoadStateRequest, rq.ObjectResult),
+    Operation("load_partitions", "/v1/partitions/load", rq.PartitionsRequest, rq.NullResult),
+    Operation("release_partitions", "/v1/partitions/release", rq.PartitionsRequest, rq.NullResult),
     # aliases
     Operation("create_alias", "/v1/aliases/create", rq.AliasRequest, rq.NullResult),
     Operation(

@@ -143,6 +143,16 @@ class PartitionRequest(ApiRequest):
     partition_name: Annotated[str, Field(examples=["recent"])]
 
 
+class PartitionsRequest(ApiRequest):
+    collection_name: CollectionName
+    partition_names: Annotated[list[str], Field(examples=[["recent"]])]
+
+
+class LoadStateRequest(ApiRequest):
+    collection_name: CollectionName
+    partition_name: Annotated[str | None, Field(description="One partition's state; the collection's when absent.")] = None
+
+
 class AliasRequest(ApiRequest):
     collection_name: CollectionName
     alias: Annotated[str, Field(examples=["docs_live"])]

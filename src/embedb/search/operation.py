@@ -147,7 +147,7 @@ class SearchOperation:
             )
         queries = prepare_queries(check_query_vectors(query_field, data), metric)
         compiled = compile_filter(filter, info.schema, params=filter_params) if filter.strip() else None
-        partitions = self.metadata.partition_ids(info, partition_names)
+        partitions = self.metadata.read_partition_ids(info, partition_names)
         plan = self.metadata.output_plan(info, output_fields, default_all=False, bindings=bindings)
         request = SearchRequest(column_key=key, metric=metric, queries=queries, k=offset + limit, params=options.params)
         snapshot = self.metadata.store(info).snapshot()
@@ -214,7 +214,7 @@ class SearchOperation:
         every request that must raise.
         """
         info = self.metadata.by_name.get(collection_name) if type(collection_name) is str else None
-        if info is None or info.id in self.experiments.routes:
+        if info is None or info.id in self.experiments.routes or info.released:
             return None
         if type(limit) is not int or not 1 <= limit <= MAX_SEARCH_LIMIT:
             return None

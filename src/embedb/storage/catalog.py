@@ -36,6 +36,8 @@ class CollectionInfo:
     properties: dict[str, Any]
     created_at: float
     partitions: dict[str, int] = field(default_factory=dict)
+    # Partitions released from serving (Milvus's release_collection / release_partitions): reads refuse them.
+    released: frozenset[str] = frozenset()
 
 
 _STORAGE_TABLES = """
@@ -59,6 +61,12 @@ CREATE TABLE IF NOT EXISTS partitions (
     created_at REAL NOT NULL,
     PRIMARY KEY (collection_id, partition_id),
     UNIQUE (collection_id, name)
+);
+CREATE TABLE IF NOT EXISTS released_partitions (
+    collection_id INTEGER NOT NULL,
+    partition_id INTEGER NOT NULL,
+    PRIMARY KEY (collection_id, partition_id),
+    FOREIGN KEY (collection_id, partition_id) REFERENCES partitions(collection_id, partition_id) ON DELETE CASCADE
 );
 CREATE TABLE IF NOT EXISTS aliases (
     alias TEXT PRIMARY KEY,

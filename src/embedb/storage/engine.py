@@ -23,7 +23,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,14 @@ class StorageEngine:
                 "SELECT name, partition_id FROM partitions WHERE collection_id = ? ORDER BY partition_id", (row["id"],)
             )
         }
+        released = frozenset(
+            r["name"]
+            for r in self.catalog.query(
+                "SELECT p.name FROM released_partitions r JOIN partitions p"
+                " ON p.collection_id = r.collection_id AND p.partition_id = r.partition_id WHERE r.collection_id = ?",
+                (row["id"],),
+            )
+        )
         return CollectionInfo(
             id=int(row["id"]),
             name=row["name"],
@@ -123,6 +131,7 @@ class StorageEngine:
             properties=json.loads(row["properties"]),
             created_at=float(row["created_at"]),
             partitions=partitions,
+            released=released,
         )
 
     def list_collections(self) -> list[str]:
@@ -267,6 +276,24 @@ class StorageEngine:
                 "INSERT INTO partitions (collection_id, partition_id, name, created_at) VALUES (?, ?, ?, ?)",
                 (info.id, next_id, partition, time.time()),
             )
+            if info.released and info.released >= info.partitions.keys():
+                # A partition of a released collection starts released, as in Milvus.
+                cursor.execute("INSERT INTO released_partitions (collection_id, partition_id) VALUES (?, ?)", (info.id, next_id))
+
+    def set_loaded(self, info: CollectionInfo, partitions: Sequence[str] | None, loaded: bool) -> None:
+        """Load (serve) or release some partitions of a collection, or all of them (``None``); kept across restarts."""
+        ids = list(info.partitions.values()) if partitions is None else [self.partition_id(info, name) for name in partitions]
+        with self._lock, self.catalog.transaction() as cursor:
+            if cursor.execute("SELECT 1 FROM collections WHERE id = ?", (info.id,)).fetchone() is None:
+                raise CollectionNotFoundError(f"collection {info.name!r} does not exist", collection=info.name)
+            for partition_id in ids:
+                if loaded:
+                    cursor.execute("DELETE FROM released_partitions WHERE collection_id = ? AND partition_id = ?", (info.id, partition_id))
+                else:
+                    cursor.execute(
+                        "INSERT OR IGNORE INTO released_partitions (collection_id, partition_id) VALUES (?, ?)", (info.id, partition_id)
+                    )
+            self.catalog.record_event(cursor, "collection.load" if loaded else "collection.release", info.name, partitions=partitions)
 
     def partition_id(self, info: CollectionInfo, partition: str) -> int:
         try:

@@ -81,6 +81,8 @@ def test_the_pymilvus_quickstart_runs_unchanged(client: MilvusClient) -> None:
     rows = client.query(collection_name=name, filter="subject == 'history'", output_fields=["text", "subject"])
     assert sorted(row["id"] for row in rows) == [0, 1, 2]
     assert rows[0] == {"id": 0, "text": docs[0], "subject": "history"}
+    every = client.query(collection_name=name, filter="id == 1")  # no output_fields: every field, as from Milvus
+    assert every[0].keys() == {"id", "vector", "text", "subject"} and np.allclose(every[0]["vector"], embedded[1])
     got = client.get(collection_name=name, ids=[0, 2])
     assert [row["id"] for row in got] == [0, 2]
     assert np.allclose(got[1]["vector"], embedded[2])
@@ -272,3 +274,28 @@ def test_partitions_aliases_flush_and_compaction(client: MilvusClient) -> None:
     assert client.get_collection_stats(name)["row_count"] == 2
     assert client.get_load_state(name)["state"].name == "Loaded"
     assert client.get_server_version().startswith("embedb-")
+
+
+def test_load_state_rules_are_milvus_s(client: MilvusClient) -> None:
+    name = unique("loading")
+    client.create_collection(name, dimension=DIM)
+    client.create_partition(name, "old")
+    client.insert(name, [{"id": 1, "vector": [0.5] * DIM}], partition_name="old")
+    with pytest.raises(MilvusException) as loaded:
+        client.drop_partition(name, "old")
+    assert "release_partitions" in loaded.value.message
+    client.release_partitions(name, ["old"])
+    assert client.get_load_state(name, partition_name="old")["state"].name == "NotLoad"
+    with pytest.raises(MilvusException) as partition:
+        client.query(name, filter="id > 0", partition_names=["old"])
+    assert partition.value.code == 201
+    client.drop_partition(name, "old")
+
+    client.release_collection(name)
+    assert client.get_load_state(name)["state"].name == "NotLoad"
+    with pytest.raises(MilvusException) as released:
+        client.search(name, [[0.5] * DIM], limit=1)
+    assert released.value.code == 101 and "load_collection" in released.value.message
+    client.insert(name, [{"id": 2, "vector": [0.5] * DIM}])
+    client.load_collection(name)
+    assert [row["id"] for row in client.query(name, filter="id > 0")] == [2]

@@ -24,6 +24,7 @@ from pymilvus.grpc_gen import common_pb2, milvus_pb2, milvus_pb2_grpc, schema_pb
 
 from embedb import __version__
 from embedb.contract import Backend
+from embedb.contract.milvus_rules import refuse_dropping_loaded_partition
 from embedb.errors import DataError, EmbedbError, InvalidArgumentError, NotFoundError, UnauthenticatedError
 from embedb.protocol import operation
 from embedb.schema import CollectionSchema, DataType
@@ -246,23 +247,26 @@ class MilvusService(milvus_pb2_grpc.MilvusServiceServicer):
         return self._serve(context, milvus_pb2.GetCollectionStatisticsResponse, work)
 
     def LoadCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
-        # EmbeDB serves every collection from disk and memory as needed: a collection is always loaded.
-        return self._status(context, lambda p: self._call(p, "describe_collection", collection_name=request.collection_name))
+        return self._status(context, lambda p: self._call(p, "load_collection", collection_name=request.collection_name))
 
     def ReleaseCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._status(context, lambda p: self._call(p, "describe_collection", collection_name=request.collection_name))
+        return self._status(context, lambda p: self._call(p, "release_collection", collection_name=request.collection_name))
 
     def GetLoadState(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(principal: Principal) -> Any:
-            self._call(principal, "describe_collection", collection_name=request.collection_name)
-            return milvus_pb2.GetLoadStateResponse(status=ok(), state=common_pb2.LoadStateLoaded)
+            # pymilvus asks about one partition at a time (or none: the collection).
+            partition = request.partition_names[0] if request.partition_names else None
+            found = self._call(principal, "get_load_state", collection_name=request.collection_name, partition_name=partition)
+            state = common_pb2.LoadStateLoaded if found["state"] == "Loaded" else common_pb2.LoadStateNotLoad
+            return milvus_pb2.GetLoadStateResponse(status=ok(), state=state)
 
         return self._serve(context, milvus_pb2.GetLoadStateResponse, work)
 
     def GetLoadingProgress(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(principal: Principal) -> Any:
-            self._call(principal, "describe_collection", collection_name=request.collection_name)
-            return milvus_pb2.GetLoadingProgressResponse(status=ok(), progress=100, refresh_progress=100)
+            found = self._call(principal, "get_load_state", collection_name=request.collection_name)
+            progress = 100 if found["state"] == "Loaded" else 0
+            return milvus_pb2.GetLoadingProgressResponse(status=ok(), progress=progress, refresh_progress=progress)
 
         return self._serve(context, milvus_pb2.GetLoadingProgressResponse, work)
 
@@ -308,9 +312,13 @@ class MilvusService(milvus_pb2_grpc.MilvusServiceServicer):
         )
 
     def DropPartition(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._status(
-            context, lambda p: self._call(p, "drop_partition", collection_name=request.collection_name, partition_name=request.partition_name)
-        )
+        def work(principal: Principal) -> None:
+            arguments = {"collection_name": request.collection_name, "partition_name": request.partition_name}
+            self._authorize(principal, "drop_partition", arguments)
+            refuse_dropping_loaded_partition(self._backend, **arguments)
+            self._backend.drop_partition(**arguments)
+
+        return self._status(context, work)
 
     def HasPartition(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(principal: Principal) -> Any:
@@ -336,18 +344,12 @@ class MilvusService(milvus_pb2_grpc.MilvusServiceServicer):
         return self._serve(context, milvus_pb2.ShowPartitionsResponse, work)
 
     def LoadPartitions(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._status(context, lambda p: self._existing_partitions(p, request))
+        arguments = {"collection_name": request.collection_name, "partition_names": list(request.partition_names)}
+        return self._status(context, lambda p: self._call(p, "load_partitions", **arguments))
 
     def ReleasePartitions(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._status(context, lambda p: self._existing_partitions(p, request))
-
-    def _existing_partitions(self, principal: Principal, request: Any) -> None:
-        known = self._call(principal, "list_partitions", collection_name=request.collection_name)
-        missing = [name for name in request.partition_names if name not in known]
-        if missing:
-            from embedb.errors import PartitionNotFoundError
-
-            raise PartitionNotFoundError(f"partitions {missing} are not in {request.collection_name!r}")
+        arguments = {"collection_name": request.collection_name, "partition_names": list(request.partition_names)}
+        return self._status(context, lambda p: self._call(p, "release_partitions", **arguments))
 
     # ---------------------------------------------------------- aliases
 
@@ -433,11 +435,12 @@ class MilvusService(milvus_pb2_grpc.MilvusServiceServicer):
     def Query(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(principal: Principal) -> Any:
             params = _pairs(request.query_params)
-            output = list(request.output_fields)
+            # Without output fields Milvus answers every field (EmbeDB's own API: keys only).
+            output = list(request.output_fields) or ["*"]
             arguments = {
                 "collection_name": request.collection_name,
                 "filter": request.expr,
-                "output_fields": output or None,
+                "output_fields": output,
                 "limit": _integer(params, "limit", None),
                 "offset": _integer(params, "offset", 0),
                 "partition_names": list(request.partition_names) or None,
@@ -604,9 +607,13 @@ def _search_result(hits: Sequence[Sequence[Mapping[str, Any]]], schema: Collecti
     result.scores.extend(distances)
     result.ids.CopyFrom(columns.primary_keys(schema.primary, [hit["id"] for hit in flat]))
     if output:
-        entities = [hit.get("entity", {}) for hit in flat]
+        primary = schema.primary.name
+        # As in Milvus, the primary key is a column when output_fields names it or "*"
+        # (the Node SDK reads a hit's id only from the columns, pymilvus from result.ids).
+        with_key = primary in output or "*" in output
+        entities = [{primary: hit["id"], **hit.get("entity", {})} if with_key else hit.get("entity", {}) for hit in flat]
         names = _row_names(entities, schema, output) if entities else [n for n in output if schema.has_field(n)]
-        names = [name for name in names if name != schema.primary.name or name in output]
+        names = [name for name in names if name != primary or with_key]
         result.fields_data.extend(columns.row_columns(entities, schema, names))
         result.output_fields.extend(_reply_output_fields(result.fields_data, output, schema))
     return result

@@ -3,7 +3,8 @@
 Milvus answers a failed call in the reply (``status.code`` and the older
 ``status.error_code``), not as a gRPC error; clients raise ``MilvusException``
 with that code and reason. The codes are Milvus's: 100 collection not found
-(``has_collection`` answers False on it), 700 index not found, 1100 invalid
+(``has_collection`` answers False on it), 101 / 201 collection / partition
+not loaded, 700 index not found, 1100 invalid
 parameter, 1401/1402 not permitted / not authenticated, 5 an internal error.
 """
 
@@ -14,12 +15,14 @@ from pymilvus.grpc_gen import common_pb2
 from embedb.errors import (
     AlreadyExistsError,
     CollectionNotFoundError,
+    CollectionNotLoadedError,
     EmbedbError,
     FailedPreconditionError,
     IndexNotFoundError,
     InvalidArgumentError,
     NotFoundError,
     PartitionNotFoundError,
+    PartitionNotLoadedError,
     PermissionDeniedError,
     UnauthenticatedError,
 )
@@ -29,6 +32,8 @@ PARAMETER_INVALID = 1100
 # (class, Milvus code, legacy error_code); the first class that matches wins, so subclasses come first.
 _CODES: tuple[tuple[type[Exception], int, int], ...] = (
     (CollectionNotFoundError, 100, common_pb2.CollectionNotExists),
+    (CollectionNotLoadedError, 101, common_pb2.UnexpectedError),
+    (PartitionNotLoadedError, 201, common_pb2.UnexpectedError),
     (PartitionNotFoundError, 200, common_pb2.UnexpectedError),
     (IndexNotFoundError, 700, common_pb2.IndexNotExist),
     (UnauthenticatedError, 1402, common_pb2.PermissionDenied),

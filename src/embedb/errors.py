@@ -17,6 +17,7 @@ back to the class, so embedded and server raise the same thing)::
     │   └── InvalidNameError                        400 invalid_name
     ├── NotFoundError (KeyError)                    404 not_found
     │   ├── CollectionNotFoundError                 404 collection_not_found
+    │   ├── DatabaseNotFoundError                   404 database_not_found
     │   ├── PartitionNotFoundError                  404 partition_not_found
     │   ├── AliasNotFoundError                      404 alias_not_found
     │   ├── FieldNotFoundError                      404 field_not_found
@@ -31,6 +32,7 @@ back to the class, so embedded and server raise the same thing)::
     │   ├── AliasAlreadyExistsError                 409 alias_already_exists
     │   ├── IndexAlreadyExistsError                 409 index_already_exists
     │   ├── ModelAlreadyExistsError                 409 model_already_exists
+    │   ├── DatabaseAlreadyExistsError              409 database_already_exists
     │   └── DuplicateKeyError                       409 duplicate_key
     ├── FailedPreconditionError                     412 failed_precondition
     │   ├── InvalidStateError                       412 invalid_state
@@ -148,6 +150,12 @@ class CollectionNotFoundError(NotFoundError):
     wire_name = "collection_not_found"
 
 
+class DatabaseNotFoundError(NotFoundError):
+    """No Milvus database has this name (``embedb.databases``)."""
+
+    wire_name = "database_not_found"
+
+
 class PartitionNotFoundError(NotFoundError):
     wire_name = "partition_not_found"
 
@@ -205,6 +213,12 @@ class IndexAlreadyExistsError(AlreadyExistsError):
 
 class ModelAlreadyExistsError(AlreadyExistsError):
     wire_name = "model_already_exists"
+
+
+class DatabaseAlreadyExistsError(AlreadyExistsError):
+    """A Milvus database with this name exists already."""
+
+    wire_name = "database_already_exists"
 
 
 class DuplicateKeyError(AlreadyExistsError):

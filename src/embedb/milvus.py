@@ -24,6 +24,7 @@ from embedb import __version__
 from embedb.connection import connect
 from embedb.contract import Backend
 from embedb.contract.milvus_rules import refuse_dropping_loaded_partition
+from embedb.databases import DEFAULT_DATABASE, Databases
 from embedb.errors import AliasNotFoundError, CollectionNotFoundError, EmbedbError, InvalidArgumentError, SchemaError
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
 
@@ -53,7 +54,6 @@ IGNORED_KWARGS = frozenset(
         "shards_num",
         "round_decimal",
         "using",
-        "db_name",
         "ignore_growing",
         "replica_number",
         "refresh",
@@ -179,8 +179,21 @@ class MilvusClient:
         if remote and (user or password):
             token = token or f"{user}:{password}"
         options = {k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS}
+        if remote and db_name not in ("", DEFAULT_DATABASE):
+            raise InvalidArgumentError(
+                "databases are served over Milvus's gRPC protocol (embedb serve --milvus-port) and embedded, not over REST"
+            )
         # Milvus Lite ignores credentials; so does an embedded EmbeDB.
-        self._backend: Backend = connect(text, token=(token or None) if remote else None, **options)
+        default = connect(text, token=(token or None) if remote else None, **options)
+        folder = None if remote or text == ":memory:" else Path(text)
+        self._databases = Databases(default, folder, lambda path: connect(os.fspath(path) if path else ":memory:", **options))
+        self._remote = remote
+        self._database = DEFAULT_DATABASE
+        try:
+            self.use_database(db_name or DEFAULT_DATABASE)
+        except EmbedbError:
+            self.close()
+            raise
         self._compactions: dict[int, str] = {}  # job id -> collection, for get_compaction_state
 
     @staticmethod
@@ -196,8 +209,45 @@ class MilvusClient:
 
     @property
     def backend(self) -> Backend:
-        """The EmbeDB client behind this object, for EmbeDB-only features."""
+        """The EmbeDB client behind this object (of the database in use), for EmbeDB-only features."""
         return self._backend
+
+    @property
+    def _backend(self) -> Backend:
+        return self._databases.get(self._database)
+
+    # ---------------------------------------------------------- databases
+    # A database is a data directory beside the default one (embedb.databases).
+
+    def create_database(self, db_name: str, properties: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        """An empty database; raises ``DatabaseAlreadyExistsError``."""
+        self._local_databases()
+        self._databases.create(db_name)
+
+    def drop_database(self, db_name: str, **kwargs: Any) -> None:
+        """Drop an empty database (Milvus refuses one with collections: ``InvalidStateError``); a missing one is a no-op."""
+        self._local_databases()
+        if db_name == self._database:
+            self._database = DEFAULT_DATABASE
+        self._databases.drop(db_name)
+
+    def list_databases(self, **kwargs: Any) -> list[str]:
+        return self._databases.names()
+
+    def describe_database(self, db_name: str = "", **kwargs: Any) -> dict[str, Any]:
+        self._databases.get(db_name)
+        return {"name": db_name or DEFAULT_DATABASE}
+
+    def use_database(self, db_name: str, **kwargs: Any) -> None:
+        """Make ``db_name`` the database the following calls address; raises ``DatabaseNotFoundError``."""
+        self._databases.get(db_name)
+        self._database = db_name or DEFAULT_DATABASE
+
+    using_database = use_database
+
+    def _local_databases(self) -> None:
+        if self._remote:
+            raise InvalidArgumentError("databases are served over Milvus's gRPC protocol (embedb serve --milvus-port), not over REST")
 
     def create_collection(self, collection_name: str, dimension: int | None = None, **kwargs: Any) -> None:
         """pymilvus's create_collection: quick setup from ``dimension``, or the ``schema`` (which wins when both are given)."""
@@ -285,7 +335,9 @@ class MilvusClient:
         return call
 
     def close(self) -> None:
-        self._backend.close()
+        default = self._databases.get(DEFAULT_DATABASE)
+        self._databases.close()
+        default.close()
 
     def __enter__(self) -> MilvusClient:
         return self

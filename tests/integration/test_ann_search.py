@@ -370,14 +370,14 @@ def test_index_admin_follows_milvus(db: embedb.Client) -> None:
     assert db.list_indexes("docs") == [], "a refused request defines nothing"
 
 
-def test_index_params_at_create_collection_set_the_metric(db: embedb.Client, data: Data) -> None:
-    client = MilvusClient.__new__(MilvusClient)
-    client._backend = db
+def test_index_params_at_create_collection_set_the_metric(tmp_path: Path) -> None:
+    client = MilvusClient(str(tmp_path / "milvus"))
     params = client.prepare_index_params()
     params.add_index(field_name="vector", index_type="HNSW", metric_type="L2", params={"M": 8, "efConstruction": 32})
     client.create_collection("l2", schema=_schema(), index_params=params)
-    assert db.describe_collection("l2")["fields"][1]["metric_type"] == "L2"
-    assert db.describe_index("l2", "vector")["metric_type"] == "L2"
+    assert client.describe_collection("l2")["fields"][1]["metric_type"] == "L2"
+    assert client.describe_index("l2", "vector")["metric_type"] == "L2"
+    client.close()
 
 
 def test_range_and_grouping_search(db: embedb.Client, data: Data) -> None:

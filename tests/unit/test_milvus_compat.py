@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embedb.errors import CollectionNotLoadedError, InvalidArgumentError, InvalidStateError, SchemaError
+from embedb.errors import (
+    CollectionNotLoadedError,
+    DatabaseNotFoundError,
+    InvalidArgumentError,
+    InvalidStateError,
+    SchemaError,
+)
 from embedb.milvus import DataType, LoadState, MilvusClient
 
 
@@ -191,4 +197,30 @@ def test_load_state_follows_milvus_and_survives_a_reopen(tmp_path: Path) -> None
     assert reopened.get_load_state("docs", partition_name="old")["state"] is LoadState.NotLoad
     reopened.drop_partition("docs", "old")
     assert reopened.list_partitions("docs") == ["_default"]
+    reopened.close()
+
+
+def test_databases_are_data_directories_beside_the_default_one(tmp_path: Path) -> None:
+    client = MilvusClient(str(tmp_path / "db"))
+    client.create_database("staging")
+    client.use_database("staging")
+    client.create_collection("docs", dimension=2)
+    client.insert("docs", [{"id": 5, "vector": [1.0, 0.0]}])
+    client.use_database("default")
+    assert client.list_collections() == []
+    with pytest.raises(InvalidStateError, match="drop them first"):
+        client.drop_database("staging")
+    client.close()
+
+    reopened = MilvusClient(str(tmp_path / "db"), db_name="staging")
+    assert reopened.list_databases() == ["default", "staging"]
+    assert [row["id"] for row in reopened.query("docs", filter="")] == [5]
+    reopened.drop_collection("docs")
+    reopened.drop_database("staging")
+    assert reopened.list_databases() == ["default"] and not (tmp_path / "db" / "databases" / "staging").exists()
+    with pytest.raises(DatabaseNotFoundError):
+        reopened.use_database("staging")
+    reopened.drop_database("staging")  # dropping a database that does not exist is a no-op, as in Milvus
+    with pytest.raises(DatabaseNotFoundError):
+        MilvusClient(str(tmp_path / "db"), db_name="missing")
     reopened.close()

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from embedb.config import module_prefixes
+from embedb.databases import Databases
 from embedb.errors import InvalidArgumentError
 from embedb.server.app import ServerLimits, create_app
 from embedb.server.auth import Principal, TokenStore
@@ -157,12 +158,16 @@ def serve(
     limit_blas_threads()
     tokens: TokenStore | None = None
     milvus = None
+    databases: Databases | None = None
     try:
         tokens = TokenStore.open(path) if auth else None
         if milvus_port is not None:
             from embedb.server.milvus import start_milvus_server
 
-            milvus = start_milvus_server(backend, host=host, port=milvus_port, tokens=tokens, tls_cert=tls_cert, tls_key=tls_key)
+            databases = Databases(
+                backend, Path(path), lambda folder: connect(os.fspath(folder or ":memory:"), allow_code_models=code_prefixes, **dict(settings or {}))
+            )
+            milvus = start_milvus_server(databases, host=host, port=milvus_port, tokens=tokens, tls_cert=tls_cert, tls_key=tls_key)
             log.info("Milvus gRPC protocol on %s:%s", host, milvus.port)
         if tokens is not None and not tokens.list_tokens():
             log.warning("no API tokens yet: create one with 'embedb token create %s --role admin'", path)
@@ -189,6 +194,8 @@ def serve(
     finally:
         if milvus is not None:
             milvus.stop(limits.graceful_shutdown_s)
+        if databases is not None:
+            databases.close()
         # uvicorn has stopped accepting and finished the requests in flight: closing flushes the WAL.
         backend.close()
         if tokens is not None:

@@ -299,3 +299,44 @@ def test_load_state_rules_are_milvus_s(client: MilvusClient) -> None:
     client.insert(name, [{"id": 2, "vector": [0.5] * DIM}])
     client.load_collection(name)
     assert [row["id"] for row in client.query(name, filter="id > 0")] == [2]
+
+
+def test_databases_hold_their_own_collections(milvus_server: MilvusServer) -> None:
+    client = milvus_server.client()
+    db_name = unique("analytics")
+    client.create_database(db_name)
+    assert db_name in client.list_databases() and client.list_databases()[0] == "default"
+    with pytest.raises(MilvusException):
+        client.create_database(db_name)
+    client.create_collection("shared_name", dimension=DIM)
+    client.insert("shared_name", [{"id": 1, "vector": [0.5] * DIM}])
+
+    client.use_database(db_name)
+    assert "shared_name" not in client.list_collections()
+    client.create_collection("shared_name", dimension=DIM)
+    client.insert("shared_name", [{"id": 7, "vector": [0.5] * DIM}, {"id": 8, "vector": [0.25] * DIM}])
+    assert [hit["id"] for hit in client.search("shared_name", [[0.5] * DIM], limit=5)[0]] == [7, 8]
+    other = MilvusClient(uri=milvus_server.uri, token=milvus_server.tokens["admin"], db_name=db_name)
+    assert other.query("shared_name", filter="", output_fields=["count(*)"])[0]["count(*)"] == 2
+    with pytest.raises(MilvusException) as not_empty:
+        client.drop_database(db_name)
+    assert "drop them first" in not_empty.value.message
+
+    reader = milvus_server.client("reader")
+    with pytest.raises(MilvusException) as refused:
+        reader.create_database(unique("nope"))
+    assert refused.value.code == 1401
+    scoped = MilvusClient(uri=milvus_server.uri, token=milvus_server.tokens["scoped_reader"], db_name=db_name)
+    with pytest.raises(MilvusException) as scoped_refused:
+        scoped.list_collections()
+    assert scoped_refused.value.code == 1401
+
+    client.drop_collection("shared_name")
+    client.use_database("default")
+    assert [row["id"] for row in client.query("shared_name", filter="")] == [1]
+    client.drop_database(db_name)
+    assert db_name not in client.list_databases()
+    with pytest.raises(MilvusException) as gone:
+        other.list_collections()
+    assert gone.value.code == 800
+    client.drop_collection("shared_name")

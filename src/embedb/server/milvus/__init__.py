@@ -8,8 +8,9 @@ messages are Milvus's own (``milvus.proto``), as generated inside the
 
 The layer is learnt from this module:
 
-- ``start_milvus_server(backend, *, host, port, tokens, tls_cert, tls_key)`` —
-  a started ``MilvusServer`` (its ``port``; ``stop(grace)``);
+- ``start_milvus_server(databases, *, host, port, tokens, tls_cert, tls_key)``
+  — a started ``MilvusServer`` (its ``port``; ``stop(grace)``) over the
+  Milvus databases of a data directory (``embedb.databases``);
 - ``MilvusService`` — the servicer: each RPC a thin call of one operation of
   the contract, with the same tokens, roles and collection scopes as REST;
 - ``schemas`` and ``columns`` — Milvus's schema and column messages to and
@@ -29,7 +30,7 @@ from pathlib import Path
 import grpc
 from pymilvus.grpc_gen import milvus_pb2_grpc
 
-from embedb.contract import Backend
+from embedb.databases import Databases
 from embedb.errors import InvalidArgumentError
 from embedb.server.auth import TokenStore
 from embedb.server.milvus.service import MilvusService
@@ -53,7 +54,7 @@ class MilvusServer:
 
 
 def start_milvus_server(
-    backend: Backend,
+    databases: Databases,
     *,
     host: str,
     port: int,
@@ -62,8 +63,9 @@ def start_milvus_server(
     tls_key: str | None = None,
     workers: int = 16,
 ) -> MilvusServer:
-    """Listen for Milvus gRPC calls on ``host:port`` (0: any free port), over TLS with a certificate and key.
+    """Serve ``databases`` (``default``: the data directory's own) to Milvus gRPC calls on ``host:port``.
 
+    ``port`` 0 takes any free port; with a certificate and key it serves TLS.
     Raises ``InvalidArgumentError`` when the address cannot be bound.
     """
     server = grpc.server(
@@ -74,7 +76,7 @@ def start_milvus_server(
             ("grpc.so_reuseport", 0),
         ],
     )
-    milvus_pb2_grpc.add_MilvusServiceServicer_to_server(MilvusService(backend, tokens), server)
+    milvus_pb2_grpc.add_MilvusServiceServicer_to_server(MilvusService(databases, tokens), server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         if tls_cert and tls_key:

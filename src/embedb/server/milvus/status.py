@@ -4,7 +4,7 @@ Milvus answers a failed call in the reply (``status.code`` and the older
 ``status.error_code``), not as a gRPC error; clients raise ``MilvusException``
 with that code and reason. The codes are Milvus's: 100 collection not found
 (``has_collection`` answers False on it), 101 / 201 collection / partition
-not loaded, 700 index not found, 1100 invalid
+not loaded, 700 index not found, 800 database not found, 1100 invalid
 parameter, 1401/1402 not permitted / not authenticated, 5 an internal error.
 """
 
@@ -16,6 +16,7 @@ from embedb.errors import (
     AlreadyExistsError,
     CollectionNotFoundError,
     CollectionNotLoadedError,
+    DatabaseNotFoundError,
     EmbedbError,
     FailedPreconditionError,
     IndexNotFoundError,
@@ -35,6 +36,7 @@ _CODES: tuple[tuple[type[Exception], int, int], ...] = (
     (CollectionNotLoadedError, 101, common_pb2.UnexpectedError),
     (PartitionNotLoadedError, 201, common_pb2.UnexpectedError),
     (PartitionNotFoundError, 200, common_pb2.UnexpectedError),
+    (DatabaseNotFoundError, 800, common_pb2.UnexpectedError),
     (IndexNotFoundError, 700, common_pb2.IndexNotExist),
     (UnauthenticatedError, 1402, common_pb2.PermissionDenied),
     (PermissionDeniedError, 1401, common_pb2.PermissionDenied),

@@ -1,0 +1,321 @@
+"""``DataContract``: the vector-database half of the contract (collections to indexes); ``Backend`` adds the rest.
+
+Split from ``embedb.contract.backend`` only to keep files small: ``Backend``
+inherits every operation declared here, and ``OPERATIONS`` lists them first,
+in this order.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from embedb.contract import results
+from embedb.contract.declare import Role, arguments_of, operation
+from embedb.schema import CollectionSchema
+
+# The most hits one search may return (``limit + offset``), as in Milvus.
+MAX_SEARCH_LIMIT = 16_384
+
+
+class DataContract(ABC):
+    """Collections, partitions, load state, aliases, rows and indexes."""
+
+    @abstractmethod
+    def _dispatch(self, name: str, arguments: dict[str, Any]) -> Any:
+        """Carry out operation ``name`` with ``arguments`` (its parameters by name, ``self`` left out)."""
+
+    # ---------------------------------------------------------- collections
+
+    @operation(Role.ADMIN)
+    def create_collection(
+        self,
+        collection_name: str,
+        dimension: int | None = None,
+        *,
+        primary_field_name: str = "id",
+        id_type: str = "int",
+        vector_field_name: str = "vector",
+        metric_type: str = "COSINE",
+        auto_id: bool = False,
+        max_length: int | None = None,
+        enable_dynamic_field: bool = True,
+        schema: CollectionSchema | dict[str, Any] | None = None,
+        index_params: Any = None,
+        description: str = "",
+    ) -> None:
+        """Create a collection: quick setup from ``dimension``, or from a full ``schema``.
+
+        Raises ``CollectionAlreadyExistsError``, ``SchemaError``, ``InvalidNameError``.
+        """
+        self._dispatch("create_collection", arguments_of(locals()))
+
+    @operation(Role.READER, scope=(), listing=True)
+    def list_collections(self) -> list[str]:
+        """Names of every collection, sorted."""
+        return self._dispatch("list_collections", arguments_of(locals()))
+
+    @operation(Role.READER)
+    def has_collection(self, collection_name: str) -> bool:
+        """Whether a collection (not an alias) with that name exists."""
+        return self._dispatch("has_collection", arguments_of(locals()))
+
+    @operation(Role.READER)
+    def describe_collection(self, collection_name: str) -> results.CollectionDescription:
+        """Schema, partitions, aliases and properties of a collection (name or alias)."""
+        return self._dispatch("describe_collection", arguments_of(locals()))
+
+    @operation(Role.ADMIN)
+    def drop_collection(self, collection_name: str) -> None:
+        """Drop a collection and its data; raises ``CollectionNotFoundError``."""
+        self._dispatch("drop_collection", arguments_of(locals()))
+
+    # A token limited to the old name would lose the collection, so renaming needs a global admin.
+    @operation(Role.ADMIN, scope=())
+    def rename_collection(self, old_name: str, new_name: str) -> None:
+        """Rename a collection; aliases keep pointing at it."""
+        self._dispatch("rename_collection", arguments_of(locals()))
+
+    @operation(Role.READER)
+    def get_collection_stats(self, collection_name: str) -> results.CollectionStats:
+        """``{"row_count": live rows, ...}`` plus storage details."""
+        return self._dispatch("get_collection_stats", arguments_of(locals()))
+
+    # ----------------------------------------------------------- partitions
+
+    @operation(Role.WRITER)
+    def create_partition(self, collection_name: str, partition_name: str) -> None:
+        """Add a partition; raises ``PartitionAlreadyExistsError``."""
+        self._dispatch("create_partition", arguments_of(locals()))
+
+    @operation(Role.WRITER)
+    def drop_partition(self, collection_name: str, partition_name: str) -> None:
+        """Delete a partition and every row in it."""
+        self._dispatch("drop_partition", arguments_of(locals()))
+
+    @operation(Role.READER)
+    def has_partition(self, collection_name: str, partition_name: str) -> bool:
+        """Whether the partition exists."""
+        return self._dispatch("has_partition", arguments_of(locals()))
+
+    @operation(Role.READER)
+    def list_partitions(self, collection_name: str) -> list[str]:
+        """Partition names, ``_default`` first."""
+        return self._dispatch("list_partitions", arguments_of(locals()))
+
+    # ----------------------------------------------------------- load state
+    # A collection is served once created; a release (kept across restarts) makes reads refuse it, as in Milvus.
+
+    @operation(Role.WRITER)
+    def load_collection(self, collection_name: str) -> None:
+        """Serve every partition of the collection again after a release (a no-op when it is served)."""
+        self._dispatch("load_collection", arguments_of(locals()))
+
+    @operation(Role.WRITER)
+    def release_collection(self, collection_name: str) -> None:
+        """Refuse reads (``CollectionNotLoadedError``) until ``load_collection``; writes still go in."""
+        self._dispatch("release_collection", arguments_of(locals()))
+
+    @operation(Role.WRITER)
+    def load_partitions(self, collection_name: str, partition_names: Sequence[str]) -> None:
+        """Serve these partitions again; raises ``PartitionNotFoundError``."""
+        self._dispatch("load_partitions", arguments_of(locals()))
+
+    @operation(Role.WRITER)
+    def release_partitions(self, collection_name: str, partition_names: Sequence[str]) -> None:
+        """Stop serving these partitions: reads naming one raise ``PartitionNotLoadedError``, others skip them."""
+        self._dispatch("release_partitions", arguments_of(locals()))
+
+    @operation(Role.READER)
+    def get_load_state(self, collection_name: str, partition_name: str | None = None) -> results.LoadState:
+        """``{"state": "Loaded"}`` or ``"NotLoad"``, of the collection (loaded while any partition is) or one partition."""
+        return self._dispatch("get_load_state", arguments_of(locals()))
+
+    # -------------------------------------------------------------- aliases
+
+    @operation(Role.ADMIN)
+    def create_alias(self, collection_name: str, alias: str) -> None:
+        """Give a collection another name usable by every data call."""
+        self._dispatch("create_alias", arguments_of(locals()))
+
+    # Moving an alias needs admin on the collection it points to now and on the new one.
+    @operation(Role.ADMIN, scope=("collection_name", "alias"))
+    def alter_alias(self, collection_name: str, alias: str) -> None:
+        """Re-point an existing alias to another collection, atomically."""
+        self._dispatch("alter_alias", arguments_of(locals()))
+
+    @operation(Role.ADMIN, scope=("alias",))
+    def drop_alias(self, alias: str) -> None:
+        """Remove an alias (the collection stays)."""
+        self._dispatch("drop_alias", arguments_of(locals()))
+
+    @operation(Role.READER)
+    def list_aliases(self, collection_name: str | None = None) -> results.AliasList:
+        """``{"aliases": [...], "collection_name": ...}`` (all aliases when no collection is named)."""
+        return self._dispatch("list_aliases", arguments_of(locals()))
+
+    @operation(Role.READER, scope=("alias",))
+    def describe_alias(self, alias: str) -> results.AliasDescription:
+        """``{"alias": ..., "collection_name": ...}``; raises ``AliasNotFoundError``."""
+        return self._dispatch("describe_alias", arguments_of(locals()))
+
+    # ----------------------------------------------------------------- data
+
+    @operation(Role.WRITER)
+    def insert(
+        self,
+        collection_name: str,
+        data: Any,
+        *,
+        partition_name: str | None = None,
+        embedding_versions: dict[str, str] | None = None,
+    ) -> results.InsertResult:
+        """Add rows (list of dicts, dict of columns, Arrow table or DataFrame).
+
+        A model-bound vector field is embedded from its source text; vectors you
+        bring for it must name their model version in ``embedding_versions``
+        (``{"embedding": "models:/minilm/1"}``). Returns ``{"insert_count": n,
+        "ids": [...]}``. Raises ``DataError`` (naming row and field) or
+        ``DuplicateKeyError`` and then writes nothing.
+        """
+        return self._dispatch("insert", arguments_of(locals()))
+
+    @operation(Role.WRITER)
+    def upsert(
+        self,
+        collection_name: str,
+        data: Any,
+        *,
+        partition_name: str | None = None,
+        embedding_versions: dict[str, str] | None = None,
+    ) -> results.UpsertResult:
+        """Insert rows or replace those with the same primary key, atomically; ``{"upsert_count": n}``."""
+        return self._dispatch("upsert", arguments_of(locals()))
+
+    @operation(Role.WRITER)
+    def delete(
+        self,
+        collection_name: str,
+        ids: Sequence[Any] | Any | None = None,
+        *,
+        filter: str | None = None,
+        partition_name: str | None = None,
+    ) -> results.DeleteResult:
+        """Delete by primary keys or by filter; ``{"delete_count": n}``."""
+        return self._dispatch("delete", arguments_of(locals()))
+
+    @operation(Role.READER)
+    def get(
+        self,
+        collection_name: str,
+        ids: Sequence[Any] | Any,
+        *,
+        output_fields: Sequence[str] | None = None,
+        partition_names: Sequence[str] | None = None,
+    ) -> list[results.Row]:
+        """Rows with the given primary keys, in that order; missing keys are skipped."""
+        return self._dispatch("get", arguments_of(locals()))
+
+    @operation(Role.READER)
+    def query(
+        self,
+        collection_name: str,
+        filter: str = "",
+        *,
+        output_fields: Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        partition_names: Sequence[str] | None = None,
+        ids: Sequence[Any] | None = None,
+        filter_params: dict[str, Any] | None = None,
+    ) -> list[results.Row]:
+        """Rows matching a filter, ordered by primary key; ``output_fields=["count(*)"]`` counts."""
+        return self._dispatch("query", arguments_of(locals()))
+
+    @operation(Role.READER)
+    def search(
+        self,
+        collection_name: str,
+        data: Any,
+        *,
+        filter: str = "",
+        limit: int = 10,
+        offset: int = 0,
+        output_fields: Sequence[str] | None = None,
+        search_params: dict[str, Any] | None = None,
+        anns_field: str | None = None,
+        partition_names: Sequence[str] | None = None,
+        filter_params: dict[str, Any] | None = None,
+        group_by_field: str | None = None,
+        group_size: int | None = None,
+        strict_group_size: bool | None = None,
+        embedding_version: str | None = None,
+        user_key: str | None = None,
+    ) -> results.SearchHits:
+        """Nearest neighbours: one list of hits per query, each ``{"id", "distance", "entity"}``.
+
+        ``data`` is vectors, or query text for a model-bound field (embedded by the
+        model version whose vectors it is compared to: the serving one, or
+        ``embedding_version``). While an experiment runs on the field, text
+        searches are routed by it (``user_key`` keeps a user in one arm) and each
+        hit also carries ``query_id`` and ``arm``.
+        """
+        return self._dispatch("search", arguments_of(locals()))
+
+    @operation(Role.WRITER)
+    def flush(self, collection_name: str) -> None:
+        """Seal in-memory rows into segment files (data is already durable in the WAL)."""
+        self._dispatch("flush", arguments_of(locals()))
+
+    @operation(Role.WRITER)
+    def compact(self, collection_name: str) -> results.CompactResult:
+        """Merge small or deletion-heavy segments now; ``{"merged_segments": n}``."""
+        return self._dispatch("compact", arguments_of(locals()))
+
+    # -------------------------------------------------------------- indexes
+
+    @operation(Role.WRITER)
+    def create_index(
+        self,
+        collection_name: str,
+        index_params: Any = None,
+        *,
+        field_name: str | None = None,
+        index_type: str | None = None,
+        metric_type: str | None = None,
+        params: dict[str, Any] | None = None,
+        index_name: str | None = None,
+        sync: bool = True,
+        timeout: float | None = None,
+    ) -> None:
+        """Index a vector field: pymilvus ``IndexParams`` (or a list of dicts), or ``field_name=``/``index_type=``/``params=``.
+
+        Types: FLAT, HNSW (``M``, ``efConstruction``), IVF_FLAT and IVF_SQ8
+        (``nlist``), IVF_PQ (``nlist``, ``m``, ``nbits``), HNSWLIB, ANNOY
+        (``n_trees``), and AUTOINDEX (HNSW; ``describe_index`` shows the pick).
+        Sealed segments are indexed in the background; with ``sync`` (the
+        default, as in pymilvus) the call returns once they are. Creating the
+        same index again is a no-op. Raises ``InvalidArgumentError`` (unknown
+        type, parameter out of range, wrong metric), ``FieldNotFoundError`` or
+        ``IndexAlreadyExistsError`` — and then defines nothing.
+        """
+        self._dispatch("create_index", arguments_of(locals()))
+
+    @operation(Role.READER)
+    def list_indexes(self, collection_name: str, field_name: str | None = None) -> list[str]:
+        """Index names of a collection (only the one on ``field_name`` when given)."""
+        return self._dispatch("list_indexes", arguments_of(locals()))
+
+    @operation(Role.READER)
+    def describe_index(self, collection_name: str, index_name: str) -> results.IndexDescription:
+        """Type, metric, parameters and build progress (``state``: Finished / InProgress / Failed, ``indexed_rows``...).
+
+        Raises ``IndexNotFoundError``.
+        """
+        return self._dispatch("describe_index", arguments_of(locals()))
+
+    @operation(Role.WRITER)
+    def drop_index(self, collection_name: str, index_name: str) -> None:
+        """Remove an index and its files; searches scan exactly from then on. Raises ``IndexNotFoundError``."""
+        self._dispatch("drop_index", arguments_of(locals()))

@@ -1,0 +1,112 @@
+"""Milvus's databases over EmbeDB: named data directories beside the default one.
+
+A Milvus server holds databases, each with its own collections; pymilvus
+picks one with ``db_name=`` or ``use_database``. EmbeDB's unit of data is a
+data directory, so a database is one: ``default`` is the directory itself,
+and database ``name`` is the data directory ``<path>/databases/<name>``
+(kept in memory for a ``:memory:`` database), opened on first use with the
+same options as the default one. Both Milvus facades — ``embedb.milvus`` and
+the gRPC service of ``embedb serve --milvus-port`` — hold a ``Databases``.
+
+Milvus's rules: ``default`` always exists and cannot be dropped; creating a
+database that exists is an ``AlreadyExistsError``; dropping one that still
+holds collections is refused (drop them first); dropping one that does not
+exist is a no-op.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from embedb.client import Client
+from embedb.errors import DatabaseAlreadyExistsError, DatabaseNotFoundError, InvalidStateError
+from embedb.schema import check_name
+
+DEFAULT_DATABASE = "default"
+DATABASES_FOLDER = "databases"
+
+
+class Databases:
+    """The databases of one data directory (``path``; ``None`` for an in-memory one). Thread-safe."""
+
+    def __init__(self, default: Client, path: Path | None, open_database: Callable[[Path | None], Client]) -> None:
+        self._open = {DEFAULT_DATABASE: default}
+        self._root = None if path is None else Path(path) / DATABASES_FOLDER
+        self._open_database = open_database
+        self._lock = threading.Lock()
+
+    def _folder(self, name: str) -> Path | None:
+        return None if self._root is None else self._root / name
+
+    def _exists(self, name: str) -> bool:
+        folder = self._folder(name)
+        return name in self._open or (folder is not None and folder.is_dir())
+
+    def names(self) -> list[str]:
+        """Every database, ``default`` first."""
+        with self._lock:
+            found = set(self._open)
+            if self._root is not None and self._root.is_dir():
+                found.update(entry.name for entry in self._root.iterdir() if entry.is_dir())
+        return [DEFAULT_DATABASE, *sorted(found - {DEFAULT_DATABASE})]
+
+    def get(self, name: str | None) -> Client:
+        """The database called ``name`` (``None`` or ``""``: the default); raises ``DatabaseNotFoundError``."""
+        if not name or name == DEFAULT_DATABASE:
+            return self._open[DEFAULT_DATABASE]
+        with self._lock:
+            client = self._open.get(name)
+            if client is not None:
+                return client
+            check_name(name, kind="database")
+            if not self._exists(name):
+                raise DatabaseNotFoundError(f"database {name!r} not found; databases: {self._listing()}", database=name)
+            client = self._open[name] = self._open_database(self._folder(name))
+            return client
+
+    def _listing(self) -> list[str]:
+        on_disk = [] if self._root is None or not self._root.is_dir() else [e.name for e in self._root.iterdir() if e.is_dir()]
+        return sorted({*self._open, *on_disk})
+
+    def create(self, name: str) -> None:
+        """Create an empty database; raises ``DatabaseAlreadyExistsError``, ``InvalidNameError``."""
+        check_name(name, kind="database")
+        with self._lock:
+            if name == DEFAULT_DATABASE or self._exists(name):
+                raise DatabaseAlreadyExistsError(f"database {name!r} already exists", database=name)
+            folder = self._folder(name)
+            if folder is not None:
+                folder.parent.mkdir(parents=True, exist_ok=True)
+            self._open[name] = self._open_database(folder)
+
+    def drop(self, name: str) -> None:
+        """Drop an empty database (a no-op when it does not exist); raises ``InvalidStateError`` otherwise."""
+        if name == DEFAULT_DATABASE:
+            raise InvalidStateError("the default database cannot be dropped")
+        with self._lock:
+            if not self._exists(name):
+                return
+            check_name(name, kind="database")
+            client = self._open.get(name) or self._open_database(self._folder(name))
+            collections = client.list_collections()
+            if collections:
+                self._open[name] = client
+                raise InvalidStateError(
+                    f"database {name!r} still holds collections {collections}: drop them first", database=name
+                )
+            client.close()
+            self._open.pop(name, None)
+            folder = self._folder(name)
+            if folder is not None:
+                shutil.rmtree(folder)
+
+    def close(self) -> None:
+        """Close every database this object opened (not the default one, which its owner closes)."""
+        with self._lock:
+            opened = [client for name, client in self._open.items() if name != DEFAULT_DATABASE]
+            self._open = {DEFAULT_DATABASE: self._open[DEFAULT_DATABASE]}
+        for client in opened:
+            client.close()

@@ -22,10 +22,9 @@ from typing import Any
 
 from embedb import __version__
 from embedb.connection import connect
-from embedb.contract import Backend
-from embedb.contract.milvus_rules import refuse_dropping_loaded_partition
+from embedb.contract import Backend, milvus_rules
 from embedb.databases import DEFAULT_DATABASE, Databases
-from embedb.errors import AliasNotFoundError, CollectionNotFoundError, EmbedbError, InvalidArgumentError, SchemaError
+from embedb.errors import EmbedbError, InvalidArgumentError, SchemaError
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
 
 __all__ = [
@@ -278,20 +277,11 @@ class MilvusClient:
 
     def drop_collection(self, collection_name: str, **kwargs: Any) -> None:
         """As in Milvus, dropping a collection that does not exist is not an error (dropping one by an alias is)."""
-        try:
-            self._backend.drop_collection(collection_name)
-        except CollectionNotFoundError:
-            try:
-                target = self._backend.describe_alias(collection_name)["collection_name"]
-            except AliasNotFoundError:
-                return
-            raise InvalidArgumentError(
-                f"{collection_name!r} is an alias of {target!r}: drop the collection by its name", argument="collection_name"
-            ) from None
+        milvus_rules.drop_collection(self._backend, collection_name)
 
     def drop_partition(self, collection_name: str, partition_name: str, **kwargs: Any) -> None:
         """As in Milvus, only a released partition can be dropped (``release_partitions`` first)."""
-        refuse_dropping_loaded_partition(self._backend, collection_name=collection_name, partition_name=partition_name)
+        milvus_rules.refuse_dropping_loaded_partition(self._backend, collection_name=collection_name, partition_name=partition_name)
         self._backend.drop_partition(collection_name, partition_name)
 
     def get_load_state(self, collection_name: str, partition_name: str = "", **kwargs: Any) -> dict[str, Any]:
@@ -301,10 +291,7 @@ class MilvusClient:
 
     def drop_alias(self, alias: str, **kwargs: Any) -> None:
         """As in Milvus, dropping an alias that does not exist is not an error."""
-        try:
-            self._backend.drop_alias(alias)
-        except AliasNotFoundError:
-            pass
+        milvus_rules.drop_alias(self._backend, alias)
 
     def compact(self, collection_name: str, **kwargs: Any) -> int:
         """pymilvus's compact: a job id. EmbeDB compacts before it returns, so the job is already completed."""

@@ -184,3 +184,17 @@ def test_a_closed_client_raises_closed(request: pytest.FixtureRequest, name: str
         backend.close()  # idempotent
         with pytest.raises(ClosedError):
             backend.list_collections()
+
+
+def test_collection_properties_are_stored_and_described(db: Client, name: str) -> None:
+    db.create_collection(name, dimension=2)
+    db.alter_collection_properties(name, {"collection.ttl.seconds": 3600, "team": {"owner": "search"}})
+    db.alter_collection_properties(name, {"team": "ranking"})
+    assert db.describe_collection(name)["properties"] == {"collection.ttl.seconds": 3600, "team": "ranking"}
+    db.drop_collection_properties(name, ["team", "never_set"])
+    assert db.describe_collection(name)["properties"] == {"collection.ttl.seconds": 3600}
+    with pytest.raises(InvalidArgumentError, match="JSON"):
+        db.alter_collection_properties(name, {"bad": float("nan")})
+    with pytest.raises(CollectionNotFoundError):
+        db.alter_collection_properties(f"{name}_missing", {"a": 1})
+    assert db.describe_collection(name)["properties"] == {"collection.ttl.seconds": 3600}

@@ -202,3 +202,22 @@ def test_typed_fields_and_nulls(db: Client, name: str) -> None:
         db.insert(name, [{"id": 2, "flag": True, "ratio": 0.0, "tags": [1, 2, 3, 4], "v": [0.0, 0.0]}])
     with pytest.raises(DataError):
         db.insert(name, [{"id": 2, "flag": "yes", "ratio": 0.0, "tags": [], "v": [0.0, 0.0]}])
+
+
+def test_partial_update_keeps_the_fields_a_row_leaves_out(db: Client, collection: str) -> None:
+    original = rows(range(3))
+    db.insert(collection, original)
+    assert db.upsert(collection, [{"id": 1, "title": "renamed"}, {"id": 2, "n": 9}], partial_update=True) == {"upsert_count": 2}
+    stored = {row["id"]: row for row in db.get(collection, [0, 1, 2], output_fields=["*"])}
+    assert stored[1]["title"] == "renamed" and stored[1]["n"] == original[1]["n"] and stored[1]["extra"] == original[1]["extra"]
+    assert stored[1]["vector"] == pytest.approx(original[1]["vector"])
+    assert stored[2]["n"] == 9 and stored[2]["title"] == "t2"
+    assert stored[0]["title"] == "t0"
+    # a new key is an insert: it needs every required field
+    with pytest.raises(DataError, match="vector"):
+        db.upsert(collection, [{"id": 7, "title": "new"}], partial_update=True)
+    db.upsert(collection, {"id": np.array([7]), "vector": np.ones((1, DIM), np.float32)}, partial_update=True)
+    assert db.get(collection, [7], output_fields=["title"]) == [{"id": 7}]
+    with pytest.raises(DataError, match="primary key"):
+        db.upsert(collection, [{"title": "no key"}], partial_update=True)
+    assert db.query(collection, "", output_fields=["count(*)"]) == [{"count(*)": 4}]

@@ -32,6 +32,7 @@ import math
 import shutil
 import signal
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -271,7 +272,8 @@ class StorageMachine(RuleBasedStateMachine):
             rows[victim]["vector"] = [0.0] * DIM
         else:
             return  # a zero vector is a fine L2 vector
-        operation = data.draw(st.sampled_from([self.db.insert, self.db.upsert]))
+        writes: list[Callable[[str, Any], Any]] = [self.db.insert, self.db.upsert]
+        operation = data.draw(st.sampled_from(writes))
         with pytest.raises(expected_error):
             operation(self.collection, rows)
 

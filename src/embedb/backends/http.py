@@ -144,7 +144,7 @@ class HttpBackend(Client):
         """insert / upsert: an Arrow table travels as an Arrow IPC stream, anything else as JSON."""
         data = arguments["data"]
         if wire.is_arrow(data):
-            if arguments.get("embedding_versions") is None:
+            if arguments.get("embedding_versions") is None and not arguments.get("partial_update"):
                 return self._call_arrow(f"{name}_arrow", arguments["collection_name"], data, arguments["partition_name"])
             arguments = {**arguments, "data": data.to_pydict()}  # the Arrow route takes no options: columns as JSON
         return self._call(name, **arguments)

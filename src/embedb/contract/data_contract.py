@@ -77,6 +77,16 @@ class DataContract(ABC):
         """Rename a collection; aliases keep pointing at it."""
         self._dispatch("rename_collection", arguments_of(locals()))
 
+    @operation(Role.ADMIN)
+    def alter_collection_properties(self, collection_name: str, properties: dict[str, Any]) -> None:
+        """Set properties (JSON values by name; ``describe_collection`` shows them). EmbeDB stores them, acts on none."""
+        self._dispatch("alter_collection_properties", arguments_of(locals()))
+
+    @operation(Role.ADMIN)
+    def drop_collection_properties(self, collection_name: str, property_keys: Sequence[str]) -> None:
+        """Remove properties by name (names not set are skipped)."""
+        self._dispatch("drop_collection_properties", arguments_of(locals()))
+
     @operation(Role.READER)
     def get_collection_stats(self, collection_name: str) -> results.CollectionStats:
         """``{"row_count": live rows, ...}`` plus storage details."""
@@ -189,8 +199,13 @@ class DataContract(ABC):
         *,
         partition_name: str | None = None,
         embedding_versions: dict[str, str] | None = None,
+        partial_update: bool = False,
     ) -> results.UpsertResult:
-        """Insert rows or replace those with the same primary key, atomically; ``{"upsert_count": n}``."""
+        """Insert rows or replace those with the same primary key, atomically; ``{"upsert_count": n}``.
+
+        With ``partial_update``, a row names its key and the fields to change; the
+        others keep their stored values (a new key needs every required field).
+        """
         return self._dispatch("upsert", arguments_of(locals()))
 
     @operation(Role.WRITER)

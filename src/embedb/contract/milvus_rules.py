@@ -9,7 +9,33 @@ over any ``Backend``.
 from __future__ import annotations
 
 from embedb.contract.backend import Backend
-from embedb.errors import InvalidStateError
+from embedb.errors import AliasNotFoundError, CollectionNotFoundError, InvalidArgumentError, InvalidStateError
+
+
+def drop_collection(backend: Backend, collection_name: str) -> None:
+    """Milvus drops a collection idempotently: a missing one is a no-op; one named by an alias is refused.
+
+    Skipping a drop *by an alias* silently would leave the data in place, so it
+    is an ``InvalidArgumentError`` naming the collection to drop.
+    """
+    try:
+        backend.drop_collection(collection_name)
+    except CollectionNotFoundError:
+        try:
+            target = backend.describe_alias(collection_name)["collection_name"]
+        except AliasNotFoundError:
+            return
+        raise InvalidArgumentError(
+            f"{collection_name!r} is an alias of {target!r}: drop the collection by its name", argument="collection_name"
+        ) from None
+
+
+def drop_alias(backend: Backend, alias: str) -> None:
+    """As pymilvus code expects of Milvus, dropping an alias that does not exist is a no-op."""
+    try:
+        backend.drop_alias(alias)
+    except AliasNotFoundError:
+        pass
 
 
 def refuse_dropping_loaded_partition(backend: Backend, *, collection_name: str, partition_name: str) -> None:

@@ -7,6 +7,7 @@ the storage engine's catalog and then drops the shared metadata cache.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -140,6 +141,22 @@ class CollectionOperations:
 
     def rename_collection(self, old_name: str, new_name: str) -> None:
         self.storage.rename_collection(old_name, new_name)
+        self.metadata.forget()
+
+    def alter_collection_properties(self, collection_name: str, properties: dict[str, Any]) -> None:
+        if not isinstance(properties, Mapping) or not all(isinstance(key, str) and key for key in properties):
+            raise InvalidArgumentError("properties must be a dict of values by non-empty name", argument="properties")
+        try:
+            changes = json.loads(json.dumps(dict(properties), allow_nan=False))
+        except (TypeError, ValueError):
+            raise InvalidArgumentError("property values must be JSON (text, numbers, booleans, lists, objects)", argument="properties") from None
+        self.storage.alter_properties(self.metadata.info(collection_name), changes, ())
+        self.metadata.forget()
+
+    def drop_collection_properties(self, collection_name: str, property_keys: Sequence[str]) -> None:
+        if isinstance(property_keys, str) or not all(isinstance(key, str) for key in property_keys):
+            raise InvalidArgumentError("property_keys must be a list of names", argument="property_keys")
+        self.storage.alter_properties(self.metadata.info(collection_name), {}, list(property_keys))
         self.metadata.forget()
 
     def get_collection_stats(self, collection_name: str) -> CollectionStats:

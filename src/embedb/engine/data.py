@@ -8,7 +8,7 @@ write that raises has written nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -112,10 +112,27 @@ class DataOperations:
         *,
         partition_name: str | None = None,
         embedding_versions: dict[str, str] | None = None,
+        partial_update: bool = False,
     ) -> UpsertResult:
         info = self.metadata.info(collection_name)
+        if partial_update:
+            data = self._with_stored_fields(info, data)
         batch = self._write(info, data, partition_name, upsert=True, embedding_versions=embedding_versions)
         return {"upsert_count": batch.num_rows}
+
+    def _with_stored_fields(self, info: CollectionInfo, data: Any) -> list[dict[str, Any]]:
+        """A partial update's rows completed with the stored values of the fields they leave out."""
+        if self.metadata.bindings(info):
+            raise InvalidArgumentError(
+                f"partial updates of {info.name!r} are not supported yet: it has model-bound fields", argument="partial_update"
+            )
+        rows = rows_of(data)
+        primary = info.schema.primary.name
+        missing = next((i for i, row in enumerate(rows) if row.get(primary) is None), None)
+        if missing is not None:
+            raise DataError(f"row {missing}: a partial update names each row by its primary key {primary!r}", row=missing)
+        stored = {row[primary]: row for row in self.get(info.name, [row[primary] for row in rows], output_fields=["*"])}
+        return [{**stored.get(row[primary], {}), **row} for row in rows]
 
     def _unchanged(self, info: CollectionInfo, written: dict[str, tuple[str, ...]]) -> Callable[[], bool]:
         """A write's precondition: the fields are still written with the versions the batch was embedded with."""
@@ -269,6 +286,22 @@ class DataOperations:
         store = self.metadata.store(self.metadata.info(collection_name))
         store.flush()
         return {"merged_segments": store.compact()}
+
+
+def rows_of(data: Any) -> list[dict[str, Any]]:
+    """Rows (dicts) from any shape ``insert`` takes: rows, a dict of columns, an Arrow table, a DataFrame."""
+    if isinstance(data, Mapping) and data and all(isinstance(v, (list, tuple, np.ndarray)) for v in data.values()):
+        count = len(next(iter(data.values())))
+        return [{name: column[i] for name, column in data.items()} for i in range(count)]
+    if isinstance(data, Mapping):
+        return [dict(data)]
+    if hasattr(data, "to_pylist"):
+        return list(data.to_pylist())
+    if hasattr(data, "to_dict") and hasattr(data, "columns"):
+        return list(data.to_dict("records"))
+    if isinstance(data, (list, tuple)) and all(isinstance(row, Mapping) for row in data):
+        return [dict(row) for row in data]
+    raise DataError(f"cannot read rows from a {type(data).__name__}: give a list of row dicts or a dict of columns")
 
 
 def _first_occurrences(keys: np.ndarray) -> np.ndarray:

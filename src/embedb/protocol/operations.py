@@ -108,6 +108,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("drop_collection", "/v1/collections/drop", rq.CollectionRequest, rq.NullResult),
     Operation("rename_collection", "/v1/collections/rename", rq.RenameCollectionRequest, rq.NullResult),
     Operation("get_collection_stats", "/v1/collections/get_stats", rq.CollectionRequest, rq.ObjectResult),
+    Operation("alter_collection_properties", "/v1/collections/alter_properties", rq.AlterPropertiesRequest, rq.NullResult),
+    Operation("drop_collection_properties", "/v1/collections/drop_properties", rq.DropPropertiesRequest, rq.NullResult),
     Operation("flush", "/v1/collections/flush", rq.CollectionRequest, rq.NullResult),
     Operation("compact", "/v1/collections/compact", rq.CollectionRequest, rq.ObjectResult),
     # indexes
@@ -139,7 +141,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("describe_alias", "/v1/aliases/describe", rq.AliasNameRequest, rq.ObjectResult),
     # entities
     Operation("insert", "/v1/entities/insert", rq.WriteRequest, rq.InsertResult, packed_args=("data",)),
-    Operation("upsert", "/v1/entities/upsert", rq.WriteRequest, rq.ObjectResult, packed_args=("data",)),
+    Operation("upsert", "/v1/entities/upsert", rq.UpsertRequest, rq.ObjectResult, packed_args=("data",)),
     Operation(
         "insert",
         "/v1/entities/insert_arrow",

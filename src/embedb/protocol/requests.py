@@ -138,6 +138,16 @@ class RenameCollectionRequest(ApiRequest):
     new_name: Annotated[str, Field(examples=["articles"])]
 
 
+class AlterPropertiesRequest(ApiRequest):
+    collection_name: CollectionName
+    properties: Annotated[dict[str, AnyJson], Field(examples=[{"team": "search"}])]
+
+
+class DropPropertiesRequest(ApiRequest):
+    collection_name: CollectionName
+    property_keys: Annotated[list[str], Field(examples=[["team"]])]
+
+
 class PartitionRequest(ApiRequest):
     collection_name: CollectionName
     partition_name: Annotated[str, Field(examples=["recent"])]
@@ -175,6 +185,12 @@ class WriteRequest(ApiRequest):
     embedding_versions: Annotated[
         dict[str, str] | None, Field(description="For vectors you bring to a model-bound field: the model version of each.")
     ] = None
+
+
+class UpsertRequest(WriteRequest):
+    """Rows for upsert; with ``partial_update`` each row names its key and only the fields to change."""
+
+    partial_update: bool = False
 
 
 class DeleteRequest(ApiRequest):

@@ -199,6 +199,18 @@ class StorageEngine:
                     raise CollectionNotFoundError(f"collection {info.name!r} does not exist", collection=info.name)
                 self.catalog.record_event(cursor, "collection.alter_schema", info.name)
 
+    def alter_properties(self, info: CollectionInfo, changes: dict[str, Any], dropped: Sequence[str]) -> None:
+        """Set ``changes`` and remove ``dropped`` in a collection's properties, in one catalog transaction."""
+        with self._lock, self.catalog.transaction() as cursor:
+            row = cursor.execute("SELECT properties FROM collections WHERE id = ?", (info.id,)).fetchone()
+            if row is None:
+                raise CollectionNotFoundError(f"collection {info.name!r} does not exist", collection=info.name)
+            properties = {**json.loads(row["properties"]), **changes}
+            for key in dropped:
+                properties.pop(key, None)
+            cursor.execute("UPDATE collections SET properties = ? WHERE id = ?", (json.dumps(properties), info.id))
+            self.catalog.record_event(cursor, "collection.alter_properties", info.name, set=sorted(changes), dropped=list(dropped))
+
     def _check_name_free(self, cursor: sqlite3.Cursor, name: str) -> None:
         if cursor.execute("SELECT 1 FROM collections WHERE name = ?", (name,)).fetchone():
             raise CollectionAlreadyExistsError(f"collection {name!r} already exists", collection=name)

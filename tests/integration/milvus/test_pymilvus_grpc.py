@@ -267,6 +267,12 @@ def test_partitions_aliases_flush_and_compaction(client: MilvusClient) -> None:
     assert alias in client.list_aliases(name)["aliases"]
     assert [row["id"] for row in client.query(alias, filter="id == 2")] == [2]
     client.drop_alias(alias)
+    client.drop_alias(alias)  # as in Milvus, dropping what does not exist is a no-op
+    client.drop_collection(unique("never_created"))
+    with pytest.raises(MilvusException, match="drop the collection by its name"):
+        client.create_alias(name, alias)
+        client.drop_collection(alias)
+    client.drop_alias(alias)
 
     client.flush(name)
     job = client.compact(name)
@@ -340,3 +346,14 @@ def test_databases_hold_their_own_collections(milvus_server: MilvusServer) -> No
         other.list_collections()
     assert gone.value.code == 800
     client.drop_collection("shared_name")
+
+
+def test_partial_upsert_changes_only_the_fields_sent(client: MilvusClient) -> None:
+    name = unique("partial")
+    client.create_collection(name, schema=library_schema())
+    rows = library_rows(5)
+    client.insert(name, rows)
+    assert client.upsert(name, [{"pk": "book-001", "title": "new title"}], partial_update=True)["upsert_count"] == 1
+    stored = client.get(name, ids=["book-001"], output_fields=["*"])[0]
+    assert stored["title"] == "new title" and stored["year"] == rows[1]["year"] and stored["colour"] == rows[1]["colour"]
+    assert np.allclose(stored["emb"], rows[1]["emb"])

@@ -32,6 +32,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "drop_partition": {"collection_name": "{c}", "partition_name": "never"},
     "has_partition": {"collection_name": "{c}", "partition_name": "p"},
     "list_partitions": {"collection_name": "{c}"},
+    "alter_collection_properties": {"collection_name": "{s}", "properties": {"team": "x"}},
+    "drop_collection_properties": {"collection_name": "{s}", "property_keys": ["team"]},
     "load_collection": {"collection_name": "{c}"},
     "release_collection": {"collection_name": "{s}"},
     "get_load_state": {"collection_name": "{c}"},

@@ -8,8 +8,7 @@ import grpc
 from pymilvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 
 from embedb import __version__
-from embedb.contract import Role
-from embedb.contract.milvus_rules import refuse_dropping_loaded_partition
+from embedb.contract import Role, milvus_rules
 from embedb.databases import DEFAULT_DATABASE
 from embedb.errors import InvalidArgumentError, PermissionDeniedError
 from embedb.schema import CollectionSchema
@@ -126,12 +125,28 @@ class AdminRpcs(RpcBase):
         return self._serve(request, context, milvus_pb2.ShowCollectionsResponse, work)
 
     def DropCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._status(request, context, lambda c: c.run("drop_collection", collection_name=request.collection_name))
+        def work(call: Call) -> None:
+            arguments = {"collection_name": request.collection_name}
+            call.authorize("drop_collection", arguments)
+            milvus_rules.drop_collection(call.backend, **arguments)
+
+        return self._status(request, context, work)
 
     def RenameCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(call: Call) -> None:
             arguments = {"old_name": request.oldName, "new_name": request.newName}
             call.run("rename_collection", **arguments)
+
+        return self._status(request, context, work)
+
+    def AlterCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def work(call: Call) -> None:
+            # pymilvus sends each value as text (JSON for dicts); they are stored as sent.
+            if request.properties:
+                properties = {pair.key: pair.value for pair in request.properties}
+                call.run("alter_collection_properties", collection_name=request.collection_name, properties=properties)
+            if request.delete_keys:
+                call.run("drop_collection_properties", collection_name=request.collection_name, property_keys=list(request.delete_keys))
 
         return self._status(request, context, work)
 
@@ -212,7 +227,7 @@ class AdminRpcs(RpcBase):
         def work(call: Call) -> None:
             arguments = {"collection_name": request.collection_name, "partition_name": request.partition_name}
             call.authorize("drop_partition", arguments)
-            refuse_dropping_loaded_partition(call.backend, **arguments)
+            milvus_rules.refuse_dropping_loaded_partition(call.backend, **arguments)
             call.backend.drop_partition(**arguments)
 
         return self._status(request, context, work)
@@ -257,7 +272,11 @@ class AdminRpcs(RpcBase):
         return self._status(request, context, lambda c: c.run("alter_alias", collection_name=request.collection_name, alias=request.alias))
 
     def DropAlias(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._status(request, context, lambda c: c.run("drop_alias", alias=request.alias))
+        def work(call: Call) -> None:
+            call.authorize("drop_alias", {"alias": request.alias})
+            milvus_rules.drop_alias(call.backend, request.alias)
+
+        return self._status(request, context, work)
 
     def DescribeAlias(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(call: Call) -> Any:

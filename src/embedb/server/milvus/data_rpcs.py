@@ -43,9 +43,11 @@ class DataRpcs(RpcBase):
 
     def Upsert(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(call: Call) -> Any:
-            if request.partial_update:
-                raise InvalidArgumentError("partial updates (upsert(..., partial_update=True)) are not supported yet")
-            arguments = {"collection_name": request.collection_name, "partition_name": request.partition_name or None}
+            arguments = {
+                "collection_name": request.collection_name,
+                "partition_name": request.partition_name or None,
+                "partial_update": request.partial_update,
+            }
             call.authorize("upsert", arguments)
             schema = call.schema(request.collection_name)
             data = columns.columns_from_fields(request.fields_data, request.num_rows, schema)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from embedb.errors import CollectionNotLoadedError, InvalidArgumentError, PartitionNotLoadedError
+from embedb.index.scalar import ScalarIndexes
 from embedb.lifecycle import EmbeddingBindings, FieldBinding
 from embedb.models import ModelRegistry
 from embedb.query import OutputPlan, plan_output
@@ -52,6 +53,7 @@ class CollectionMetadata:
         self.search_fields: dict[tuple[int, str | None], tuple[CollectionInfo, FieldSchema]] = {}
         self._auto_ids: dict[int, AutoIds] = {}
         self._lock = threading.Lock()
+        self.scalar_indexes = ScalarIndexes(storage.catalog)
 
     def info(self, name: str) -> CollectionInfo:
         """A collection by name or alias; raises ``CollectionNotFoundError``."""
@@ -90,6 +92,10 @@ class CollectionMetadata:
         if isinstance(names, str):
             names = [names]
         return [self.storage.partition_id(info, name) for name in names]
+
+    def indexed_fields(self, info: CollectionInfo) -> frozenset[str]:
+        """The scalar fields with an index: filters answer comparisons of them by binary search."""
+        return self.scalar_indexes.indexed_fields(info.id, info.schema)
 
     def read_partition_ids(self, info: CollectionInfo, names: Sequence[str] | str | None) -> list[int] | None:
         """The partitions a read (get, query, search) covers: the named ones, or every loaded one.

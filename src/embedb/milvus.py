@@ -16,7 +16,7 @@ import asyncio
 import enum
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ __all__ = [
     "CollectionSchema",
     "DataType",
     "FieldSchema",
+    "Hit",
     "IndexParams",
     "LoadState",
     "MetricType",
@@ -61,6 +62,40 @@ IGNORED_KWARGS = frozenset(
         "progress_bar",
     }
 )
+
+
+class Hit(dict[str, Any]):
+    """A search hit as pymilvus's: a dict (``id``, ``distance``, ``entity``) that also answers ``hit[<primary key field>]``,
+    ``hit[<output field>]`` and attributes ``hit.id``, ``hit.pk``, ``hit.distance``, ``hit.entity``.
+
+    The primary key's field name is looked up only when it is asked for.
+    """
+
+    def __init__(self, hit: Mapping[str, Any], primary: Callable[[], str]) -> None:
+        super().__init__(hit)
+        self._primary = primary
+
+    def __missing__(self, key: str) -> Any:
+        if key == self._primary():
+            return self["id"]
+        entity = dict.get(self, "entity") or {}
+        if key in entity:
+            return entity[key]
+        raise KeyError(key)
+
+    @property
+    def id(self) -> Any:
+        return self["id"]
+
+    pk = id
+
+    @property
+    def distance(self) -> float:
+        return float(self["distance"])
+
+    @property
+    def entity(self) -> dict[str, Any]:
+        return dict(dict.get(self, "entity") or {})
 
 
 class LoadState(enum.IntEnum):
@@ -265,10 +300,14 @@ class MilvusClient:
         self._backend.create_index(collection_name, index_params, **kwargs)
 
     def search(self, collection_name: str, data: Any = None, filter: str = "", limit: int = 10, output_fields: Any = None, search_params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """pymilvus's search: one list of ``Hit``s per query (``hit["id"]``, ``hit[<primary field>]``, ``hit.distance``...)."""
         kwargs = {k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS}
-        return self._backend.search(
+        backend = self._backend
+        found = backend.search(
             collection_name, data, filter=filter, limit=limit, output_fields=output_fields, search_params=search_params, **kwargs
         )
+        primary = functools.cache(lambda: str(backend.describe_collection(collection_name)["primary_field"]))
+        return [[Hit(hit, primary) for hit in hits] for hits in found]
 
     def query(self, collection_name: str, filter: str = "", output_fields: Any = None, **kwargs: Any) -> Any:
         """pymilvus's query: without ``output_fields`` every field comes back, as from Milvus (EmbeDB's own API: keys only)."""

@@ -224,3 +224,19 @@ def test_databases_are_data_directories_beside_the_default_one(tmp_path: Path) -
     with pytest.raises(DatabaseNotFoundError):
         MilvusClient(str(tmp_path / "db"), db_name="missing")
     reopened.close()
+
+
+def test_hits_answer_as_pymilvus_hits(tmp_path: Path) -> None:
+    client = MilvusClient(str(tmp_path / "db"))
+    schema = MilvusClient.create_schema(enable_dynamic_field=True)
+    schema.add_field("uid", DataType.INT64, is_primary=True)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    client.create_collection("docs", schema=schema)
+    client.insert("docs", [{"uid": 4, "v": [1.0, 0.0], "title": "four"}])
+    hit = client.search("docs", [[1.0, 0.0]], limit=1, output_fields=["title"])[0][0]
+    assert hit == {"id": 4, "distance": pytest.approx(1.0), "entity": {"title": "four"}}
+    assert hit["uid"] == hit["id"] == hit.id == hit.pk == 4
+    assert hit["title"] == hit.entity["title"] == "four" and hit.distance == pytest.approx(1.0)
+    with pytest.raises(KeyError):
+        hit["nowhere"]
+    client.close()

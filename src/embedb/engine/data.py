@@ -197,7 +197,7 @@ class DataOperations:
                 refs = locate_keys(snapshot, keys, partitions)
                 keys = np.asarray(keys_at(snapshot, refs.segments, refs.rows))
         else:
-            compiled = compile_filter(filter or "", info.schema)
+            compiled = compile_filter(filter or "", info.schema, indexed=self.metadata.indexed_fields(info))
             snapshot = store.snapshot()
             refs, keys = select_rows(snapshot, compiled, partitions)
         count = store.delete(keys) if len(keys) else 0
@@ -261,7 +261,7 @@ class DataOperations:
             raise InvalidArgumentError(f"filter must be a string, got {type(filter).__name__}")
         partitions = self.metadata.read_partition_ids(info, partition_names)
         snapshot = self.metadata.store(info).snapshot()
-        compiled = compile_filter(filter, info.schema, params=filter_params) if filter.strip() else None
+        compiled = compile_filter(filter, info.schema, params=filter_params, indexed=self.metadata.indexed_fields(info)) if filter.strip() else None
         if ids is not None:
             refs = locate_keys(snapshot, np.unique(self._keys(info, ids)), partitions)
             if compiled is not None:

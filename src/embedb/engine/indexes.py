@@ -7,9 +7,10 @@ from typing import Any, cast
 import numpy as np
 
 from embedb.contract.results import IndexDescription
-from embedb.errors import DataError
+from embedb.errors import DataError, IndexAlreadyExistsError, InvalidArgumentError
 from embedb.index import IndexRequest, IndexService, index_requests
 from embedb.index import admin as index_admin
+from embedb.index.scalar import scalar_index
 from embedb.metadata import CollectionMetadata
 from embedb.schema import CollectionSchema, MetricType
 from embedb.storage import CollectionInfo, Snapshot
@@ -39,10 +40,19 @@ class IndexOperations:
         requests = index_requests(
             index_params, field_name=field_name, index_type=index_type, metric_type=metric_type, params=params, index_name=index_name
         )
+        scalar = [r for r in requests if info.schema.has_field(r.field_name) and not info.schema.field(r.field_name).dtype.is_vector]
+        if scalar:
+            if len(scalar) != len(requests):
+                raise InvalidArgumentError("create scalar and vector indexes in separate calls", parameter="index_params")
+            self._create_scalar_indexes(info, scalar)
+            return
         indexed = set(self.indexes.collection(info).definitions)
         changes = index_admin.metric_changes(info.schema, requests, indexed)
         schema = index_admin.with_index_metrics(info.schema, changes)
         definitions = index_admin.check_definitions(info.name, schema, requests)
+        scalar_names = {i.index_name for i in self.metadata.scalar_indexes.definitions(info.id).values()}
+        if clash := next((d.index_name for d in definitions if d.index_name in scalar_names), None):
+            raise IndexAlreadyExistsError(f"index name {clash!r} is taken by a scalar index", index=clash)
         if changes:
             info = self._set_metrics(info, schema, changes)
         index_admin.create_indexes(self.indexes, info, definitions, sync=sync, timeout=timeout)
@@ -70,11 +80,34 @@ class IndexOperations:
         self.metadata.forget()
         return self.metadata.info(info.name)
 
+    def _create_scalar_indexes(self, info: CollectionInfo, requests: list[IndexRequest]) -> None:
+        """Milvus's scalar indexes (INVERTED, BITMAP, STL_SORT, TRIE): all checked, then recorded."""
+        definitions = [
+            scalar_index(info.schema.field(r.field_name), r.index_type, r.index_name or None, r.params) for r in requests
+        ]
+        if r := next((r for r in requests if r.metric_type), None):
+            raise InvalidArgumentError(f"field {r.field_name!r}: a scalar index takes no metric_type", parameter="metric_type")
+        vector_names = {d.index_name for d in self.indexes.collection(info).definitions.values()}
+        for definition in definitions:
+            self.metadata.scalar_indexes.add(info.id, definition, vector_names)
+
     def list_indexes(self, collection_name: str, field_name: str | None = None) -> list[str]:
-        return index_admin.list_indexes(self.indexes, self.metadata.info(collection_name), field_name or None)
+        info = self.metadata.info(collection_name)
+        scalar = [i.index_name for i in self.metadata.scalar_indexes.definitions(info.id).values() if field_name in (None, "", i.field_name)]
+        return sorted([*index_admin.list_indexes(self.indexes, info, field_name or None), *scalar])
 
     def describe_index(self, collection_name: str, index_name: str) -> IndexDescription:
-        return cast(IndexDescription, index_admin.describe_index(self.indexes, self.metadata.info(collection_name), index_name))
+        info = self.metadata.info(collection_name)
+        scalar = self.metadata.scalar_indexes.find(info.id, index_name)
+        if scalar is not None:
+            rows = int(self.metadata.store(info).stats()["row_count"])
+            return cast(IndexDescription, scalar.describe(rows))
+        return cast(IndexDescription, index_admin.describe_index(self.indexes, info, index_name))
 
     def drop_index(self, collection_name: str, index_name: str) -> None:
-        index_admin.drop_index(self.indexes, self.metadata.info(collection_name), index_name)
+        info = self.metadata.info(collection_name)
+        scalar = self.metadata.scalar_indexes.find(info.id, index_name)
+        if scalar is not None:
+            self.metadata.scalar_indexes.drop(info.id, scalar)
+            return
+        index_admin.drop_index(self.indexes, info, index_name)

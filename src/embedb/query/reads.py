@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from embedb.errors import FieldNotFoundError, InvalidArgumentError
 from embedb.query.exact import NO_ROW
+from embedb.query.filters import IndexTerm, SortedColumn
 from embedb.schema import DYNAMIC_FIELD_NAME, CollectionSchema, DataType
 from embedb.storage import SegmentData, SegmentView, Snapshot
 
@@ -40,6 +41,8 @@ def row_mask(view: SegmentView, row_filter: RowFilter | None, partition_ids: Seq
 
 
 MASKS_PER_SEGMENT = 8
+# Below this many rows a scan is as fast as a binary search: small segments are not indexed.
+INDEXED_MIN_ROWS = 1024
 
 
 def filter_mask(data: SegmentData, row_filter: RowFilter) -> np.ndarray:
@@ -50,16 +53,45 @@ def filter_mask(data: SegmentData, row_filter: RowFilter) -> np.ndarray:
     """
     key = getattr(row_filter, "cache_key", "")
     if not key:
-        return row_filter.evaluate(data.table)
+        return _evaluate(data, row_filter)
     memo = data.memo
     mask = memo.get(("filter", key))
     if mask is None:
-        mask = row_filter.evaluate(data.table)
+        mask = _evaluate(data, row_filter)
         mask.flags.writeable = False
-        if len(memo) >= MASKS_PER_SEGMENT:
-            memo.clear()  # a bound, not an LRU: workloads repeat a handful of filters
+        masks = [k for k in list(memo) if k[0] == "filter"]
+        if len(masks) >= MASKS_PER_SEGMENT:  # a bound, not an LRU: workloads repeat a handful of filters
+            for old in masks:
+                memo.pop(old, None)
         memo[("filter", key)] = mask
     return mask
+
+
+def _evaluate(data: SegmentData, row_filter: RowFilter) -> np.ndarray:
+    """The filter's mask, its indexable terms answered by the segment's sorted columns (sealed segments only)."""
+    terms: tuple[IndexTerm, ...] = getattr(row_filter, "index_terms", ())
+    if not terms or not data.sorted_by_pk or data.num_rows < INDEXED_MIN_ROWS:
+        return row_filter.evaluate(data.table)
+    mask: np.ndarray | None = None
+    for term in terms:
+        chosen = np.zeros(data.num_rows, dtype=bool)
+        chosen[_sorted_column(data, term.field).rows_of(term)] = True
+        mask = chosen if mask is None else mask & chosen
+        if not mask.any():
+            return mask
+    assert mask is not None
+    rest = getattr(row_filter, "evaluate_rest", None)
+    return mask & rest(data.table) if rest is not None else mask
+
+
+def _sorted_column(data: SegmentData, field: str) -> SortedColumn:
+    """A field's values in order with their rows, made once per sealed segment (its rows never change)."""
+    key = ("sorted", field)
+    found = data.memo.get(key)
+    if found is None:
+        column = data.table.column(field).to_numpy(zero_copy_only=False)
+        found = data.memo[key] = SortedColumn.build(column)
+    return found
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,7 @@ class SearchOperation:
                 f"search got text, but field {field.name!r} is not bound to a model; pass vectors or bind a model"
             )
         queries = prepare_queries(check_query_vectors(query_field, data), metric)
-        compiled = compile_filter(filter, info.schema, params=filter_params) if filter.strip() else None
+        compiled = compile_filter(filter, info.schema, params=filter_params, indexed=self.metadata.indexed_fields(info)) if filter.strip() else None
         partitions = self.metadata.read_partition_ids(info, partition_names)
         plan = self.metadata.output_plan(info, output_fields, default_all=False, bindings=bindings)
         request = SearchRequest(column_key=key, metric=metric, queries=queries, k=offset + limit, params=options.params)

@@ -357,3 +357,20 @@ def test_partial_upsert_changes_only_the_fields_sent(client: MilvusClient) -> No
     stored = client.get(name, ids=["book-001"], output_fields=["*"])[0]
     assert stored["title"] == "new title" and stored["year"] == rows[1]["year"] and stored["colour"] == rows[1]["colour"]
     assert np.allclose(stored["emb"], rows[1]["emb"])
+
+
+def test_scalar_indexes_are_created_described_and_used(client: MilvusClient) -> None:
+    name = unique("scalar")
+    client.create_collection(name, schema=library_schema())
+    rows = library_rows(60)
+    client.insert(name, rows)
+    index = client.prepare_index_params()
+    index.add_index(field_name="title", index_type="Trie", index_name="title_trie")
+    index.add_index(field_name="year", index_type="STL_SORT")
+    client.create_index(name, index)
+    assert sorted(client.list_indexes(name)) == ["title_trie", "year"]
+    assert client.describe_index(name, "title_trie")["index_type"] == "TRIE"
+    found = client.query(name, filter="title == 'title 7' and year >= 1990", output_fields=["title"])
+    assert [row["pk"] for row in found] == ["book-007"]
+    client.drop_index(name, "title_trie")
+    assert client.list_indexes(name) == ["year"]

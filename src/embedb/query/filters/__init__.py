@@ -57,11 +57,12 @@ from embedb.errors import FilterError
 from embedb.query.filters.binder import bind, literal_primary_keys
 from embedb.query.filters.bound import Predicate
 from embedb.query.filters.evaluator import evaluate
+from embedb.query.filters.indexable import IndexTerm, SortedColumn, split_indexable
 from embedb.query.filters.parser import MAX_DEPTH as MAX_FILTER_DEPTH
 from embedb.query.filters.parser import parse
 from embedb.schema import CollectionSchema
 
-__all__ = ["MAX_FILTER_DEPTH", "CompiledFilter", "compile_filter"]
+__all__ = ["MAX_FILTER_DEPTH", "CompiledFilter", "IndexTerm", "SortedColumn", "compile_filter"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ class CompiledFilter:
     _predicate: Predicate | None = field(repr=False)
     _primary_keys: list[Any] | None = field(repr=False)
     cache_key: str = field(default="", repr=False)
+    # The top-level terms a scalar index answers, and the predicate of the others (``compile_filter(indexed=)``).
+    index_terms: tuple[IndexTerm, ...] = field(default=(), repr=False)
+    _rest: Predicate | None = field(default=None, repr=False)
 
     def evaluate(self, table: pa.Table) -> np.ndarray:
         """A bool array with one entry per row of ``table``: True where the filter holds.
@@ -91,6 +95,10 @@ class CompiledFilter:
         """
         return evaluate(self._predicate, table)
 
+    def evaluate_rest(self, table: pa.Table) -> np.ndarray:
+        """Like ``evaluate``, for the terms ``index_terms`` leave out (True everywhere when there are none)."""
+        return evaluate(self._rest, table)
+
     def primary_keys(self) -> list[Any] | None:
         """The literal keys if the whole filter is ``pk == v``, ``pk in [...]`` or an OR of those.
 
@@ -102,9 +110,16 @@ class CompiledFilter:
 
 
 def compile_filter(
-    expression: str, schema: CollectionSchema, *, params: Mapping[str, object] | None = None
+    expression: str,
+    schema: CollectionSchema,
+    *,
+    params: Mapping[str, object] | None = None,
+    indexed: frozenset[str] = frozenset(),
 ) -> CompiledFilter:
     """Parse and bind ``expression`` for ``schema``; empty or blank text matches every row.
+
+    ``indexed`` are the fields with a scalar index: top-level comparisons of
+    them with constants become ``index_terms`` (see ``indexable``).
 
     Raises ``FilterSyntaxError`` for text that does not parse and
     ``FilterError`` for unknown fields, mismatched types and missing params.
@@ -114,4 +129,5 @@ def compile_filter(
     bound = bind(parse(expression), schema, params=params)
     keys = literal_primary_keys(bound.predicate, schema.primary)
     cache_key = expression if not params else f"{expression}\x00{sorted((str(k), repr(v)) for k, v in params.items())}"
-    return CompiledFilter(expression, bound.fields, bound.predicate, keys, cache_key)
+    terms, rest = split_indexable(bound.predicate, indexed)
+    return CompiledFilter(expression, bound.fields, bound.predicate, keys, cache_key, terms, rest)

@@ -103,8 +103,15 @@ def main() -> None:
         segments = db.get_collection_stats("indexed")["sealed_segments"]
         for label, make in filters.items():
             for name in ("indexed", "scanned"):
-                first_q, query_ms = median_ms(lambda i, name=name, make=make: db.query(name, make(i), output_fields=["id"], limit=100), args.calls)
-                first_s, search_ms = median_ms(lambda i, name=name, make=make: db.search(name, query, limit=10, filter=make(i)), args.calls)
+
+                def querying(i: int, name: str = name, make: Callable[[int], str] = make) -> Any:
+                    return db.query(name, make(i), output_fields=["id"], limit=100)
+
+                def searching(i: int, name: str = name, make: Callable[[int], str] = make) -> Any:
+                    return db.search(name, query, limit=10, filter=make(i))
+
+                first_q, query_ms = median_ms(querying, args.calls)
+                first_s, search_ms = median_ms(searching, args.calls)
                 results.setdefault(label, {})[name] = {
                     "query_ms": query_ms,
                     "query_first_ms": first_q,

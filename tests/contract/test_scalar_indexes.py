@@ -99,7 +99,7 @@ def test_scalar_indexes_follow_milvus_rules(db: Client, name: str) -> None:
     assert described["total_rows"] == ROWS
     with pytest.raises(IndexAlreadyExistsError, match="already has index 'brand'"):
         db.create_index(name, field_name="brand", index_type="INVERTED")
-    refused = [
+    refused: list[tuple[dict[str, Any], str]] = [
         ({"field_name": "year", "index_type": "TRIE"}, "does not take INT32"),
         ({"field_name": "price", "index_type": "BITMAP"}, "does not take DOUBLE"),
         ({"field_name": "note", "index_type": "INVERTED"}, "nullable"),

@@ -43,6 +43,8 @@ def row_mask(view: SegmentView, row_filter: RowFilter | None, partition_ids: Seq
 MASKS_PER_SEGMENT = 8
 # Below this many rows a scan is as fast as a binary search: small segments are not indexed.
 INDEXED_MIN_ROWS = 1024
+# A term selecting more than this share of a segment's rows is scanned: taking the rows costs more.
+INDEXED_MAX_FRACTION = 0.125
 
 
 def filter_mask(data: SegmentData, row_filter: RowFilter) -> np.ndarray:
@@ -68,20 +70,25 @@ def filter_mask(data: SegmentData, row_filter: RowFilter) -> np.ndarray:
 
 
 def _evaluate(data: SegmentData, row_filter: RowFilter) -> np.ndarray:
-    """The filter's mask, its indexable terms answered by the segment's sorted columns (sealed segments only)."""
+    """The filter's mask; with index terms on a sealed segment, evaluated only on the most selective term's rows.
+
+    Every row outside that term's rows fails the term, so evaluating the whole
+    filter on the candidates alone gives the same mask as a scan.
+    """
     terms: tuple[IndexTerm, ...] = getattr(row_filter, "index_terms", ())
-    if not terms or not data.sorted_by_pk or data.num_rows < INDEXED_MIN_ROWS:
+    rows = data.num_rows
+    if not terms or not data.sorted_by_pk or rows < INDEXED_MIN_ROWS:
         return row_filter.evaluate(data.table)
-    mask: np.ndarray | None = None
-    for term in terms:
-        chosen = np.zeros(data.num_rows, dtype=bool)
-        chosen[_sorted_column(data, term.field).rows_of(term)] = True
-        mask = chosen if mask is None else mask & chosen
-        if not mask.any():
-            return mask
-    assert mask is not None
-    rest = getattr(row_filter, "evaluate_rest", None)
-    return mask & rest(data.table) if rest is not None else mask
+    columns = {term.field: _sorted_column(data, term.field) for term in terms}
+    count, best = min((columns[term.field].count(term), i) for i, term in enumerate(terms))
+    if count > rows * INDEXED_MAX_FRACTION:
+        return row_filter.evaluate(data.table)
+    mask = np.zeros(rows, dtype=bool)
+    if count:
+        candidates = np.sort(columns[terms[best].field].rows_of(terms[best]))
+        needed = [name for name in getattr(row_filter, "fields", data.table.column_names) if name in data.table.column_names]
+        mask[candidates] = row_filter.evaluate(data.table.select(needed).take(pa.array(candidates)))
+    return mask
 
 
 def _sorted_column(data: SegmentData, field: str) -> SortedColumn:
@@ -89,8 +96,7 @@ def _sorted_column(data: SegmentData, field: str) -> SortedColumn:
     key = ("sorted", field)
     found = data.memo.get(key)
     if found is None:
-        column = data.table.column(field).to_numpy(zero_copy_only=False)
-        found = data.memo[key] = SortedColumn.build(column)
+        found = data.memo[key] = SortedColumn.build(data.table.column(field))
     return found
 
 

@@ -57,7 +57,7 @@ from embedb.errors import FilterError
 from embedb.query.filters.binder import bind, literal_primary_keys
 from embedb.query.filters.bound import Predicate
 from embedb.query.filters.evaluator import evaluate
-from embedb.query.filters.indexable import IndexTerm, SortedColumn, split_indexable
+from embedb.query.filters.indexable import IndexTerm, SortedColumn, index_terms
 from embedb.query.filters.parser import MAX_DEPTH as MAX_FILTER_DEPTH
 from embedb.query.filters.parser import parse
 from embedb.schema import CollectionSchema
@@ -80,9 +80,8 @@ class CompiledFilter:
     _predicate: Predicate | None = field(repr=False)
     _primary_keys: list[Any] | None = field(repr=False)
     cache_key: str = field(default="", repr=False)
-    # The top-level terms a scalar index answers, and the predicate of the others (``compile_filter(indexed=)``).
+    # The top-level terms a scalar index can answer (``compile_filter(indexed=)``).
     index_terms: tuple[IndexTerm, ...] = field(default=(), repr=False)
-    _rest: Predicate | None = field(default=None, repr=False)
 
     def evaluate(self, table: pa.Table) -> np.ndarray:
         """A bool array with one entry per row of ``table``: True where the filter holds.
@@ -94,10 +93,6 @@ class CompiledFilter:
         check the other columns' types.
         """
         return evaluate(self._predicate, table)
-
-    def evaluate_rest(self, table: pa.Table) -> np.ndarray:
-        """Like ``evaluate``, for the terms ``index_terms`` leave out (True everywhere when there are none)."""
-        return evaluate(self._rest, table)
 
     def primary_keys(self) -> list[Any] | None:
         """The literal keys if the whole filter is ``pk == v``, ``pk in [...]`` or an OR of those.
@@ -129,5 +124,4 @@ def compile_filter(
     bound = bind(parse(expression), schema, params=params)
     keys = literal_primary_keys(bound.predicate, schema.primary)
     cache_key = expression if not params else f"{expression}\x00{sorted((str(k), repr(v)) for k, v in params.items())}"
-    terms, rest = split_indexable(bound.predicate, indexed)
-    return CompiledFilter(expression, bound.fields, bound.predicate, keys, cache_key, terms, rest)
+    return CompiledFilter(expression, bound.fields, bound.predicate, keys, cache_key, index_terms(bound.predicate, indexed))

@@ -2,10 +2,11 @@
 
 ``split_indexable`` takes a bound predicate and the fields that have a scalar
 index, and returns the ``IndexTerm``s among its top-level ``and`` terms
-(``field == c``, ``field < c`` ... either way round, ``field in [...]``) and
-the predicate left for the column-at-a-time evaluator. A ``SortedColumn``
-(one segment's values of a field in order, with their row numbers) finds an
-``IndexTerm``'s rows by binary search. A term is indexable only when its
+(``field == c``, ``field < c`` ... either way round, ``field in [...]``). A
+``SortedColumn`` (one segment's values of a field in order, with their row
+numbers) counts and finds an ``IndexTerm``'s rows by binary search; a read
+takes the rows of the most selective term as candidates and evaluates the
+whole filter on those alone. A term is indexable only when its
 constants have the field's own kind (an integer for an integer field, text
 for VARCHAR, ...), so the binary search compares exactly what the evaluator
 would.
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from embedb.query.filters import bound as b
 from embedb.schema import DataType
@@ -71,23 +74,36 @@ def _term(predicate: b.Predicate, indexed: frozenset[str]) -> IndexTerm | None:
     return None
 
 
-def split_indexable(predicate: b.Predicate | None, indexed: frozenset[str]) -> tuple[tuple[IndexTerm, ...], b.Predicate | None]:
-    """(the indexable top-level ``and`` terms, the predicate of the others — None when there are none)."""
+def index_terms(predicate: b.Predicate | None, indexed: frozenset[str]) -> tuple[IndexTerm, ...]:
+    """The indexable top-level ``and`` terms of ``predicate``; ranges on one field are merged into one."""
     if predicate is None or not indexed:
-        return (), predicate
-    terms = predicate.terms if isinstance(predicate, b.AllOf) else (predicate,)
-    found: list[IndexTerm] = []
-    rest: list[b.Predicate] = []
-    for term in terms:
-        indexable = _term(term, indexed)
-        if indexable is None:
-            rest.append(term)
+        return ()
+    found = [term for term in map(lambda t: _term(t, indexed), _conjuncts(predicate)) if term is not None]
+    ranges: dict[str, IndexTerm] = {}
+    merged: list[IndexTerm] = []
+    for term in found:
+        if term.values is not None:
+            merged.append(term)
         else:
-            found.append(indexable)
-    if not found:
-        return (), predicate
-    remaining: b.Predicate | None = None if not rest else rest[0] if len(rest) == 1 else b.AllOf(tuple(rest))
-    return tuple(found), remaining
+            ranges[term.field] = _narrower(ranges[term.field], term) if term.field in ranges else term
+    return (*merged, *ranges.values())
+
+
+def _conjuncts(predicate: b.Predicate) -> list[b.Predicate]:
+    if isinstance(predicate, b.AllOf):
+        return [leaf for term in predicate.terms for leaf in _conjuncts(term)]
+    return [predicate]
+
+
+def _narrower(a: IndexTerm, c: IndexTerm) -> IndexTerm:
+    """The intersection of two ranges on one field."""
+    low, low_inclusive = a.low, a.low_inclusive
+    if c.low is not None and (low is None or c.low > low or (c.low == low and not c.low_inclusive)):
+        low, low_inclusive = c.low, c.low_inclusive
+    high, high_inclusive = a.high, a.high_inclusive
+    if c.high is not None and (high is None or c.high < high or (c.high == high and not c.high_inclusive)):
+        high, high_inclusive = c.high, c.high_inclusive
+    return IndexTerm(a.field, None, low, high, low_inclusive, high_inclusive)
 
 
 @dataclass(frozen=True)
@@ -98,22 +114,33 @@ class SortedColumn:
     rows: np.ndarray
 
     @classmethod
-    def build(cls, column: np.ndarray) -> SortedColumn:
-        rows = np.arange(column.shape[0])
-        if column.dtype.kind == "f":
-            keep = ~np.isnan(column)
-            column, rows = column[keep], rows[keep]
-        order = np.argsort(column, kind="stable")
-        return cls(column[order], rows[order])
+    def build(cls, column: pa.Array | pa.ChunkedArray) -> SortedColumn:
+        """Sort a column (Arrow's sort: text sorts by UTF-8 bytes, as the evaluator compares it)."""
+        if pa.types.is_floating(column.type):
+            keep = pc.invert(pc.is_nan(column))
+            rows = np.nonzero(keep.to_numpy(zero_copy_only=False))[0]
+            column = pc.filter(column, keep)
+        else:
+            rows = np.arange(len(column))
+        order = pc.sort_indices(column).to_numpy()
+        values = pc.take(column, pa.array(order)).to_numpy(zero_copy_only=False)
+        return cls(values, rows[order])
+
+    def _bounds(self, term: IndexTerm) -> list[tuple[int, int]]:
+        if term.values is not None:
+            return [self._between(v, v, True, True) for v in term.values]
+        return [self._between(term.low, term.high, term.low_inclusive, term.high_inclusive)]
+
+    def count(self, term: IndexTerm) -> int:
+        """How many rows ``term`` selects (two binary searches per value, nothing copied)."""
+        return sum(max(0, stop - start) for start, stop in self._bounds(term))
 
     def rows_of(self, term: IndexTerm) -> np.ndarray:
         """The row numbers ``term`` selects, in no particular order."""
-        if term.values is not None:
-            parts = [self._between(v, v, True, True) for v in term.values]
-            return np.concatenate(parts) if parts else self.rows[:0]
-        return self._between(term.low, term.high, term.low_inclusive, term.high_inclusive)
+        parts = [self.rows[start:stop] for start, stop in self._bounds(term) if start < stop]
+        return np.concatenate(parts) if parts else self.rows[:0]
 
-    def _between(self, low: Any, high: Any, low_inclusive: bool, high_inclusive: bool) -> np.ndarray:
+    def _between(self, low: Any, high: Any, low_inclusive: bool, high_inclusive: bool) -> tuple[int, int]:
         start = 0 if low is None else int(np.searchsorted(self.values, low, side="left" if low_inclusive else "right"))
         stop = len(self.values) if high is None else int(np.searchsorted(self.values, high, side="right" if high_inclusive else "left"))
-        return self.rows[start:stop] if start < stop else self.rows[:0]
+        return start, stop

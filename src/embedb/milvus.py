@@ -323,6 +323,16 @@ class MilvusClient:
         milvus_rules.refuse_dropping_loaded_partition(self._backend, collection_name=collection_name, partition_name=partition_name)
         self._backend.drop_partition(collection_name, partition_name)
 
+    def drop_index(self, collection_name: str, index_name: str, **kwargs: Any) -> None:
+        """As in Milvus, only a released collection's index can be dropped (``release_collection`` first)."""
+        milvus_rules.refuse_dropping_index_of_loaded_collection(self._backend, collection_name=collection_name)
+        self._backend.drop_index(collection_name, index_name)
+
+    def get_partition_stats(self, collection_name: str, partition_name: str, **kwargs: Any) -> dict[str, Any]:
+        """``{"row_count": n}``: the live rows of one partition."""
+        counted = self._backend.query(collection_name, "", output_fields=["count(*)"], partition_names=[partition_name])
+        return {"row_count": counted[0]["count(*)"]}
+
     def get_load_state(self, collection_name: str, partition_name: str = "", **kwargs: Any) -> dict[str, Any]:
         """``{"state": LoadState.Loaded}`` or ``LoadState.NotLoad``, as pymilvus answers."""
         found = self._backend.get_load_state(collection_name, partition_name or None)

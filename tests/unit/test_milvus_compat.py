@@ -10,6 +10,7 @@ import pytest
 from embedb.errors import (
     CollectionNotLoadedError,
     DatabaseNotFoundError,
+    IndexAlreadyExistsError,
     InvalidArgumentError,
     InvalidStateError,
     SchemaError,
@@ -183,6 +184,7 @@ def test_load_state_follows_milvus_and_survives_a_reopen(tmp_path: Path) -> None
     assert client.get_load_state("docs")["state"] is LoadState.Loaded
     with pytest.raises(InvalidStateError, match="release_partitions before dropping"):
         client.drop_partition("docs", "old")
+    assert client.get_partition_stats("docs", "old") == {"row_count": 1}
     client.release_partitions("docs", ["old"])
     assert client.get_load_state("docs", partition_name="old")["state"] is LoadState.NotLoad
     client.release_collection("docs")
@@ -239,4 +241,30 @@ def test_hits_answer_as_pymilvus_hits(tmp_path: Path) -> None:
     assert hit["title"] == hit.entity["title"] == "four" and hit.distance == pytest.approx(1.0)
     with pytest.raises(KeyError):
         hit["nowhere"]
+    client.close()
+
+
+def test_one_index_params_holds_vector_and_scalar_indexes(tmp_path: Path) -> None:
+    client = MilvusClient(str(tmp_path / "db"))
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("title", DataType.VARCHAR, max_length=32)
+    schema.add_field("embeddings", DataType.FLOAT_VECTOR, dim=2)
+    client.create_collection("docs", schema=schema)
+    index_params = client.prepare_index_params()
+    index_params.add_index(field_name="embeddings", metric_type="L2")
+    index_params.add_index(field_name="title", index_type="Trie", index_name="my_trie")
+    client.create_index("docs", index_params)
+    assert sorted(client.list_indexes("docs")) == ["embeddings", "my_trie"]
+    assert client.describe_index("docs", "embeddings")["metric_type"] == "L2"
+    with pytest.raises(InvalidStateError, match="release_collection"):
+        client.drop_index("docs", "my_trie")
+    client.release_collection("docs")
+    client.drop_index("docs", "my_trie")
+    bad = client.prepare_index_params()
+    bad.add_index(field_name="embeddings", metric_type="L2")
+    bad.add_index(field_name="title", index_type="STL_SORT", index_name="embeddings")
+    with pytest.raises(IndexAlreadyExistsError):
+        client.create_index("docs", bad)
+    assert client.list_indexes("docs") == ["embeddings"], "a refused request defines nothing"
     client.close()

@@ -45,3 +45,11 @@ def refuse_dropping_loaded_partition(backend: Backend, *, collection_name: str, 
             f"partition {partition_name!r} of {collection_name!r} is loaded: release_partitions before dropping it",
             partition=partition_name,
         )
+
+
+def refuse_dropping_index_of_loaded_collection(backend: Backend, *, collection_name: str) -> None:
+    """Milvus drops an index only of a released collection; raises ``InvalidStateError`` for a loaded one."""
+    if backend.get_load_state(collection_name)["state"] == "Loaded":
+        raise InvalidStateError(
+            f"collection {collection_name!r} is loaded: release_collection before dropping its index", collection=collection_name
+        )

@@ -10,7 +10,7 @@ from embedb.contract.results import IndexDescription
 from embedb.errors import DataError, IndexAlreadyExistsError, InvalidArgumentError
 from embedb.index import IndexRequest, IndexService, index_requests
 from embedb.index import admin as index_admin
-from embedb.index.scalar import scalar_index
+from embedb.index.scalar import ScalarIndex, scalar_index
 from embedb.metadata import CollectionMetadata
 from embedb.schema import CollectionSchema, MetricType
 from embedb.storage import CollectionInfo, Snapshot
@@ -41,21 +41,24 @@ class IndexOperations:
             index_params, field_name=field_name, index_type=index_type, metric_type=metric_type, params=params, index_name=index_name
         )
         scalar = [r for r in requests if info.schema.has_field(r.field_name) and not info.schema.field(r.field_name).dtype.is_vector]
-        if scalar:
-            if len(scalar) != len(requests):
-                raise InvalidArgumentError("create scalar and vector indexes in separate calls", parameter="index_params")
-            self._create_scalar_indexes(info, scalar)
-            return
-        indexed = set(self.indexes.collection(info).definitions)
-        changes = index_admin.metric_changes(info.schema, requests, indexed)
-        schema = index_admin.with_index_metrics(info.schema, changes)
-        definitions = index_admin.check_definitions(info.name, schema, requests)
-        scalar_names = {i.index_name for i in self.metadata.scalar_indexes.definitions(info.id).values()}
-        if clash := next((d.index_name for d in definitions if d.index_name in scalar_names), None):
-            raise IndexAlreadyExistsError(f"index name {clash!r} is taken by a scalar index", index=clash)
-        if changes:
-            info = self._set_metrics(info, schema, changes)
-        index_admin.create_indexes(self.indexes, info, definitions, sync=sync, timeout=timeout)
+        vector = [r for r in requests if r not in scalar]
+        scalar_definitions = self._check_scalar_indexes(info, scalar)
+        if vector:
+            indexed = set(self.indexes.collection(info).definitions)
+            changes = index_admin.metric_changes(info.schema, vector, indexed)
+            schema = index_admin.with_index_metrics(info.schema, changes)
+            definitions = index_admin.check_definitions(info.name, schema, vector)
+            taken = {i.index_name for i in self.metadata.scalar_indexes.definitions(info.id).values()}
+            taken |= {d.index_name for d in scalar_definitions}
+            if clash := next((d.index_name for d in definitions if d.index_name in taken), None):
+                raise IndexAlreadyExistsError(f"index name {clash!r} is taken by a scalar index", index=clash)
+            index_admin.refuse_taken(self.indexes, info, definitions)
+            if changes:
+                info = self._set_metrics(info, schema, changes)
+        for definition in scalar_definitions:
+            self.metadata.scalar_indexes.add(info.id, definition, set())
+        if vector:
+            index_admin.create_indexes(self.indexes, info, definitions, sync=sync, timeout=timeout)
 
     def _set_metrics(self, info: CollectionInfo, schema: CollectionSchema, changes: list[IndexRequest]) -> CollectionInfo:
         """Store the fields' new metrics (Milvus's metric is the index's); COSINE needs every stored vector non-zero."""
@@ -80,16 +83,15 @@ class IndexOperations:
         self.metadata.forget()
         return self.metadata.info(info.name)
 
-    def _create_scalar_indexes(self, info: CollectionInfo, requests: list[IndexRequest]) -> None:
-        """Milvus's scalar indexes (INVERTED, BITMAP, STL_SORT, TRIE): all checked, then recorded."""
-        definitions = [
-            scalar_index(info.schema.field(r.field_name), r.index_type, r.index_name or None, r.params) for r in requests
-        ]
+    def _check_scalar_indexes(self, info: CollectionInfo, requests: list[IndexRequest]) -> list[ScalarIndex]:
+        """Milvus's scalar indexes (INVERTED, BITMAP, STL_SORT, TRIE), checked against the schema and the indexes there."""
         if r := next((r for r in requests if r.metric_type), None):
             raise InvalidArgumentError(f"field {r.field_name!r}: a scalar index takes no metric_type", parameter="metric_type")
+        definitions = [scalar_index(info.schema.field(r.field_name), r.index_type, r.index_name or None, r.params) for r in requests]
         vector_names = {d.index_name for d in self.indexes.collection(info).definitions.values()}
         for definition in definitions:
-            self.metadata.scalar_indexes.add(info.id, definition, vector_names)
+            self.metadata.scalar_indexes.check(info.id, definition, vector_names)
+        return definitions
 
     def list_indexes(self, collection_name: str, field_name: str | None = None) -> list[str]:
         info = self.metadata.info(collection_name)

@@ -88,6 +88,24 @@ def _definition(collection_name: str, schema: CollectionSchema, request: IndexRe
     return IndexDefinition(name, field.name, request.index_type.strip().upper(), spec, time.time())
 
 
+def refuse_taken(service: IndexService, info: CollectionInfo, definitions: list[IndexDefinition]) -> None:
+    """Raise ``IndexAlreadyExistsError`` when ``create_indexes`` would (before anything is written)."""
+    collection = service.collection(info)
+    for definition in definitions:
+        existing = collection.definitions.get(definition.field_name)
+        if existing is not None and (existing.spec != definition.spec or existing.index_name != definition.index_name):
+            raise IndexAlreadyExistsError(
+                f"field {definition.field_name!r} already has index {existing.index_name!r} ({existing.spec.index_type});"
+                " drop it before creating another",
+                index=existing.index_name,
+            )
+        taken = next((d for d in collection.definitions.values() if d.index_name == definition.index_name), None)
+        if existing is None and taken is not None:
+            raise IndexAlreadyExistsError(
+                f"index name {definition.index_name!r} is taken by field {taken.field_name!r}", index=definition.index_name
+            )
+
+
 def create_indexes(
     service: IndexService, info: CollectionInfo, definitions: list[IndexDefinition], *, sync: bool, timeout: float | None
 ) -> None:
@@ -96,24 +114,9 @@ def create_indexes(
     Creating an identical index again is a no-op; raises ``IndexAlreadyExistsError``
     for another index on the same field or a taken name (nothing is written then).
     """
+    refuse_taken(service, info, definitions)
     collection = service.collection(info)
-    fresh = []
-    for definition in definitions:
-        existing = collection.definitions.get(definition.field_name)
-        if existing is not None:
-            if existing.spec == definition.spec and existing.index_name == definition.index_name:
-                continue
-            raise IndexAlreadyExistsError(
-                f"field {definition.field_name!r} already has index {existing.index_name!r} ({existing.spec.index_type});"
-                " drop it before creating another",
-                index=existing.index_name,
-            )
-        taken = next((d for d in collection.definitions.values() if d.index_name == definition.index_name), None)
-        if taken is not None:
-            raise IndexAlreadyExistsError(
-                f"index name {definition.index_name!r} is taken by field {taken.field_name!r}", index=definition.index_name
-            )
-        fresh.append(definition)
+    fresh = [d for d in definitions if d.field_name not in collection.definitions]
     for definition in fresh:
         service.catalog.add_definition(info.id, definition)
         collection.definitions[definition.field_name] = definition

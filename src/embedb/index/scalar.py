@@ -128,8 +128,8 @@ class ScalarIndexes:
         self._cache = {**self._cache, collection_id: found}
         return found
 
-    def add(self, collection_id: int, index: ScalarIndex, taken_names: set[str]) -> None:
-        """Record ``index`` (a no-op when the same one exists); raises ``IndexAlreadyExistsError``."""
+    def check(self, collection_id: int, index: ScalarIndex, taken_names: set[str]) -> None:
+        """Raise ``IndexAlreadyExistsError`` when ``add`` would refuse ``index`` (another index on its field, a taken name)."""
         existing = self.definitions(collection_id).get(index.field_name)
         if existing is not None:
             if (existing.index_name, existing.index_type) == (index.index_name, index.index_type):
@@ -140,6 +140,12 @@ class ScalarIndexes:
             )
         if index.index_name in taken_names or any(i.index_name == index.index_name for i in self.definitions(collection_id).values()):
             raise IndexAlreadyExistsError(f"index name {index.index_name!r} is taken", index=index.index_name)
+
+    def add(self, collection_id: int, index: ScalarIndex, taken_names: set[str]) -> None:
+        """Record ``index`` (a no-op when the same one exists); raises ``IndexAlreadyExistsError``."""
+        self.check(collection_id, index, taken_names)
+        if index.field_name in self.definitions(collection_id):
+            return
         with self.catalog.transaction() as cursor:
             cursor.execute(
                 "INSERT INTO scalar_indexes (collection_id, field_name, index_name, index_type, requested_type, created_at)"

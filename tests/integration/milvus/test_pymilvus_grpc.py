@@ -372,5 +372,8 @@ def test_scalar_indexes_are_created_described_and_used(client: MilvusClient) -> 
     assert client.describe_index(name, "title_trie")["index_type"] == "TRIE"
     found = client.query(name, filter="title == 'title 7' and year >= 1990", output_fields=["title"])
     assert [row["pk"] for row in found] == ["book-007"]
+    with pytest.raises(MilvusException, match="release_collection before dropping"):
+        client.drop_index(name, "title_trie")  # as in Milvus: only a released collection's index is dropped
+    client.release_collection(name)
     client.drop_index(name, "title_trie")
     assert client.list_indexes(name) == ["year"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -95,7 +97,7 @@ def test_growing_and_small_segments_are_scanned() -> None:
 
 
 @pytest.mark.parametrize("values", [[3, 1, 2, 2, 5], [0.5, float("nan"), -1.0, 0.5], ["b", "a", "c", "a", "é", "z"]])
-def test_sorted_column_keeps_every_row_but_nan_in_order(values: list[object]) -> None:
+def test_sorted_column_keeps_every_row_but_nan_in_order(values: list[Any]) -> None:
     column = SortedColumn.build(pa.array(values))
     kept = [i for i, v in enumerate(values) if v == v]
     assert sorted(column.rows.tolist()) == kept

@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 from pymilvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 
+from embedb.contract import milvus_rules
 from embedb.errors import DataError, InvalidArgumentError
 from embedb.schema import CollectionSchema, DataType
 from embedb.server.milvus import columns
@@ -43,6 +44,9 @@ class DataRpcs(RpcBase):
 
     def Upsert(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(call: Call) -> Any:
+            if request.field_ops:
+                fields = sorted(op.field_name for op in request.field_ops)
+                raise InvalidArgumentError(f"array field operations (FieldOp on {fields}) are not supported yet; send the whole array")
             arguments = {
                 "collection_name": request.collection_name,
                 "partition_name": request.partition_name or None,
@@ -197,7 +201,10 @@ class DataRpcs(RpcBase):
             if not name:
                 names = call.run("list_indexes", collection_name=request.collection_name, field_name=request.field_name or None)
                 name = names[0] if names else request.field_name
-            call.run("drop_index", collection_name=request.collection_name, index_name=name)
+            arguments = {"collection_name": request.collection_name, "index_name": name}
+            call.authorize("drop_index", arguments)
+            milvus_rules.refuse_dropping_index_of_loaded_collection(call.backend, collection_name=request.collection_name)
+            call.backend.drop_index(**arguments)
 
         return self._status(request, context, work)
 

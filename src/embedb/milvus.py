@@ -199,6 +199,17 @@ class IndexParams:
         return len(self.indexes)
 
 
+def _with_order_by(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """pymilvus's ``order_by_fields`` (``[{"field": "price", "order": "desc"}]`` or ``["price:desc"]``) as ``order_by``."""
+    fields = kwargs.pop("order_by_fields", None)
+    if fields is None:
+        return kwargs
+    if isinstance(fields, str):
+        fields = fields.split(",")
+    kwargs["order_by"] = [f"{f.get('field', '')}:{f.get('order', 'asc')}" if isinstance(f, dict) else f for f in fields]
+    return kwargs
+
+
 class MilvusClient:
     """An EmbeDB connection that accepts pymilvus ``MilvusClient`` calls unchanged."""
 
@@ -301,7 +312,7 @@ class MilvusClient:
 
     def search(self, collection_name: str, data: Any = None, filter: str = "", limit: int = 10, output_fields: Any = None, search_params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         """pymilvus's search: one list of ``Hit``s per query (``hit["id"]``, ``hit[<primary field>]``, ``hit.distance``...)."""
-        kwargs = {k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS}
+        kwargs = _with_order_by({k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS})
         backend = self._backend
         found = backend.search(
             collection_name, data, filter=filter, limit=limit, output_fields=output_fields, search_params=search_params, **kwargs
@@ -311,7 +322,7 @@ class MilvusClient:
 
     def query(self, collection_name: str, filter: str = "", output_fields: Any = None, **kwargs: Any) -> Any:
         """pymilvus's query: without ``output_fields`` every field comes back, as from Milvus (EmbeDB's own API: keys only)."""
-        kwargs = {k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS}
+        kwargs = _with_order_by({k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS})
         return self._backend.query(collection_name, filter, output_fields=output_fields or ["*"], **kwargs)
 
     def drop_collection(self, collection_name: str, **kwargs: Any) -> None:

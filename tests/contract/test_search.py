@@ -135,3 +135,31 @@ def test_iterator_arguments_are_checked(db: Client, collection: str) -> None:
         db.query_iterator(collection, batch_size=0)
     with pytest.raises(InvalidArgumentError):
         db.search_iterator(collection, [[1.0] * DIM], batch_size=4, limit=-5)
+
+
+def test_order_by_orders_query_rows_and_search_hits(db: Client, name: str) -> None:
+    db.create_collection(
+        name,
+        schema={
+            "fields": [
+                {"name": "id", "type": "INT64", "is_primary": True},
+                {"name": "vector", "type": "FLOAT_VECTOR", "dim": 2},
+                {"name": "price", "type": "DOUBLE", "nullable": True},
+                {"name": "brand", "type": "VARCHAR", "max_length": 8},
+            ]
+        },
+    )
+    rows = [(1, 3.0, "b"), (2, None, "a"), (3, 1.0, "b"), (4, 3.0, "a"), (5, 2.0, "c")]
+    db.insert(name, [{"id": i, "vector": [1.0, i / 10], "price": p, "brand": b} for i, p, b in rows])
+    ordered = db.query(name, "", output_fields=["price"], order_by=["price:desc"])
+    assert [row["id"] for row in ordered] == [1, 4, 5, 3, 2], "descending, ties by key, nulls last"
+    assert [row["id"] for row in db.query(name, "", order_by=["brand", "price:desc"], limit=3, offset=1)] == [2, 1, 3]
+    assert [row["id"] for row in db.query(name, "id > 1", order_by=["price"])] == [3, 5, 4, 2]
+    hits = db.search(name, [[1.0, 0.0]], limit=4, order_by=["brand:asc", "price:asc"])[0]
+    assert [hit["id"] for hit in hits] == [4, 2, 3, 1], "the 4 nearest, by brand then price (nulls last)"
+    assert all(hit["entity"] == {} for hit in hits), "order fields not asked for are not returned"
+    kept = db.search(name, [[1.0, 0.0]], limit=5, output_fields=["brand"], order_by=["brand:desc"])[0]
+    assert [hit["entity"]["brand"] for hit in kept] == ["c", "b", "b", "a", "a"]
+    for bad in (["vector"], ["price:sideways"], ["nowhere"], [""]):
+        with pytest.raises(InvalidArgumentError, match="order_by"):
+            db.query(name, "", order_by=bad)

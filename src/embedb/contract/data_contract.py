@@ -244,8 +244,10 @@ class DataContract(ABC):
         partition_names: Sequence[str] | None = None,
         ids: Sequence[Any] | None = None,
         filter_params: dict[str, Any] | None = None,
+        order_by: Sequence[str] | None = None,
     ) -> list[results.Row]:
-        """Rows matching a filter, ordered by primary key; ``output_fields=["count(*)"]`` counts."""
+        """Rows matching a filter, ordered by primary key (or by ``order_by``: ``["price:desc", "year"]``, then key);
+        ``output_fields=["count(*)"]`` counts."""
         return self._dispatch("query", arguments_of(locals()))
 
     @operation(Role.READER)
@@ -267,6 +269,7 @@ class DataContract(ABC):
         strict_group_size: bool | None = None,
         embedding_version: str | None = None,
         user_key: str | None = None,
+        order_by: Sequence[str] | None = None,
     ) -> results.SearchHits:
         """Nearest neighbours: one list of hits per query, each ``{"id", "distance", "entity"}``.
 
@@ -274,7 +277,8 @@ class DataContract(ABC):
         model version whose vectors it is compared to: the serving one, or
         ``embedding_version``). While an experiment runs on the field, text
         searches are routed by it (``user_key`` keeps a user in one arm) and each
-        hit also carries ``query_id`` and ``arm``.
+        hit also carries ``query_id`` and ``arm``. ``order_by`` orders each query's
+        hits by scalar fields (``["price:desc"]``) instead of distance.
         """
         return self._dispatch("search", arguments_of(locals()))
 

@@ -19,7 +19,16 @@ from embedb.lifecycle import FieldBinding, embed_rows, given_versions
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
 from embedb.pause_points import PausePoints
-from embedb.query import RowRefs, compile_filter, filter_mask, locate_keys, project, select_rows
+from embedb.query import (
+    RowRefs,
+    compile_filter,
+    filter_mask,
+    locate_keys,
+    order_refs,
+    parse_order_by,
+    project,
+    select_rows,
+)
 from embedb.schema import DataType
 from embedb.search import check_paging, keys_at
 from embedb.storage import (
@@ -254,9 +263,11 @@ class DataOperations:
         partition_names: Sequence[str] | None = None,
         ids: Sequence[Any] | None = None,
         filter_params: dict[str, Any] | None = None,
+        order_by: Sequence[str] | None = None,
     ) -> list[Row]:
         info = self.metadata.info(collection_name)
         check_paging(limit, offset, maximum=None)
+        ordering = parse_order_by(order_by, info.schema)
         if not isinstance(filter, str):
             raise InvalidArgumentError(f"filter must be a string, got {type(filter).__name__}")
         partitions = self.metadata.read_partition_ids(info, partition_names)
@@ -272,6 +283,7 @@ class DataOperations:
             if len(output_fields) != 1:
                 raise InvalidArgumentError("count(*) cannot be combined with other output fields")
             return [{COUNT_STAR: int(refs.rows.size)}]
+        refs = order_refs(snapshot, refs, ordering)
         stop = None if limit is None else offset + limit
         refs = RowRefs(refs.segments[offset:stop], refs.rows[offset:stop])
         plan = self.metadata.output_plan(info, output_fields, default_all=False)

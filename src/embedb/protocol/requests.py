@@ -220,6 +220,7 @@ class QueryRequest(ApiRequest):
     filter_params: Annotated[dict[str, Any] | None, Field(description="Values for {placeholders} in the filter.")] = (
         None
     )
+    order_by: Annotated[list[str] | None, Field(description='Scalar fields to order by, e.g. ["price:desc", "year"].')] = None
 
 
 class SearchRequest(ApiRequest):
@@ -246,6 +247,7 @@ class SearchRequest(ApiRequest):
         str | None, Field(description="Search this model version's vectors (default: the serving one).")
     ] = None
     user_key: Annotated[str | None, Field(description="Keeps a user in one arm of a split experiment.")] = None
+    order_by: Annotated[list[str] | None, Field(description='Order each query\'s hits by scalar fields, e.g. ["price:desc"].')] = None
 
 
 class CreateIndexRequest(ApiRequest):

@@ -19,6 +19,7 @@ search planner does) and never embeds text.
 
 from embedb.query.exact import NO_ROW, distances_for_output, exact_search, prepare_queries, top_k
 from embedb.query.filters import MAX_FILTER_DEPTH, CompiledFilter, compile_filter
+from embedb.query.ordering import OrderBy, order_refs, parse_order_by
 from embedb.query.reads import (
     OutputPlan,
     RowFilter,
@@ -35,6 +36,7 @@ __all__ = [
     "MAX_FILTER_DEPTH",
     "NO_ROW",
     "CompiledFilter",
+    "OrderBy",
     "OutputPlan",
     "RowFilter",
     "RowRefs",
@@ -43,6 +45,8 @@ __all__ = [
     "exact_search",
     "filter_mask",
     "locate_keys",
+    "order_refs",
+    "parse_order_by",
     "plan_output",
     "prepare_queries",
     "project",

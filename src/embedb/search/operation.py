@@ -12,14 +12,14 @@ as little Python around the index call as possible.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, cast
 
 import numpy as np
 
 from embedb.contract import MAX_SEARCH_LIMIT
-from embedb.contract.results import SearchHits
+from embedb.contract.results import Hit, SearchHits
 from embedb.errors import FailedPreconditionError, FieldNotFoundError, InvalidArgumentError
 from embedb.experiments import ExperimentRecord, ExperimentService, Hits
 from embedb.index import CollectionIndexes, IndexService, search_options
@@ -27,7 +27,7 @@ from embedb.lifecycle import EmbeddingVersion, EmbeddingVersionState, FieldBindi
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
 from embedb.pause_points import PausePoints
-from embedb.query import OutputPlan, compile_filter, prepare_queries
+from embedb.query import OutputPlan, compile_filter, parse_order_by, prepare_queries
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
 from embedb.search.execute import SearchRequest, search_snapshot
 from embedb.search.hits import assemble_hits, check_paging, plain_hits
@@ -80,7 +80,11 @@ class SearchOperation:
         strict_group_size: bool | None = None,
         embedding_version: str | None = None,
         user_key: str | None = None,
+        order_by: Sequence[str] | None = None,
     ) -> SearchHits:
+        if order_by is not None:
+            arguments = {k: v for k, v in locals().items() if k not in ("self", "order_by", "__class__")}
+            return self._ordered(order_by, arguments)
         if (  # Keep in step with the arguments: a new one must rule the short path out unless left at its default.
             type(data) is np.ndarray
             and filter == ""
@@ -202,6 +206,28 @@ class SearchOperation:
             )
         sized = field if field.dim == version.dimension else replace(field, dim=version.dimension)
         return version.column_key, sized, version
+
+    def _ordered(self, order_by: Sequence[str], arguments: dict[str, Any]) -> SearchHits:
+        """A search whose hits are ordered by scalar fields: the nearest ``limit`` first, then sorted (stable, nulls last)."""
+        info = self.metadata.info(arguments["collection_name"])
+        ordering = parse_order_by(order_by, info.schema)
+        asked = arguments["output_fields"]
+        wanted = [name for name, _ in ordering]
+        arguments["output_fields"] = [*(asked or []), *(name for name in wanted if not asked or name not in asked)]
+        found = self.search(**arguments)
+        strip = [] if asked is not None and "*" in asked else [name for name in wanted if not asked or name not in asked]
+        ordered = []
+        for hits in found:
+            hits = list(hits)
+            for name, descending in reversed(ordering):
+                present = [h for h in hits if h["entity"].get(name) is not None]
+                present.sort(key=_entity_value(name), reverse=descending)
+                hits = present + [h for h in hits if h["entity"].get(name) is None]
+            for hit in hits:
+                for name in strip:
+                    hit["entity"].pop(name, None)
+            ordered.append(hits)
+        return ordered
 
     def _search_one_index(
         self, collection_name: str, data: np.ndarray, limit: int, search_params: dict[str, Any] | None
@@ -328,3 +354,7 @@ def index_text(collection: CollectionIndexes, field: str) -> str:
         return "exact (no index)"
     params = ", ".join(f"{key}={value}" for key, value in sorted(definition.spec.params.items()))
     return f"{definition.spec.index_type}({params})"
+
+
+def _entity_value(name: str) -> Callable[[Hit], Any]:
+    return lambda hit: hit["entity"][name]

@@ -377,3 +377,14 @@ def test_scalar_indexes_are_created_described_and_used(client: MilvusClient) -> 
     client.release_collection(name)
     client.drop_index(name, "title_trie")
     assert client.list_indexes(name) == ["year"]
+
+
+def test_order_by_fields_in_query_and_search(client: MilvusClient) -> None:
+    name = unique("ordered")
+    client.create_collection(name, schema=library_schema())
+    client.insert(name, library_rows(30))
+    rows = client.query(name, filter="year < 2000", output_fields=["year"], order_by_fields=[{"field": "year", "order": "desc"}], limit=5)
+    years = [row["year"] for row in rows]
+    assert years == sorted(years, reverse=True) and len(years) == 5
+    hits = client.search(name, [library_rows(30)[3]["emb"]], anns_field="emb", limit=10, output_fields=["year"], order_by_fields=[{"field": "year", "order": "asc"}])
+    assert [hit["entity"]["year"] for hit in hits[0]] == sorted(hit["entity"]["year"] for hit in hits[0])

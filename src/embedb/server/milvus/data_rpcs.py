@@ -94,6 +94,7 @@ class DataRpcs(RpcBase):
                 "offset": integer(params, "offset", 0),
                 "partition_names": list(request.partition_names) or None,
                 "filter_params": columns.template_values(request.expr_template_values) or None,
+                "order_by": params["order_by_fields"].split(",") if params.get("order_by_fields") else None,
             }
             call.authorize("query", arguments)
             schema = call.schema(request.collection_name)
@@ -140,6 +141,7 @@ class DataRpcs(RpcBase):
                 "group_by_field": params.get("group_by_field") or None,
                 "group_size": integer(params, "group_size", None),
                 "strict_group_size": flag(params.get("strict_group_size")),
+                "order_by": params["order_by_fields"].split(",") if params.get("order_by_fields") else None,
             }
             call.authorize("search", arguments)
             schema = call.schema(request.collection_name)

@@ -23,7 +23,7 @@ from embedb.index.scalar import ScalarIndexes
 from embedb.lifecycle import EmbeddingBindings, FieldBinding
 from embedb.models import ModelRegistry
 from embedb.query import OutputPlan, plan_output
-from embedb.schema import CollectionSchema, FieldSchema
+from embedb.schema import AUTO_ID_TEXT_LENGTH, CollectionSchema, FieldSchema
 from embedb.storage import CollectionInfo, CollectionStore, StorageEngine
 
 
@@ -39,6 +39,15 @@ class AutoIds:
             start = max(self._last + 1, int(time.time() * 1000) << 20)
             self._last = start + n - 1
         return np.arange(start, start + n, dtype=np.int64)
+
+
+def _largest_key(keys: np.ndarray) -> int:
+    """The largest key as a number: for text keys, the largest that is all digits (generated keys are)."""
+    if keys.dtype.kind in "iu":
+        return int(keys.max())
+    text = keys.astype(str)
+    numeric = text[np.char.isdigit(text) & (np.char.str_len(text) <= AUTO_ID_TEXT_LENGTH)]
+    return max((int(k) for k in numeric.tolist()), default=0)
 
 
 class CollectionMetadata:
@@ -127,7 +136,7 @@ class CollectionMetadata:
             floor = 0
             for view in self.storage.store(info).snapshot().segments:
                 if view.data.num_rows:
-                    floor = max(floor, int(view.data.pks.max()))
+                    floor = max(floor, _largest_key(view.data.pks))
             with self._lock:
                 generator = self._auto_ids.setdefault(info.id, AutoIds(floor))
         return generator

@@ -24,7 +24,8 @@ DYNAMIC_FIELD_NAME = "$meta"
 MAX_VARCHAR_LENGTH = 65_535
 MAX_DIMENSION = 32_768
 MAX_ARRAY_CAPACITY = 4_096
-MAX_JSON_DEPTH = 64  # levels of arrays and objects in a JSON field's value
+MAX_JSON_DEPTH = 64
+AUTO_ID_TEXT_LENGTH = 19  # a generated VARCHAR key: a positive 64-bit number in decimal  # levels of arrays and objects in a JSON field's value
 
 
 # Milvus data types EmbeDB does not store yet: naming one is an ``UnsupportedTypeError``, not a bare AttributeError.
@@ -257,8 +258,8 @@ class FieldSchema:
                 raise SchemaError(f"{where}: the primary key must be INT64 or VARCHAR, not {dtype.name}")
             if self.nullable or self.default_value is not None:
                 raise SchemaError(f"{where}: the primary key cannot be nullable or have a default")
-            if self.auto_id and dtype is not DataType.INT64:
-                raise SchemaError(f"{where}: auto_id needs an INT64 primary key")
+            if self.auto_id and dtype is DataType.VARCHAR and (self.max_length or 0) < AUTO_ID_TEXT_LENGTH:
+                raise SchemaError(f"{where}: a VARCHAR auto_id key needs max_length >= {AUTO_ID_TEXT_LENGTH} (keys are 64-bit numbers as text)")
         elif self.auto_id:
             raise SchemaError(f"{where}: only the primary key can use auto_id")
         if self.default_value is not None and dtype in (DataType.JSON, DataType.ARRAY, DataType.FLOAT_VECTOR):

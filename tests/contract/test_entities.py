@@ -16,6 +16,7 @@ from embedb.errors import (
     FilterError,
     FilterSyntaxError,
     InvalidArgumentError,
+    SchemaError,
 )
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
 
@@ -221,3 +222,17 @@ def test_partial_update_keeps_the_fields_a_row_leaves_out(db: Client, collection
     with pytest.raises(DataError, match="primary key"):
         db.upsert(collection, [{"title": "no key"}], partial_update=True)
     assert db.query(collection, "", output_fields=["count(*)"]) == [{"count(*)": 4}]
+
+
+def test_varchar_auto_id_keys_are_generated_as_text(db: Client, name: str) -> None:
+    db.create_collection(name, dimension=DIM, id_type="string", auto_id=True, max_length=32)
+    first = db.insert(name, [{k: v for k, v in row.items() if k != "id"} for row in rows(range(3))])
+    keys = first["ids"]
+    assert all(isinstance(key, str) and key.isdigit() for key in keys) and len(set(keys)) == 3
+    later = db.insert(name, [{"vector": [0.5] * DIM}])["ids"]
+    assert int(later[0]) > max(int(key) for key in keys)
+    assert [row["id"] for row in db.get(name, keys)] == keys
+    with pytest.raises(DataError, match="auto_id"):
+        db.insert(name, [{"id": "mine", "vector": [0.5] * DIM}])
+    with pytest.raises(SchemaError, match="max_length >= 19"):
+        db.create_collection(f"{name}_short", dimension=DIM, id_type="string", auto_id=True, max_length=8)

@@ -183,7 +183,11 @@ def prepare_batch(
             if given is not None and not allow_auto_id_values and _any_given(given):
                 raise DataError(f"field {field.name!r} is auto_id: do not pass primary keys, they are generated")
             assert next_auto_ids is not None, "auto_id collections need a key generator"
-            arrays.append(pa.array(next_auto_ids(n), type=pa.int64()))
+            keys = next_auto_ids(n)
+            if field.dtype is DataType.VARCHAR:  # generated keys are numbers; a text key holds them as text
+                arrays.append(pa.array([k if isinstance(k, str) else str(k) for k in list(keys)], type=pa.string()))
+            else:
+                arrays.append(pa.array(keys, type=pa.int64()))
         else:
             arrays.append(_scalar_column(field, columns.get(field.name, _MISSING), n, prepared))
         names.append(field.name)

@@ -388,3 +388,14 @@ def test_order_by_fields_in_query_and_search(client: MilvusClient) -> None:
     assert years == sorted(years, reverse=True) and len(years) == 5
     hits = client.search(name, [library_rows(30)[3]["emb"]], anns_field="emb", limit=10, output_fields=["year"], order_by_fields=[{"field": "year", "order": "asc"}])
     assert [hit["entity"]["year"] for hit in hits[0]] == sorted(hit["entity"]["year"] for hit in hits[0])
+
+
+def test_varchar_primary_key_with_auto_id(client: MilvusClient) -> None:
+    name = unique("textkeys")
+    schema = MilvusClient.create_schema(auto_id=True)
+    schema.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=64)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=DIM)
+    client.create_collection(name, schema=schema)
+    ids = list(client.insert(name, [{"v": vector.tolist()} for vector in vectors(3)])["ids"])
+    assert len(set(ids)) == 3 and all(isinstance(key, str) for key in ids)
+    assert [row["pk"] for row in client.get(name, ids=ids)] == ids

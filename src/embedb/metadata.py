@@ -41,6 +41,16 @@ class AutoIds:
         return np.arange(start, start + n, dtype=np.int64)
 
 
+def refuse_partitions_with_partition_key(info: CollectionInfo) -> None:
+    """Milvus's rule: a collection with a partition key takes no partition names (the key places each row)."""
+    key = info.schema.partition_key
+    if key is not None:
+        raise InvalidArgumentError(
+            f"collection {info.name!r} has the partition key {key.name!r}: partitions are not named by hand; filter on the key",
+            argument="partition_name",
+        )
+
+
 def _largest_key(keys: np.ndarray) -> int:
     """The largest key as a number: for text keys, the largest that is all digits (generated keys are)."""
     if keys.dtype.kind in "iu":
@@ -98,13 +108,16 @@ class CollectionMetadata:
     def partition_ids(self, info: CollectionInfo, names: Sequence[str] | str | None) -> list[int] | None:
         if names is None:
             return None
+        refuse_partitions_with_partition_key(info)
         if isinstance(names, str):
             names = [names]
         return [self.storage.partition_id(info, name) for name in names]
 
     def indexed_fields(self, info: CollectionInfo) -> frozenset[str]:
-        """The scalar fields with an index: filters answer comparisons of them by binary search."""
-        return self.scalar_indexes.indexed_fields(info.id, info.schema)
+        """The scalar fields filters answer by binary search: those with a scalar index, and the partition key."""
+        indexed = self.scalar_indexes.indexed_fields(info.id, info.schema)
+        key = info.schema.partition_key
+        return indexed if key is None else indexed | {key.name}
 
     def read_partition_ids(self, info: CollectionInfo, names: Sequence[str] | str | None) -> list[int] | None:
         """The partitions a read (get, query, search) covers: the named ones, or every loaded one.

@@ -51,6 +51,7 @@ IGNORED_KWARGS = frozenset(
         "guarantee_timestamp",
         "graceful_time",
         "num_shards",
+        "num_partitions",
         "shards_num",
         "round_decimal",
         "using",
@@ -142,8 +143,6 @@ class MilvusSchema:
         }
         if unknown:
             raise SchemaError(f"add_field({field_name!r}): unknown options {sorted(unknown)}")
-        if kwargs.get("is_partition_key") or kwargs.get("is_clustering_key"):
-            raise SchemaError(f"add_field({field_name!r}): partition and clustering keys are not supported by EmbeDB")
         element = kwargs.get("element_type")
         metric = kwargs.get("metric_type")
         is_primary = bool(kwargs.get("is_primary", False))
@@ -163,6 +162,8 @@ class MilvusSchema:
                 description=kwargs.get("description", "") or "",
                 source=kwargs.get("source"),
                 model=kwargs.get("model"),
+                is_partition_key=bool(kwargs.get("is_partition_key", False)),
+                is_clustering_key=bool(kwargs.get("is_clustering_key", False)),
             )
         )
         return self

@@ -201,6 +201,9 @@ class FieldSchema:
     description: str = ""
     source: str | None = None
     model: str | None = None
+    # Milvus's partition key (rows are spread by it; manual partitions are refused) and clustering key (accepted).
+    is_partition_key: bool = False
+    is_clustering_key: bool = False
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -264,11 +267,15 @@ class FieldSchema:
             raise SchemaError(f"{where}: only the primary key can use auto_id")
         if self.default_value is not None and dtype in (DataType.JSON, DataType.ARRAY, DataType.FLOAT_VECTOR):
             raise SchemaError(f"{where}: {dtype.name} fields cannot have a default value")
+        if self.is_partition_key and (self.is_primary or self.nullable or dtype not in (DataType.INT64, DataType.VARCHAR)):
+            raise SchemaError(f"{where}: a partition key is a non-nullable INT64 or VARCHAR field other than the primary key")
+        if self.is_clustering_key and (dtype.is_vector or dtype in (DataType.JSON, DataType.ARRAY, DataType.BOOL)):
+            raise SchemaError(f"{where}: a clustering key is an integer, float or VARCHAR field")
         return field_
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "type": self.dtype.name}
-        for key in ("is_primary", "auto_id", "nullable"):
+        for key in ("is_primary", "auto_id", "nullable", "is_partition_key", "is_clustering_key"):
             if getattr(self, key):
                 out[key] = True
         optional = {
@@ -305,6 +312,8 @@ class FieldSchema:
             "description",
             "source",
             "model",
+            "is_partition_key",
+            "is_clustering_key",
         }
         unknown = set(data) - known
         if unknown:
@@ -328,6 +337,8 @@ class FieldSchema:
             description=data.get("description") or "",
             source=data.get("source"),
             model=data.get("model"),
+            is_partition_key=bool(data.get("is_partition_key", False)),
+            is_clustering_key=bool(data.get("is_clustering_key", False)),
         ).validate()
 
 
@@ -346,6 +357,11 @@ class CollectionSchema:
     @property
     def primary(self) -> FieldSchema:
         return next(f for f in self.fields if f.is_primary)
+
+    @property
+    def partition_key(self) -> FieldSchema | None:
+        """Milvus's partition key field, if the schema has one."""
+        return next((f for f in self.fields if f.is_partition_key), None)
 
     @property
     def vector_fields(self) -> tuple[FieldSchema, ...]:
@@ -382,6 +398,10 @@ class CollectionSchema:
             raise SchemaError(f"a schema needs exactly one primary key field, found {len(primaries)}: {primaries}")
         if not any(f.dtype.is_vector for f in fields):
             raise SchemaError("a schema needs at least one FLOAT_VECTOR field")
+        for flag, what in (("is_partition_key", "partition key"), ("is_clustering_key", "clustering key")):
+            keys = [f.name for f in fields if getattr(f, flag)]
+            if len(keys) > 1:
+                raise SchemaError(f"a schema has at most one {what}, found {keys}")
         by_name = {f.name: f for f in fields}
         for f in fields:
             if f.source is None:

@@ -95,9 +95,6 @@ def test_custom_schema_with_auto_id_arrays_and_partitions(tmp_path: Path) -> Non
 
 
 def test_unsupported_milvus_features_fail_clearly(tmp_path: Path) -> None:
-    schema = MilvusClient.create_schema()
-    with pytest.raises(SchemaError, match="partition and clustering keys"):
-        schema.add_field("category", DataType.VARCHAR, max_length=10, is_partition_key=True)
     lite_file = tmp_path / "milvus_lite.db"
     lite_file.write_bytes(b"SQLite format 3\x00")
     with pytest.raises(InvalidArgumentError, match="needs a directory"):
@@ -267,4 +264,32 @@ def test_one_index_params_holds_vector_and_scalar_indexes(tmp_path: Path) -> Non
     with pytest.raises(IndexAlreadyExistsError):
         client.create_index("docs", bad)
     assert client.list_indexes("docs") == ["embeddings"], "a refused request defines nothing"
+    client.close()
+
+
+def test_partition_key_collections_place_rows_by_the_key(tmp_path: Path) -> None:
+    client = MilvusClient(str(tmp_path / "db"))
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("tenant", DataType.VARCHAR, max_length=16, is_partition_key=True)
+    schema.add_field("year", DataType.INT32, is_clustering_key=True)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    client.create_collection("docs", schema=schema, num_partitions=16)
+    fields = {f["name"]: f for f in client.describe_collection("docs")["fields"]}
+    assert fields["tenant"].get("is_partition_key") and fields["year"].get("is_clustering_key")
+    client.insert("docs", [{"id": i, "tenant": f"t{i % 3}", "year": 2000 + i, "v": [1.0, i / 10]} for i in range(3000)])
+    client.flush("docs")
+    assert [r["id"] for r in client.query("docs", filter="tenant == 't1' and year < 2010")] == [1, 4, 7]
+    for refused in (
+        lambda: client.create_partition("docs", "p"),
+        lambda: client.insert("docs", [{"id": 9000, "tenant": "t0", "year": 1, "v": [1.0, 0.0]}], partition_name="_default"),
+        lambda: client.query("docs", filter="", partition_names=["_default"]),
+    ):
+        with pytest.raises(InvalidArgumentError, match="partition key 'tenant'"):
+            refused()
+    bad = MilvusClient.create_schema()
+    bad.add_field("id", DataType.INT64, is_primary=True, is_partition_key=True)
+    bad.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    with pytest.raises(SchemaError, match="partition key"):
+        client.create_collection("bad", schema=bad)
     client.close()

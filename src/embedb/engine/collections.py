@@ -16,7 +16,7 @@ from embedb.errors import InvalidArgumentError, SchemaError
 from embedb.index import IndexRequest, IndexService, index_requests
 from embedb.index import admin as index_admin
 from embedb.lifecycle import EmbeddingBindings, LifecycleService
-from embedb.metadata import CollectionMetadata
+from embedb.metadata import CollectionMetadata, refuse_partitions_with_partition_key
 from embedb.schema import CollectionSchema, DataType
 from embedb.storage import CollectionInfo, StorageEngine
 
@@ -166,7 +166,9 @@ class CollectionOperations:
     # ----------------------------------------------------------- partitions
 
     def create_partition(self, collection_name: str, partition_name: str) -> None:
-        self.storage.create_partition(self.metadata.info(collection_name).name, partition_name)
+        info = self.metadata.info(collection_name)
+        refuse_partitions_with_partition_key(info)
+        self.storage.create_partition(info.name, partition_name)
         self.metadata.forget()
 
     def drop_partition(self, collection_name: str, partition_name: str) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 from embedb.contract.results import CompactResult, DeleteResult, InsertResult, Row, UpsertResult
 from embedb.errors import DataError, InvalidArgumentError, UnavailableError
 from embedb.lifecycle import FieldBinding, embed_rows, given_versions
-from embedb.metadata import CollectionMetadata
+from embedb.metadata import CollectionMetadata, refuse_partitions_with_partition_key
 from embedb.models import ModelRegistry
 from embedb.pause_points import PausePoints
 from embedb.query import (
@@ -75,6 +75,8 @@ class DataOperations:
     ) -> RowBatch:
         """Validate (and embed, with the versions in ``bindings``) a write; raise before anything is written."""
         schema = info.schema
+        if partition_name is not None:
+            refuse_partitions_with_partition_key(info)
         partition_id = self.storage.partition_id(info, partition_name or DEFAULT_PARTITION)
         prepared = to_columns(data, schema)
         next_auto_ids = None

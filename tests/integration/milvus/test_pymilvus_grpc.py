@@ -399,3 +399,17 @@ def test_varchar_primary_key_with_auto_id(client: MilvusClient) -> None:
     ids = list(client.insert(name, [{"v": vector.tolist()} for vector in vectors(3)])["ids"])
     assert len(set(ids)) == 3 and all(isinstance(key, str) for key in ids)
     assert [row["pk"] for row in client.get(name, ids=ids)] == ids
+
+
+def test_partition_key_schemas(client: MilvusClient) -> None:
+    name = unique("tenants")
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("tenant", DataType.VARCHAR, max_length=16, is_partition_key=True)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=DIM)
+    client.create_collection(name, schema=schema, num_partitions=8)
+    assert next(f for f in client.describe_collection(name)["fields"] if f["name"] == "tenant").get("is_partition_key")
+    client.insert(name, [{"id": i, "tenant": f"t{i % 2}", "v": v.tolist()} for i, v in enumerate(vectors(6))])
+    assert [row["id"] for row in client.query(name, filter="tenant == 't1'")] == [1, 3, 5]
+    with pytest.raises(MilvusException, match="partition key"):
+        client.create_partition(name, "manual")

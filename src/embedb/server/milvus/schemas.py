@@ -67,8 +67,6 @@ def _set_default(target: schema_pb2.ValueField, dtype: DataType, value: Any) -> 
 def field_from_proto(message: schema_pb2.FieldSchema) -> FieldSchema:
     """One Milvus field as an EmbeDB field (not yet validated); raises ``SchemaError`` for what EmbeDB lacks."""
     where = f"field {message.name!r}"
-    if message.is_partition_key or message.is_clustering_key:
-        raise UnsupportedTypeError(f"{where}: partition and clustering keys are not supported by EmbeDB yet")
     if message.is_function_output:
         raise UnsupportedTypeError(f"{where}: function output fields (BM25, embedding functions) are not supported yet")
     options: dict[str, Any] = {}
@@ -97,6 +95,8 @@ def field_from_proto(message: schema_pb2.FieldSchema) -> FieldSchema:
         default_value=default,
         element_type=element,
         description=message.description,
+        is_partition_key=message.is_partition_key,
+        is_clustering_key=message.is_clustering_key,
         **options,
     )
 
@@ -135,6 +135,8 @@ def field_to_proto(field: FieldSchema, field_id: int) -> schema_pb2.FieldSchema:
         data_type=int(field.dtype),
         autoID=field.auto_id,
         nullable=field.nullable,
+        is_partition_key=field.is_partition_key,
+        is_clustering_key=field.is_clustering_key,
     )
     if field.element_type is not None:
         message.element_type = int(field.element_type)

@@ -26,44 +26,14 @@ class DataRpcs(RpcBase):
     # ------------------------------------------------------------- data
 
     def Insert(self, request: Any, context: grpc.ServicerContext) -> Any:
-        def work(call: Call) -> Any:
-            arguments = {"collection_name": request.collection_name, "partition_name": request.partition_name or None}
-            call.authorize("insert", arguments)
-            schema = call.schema(request.collection_name)
-            data = columns.columns_from_fields(request.fields_data, request.num_rows, schema)
-            result = call.backend.insert(data=data, **arguments)
-            return milvus_pb2.MutationResult(
-                status=ok(),
-                IDs=columns.primary_keys(schema.primary, result["ids"]),
-                insert_cnt=result["insert_count"],
-                succ_index=range(result["insert_count"]),
-                timestamp=hybrid_now(),
-            )
-
-        return self._serve(request, context, milvus_pb2.MutationResult, work)
+        return self._serve(request, context, milvus_pb2.MutationResult, lambda call: _write(call, request, "insert", {}))
 
     def Upsert(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(call: Call) -> Any:
             if request.field_ops:
                 fields = sorted(op.field_name for op in request.field_ops)
                 raise InvalidArgumentError(f"array field operations (FieldOp on {fields}) are not supported yet; send the whole array")
-            arguments = {
-                "collection_name": request.collection_name,
-                "partition_name": request.partition_name or None,
-                "partial_update": request.partial_update,
-            }
-            call.authorize("upsert", arguments)
-            schema = call.schema(request.collection_name)
-            data = columns.columns_from_fields(request.fields_data, request.num_rows, schema)
-            result = call.backend.upsert(data=data, **arguments)
-            keys = _column_keys(request.fields_data, schema)
-            return milvus_pb2.MutationResult(
-                status=ok(),
-                IDs=columns.primary_keys(schema.primary, keys),
-                upsert_cnt=result["upsert_count"],
-                succ_index=range(result["upsert_count"]),
-                timestamp=hybrid_now(),
-            )
+            return _write(call, request, "upsert", {"partial_update": request.partial_update})
 
         return self._serve(request, context, milvus_pb2.MutationResult, work)
 
@@ -216,6 +186,23 @@ def _with_templates(expr: str, templates: Any) -> str:
     if templates:
         raise InvalidArgumentError("filter templates in delete are not supported yet; put the values in the expression")
     return expr
+
+
+def _write(call: Call, request: Any, method: str, options: dict[str, Any]) -> milvus_pb2.MutationResult:
+    """An insert or upsert: the columns as rows of the collection's schema, and the keys written."""
+    arguments = {"collection_name": request.collection_name, "partition_name": request.partition_name or None, **options}
+    call.authorize(method, arguments)
+    schema = call.schema(request.collection_name)
+    data = columns.columns_from_fields(request.fields_data, request.num_rows, schema)
+    result = getattr(call.backend, method)(data=data, **arguments)
+    if method == "insert":
+        keys, counts = result["ids"], {"insert_cnt": result["insert_count"]}
+    else:
+        keys, counts = _column_keys(request.fields_data, schema), {"upsert_cnt": result["upsert_count"]}
+    written = next(iter(counts.values()))
+    return milvus_pb2.MutationResult(
+        status=ok(), IDs=columns.primary_keys(schema.primary, keys), succ_index=range(written), timestamp=hybrid_now(), **counts
+    )
 
 
 def _column_keys(fields: Sequence[schema_pb2.FieldData], schema: CollectionSchema) -> list[Any]:

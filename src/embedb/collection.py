@@ -41,10 +41,15 @@ class Collection:
         )
 
     def upsert(
-        self, data: Any, *, partition_name: str | None = None, embedding_versions: dict[str, str] | None = None
+        self,
+        data: Any,
+        *,
+        partition_name: str | None = None,
+        embedding_versions: dict[str, str] | None = None,
+        partial_update: bool = False,
     ) -> results.UpsertResult:
         return self.backend.upsert(
-            self.name, data, partition_name=partition_name, embedding_versions=embedding_versions
+            self.name, data, partition_name=partition_name, embedding_versions=embedding_versions, partial_update=partial_update
         )
 
     def delete(self, ids: Sequence[Any] | Any | None = None, *, filter: str | None = None, partition_name: str | None = None) -> results.DeleteResult:

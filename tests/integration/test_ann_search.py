@@ -358,7 +358,7 @@ def test_index_admin_follows_milvus(db: embedb.Client) -> None:
     refused: list[tuple[dict[str, Any], str]] = [
         ({"index_type": "HNSW", "params": {"M": 0}}, "M=0 is out of range"),
         ({"index_type": "NOPE"}, "unknown index_type 'NOPE'"),
-        ({"index_type": "HNSW", "field_name": "bucket"}, "not a vector field"),
+        ({"index_type": "HNSW", "field_name": "bucket"}, r"field .bucket. \(INT64\): unknown scalar index type .HNSW."),
     ]
     for bad, error in refused:
         with pytest.raises(InvalidArgumentError, match=error):

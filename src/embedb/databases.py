@@ -23,7 +23,7 @@ from pathlib import Path
 
 from embedb.client import Client
 from embedb.errors import DatabaseAlreadyExistsError, DatabaseNotFoundError, InvalidStateError
-from embedb.schema import check_name
+from embedb.schema import NAME_PATTERN, check_name
 
 DEFAULT_DATABASE = "default"
 DATABASES_FOLDER = "databases"
@@ -50,7 +50,7 @@ class Databases:
         with self._lock:
             found = set(self._open)
             if self._root is not None and self._root.is_dir():
-                found.update(entry.name for entry in self._root.iterdir() if entry.is_dir())
+                found.update(entry.name for entry in self._root.iterdir() if entry.is_dir() and NAME_PATTERN.fullmatch(entry.name))
         return [DEFAULT_DATABASE, *sorted(found - {DEFAULT_DATABASE})]
 
     def get(self, name: str | None) -> Client:

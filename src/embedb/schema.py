@@ -9,6 +9,7 @@ that code written for pymilvus reads the same.
 from __future__ import annotations
 
 import enum
+import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -25,6 +26,7 @@ MAX_VARCHAR_LENGTH = 65_535
 MAX_DIMENSION = 32_768
 MAX_ARRAY_CAPACITY = 4_096
 MAX_JSON_DEPTH = 64
+FLOAT32_MAX = 3.4028234663852886e38
 AUTO_ID_TEXT_LENGTH = 19  # a generated VARCHAR key: a positive 64-bit number in decimal  # levels of arrays and objects in a JSON field's value
 
 
@@ -267,6 +269,8 @@ class FieldSchema:
             raise SchemaError(f"{where}: only the primary key can use auto_id")
         if self.default_value is not None and dtype in (DataType.JSON, DataType.ARRAY, DataType.FLOAT_VECTOR):
             raise SchemaError(f"{where}: {dtype.name} fields cannot have a default value")
+        if self.default_value is not None:
+            _check_default(where, field_)
         if self.is_partition_key and (self.is_primary or self.nullable or dtype not in (DataType.INT64, DataType.VARCHAR)):
             raise SchemaError(f"{where}: a partition key is a non-nullable INT64 or VARCHAR field other than the primary key")
         if self.is_clustering_key and (dtype.is_vector or dtype in (DataType.JSON, DataType.ARRAY, DataType.BOOL)):
@@ -340,6 +344,26 @@ class FieldSchema:
             is_partition_key=bool(data.get("is_partition_key", False)),
             is_clustering_key=bool(data.get("is_clustering_key", False)),
         ).validate()
+
+
+def _check_default(where: str, field_: FieldSchema) -> None:
+    """A default value must be a value the field could store: its kind, its range, its length."""
+    value, dtype = field_.default_value, field_.dtype
+    if dtype is DataType.BOOL:
+        ok = isinstance(value, bool)
+    elif dtype.is_integer:
+        low, high = INTEGER_BOUNDS[dtype]
+        ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+    elif dtype in (DataType.FLOAT, DataType.DOUBLE):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if ok and dtype is DataType.FLOAT:
+            ok = abs(value) <= FLOAT32_MAX
+    elif dtype is DataType.VARCHAR:
+        ok = isinstance(value, str) and lone_surrogate_at(value) is None and len(value.encode("utf-8")) <= (field_.max_length or 0)
+    else:
+        ok = False
+    if not ok:
+        raise SchemaError(f"{where}: default value {value!r} is not a valid {dtype.name} value for this field")
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,8 @@ class CollectionOperations:
             requests = [IndexRequest(vector_field_name)]
         resolved, model_versions = self.bindings.resolve_schema(index_admin.with_index_metrics(resolved, requests))
         definitions = index_admin.check_definitions(collection_name, resolved, requests)
-        with self.storage.catalog.transaction() as cursor:
+        # The storage lock before the catalog's, as every storage DDL takes them (drop, load, partitions).
+        with self.storage.ddl_lock(), self.storage.catalog.transaction() as cursor:
             info = self.storage.create_collection(collection_name, resolved)
             self.bindings.bind(cursor, info.id, model_versions)
         self.bindings.forget(info.id)

@@ -29,7 +29,7 @@ from embedb.query import (
     project,
     select_rows,
 )
-from embedb.schema import DataType
+from embedb.schema import DYNAMIC_FIELD_NAME, DataType
 from embedb.search import check_paging, keys_at
 from embedb.storage import (
     DEFAULT_PARTITION,
@@ -138,6 +138,10 @@ class DataOperations:
                 f"partial updates of {info.name!r} are not supported yet: it has model-bound fields", argument="partial_update"
             )
         rows = rows_of(data)
+        for row in rows:  # a $meta column (the Milvus protocol's form of dynamic fields) joins its row
+            extra = row.pop(DYNAMIC_FIELD_NAME, None)
+            if isinstance(extra, Mapping):
+                row.update({key: value for key, value in extra.items() if key not in row})
         primary = info.schema.primary.name
         missing = next((i for i, row in enumerate(rows) if row.get(primary) is None), None)
         if missing is not None:

@@ -289,8 +289,9 @@ class Authorizer:
         for name in named:
             collection = self._collection_of(str(name))
             if collection not in principal.collections:
+                # Named as the caller sent it: the collection behind an alias is not the caller's to learn.
                 raise PermissionDeniedError(
-                    f"token {principal.token_id} is not valid for collection {collection!r}",
+                    f"token {principal.token_id} is not valid for collection {str(name)!r}",
                     operation=operation.operation_id,
                 )
 

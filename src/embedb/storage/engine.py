@@ -168,6 +168,10 @@ class StorageEngine:
     def has_collection(self, name: str) -> bool:
         return self.catalog.query_one("SELECT 1 FROM collections WHERE name = ?", (name,)) is not None
 
+    def ddl_lock(self) -> threading.RLock:
+        """The lock every change of collections, partitions and load state takes; take it before the catalog's."""
+        return self._lock
+
     def create_collection(self, name: str, schema: CollectionSchema, properties: dict[str, Any] | None = None) -> CollectionInfo:
         check_name(name, kind="collection")
         with self._lock, self.catalog.transaction() as cursor:

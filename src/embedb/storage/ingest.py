@@ -192,7 +192,7 @@ def prepare_batch(
             arrays.append(_scalar_column(field, columns.get(field.name, _MISSING), n, prepared))
         names.append(field.name)
     if schema.enable_dynamic_field:
-        arrays.append(_dynamic_column(columns, extra_columns, n))
+        arrays.append(_dynamic_column(columns, extra_columns, n, known | {DYNAMIC_FIELD_NAME}))
         names.append(DYNAMIC_FIELD_NAME)
     table = pa.Table.from_arrays(arrays, names=names)
     _check_unique_keys(table.column(primary.name), primary.name)
@@ -420,13 +420,28 @@ def _check_text(text: str) -> str:
     return text
 
 
-def _dynamic_column(columns: Columns, extra_columns: list[str], n: int) -> pa.Array:
+def _dynamic_keys(given: Any, row: int, reserved: set[str]) -> dict[str, Any]:
+    """One row's dynamic fields as given in a ``$meta`` column: an object whose keys name no schema field."""
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping):
+        raise DataError(f"row {row}: {DYNAMIC_FIELD_NAME} must hold an object of dynamic fields, got {type(given).__name__}", row=row)
+    clash = sorted(str(key) for key in given if not isinstance(key, str) or key in reserved)
+    if clash:
+        raise DataError(
+            f"row {row}: dynamic field names {clash!r} are taken by the schema (or are not text); a dynamic key names no field",
+            row=row,
+        )
+    return dict(given)
+
+
+def _dynamic_column(columns: Columns, extra_columns: list[str], n: int, reserved: set[str]) -> pa.Array:
     """The ``$meta`` column: a JSON object of each row's keys that are not in the schema."""
     given = columns.get(DYNAMIC_FIELD_NAME)
     if not extra_columns and (given is None or (isinstance(given, list) and not any(given))):
         # No row has a dynamic key (the usual case): skip a json.dumps per row.
         return pa.array(["{}"] * n, type=pa.string())
-    per_row: list[dict[str, Any]] = [dict(given[i] or {}) if given is not None else {} for i in range(n)]
+    per_row: list[dict[str, Any]] = [_dynamic_keys(given[i], i, reserved) if given is not None else {} for i in range(n)]
     for name in extra_columns:
         values = columns[name]
         if isinstance(values, (pa.Array, pa.ChunkedArray)):

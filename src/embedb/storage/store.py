@@ -245,7 +245,9 @@ class CollectionStore:
         """Append a record to the WAL and apply it; return its LSN and the rows it deleted.
 
         The caller holds the write lock; the record is not yet durable (``_wal_sync``).
+        A store closed meanwhile (its collection dropped) refuses: ``_check_writable`` ran before the lock.
         """
+        self._check_writable()
         assert self._wal is not None
         lsn = self._wal.append(kind, payload)
         deleted = self._state.apply(kind, payload, lsn)

@@ -336,6 +336,8 @@ class WalWriter:
             if self._fd >= 0:
                 if self.fsync and self._sync_failure is None:
                     os.fsync(self._fd)
+                    # Everything written is on disk now: a writer still waiting in sync_to returns.
+                    self._synced_lsn = max(self._synced_lsn, self._written_lsn)
                 os.close(self._fd)
                 self._fd = -1
 

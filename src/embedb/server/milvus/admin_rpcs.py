@@ -65,6 +65,8 @@ class AdminRpcs(RpcBase):
 
     def DescribeDatabase(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(call: Call) -> Any:
+            if request.db_name not in ("", DEFAULT_DATABASE) and call.principal.collections is not None:
+                raise PermissionDeniedError(f"token {call.principal.token_id} is limited to collections of the default database")
             self._databases.get(request.db_name)
             return milvus_pb2.DescribeDatabaseResponse(status=ok(), db_name=request.db_name or DEFAULT_DATABASE)
 
@@ -111,7 +113,7 @@ class AdminRpcs(RpcBase):
                 shards_num=1,
                 num_partitions=int(d.get("num_partitions", 1)),
                 consistency_level=common_pb2.Strong,
-                db_name=DEFAULT_DATABASE,
+                db_name=request.db_name or DEFAULT_DATABASE,
                 properties=[common_pb2.KeyValuePair(key=k, value=str(v)) for k, v in d.get("properties", {}).items()],
             )
 
@@ -134,6 +136,8 @@ class AdminRpcs(RpcBase):
 
     def RenameCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(call: Call) -> None:
+            if request.newDBName not in ("", request.db_name or DEFAULT_DATABASE):
+                raise InvalidArgumentError("renaming a collection into another database is not supported", argument="newDBName")
             arguments = {"old_name": request.oldName, "new_name": request.newName}
             call.run("rename_collection", **arguments)
 

@@ -46,6 +46,14 @@ _PLACEHOLDER_FILLER: dict[DataType, Any] = {
 # ------------------------------------------------------------------ in: rows a client sends
 
 
+def parse_json(data: bytes | str, what: str) -> Any:
+    """JSON a client sent; ``DataError`` for text that is not JSON, not UTF-8, or nested too deep to read."""
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise DataError(f"{what} is not valid JSON: {type(error).__name__}") from None
+
+
 def _scalar_values(scalars: schema_pb2.ScalarField, dtype: DataType, element: DataType | None = None) -> list[Any]:
     if dtype is DataType.ARRAY:
         # pymilvus leaves element_type unset in an insert: the schema's is the one that counts.
@@ -59,7 +67,7 @@ def _scalar_values(scalars: schema_pb2.ScalarField, dtype: DataType, element: Da
         raise UnsupportedTypeError(f"data type {dtype.name} cannot be sent as scalars")
     values = list(getattr(scalars, attribute).data)
     if dtype is DataType.JSON:
-        return [json.loads(value) for value in values]
+        return [parse_json(value, "a JSON value") for value in values]
     return values
 
 
@@ -100,6 +108,8 @@ def columns_from_fields(fields: Iterable[schema_pb2.FieldData], num_rows: int, s
     defaulted: set[str] = set()
     for field in fields:
         name = field.field_name
+        if name in columns or (field.is_dynamic and DYNAMIC_FIELD_NAME in columns):
+            raise DataError(f"field {name!r} is sent twice", field=name)
         if field.is_dynamic or name == DYNAMIC_FIELD_NAME:
             columns[DYNAMIC_FIELD_NAME] = [_dynamic_document(v) for v in _scalar_values(field.scalars, DataType.JSON)]
             continue
@@ -146,13 +156,15 @@ def query_vectors(data: bytes) -> list[Any]:
         raise DataError(f"a search takes one placeholder of query vectors, got {len(group.placeholders)}")
     placeholder = group.placeholders[0]
     if placeholder.type == common_pb2.FloatVector:
+        if any(len(value) % 4 for value in placeholder.values):
+            raise DataError("a float32 query vector must be a whole number of 4-byte floats")
         return [np.frombuffer(value, dtype=np.float32) for value in placeholder.values]
     if placeholder.type == common_pb2.VarChar:
         try:
             return [value.decode("utf-8") for value in placeholder.values]
         except UnicodeDecodeError:
             raise DataError("a query text is not valid UTF-8") from None
-    name = common_pb2.PlaceholderType.Name(placeholder.type)
+    name = common_pb2.PlaceholderType.Name(placeholder.type) if placeholder.type in common_pb2.PlaceholderType.values() else str(placeholder.type)
     raise UnsupportedTypeError(f"{name} query vectors are not supported by EmbeDB yet; send float32 vectors or texts")
 
 
@@ -166,7 +178,7 @@ def _template_value(value: schema_pb2.TemplateValue) -> Any:
     if kind == "array_val":
         return _template_array(value.array_val)
     if kind == "bytes_val":
-        return json.loads(value.bytes_val)
+        return parse_json(value.bytes_val, "a filter template value")
     return None if kind is None else getattr(value, kind)
 
 
@@ -177,7 +189,7 @@ def _template_array(array: schema_pb2.TemplateArrayValue) -> list[Any]:
     if kind == "array_data":
         return [_template_array(item) for item in array.array_data.data]
     if kind == "json_data":
-        return [json.loads(item) for item in array.json_data.data]
+        return [parse_json(item, "a filter template value") for item in array.json_data.data]
     return list(getattr(array, kind).data)
 
 

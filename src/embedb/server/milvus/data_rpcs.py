@@ -56,6 +56,9 @@ class DataRpcs(RpcBase):
             params = pairs(request.query_params)
             # Without output fields Milvus answers every field (EmbeDB's own API: keys only).
             output = list(request.output_fields) or ["*"]
+            counting = [name.strip().lower() for name in output] == [_COUNT]
+            if counting:
+                output = [_COUNT]
             arguments = {
                 "collection_name": request.collection_name,
                 "filter": request.expr,
@@ -70,7 +73,7 @@ class DataRpcs(RpcBase):
             schema = call.schema(request.collection_name)
             rows = call.backend.query(**arguments)
             reply = milvus_pb2.QueryResults(status=ok(), collection_name=request.collection_name, primary_field_name=schema.primary.name)
-            if [name.strip().lower() for name in output] == [_COUNT]:
+            if counting:
                 count = rows[0][_COUNT] if rows else 0
                 reply.fields_data.append(schema_pb2.FieldData(type=int(DataType.INT64), field_name=_COUNT, scalars={"long_data": {"data": [count]}}))
                 reply.output_fields.append(_COUNT)
@@ -97,9 +100,12 @@ class DataRpcs(RpcBase):
                 raise InvalidArgumentError("searching by primary keys is not supported yet; send query vectors")
             output = list(request.output_fields)
             limit = integer(params, "topk", 10)
+            queries = columns.query_vectors(request.placeholder_group)
+            if request.nq and request.nq != len(queries):
+                raise InvalidArgumentError(f"nq is {request.nq} but {len(queries)} query vectors were sent", argument="nq")
             arguments = {
                 "collection_name": request.collection_name,
-                "data": columns.query_vectors(request.placeholder_group),
+                "data": queries,
                 "filter": request.dsl,
                 "limit": limit,
                 "offset": integer(params, "offset", 0),

@@ -41,6 +41,8 @@ def json_value(text: str) -> Any:
     """A value pymilvus sent as text: JSON (numbers, objects, lists) or, failing that, the text itself."""
     try:
         return json.loads(text)
+    except RecursionError:
+        raise InvalidArgumentError(f"a parameter nests too deep to read: {text[:40]!r}...") from None
     except ValueError:
         return text
 

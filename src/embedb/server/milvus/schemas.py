@@ -12,6 +12,7 @@ a schema read back over gRPC round-trips.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pymilvus.grpc_gen import common_pb2, schema_pb2
@@ -73,10 +74,9 @@ def field_from_proto(message: schema_pb2.FieldSchema) -> FieldSchema:
     for pair in message.type_params:
         key = pair.key
         if key in _INTEGER_PARAMS:
-            try:
-                options[key] = int(pair.value)
-            except ValueError:
-                raise SchemaError(f"{where}: {key} must be an integer, got {pair.value!r}") from None
+            if not re.fullmatch(r"[0-9]{1,10}", pair.value):
+                raise SchemaError(f"{where}: {key} must be a whole number, got {pair.value!r}")
+            options[key] = int(pair.value)
         elif key.startswith(_EMBEDB_PREFIX) and key[len(_EMBEDB_PREFIX) :] in _EMBEDB_PARAMS:
             options[key[len(_EMBEDB_PREFIX) :]] = pair.value
         elif key not in _IGNORED_PARAMS:
@@ -84,8 +84,10 @@ def field_from_proto(message: schema_pb2.FieldSchema) -> FieldSchema:
     dtype = data_type(message.data_type)
     element = data_type(message.element_type) if dtype is DataType.ARRAY else None
     default = _default_value(message.default_value) if message.HasField("default_value") else None
-    if dtype is DataType.JSON and isinstance(default, bytes):
-        default = json.loads(default)
+    if dtype is DataType.JSON and default is not None:
+        raise SchemaError(f"{where}: JSON fields cannot have a default value")
+    if (dtype is not DataType.VARCHAR and isinstance(default, str)) or (dtype is DataType.VARCHAR and isinstance(default, bytes)):
+        raise SchemaError(f"{where}: default value {default!r} is not a {dtype.name} value")
     return FieldSchema(
         name=message.name,
         dtype=dtype,

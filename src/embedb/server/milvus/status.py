@@ -5,7 +5,8 @@ Milvus answers a failed call in the reply (``status.code`` and the older
 with that code and reason. The codes are Milvus's: 100 collection not found
 (``has_collection`` answers False on it), 101 / 201 collection / partition
 not loaded, 700 index not found, 800 database not found, 1100 invalid
-parameter, 1401/1402 not permitted / not authenticated, 5 an internal error.
+parameter, 1401/1402 not permitted / not authenticated, 2 unavailable (closed or busy:
+try again), 5 an internal error.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pymilvus.grpc_gen import common_pb2
 
 from embedb.errors import (
     AlreadyExistsError,
+    ClosedError,
     CollectionNotFoundError,
     CollectionNotLoadedError,
     DatabaseNotFoundError,
@@ -26,8 +28,10 @@ from embedb.errors import (
     PartitionNotLoadedError,
     PermissionDeniedError,
     UnauthenticatedError,
+    UnavailableError,
 )
 
+UNAVAILABLE = 2
 INTERNAL = 5
 PARAMETER_INVALID = 1100
 # (class, Milvus code, legacy error_code); the first class that matches wins, so subclasses come first.
@@ -44,6 +48,9 @@ _CODES: tuple[tuple[type[Exception], int, int], ...] = (
     (AlreadyExistsError, PARAMETER_INVALID, common_pb2.IllegalArgument),
     (InvalidArgumentError, PARAMETER_INVALID, common_pb2.IllegalArgument),
     (FailedPreconditionError, PARAMETER_INVALID, common_pb2.IllegalArgument),
+    # closed (a collection dropped under a write, the server shutting down) or busy: try again
+    (ClosedError, UNAVAILABLE, common_pb2.UnexpectedError),
+    (UnavailableError, UNAVAILABLE, common_pb2.UnexpectedError),
 )
 
 

@@ -34,10 +34,7 @@ AUTO_ID_TEXT_LENGTH = 19  # a generated VARCHAR key: a positive 64-bit number in
 MILVUS_TYPES_NOT_SUPPORTED = frozenset(
     {
         "BINARY_VECTOR",
-        "FLOAT16_VECTOR",
-        "BFLOAT16_VECTOR",
         "SPARSE_FLOAT_VECTOR",
-        "INT8_VECTOR",
         "TIMESTAMPTZ",
         "GEOMETRY",
         "STRUCT",
@@ -73,6 +70,10 @@ class DataType(enum.IntEnum, metaclass=_DataTypeMeta):
     ARRAY = 22
     JSON = 23
     FLOAT_VECTOR = 101
+    # Stored as float32 holding exactly the values the narrower type can hold (docs/milvus-compatibility.md).
+    FLOAT16_VECTOR = 102
+    BFLOAT16_VECTOR = 103
+    INT8_VECTOR = 105
 
     @classmethod
     def parse(cls, value: DataType | str | int) -> DataType:
@@ -105,10 +106,11 @@ class DataType(enum.IntEnum, metaclass=_DataTypeMeta):
 
     @property
     def is_vector(self) -> bool:
-        return self is DataType.FLOAT_VECTOR
+        return self in _VECTOR_TYPES
 
 
 _INTEGER_TYPES = frozenset({DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64})
+_VECTOR_TYPES = frozenset({DataType.FLOAT_VECTOR, DataType.FLOAT16_VECTOR, DataType.BFLOAT16_VECTOR, DataType.INT8_VECTOR})
 
 INTEGER_BOUNDS: dict[DataType, tuple[int, int]] = {
     DataType.INT8: (-(2**7), 2**7 - 1),
@@ -213,7 +215,7 @@ class FieldSchema:
         if self.dtype is DataType.ARRAY:
             assert self.element_type is not None  # guaranteed by validate()
             return pa.list_(_ARROW_SCALAR_TYPES[self.element_type])
-        if self.dtype is DataType.FLOAT_VECTOR:
+        if self.dtype.is_vector:
             return pa.list_(pa.float32())
         return _ARROW_SCALAR_TYPES[self.dtype]
 
@@ -240,12 +242,14 @@ class FieldSchema:
             if element is DataType.VARCHAR and self.max_length is None:
                 raise SchemaError(f"{where}: an ARRAY of VARCHAR needs max_length")
             field_ = replace(field_, element_type=element)
-        if dtype is DataType.FLOAT_VECTOR:
+        if dtype.is_vector:
             bound_without_dim = self.dim is None and self.model is not None  # the model will say
             if not bound_without_dim and (
                 not isinstance(self.dim, int) or isinstance(self.dim, bool) or not 1 <= self.dim <= MAX_DIMENSION
             ):
-                raise SchemaError(f"{where}: FLOAT_VECTOR needs dim in 1..{MAX_DIMENSION}, got {self.dim!r}")
+                raise SchemaError(f"{where}: {dtype.name} needs dim in 1..{MAX_DIMENSION}, got {self.dim!r}")
+            if self.model is not None and dtype is not DataType.FLOAT_VECTOR:
+                raise SchemaError(f"{where}: a model-bound field is a FLOAT_VECTOR")
             metric = MetricType.parse(self.metric_type or MetricType.COSINE)
             field_ = replace(field_, metric_type=metric)
             if self.nullable:
@@ -267,7 +271,7 @@ class FieldSchema:
                 raise SchemaError(f"{where}: a VARCHAR auto_id key needs max_length >= {AUTO_ID_TEXT_LENGTH} (keys are 64-bit numbers as text)")
         elif self.auto_id:
             raise SchemaError(f"{where}: only the primary key can use auto_id")
-        if self.default_value is not None and dtype in (DataType.JSON, DataType.ARRAY, DataType.FLOAT_VECTOR):
+        if self.default_value is not None and (dtype in (DataType.JSON, DataType.ARRAY) or dtype.is_vector):
             raise SchemaError(f"{where}: {dtype.name} fields cannot have a default value")
         if self.default_value is not None:
             _check_default(where, field_)
@@ -421,7 +425,7 @@ class CollectionSchema:
         if len(primaries) != 1:
             raise SchemaError(f"a schema needs exactly one primary key field, found {len(primaries)}: {primaries}")
         if not any(f.dtype.is_vector for f in fields):
-            raise SchemaError("a schema needs at least one FLOAT_VECTOR field")
+            raise SchemaError("a schema needs at least one vector field (FLOAT_VECTOR, FLOAT16_VECTOR, BFLOAT16_VECTOR or INT8_VECTOR)")
         for flag, what in (("is_partition_key", "partition key"), ("is_clustering_key", "clustering key")):
             keys = [f.name for f in fields if getattr(f, flag)]
             if len(keys) > 1:

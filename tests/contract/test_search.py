@@ -163,3 +163,39 @@ def test_order_by_orders_query_rows_and_search_hits(db: Client, name: str) -> No
     for bad in (["vector"], ["price:sideways"], ["nowhere"], [""]):
         with pytest.raises(InvalidArgumentError, match="order_by"):
             db.query(name, "", order_by=bad)
+
+
+@pytest.mark.parametrize("vector_type", ["FLOAT16_VECTOR", "BFLOAT16_VECTOR", "INT8_VECTOR"])
+def test_narrow_vector_types_store_what_the_type_holds(db: Client, name: str, vector_type: str) -> None:
+    db.create_collection(
+        name,
+        schema={
+            "fields": [
+                {"name": "id", "type": "INT64", "is_primary": True},
+                {"name": "v", "type": vector_type, "dim": 4, "metric_type": "L2"},
+            ]
+        },
+        index_params=[{"field_name": "v", "index_type": "FLAT", "metric_type": "L2"}],
+    )
+    rng = np.random.default_rng(4)
+    raw = rng.integers(-100, 100, (50, 4)).astype(np.float32)
+    if vector_type != "INT8_VECTOR":
+        raw = (raw / 7).astype(np.float32)  # values a float32 holds but the narrow type rounds
+    db.insert(name, {"id": np.arange(50), "v": raw})
+    if vector_type == "FLOAT16_VECTOR":
+        stored_expected = raw.astype(np.float16).astype(np.float32)
+    elif vector_type == "BFLOAT16_VECTOR":
+        bits = raw.view(np.uint32).astype(np.uint64)
+        stored_expected = ((bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000).astype(np.uint32).view(np.float32)
+    else:
+        stored_expected = raw
+    stored = np.asarray([row["v"] for row in db.get(name, list(range(50)))], dtype=np.float32)
+    assert np.array_equal(stored, stored_expected)
+    query = stored_expected[7]
+    hits = db.search(name, [query.tolist()], limit=3)[0]
+    exact = np.argsort(((stored_expected - query) ** 2).sum(axis=1), kind="stable")[:3]
+    assert hits[0]["id"] == 7 and {hit["id"] for hit in hits} == set(exact.tolist())
+    beyond = {"FLOAT16_VECTOR": [70000.0, 0, 0, 0], "BFLOAT16_VECTOR": [3.4e38, 3.4e38, 0, 0], "INT8_VECTOR": [0.5, 1, 2, 3]}
+    with pytest.raises(DataError, match=vector_type.removesuffix("_VECTOR") + "|range"):
+        db.insert(name, [{"id": 99, "v": beyond[vector_type]}])
+    assert db.query(name, "", output_fields=["count(*)"]) == [{"count(*)": 50}]

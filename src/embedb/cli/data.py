@@ -54,7 +54,7 @@ def collections(target: Target, token: Token = None) -> None:
             described = db.describe_collection(name)
             stats = db.get_collection_stats(name)
             vectors = ", ".join(
-                f"{f['name']}({f['dim']}, {f['metric_type']})" for f in described["fields"] if f["type"] == "FLOAT_VECTOR"
+                f"{f['name']}({f['dim']}, {f['metric_type']})" for f in described["fields"] if f["type"].endswith("_VECTOR")
             )
             table.add_row(name, str(stats["row_count"]), str(stats["sealed_segments"]), vectors, ", ".join(described["aliases"]))
     console.print(table)

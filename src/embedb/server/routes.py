@@ -96,7 +96,7 @@ def invoke(
 
 def _vector_fields(backend: Backend, collection: str) -> list[str]:
     fields = backend.describe_collection(collection)["fields"]
-    return [f["name"] for f in fields if f.get("type") == "FLOAT_VECTOR"]
+    return [f["name"] for f in fields if str(f.get("type", "")).endswith("_VECTOR")]
 
 
 def backend_arguments(body: BaseModel) -> dict[str, Any]:

@@ -468,6 +468,8 @@ def check_vectors(field: FieldSchema, value: Any, n: int, prepared: PreparedRows
     if not np.isfinite(matrix).all():
         row = int(np.nonzero(~np.isfinite(matrix).all(axis=1))[0][0])
         raise DataError(f"row {row}: field {field.name!r} contains NaN or infinity", row=row, field=field.name)
+    if field.dtype is not DataType.FLOAT_VECTOR:
+        matrix = narrowed(field, matrix, "row")
     if field.metric_type is MetricType.COSINE:
         zero = np.nonzero(~np.any(matrix, axis=1))[0]
         if zero.size:
@@ -543,7 +545,7 @@ def check_query_vectors(field: FieldSchema, data: Any) -> np.ndarray:
         if np.count_nonzero(np.isfinite(matrix)) != matrix.size:  # .all() costs twice as much per call
             row = int(np.nonzero(~np.isfinite(matrix).all(axis=1))[0][0])
             raise DataError(f"query {row} contains NaN or infinity", row=row, field=field.name)
-        return matrix
+        return matrix if field.dtype is DataType.FLOAT_VECTOR else narrowed(field, matrix, "query")
     if isinstance(data, np.ndarray) and data.ndim == 1:
         data = data.reshape(1, -1)
     elif isinstance(data, (list, tuple)) and data and not _is_sequence_column(data[0]) and not hasattr(data[0], "__len__"):
@@ -554,4 +556,34 @@ def check_query_vectors(field: FieldSchema, data: Any) -> np.ndarray:
     if not np.isfinite(matrix).all():
         row = int(np.nonzero(~np.isfinite(matrix).all(axis=1))[0][0])
         raise DataError(f"query {row} contains NaN or infinity", row=row, field=field.name)
+    return matrix if field.dtype is DataType.FLOAT_VECTOR else narrowed(field, matrix, "query")
+
+
+FLOAT16_MAX = 65504.0
+
+
+def narrowed(field: FieldSchema, matrix: np.ndarray, what: str) -> np.ndarray:
+    """Vectors of a FLOAT16 / BFLOAT16 / INT8 field: float32 holding exactly what that type holds, as Milvus stores it.
+
+    FLOAT16 and BFLOAT16 values are rounded to the nearest value of the type
+    (ties to even); INT8 values must be whole numbers in -128..127. Raises
+    ``DataError`` naming the row for a value the type cannot hold.
+    """
+    if field.dtype is DataType.FLOAT16_VECTOR:
+        over = np.nonzero((np.abs(matrix) > FLOAT16_MAX).any(axis=1))[0]
+        if over.size:
+            raise DataError(f"{what} {int(over[0])}: field {field.name!r} holds FLOAT16 values (|v| <= 65504)", field=field.name)
+        return np.ascontiguousarray(matrix.astype(np.float16).astype(np.float32))
+    if field.dtype is DataType.BFLOAT16_VECTOR:
+        bits = np.ascontiguousarray(matrix, dtype=np.float32).view(np.uint32).astype(np.uint64)
+        rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000).astype(np.uint32).view(np.float32)
+        over = np.nonzero(~np.isfinite(rounded).all(axis=1))[0]
+        if over.size:
+            raise DataError(f"{what} {int(over[0])}: field {field.name!r}: a value is beyond BFLOAT16's range", field=field.name)
+        return rounded
+    if field.dtype is DataType.INT8_VECTOR:
+        bad = np.nonzero(((matrix != np.round(matrix)) | (matrix < -128) | (matrix > 127)).any(axis=1))[0]
+        if bad.size:
+            raise DataError(f"{what} {int(bad[0])}: field {field.name!r} holds INT8 values (whole numbers in -128..127)", field=field.name)
+        return matrix
     return matrix

@@ -413,3 +413,22 @@ def test_partition_key_schemas(client: MilvusClient) -> None:
     assert [row["id"] for row in client.query(name, filter="tenant == 't1'")] == [1, 3, 5]
     with pytest.raises(MilvusException, match="partition key"):
         client.create_partition(name, "manual")
+
+
+@pytest.mark.parametrize(("data_type", "numpy_type"), [(DataType.FLOAT16_VECTOR, np.float16), (DataType.INT8_VECTOR, np.int8)])
+def test_float16_and_int8_vectors_travel_packed(client: MilvusClient, data_type: DataType, numpy_type: Any) -> None:
+    name = unique("narrow")
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("v", data_type, dim=DIM)
+    index = client.prepare_index_params()
+    index.add_index("v", index_type="FLAT", metric_type="L2")
+    client.create_collection(name, schema=schema, index_params=index)
+    values = (np.random.default_rng(2).integers(-50, 50, (20, DIM))).astype(numpy_type)
+    client.insert(name, [{"id": i, "v": values[i]} for i in range(20)])
+    hits = client.search(name, [values[5]], limit=1, anns_field="v")
+    assert hits[0][0]["id"] == 5 and hits[0][0]["distance"] == pytest.approx(0.0, abs=1e-2)  # Faiss L2 expands the square
+    stored = client.get(name, ids=[5], output_fields=["v"])[0]["v"]
+    packed = stored[0] if isinstance(stored, list) and stored and isinstance(stored[0], bytes) else stored
+    decoded = np.frombuffer(packed, dtype=numpy_type) if isinstance(packed, bytes) else np.asarray(packed)
+    assert np.array_equal(decoded.astype(np.float32), values[5].astype(np.float32)), "pymilvus reads the packed bytes back"

@@ -74,13 +74,40 @@ def _scalar_values(scalars: schema_pb2.ScalarField, dtype: DataType, element: Da
 def _vector_values(field: schema_pb2.FieldData, name: str) -> np.ndarray:
     vectors = field.vectors
     kind = vectors.WhichOneof("data")
-    if kind != "float_vector":
-        raise UnsupportedTypeError(f"field {name!r}: {kind or 'empty'} vectors are not supported by EmbeDB yet")
     dim = int(vectors.dim)
-    flat = np.asarray(vectors.float_vector.data, dtype=np.float32)
+    if kind == "float_vector":
+        flat = np.asarray(vectors.float_vector.data, dtype=np.float32)
+    elif kind in _PACKED_VECTORS:
+        flat = unpack_vectors(getattr(vectors, kind), kind, name)
+    else:
+        raise UnsupportedTypeError(f"field {name!r}: {kind or 'empty'} vectors are not supported by EmbeDB yet")
     if dim <= 0 or flat.size % dim:
-        raise DataError(f"field {name!r}: {flat.size} floats do not split into vectors of dimension {dim}", field=name)
+        raise DataError(f"field {name!r}: {flat.size} numbers do not split into vectors of dimension {dim}", field=name)
     return flat.reshape(-1, dim)
+
+
+# Vector types Milvus sends packed in bytes: (NumPy type of one number, its size in bytes).
+_PACKED_VECTORS = {"float16_vector": (np.float16, 2), "bfloat16_vector": (np.uint16, 2), "int8_vector": (np.int8, 1)}
+_PACKED_FIELD = {DataType.FLOAT16_VECTOR: "float16_vector", DataType.BFLOAT16_VECTOR: "bfloat16_vector", DataType.INT8_VECTOR: "int8_vector"}
+_PACKED_PLACEHOLDERS = {common_pb2.Float16Vector: "float16_vector", common_pb2.BFloat16Vector: "bfloat16_vector", common_pb2.Int8Vector: "int8_vector"}
+
+
+def unpack_vectors(data: bytes, kind: str, what: str) -> np.ndarray:
+    """Packed FLOAT16 / BFLOAT16 / INT8 numbers as float32 (a bfloat16 is the upper half of a float32)."""
+    number, size = _PACKED_VECTORS[kind]
+    if len(data) % size:
+        raise DataError(f"{what}: {kind} data is not a whole number of {size}-byte values")
+    values = np.frombuffer(data, dtype=number)
+    if kind == "bfloat16_vector":
+        return (values.astype(np.uint32) << 16).view(np.float32)
+    return values.astype(np.float32)
+
+
+def pack_vectors(flat: np.ndarray, kind: str) -> bytes:
+    """float32 numbers (already holding the narrow type's values) packed as Milvus sends that type."""
+    if kind == "bfloat16_vector":
+        return (np.ascontiguousarray(flat, dtype=np.float32).view(np.uint32) >> 16).astype(np.uint16).tobytes()
+    return flat.astype(_PACKED_VECTORS[kind][0]).tobytes()
 
 
 def _with_nulls(values: Sequence[Any], valid: Sequence[bool], num_rows: int, name: str) -> list[Any]:
@@ -159,6 +186,8 @@ def query_vectors(data: bytes) -> list[Any]:
         if any(len(value) % 4 for value in placeholder.values):
             raise DataError("a float32 query vector must be a whole number of 4-byte floats")
         return [np.frombuffer(value, dtype=np.float32) for value in placeholder.values]
+    if placeholder.type in _PACKED_PLACEHOLDERS:
+        return [unpack_vectors(value, _PACKED_PLACEHOLDERS[placeholder.type], "a query vector") for value in placeholder.values]
     if placeholder.type == common_pb2.VarChar:
         try:
             return [value.decode("utf-8") for value in placeholder.values]
@@ -217,7 +246,11 @@ def field_column(field: FieldSchema, values: Sequence[Any]) -> schema_pb2.FieldD
         dim = int(field.dim or 0)
         message.vectors.dim = dim
         flat = np.asarray(values, dtype=np.float32).reshape(-1) if len(values) else np.empty(0, np.float32)
-        message.vectors.float_vector.data.extend(flat.tolist())
+        packed = _PACKED_FIELD.get(field.dtype)
+        if packed is None:
+            message.vectors.float_vector.data.extend(flat.tolist())
+        else:
+            setattr(message.vectors, packed, pack_vectors(flat, packed))
         return message
     if any(value is None for value in values):
         message.valid_data.extend(value is not None for value in values)

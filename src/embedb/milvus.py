@@ -340,6 +340,12 @@ class MilvusClient:
         milvus_rules.refuse_dropping_index_of_loaded_collection(self._backend, collection_name=collection_name)
         self._backend.drop_index(collection_name, index_name)
 
+    def describe_replica(self, collection_name: str, **kwargs: Any) -> list[dict[str, Any]]:
+        """One process serves everything: one replica with one shard on node 1 (pymilvus returns ``ReplicaInfo``s)."""
+        name = self._backend.describe_collection(collection_name)["collection_name"]
+        shard = {"channel_name": f"{name}-dml_0", "shard_leader": 1, "shard_nodes": [1]}
+        return [{"replica_id": 1, "shards": [shard], "nodes": [1], "resource_group": "__default_resource_group", "num_outbound_node": {}}]
+
     def get_partition_stats(self, collection_name: str, partition_name: str, **kwargs: Any) -> dict[str, Any]:
         """``{"row_count": n}``: the live rows of one partition."""
         counted = self._backend.query(collection_name, "", output_fields=["count(*)"], partition_names=[partition_name])

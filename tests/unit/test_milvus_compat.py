@@ -182,6 +182,7 @@ def test_load_state_follows_milvus_and_survives_a_reopen(tmp_path: Path) -> None
     with pytest.raises(InvalidStateError, match="release_partitions before dropping"):
         client.drop_partition("docs", "old")
     assert client.get_partition_stats("docs", "old") == {"row_count": 1}
+    assert [replica["nodes"] for replica in client.describe_replica("docs")] == [[1]]
     client.release_partitions("docs", ["old"])
     assert client.get_load_state("docs", partition_name="old")["state"] is LoadState.NotLoad
     client.release_collection("docs")

@@ -432,3 +432,10 @@ def test_float16_and_int8_vectors_travel_packed(client: MilvusClient, data_type:
     packed = stored[0] if isinstance(stored, list) and stored and isinstance(stored[0], bytes) else stored
     decoded = np.frombuffer(packed, dtype=numpy_type) if isinstance(packed, bytes) else np.asarray(packed)
     assert np.array_equal(decoded.astype(np.float32), values[5].astype(np.float32)), "pymilvus reads the packed bytes back"
+
+
+def test_describe_replica_answers_one_replica(client: MilvusClient) -> None:
+    name = unique("replica")
+    client.create_collection(name, dimension=DIM)
+    (replica,) = client.describe_replica(name)
+    assert list(replica.group_nodes) == [1] and len(replica.shards) == 1

@@ -10,7 +10,7 @@ from pymilvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 from embedb import __version__
 from embedb.contract import Role, milvus_rules
 from embedb.databases import DEFAULT_DATABASE
-from embedb.errors import InvalidArgumentError, PermissionDeniedError
+from embedb.errors import CollectionNotFoundError, InvalidArgumentError, PermissionDeniedError
 from embedb.schema import CollectionSchema
 from embedb.server.milvus.plumbing import Call, RpcBase, hybrid_now
 from embedb.server.milvus.schemas import schema_from_proto, schema_to_proto
@@ -167,6 +167,30 @@ class AdminRpcs(RpcBase):
 
     def ReleaseCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
         return self._status(request, context, lambda c: c.run("release_collection", collection_name=request.collection_name))
+
+    def GetReplicas(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """One process serves everything: one replica, one shard, on node 1."""
+
+        def work(call: Call) -> Any:
+            name = request.collection_name
+            if not name:  # pymilvus asks by collection id
+                names = call.principal.visible(call.run("list_collections"))
+                name = next((n for n in names if call.backend.describe_collection(n)["collection_id"] == request.collectionID), "")
+                if not name:
+                    raise CollectionNotFoundError(f"no collection has id {request.collectionID}")
+            described = call.run("describe_collection", collection_name=name)
+            shard = milvus_pb2.ShardReplica(leaderID=1, dm_channel_name=f"{described['collection_name']}-dml_0", node_ids=[1])
+            replica = milvus_pb2.ReplicaInfo(
+                replicaID=1,
+                collectionID=int(described["collection_id"]),
+                partition_ids=list(range(int(described.get("num_partitions", 1)))),
+                shard_replicas=[shard],
+                node_ids=[1],
+                resource_group_name="__default_resource_group",
+            )
+            return milvus_pb2.GetReplicasResponse(status=ok(), replicas=[replica])
+
+        return self._serve(request, context, milvus_pb2.GetReplicasResponse, work)
 
     def GetLoadState(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(call: Call) -> Any:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from embedb.errors import CollectionNotLoadedError, InvalidArgumentError, PartitionNotLoadedError
+from embedb.index.properties import IndexProperties
 from embedb.index.scalar import ScalarIndexes
 from embedb.lifecycle import EmbeddingBindings, FieldBinding
 from embedb.models import ModelRegistry
@@ -73,6 +74,7 @@ class CollectionMetadata:
         self._auto_ids: dict[int, AutoIds] = {}
         self._lock = threading.Lock()
         self.scalar_indexes = ScalarIndexes(storage.catalog)
+        self.index_properties = IndexProperties(storage.catalog)
 
     def info(self, name: str) -> CollectionInfo:
         """A collection by name or alias; raises ``CollectionNotFoundError``."""

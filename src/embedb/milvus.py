@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import functools
+import inspect
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -200,6 +201,14 @@ class IndexParams:
         return len(self.indexes)
 
 
+def _keyword_names(method: Callable[..., Any]) -> frozenset[str] | None:
+    """The keyword arguments ``method`` takes (None when it takes any)."""
+    parameters = inspect.signature(method).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return frozenset(p.name for p in parameters if p.kind is not inspect.Parameter.VAR_POSITIONAL)
+
+
 def _with_order_by(kwargs: dict[str, Any]) -> dict[str, Any]:
     """pymilvus's ``order_by_fields`` (``[{"field": "price", "order": "desc"}]`` or ``["price:desc"]``) as ``order_by``."""
     fields = kwargs.pop("order_by_fields", None)
@@ -382,9 +391,12 @@ class MilvusClient:
         if not callable(method):
             return method
 
+        accepted = _keyword_names(method)
+
         @functools.wraps(method)
         def call(*args: Any, **kwargs: Any) -> Any:
-            return method(*args, **{k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS})
+            # pymilvus's methods take **kwargs and leave out those they do not use; so does this facade.
+            return method(*args, **{k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS and (accepted is None or k in accepted)})
 
         return call
 

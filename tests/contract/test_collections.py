@@ -11,6 +11,7 @@ from embedb.errors import (
     ClosedError,
     CollectionAlreadyExistsError,
     CollectionNotFoundError,
+    DataError,
     InvalidArgumentError,
     InvalidNameError,
     SchemaError,
@@ -198,3 +199,46 @@ def test_collection_properties_are_stored_and_described(db: Client, name: str) -
     with pytest.raises(CollectionNotFoundError):
         db.alter_collection_properties(f"{name}_missing", {"a": 1})
     assert db.describe_collection(name)["properties"] == {"collection.ttl.seconds": 3600}
+
+
+def test_alter_collection_field_grows_and_shrinks_limits_the_rows_allow(db: Client, name: str) -> None:
+    db.create_collection(
+        name,
+        schema={
+            "fields": [
+                {"name": "id", "type": "INT64", "is_primary": True},
+                {"name": "vector", "type": "FLOAT_VECTOR", "dim": 2},
+                {"name": "title", "type": "VARCHAR", "max_length": 8},
+                {"name": "tags", "type": "ARRAY", "element_type": "VARCHAR", "max_capacity": 4, "max_length": 6},
+            ]
+        },
+    )
+    db.insert(name, [{"id": 1, "vector": [1.0, 0.0], "title": "abcdef", "tags": ["aaaaa", "b", "c"]}])
+    with pytest.raises(DataError, match=r"max_length|longer"):
+        db.insert(name, [{"id": 2, "vector": [1.0, 0.0], "title": "x" * 20, "tags": []}])
+    db.alter_collection_field(name, "title", {"max_length": 32, "mmap.enabled": True})
+    db.insert(name, [{"id": 2, "vector": [1.0, 0.0], "title": "x" * 20, "tags": []}])
+    title = next(f for f in db.describe_collection(name)["fields"] if f["name"] == "title")
+    assert title["max_length"] == 32
+    with pytest.raises(DataError, match="key 2 holds a longer value"):
+        db.alter_collection_field(name, "title", {"max_length": 10})
+    db.delete(name, ids=[2])
+    db.alter_collection_field(name, "title", {"max_length": 10})
+    with pytest.raises(DataError, match="key 1 holds a longer value"):
+        db.alter_collection_field(name, "tags", {"max_capacity": 2})
+    with pytest.raises(DataError, match="key 1 holds a longer value"):
+        db.alter_collection_field(name, "tags", {"max_length": 3})
+    db.alter_collection_field(name, "tags", {"max_capacity": 3, "max_length": 5})
+    for bad, message in (({"dim": 4}, "only max_length"), ({"max_capacity": 2}, "has no max_capacity"), ({"max_length": 0}, "max_length")):
+        with pytest.raises(InvalidArgumentError, match=message):
+            db.alter_collection_field(name, "title", bad)
+
+
+def test_index_properties_are_stored_described_and_go_with_their_index(db: Client, name: str) -> None:
+    db.create_collection(name, dimension=2)
+    db.alter_index_properties(name, "vector", {"mmap.enabled": True, "team": "search"})
+    db.drop_index_properties(name, "vector", ["team", "never"])
+    assert db.describe_index(name, "vector")["properties"] == {"mmap.enabled": True}
+    db.drop_index(name, "vector")
+    db.create_index(name, field_name="vector", index_type="FLAT")
+    assert "properties" not in db.describe_index(name, "vector")

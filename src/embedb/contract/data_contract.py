@@ -87,6 +87,12 @@ class DataContract(ABC):
         """Remove properties by name (names not set are skipped)."""
         self._dispatch("drop_collection_properties", arguments_of(locals()))
 
+    @operation(Role.ADMIN)
+    def alter_collection_field(self, collection_name: str, field_name: str, field_params: dict[str, Any]) -> None:
+        """Change a field's ``max_length`` (VARCHAR, ARRAY of VARCHAR) or ``max_capacity`` (ARRAY); shrinking is
+        refused while a stored value is longer. ``mmap.enabled`` is accepted and changes nothing."""
+        self._dispatch("alter_collection_field", arguments_of(locals()))
+
     @operation(Role.READER)
     def get_collection_stats(self, collection_name: str) -> results.CollectionStats:
         """``{"row_count": live rows, ...}`` plus storage details."""
@@ -333,6 +339,16 @@ class DataContract(ABC):
         Raises ``IndexNotFoundError``.
         """
         return self._dispatch("describe_index", arguments_of(locals()))
+
+    @operation(Role.WRITER)
+    def alter_index_properties(self, collection_name: str, index_name: str, properties: dict[str, Any]) -> None:
+        """Set an index's properties (shown by ``describe_index``); stored, not acted on."""
+        self._dispatch("alter_index_properties", arguments_of(locals()))
+
+    @operation(Role.WRITER)
+    def drop_index_properties(self, collection_name: str, index_name: str, property_keys: Sequence[str]) -> None:
+        """Remove index properties by name (names not set are skipped)."""
+        self._dispatch("drop_index_properties", arguments_of(locals()))
 
     @operation(Role.WRITER)
     def drop_index(self, collection_name: str, index_name: str) -> None:

@@ -112,6 +112,8 @@ class IndexDescription(TypedDict):
     # sealed segments per build state (pending, building, ready, small, failed)
     segments: dict[str, int]
     failures: list[dict[str, Any]]
+    # what alter_index_properties set
+    properties: NotRequired[dict[str, Any]]
     # the index type's own parameters, also in ``params`` (Milvus shows them at top level too)
     M: NotRequired[int]
     efConstruction: NotRequired[int]

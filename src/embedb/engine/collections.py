@@ -7,18 +7,22 @@ the storage engine's catalog and then drops the shared metadata cache.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, cast
 
+import numpy as np
+import pyarrow.compute as pc
+
 from embedb.contract.results import AliasDescription, AliasList, CollectionDescription, CollectionStats, LoadState
-from embedb.errors import InvalidArgumentError, SchemaError
+from embedb.engine.properties import checked_keys, checked_properties
+from embedb.errors import DataError, InvalidArgumentError, SchemaError
 from embedb.index import IndexRequest, IndexService, index_requests
 from embedb.index import admin as index_admin
 from embedb.lifecycle import EmbeddingBindings, LifecycleService
 from embedb.metadata import CollectionMetadata, refuse_partitions_with_partition_key
-from embedb.schema import CollectionSchema, DataType
-from embedb.storage import CollectionInfo, StorageEngine
+from embedb.schema import CollectionSchema, DataType, FieldSchema
+from embedb.storage import CollectionInfo, Snapshot, StorageEngine
 
 
 class CollectionOperations:
@@ -145,19 +149,32 @@ class CollectionOperations:
         self.metadata.forget()
 
     def alter_collection_properties(self, collection_name: str, properties: dict[str, Any]) -> None:
-        if not isinstance(properties, Mapping) or not all(isinstance(key, str) and key for key in properties):
-            raise InvalidArgumentError("properties must be a dict of values by non-empty name", argument="properties")
-        try:
-            changes = json.loads(json.dumps(dict(properties), allow_nan=False))
-        except (TypeError, ValueError):
-            raise InvalidArgumentError("property values must be JSON (text, numbers, booleans, lists, objects)", argument="properties") from None
-        self.storage.alter_properties(self.metadata.info(collection_name), changes, ())
+        self.storage.alter_properties(self.metadata.info(collection_name), checked_properties(properties), ())
         self.metadata.forget()
 
     def drop_collection_properties(self, collection_name: str, property_keys: Sequence[str]) -> None:
-        if isinstance(property_keys, str) or not all(isinstance(key, str) for key in property_keys):
-            raise InvalidArgumentError("property_keys must be a list of names", argument="property_keys")
-        self.storage.alter_properties(self.metadata.info(collection_name), {}, list(property_keys))
+        self.storage.alter_properties(self.metadata.info(collection_name), {}, checked_keys(property_keys))
+        self.metadata.forget()
+
+    def alter_collection_field(self, collection_name: str, field_name: str, field_params: dict[str, Any]) -> None:
+        info = self.metadata.info(collection_name)
+        field = info.schema.field(field_name)
+        params = checked_properties(field_params)
+        unknown = sorted(set(params) - {"max_length", "max_capacity", "mmap.enabled"})
+        if unknown:
+            raise InvalidArgumentError(f"field {field_name!r}: only max_length, max_capacity and mmap.enabled can change, not {unknown}")
+        changes = {key: params[key] for key in ("max_length", "max_capacity") if key in params}
+        if not changes:
+            return  # mmap.enabled: EmbeDB decides its own memory mapping
+        texts = field.dtype is DataType.VARCHAR or field.element_type is DataType.VARCHAR
+        if "max_length" in changes and not texts:
+            raise InvalidArgumentError(f"field {field_name!r} ({field.dtype.name}) has no max_length", argument="field_params")
+        if "max_capacity" in changes and field.dtype is not DataType.ARRAY:
+            raise InvalidArgumentError(f"field {field_name!r} ({field.dtype.name}) has no max_capacity", argument="field_params")
+        altered = replace(field, **changes).validate()
+        fields = tuple(altered if f.name == field_name else f for f in info.schema.fields)
+        schema = CollectionSchema(fields, enable_dynamic_field=info.schema.enable_dynamic_field, description=info.schema.description)
+        self.storage.alter_schema(info, schema.validate(), check=lambda rows: refuse_longer_values(rows, altered))
         self.metadata.forget()
 
     def get_collection_stats(self, collection_name: str) -> CollectionStats:
@@ -232,6 +249,27 @@ class CollectionOperations:
     def describe_alias(self, alias: str) -> AliasDescription:
         name, collection = self.storage.describe_alias(alias)
         return {"alias": name, "collection_name": collection}
+
+
+def refuse_longer_values(rows: Snapshot, field: FieldSchema) -> None:
+    """Before a field's limits shrink: ``DataError`` naming a live row whose value is longer than they allow."""
+    for view in rows.segments:
+        if view.data.num_rows == 0 or field.name not in view.data.table.column_names:
+            continue
+        column = view.data.table.column(field.name)
+        if field.dtype is DataType.ARRAY:
+            too_long = np.asarray(pc.fill_null(pc.list_value_length(column), 0)) > (field.max_capacity or 0)
+            if field.element_type is DataType.VARCHAR:
+                lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy()
+                items = np.asarray(pc.fill_null(pc.binary_length(pc.list_flatten(column)), 0)) > (field.max_length or 0)
+                owners = np.repeat(np.arange(len(lengths)), lengths)
+                too_long = too_long | np.bincount(owners[items], minlength=len(lengths)).astype(bool)
+        else:
+            too_long = np.asarray(pc.fill_null(pc.binary_length(column), 0)) > (field.max_length or 0)
+        bad = np.nonzero(too_long & ~view.deleted)[0]
+        if bad.size:
+            key = view.data.pks[int(bad[0])].item()
+            raise DataError(f"field {field.name!r}: the row with key {key!r} holds a longer value than the new limit", field=field.name)
 
 
 def build_schema(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
 
 from embedb.contract.results import IndexDescription
+from embedb.engine.properties import checked_keys, checked_properties
 from embedb.errors import DataError, IndexAlreadyExistsError, InvalidArgumentError
 from embedb.index import IndexRequest, IndexService, index_requests
 from embedb.index import admin as index_admin
@@ -103,13 +105,31 @@ class IndexOperations:
         scalar = self.metadata.scalar_indexes.find(info.id, index_name)
         if scalar is not None:
             rows = int(self.metadata.store(info).stats()["row_count"])
-            return cast(IndexDescription, scalar.describe(rows))
-        return cast(IndexDescription, index_admin.describe_index(self.indexes, info, index_name))
+            found = cast(IndexDescription, scalar.describe(rows))
+        else:
+            found = cast(IndexDescription, index_admin.describe_index(self.indexes, info, index_name))
+        properties = self.metadata.index_properties.get(info.id, found["index_name"])
+        if properties:
+            found["properties"] = properties
+        return found
+
+    def alter_index_properties(self, collection_name: str, index_name: str, properties: dict[str, Any]) -> None:
+        info = self.metadata.info(collection_name)
+        name = self.describe_index(collection_name, index_name)["index_name"]
+        self.metadata.index_properties.alter(info.id, name, checked_properties(properties))
+
+    def drop_index_properties(self, collection_name: str, index_name: str, property_keys: Sequence[str]) -> None:
+        info = self.metadata.info(collection_name)
+        name = self.describe_index(collection_name, index_name)["index_name"]
+        self.metadata.index_properties.alter(info.id, name, {}, checked_keys(property_keys))
 
     def drop_index(self, collection_name: str, index_name: str) -> None:
         info = self.metadata.info(collection_name)
         scalar = self.metadata.scalar_indexes.find(info.id, index_name)
         if scalar is not None:
             self.metadata.scalar_indexes.drop(info.id, scalar)
+            self.metadata.index_properties.forget(info.id, scalar.index_name)
             return
+        name = index_admin.find_definition(self.indexes, info, index_name).index_name
         index_admin.drop_index(self.indexes, info, index_name)
+        self.metadata.index_properties.forget(info.id, name)

@@ -110,6 +110,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get_collection_stats", "/v1/collections/get_stats", rq.CollectionRequest, rq.ObjectResult),
     Operation("alter_collection_properties", "/v1/collections/alter_properties", rq.AlterPropertiesRequest, rq.NullResult),
     Operation("drop_collection_properties", "/v1/collections/drop_properties", rq.DropPropertiesRequest, rq.NullResult),
+    Operation("alter_collection_field", "/v1/collections/alter_field", rq.AlterFieldRequest, rq.NullResult),
     Operation("flush", "/v1/collections/flush", rq.CollectionRequest, rq.NullResult),
     Operation("compact", "/v1/collections/compact", rq.CollectionRequest, rq.ObjectResult),
     # indexes
@@ -117,6 +118,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("list_indexes", "/v1/indexes/list", rq.ListIndexesRequest, rq.NamesResult),
     Operation("describe_index", "/v1/indexes/describe", rq.IndexNameRequest, rq.ObjectResult),
     Operation("drop_index", "/v1/indexes/drop", rq.IndexNameRequest, rq.NullResult),
+    Operation("alter_index_properties", "/v1/indexes/alter_properties", rq.IndexPropertiesRequest, rq.NullResult),
+    Operation("drop_index_properties", "/v1/indexes/drop_properties", rq.DropIndexPropertiesRequest, rq.NullResult),
     # partitions
     Operation("create_partition", "/v1/partitions/create", rq.PartitionRequest, rq.NullResult),
     Operation("drop_partition", "/v1/partitions/drop", rq.PartitionRequest, rq.NullResult),

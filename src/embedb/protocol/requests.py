@@ -148,6 +148,24 @@ class DropPropertiesRequest(ApiRequest):
     property_keys: Annotated[list[str], Field(examples=[["team"]])]
 
 
+class AlterFieldRequest(ApiRequest):
+    collection_name: CollectionName
+    field_name: Annotated[str, Field(examples=["title"])]
+    field_params: Annotated[dict[str, AnyJson], Field(examples=[{"max_length": 512}])]
+
+
+class IndexPropertiesRequest(ApiRequest):
+    collection_name: CollectionName
+    index_name: Annotated[str, Field(examples=["vector"])]
+    properties: Annotated[dict[str, AnyJson], Field(examples=[{"mmap.enabled": True}])]
+
+
+class DropIndexPropertiesRequest(ApiRequest):
+    collection_name: CollectionName
+    index_name: Annotated[str, Field(examples=["vector"])]
+    property_keys: Annotated[list[str], Field(examples=[["mmap.enabled"]])]
+
+
 class PartitionRequest(ApiRequest):
     collection_name: CollectionName
     partition_name: Annotated[str, Field(examples=["recent"])]

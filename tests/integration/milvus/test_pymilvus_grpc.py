@@ -439,3 +439,18 @@ def test_describe_replica_answers_one_replica(client: MilvusClient) -> None:
     client.create_collection(name, dimension=DIM)
     (replica,) = client.describe_replica(name)
     assert list(replica.group_nodes) == [1] and len(replica.shards) == 1
+
+
+def test_alter_index_properties_and_fields(client: MilvusClient) -> None:
+    name = unique("alter")
+    client.create_collection(name, schema=library_schema())
+    client.create_index(name, client.prepare_index_params("emb", index_type="FLAT", metric_type="L2"))
+    client.alter_index_properties(name, index_name="emb", properties={"mmap.enabled": True})
+    assert client.describe_index(name, "emb")["mmap.enabled"] in ("True", "true")  # pymilvus sends str(True)
+    client.drop_index_properties(name, index_name="emb", property_keys=["mmap.enabled"])
+    assert "mmap.enabled" not in client.describe_index(name, "emb")
+    client.alter_collection_field(name, field_name="title", field_params={"max_length": 500, "mmap.enabled": True})
+    title = next(f for f in client.describe_collection(name)["fields"] if f["name"] == "title")
+    assert title["params"]["max_length"] == 500
+    with pytest.raises(MilvusException, match="only max_length"):
+        client.alter_collection_field(name, field_name="title", field_params={"dim": 3})

@@ -12,7 +12,7 @@ from embedb.contract import Role, milvus_rules
 from embedb.databases import DEFAULT_DATABASE
 from embedb.errors import CollectionNotFoundError, InvalidArgumentError, PermissionDeniedError
 from embedb.schema import CollectionSchema
-from embedb.server.milvus.plumbing import Call, RpcBase, hybrid_now
+from embedb.server.milvus.plumbing import Call, RpcBase, hybrid_now, json_value
 from embedb.server.milvus.schemas import schema_from_proto, schema_to_proto
 from embedb.server.milvus.status import ok
 
@@ -151,6 +151,15 @@ class AdminRpcs(RpcBase):
                 call.run("alter_collection_properties", collection_name=request.collection_name, properties=properties)
             if request.delete_keys:
                 call.run("drop_collection_properties", collection_name=request.collection_name, property_keys=list(request.delete_keys))
+
+        return self._status(request, context, work)
+
+    def AlterCollectionField(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def work(call: Call) -> None:
+            if request.delete_keys:
+                raise InvalidArgumentError("a field's parameters cannot be removed, only changed", argument="delete_keys")
+            params = {pair.key: json_value(pair.value) for pair in request.properties}
+            call.run("alter_collection_field", collection_name=request.collection_name, field_name=request.field_name, field_params=params)
 
         return self._status(request, context, work)
 

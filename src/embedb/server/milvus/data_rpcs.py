@@ -173,6 +173,17 @@ class DataRpcs(RpcBase):
 
         return self._serve(request, context, milvus_pb2.DescribeIndexResponse, work)
 
+    def AlterIndex(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def work(call: Call) -> None:
+            arguments = {"collection_name": request.collection_name, "index_name": request.index_name}
+            if request.extra_params:
+                properties = {pair.key: json_value(pair.value) for pair in request.extra_params}
+                call.run("alter_index_properties", properties=properties, **arguments)
+            if request.delete_keys:
+                call.run("drop_index_properties", property_keys=list(request.delete_keys), **arguments)
+
+        return self._status(request, context, work)
+
     def DropIndex(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(call: Call) -> None:
             name = request.index_name
@@ -264,6 +275,7 @@ def _search_result(hits: Sequence[Sequence[Mapping[str, Any]]], schema: Collecti
 
 def _index_description(found: Mapping[str, Any], index_id: int) -> milvus_pb2.IndexDescription:
     params = {"index_type": found["index_type"], "metric_type": found["metric_type"], "params": json.dumps(found.get("params", {}))}
+    params.update({key: value if isinstance(value, str) else json.dumps(value) for key, value in found.get("properties", {}).items()})
     return milvus_pb2.IndexDescription(
         index_name=found["index_name"],
         indexID=index_id,

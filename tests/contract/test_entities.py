@@ -236,3 +236,19 @@ def test_varchar_auto_id_keys_are_generated_as_text(db: Client, name: str) -> No
         db.insert(name, [{"id": "mine", "vector": [0.5] * DIM}])
     with pytest.raises(SchemaError, match="max_length >= 19"):
         db.create_collection(f"{name}_short", dimension=DIM, id_type="string", auto_id=True, max_length=8)
+
+
+def test_truncate_deletes_every_row_and_keeps_the_collection(db: Client, collection: str) -> None:
+    db.create_partition(collection, "p")
+    db.insert(collection, rows(range(5)))
+    db.insert(collection, rows(range(5, 8)), partition_name="p")
+    db.flush(collection)
+    db.insert(collection, rows(range(8, 10)))
+    db.truncate_collection(collection)
+    assert db.query(collection, "", output_fields=["count(*)"]) == [{"count(*)": 0}]
+    assert db.list_partitions(collection) == ["_default", "p"] and db.list_indexes(collection) == ["vector"]
+    db.insert(collection, rows([3]))
+    assert [row["id"] for row in db.query(collection, "")] == [3]
+    db.truncate_collection(collection)
+    db.truncate_collection(collection)  # an empty collection: nothing to delete
+    assert db.query(collection, "", output_fields=["count(*)"]) == [{"count(*)": 0}]

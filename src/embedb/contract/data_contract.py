@@ -78,6 +78,11 @@ class DataContract(ABC):
         self._dispatch("rename_collection", arguments_of(locals()))
 
     @operation(Role.ADMIN)
+    def truncate_collection(self, collection_name: str) -> None:
+        """Delete every row (logged like a delete); the schema, indexes, partitions and aliases stay."""
+        self._dispatch("truncate_collection", arguments_of(locals()))
+
+    @operation(Role.ADMIN)
     def alter_collection_properties(self, collection_name: str, properties: dict[str, Any]) -> None:
         """Set properties (JSON values by name; ``describe_collection`` shows them). EmbeDB stores them, acts on none."""
         self._dispatch("alter_collection_properties", arguments_of(locals()))

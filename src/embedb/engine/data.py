@@ -218,6 +218,13 @@ class DataOperations:
         count = store.delete(keys) if len(keys) else 0
         return {"delete_count": count}
 
+    def truncate_collection(self, collection_name: str) -> None:
+        info = self.metadata.info(collection_name)
+        store = self.metadata.store(info)
+        _, keys = select_rows(store.snapshot(), None, None)
+        if len(keys):
+            store.delete(keys)
+
     def _keys(self, info: CollectionInfo, ids: Any) -> np.ndarray:
         """Primary keys from user input, typed for the collection; raise ``DataError`` on wrong types."""
         primary = info.schema.primary

@@ -111,6 +111,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("alter_collection_properties", "/v1/collections/alter_properties", rq.AlterPropertiesRequest, rq.NullResult),
     Operation("drop_collection_properties", "/v1/collections/drop_properties", rq.DropPropertiesRequest, rq.NullResult),
     Operation("alter_collection_field", "/v1/collections/alter_field", rq.AlterFieldRequest, rq.NullResult),
+    Operation("truncate_collection", "/v1/collections/truncate", rq.CollectionRequest, rq.NullResult),
     Operation("flush", "/v1/collections/flush", rq.CollectionRequest, rq.NullResult),
     Operation("compact", "/v1/collections/compact", rq.CollectionRequest, rq.ObjectResult),
     # indexes

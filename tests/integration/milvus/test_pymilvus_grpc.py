@@ -454,3 +454,12 @@ def test_alter_index_properties_and_fields(client: MilvusClient) -> None:
     assert title["params"]["max_length"] == 500
     with pytest.raises(MilvusException, match="only max_length"):
         client.alter_collection_field(name, field_name="title", field_params={"dim": 3})
+
+
+def test_truncate_collection(client: MilvusClient) -> None:
+    name = unique("truncate")
+    client.create_collection(name, dimension=DIM)
+    client.insert(name, [{"id": i, "vector": v.tolist()} for i, v in enumerate(vectors(5))])
+    client.truncate_collection(name)
+    assert client.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"] == 0
+    assert client.has_collection(name)

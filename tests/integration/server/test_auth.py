@@ -37,6 +37,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "alter_collection_field": {"collection_name": "{s}", "field_name": "title", "field_params": {"max_length": 9}},
     "alter_index_properties": {"collection_name": "{s}", "index_name": "vector", "properties": {"a": 1}},
     "drop_index_properties": {"collection_name": "{s}", "index_name": "vector", "property_keys": ["a"]},
+    "truncate_collection": {"collection_name": "{s}"},
     "load_collection": {"collection_name": "{c}"},
     "release_collection": {"collection_name": "{s}"},
     "get_load_state": {"collection_name": "{c}"},

@@ -134,6 +134,13 @@ class AdminRpcs(RpcBase):
 
         return self._status(request, context, work)
 
+    def TruncateCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def work(call: Call) -> Any:
+            call.run("truncate_collection", collection_name=request.collection_name)
+            return milvus_pb2.TruncateCollectionResponse(status=ok())
+
+        return self._serve(request, context, milvus_pb2.TruncateCollectionResponse, work)
+
     def RenameCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(call: Call) -> None:
             if request.newDBName not in ("", request.db_name or DEFAULT_DATABASE):

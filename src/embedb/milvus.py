@@ -202,11 +202,16 @@ class IndexParams:
 
 
 def _keyword_names(method: Callable[..., Any]) -> frozenset[str] | None:
-    """The keyword arguments ``method`` takes (None when it takes any)."""
-    parameters = inspect.signature(method).parameters.values()
+    """The keyword arguments ``method`` takes (None when it takes any); read once per function, not per call."""
+    return _keywords_of(getattr(method, "__func__", method))
+
+
+@functools.cache
+def _keywords_of(function: Callable[..., Any]) -> frozenset[str] | None:
+    parameters = inspect.signature(function).parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
         return None
-    return frozenset(p.name for p in parameters if p.kind is not inspect.Parameter.VAR_POSITIONAL)
+    return frozenset(p.name for p in parameters if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.POSITIONAL_ONLY) and p.name != "self")
 
 
 def _with_order_by(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -118,7 +118,7 @@ class SearchIterator:
         self._anns_field = anns_field
         self._search = search
         self._primary: str = described["primary_field"]
-        self._lower_is_closer = _field_metric(described, anns_field) == "L2"
+        self._lower_is_closer = _field_metric(described, anns_field) in ("L2", "HAMMING", "JACCARD")
         self._boundary: float | None = None  # the distance of the last hit returned so far
         self._at_boundary: list[Any] = []  # ids returned at exactly that distance
         self._closed = False

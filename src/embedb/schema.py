@@ -33,7 +33,6 @@ AUTO_ID_TEXT_LENGTH = 19  # a generated VARCHAR key: a positive 64-bit number in
 # Milvus data types EmbeDB does not store yet: naming one is an ``UnsupportedTypeError``, not a bare AttributeError.
 MILVUS_TYPES_NOT_SUPPORTED = frozenset(
     {
-        "BINARY_VECTOR",
         "SPARSE_FLOAT_VECTOR",
         "TIMESTAMPTZ",
         "GEOMETRY",
@@ -69,6 +68,8 @@ class DataType(enum.IntEnum, metaclass=_DataTypeMeta):
     VARCHAR = 21
     ARRAY = 22
     JSON = 23
+    # Bits, given and returned packed (dim / 8 bytes, most significant bit first); stored one float32 0/1 per bit.
+    BINARY_VECTOR = 100
     FLOAT_VECTOR = 101
     # Stored as float32 holding exactly the values the narrower type can hold (docs/milvus-compatibility.md).
     FLOAT16_VECTOR = 102
@@ -110,7 +111,9 @@ class DataType(enum.IntEnum, metaclass=_DataTypeMeta):
 
 
 _INTEGER_TYPES = frozenset({DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64})
-_VECTOR_TYPES = frozenset({DataType.FLOAT_VECTOR, DataType.FLOAT16_VECTOR, DataType.BFLOAT16_VECTOR, DataType.INT8_VECTOR})
+_VECTOR_TYPES = frozenset(
+    {DataType.FLOAT_VECTOR, DataType.FLOAT16_VECTOR, DataType.BFLOAT16_VECTOR, DataType.INT8_VECTOR, DataType.BINARY_VECTOR}
+)
 
 INTEGER_BOUNDS: dict[DataType, tuple[int, int]] = {
     DataType.INT8: (-(2**7), 2**7 - 1),
@@ -152,6 +155,8 @@ class MetricType(enum.StrEnum):
     COSINE = "COSINE"  # similarity, larger is closer
     IP = "IP"  # inner product, larger is closer
     L2 = "L2"  # squared Euclidean distance, smaller is closer
+    HAMMING = "HAMMING"  # differing bits (BINARY_VECTOR), smaller is closer
+    JACCARD = "JACCARD"  # 1 - |a and b| / |a or b| (BINARY_VECTOR), smaller is closer
 
     @classmethod
     def parse(cls, value: MetricType | str) -> MetricType:
@@ -159,7 +164,22 @@ class MetricType(enum.StrEnum):
             return value
         if isinstance(value, str) and value.strip().upper() in cls.__members__:
             return cls[value.strip().upper()]
-        raise SchemaError(f"unknown metric type {value!r}; allowed: COSINE, IP, L2")
+        raise SchemaError(f"unknown metric type {value!r}; allowed: {', '.join(cls.__members__)}")
+
+    @property
+    def is_binary(self) -> bool:
+        """A metric of BINARY_VECTOR fields (and only of them)."""
+        return self in (MetricType.HAMMING, MetricType.JACCARD)
+
+    @property
+    def negated(self) -> bool:
+        """Scored as a negated squared distance inside the query layer: L2, and HAMMING (L2 over 0/1 bits)."""
+        return self in (MetricType.L2, MetricType.HAMMING)
+
+    @property
+    def smaller_is_closer(self) -> bool:
+        """Whether the distance Milvus returns grows with dissimilarity."""
+        return self in (MetricType.L2, MetricType.HAMMING, MetricType.JACCARD)
 
 
 def check_name(name: object, *, kind: str) -> str:
@@ -250,7 +270,13 @@ class FieldSchema:
                 raise SchemaError(f"{where}: {dtype.name} needs dim in 1..{MAX_DIMENSION}, got {self.dim!r}")
             if self.model is not None and dtype is not DataType.FLOAT_VECTOR:
                 raise SchemaError(f"{where}: a model-bound field is a FLOAT_VECTOR")
-            metric = MetricType.parse(self.metric_type or MetricType.COSINE)
+            binary = dtype is DataType.BINARY_VECTOR
+            metric = MetricType.parse(self.metric_type or (MetricType.HAMMING if binary else MetricType.COSINE))
+            if metric.is_binary != binary:
+                allowed = "HAMMING or JACCARD" if binary else "COSINE, IP or L2"
+                raise SchemaError(f"{where}: a {dtype.name} field uses {allowed}, not {metric.value}")
+            if binary and self.dim is not None and self.dim % 8:
+                raise SchemaError(f"{where}: a BINARY_VECTOR's dim counts bits and must be a multiple of 8, got {self.dim}")
             field_ = replace(field_, metric_type=metric)
             if self.nullable:
                 raise SchemaError(f"{where}: vector fields cannot be nullable")
@@ -425,7 +451,7 @@ class CollectionSchema:
         if len(primaries) != 1:
             raise SchemaError(f"a schema needs exactly one primary key field, found {len(primaries)}: {primaries}")
         if not any(f.dtype.is_vector for f in fields):
-            raise SchemaError("a schema needs at least one vector field (FLOAT_VECTOR, FLOAT16_VECTOR, BFLOAT16_VECTOR or INT8_VECTOR)")
+            raise SchemaError("a schema needs at least one vector field (FLOAT_VECTOR, FLOAT16_VECTOR, BFLOAT16_VECTOR, INT8_VECTOR or BINARY_VECTOR)")
         for flag, what in (("is_partition_key", "partition key"), ("is_clustering_key", "clustering key")):
             keys = [f.name for f in fields if getattr(f, flag)]
             if len(keys) > 1:

@@ -66,8 +66,8 @@ class FaissIndex:
     def __init__(self, spec: IndexSpec, dim: int) -> None:
         self.spec = spec
         self.dim = dim
-        self._metric = faiss.METRIC_L2 if spec.metric is MetricType.L2 else faiss.METRIC_INNER_PRODUCT
-        self._negate = spec.metric is MetricType.L2
+        self._metric = faiss_metric(spec.metric)
+        self._negate = spec.metric.negated
         self._index: Any = None
         self._graph: Any = None  # the native kernel's view of an HNSW graph, when it is there
         self._nbytes = 0
@@ -89,14 +89,14 @@ class FaissIndex:
         self.spec = spec
         p = spec.params
         kind = spec.index_type
-        if kind == "FLAT":
+        if kind in ("FLAT", "BIN_FLAT"):
             return faiss.IndexFlat(self.dim, self._metric)
         if kind == "HNSW":
             graph = faiss.IndexHNSWFlat(self.dim, p["M"], self._metric)
             graph.hnsw.efConstruction = p["efConstruction"]
             return faiss.IndexIDMap(graph)  # nodes are added out of order (see the module docstring)
         quantizer = faiss.IndexFlat(self.dim, self._metric)
-        if kind == "IVF_FLAT":
+        if kind in ("IVF_FLAT", "BIN_IVF_FLAT"):
             index = faiss.IndexIVFFlat(quantizer, self.dim, p["nlist"], self._metric)
         elif kind == "IVF_SQ8":
             index = faiss.IndexIVFScalarQuantizer(quantizer, self.dim, p["nlist"], faiss.ScalarQuantizer.QT_8bit, self._metric)
@@ -148,7 +148,7 @@ class FaissIndex:
                         cached = self._plain_params.setdefault(ef, faiss.SearchParametersHNSW(efSearch=ef))
                 return cached
             return faiss.SearchParametersHNSW(efSearch=ef, sel=selector)
-        if kind.startswith("IVF_"):
+        if "IVF_" in kind:
             nprobe = int(params.get("nprobe", 8))
             if selector is None:
                 cached = self._plain_params.get(nprobe)
@@ -238,9 +238,16 @@ def _view(vector: Any) -> np.ndarray:
     return faiss.rev_swig_ptr(vector.data(), vector.size())
 
 
+def faiss_metric(metric: MetricType) -> int:
+    """Faiss's metric for ours: HAMMING is L2 over 0/1 bits, and Faiss's Jaccard is the similarity over them."""
+    if metric is MetricType.JACCARD:
+        return int(faiss.METRIC_Jaccard)
+    return int(faiss.METRIC_L2 if metric.negated else faiss.METRIC_INNER_PRODUCT)
+
+
 def native_graph(index: Any, metric: MetricType) -> Any:
     """The native kernel over an HNSW index (an ``IndexIDMap`` of one, or a bare one from older files), or None."""
-    if NativeGraph is None:
+    if NativeGraph is None or metric.is_binary:
         return None
     owner, labels = index, None  # the object that owns every array below (a downcast view does not)
     if isinstance(index, faiss.IndexIDMap):

@@ -200,8 +200,8 @@ def _flatten(search_params: Mapping[str, Any], metric: MetricType, field_name: s
 def range_bounds(params: Mapping[str, Any], metric: MetricType) -> tuple[float, float] | None:
     """Milvus range search as score bounds (low, high], or None; raise ``InvalidArgumentError`` on bad values.
 
-    IP/COSINE keep ``radius < distance <= range_filter``; L2 keeps
-    ``range_filter <= distance < radius`` (squared distances, as returned).
+    IP/COSINE keep ``radius < distance <= range_filter``; L2, HAMMING and JACCARD
+    keep ``range_filter <= distance < radius`` (distances as returned).
     """
     radius = params.get("radius")
     range_filter = params.get("range_filter")
@@ -216,10 +216,11 @@ def range_bounds(params: Mapping[str, Any], metric: MetricType) -> tuple[float, 
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise InvalidArgumentError(f"search parameter {name} must be a finite number, got {value!r}", parameter=name)
         values[name] = float(value)
-    if metric is MetricType.L2:
+    if metric.smaller_is_closer:
         if "range_filter" in values and not values["range_filter"] < values["radius"]:
-            raise InvalidArgumentError("for L2, range_filter must be smaller than radius", parameter="range_filter")
-        return -values["radius"], -values.get("range_filter", -math.inf)
+            raise InvalidArgumentError(f"for {metric.value}, range_filter must be smaller than radius", parameter="range_filter")
+        offset = 1.0 if metric is MetricType.JACCARD else 0.0  # JACCARD scores are 1 - distance, the others -distance
+        return offset - values["radius"], offset - values.get("range_filter", -math.inf)
     if "range_filter" in values and not values["range_filter"] > values["radius"]:
         raise InvalidArgumentError(f"for {metric.value}, range_filter must be larger than radius", parameter="range_filter")
     return values["radius"], values.get("range_filter", math.inf)

@@ -3,9 +3,10 @@
 An index covers the rows of one vector column of one sealed segment; its row
 numbers are the segment's row numbers, so a hit needs no id translation. The
 kernels come from libraries made for it (DESIGN.md): Faiss for FLAT, HNSW,
-IVF_FLAT, IVF_SQ8 and IVF_PQ, and hnswlib (``HNSWLIB``) and Annoy (``ANNOY``)
+IVF_FLAT, IVF_SQ8 and IVF_PQ (BIN_FLAT and BIN_IVF_FLAT for BINARY_VECTOR
+fields, Faiss over their 0/1 bits), and hnswlib (``HNSWLIB``) and Annoy (``ANNOY``)
 as optional adapters. ``AUTOINDEX`` resolves to HNSW (M=16, efConstruction=200)
-and the resolved spec is what gets stored, so a user can see what was picked.
+(BIN_FLAT for a binary metric) and the resolved spec is what gets stored, so a user can see what was picked.
 Vectors for COSINE arrive normalised (build and queries), so COSINE is inner
 product inside every kernel. Scores are "higher is closer", as in
 ``embedb.query.exact``: similarity for IP/COSINE, negated squared distance for L2.
@@ -170,6 +171,10 @@ INDEX_TYPES: dict[str, IndexType] = {
             "Faiss IndexHNSWFlat: a graph, best recall per query time",
         ),
         IndexType("IVF_FLAT", "faiss", "embedb.index.faiss_index", "FaissIndex", (_NLIST,), (_NPROBE,), "Faiss IndexIVFFlat"),
+        IndexType("BIN_FLAT", "faiss", "embedb.index.faiss_index", "FaissIndex", (), (), "exact search over a BINARY_VECTOR field"),
+        IndexType(
+            "BIN_IVF_FLAT", "faiss", "embedb.index.faiss_index", "FaissIndex", (_NLIST,), (_NPROBE,), "Faiss IVF over a BINARY_VECTOR field"
+        ),
         IndexType(
             "IVF_SQ8", "faiss", "embedb.index.faiss_index", "FaissIndex", (_NLIST,), (_NPROBE,), "Faiss IndexIVFScalarQuantizer (8 bit)"
         ),
@@ -219,13 +224,20 @@ def resolve_spec(index_type: str, metric: MetricType, params: Mapping[str, Any] 
     name = index_type.strip().upper()
     given = dict(params or {})
     given.pop("metric_type", None)
-    if name == AUTOINDEX:
+    if name == AUTOINDEX and metric.is_binary:
+        name = "BIN_FLAT"
+    elif name == AUTOINDEX:
         name = str(AUTOINDEX_SPEC["index_type"])
         given = {**AUTOINDEX_SPEC["params"], **given}
     kind = INDEX_TYPES.get(name)
     if kind is None:
         allowed = ", ".join([AUTOINDEX, *INDEX_TYPES])
         raise InvalidArgumentError(f"unknown index_type {index_type!r}; allowed: {allowed}", parameter="index_type")
+    if name.startswith("BIN_") != metric.is_binary:
+        allowed = "BIN_FLAT or BIN_IVF_FLAT" if metric.is_binary else "an index type other than BIN_FLAT and BIN_IVF_FLAT"
+        raise InvalidArgumentError(
+            f"index type {name} does not fit a field with metric {metric.value}: use {allowed}", parameter="index_type"
+        )
     rules = {rule.name: rule for rule in kind.build_params}
     unknown = sorted(set(given) - set(rules))
     if unknown:
@@ -281,7 +293,7 @@ def default_search_params(spec: IndexSpec, k: int) -> dict[str, int]:
     """What a search uses when the request names no parameter for this index type."""
     if spec.index_type in ("HNSW", "HNSWLIB"):
         return {"ef": max(k, DEFAULT_EF)}
-    if spec.index_type.startswith("IVF_"):
+    if "IVF_" in spec.index_type:
         return {"nprobe": _NPROBE.default or 8}
     if spec.index_type == "ANNOY":
         return {"search_k": -1}

@@ -9,6 +9,9 @@ JSON by default, with three additions:
   unpacked into a NumPy array before the backend sees it. Reads (get, query,
   search) return vector fields packed as float32 when the request asks for
   ``vector_encoding=base64``. Packing is exact: the same bits come back.
+  ``bytes`` (a BINARY_VECTOR's packed bits) travel the same way with dtype
+  ``"bytes"`` and come back as ``bytes``; a plain JSON list of byte values
+  (0..255) is accepted for a binary vector too.
 - **Arrow IPC.** ``insert``/``upsert`` also accept an Arrow IPC stream
   (``application/vnd.apache.arrow.stream``) as the whole body.
 - **Non-finite floats** are written as ``NaN``/``Infinity`` (Python's JSON
@@ -39,6 +42,7 @@ from embedb.errors import DataError
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 PACKED_KEYS = frozenset({"dtype", "shape", "b64"})
 PACKED_DTYPES = frozenset({"float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"})
+BYTES = "bytes"  # the dtype of a packed ``bytes`` value
 MAX_PACKED_DIMS = 2
 MAX_PACKED_AXIS = 2**31 - 1
 MAX_JSON_DEPTH = 128
@@ -53,16 +57,22 @@ def pack_array(array: np.ndarray) -> dict[str, Any]:
     return {"dtype": name, "shape": list(array.shape), "b64": base64.b64encode(little.tobytes()).decode("ascii")}
 
 
+def pack_bytes(value: bytes | bytearray | memoryview) -> dict[str, Any]:
+    """A bytes value as a packed JSON object (dtype ``bytes``, its length as the shape)."""
+    raw = bytes(value)
+    return {"dtype": BYTES, "shape": [len(raw)], "b64": base64.b64encode(raw).decode("ascii")}
+
+
 def is_packed(value: Any) -> bool:
     """Whether ``value`` is a packed-array object (exactly the keys dtype, shape, b64)."""
     return isinstance(value, Mapping) and len(value) == len(PACKED_KEYS) and PACKED_KEYS.issuperset(value)
 
 
-def unpack_array(packed: Mapping[str, Any]) -> np.ndarray:
-    """The NumPy array a packed object describes; raises ``DataError`` naming what is wrong."""
+def unpack_array(packed: Mapping[str, Any]) -> Any:
+    """The NumPy array (or ``bytes``, for dtype ``bytes``) a packed object describes; raises ``DataError`` naming what is wrong."""
     dtype, shape, text = packed["dtype"], packed["shape"], packed["b64"]
-    if not isinstance(dtype, str) or dtype not in PACKED_DTYPES:
-        raise DataError(f"packed array: dtype must be one of {sorted(PACKED_DTYPES)}, got {dtype!r}")
+    if not isinstance(dtype, str) or (dtype not in PACKED_DTYPES and dtype != BYTES):
+        raise DataError(f"packed array: dtype must be one of {sorted(PACKED_DTYPES | {BYTES})}, got {dtype!r}")
     if (
         not isinstance(shape, list)
         or not 1 <= len(shape) <= MAX_PACKED_DIMS
@@ -77,6 +87,10 @@ def unpack_array(packed: Mapping[str, Any]) -> np.ndarray:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise DataError("packed array: b64 is not valid base64") from None
+    if dtype == BYTES:
+        if len(shape) != 1 or len(raw) != shape[0]:
+            raise DataError(f"packed bytes: shape {shape} does not match the {len(raw)} bytes b64 holds")
+        return raw
     item = np.dtype(dtype).newbyteorder("<")
     expected = math.prod(shape) * item.itemsize
     if len(raw) != expected:
@@ -99,7 +113,8 @@ def unpack_to_lists(value: Any) -> Any:
     """``value`` with packed objects replaced by plain lists (what the embedded backend returns)."""
     if isinstance(value, dict):
         if is_packed(value):
-            return unpack_array(value).tolist()
+            unpacked = unpack_array(value)
+            return unpacked if isinstance(unpacked, bytes) else unpacked.tolist()
         return {key: unpack_to_lists(item) for key, item in value.items()}
     if isinstance(value, list):
         return [unpack_to_lists(item) for item in value]
@@ -119,7 +134,7 @@ def pack_row_vectors(rows: list[dict[str, Any]], vector_fields: Sequence[str]) -
 def to_wire(value: Any) -> Any:
     """A JSON-ready copy of what a caller handed the client: NumPy arrays packed, schemas as dicts.
 
-    Raises ``DataError`` for values JSON cannot carry (bytes, sets, arbitrary objects)
+    Raises ``DataError`` for values JSON cannot carry (sets, arbitrary objects)
     and for lists and dicts nested past ``MAX_JSON_DEPTH`` levels in the request body,
     which is one level more (the server would refuse the body).
     """
@@ -129,6 +144,8 @@ def to_wire(value: Any) -> Any:
 def _to_wire(value: Any, depth: int) -> Any:
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return pack_bytes(value)
     if isinstance(value, np.ndarray):
         if value.dtype.name in PACKED_DTYPES and 1 <= value.ndim <= MAX_PACKED_DIMS:
             return pack_array(value)
@@ -166,11 +183,18 @@ def dumps(value: Any) -> bytes:
     Text UTF-8 cannot hold (a lone surrogate, such as an error message quoting
     bad input) is written as a ``\\u`` escape rather than failing.
     """
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=True, default=_packed_bytes)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=True, allow_nan=True).encode("ascii")
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=True, allow_nan=True, default=_packed_bytes).encode("ascii")
+
+
+def _packed_bytes(value: Any) -> Any:
+    """``json.dumps``'s fallback: bytes (a binary vector read back) as a packed object; anything else is an error."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return pack_bytes(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def loads(data: bytes | str) -> Any:

@@ -1,8 +1,9 @@
 """Exact k-nearest-neighbour search over one segment: the oracle every ANN index is measured against.
 
 Scores are "higher is closer" inside the query layer: the similarity for IP and
-COSINE, the negated squared distance for L2 (``distances_for_output`` turns them
-back into what Milvus returns). Work is blocked so that a batch of queries
+COSINE, the negated squared distance for L2 and HAMMING (over 0/1 bits the
+squared distance is the number of differing bits), the Jaccard similarity for
+JACCARD (``distances_for_output`` turns them back into what Milvus returns). Work is blocked so that a batch of queries
 against millions of rows never allocates more than about 128 MB at once, and
 stays one BLAS matrix product per block.
 """
@@ -46,7 +47,11 @@ def score_block(queries: np.ndarray, vectors: np.ndarray, norms: np.ndarray, met
     scores = queries @ vectors.T
     if metric is MetricType.COSINE:
         scores /= np.where(norms == 0, 1, norms)[None, :]
-    elif metric is MetricType.L2:
+    elif metric is MetricType.JACCARD:
+        # over 0/1 bits: q.x counts the bits both have, |x|^2 the bits x has
+        union = np.rint(norms * norms)[None, :] + np.einsum("ij,ij->i", queries, queries)[:, None] - scores
+        scores /= np.where(union == 0, 1, union)
+    elif metric.negated:
         # -(|q|^2 - 2 q.x + |x|^2): higher is closer
         scores *= 2
         scores -= (norms * norms)[None, :]
@@ -130,7 +135,11 @@ def exact_search(
 
 
 def distances_for_output(scores: np.ndarray, metric: MetricType) -> np.ndarray:
-    """What Milvus calls distance: the similarity for IP/COSINE, the squared distance for L2."""
-    if metric is MetricType.L2:
+    """What Milvus calls distance: the similarity for IP/COSINE, the squared distance for L2, bits for HAMMING, 1 - similarity for JACCARD."""
+    if metric is MetricType.HAMMING:
+        return np.rint(np.maximum(-scores, 0.0))  # whole bits (Faiss's expanded L2 can be off by float rounding)
+    if metric.negated:
         return np.maximum(-scores, 0.0)
+    if metric is MetricType.JACCARD:
+        return np.clip(1.0 - scores, 0.0, 1.0)
     return scores

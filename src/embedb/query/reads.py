@@ -22,6 +22,7 @@ from embedb.query.exact import NO_ROW
 from embedb.query.filters import IndexTerm, SortedColumn
 from embedb.schema import DYNAMIC_FIELD_NAME, CollectionSchema, DataType
 from embedb.storage import SegmentData, SegmentView, Snapshot
+from embedb.storage.binary_vectors import packed
 
 
 class RowFilter(Protocol):
@@ -208,6 +209,7 @@ def project(snapshot: Snapshot, refs: RowRefs, plan: OutputPlan, schema: Collect
     if count == 0:
         return out
     json_fields = {f.name for f in schema.scalar_fields if f.dtype is DataType.JSON}
+    binary_fields = {f.name for f in schema.vector_fields if f.dtype is DataType.BINARY_VECTOR}
     columns = list(plan.scalars) + ([DYNAMIC_FIELD_NAME] if plan.wants_dynamic else [])
     for position in np.unique(refs.segments):
         where = np.nonzero(refs.segments == position)[0]
@@ -236,7 +238,8 @@ def project(snapshot: Snapshot, refs: RowRefs, plan: OutputPlan, schema: Collect
                     out[slot][name] = None
                 continue
             matrix = np.asarray(column[rows])
-            for slot, vector in zip(where.tolist(), matrix.tolist(), strict=True):
+            vectors = packed(matrix) if name in binary_fields else matrix.tolist()
+            for slot, vector in zip(where.tolist(), vectors, strict=True):
                 out[slot][name] = vector
     for name, value in plan.constants:
         for row in out:

@@ -59,7 +59,7 @@ class CostModel:
         kind = index.spec.index_type
         if kind in ("HNSW", "HNSWLIB"):
             return nq * self.hnsw_per_ef * float(params["ef"])
-        if kind.startswith("IVF_"):
+        if "IVF_" in kind:
             nlist = index.spec.params["nlist"]
             return nq * (nlist + float(params["nprobe"]) * n / nlist * self.ivf_per_code)
         return nq * float(n)  # FLAT and ANNOY: a scan's worth
@@ -75,7 +75,7 @@ def widen(index: VectorIndex, params: Mapping[str, Any], k: int, count: int, n: 
     wanted = WIDEN * k * n / max(count, 1)
     if kind in ("HNSW", "HNSWLIB"):
         widened["ef"] = int(min(MAX_EF, max(int(params.get("ef", k)), k, math.ceil(wanted))))
-    elif kind.startswith("IVF_"):
+    elif "IVF_" in kind:
         nlist = index.spec.params["nlist"]
         per_list = n / nlist
         widened["nprobe"] = int(min(nlist, max(int(params.get("nprobe", 1)), math.ceil(wanted / per_list))))

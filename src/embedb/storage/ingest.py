@@ -33,6 +33,7 @@ from embedb.schema import (
     MetricType,
     lone_surrogate_at,
 )
+from embedb.storage.binary_vectors import binary_queries, bits_from_packed
 from embedb.storage.records import RowBatch, primary_key_array
 
 Columns = dict[str, Any]
@@ -462,7 +463,7 @@ def check_vectors(field: FieldSchema, value: Any, n: int, prepared: PreparedRows
     if value is _MISSING or value is None:
         raise DataError(f"missing vector field {field.name!r}", field=field.name)
     dim = int(field.dim or 0)
-    matrix = _as_matrix(field, value, dim)
+    matrix = bits_from_packed(field, value, "row") if field.dtype is DataType.BINARY_VECTOR else _as_matrix(field, value, dim)
     if matrix.shape[0] != n:
         raise DataError(f"field {field.name!r} has {matrix.shape[0]} vectors for {n} rows", field=field.name)
     if not np.isfinite(matrix).all():
@@ -540,6 +541,8 @@ def _numbers_only(field: FieldSchema, items: list[Any]) -> np.ndarray:
 
 def check_query_vectors(field: FieldSchema, data: Any) -> np.ndarray:
     """Search vectors: one vector or a batch, as an (nq, dim) float32 matrix; refuse NaN, inf and wrong sizes."""
+    if field.dtype is DataType.BINARY_VECTOR:
+        return binary_queries(field, data)
     if type(data) is np.ndarray and data.dtype == np.float32 and data.ndim == 2 and data.shape[1] == field.dim and data.flags.c_contiguous:
         matrix = data  # the common case, on every search: already what _as_matrix returns
         if np.count_nonzero(np.isfinite(matrix)) != matrix.size:  # .all() costs twice as much per call

@@ -207,10 +207,10 @@ def test_errors_carry_milvus_codes_and_name_the_problem(client: MilvusClient, mi
 
     schema = MilvusClient.create_schema()
     schema.add_field("id", DataType.INT64, is_primary=True)
-    schema.add_field("bits", DataType.BINARY_VECTOR, dim=64)
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
     with pytest.raises(MilvusException) as unsupported:
-        client.create_collection(unique("binary"), schema=schema)
-    assert "BINARY_VECTOR" in unsupported.value.message and "not supported" in unsupported.value.message
+        client.create_collection(unique("sparse"), schema=schema)
+    assert "SPARSE_FLOAT_VECTOR" in unsupported.value.message and "not supported" in unsupported.value.message
 
     elsewhere = MilvusClient(uri=milvus_server.uri, token=milvus_server.tokens["admin"], db_name="analytics")
     with pytest.raises(MilvusException) as database:
@@ -463,3 +463,24 @@ def test_truncate_collection(client: MilvusClient) -> None:
     client.truncate_collection(name)
     assert client.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"] == 0
     assert client.has_collection(name)
+
+
+@pytest.mark.parametrize("metric", ["HAMMING", "JACCARD"])
+def test_binary_vectors_travel_packed_and_rank_by_their_metric(client: MilvusClient, metric: str) -> None:
+    name = unique("bits")
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("bits", DataType.BINARY_VECTOR, dim=64)
+    index = client.prepare_index_params()
+    index.add_index("bits", index_type="BIN_IVF_FLAT", metric_type=metric, params={"nlist": 4})
+    client.create_collection(name, schema=schema, index_params=index)
+    bits = np.random.default_rng(3).random((200, 64)) < 0.4
+    client.insert(name, [{"id": i, "bits": np.packbits(row).tobytes()} for i, row in enumerate(bits)])
+    query = bits[7]
+    hits = client.search(name, [np.packbits(query).tobytes()], limit=5, search_params={"params": {"nprobe": 4}})
+    both, either = (bits & query).sum(axis=1), (bits | query).sum(axis=1)
+    expected = (bits != query).sum(axis=1) if metric == "HAMMING" else 1 - both / either
+    assert hits[0][0]["id"] == 7
+    assert [hit["distance"] for hit in hits[0]] == pytest.approx(np.sort(expected)[:5].tolist(), abs=1e-6)
+    stored = client.get(name, ids=[7], output_fields=["bits"])[0]["bits"]
+    assert bytes(stored[0] if isinstance(stored, list) else stored) == np.packbits(query).tobytes()

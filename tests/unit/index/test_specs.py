@@ -20,7 +20,8 @@ def test_autoindex_is_hnsw_with_sound_defaults() -> None:
 def test_every_type_resolves_with_its_defaults() -> None:
     for name in INDEX_TYPES:
         params = {"m": 4} if name == "IVF_PQ" else {}
-        spec = resolve_spec(name, MetricType.IP, params, dim=16)
+        metric = MetricType.HAMMING if name.startswith("BIN_") else MetricType.IP
+        spec = resolve_spec(name, metric, params, dim=16)
         assert spec.index_type == name and IndexSpec.from_dict(spec.to_dict()) == spec
 
 

@@ -76,8 +76,13 @@ def test_to_wire_converts_what_users_hand_the_client() -> None:
     params = IndexParams()
     params.add_index("v", "HNSW", params={"M": 8})
     assert wire.to_wire(params)[0]["params"] == {"M": 8}
-    with pytest.raises(DataError, match="bytes"):
-        wire.to_wire(b"raw")
+    packed_bytes = wire.to_wire(b"raw\x00\xff")
+    assert wire.is_packed(packed_bytes) and wire.unpack_to_lists([packed_bytes]) == [b"raw\x00\xff"]
+    assert wire.loads(wire.dumps({"v": b"\x01"}))["v"] == packed_bytes | {"shape": [1], "b64": "AQ=="}
+    with pytest.raises(DataError, match="set"):
+        wire.to_wire({1, 2})
+    with pytest.raises(DataError, match="packed bytes"):
+        wire.unpack_array({"dtype": "bytes", "shape": [3], "b64": "AQ=="})
 
 
 def test_dumps_writes_non_finite_floats_instead_of_failing() -> None:

@@ -75,6 +75,11 @@ def _vector_values(field: schema_pb2.FieldData, name: str) -> np.ndarray:
     vectors = field.vectors
     kind = vectors.WhichOneof("data")
     dim = int(vectors.dim)
+    if kind == "binary_vector":  # packed bits: dim / 8 bytes per row, unpacked by the contract's ingest
+        width = dim // 8
+        if dim <= 0 or dim % 8 or len(vectors.binary_vector) % width:
+            raise DataError(f"field {name!r}: {len(vectors.binary_vector)} bytes do not split into {dim}-bit vectors", field=name)
+        return np.frombuffer(vectors.binary_vector, dtype=np.uint8).reshape(-1, width)
     if kind == "float_vector":
         flat = np.asarray(vectors.float_vector.data, dtype=np.float32)
     elif kind in _PACKED_VECTORS:
@@ -186,6 +191,8 @@ def query_vectors(data: bytes) -> list[Any]:
         if any(len(value) % 4 for value in placeholder.values):
             raise DataError("a float32 query vector must be a whole number of 4-byte floats")
         return [np.frombuffer(value, dtype=np.float32) for value in placeholder.values]
+    if placeholder.type == common_pb2.BinaryVector:
+        return [bytes(value) for value in placeholder.values]
     if placeholder.type in _PACKED_PLACEHOLDERS:
         return [unpack_vectors(value, _PACKED_PLACEHOLDERS[placeholder.type], "a query vector") for value in placeholder.values]
     if placeholder.type == common_pb2.VarChar:
@@ -245,6 +252,9 @@ def field_column(field: FieldSchema, values: Sequence[Any]) -> schema_pb2.FieldD
     if field.dtype.is_vector:
         dim = int(field.dim or 0)
         message.vectors.dim = dim
+        if field.dtype is DataType.BINARY_VECTOR:  # rows arrive packed (bytes)
+            message.vectors.binary_vector = b"".join(bytes(value) for value in values)
+            return message
         flat = np.asarray(values, dtype=np.float32).reshape(-1) if len(values) else np.empty(0, np.float32)
         packed = _PACKED_FIELD.get(field.dtype)
         if packed is None:

@@ -278,8 +278,8 @@ class FieldSchema:
             if binary and self.dim is not None and self.dim % 8:
                 raise SchemaError(f"{where}: a BINARY_VECTOR's dim counts bits and must be a multiple of 8, got {self.dim}")
             field_ = replace(field_, metric_type=metric)
-            if self.nullable:
-                raise SchemaError(f"{where}: vector fields cannot be nullable")
+            if self.nullable and self.model is not None:
+                raise SchemaError(f"{where}: a model-bound vector field cannot be nullable (its model embeds every row)")
             if self.is_primary:
                 raise SchemaError(f"{where}: a vector field cannot be the primary key")
             if self.source is not None and self.model is None:

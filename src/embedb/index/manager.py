@@ -72,20 +72,31 @@ class SegmentIndexStatus:
 
 
 class NormalizedRows:
-    """Rows of a vector column divided by their stored norms, chunk by chunk (COSINE builds no full copy)."""
+    """Rows of a vector column as an index is built from them, chunk by chunk (no full copy).
 
-    def __init__(self, vectors: np.ndarray, norms: np.ndarray) -> None:
+    COSINE rows are divided by their stored norms; a null vector (a NaN row,
+    never returned by a search) is indexed as zeros.
+    """
+
+    def __init__(self, vectors: np.ndarray, norms: np.ndarray, *, normalize: bool = True) -> None:
         self._vectors = vectors
         self._norms = norms
+        self._normalize = normalize
 
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self._vectors.shape)
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        rows = np.asarray(self._vectors[key], dtype=np.float32)
+        rows: np.ndarray = np.asarray(self._vectors[key], dtype=np.float32)
         norms = np.asarray(self._norms[key], dtype=np.float32)
-        return rows / np.where(norms == 0, 1, norms)[:, None]
+        null = np.isnan(norms)
+        if self._normalize:
+            rows = rows / np.where((norms == 0) | null, 1, norms)[:, None]
+        if null.any():
+            rows = rows.copy()  # never write into the segment's (memory-mapped) column
+            rows[null] = 0
+        return rows
 
 
 def field_of_key(key: str, fields: dict[str, int]) -> str | None:
@@ -405,8 +416,8 @@ class IndexService:
         data = view.data
         rows = data.num_rows
         vectors: Any = data.vectors[key]
-        if definition.spec.metric is MetricType.COSINE:
-            vectors = NormalizedRows(data.vectors[key], data.norms[key])
+        if definition.spec.metric is MetricType.COSINE or np.isnan(data.norms[key]).any():
+            vectors = NormalizedRows(data.vectors[key], data.norms[key], normalize=definition.spec.metric is MetricType.COSINE)
         index = make_index(definition.spec, int(data.vectors[key].shape[1]))
         collection.set_status(segment_id, key, SegmentIndexStatus(BuildState.BUILDING, rows))
 

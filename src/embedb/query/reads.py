@@ -238,7 +238,9 @@ def project(snapshot: Snapshot, refs: RowRefs, plan: OutputPlan, schema: Collect
                     out[slot][name] = None
                 continue
             matrix = np.asarray(column[rows])
-            vectors = packed(matrix) if name in binary_fields else matrix.tolist()
+            vectors: list[Any] = packed(matrix) if name in binary_fields else matrix.tolist()
+            if schema.has_field(name) and schema.field(name).nullable:  # a null vector is stored as NaN
+                vectors = [None if null else vector for vector, null in zip(vectors, np.isnan(matrix[:, 0]).tolist(), strict=True)]
             for slot, vector in zip(where.tolist(), vectors, strict=True):
                 out[slot][name] = vector
     for name, value in plan.constants:

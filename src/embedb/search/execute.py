@@ -18,7 +18,7 @@ import numpy as np
 
 from embedb.query import NO_ROW, RowFilter, exact_search, row_mask, top_k
 from embedb.schema import MetricType
-from embedb.storage import SegmentView, Snapshot
+from embedb.storage import SegmentData, SegmentView, Snapshot
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class SearchRequest:
     queries: np.ndarray  # prepared: float32, unit length for COSINE
     k: int  # offset + limit
     params: Mapping[str, Any] = field(default_factory=dict)
+    nullable: bool = False  # the field may hold null vectors (NaN rows), which no search returns
 
 
 SegmentSearcher = Callable[[SegmentView, SearchRequest, "np.ndarray | None"], tuple[np.ndarray, np.ndarray]]
@@ -40,6 +41,16 @@ def exact_segment_search(view: SegmentView, request: SearchRequest, allowed: np.
     return exact_search(
         request.queries, data.vectors[request.column_key], data.norms[request.column_key], request.metric, request.k, allowed
     )
+
+
+def vectors_present(data: SegmentData, key: str) -> np.ndarray | None:
+    """The rows of a column that hold a vector (a null one is NaN, and so is its norm), or None when all do."""
+    memo_key = ("vectors_present", key)
+    if memo_key not in data.memo:
+        null = np.isnan(data.norms[key])
+        data.memo[memo_key] = ~null if null.any() else None
+    present: np.ndarray | None = data.memo[memo_key]
+    return present
 
 
 def search_snapshot(
@@ -62,6 +73,10 @@ def search_snapshot(
             allowed = None if view.live_count == view.data.num_rows else ~view.deleted
         else:
             allowed = row_mask(view, row_filter, partition_ids)
+        if request.nullable:
+            present = vectors_present(view.data, request.column_key)
+            if present is not None:
+                allowed = present if allowed is None else allowed & present
         if allowed is not None and not allowed.any():
             continue
         scores, rows = searcher(view, request, allowed)

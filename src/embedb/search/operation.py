@@ -153,7 +153,9 @@ class SearchOperation:
         compiled = compile_filter(filter, info.schema, params=filter_params, indexed=self.metadata.indexed_fields(info)) if filter.strip() else None
         partitions = self.metadata.read_partition_ids(info, partition_names)
         plan = self.metadata.output_plan(info, output_fields, default_all=False, bindings=bindings)
-        request = SearchRequest(column_key=key, metric=metric, queries=queries, k=offset + limit, params=options.params)
+        request = SearchRequest(
+            column_key=key, metric=metric, queries=queries, k=offset + limit, params=options.params, nullable=field.nullable
+        )
         snapshot = self.metadata.store(info).snapshot()
         if options.group_by_field is not None:
             group_field = _group_field(info.schema, options.group_by_field)
@@ -256,7 +258,7 @@ class SearchOperation:
         indexes = self.indexes.collection(info)
         index = indexes.lookup(view.data.segment_id, key)
         definition = indexes.definitions.get(field.name)
-        if index is None or definition is None or field.metric_type is None:
+        if index is None or definition is None or field.metric_type is None or field.nullable:
             return None
         if (
             data.dtype != np.float32

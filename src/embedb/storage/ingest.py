@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -79,7 +79,11 @@ def _looks_columnar(data: Mapping[str, Any], schema: CollectionSchema) -> bool:
             value = data[field.name]
             if isinstance(value, np.ndarray):
                 return value.ndim == 2
-            return isinstance(value, (list, tuple)) and len(value) > 0 and _is_sequence_column(value[0])
+            if not isinstance(value, (list, tuple)):
+                return False
+            first = next((item for item in value if item is not None), None)  # a nullable column may start with nulls
+            binary = field.dtype is DataType.BINARY_VECTOR and isinstance(first, (bytes, bytearray, memoryview))
+            return first is not None and (_is_sequence_column(first) or binary)
     nested_ok = {f.name for f in schema.fields if f.dtype in (DataType.ARRAY, DataType.JSON)}
     return bool(data) and all(_is_sequence_column(v) and k not in nested_ok for k, v in data.items())
 
@@ -459,7 +463,15 @@ def _dynamic_column(columns: Columns, extra_columns: list[str], n: int, reserved
 
 
 def check_vectors(field: FieldSchema, value: Any, n: int, prepared: PreparedRows | None = None) -> np.ndarray:
-    """Return the vectors of ``field`` as an (n, dim) C-contiguous float32 matrix; refuse bad ones."""
+    """Return the vectors of ``field`` as an (n, dim) C-contiguous float32 matrix; refuse bad ones.
+
+    A nullable field's null rows (``None``, or the field left out) are rows of
+    NaN: input never holds NaN (it is refused), so NaN marks null in storage.
+    """
+    if field.nullable:
+        nulls = _null_rows(value, n)
+        if nulls is not None:
+            return _with_null_rows(field, value, n, nulls, prepared)
     if value is _MISSING or value is None:
         raise DataError(f"missing vector field {field.name!r}", field=field.name)
     dim = int(field.dim or 0)
@@ -478,6 +490,35 @@ def check_vectors(field: FieldSchema, value: Any, n: int, prepared: PreparedRows
             raise DataError(
                 f"row {row}: field {field.name!r} is a zero vector, which has no direction for COSINE", row=row, field=field.name
             )
+    return matrix
+
+
+def _null_rows(value: Any, n: int) -> np.ndarray | None:
+    """The rows of a nullable vector column that hold no vector, or None when every row holds one."""
+    if value is _MISSING or value is None:
+        return np.ones(n, dtype=bool)
+    if isinstance(value, (pa.Array, pa.ChunkedArray)):
+        return np.asarray(value.is_null().to_numpy(zero_copy_only=False), dtype=bool) if value.null_count else None
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        return None
+    if not isinstance(value, (list, tuple)) and not (isinstance(value, np.ndarray) or _is_pandas_series(value)):
+        return None
+    nulls = np.fromiter((item is None or item is _MISSING for item in value), dtype=bool, count=len(value))
+    return nulls if nulls.any() else None
+
+
+def _with_null_rows(field: FieldSchema, value: Any, n: int, nulls: np.ndarray, prepared: PreparedRows | None) -> np.ndarray:
+    if nulls.size != n:
+        raise DataError(f"field {field.name!r} has {nulls.size} vectors for {n} rows", field=field.name)
+    given = np.nonzero(~nulls)[0]
+    if not given.size:
+        return np.full((n, int(field.dim or 0)), np.nan, dtype=np.float32)
+    # Null rows borrow a given vector for the checks, so that an error names the row as the caller counts them.
+    items = value.to_pylist() if isinstance(value, (pa.Array, pa.ChunkedArray)) else list(value)
+    stand_in = items[int(given[0])]
+    filled = [stand_in if null else item for item, null in zip(items, nulls.tolist(), strict=True)]
+    matrix = check_vectors(replace(field, nullable=False), filled, n, prepared)
+    matrix[nulls] = np.nan
     return matrix
 
 

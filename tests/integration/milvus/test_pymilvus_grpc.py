@@ -484,3 +484,18 @@ def test_binary_vectors_travel_packed_and_rank_by_their_metric(client: MilvusCli
     assert [hit["distance"] for hit in hits[0]] == pytest.approx(np.sort(expected)[:5].tolist(), abs=1e-6)
     stored = client.get(name, ids=[7], output_fields=["bits"])[0]["bits"]
     assert bytes(stored[0] if isinstance(stored, list) else stored) == np.packbits(query).tobytes()
+
+
+def test_nullable_vectors_read_back_as_none_and_are_not_searched(client: MilvusClient) -> None:
+    name = unique("nullable")
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=DIM, nullable=True)
+    index = client.prepare_index_params()
+    index.add_index("v", index_type="HNSW", metric_type="L2")
+    client.create_collection(name, schema=schema, index_params=index)
+    values = vectors(10)
+    client.insert(name, [{"id": i, "v": None if i % 2 else values[i].tolist()} for i in range(10)])
+    assert [row["v"] is None for row in client.get(name, ids=[0, 1], output_fields=["v"])] == [False, True]
+    hits = client.search(name, [values[0].tolist()], limit=10, output_fields=["v"])
+    assert sorted(hit["id"] for hit in hits[0]) == [0, 2, 4, 6, 8]

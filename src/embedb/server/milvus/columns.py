@@ -148,9 +148,7 @@ def columns_from_fields(fields: Iterable[schema_pb2.FieldData], num_rows: int, s
         dtype = data_type(field.type)
         element = schema.field(name).element_type if schema.has_field(name) else None
         values: Any = _vector_values(field, name) if dtype.is_vector else _scalar_values(field.scalars, dtype, element)
-        if field.valid_data:
-            if dtype.is_vector:
-                raise UnsupportedTypeError(f"field {name!r}: nullable vectors are not supported by EmbeDB yet")
+        if field.valid_data:  # a nullable vector field sends only its non-null vectors, as pymilvus packs them
             values = _with_nulls(values, field.valid_data, num_rows, name)
             if schema.has_field(name) and schema.field(name).default_value is not None and not all(field.valid_data):
                 defaulted.add(name)
@@ -252,6 +250,9 @@ def field_column(field: FieldSchema, values: Sequence[Any]) -> schema_pb2.FieldD
     if field.dtype.is_vector:
         dim = int(field.dim or 0)
         message.vectors.dim = dim
+        if field.nullable:  # Milvus sends the validity of every row and the vectors of the valid ones only
+            message.valid_data.extend(value is not None for value in values)
+            values = [value for value in values if value is not None]
         if field.dtype is DataType.BINARY_VECTOR:  # rows arrive packed (bytes)
             message.vectors.binary_vector = b"".join(bytes(value) for value in values)
             return message

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,9 +24,10 @@ from embedb.index.properties import IndexProperties
 from embedb.index.scalar import ScalarIndexes
 from embedb.lifecycle import EmbeddingBindings, FieldBinding
 from embedb.models import ModelRegistry
-from embedb.query import OutputPlan, plan_output
+from embedb.query import CompiledFilter, OutputPlan, compile_filter, plan_output
 from embedb.schema import AUTO_ID_TEXT_LENGTH, CollectionSchema, FieldSchema
 from embedb.storage import CollectionInfo, CollectionStore, StorageEngine
+from embedb.timestamps import collection_timezone, zone
 
 
 class AutoIds:
@@ -120,6 +122,22 @@ class CollectionMetadata:
         indexed = self.scalar_indexes.indexed_fields(info.id, info.schema)
         key = info.schema.partition_key
         return indexed if key is None else indexed | {key.name}
+
+    def compiled_filter(
+        self, info: CollectionInfo, expression: str, params: Mapping[str, Any] | None, timezone: str | None = None
+    ) -> CompiledFilter | None:
+        """A read's filter bound to the collection (its scalar indexes, ``timezone`` or its own), or None when it is blank."""
+        if timezone is not None:
+            zone(timezone)  # InvalidArgumentError naming a zone that does not exist
+        if not isinstance(expression, str) or not expression.strip():
+            return None
+        return compile_filter(
+            expression,
+            info.schema,
+            params=params,
+            indexed=self.indexed_fields(info),
+            timezone=timezone or collection_timezone(info.properties),
+        )
 
     def read_partition_ids(self, info: CollectionInfo, names: Sequence[str] | str | None) -> list[int] | None:
         """The partitions a read (get, query, search) covers: the named ones, or every loaded one.

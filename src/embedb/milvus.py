@@ -327,6 +327,7 @@ class MilvusClient:
 
     def search(self, collection_name: str, data: Any = None, filter: str = "", limit: int = 10, output_fields: Any = None, search_params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         """pymilvus's search: one list of ``Hit``s per query (``hit["id"]``, ``hit[<primary field>]``, ``hit.distance``...)."""
+        milvus_rules.refuse_time_fields(kwargs.get("time_fields"))
         kwargs = _with_order_by({k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS})
         backend = self._backend
         found = backend.search(
@@ -337,6 +338,7 @@ class MilvusClient:
 
     def query(self, collection_name: str, filter: str = "", output_fields: Any = None, **kwargs: Any) -> Any:
         """pymilvus's query: without ``output_fields`` every field comes back, as from Milvus (EmbeDB's own API: keys only)."""
+        milvus_rules.refuse_time_fields(kwargs.get("time_fields"))
         kwargs = _with_order_by({k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS})
         return self._backend.query(collection_name, filter, output_fields=output_fields or ["*"], **kwargs)
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from embedb.errors import InvalidNameError, SchemaError, UnsupportedTypeError
+from embedb.errors import DataError, InvalidNameError, SchemaError, UnsupportedTypeError
+from embedb.timestamps import to_micros
 
 # Checked with fullmatch: "$" alone would also match before a final newline ("docs\n").
 NAME_PATTERN = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,254}\Z")
@@ -34,7 +35,6 @@ AUTO_ID_TEXT_LENGTH = 19  # a generated VARCHAR key: a positive 64-bit number in
 MILVUS_TYPES_NOT_SUPPORTED = frozenset(
     {
         "SPARSE_FLOAT_VECTOR",
-        "TIMESTAMPTZ",
         "GEOMETRY",
         "STRUCT",
         "TEXT",
@@ -68,6 +68,8 @@ class DataType(enum.IntEnum, metaclass=_DataTypeMeta):
     VARCHAR = 21
     ARRAY = 22
     JSON = 23
+    # An instant: ISO 8601 text in and out, int64 microseconds since the epoch (UTC) inside (embedb.timestamps).
+    TIMESTAMPTZ = 26
     # Bits, given and returned packed (dim / 8 bytes, most significant bit first); stored one float32 0/1 per bit.
     BINARY_VECTOR = 100
     FLOAT_VECTOR = 101
@@ -133,6 +135,7 @@ _ARROW_SCALAR_TYPES: dict[DataType, pa.DataType] = {
     DataType.VARCHAR: pa.string(),
     # JSON values are kept as their canonical JSON text.
     DataType.JSON: pa.string(),
+    DataType.TIMESTAMPTZ: pa.int64(),
 }
 
 ARRAY_ELEMENT_TYPES = frozenset(
@@ -390,6 +393,11 @@ def _check_default(where: str, field_: FieldSchema) -> None:
             ok = abs(value) <= FLOAT32_MAX
     elif dtype is DataType.VARCHAR:
         ok = isinstance(value, str) and lone_surrogate_at(value) is None and len(value.encode("utf-8")) <= (field_.max_length or 0)
+    elif dtype is DataType.TIMESTAMPTZ:  # kept as given; text without an offset is read in the collection's timezone
+        try:
+            ok = isinstance(value, str) and to_micros(value) is not None
+        except DataError:
+            ok = False
     else:
         ok = False
     if not ok:

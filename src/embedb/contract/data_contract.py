@@ -44,10 +44,12 @@ class DataContract(ABC):
         schema: CollectionSchema | dict[str, Any] | None = None,
         index_params: Any = None,
         description: str = "",
+        properties: dict[str, Any] | None = None,
     ) -> None:
         """Create a collection: quick setup from ``dimension``, or from a full ``schema``.
 
-        Raises ``CollectionAlreadyExistsError``, ``SchemaError``, ``InvalidNameError``.
+        ``properties`` are stored as with ``alter_collection_properties`` (``timezone``
+        is the zone of TIMESTAMPTZ text without an offset). Raises ``CollectionAlreadyExistsError``, ``SchemaError``, ``InvalidNameError``.
         """
         self._dispatch("create_collection", arguments_of(locals()))
 
@@ -256,9 +258,11 @@ class DataContract(ABC):
         ids: Sequence[Any] | None = None,
         filter_params: dict[str, Any] | None = None,
         order_by: Sequence[str] | None = None,
+        timezone: str | None = None,
     ) -> list[results.Row]:
         """Rows matching a filter, ordered by primary key (or by ``order_by``: ``["price:desc", "year"]``, then key);
-        ``output_fields=["count(*)"]`` counts."""
+        ``output_fields=["count(*)"]`` counts. ``timezone`` (IANA name) reads the filter's ``ISO '...'``
+        instants without an offset there instead of in the collection's ``timezone`` property."""
         return self._dispatch("query", arguments_of(locals()))
 
     @operation(Role.READER)
@@ -281,6 +285,7 @@ class DataContract(ABC):
         embedding_version: str | None = None,
         user_key: str | None = None,
         order_by: Sequence[str] | None = None,
+        timezone: str | None = None,
     ) -> results.SearchHits:
         """Nearest neighbours: one list of hits per query, each ``{"id", "distance", "entity"}``.
 
@@ -289,7 +294,8 @@ class DataContract(ABC):
         ``embedding_version``). While an experiment runs on the field, text
         searches are routed by it (``user_key`` keeps a user in one arm) and each
         hit also carries ``query_id`` and ``arm``. ``order_by`` orders each query's
-        hits by scalar fields (``["price:desc"]``) instead of distance.
+        hits by scalar fields (``["price:desc"]``) instead of distance; ``timezone``
+        is as in ``query``.
         """
         return self._dispatch("search", arguments_of(locals()))
 

@@ -53,3 +53,11 @@ def refuse_dropping_index_of_loaded_collection(backend: Backend, *, collection_n
         raise InvalidStateError(
             f"collection {collection_name!r} is loaded: release_collection before dropping its index", collection=collection_name
         )
+
+
+def refuse_time_fields(time_fields: object) -> None:
+    """``time_fields`` (TIMESTAMPTZ values split into components) is not supported: say so rather than ignore it."""
+    if time_fields:
+        raise InvalidArgumentError(
+            "time_fields is not supported yet; TIMESTAMPTZ values come back as UTC ISO 8601 text", argument="time_fields"
+        )

@@ -57,7 +57,9 @@ class CollectionOperations:
         schema: CollectionSchema | dict[str, Any] | None = None,
         index_params: Any = None,
         description: str = "",
+        properties: dict[str, Any] | None = None,
     ) -> None:
+        checked = checked_properties(properties) if properties is not None else None
         resolved = build_schema(
             dimension=dimension,
             primary_field_name=primary_field_name,
@@ -79,7 +81,7 @@ class CollectionOperations:
         definitions = index_admin.check_definitions(collection_name, resolved, requests)
         # The storage lock before the catalog's, as every storage DDL takes them (drop, load, partitions).
         with self.storage.ddl_lock(), self.storage.catalog.transaction() as cursor:
-            info = self.storage.create_collection(collection_name, resolved)
+            info = self.storage.create_collection(collection_name, resolved, checked)
             self.bindings.bind(cursor, info.id, model_versions)
         self.bindings.forget(info.id)
         self.metadata.forget()

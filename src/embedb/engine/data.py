@@ -42,6 +42,7 @@ from embedb.storage import (
     primary_key_array,
     to_columns,
 )
+from embedb.timestamps import collection_timezone
 
 COUNT_STAR = "count(*)"
 # A write re-prepared this often while its model versions change is refused (UnavailableError).
@@ -99,6 +100,7 @@ class DataOperations:
             allow_auto_id_values=upsert,
             next_auto_ids=next_auto_ids,
             skip_vectors=bindings,
+            timezone=collection_timezone(info.properties),
         )
         if bindings:
             batch = embed_rows(batch, prepared, schema, bindings, self.models, given)
@@ -212,7 +214,9 @@ class DataOperations:
                 refs = locate_keys(snapshot, keys, partitions)
                 keys = np.asarray(keys_at(snapshot, refs.segments, refs.rows))
         else:
-            compiled = compile_filter(filter or "", info.schema, indexed=self.metadata.indexed_fields(info))
+            compiled = compile_filter(
+                filter or "", info.schema, indexed=self.metadata.indexed_fields(info), timezone=collection_timezone(info.properties)
+            )
             snapshot = store.snapshot()
             refs, keys = select_rows(snapshot, compiled, partitions)
         count = store.delete(keys) if len(keys) else 0
@@ -277,6 +281,7 @@ class DataOperations:
         ids: Sequence[Any] | None = None,
         filter_params: dict[str, Any] | None = None,
         order_by: Sequence[str] | None = None,
+        timezone: str | None = None,
     ) -> list[Row]:
         info = self.metadata.info(collection_name)
         check_paging(limit, offset, maximum=None)
@@ -285,7 +290,7 @@ class DataOperations:
             raise InvalidArgumentError(f"filter must be a string, got {type(filter).__name__}")
         partitions = self.metadata.read_partition_ids(info, partition_names)
         snapshot = self.metadata.store(info).snapshot()
-        compiled = compile_filter(filter, info.schema, params=filter_params, indexed=self.metadata.indexed_fields(info)) if filter.strip() else None
+        compiled = self.metadata.compiled_filter(info, filter, filter_params, timezone)
         if ids is not None:
             refs = locate_keys(snapshot, np.unique(self._keys(info, ids)), partitions)
             if compiled is not None:

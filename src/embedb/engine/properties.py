@@ -1,4 +1,8 @@
-"""Checks of the ``properties`` arguments (collections, indexes): JSON values by non-empty names."""
+"""Checks of the ``properties`` arguments (collections, indexes): JSON values by non-empty names.
+
+One property is acted on: a collection's ``timezone`` (an IANA name), the zone
+TIMESTAMPTZ text without an offset is read in (``embedb.timestamps.collection_timezone``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from embedb.errors import InvalidArgumentError
+from embedb.timestamps import TIMEZONE, zone
 
 MAX_PROPERTIES_BYTES = 64 * 1024
 
@@ -21,7 +26,10 @@ def checked_properties(properties: Any) -> dict[str, Any]:
         raise InvalidArgumentError("property values must be JSON (text, numbers, booleans, lists, objects)", argument="properties") from None
     if len(text) > MAX_PROPERTIES_BYTES:
         raise InvalidArgumentError(f"properties take at most {MAX_PROPERTIES_BYTES} bytes of JSON", argument="properties")
-    return dict(json.loads(text))
+    checked = dict(json.loads(text))
+    if TIMEZONE in checked:
+        zone(checked[TIMEZONE])  # InvalidArgumentError naming a zone that does not exist
+    return checked
 
 
 def checked_keys(keys: Any) -> list[str]:

@@ -41,9 +41,9 @@ CREATE TABLE IF NOT EXISTS scalar_indexes (
 _INTEGERS = frozenset({DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64})
 # The field types each Milvus scalar index type takes (ARRAY and JSON fields: not yet).
 SCALAR_INDEX_TYPES: dict[str, frozenset[DataType]] = {
-    "INVERTED": frozenset({DataType.BOOL, *_INTEGERS, DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR}),
+    "INVERTED": frozenset({DataType.BOOL, *_INTEGERS, DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR, DataType.TIMESTAMPTZ}),
     "BITMAP": frozenset({DataType.BOOL, *_INTEGERS, DataType.VARCHAR}),
-    "STL_SORT": frozenset({*_INTEGERS, DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR}),
+    "STL_SORT": frozenset({*_INTEGERS, DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR, DataType.TIMESTAMPTZ}),
     "TRIE": frozenset({DataType.VARCHAR}),
 }
 SCALAR_AUTOINDEX = "INVERTED"

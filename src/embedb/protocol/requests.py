@@ -131,6 +131,7 @@ class CreateCollectionRequest(ApiRequest):
     ] = None
     index_params: AnyJson = None
     description: str = ""
+    properties: dict[str, AnyJson] | None = None
 
 
 class RenameCollectionRequest(ApiRequest):
@@ -239,6 +240,7 @@ class QueryRequest(ApiRequest):
         None
     )
     order_by: Annotated[list[str] | None, Field(description='Scalar fields to order by, e.g. ["price:desc", "year"].')] = None
+    timezone: Annotated[str | None, Field(description="IANA zone of ISO '...' instants without an offset in the filter.")] = None
 
 
 class SearchRequest(ApiRequest):
@@ -266,6 +268,7 @@ class SearchRequest(ApiRequest):
     ] = None
     user_key: Annotated[str | None, Field(description="Keeps a user in one arm of a split experiment.")] = None
     order_by: Annotated[list[str] | None, Field(description='Order each query\'s hits by scalar fields, e.g. ["price:desc"].')] = None
+    timezone: Annotated[str | None, Field(description="IANA zone of ISO '...' instants without an offset in the filter.")] = None
 
 
 class CreateIndexRequest(ApiRequest):

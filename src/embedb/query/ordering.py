@@ -19,7 +19,17 @@ from embedb.schema import CollectionSchema, DataType
 from embedb.storage import Snapshot
 
 _SORTABLE = frozenset(
-    {DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64, DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR}
+    {
+        DataType.BOOL,
+        DataType.INT8,
+        DataType.INT16,
+        DataType.INT32,
+        DataType.INT64,
+        DataType.FLOAT,
+        DataType.DOUBLE,
+        DataType.VARCHAR,
+        DataType.TIMESTAMPTZ,
+    }
 )
 
 OrderBy = tuple[tuple[str, bool], ...]  # (field, descending)

@@ -23,6 +23,7 @@ from embedb.query.filters import IndexTerm, SortedColumn
 from embedb.schema import DYNAMIC_FIELD_NAME, CollectionSchema, DataType
 from embedb.storage import SegmentData, SegmentView, Snapshot
 from embedb.storage.binary_vectors import packed
+from embedb.timestamps import to_text
 
 
 class RowFilter(Protocol):
@@ -210,6 +211,7 @@ def project(snapshot: Snapshot, refs: RowRefs, plan: OutputPlan, schema: Collect
         return out
     json_fields = {f.name for f in schema.scalar_fields if f.dtype is DataType.JSON}
     binary_fields = {f.name for f in schema.vector_fields if f.dtype is DataType.BINARY_VECTOR}
+    instant_fields = {f.name for f in schema.scalar_fields if f.dtype is DataType.TIMESTAMPTZ}
     columns = list(plan.scalars) + ([DYNAMIC_FIELD_NAME] if plan.wants_dynamic else [])
     for position in np.unique(refs.segments):
         where = np.nonzero(refs.segments == position)[0]
@@ -222,6 +224,8 @@ def project(snapshot: Snapshot, refs: RowRefs, plan: OutputPlan, schema: Collect
                 column = values[name]
                 if name in json_fields:
                     column = [None if v is None else json.loads(v) for v in column]
+                elif name in instant_fields:  # microseconds since the epoch, returned as ISO 8601 text (UTC)
+                    column = [None if v is None else to_text(v) for v in column]
                 for slot, value in zip(where.tolist(), column, strict=True):
                     out[slot][name] = value
             if plan.wants_dynamic:

@@ -27,12 +27,13 @@ from embedb.lifecycle import EmbeddingVersion, EmbeddingVersionState, FieldBindi
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
 from embedb.pause_points import PausePoints
-from embedb.query import OutputPlan, compile_filter, parse_order_by, prepare_queries
+from embedb.query import OutputPlan, parse_order_by, prepare_queries
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
 from embedb.search.execute import SearchRequest, search_snapshot
 from embedb.search.hits import assemble_hits, check_paging, plain_hits
 from embedb.search.planner import SegmentPlanner, group_search
 from embedb.storage import CollectionInfo, check_query_vectors
+from embedb.timestamps import to_micros
 
 
 class SearchOperation:
@@ -81,6 +82,7 @@ class SearchOperation:
         embedding_version: str | None = None,
         user_key: str | None = None,
         order_by: Sequence[str] | None = None,
+        timezone: str | None = None,
     ) -> SearchHits:
         if order_by is not None:
             arguments = {k: v for k, v in locals().items() if k not in ("self", "order_by", "__class__")}
@@ -98,6 +100,7 @@ class SearchOperation:
             and strict_group_size is None
             and embedding_version is None
             and user_key is None
+            and timezone is None
         ):
             hits = self._search_one_index(collection_name, data, limit, search_params)
             if hits is not None:
@@ -115,6 +118,7 @@ class SearchOperation:
                 "partition_names": partition_names,
                 "filter_params": filter_params,
                 "group_by_field": group_by_field,
+                "timezone": timezone,
             }
             routed = self._experiment_search(info, data, user_key, routed_options)
             if routed is not None:
@@ -150,7 +154,7 @@ class SearchOperation:
                 f"search got text, but field {field.name!r} is not bound to a model; pass vectors or bind a model"
             )
         queries = prepare_queries(check_query_vectors(query_field, data), metric)
-        compiled = compile_filter(filter, info.schema, params=filter_params, indexed=self.metadata.indexed_fields(info)) if filter.strip() else None
+        compiled = self.metadata.compiled_filter(info, filter, filter_params, timezone)
         partitions = self.metadata.read_partition_ids(info, partition_names)
         plan = self.metadata.output_plan(info, output_fields, default_all=False, bindings=bindings)
         request = SearchRequest(
@@ -223,7 +227,7 @@ class SearchOperation:
             hits = list(hits)
             for name, descending in reversed(ordering):
                 present = [h for h in hits if h["entity"].get(name) is not None]
-                present.sort(key=_entity_value(name), reverse=descending)
+                present.sort(key=_entity_value(name, info.schema.field(name).dtype), reverse=descending)
                 hits = present + [h for h in hits if h["entity"].get(name) is None]
             for hit in hits:
                 for name in strip:
@@ -358,5 +362,7 @@ def index_text(collection: CollectionIndexes, field: str) -> str:
     return f"{definition.spec.index_type}({params})"
 
 
-def _entity_value(name: str) -> Callable[[Hit], Any]:
+def _entity_value(name: str, dtype: DataType) -> Callable[[Hit], Any]:
+    if dtype is DataType.TIMESTAMPTZ:  # returned as text: sort by the instant (text sorts 12:00:00.5Z before 12:00:00Z)
+        return lambda hit: to_micros(hit["entity"][name])
     return lambda hit: hit["entity"][name]

@@ -66,19 +66,13 @@ from __future__ import annotations
 from embedb.storage.catalog import Catalog, CollectionInfo
 from embedb.storage.durable import fsync_path
 from embedb.storage.engine import CATALOG_FILE, DEFAULT_PARTITION, StorageEngine
-from embedb.storage.ingest import (
-    PreparedRows,
-    check_query_vectors,
-    check_vectors,
-    prepare_batch,
-    supplied_column,
-    to_columns,
-)
+from embedb.storage.ingest import PreparedRows, prepare_batch, supplied_column, to_columns
 from embedb.storage.records import RowBatch, primary_key_array
 from embedb.storage.segment import SegmentData, SegmentView
 from embedb.storage.segment_files import block_checksums, verify_file
 from embedb.storage.state import Snapshot
 from embedb.storage.store import CollectionStore, StorageObserver, WritePreconditionFailed
+from embedb.storage.vector_input import check_query_vectors, check_vectors
 
 __all__ = [
     "CATALOG_FILE",

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from embedb.errors import DataError, DimensionMismatchError
+from embedb.errors import DataError
 from embedb.schema import (
     DYNAMIC_FIELD_NAME,
     INTEGER_BOUNDS,
@@ -30,11 +30,16 @@ from embedb.schema import (
     CollectionSchema,
     DataType,
     FieldSchema,
-    MetricType,
     lone_surrogate_at,
 )
-from embedb.storage.binary_vectors import binary_queries, bits_from_packed
 from embedb.storage.records import RowBatch, primary_key_array
+from embedb.storage.vector_input import (
+    MISSING,
+    check_vectors,
+    is_pandas_series,
+    is_sequence_column,
+)
+from embedb.timestamps import UTC_NAME, to_micros
 
 Columns = dict[str, Any]
 
@@ -56,20 +61,12 @@ def supplied_column(prepared: PreparedRows, name: str) -> Any:
     value = prepared.columns.get(name)
     if value is None or not isinstance(value, list):
         return value
-    missing = [i for i, item in enumerate(value) if item is _MISSING or item is None]
+    missing = [i for i, item in enumerate(value) if item is MISSING or item is None]
     if len(missing) == len(value):
         return None
     if missing:
         raise DataError(f"row {missing[0]}: field {name!r} is missing while other rows of the batch give it", row=missing[0], field=name)
     return value
-
-
-def _is_sequence_column(value: Any) -> bool:
-    return isinstance(value, (list, tuple, np.ndarray, pa.Array, pa.ChunkedArray)) or _is_pandas_series(value)
-
-
-def _is_pandas_series(value: Any) -> bool:
-    return type(value).__name__ == "Series" and hasattr(value, "to_numpy")
 
 
 def _looks_columnar(data: Mapping[str, Any], schema: CollectionSchema) -> bool:
@@ -83,9 +80,9 @@ def _looks_columnar(data: Mapping[str, Any], schema: CollectionSchema) -> bool:
                 return False
             first = next((item for item in value if item is not None), None)  # a nullable column may start with nulls
             binary = field.dtype is DataType.BINARY_VECTOR and isinstance(first, (bytes, bytearray, memoryview))
-            return first is not None and (_is_sequence_column(first) or binary)
+            return first is not None and (is_sequence_column(first) or binary)
     nested_ok = {f.name for f in schema.fields if f.dtype in (DataType.ARRAY, DataType.JSON)}
-    return bool(data) and all(_is_sequence_column(v) and k not in nested_ok for k, v in data.items())
+    return bool(data) and all(is_sequence_column(v) and k not in nested_ok for k, v in data.items())
 
 
 def to_columns(data: Any, schema: CollectionSchema) -> PreparedRows:
@@ -138,18 +135,10 @@ def _rows_to_columns(rows: Sequence[Any], schema: CollectionSchema) -> PreparedR
             extras.append(None)
     for name in known:
         # A missing key becomes a sentinel so "missing" and "explicit None" stay apart.
-        columns[name] = [row.get(name, _MISSING) for row in rows]
+        columns[name] = [row.get(name, MISSING) for row in rows]
     if dynamic:
         columns[DYNAMIC_FIELD_NAME] = extras
     return PreparedRows(columns, len(rows), True)
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-_MISSING = _Missing()
 
 
 def prepare_batch(
@@ -161,13 +150,15 @@ def prepare_batch(
     allow_auto_id_values: bool = False,
     next_auto_ids: Any = None,
     skip_vectors: Iterable[str] = (),
+    timezone: str = UTC_NAME,
 ) -> RowBatch:
     """Validate ``data`` against ``schema`` and build the ``RowBatch`` storage writes.
 
     ``vector_keys`` maps each vector field to the storage column key it is
     written under. ``next_auto_ids(n)`` returns fresh keys when the primary
     key is ``auto_id``. Fields named in ``skip_vectors`` are not required (the
-    caller fills them, e.g. by embedding the source text). Raises ``DataError``
+    caller fills them, e.g. by embedding the source text). TIMESTAMPTZ text
+    without an offset is read in ``timezone``. Raises ``DataError``
     (or ``DimensionMismatchError``) naming the row and field; writes nothing.
     """
     prepared = data if isinstance(data, PreparedRows) else to_columns(data, schema)
@@ -194,7 +185,10 @@ def prepare_batch(
             else:
                 arrays.append(pa.array(keys, type=pa.int64()))
         else:
-            arrays.append(_scalar_column(field, columns.get(field.name, _MISSING), n, prepared))
+            value = columns.get(field.name, MISSING)
+            if field.dtype is DataType.TIMESTAMPTZ:
+                field, value = _as_instants(field, value, timezone)
+            arrays.append(_scalar_column(field, value, n, prepared))
         names.append(field.name)
     if schema.enable_dynamic_field:
         arrays.append(_dynamic_column(columns, extra_columns, n, known | {DYNAMIC_FIELD_NAME}))
@@ -206,14 +200,14 @@ def prepare_batch(
     for field in schema.vector_fields:
         if field.name in skip:
             continue
-        value = columns.get(field.name, _MISSING)
+        value = columns.get(field.name, MISSING)
         vectors[vector_keys[field.name]] = check_vectors(field, value, n, prepared)
     return RowBatch(table, vectors, partition_id)
 
 
 def _any_given(column: Any) -> bool:
     if isinstance(column, list):
-        return any(v is not _MISSING and v is not None for v in column)
+        return any(v is not MISSING and v is not None for v in column)
     return len(column) > 0
 
 
@@ -233,9 +227,34 @@ def _check_unique_keys(column: pa.ChunkedArray, name: str) -> None:
         )
 
 
+def _as_instants(field: FieldSchema, value: Any, timezone: str) -> tuple[FieldSchema, Any]:
+    """A TIMESTAMPTZ column (and its default) as microseconds since the epoch; ``DataError`` names a bad row."""
+    default = field.default_value
+    if default is not None:
+        field = replace(field, default_value=to_micros(default, timezone, what=f"field {field.name!r} default"))
+    if value is MISSING:
+        return field, value
+    if isinstance(value, (pa.Array, pa.ChunkedArray)):
+        value = value.to_pylist()
+    elif isinstance(value, np.ndarray) or is_pandas_series(value):
+        value = list(value)
+    if not isinstance(value, (list, tuple)):
+        raise DataError(f"field {field.name!r}: a TIMESTAMPTZ column is a list of ISO 8601 texts", field=field.name)
+    instants: list[Any] = []
+    for row, item in enumerate(value):
+        if item is None or item is MISSING:
+            instants.append(item)
+            continue
+        try:
+            instants.append(to_micros(item, timezone, what=f"row {row}: field {field.name!r}"))
+        except DataError as error:
+            raise DataError(str(error), row=row, field=field.name) from None
+    return field, instants
+
+
 def _scalar_column(field: FieldSchema, value: Any, n: int, prepared: PreparedRows) -> pa.Array:
     """One scalar column as an Arrow array of the field's type, with defaults and nulls applied."""
-    if value is _MISSING:
+    if value is MISSING:
         if field.default_value is not None:
             return pa.array([field.default_value] * n, type=field.arrow_type)
         if field.nullable:
@@ -260,12 +279,12 @@ def _scalar_column(field: FieldSchema, value: Any, n: int, prepared: PreparedRow
 
 
 def _fill_missing(field: FieldSchema, values: list[Any]) -> list[Any]:
-    if not any(v is _MISSING for v in values):
+    if not any(v is MISSING for v in values):
         return values
     if field.default_value is None and not field.nullable:
-        row = next(i for i, v in enumerate(values) if v is _MISSING)
+        row = next(i for i, v in enumerate(values) if v is MISSING)
         raise DataError(f"row {row}: missing field {field.name!r} (required: not nullable and no default)", row=row, field=field.name)
-    return [field.default_value if v is _MISSING else v for v in values]
+    return [field.default_value if v is MISSING else v for v in values]
 
 
 def _to_arrow(field: FieldSchema, value: Any) -> pa.Array:
@@ -278,11 +297,11 @@ def _to_arrow(field: FieldSchema, value: Any) -> pa.Array:
         if field.dtype.is_integer and not pa.types.is_integer(value.type):
             raise TypeError(f"expected integers, got Arrow {value.type}")
         return value.cast(target, safe=True)
-    if _is_pandas_series(value):
+    if is_pandas_series(value):
         value = value.to_numpy()
     if isinstance(value, np.ndarray):
         return _numpy_to_arrow(field, value)
-    if field.dtype is DataType.ARRAY or field.dtype is DataType.VARCHAR:
+    if field.dtype in (DataType.ARRAY, DataType.VARCHAR, DataType.TIMESTAMPTZ):  # instants: already checked ints
         return pa.array(value, type=target, from_pandas=False)
     # Let Arrow infer the type first (in C), so that True never becomes 1 and
     # 1.5 never becomes 1 on the way into an integer column.
@@ -460,174 +479,3 @@ def _dynamic_column(columns: Columns, extra_columns: list[str], n: int, reserved
         except (TypeError, ValueError) as error:
             raise DataError(f"row {index}: dynamic fields are not JSON-serialisable: {error}", row=index) from None
     return pa.array(texts, type=pa.string())
-
-
-def check_vectors(field: FieldSchema, value: Any, n: int, prepared: PreparedRows | None = None) -> np.ndarray:
-    """Return the vectors of ``field`` as an (n, dim) C-contiguous float32 matrix; refuse bad ones.
-
-    A nullable field's null rows (``None``, or the field left out) are rows of
-    NaN: input never holds NaN (it is refused), so NaN marks null in storage.
-    """
-    if field.nullable:
-        nulls = _null_rows(value, n)
-        if nulls is not None:
-            return _with_null_rows(field, value, n, nulls, prepared)
-    if value is _MISSING or value is None:
-        raise DataError(f"missing vector field {field.name!r}", field=field.name)
-    dim = int(field.dim or 0)
-    matrix = bits_from_packed(field, value, "row") if field.dtype is DataType.BINARY_VECTOR else _as_matrix(field, value, dim)
-    if matrix.shape[0] != n:
-        raise DataError(f"field {field.name!r} has {matrix.shape[0]} vectors for {n} rows", field=field.name)
-    if not np.isfinite(matrix).all():
-        row = int(np.nonzero(~np.isfinite(matrix).all(axis=1))[0][0])
-        raise DataError(f"row {row}: field {field.name!r} contains NaN or infinity", row=row, field=field.name)
-    if field.dtype is not DataType.FLOAT_VECTOR:
-        matrix = narrowed(field, matrix, "row")
-    if field.metric_type is MetricType.COSINE:
-        zero = np.nonzero(~np.any(matrix, axis=1))[0]
-        if zero.size:
-            row = int(zero[0])
-            raise DataError(
-                f"row {row}: field {field.name!r} is a zero vector, which has no direction for COSINE", row=row, field=field.name
-            )
-    return matrix
-
-
-def _null_rows(value: Any, n: int) -> np.ndarray | None:
-    """The rows of a nullable vector column that hold no vector, or None when every row holds one."""
-    if value is _MISSING or value is None:
-        return np.ones(n, dtype=bool)
-    if isinstance(value, (pa.Array, pa.ChunkedArray)):
-        return np.asarray(value.is_null().to_numpy(zero_copy_only=False), dtype=bool) if value.null_count else None
-    if isinstance(value, np.ndarray) and value.dtype != object:
-        return None
-    if not isinstance(value, (list, tuple)) and not (isinstance(value, np.ndarray) or _is_pandas_series(value)):
-        return None
-    nulls = np.fromiter((item is None or item is _MISSING for item in value), dtype=bool, count=len(value))
-    return nulls if nulls.any() else None
-
-
-def _with_null_rows(field: FieldSchema, value: Any, n: int, nulls: np.ndarray, prepared: PreparedRows | None) -> np.ndarray:
-    if nulls.size != n:
-        raise DataError(f"field {field.name!r} has {nulls.size} vectors for {n} rows", field=field.name)
-    given = np.nonzero(~nulls)[0]
-    if not given.size:
-        return np.full((n, int(field.dim or 0)), np.nan, dtype=np.float32)
-    # Null rows borrow a given vector for the checks, so that an error names the row as the caller counts them.
-    items = value.to_pylist() if isinstance(value, (pa.Array, pa.ChunkedArray)) else list(value)
-    stand_in = items[int(given[0])]
-    filled = [stand_in if null else item for item, null in zip(items, nulls.tolist(), strict=True)]
-    matrix = check_vectors(replace(field, nullable=False), filled, n, prepared)
-    matrix[nulls] = np.nan
-    return matrix
-
-
-def _as_matrix(field: FieldSchema, value: Any, dim: int) -> np.ndarray:
-    if isinstance(value, (pa.Array, pa.ChunkedArray)):
-        if isinstance(value, pa.ChunkedArray):
-            value = value.combine_chunks()
-        if pa.types.is_fixed_size_list(value.type) and value.null_count == 0:
-            if value.type.list_size != dim:
-                raise DimensionMismatchError(
-                    f"field {field.name!r} expects dimension {dim}, got {value.type.list_size}", field=field.name
-                )
-            element = value.type.value_type
-            if not (pa.types.is_floating(element) or pa.types.is_integer(element)):
-                raise DataError(f"field {field.name!r}: vectors must be numbers, got Arrow {element}", field=field.name)
-            flat = value.flatten().to_numpy(zero_copy_only=False)
-            return np.ascontiguousarray(flat, dtype=np.float32).reshape(-1, dim)
-        value = value.to_pylist()
-    if _is_pandas_series(value):
-        value = value.to_numpy()
-    if isinstance(value, np.ndarray) and value.dtype != object:
-        matrix = value
-    else:
-        items = list(value)
-        for index, item in enumerate(items):
-            if item is _MISSING or item is None:
-                raise DataError(f"row {index}: missing vector field {field.name!r}", row=index, field=field.name)
-            length = len(item) if hasattr(item, "__len__") else -1
-            if length != dim:
-                raise DimensionMismatchError(
-                    f"row {index}: field {field.name!r} expects dimension {dim}, got {length}", row=index, field=field.name
-                )
-        try:
-            # Inferred, not forced to float32, so that "1" or None is refused rather than turned into a number.
-            matrix = np.asarray(items)
-        except (TypeError, ValueError) as error:
-            raise DataError(f"field {field.name!r}: vectors must be lists of numbers ({error})", field=field.name) from None
-        if matrix.dtype.kind not in "iuf":
-            matrix = _numbers_only(field, items)
-    if matrix.ndim != 2:
-        raise DimensionMismatchError(f"field {field.name!r} expects a list of {dim}-d vectors", field=field.name)
-    if matrix.shape[1] != dim:
-        raise DimensionMismatchError(f"field {field.name!r} expects dimension {dim}, got {matrix.shape[1]}", field=field.name)
-    if matrix.dtype.kind not in "iuf":
-        raise DataError(f"field {field.name!r}: vectors must be numbers, got {matrix.dtype}", field=field.name)
-    return np.ascontiguousarray(matrix, dtype=np.float32)
-
-
-def _numbers_only(field: FieldSchema, items: list[Any]) -> np.ndarray:
-    """``items`` as a float64 matrix when every element is a number (ints beyond int64 too); else ``DataError``."""
-    for row, item in enumerate(items):
-        for element in item:
-            if isinstance(element, (bool, np.bool_)) or not isinstance(element, (int, float, np.integer, np.floating)):
-                raise DataError(
-                    f"row {row}: field {field.name!r} holds {element!r} ({type(element).__name__}); vectors must be numbers",
-                    row=row,
-                    field=field.name,
-                )
-    return np.asarray(items, dtype=np.float64)
-
-
-def check_query_vectors(field: FieldSchema, data: Any) -> np.ndarray:
-    """Search vectors: one vector or a batch, as an (nq, dim) float32 matrix; refuse NaN, inf and wrong sizes."""
-    if field.dtype is DataType.BINARY_VECTOR:
-        return binary_queries(field, data)
-    if type(data) is np.ndarray and data.dtype == np.float32 and data.ndim == 2 and data.shape[1] == field.dim and data.flags.c_contiguous:
-        matrix = data  # the common case, on every search: already what _as_matrix returns
-        if np.count_nonzero(np.isfinite(matrix)) != matrix.size:  # .all() costs twice as much per call
-            row = int(np.nonzero(~np.isfinite(matrix).all(axis=1))[0][0])
-            raise DataError(f"query {row} contains NaN or infinity", row=row, field=field.name)
-        return matrix if field.dtype is DataType.FLOAT_VECTOR else narrowed(field, matrix, "query")
-    if isinstance(data, np.ndarray) and data.ndim == 1:
-        data = data.reshape(1, -1)
-    elif isinstance(data, (list, tuple)) and data and not _is_sequence_column(data[0]) and not hasattr(data[0], "__len__"):
-        data = [data]
-    if isinstance(data, (list, tuple)) and len(data) == 0:
-        raise DataError("search needs at least one query vector")
-    matrix = _as_matrix(field, data, int(field.dim or 0))
-    if not np.isfinite(matrix).all():
-        row = int(np.nonzero(~np.isfinite(matrix).all(axis=1))[0][0])
-        raise DataError(f"query {row} contains NaN or infinity", row=row, field=field.name)
-    return matrix if field.dtype is DataType.FLOAT_VECTOR else narrowed(field, matrix, "query")
-
-
-FLOAT16_MAX = 65504.0
-
-
-def narrowed(field: FieldSchema, matrix: np.ndarray, what: str) -> np.ndarray:
-    """Vectors of a FLOAT16 / BFLOAT16 / INT8 field: float32 holding exactly what that type holds, as Milvus stores it.
-
-    FLOAT16 and BFLOAT16 values are rounded to the nearest value of the type
-    (ties to even); INT8 values must be whole numbers in -128..127. Raises
-    ``DataError`` naming the row for a value the type cannot hold.
-    """
-    if field.dtype is DataType.FLOAT16_VECTOR:
-        over = np.nonzero((np.abs(matrix) > FLOAT16_MAX).any(axis=1))[0]
-        if over.size:
-            raise DataError(f"{what} {int(over[0])}: field {field.name!r} holds FLOAT16 values (|v| <= 65504)", field=field.name)
-        return np.ascontiguousarray(matrix.astype(np.float16).astype(np.float32))
-    if field.dtype is DataType.BFLOAT16_VECTOR:
-        bits = np.ascontiguousarray(matrix, dtype=np.float32).view(np.uint32).astype(np.uint64)
-        rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000).astype(np.uint32).view(np.float32)
-        over = np.nonzero(~np.isfinite(rounded).all(axis=1))[0]
-        if over.size:
-            raise DataError(f"{what} {int(over[0])}: field {field.name!r}: a value is beyond BFLOAT16's range", field=field.name)
-        return rounded
-    if field.dtype is DataType.INT8_VECTOR:
-        bad = np.nonzero(((matrix != np.round(matrix)) | (matrix < -128) | (matrix > 127)).any(axis=1))[0]
-        if bad.size:
-            raise DataError(f"{what} {int(bad[0])}: field {field.name!r} holds INT8 values (whole numbers in -128..127)", field=field.name)
-        return matrix
-    return matrix

@@ -499,3 +499,28 @@ def test_nullable_vectors_read_back_as_none_and_are_not_searched(client: MilvusC
     assert [row["v"] is None for row in client.get(name, ids=[0, 1], output_fields=["v"])] == [False, True]
     hits = client.search(name, [values[0].tolist()], limit=10, output_fields=["v"])
     assert sorted(hit["id"] for hit in hits[0]) == [0, 2, 4, 6, 8]
+
+
+def test_timestamptz_travels_as_iso_text_and_filters_by_instant(client: MilvusClient) -> None:
+    name = unique("instants")
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=DIM)
+    schema.add_field("ts", DataType.TIMESTAMPTZ, nullable=True)
+    client.create_collection(name, schema=schema, properties={"timezone": "Asia/Shanghai"})
+    values = vectors(3)
+    client.insert(
+        name,
+        [
+            {"id": 0, "v": values[0].tolist(), "ts": "2025-01-01T00:00:00"},
+            {"id": 1, "v": values[1].tolist(), "ts": "2025-01-03T00:00:00Z"},
+            {"id": 2, "v": values[2].tolist(), "ts": None},
+        ],
+    )
+    rows = client.query(name, filter="id >= 0", output_fields=["ts"])
+    assert {row["id"]: row["ts"] for row in rows} == {0: "2024-12-31T16:00:00Z", 1: "2025-01-03T00:00:00Z", 2: None}
+    assert [row["id"] for row in client.query(name, filter="ts + INTERVAL 'P1D' <= ISO '2025-01-02T00:00:00'")] == [0]
+    assert client.describe_collection(name)["properties"]["timezone"] == "Asia/Shanghai"
+    assert [row["id"] for row in client.query(name, filter="ts == ISO '2024-12-31 16:00:00'", timezone="UTC")] == [0]
+    with pytest.raises(MilvusException, match="time_fields"):
+        client.query(name, filter="id >= 0", output_fields=["ts"], time_fields="year, month")

@@ -61,6 +61,7 @@ from embedb.query.filters.indexable import IndexTerm, SortedColumn, index_terms
 from embedb.query.filters.parser import MAX_DEPTH as MAX_FILTER_DEPTH
 from embedb.query.filters.parser import parse
 from embedb.schema import CollectionSchema
+from embedb.timestamps import UTC_NAME
 
 __all__ = ["MAX_FILTER_DEPTH", "CompiledFilter", "IndexTerm", "SortedColumn", "compile_filter"]
 
@@ -110,18 +111,22 @@ def compile_filter(
     *,
     params: Mapping[str, object] | None = None,
     indexed: frozenset[str] = frozenset(),
+    timezone: str = UTC_NAME,
 ) -> CompiledFilter:
     """Parse and bind ``expression`` for ``schema``; empty or blank text matches every row.
 
     ``indexed`` are the fields with a scalar index: top-level comparisons of
-    them with constants become ``index_terms`` (see ``indexable``).
+    them with constants become ``index_terms`` (see ``indexable``). ``ISO '...'``
+    instants without an offset are read in ``timezone`` (the collection's).
 
     Raises ``FilterSyntaxError`` for text that does not parse and
     ``FilterError`` for unknown fields, mismatched types and missing params.
     """
     if not isinstance(expression, str):
         raise FilterError(f"a filter must be a string, got {type(expression).__name__}")
-    bound = bind(parse(expression), schema, params=params)
+    bound = bind(parse(expression), schema, params=params, timezone=timezone)
     keys = literal_primary_keys(bound.predicate, schema.primary)
     cache_key = expression if not params else f"{expression}\x00{sorted((str(k), repr(v)) for k, v in params.items())}"
+    if timezone != UTC_NAME:  # the same text names other instants in another zone
+        cache_key = f"{cache_key}\x00{timezone}"
     return CompiledFilter(expression, bound.fields, bound.predicate, keys, cache_key, index_terms(bound.predicate, indexed))

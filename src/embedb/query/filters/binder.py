@@ -16,7 +16,7 @@ from typing import Literal as Choice
 
 import numpy as np
 
-from embedb.errors import FilterError
+from embedb.errors import DataError, FilterError, InvalidArgumentError
 from embedb.query.filters import bound as b
 from embedb.query.filters import nodes as n
 from embedb.query.filters.json_values import json_compare, json_equal
@@ -35,6 +35,7 @@ from embedb.query.filters.typerules import (
     quoted,
 )
 from embedb.schema import DYNAMIC_FIELD_NAME, CollectionSchema, DataType, FieldSchema
+from embedb.timestamps import UTC_NAME, interval_micros, to_micros
 
 _CONTAINS_MODES: dict[str, Choice["one", "all", "any"]] = {
     "array_contains": "one",
@@ -52,11 +53,16 @@ class BoundFilter:
     fields: frozenset[str]
 
 
-def bind(tree: n.Node | None, schema: CollectionSchema, *, params: Mapping[str, object] | None = None) -> BoundFilter:
-    """Bind ``tree`` to ``schema``; raise ``FilterError`` for unknown names, bad types or missing params."""
+def bind(
+    tree: n.Node | None, schema: CollectionSchema, *, params: Mapping[str, object] | None = None, timezone: str = UTC_NAME
+) -> BoundFilter:
+    """Bind ``tree`` to ``schema``; raise ``FilterError`` for unknown names, bad types or missing params.
+
+    ``ISO '...'`` text without an offset is read in ``timezone``.
+    """
     if tree is None:
         return BoundFilter(None, frozenset())
-    binder = _Binder(schema, params or {})
+    binder = _Binder(schema, params or {}, timezone)
     return BoundFilter(binder.predicate(tree), frozenset(binder.fields))
 
 
@@ -85,9 +91,10 @@ def literal_primary_keys(predicate: b.Predicate | None, primary: FieldSchema) ->
 
 
 class _Binder:
-    def __init__(self, schema: CollectionSchema, params: Mapping[str, object]) -> None:
+    def __init__(self, schema: CollectionSchema, params: Mapping[str, object], timezone: str) -> None:
         self.schema = schema
         self.params = params
+        self.timezone = timezone
         self.fields: set[str] = set()
 
     # ------------------------------------------------------------ predicates
@@ -188,6 +195,8 @@ class _Binder:
                 return const(tuple(self.constant(item) for item in items), n.to_text(node))
             case n.Param(name=name):
                 return const(self.param(name), n.to_text(node))
+            case n.TimeLiteral():
+                return self.time_literal(node)
             case n.Name():
                 return self.name(node)
             case n.Index():
@@ -275,9 +284,37 @@ class _Binder:
             return Typed(b.Negate(operand.value), ValueType.FLOAT, "number", quoted(node), operand.field)
         return Typed(b.Negate(operand.value), operand.vtype, operand.type_name, quoted(node), operand.field)
 
+    def time_literal(self, node: n.TimeLiteral) -> Typed:
+        try:
+            if node.kind == "ISO":
+                return Typed(b.Const(to_micros(node.text, self.timezone, what="in the filter")), ValueType.TIME, "ISO instant", n.to_text(node))
+            return Typed(b.Const(interval_micros(node.text)), ValueType.INTERVAL, "INTERVAL", n.to_text(node))
+        except (DataError, InvalidArgumentError) as error:
+            raise FilterError(f"{error} (at position {node.position})", position=node.position) from None
+
+    def time_arithmetic(self, op: str, left: Typed, right: Typed, node: n.Arithmetic) -> Typed:
+        """An instant plus or minus a duration is an instant; two durations add up. Nothing else mixes with them."""
+        kinds = (left.vtype, right.vtype)
+        if (op == "+" and kinds in ((ValueType.TIME, ValueType.INTERVAL), (ValueType.INTERVAL, ValueType.TIME))) or (op == "-" and kinds == (ValueType.TIME, ValueType.INTERVAL)):
+            vtype = ValueType.TIME
+        elif op in ("+", "-") and kinds == (ValueType.INTERVAL, ValueType.INTERVAL):
+            vtype = ValueType.INTERVAL
+        else:
+            raise FilterError(
+                f"cannot compute {left.describe()} {op} {right.describe()}: an instant takes + or - an INTERVAL '...'",
+                field=left.field or right.field,
+                position=node.position,
+            )
+        if isinstance(left.value, b.Const) and isinstance(right.value, b.Const):
+            folded = fold_arithmetic(op, left.value.value, right.value.value, node)
+            return Typed(b.Const(folded), vtype, vtype.value, n.to_text(node))
+        return Typed(b.Arith(op, left.value, right.value), vtype, vtype.value, quoted(node), left.field or right.field)
+
     def arithmetic(self, node: n.Arithmetic) -> Typed:
         left, right = self.value(node.left), self.value(node.right)
         op = node.op
+        if {left.vtype, right.vtype} & {ValueType.TIME, ValueType.INTERVAL}:
+            return self.time_arithmetic(op, left, right, node)
         check_numeric(left, f"'{op}'")
         check_numeric(right, f"'{op}'")
         if isinstance(left.value, b.Const) and isinstance(right.value, b.Const):

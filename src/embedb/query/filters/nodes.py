@@ -36,6 +36,15 @@ class Param:
 
 
 @dataclass(frozen=True)
+class TimeLiteral:
+    """``ISO '2025-01-01T00:00:00Z'`` (an instant) or ``INTERVAL 'P1D'`` (a duration), as Milvus writes them."""
+
+    kind: str  # "ISO" or "INTERVAL"
+    text: str
+    position: int
+
+
+@dataclass(frozen=True)
 class Name:
     """A bare name: a schema field, ``$meta``, or a key of the dynamic field."""
 
@@ -120,7 +129,7 @@ class Call:
 
 
 Node: TypeAlias = (
-    Literal | ListLiteral | Param | Name | Index | Unary | Arithmetic | Comparison | Logical | InList | Like | IsNull | Exists | Call
+    Literal | ListLiteral | Param | TimeLiteral | Name | Index | Unary | Arithmetic | Comparison | Logical | InList | Like | IsNull | Exists | Call
 )
 
 # Function name -> number of arguments.
@@ -148,6 +157,8 @@ def to_text(node: Node) -> str:
             return "[" + ", ".join(to_text(item) for item in items) + "]"
         case Param(name=name):
             return "{" + name + "}"
+        case TimeLiteral(kind=kind, text=text):
+            return f"{kind} {json.dumps(text, ensure_ascii=False)}"
         case Name(name=name):
             return name
         case Index(target=target, key=key):

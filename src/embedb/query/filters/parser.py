@@ -18,6 +18,7 @@ it knows nothing about schemas. The grammar, lowest precedence first::
     power       = postfix [ "**" unary ] ;              (* right-associative; -2 ** 2 is -(2 ** 2) *)
     postfix     = primary { "[" ( STRING | INTEGER ) "]" } ;
     primary     = NUMBER | STRING | "true" | "false" | PARAM | list
+                | ( "ISO" | "INTERVAL" ) STRING               (* an instant, a duration: TIMESTAMPTZ *)
                 | NAME | NAME "(" [ or_expr { "," or_expr } ] ")"
                 | "exists" postfix
                 | "(" or_expr ")" ;
@@ -57,6 +58,7 @@ from embedb.query.filters.nodes import (
     Name,
     Node,
     Param,
+    TimeLiteral,
     Unary,
     first_too_deep,
 )
@@ -240,6 +242,9 @@ class _Parser:
             self.advance()
             if self.current.is_symbol("("):
                 return self.call(token)
+            if str(token.value).upper() in ("ISO", "INTERVAL") and self.current.kind is TokenKind.STRING:
+                text = self.advance()
+                return TimeLiteral(str(token.value).upper(), str(text.value), token.position)
             return Name(str(token.value), token.position)
         if token.is_keyword("true", "false"):
             self.advance()

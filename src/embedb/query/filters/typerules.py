@@ -29,6 +29,8 @@ class ValueType(enum.Enum):
     JSON = "JSON"
     ARRAY = "ARRAY"
     LIST = "list"
+    TIME = "TIMESTAMPTZ"  # microseconds since the epoch: a TIMESTAMPTZ field or an ISO '...' instant
+    INTERVAL = "INTERVAL"  # microseconds: an INTERVAL '...' duration
 
     @property
     def is_numeric(self) -> bool:
@@ -46,6 +48,7 @@ SCALAR_TYPES = {
     DataType.VARCHAR: ValueType.STRING,
     DataType.JSON: ValueType.JSON,
     DataType.ARRAY: ValueType.ARRAY,
+    DataType.TIMESTAMPTZ: ValueType.TIME,
 }
 ORDERING = frozenset({"<", "<=", ">", ">="})
 
@@ -126,9 +129,11 @@ def check_comparable(op: str, left: Typed, right: Typed) -> None:
         or (left.vtype.is_numeric and right.vtype.is_numeric)
         or kinds == {ValueType.STRING}
         or (kinds == {ValueType.BOOL} and not ordering)
+        or kinds == {ValueType.TIME}
     )
     if not allowed:
-        raise FilterError(message, field=subject.field, types=[left.type_name, right.type_name])
+        hint = "; write an instant as ISO '2025-01-01T00:00:00Z'" if ValueType.TIME in kinds else ""
+        raise FilterError(message + hint, field=subject.field, types=[left.type_name, right.type_name])
 
 
 def element_typed(array: Typed) -> Typed:

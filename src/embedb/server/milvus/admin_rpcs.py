@@ -84,7 +84,8 @@ class AdminRpcs(RpcBase):
     def CreateCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(call: Call) -> None:
             schema = schema_from_proto(request.schema)
-            call.run("create_collection", collection_name=request.collection_name, schema=schema)
+            properties = {pair.key: pair.value for pair in request.properties} or None
+            call.run("create_collection", collection_name=request.collection_name, schema=schema, properties=properties)
 
         return self._status(request, context, work)
 

@@ -33,10 +33,12 @@ _SCALAR_ARRAYS: dict[DataType, str] = {
     DataType.DOUBLE: "double_data",
     DataType.VARCHAR: "string_data",
     DataType.JSON: "json_data",
+    DataType.TIMESTAMPTZ: "string_data",  # ISO 8601 text, as pymilvus sends and reads it
 }
 _PLACEHOLDER_FILLER: dict[DataType, Any] = {
     DataType.BOOL: False,
     DataType.VARCHAR: "",
+    DataType.TIMESTAMPTZ: "",
     DataType.JSON: b"null",
     DataType.FLOAT: 0.0,
     DataType.DOUBLE: 0.0,

@@ -54,6 +54,7 @@ class DataRpcs(RpcBase):
     def Query(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(call: Call) -> Any:
             params = pairs(request.query_params)
+            milvus_rules.refuse_time_fields(params.get("time_fields"))
             # Without output fields Milvus answers every field (EmbeDB's own API: keys only).
             output = list(request.output_fields) or ["*"]
             counting = [name.strip().lower() for name in output] == [_COUNT]
@@ -68,6 +69,7 @@ class DataRpcs(RpcBase):
                 "partition_names": list(request.partition_names) or None,
                 "filter_params": columns.template_values(request.expr_template_values) or None,
                 "order_by": params["order_by_fields"].split(",") if params.get("order_by_fields") else None,
+                "timezone": params.get("timezone") or None,
             }
             call.authorize("query", arguments)
             schema = call.schema(request.collection_name)
@@ -90,6 +92,7 @@ class DataRpcs(RpcBase):
             if request.sub_reqs or request.function_score.functions:
                 raise InvalidArgumentError("rankers and function scores are not supported yet")
             params = pairs(request.search_params)
+            milvus_rules.refuse_time_fields(params.get("time_fields"))
             inner = json_value(params.get("params", "{}")) or {}
             if not isinstance(inner, dict):
                 raise InvalidArgumentError(f"search params must be a JSON object, got {params.get('params')!r}")
@@ -118,6 +121,7 @@ class DataRpcs(RpcBase):
                 "group_size": integer(params, "group_size", None),
                 "strict_group_size": flag(params.get("strict_group_size")),
                 "order_by": params["order_by_fields"].split(",") if params.get("order_by_fields") else None,
+                "timezone": params.get("timezone") or None,
             }
             call.authorize("search", arguments)
             schema = call.schema(request.collection_name)
@@ -287,3 +291,4 @@ def _index_description(found: Mapping[str, Any], index_id: int) -> milvus_pb2.In
         pending_index_rows=int(found.get("pending_index_rows", 0)),
         index_state_fail_reason="; ".join(str(f) for f in found.get("failures", [])),
     )
+

@@ -59,7 +59,7 @@ def _set_default(target: schema_pb2.ValueField, dtype: DataType, value: Any) -> 
         target.float_data = float(value)
     elif dtype is DataType.DOUBLE:
         target.double_data = float(value)
-    elif dtype is DataType.VARCHAR:
+    elif dtype in (DataType.VARCHAR, DataType.TIMESTAMPTZ):
         target.string_data = str(value)
     elif dtype is DataType.JSON:
         target.bytes_data = json.dumps(value).encode()

@@ -12,21 +12,32 @@ Milvus's rules: ``default`` always exists and cannot be dropped; creating a
 database that exists is an ``AlreadyExistsError``; dropping one that still
 holds collections is refused (drop them first); dropping one that does not
 exist is a no-op.
+
+A database's properties (``create_database(properties=)``,
+``alter_database_properties``) are kept for every database in one JSON file,
+``<path>/databases/properties.json``, replaced atomically on each change; they
+are stored and described, and EmbeDB acts on none of them.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from embedb.client import Client
+from embedb.engine.properties import checked_keys, checked_properties
 from embedb.errors import DatabaseAlreadyExistsError, DatabaseNotFoundError, InvalidStateError
 from embedb.schema import NAME_PATTERN, check_name
+from embedb.storage.durable import fsync_path
 
 DEFAULT_DATABASE = "default"
 DATABASES_FOLDER = "databases"
+PROPERTIES_FILE = "properties.json"
 
 
 class Databases:
@@ -37,6 +48,7 @@ class Databases:
         self._root = None if path is None else Path(path) / DATABASES_FOLDER
         self._open_database = open_database
         self._lock = threading.Lock()
+        self._properties: dict[str, dict[str, Any]] = self._read_properties()
 
     def _folder(self, name: str) -> Path | None:
         return None if self._root is None else self._root / name
@@ -71,9 +83,10 @@ class Databases:
         on_disk = [] if self._root is None or not self._root.is_dir() else [e.name for e in self._root.iterdir() if e.is_dir()]
         return sorted({*self._open, *on_disk})
 
-    def create(self, name: str) -> None:
+    def create(self, name: str, properties: Mapping[str, Any] | None = None) -> None:
         """Create an empty database; raises ``DatabaseAlreadyExistsError``, ``InvalidNameError``."""
         check_name(name, kind="database")
+        checked = checked_properties(properties) if properties else {}
         with self._lock:
             if name == DEFAULT_DATABASE or self._exists(name):
                 raise DatabaseAlreadyExistsError(f"database {name!r} already exists", database=name)
@@ -81,6 +94,7 @@ class Databases:
             if folder is not None:
                 folder.parent.mkdir(parents=True, exist_ok=True)
             self._open[name] = self._open_database(folder)
+            self._set_properties(name, checked)
 
     def drop(self, name: str) -> None:
         """Drop an empty database (a no-op when it does not exist); raises ``InvalidStateError`` otherwise."""
@@ -99,9 +113,51 @@ class Databases:
                 )
             client.close()
             self._open.pop(name, None)
+            self._set_properties(name, {})
             folder = self._folder(name)
             if folder is not None:
                 shutil.rmtree(folder)
+
+    # ------------------------------------------------------------ properties
+
+    def properties(self, name: str | None) -> dict[str, Any]:
+        """The properties of an existing database (raises ``DatabaseNotFoundError``)."""
+        self.get(name)
+        with self._lock:
+            return dict(self._properties.get(name or DEFAULT_DATABASE, {}))
+
+    def alter_properties(self, name: str | None, changes: Mapping[str, Any], dropped: Sequence[str] = ()) -> None:
+        """Set ``changes`` and remove ``dropped`` in a database's properties, durably; raises ``InvalidArgumentError``."""
+        checked, keys = checked_properties(changes), checked_keys(list(dropped))
+        self.get(name)
+        key = name or DEFAULT_DATABASE
+        with self._lock:
+            current = {**self._properties.get(key, {}), **checked}
+            for dropped_key in keys:
+                current.pop(dropped_key, None)
+            self._set_properties(key, current)
+
+    def _read_properties(self) -> dict[str, dict[str, Any]]:
+        if self._root is None or not (self._root / PROPERTIES_FILE).is_file():
+            return {}
+        stored = json.loads((self._root / PROPERTIES_FILE).read_text(encoding="utf-8"))
+        return {str(k): dict(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
+
+    def _set_properties(self, name: str, properties: dict[str, Any]) -> None:
+        """Replace one database's properties (the caller holds the lock): a new file, fsynced, renamed over the old."""
+        updated = {**self._properties, name: properties} if properties else {k: v for k, v in self._properties.items() if k != name}
+        if updated == self._properties:
+            return
+        if self._root is not None:
+            self._root.mkdir(parents=True, exist_ok=True)
+            temporary = self._root / f".{PROPERTIES_FILE}.tmp"
+            with open(temporary, "w", encoding="utf-8") as handle:
+                json.dump(updated, handle, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, self._root / PROPERTIES_FILE)
+            fsync_path(self._root)
+        self._properties = updated
 
     def close(self) -> None:
         """Close every database this object opened (not the default one, which its owner closes)."""

@@ -282,7 +282,7 @@ class MilvusClient:
     def create_database(self, db_name: str, properties: dict[str, Any] | None = None, **kwargs: Any) -> None:
         """An empty database; raises ``DatabaseAlreadyExistsError``."""
         self._local_databases()
-        self._databases.create(db_name)
+        self._databases.create(db_name, properties)
 
     def drop_database(self, db_name: str, **kwargs: Any) -> None:
         """Drop an empty database (Milvus refuses one with collections: ``InvalidStateError``); a missing one is a no-op."""
@@ -295,8 +295,17 @@ class MilvusClient:
         return self._databases.names()
 
     def describe_database(self, db_name: str = "", **kwargs: Any) -> dict[str, Any]:
-        self._databases.get(db_name)
-        return {"name": db_name or DEFAULT_DATABASE}
+        """``{"name": ..., **properties}``, as pymilvus answers."""
+        return {"name": db_name or DEFAULT_DATABASE, **self._databases.properties(db_name)}
+
+    def alter_database_properties(self, db_name: str, properties: dict[str, Any], **kwargs: Any) -> None:
+        """Set database properties (stored and described; EmbeDB acts on none of them)."""
+        self._local_databases()
+        self._databases.alter_properties(db_name, properties)
+
+    def drop_database_properties(self, db_name: str, property_keys: list[str], **kwargs: Any) -> None:
+        self._local_databases()
+        self._databases.alter_properties(db_name, {}, property_keys)
 
     def use_database(self, db_name: str, **kwargs: Any) -> None:
         """Make ``db_name`` the database the following calls address; raises ``DatabaseNotFoundError``."""

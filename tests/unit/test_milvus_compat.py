@@ -294,3 +294,18 @@ def test_partition_key_collections_place_rows_by_the_key(tmp_path: Path) -> None
     with pytest.raises(SchemaError, match="partition key"):
         client.create_collection("bad", schema=bad)
     client.close()
+
+
+def test_database_properties_persist_in_the_data_directory(tmp_path: Path) -> None:
+    client = MilvusClient(str(tmp_path / "db"))
+    client.create_database("reports", properties={"owner": "ana"})
+    client.alter_database_properties("default", {"note": "main"})
+    client.close()
+    reopened = MilvusClient(str(tmp_path / "db"))
+    assert reopened.describe_database("reports") == {"name": "reports", "owner": "ana"}
+    assert reopened.describe_database() == {"name": "default", "note": "main"}
+    reopened.drop_database_properties("default", ["note"])
+    assert reopened.describe_database("default") == {"name": "default"}
+    with pytest.raises(DatabaseNotFoundError):
+        reopened.alter_database_properties("missing", {"a": 1})
+    reopened.close()

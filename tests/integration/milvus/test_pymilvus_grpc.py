@@ -524,3 +524,20 @@ def test_timestamptz_travels_as_iso_text_and_filters_by_instant(client: MilvusCl
     assert [row["id"] for row in client.query(name, filter="ts == ISO '2024-12-31 16:00:00'", timezone="UTC")] == [0]
     with pytest.raises(MilvusException, match="time_fields"):
         client.query(name, filter="id >= 0", output_fields=["ts"], time_fields="year, month")
+
+
+def test_database_properties_are_stored_described_and_go_with_their_database(milvus_server: MilvusServer) -> None:
+    client = milvus_server.client()
+    db_name = unique("props")
+    client.create_database(db_name, properties={"owner": "search-team"})
+    client.alter_database_properties(db_name, {"timezone": "Asia/Shanghai", "database.max.collections": 7})
+    described = client.describe_database(db_name)
+    assert described["owner"] == "search-team" and described["timezone"] == "Asia/Shanghai"
+    client.drop_database_properties(db_name, ["owner"])
+    assert "owner" not in client.describe_database(db_name)
+    with pytest.raises(MilvusException):
+        milvus_server.client("writer").alter_database_properties(db_name, {"owner": "me"})
+    client.drop_database(db_name)
+    client.create_database(db_name)
+    assert "timezone" not in client.describe_database(db_name), "a dropped database's properties go with it"
+    client.drop_database(db_name)

@@ -51,7 +51,7 @@ class AdminRpcs(RpcBase):
     def CreateDatabase(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(call: Call) -> None:
             self._database_admin(call)
-            self._databases.create(request.db_name)
+            self._databases.create(request.db_name, {pair.key: pair.value for pair in request.properties})
 
         # These name their database in the request: as a call, they address the default one.
         return self._status(request, context, work, database=DEFAULT_DATABASE)
@@ -67,10 +67,22 @@ class AdminRpcs(RpcBase):
         def work(call: Call) -> Any:
             if request.db_name not in ("", DEFAULT_DATABASE) and call.principal.collections is not None:
                 raise PermissionDeniedError(f"token {call.principal.token_id} is limited to collections of the default database")
-            self._databases.get(request.db_name)
-            return milvus_pb2.DescribeDatabaseResponse(status=ok(), db_name=request.db_name or DEFAULT_DATABASE)
+            properties = self._databases.properties(request.db_name)
+            return milvus_pb2.DescribeDatabaseResponse(
+                status=ok(),
+                db_name=request.db_name or DEFAULT_DATABASE,
+                properties=[common_pb2.KeyValuePair(key=k, value=str(v)) for k, v in properties.items()],
+            )
 
         return self._serve(request, context, milvus_pb2.DescribeDatabaseResponse, work, database=DEFAULT_DATABASE)
+
+    def AlterDatabase(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def work(call: Call) -> None:
+            self._database_admin(call)
+            changes = {pair.key: pair.value for pair in request.properties}
+            self._databases.alter_properties(request.db_name, changes, list(request.delete_keys))
+
+        return self._status(request, context, work, database=DEFAULT_DATABASE)
 
     def ListDatabases(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(call: Call) -> Any:

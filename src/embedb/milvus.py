@@ -32,6 +32,8 @@ __all__ = [
     "AsyncMilvusClient",
     "CollectionSchema",
     "DataType",
+    "FieldOp",
+    "FieldOpType",
     "FieldSchema",
     "Hit",
     "IndexParams",
@@ -110,6 +112,30 @@ class LoadState(enum.IntEnum):
 
     def __str__(self) -> str:
         return self.name
+
+
+class FieldOpType(enum.IntEnum):
+    """pymilvus's ``FieldOpType``: how ``upsert(field_ops=)`` changes a field."""
+
+    REPLACE = 0
+    ARRAY_APPEND = 1
+    ARRAY_REMOVE = 2
+
+
+class FieldOp:
+    """pymilvus's ``FieldOp`` factory: ``upsert(..., field_ops={"tags": FieldOp.array_append()})``."""
+
+    @staticmethod
+    def replace() -> str:
+        return "replace"
+
+    @staticmethod
+    def array_append() -> str:
+        return "array_append"
+
+    @staticmethod
+    def array_remove() -> str:
+        return "array_remove"
 
 
 class MilvusSchema:

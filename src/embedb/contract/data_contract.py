@@ -213,11 +213,16 @@ class DataContract(ABC):
         partition_name: str | None = None,
         embedding_versions: dict[str, str] | None = None,
         partial_update: bool = False,
+        field_ops: dict[str, str] | None = None,
     ) -> results.UpsertResult:
         """Insert rows or replace those with the same primary key, atomically; ``{"upsert_count": n}``.
 
         With ``partial_update``, a row names its key and the fields to change; the
         others keep their stored values (a new key needs every required field).
+        ``field_ops`` (``{"tags": "array_append"}``, or ``"array_remove"``, ``"replace"``)
+        make a partial update that appends a row's ARRAY values to the stored ones,
+        or removes every stored element equal to one given; read and write happen
+        under the collection's write lock, so concurrent updates do not lose each other.
         """
         return self._dispatch("upsert", arguments_of(locals()))
 

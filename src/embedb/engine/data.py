@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from embedb.contract.results import CompactResult, DeleteResult, InsertResult, Row, UpsertResult
+from embedb.engine.field_ops import apply_field_op, checked_field_ops
 from embedb.errors import DataError, InvalidArgumentError, UnavailableError
 from embedb.lifecycle import FieldBinding, embed_rows, given_versions
 from embedb.metadata import CollectionMetadata, refuse_partitions_with_partition_key
@@ -126,15 +127,21 @@ class DataOperations:
         partition_name: str | None = None,
         embedding_versions: dict[str, str] | None = None,
         partial_update: bool = False,
+        field_ops: dict[str, str] | None = None,
     ) -> UpsertResult:
         info = self.metadata.info(collection_name)
-        if partial_update:
-            data = self._with_stored_fields(info, data)
-        batch = self._write(info, data, partition_name, upsert=True, embedding_versions=embedding_versions)
+        operations = checked_field_ops(info.schema, field_ops)
+        if partial_update or operations:
+            # Read and write under the write lock: a concurrent write to the same rows cannot slip in between.
+            with self.metadata.store(info).writes_held():
+                merged = self._with_stored_fields(info, data, operations)
+                batch = self._write(info, merged, partition_name, upsert=True, embedding_versions=embedding_versions)
+        else:
+            batch = self._write(info, data, partition_name, upsert=True, embedding_versions=embedding_versions)
         return {"upsert_count": batch.num_rows}
 
-    def _with_stored_fields(self, info: CollectionInfo, data: Any) -> list[dict[str, Any]]:
-        """A partial update's rows completed with the stored values of the fields they leave out."""
+    def _with_stored_fields(self, info: CollectionInfo, data: Any, operations: dict[str, str]) -> list[dict[str, Any]]:
+        """A partial update's rows completed with the stored values of the fields they leave out (``operations`` applied)."""
         if self.metadata.bindings(info):
             raise InvalidArgumentError(
                 f"partial updates of {info.name!r} are not supported yet: it has model-bound fields", argument="partial_update"
@@ -149,7 +156,12 @@ class DataOperations:
         if missing is not None:
             raise DataError(f"row {missing}: a partial update names each row by its primary key {primary!r}", row=missing)
         stored = {row[primary]: row for row in self.get(info.name, [row[primary] for row in rows], output_fields=["*"])}
-        return [{**stored.get(row[primary], {}), **row} for row in rows]
+        merged = []
+        for index, row in enumerate(rows):
+            base = stored.get(row[primary], {})
+            changed = {name: apply_field_op(op, base.get(name), row[name], name, index) for name, op in operations.items() if name in row}
+            merged.append({**base, **row, **changed})
+        return merged
 
     def _unchanged(self, info: CollectionInfo, written: dict[str, tuple[str, ...]]) -> Callable[[], bool]:
         """A write's precondition: the fields are still written with the versions the batch was embedded with."""

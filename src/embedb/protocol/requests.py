@@ -210,6 +210,9 @@ class UpsertRequest(WriteRequest):
     """Rows for upsert; with ``partial_update`` each row names its key and only the fields to change."""
 
     partial_update: bool = False
+    field_ops: Annotated[
+        dict[str, str] | None, Field(description='ARRAY fields to append to or remove from: {"tags": "array_append"}.')
+    ] = None
 
 
 class DeleteRequest(ApiRequest):

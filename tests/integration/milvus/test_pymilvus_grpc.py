@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pymilvus import AsyncMilvusClient, DataType, MilvusClient, MilvusException
+from pymilvus import AsyncMilvusClient, DataType, FieldOp, MilvusClient, MilvusException
 
 from embedb.backends.http import HttpBackend
 
@@ -541,3 +541,16 @@ def test_database_properties_are_stored_described_and_go_with_their_database(mil
     client.create_database(db_name)
     assert "timezone" not in client.describe_database(db_name), "a dropped database's properties go with it"
     client.drop_database(db_name)
+
+
+def test_field_ops_append_to_and_remove_from_arrays(client: MilvusClient) -> None:
+    name = unique("field_ops")
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=DIM)
+    schema.add_field("tags", DataType.ARRAY, element_type=DataType.INT64, max_capacity=8)
+    client.create_collection(name, schema=schema)
+    client.insert(name, [{"id": 1, "v": [0.5] * DIM, "tags": [1, 2]}])
+    client.upsert(name, [{"id": 1, "v": [0.5] * DIM, "tags": [3]}], field_ops={"tags": FieldOp.array_append()})
+    client.upsert(name, [{"id": 1, "v": [0.5] * DIM, "tags": [1]}], field_ops={"tags": "array_remove"})
+    assert client.get(name, ids=[1], output_fields=["tags"])[0]["tags"] == [2, 3]

@@ -30,10 +30,13 @@ class DataRpcs(RpcBase):
 
     def Upsert(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(call: Call) -> Any:
+            options: dict[str, Any] = {"partial_update": request.partial_update}
             if request.field_ops:
-                fields = sorted(op.field_name for op in request.field_ops)
-                raise InvalidArgumentError(f"array field operations (FieldOp on {fields}) are not supported yet; send the whole array")
-            return _write(call, request, "upsert", {"partial_update": request.partial_update})
+                names = schema_pb2.FieldPartialUpdateOp.OpType
+                options["field_ops"] = {
+                    op.field_name: names.Name(op.op).lower() if op.op in names.values() else str(op.op) for op in request.field_ops
+                }
+            return _write(call, request, "upsert", options)
 
         return self._serve(request, context, milvus_pb2.MutationResult, work)
 

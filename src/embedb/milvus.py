@@ -26,6 +26,7 @@ from embedb.connection import connect
 from embedb.contract import Backend, milvus_rules
 from embedb.databases import DEFAULT_DATABASE, Databases
 from embedb.errors import EmbedbError, InvalidArgumentError, SchemaError
+from embedb.milvus_shapes import collection_description
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
 
 __all__ = [
@@ -376,6 +377,10 @@ class MilvusClient:
         milvus_rules.refuse_time_fields(kwargs.get("time_fields"))
         kwargs = _with_order_by({k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS})
         return self._backend.query(collection_name, filter, output_fields=output_fields or ["*"], **kwargs)
+
+    def describe_collection(self, collection_name: str, **kwargs: Any) -> dict[str, Any]:
+        """pymilvus's shape: ``fields`` with ``type`` (a ``DataType``) and ``params`` (``dim``, ``max_length``...)."""
+        return collection_description(self._backend.describe_collection(collection_name))
 
     def drop_collection(self, collection_name: str, **kwargs: Any) -> None:
         """As in Milvus, dropping a collection that does not exist is not an error (dropping one by an alias is)."""

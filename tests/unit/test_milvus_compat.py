@@ -121,7 +121,12 @@ def test_what_pymilvus_code_takes_for_granted(tmp_path: Path) -> None:
     schema = MilvusClient.create_schema()
     schema.add_field("id", DataType.INT64, is_primary=True).add_field("emb", DataType.FLOAT_VECTOR, dim=8)
     client.create_collection("both", dimension=4, schema=schema)  # as in pymilvus, the schema wins
-    assert [(f["name"], f.get("dim")) for f in client.describe_collection("both")["fields"]] == [("id", None), ("emb", 8)]
+    described = client.describe_collection("both")
+    assert [(f["name"], f["type"], f["params"].get("dim")) for f in described["fields"]] == [
+        ("id", DataType.INT64, None),
+        ("emb", DataType.FLOAT_VECTOR, 8),
+    ]
+    assert described["fields"][0]["is_primary"] and described["consistency_level_name"] == "Strong"
     client.delete("docs", ids=[0, 1, 2])
     job = client.compact("docs")
     assert isinstance(job, int) and client.get_compaction_state(job) == "Completed"

@@ -38,6 +38,7 @@ __all__ = [
     "FieldSchema",
     "Hit",
     "IndexParams",
+    "IndexType",
     "LoadState",
     "MetricType",
     "MilvusClient",
@@ -202,6 +203,23 @@ class MilvusSchema:
         ).validate()
 
 
+class IndexType(enum.IntEnum):
+    """pymilvus's ``IndexType`` (its numbers and names): ``add_index(index_type=IndexType.HNSW)``."""
+
+    INVALID = 0
+    FLAT = 1
+    IVFLAT = 2
+    IVF_SQ8 = 3
+    RNSG = 4
+    IVF_SQ8H = 5
+    IVF_PQ = 6
+    HNSW = 11
+    ANNOY = 12
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class IndexParams:
     """pymilvus's ``IndexParams``: a list of index definitions for ``create_index``."""
 
@@ -214,7 +232,7 @@ class IndexParams:
         self.indexes.append(
             {
                 "field_name": field_name,
-                "index_type": index_type or "AUTOINDEX",
+                "index_type": _index_type_name(index_type),
                 "index_name": index_name or field_name,
                 "metric_type": metric_type,
                 "params": {**(params or {}), **extra},
@@ -226,6 +244,13 @@ class IndexParams:
 
     def __len__(self) -> int:
         return len(self.indexes)
+
+
+def _index_type_name(index_type: Any) -> Any:
+    """An ``IndexType`` member as the name EmbeDB knows (IVFLAT is IVF_FLAT); text as given; nothing as AUTOINDEX."""
+    if isinstance(index_type, IndexType):
+        return "IVF_FLAT" if index_type is IndexType.IVFLAT else index_type.name
+    return index_type or "AUTOINDEX"
 
 
 def _keyword_names(method: Callable[..., Any]) -> frozenset[str] | None:

@@ -377,7 +377,7 @@ def test_index_params_at_create_collection_set_the_metric(tmp_path: Path) -> Non
     params = client.prepare_index_params()
     params.add_index(field_name="vector", index_type="HNSW", metric_type="L2", params={"M": 8, "efConstruction": 32})
     client.create_collection("l2", schema=_schema(), index_params=params)
-    assert client.describe_collection("l2")["fields"][1]["metric_type"] == "L2"
+    assert client.backend.describe_collection("l2")["fields"][1]["metric_type"] == "L2"  # EmbeDB keeps it on the field
     assert client.describe_index("l2", "vector")["metric_type"] == "L2"
     client.close()
 

@@ -314,3 +314,18 @@ def test_database_properties_persist_in_the_data_directory(tmp_path: Path) -> No
     with pytest.raises(DatabaseNotFoundError):
         reopened.alter_database_properties("missing", {"a": 1})
     reopened.close()
+
+
+def test_index_type_members_name_index_types(tmp_path: Path) -> None:
+    from embedb.milvus import IndexType
+
+    client = MilvusClient(str(tmp_path / "db"))
+    client.create_collection("docs", dimension=4)
+    client.release_collection("docs")
+    client.drop_index("docs", "vector")
+    params = client.prepare_index_params()
+    params.add_index("vector", index_type=IndexType.IVFLAT, metric_type="COSINE", params={"nlist": 8})
+    client.create_index("docs", params)
+    assert client.describe_index("docs", "vector")["index_type"] in ("IVF_FLAT",)
+    assert str(IndexType.HNSW) == "HNSW" and int(IndexType.HNSW) == 11
+    client.close()

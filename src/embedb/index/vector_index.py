@@ -208,6 +208,9 @@ INDEX_TYPES: dict[str, IndexType] = {
     )
 }
 
+_BUILD_PARAM_NAMES = frozenset(
+    rule.name for kind in INDEX_TYPES.values() for rule in (*kind.build_params, *kind.search_params)
+)
 AUTOINDEX_SPEC: dict[str, Any] = {"index_type": "HNSW", "params": {"M": 16, "efConstruction": 200}}
 DEFAULT_EF = 64
 SEARCH_PARAM_NAMES = frozenset({"ef", "nprobe", "search_k"})
@@ -239,7 +242,10 @@ def resolve_spec(index_type: str, metric: MetricType, params: Mapping[str, Any] 
             f"index type {name} does not fit a field with metric {metric.value}: use {allowed}", parameter="index_type"
         )
     rules = {rule.name: rule for rule in kind.build_params}
-    unknown = sorted(set(given) - set(rules))
+    # Milvus ignores another index type's parameters (``nlist`` given to FLAT, a search's ``nprobe``);
+    # a name no index type has is a mistake.
+    unknown = sorted(set(given) - set(rules) - _BUILD_PARAM_NAMES)
+    given = {name: value for name, value in given.items() if name in rules}
     if unknown:
         known = ", ".join(rules) or "none"
         raise InvalidArgumentError(

@@ -33,7 +33,7 @@ def test_every_type_resolves_with_its_defaults() -> None:
         ("HNSW", {"M": "many"}, "M='many'"),
         ("HNSW", {"M": True}, "M=True"),
         ("HNSW", {"efConstruction": 0}, "efConstruction=0"),
-        ("HNSW", {"nlist": 8}, r"no build parameter\(s\) \['nlist'\]; its parameters: M, efConstruction"),
+        ("HNSW", {"nlsit": 8}, r"no build parameter\(s\) \['nlsit'\]; its parameters: M, efConstruction"),
         ("IVF_FLAT", {"nlist": 0}, r"nlist=0 is out of range: use an integer in \[1, 65536\]"),
         ("IVF_PQ", {}, "needs the build parameter 'm'"),
         ("IVF_PQ", {"m": 5}, "m=5 must divide the dimension 16"),
@@ -102,3 +102,9 @@ def test_index_requests_accept_pymilvus_index_params_and_keywords() -> None:
         index_requests(None)
     with pytest.raises(InvalidArgumentError, match="not both"):
         index_requests(params, field_name="vector")
+
+
+def test_another_index_types_parameters_are_ignored_as_in_milvus() -> None:
+    spec = resolve_spec("FLAT", MetricType.L2, {"nlist": 128}, dim=8)
+    assert spec.params == {}
+    assert resolve_spec("HNSW", MetricType.IP, {"M": 8, "nlist": 4, "nprobe": 2}, dim=8).params == {"M": 8, "efConstruction": 200}

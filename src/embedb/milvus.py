@@ -227,7 +227,7 @@ class IndexParams:
         self.indexes: list[dict[str, Any]] = []
 
     def add_index(
-        self, field_name: str, index_type: str = "AUTOINDEX", index_name: str = "", *, metric_type: str | None = None, params: dict[str, Any] | None = None, **extra: Any
+        self, field_name: str, index_type: str | IndexType = "AUTOINDEX", index_name: str = "", *, metric_type: str | None = None, params: dict[str, Any] | None = None, **extra: Any
     ) -> None:
         self.indexes.append(
             {

@@ -225,13 +225,13 @@ class CollectionMetadata:
 
 
 def _anns_field(schema: CollectionSchema, anns_field: str | None) -> FieldSchema:
-    vectors = schema.vector_fields
+    vectors = schema.searchable_fields
     if anns_field is None:
         if len(vectors) > 1:
             names = [f.name for f in vectors]
             raise InvalidArgumentError(f"the collection has several vector fields {names}; pass anns_field")
         return vectors[0]
     field = schema.field(anns_field)
-    if not field.dtype.is_vector:
+    if not field.dtype.is_searchable:
         raise InvalidArgumentError(f"anns_field {anns_field!r} is not a vector field")
     return field

@@ -34,7 +34,6 @@ AUTO_ID_TEXT_LENGTH = 19  # a generated VARCHAR key: a positive 64-bit number in
 # Milvus data types EmbeDB does not store yet: naming one is an ``UnsupportedTypeError``, not a bare AttributeError.
 MILVUS_TYPES_NOT_SUPPORTED = frozenset(
     {
-        "SPARSE_FLOAT_VECTOR",
         "GEOMETRY",
         "STRUCT",
         "TEXT",
@@ -76,6 +75,8 @@ class DataType(enum.IntEnum, metaclass=_DataTypeMeta):
     # Stored as float32 holding exactly the values the narrower type can hold (docs/milvus-compatibility.md).
     FLOAT16_VECTOR = 102
     BFLOAT16_VECTOR = 103
+    # {dimension: weight}, any dimension below 2**32 - 1; kept as an Arrow map column beside the scalars (no dim).
+    SPARSE_FLOAT_VECTOR = 104
     INT8_VECTOR = 105
 
     @classmethod
@@ -109,7 +110,17 @@ class DataType(enum.IntEnum, metaclass=_DataTypeMeta):
 
     @property
     def is_vector(self) -> bool:
+        """A dense vector type (stored as a float32 matrix beside the rows)."""
         return self in _VECTOR_TYPES
+
+    @property
+    def is_sparse(self) -> bool:
+        return self is DataType.SPARSE_FLOAT_VECTOR
+
+    @property
+    def is_searchable(self) -> bool:
+        """A field a search ranks by: a dense or a sparse vector."""
+        return self in _VECTOR_TYPES or self is DataType.SPARSE_FLOAT_VECTOR
 
 
 _INTEGER_TYPES = frozenset({DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64})
@@ -136,6 +147,7 @@ _ARROW_SCALAR_TYPES: dict[DataType, pa.DataType] = {
     # JSON values are kept as their canonical JSON text.
     DataType.JSON: pa.string(),
     DataType.TIMESTAMPTZ: pa.int64(),
+    DataType.SPARSE_FLOAT_VECTOR: pa.map_(pa.uint32(), pa.float32()),
 }
 
 ARRAY_ELEMENT_TYPES = frozenset(
@@ -160,6 +172,7 @@ class MetricType(enum.StrEnum):
     L2 = "L2"  # squared Euclidean distance, smaller is closer
     HAMMING = "HAMMING"  # differing bits (BINARY_VECTOR), smaller is closer
     JACCARD = "JACCARD"  # 1 - |a and b| / |a or b| (BINARY_VECTOR), smaller is closer
+    BM25 = "BM25"  # relevance of a text to a BM25 function's sparse output, larger is closer
 
     @classmethod
     def parse(cls, value: MetricType | str) -> MetricType:
@@ -275,7 +288,7 @@ class FieldSchema:
                 raise SchemaError(f"{where}: a model-bound field is a FLOAT_VECTOR")
             binary = dtype is DataType.BINARY_VECTOR
             metric = MetricType.parse(self.metric_type or (MetricType.HAMMING if binary else MetricType.COSINE))
-            if metric.is_binary != binary:
+            if metric.is_binary != binary or metric is MetricType.BM25:
                 allowed = "HAMMING or JACCARD" if binary else "COSINE, IP or L2"
                 raise SchemaError(f"{where}: a {dtype.name} field uses {allowed}, not {metric.value}")
             if binary and self.dim is not None and self.dim % 8:
@@ -300,13 +313,20 @@ class FieldSchema:
                 raise SchemaError(f"{where}: a VARCHAR auto_id key needs max_length >= {AUTO_ID_TEXT_LENGTH} (keys are 64-bit numbers as text)")
         elif self.auto_id:
             raise SchemaError(f"{where}: only the primary key can use auto_id")
-        if self.default_value is not None and (dtype in (DataType.JSON, DataType.ARRAY) or dtype.is_vector):
+        if dtype.is_sparse:
+            metric = MetricType.parse(self.metric_type or MetricType.IP)
+            if metric not in (MetricType.IP, MetricType.BM25):
+                raise SchemaError(f"{where}: a SPARSE_FLOAT_VECTOR field uses IP (or BM25 as a BM25 function's output), not {metric.value}")
+            if self.nullable or self.is_primary or self.dim is not None:
+                raise SchemaError(f"{where}: a SPARSE_FLOAT_VECTOR field has no dim and cannot be nullable or the primary key")
+            field_ = replace(field_, metric_type=metric)
+        if self.default_value is not None and (dtype in (DataType.JSON, DataType.ARRAY) or dtype.is_searchable):
             raise SchemaError(f"{where}: {dtype.name} fields cannot have a default value")
         if self.default_value is not None:
             _check_default(where, field_)
         if self.is_partition_key and (self.is_primary or self.nullable or dtype not in (DataType.INT64, DataType.VARCHAR)):
             raise SchemaError(f"{where}: a partition key is a non-nullable INT64 or VARCHAR field other than the primary key")
-        if self.is_clustering_key and (dtype.is_vector or dtype in (DataType.JSON, DataType.ARRAY, DataType.BOOL)):
+        if self.is_clustering_key and (dtype.is_searchable or dtype in (DataType.JSON, DataType.ARRAY, DataType.BOOL)):
             raise SchemaError(f"{where}: a clustering key is an integer, float or VARCHAR field")
         return field_
 
@@ -431,7 +451,13 @@ class CollectionSchema:
 
     @property
     def scalar_fields(self) -> tuple[FieldSchema, ...]:
+        """The fields kept in a segment's Arrow table: every field but the dense vectors (sparse ones too)."""
         return tuple(f for f in self.fields if not f.dtype.is_vector)
+
+    @property
+    def searchable_fields(self) -> tuple[FieldSchema, ...]:
+        """The fields a search may rank by: dense and sparse vectors."""
+        return tuple(f for f in self.fields if f.dtype.is_searchable)
 
     def has_field(self, name: str) -> bool:
         return name in self._by_name
@@ -458,8 +484,11 @@ class CollectionSchema:
         primaries = [f.name for f in fields if f.is_primary]
         if len(primaries) != 1:
             raise SchemaError(f"a schema needs exactly one primary key field, found {len(primaries)}: {primaries}")
-        if not any(f.dtype.is_vector for f in fields):
-            raise SchemaError("a schema needs at least one vector field (FLOAT_VECTOR, FLOAT16_VECTOR, BFLOAT16_VECTOR, INT8_VECTOR or BINARY_VECTOR)")
+        if not any(f.dtype.is_searchable for f in fields):
+            raise SchemaError(
+                "a schema needs at least one vector field"
+                " (FLOAT_VECTOR, FLOAT16_VECTOR, BFLOAT16_VECTOR, INT8_VECTOR, BINARY_VECTOR or SPARSE_FLOAT_VECTOR)"
+            )
         for flag, what in (("is_partition_key", "partition key"), ("is_clustering_key", "clustering key")):
             keys = [f.name for f in fields if getattr(f, flag)]
             if len(keys) > 1:

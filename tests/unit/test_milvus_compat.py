@@ -142,12 +142,12 @@ def test_what_pymilvus_code_takes_for_granted(tmp_path: Path) -> None:
 def test_a_milvus_type_embedb_lacks_is_named_not_a_bare_attribute_error(tmp_path: Path) -> None:
     from embedb.errors import SchemaError, UnsupportedTypeError
 
-    with pytest.raises(UnsupportedTypeError, match="SPARSE_FLOAT_VECTOR is not supported by EmbeDB yet; supported: BOOL"):
-        _ = DataType.SPARSE_FLOAT_VECTOR
-    assert not hasattr(DataType, "SPARSE_FLOAT_VECTOR"), "still an AttributeError for hasattr()"
+    with pytest.raises(UnsupportedTypeError, match="GEOMETRY is not supported by EmbeDB yet; supported: BOOL"):
+        _ = DataType.GEOMETRY
+    assert not hasattr(DataType, "GEOMETRY"), "still an AttributeError for hasattr()"
     schema = MilvusClient.create_schema()
-    with pytest.raises(SchemaError, match="SPARSE_FLOAT_VECTOR is not supported"):
-        schema.add_field("v", "SPARSE_FLOAT_VECTOR", dim=8)
+    with pytest.raises(SchemaError, match="GEOMETRY is not supported"):
+        schema.add_field("v", "GEOMETRY")
     with pytest.raises(AttributeError) as missing:
         _ = DataType.NO_SUCH_TYPE
     assert not isinstance(missing.value, SchemaError), "a name Milvus does not have either is a plain AttributeError"

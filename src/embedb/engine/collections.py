@@ -19,6 +19,7 @@ from embedb.engine.properties import checked_keys, checked_properties
 from embedb.errors import DataError, InvalidArgumentError, SchemaError
 from embedb.index import IndexRequest, IndexService, index_requests
 from embedb.index import admin as index_admin
+from embedb.index.scalar import scalar_definitions
 from embedb.lifecycle import EmbeddingBindings, LifecycleService
 from embedb.metadata import CollectionMetadata, refuse_partitions_with_partition_key
 from embedb.schema import CollectionSchema, DataType, FieldSchema
@@ -77,6 +78,10 @@ class CollectionOperations:
             requests = index_requests(index_params)
         elif schema is None:  # Milvus quick setup indexes the vector field at once
             requests = [IndexRequest(vector_field_name)]
+        # Scalar and sparse fields' indexes are definitions only (no build): checked now, recorded once the collection is.
+        dense = [r for r in requests if not resolved.has_field(r.field_name) or resolved.field(r.field_name).dtype.is_vector]
+        scalar = scalar_definitions(resolved, [r for r in requests if r not in dense])
+        requests = dense
         resolved, model_versions = self.bindings.resolve_schema(index_admin.with_index_metrics(resolved, requests))
         definitions = index_admin.check_definitions(collection_name, resolved, requests)
         # The storage lock before the catalog's, as every storage DDL takes them (drop, load, partitions).
@@ -85,6 +90,8 @@ class CollectionOperations:
             self.bindings.bind(cursor, info.id, model_versions)
         self.bindings.forget(info.id)
         self.metadata.forget()
+        for definition in scalar:
+            self.metadata.scalar_indexes.add(info.id, definition, set())
         if definitions:
             index_admin.create_indexes(
                 self.indexes, self.metadata.info(collection_name), definitions, sync=False, timeout=None

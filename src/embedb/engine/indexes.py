@@ -9,10 +9,10 @@ import numpy as np
 
 from embedb.contract.results import IndexDescription
 from embedb.engine.properties import checked_keys, checked_properties
-from embedb.errors import DataError, IndexAlreadyExistsError, InvalidArgumentError
+from embedb.errors import DataError, IndexAlreadyExistsError
 from embedb.index import IndexRequest, IndexService, index_requests
 from embedb.index import admin as index_admin
-from embedb.index.scalar import ScalarIndex, scalar_index
+from embedb.index.scalar import ScalarIndex, scalar_definitions
 from embedb.metadata import CollectionMetadata
 from embedb.schema import CollectionSchema, MetricType
 from embedb.storage import CollectionInfo, Snapshot
@@ -87,9 +87,7 @@ class IndexOperations:
 
     def _check_scalar_indexes(self, info: CollectionInfo, requests: list[IndexRequest]) -> list[ScalarIndex]:
         """Milvus's scalar indexes (INVERTED, BITMAP, STL_SORT, TRIE), checked against the schema and the indexes there."""
-        if r := next((r for r in requests if r.metric_type), None):
-            raise InvalidArgumentError(f"field {r.field_name!r}: a scalar index takes no metric_type", parameter="metric_type")
-        definitions = [scalar_index(info.schema.field(r.field_name), r.index_type, r.index_name or None, r.params) for r in requests]
+        definitions = scalar_definitions(info.schema, requests)
         vector_names = {d.index_name for d in self.indexes.collection(info).definitions.values()}
         for definition in definitions:
             self.metadata.scalar_indexes.check(info.id, definition, vector_names)

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from embedb.errors import IndexAlreadyExistsError, InvalidArgumentError
-from embedb.schema import CollectionSchema, DataType, FieldSchema, check_name
+from embedb.index.requests import IndexRequest
+from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType, check_name
 from embedb.storage import Catalog
 
 SCALAR_INDEX_TABLES = """
@@ -45,7 +46,12 @@ SCALAR_INDEX_TYPES: dict[str, frozenset[DataType]] = {
     "BITMAP": frozenset({DataType.BOOL, *_INTEGERS, DataType.VARCHAR}),
     "STL_SORT": frozenset({*_INTEGERS, DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR, DataType.TIMESTAMPTZ}),
     "TRIE": frozenset({DataType.VARCHAR}),
+    # A sparse field's inverted lists are built from its rows on first use (embedb.storage.sparse_vectors).
+    "SPARSE_INVERTED_INDEX": frozenset({DataType.SPARSE_FLOAT_VECTOR}),
+    "SPARSE_WAND": frozenset({DataType.SPARSE_FLOAT_VECTOR}),
 }
+# Milvus's parameters of a sparse index: accepted (EmbeDB's inverted lists are exact and need none of them).
+SPARSE_INDEX_PARAMS = frozenset({"inverted_index_algo", "drop_ratio_build", "bm25_k1", "bm25_b"})
 SCALAR_AUTOINDEX = "INVERTED"
 
 
@@ -84,7 +90,8 @@ class ScalarIndex:
 def scalar_index(field: FieldSchema, index_type: str, index_name: str | None, params: dict[str, Any]) -> ScalarIndex:
     """Check a request for an index on a scalar field; raises ``InvalidArgumentError`` naming what is wrong."""
     requested = (index_type or "AUTOINDEX").strip().upper()
-    resolved = SCALAR_AUTOINDEX if requested == "AUTOINDEX" else requested
+    automatic = "SPARSE_INVERTED_INDEX" if field.dtype.is_sparse else SCALAR_AUTOINDEX
+    resolved = automatic if requested == "AUTOINDEX" else requested
     accepted = SCALAR_INDEX_TYPES.get(resolved)
     where = f"field {field.name!r} ({field.dtype.name})"
     if accepted is None:
@@ -96,11 +103,28 @@ def scalar_index(field: FieldSchema, index_type: str, index_name: str | None, pa
         raise InvalidArgumentError(f"{where}: a {resolved} index does not take {field.dtype.name} fields", parameter="index_type")
     if field.nullable:
         raise InvalidArgumentError(f"{where}: nullable fields take no scalar index yet", parameter="field_name")
-    if params:
-        raise InvalidArgumentError(f"{where}: scalar indexes take no parameters, got {sorted(params)}", parameter="params")
+    allowed = SPARSE_INDEX_PARAMS if field.dtype.is_sparse else frozenset()
+    if set(params) - allowed:
+        raise InvalidArgumentError(
+            f"{where}: a {resolved} index takes no parameters {sorted(set(params) - allowed)}", parameter="params"
+        )
     name = index_name or field.name
     check_name(name, kind="index")
     return ScalarIndex(name, field.name, resolved, requested, time.time())
+
+
+def scalar_definitions(schema: CollectionSchema, requests: list[IndexRequest]) -> list[ScalarIndex]:
+    """Requests for indexes on scalar and sparse fields, checked against the schema (before anything is written).
+
+    A sparse field's index may name its field's metric (IP, or BM25 for a BM25
+    function's output); a scalar index takes none.
+    """
+    for request in requests:
+        field = schema.field(request.field_name)
+        if request.metric_type and not (field.dtype.is_sparse and MetricType.parse(request.metric_type) is field.metric_type):
+            expected = f"uses metric {field.metric_type.value}" if field.dtype.is_sparse and field.metric_type else "takes no metric_type"
+            raise InvalidArgumentError(f"field {request.field_name!r}: its index {expected}", parameter="metric_type")
+    return [scalar_index(schema.field(r.field_name), r.index_type, r.index_name or None, r.params) for r in requests]
 
 
 class ScalarIndexes:

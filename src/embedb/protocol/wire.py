@@ -11,7 +11,9 @@ JSON by default, with three additions:
   ``vector_encoding=base64``. Packing is exact: the same bits come back.
   ``bytes`` (a BINARY_VECTOR's packed bits) travel the same way with dtype
   ``"bytes"`` and come back as ``bytes``; a plain JSON list of byte values
-  (0..255) is accepted for a binary vector too.
+  (0..255) is accepted for a binary vector too. A sparse vector read back travels
+  with dtype ``"sparse"`` (its (uint32 dimension, float32 weight) pairs) and comes
+  back as a ``{dimension: weight}`` dict; one written is a plain JSON object.
 - **Arrow IPC.** ``insert``/``upsert`` also accept an Arrow IPC stream
   (``application/vnd.apache.arrow.stream``) as the whole body.
 - **Non-finite floats** are written as ``NaN``/``Infinity`` (Python's JSON
@@ -43,6 +45,8 @@ ARROW_STREAM = "application/vnd.apache.arrow.stream"
 PACKED_KEYS = frozenset({"dtype", "shape", "b64"})
 PACKED_DTYPES = frozenset({"float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"})
 BYTES = "bytes"  # the dtype of a packed ``bytes`` value
+SPARSE = "sparse"  # the dtype of a packed sparse vector
+_SPARSE_PAIR = np.dtype([("dimension", "<u4"), ("weight", "<f4")])
 MAX_PACKED_DIMS = 2
 MAX_PACKED_AXIS = 2**31 - 1
 MAX_JSON_DEPTH = 128
@@ -63,6 +67,15 @@ def pack_bytes(value: bytes | bytearray | memoryview) -> dict[str, Any]:
     return {"dtype": BYTES, "shape": [len(raw)], "b64": base64.b64encode(raw).decode("ascii")}
 
 
+def pack_sparse(row: Mapping[int, float]) -> dict[str, Any]:
+    """A sparse vector as a packed JSON object: its (dimension, weight) pairs, little-endian, base64."""
+    pairs = np.empty(len(row), dtype=_SPARSE_PAIR)
+    ordered = sorted(row.items())
+    pairs["dimension"] = [int(dimension) for dimension, _ in ordered]
+    pairs["weight"] = [float(weight) for _, weight in ordered]
+    return {"dtype": SPARSE, "shape": [len(row)], "b64": base64.b64encode(pairs.tobytes()).decode("ascii")}
+
+
 def is_packed(value: Any) -> bool:
     """Whether ``value`` is a packed-array object (exactly the keys dtype, shape, b64)."""
     return isinstance(value, Mapping) and len(value) == len(PACKED_KEYS) and PACKED_KEYS.issuperset(value)
@@ -71,8 +84,8 @@ def is_packed(value: Any) -> bool:
 def unpack_array(packed: Mapping[str, Any]) -> Any:
     """The NumPy array (or ``bytes``, for dtype ``bytes``) a packed object describes; raises ``DataError`` naming what is wrong."""
     dtype, shape, text = packed["dtype"], packed["shape"], packed["b64"]
-    if not isinstance(dtype, str) or (dtype not in PACKED_DTYPES and dtype != BYTES):
-        raise DataError(f"packed array: dtype must be one of {sorted(PACKED_DTYPES | {BYTES})}, got {dtype!r}")
+    if not isinstance(dtype, str) or (dtype not in PACKED_DTYPES and dtype not in (BYTES, SPARSE)):
+        raise DataError(f"packed array: dtype must be one of {sorted(PACKED_DTYPES | {BYTES, SPARSE})}, got {dtype!r}")
     if (
         not isinstance(shape, list)
         or not 1 <= len(shape) <= MAX_PACKED_DIMS
@@ -91,6 +104,11 @@ def unpack_array(packed: Mapping[str, Any]) -> Any:
         if len(shape) != 1 or len(raw) != shape[0]:
             raise DataError(f"packed bytes: shape {shape} does not match the {len(raw)} bytes b64 holds")
         return raw
+    if dtype == SPARSE:
+        if len(shape) != 1 or len(raw) != shape[0] * _SPARSE_PAIR.itemsize:
+            raise DataError(f"packed sparse vector: shape {shape} does not match the {len(raw)} bytes b64 holds")
+        pairs = np.frombuffer(raw, dtype=_SPARSE_PAIR)
+        return dict(zip(pairs["dimension"].tolist(), pairs["weight"].tolist(), strict=True))
     item = np.dtype(dtype).newbyteorder("<")
     expected = math.prod(shape) * item.itemsize
     if len(raw) != expected:
@@ -114,7 +132,7 @@ def unpack_to_lists(value: Any) -> Any:
     if isinstance(value, dict):
         if is_packed(value):
             unpacked = unpack_array(value)
-            return unpacked if isinstance(unpacked, bytes) else unpacked.tolist()
+            return unpacked if isinstance(unpacked, (bytes, dict)) else unpacked.tolist()
         return {key: unpack_to_lists(item) for key, item in value.items()}
     if isinstance(value, list):
         return [unpack_to_lists(item) for item in value]
@@ -122,12 +140,14 @@ def unpack_to_lists(value: Any) -> Any:
 
 
 def pack_row_vectors(rows: list[dict[str, Any]], vector_fields: Sequence[str]) -> list[dict[str, Any]]:
-    """Rows with the values of ``vector_fields`` packed as float32 (in place; returns ``rows``)."""
+    """Rows with the values of ``vector_fields`` packed: dense vectors as float32, sparse ones as pairs (in place; returns ``rows``)."""
     for row in rows:
         for name in vector_fields:
             vector = row.get(name)
             if isinstance(vector, list):
                 row[name] = pack_array(np.asarray(vector, dtype=np.float32))
+            elif isinstance(vector, dict):  # a sparse vector: its integer dimensions would turn into JSON text keys
+                row[name] = pack_sparse(vector)
     return rows
 
 
@@ -146,6 +166,12 @@ def _to_wire(value: Any, depth: int) -> Any:
         return value
     if isinstance(value, (bytes, bytearray, memoryview)):
         return pack_bytes(value)
+    if hasattr(value, "tocsr") and hasattr(value, "shape"):  # a SciPy sparse matrix: one {dimension: weight} per row
+        matrix = value.tocsr()
+        return [
+            {int(d): float(w) for d, w in zip(matrix.indices[a:b].tolist(), matrix.data[a:b].tolist(), strict=True)}
+            for a, b in zip(matrix.indptr[:-1].tolist(), matrix.indptr[1:].tolist(), strict=True)
+        ]
     if isinstance(value, np.ndarray):
         if value.dtype.name in PACKED_DTYPES and 1 <= value.ndim <= MAX_PACKED_DIMS:
             return pack_array(value)

@@ -212,6 +212,7 @@ def project(snapshot: Snapshot, refs: RowRefs, plan: OutputPlan, schema: Collect
     json_fields = {f.name for f in schema.scalar_fields if f.dtype is DataType.JSON}
     binary_fields = {f.name for f in schema.vector_fields if f.dtype is DataType.BINARY_VECTOR}
     instant_fields = {f.name for f in schema.scalar_fields if f.dtype is DataType.TIMESTAMPTZ}
+    sparse_fields = {f.name for f in schema.scalar_fields if f.dtype.is_sparse}
     columns = list(plan.scalars) + ([DYNAMIC_FIELD_NAME] if plan.wants_dynamic else [])
     for position in np.unique(refs.segments):
         where = np.nonzero(refs.segments == position)[0]
@@ -226,6 +227,8 @@ def project(snapshot: Snapshot, refs: RowRefs, plan: OutputPlan, schema: Collect
                     column = [None if v is None else json.loads(v) for v in column]
                 elif name in instant_fields:  # microseconds since the epoch, returned as ISO 8601 text (UTC)
                     column = [None if v is None else to_text(v) for v in column]
+                elif name in sparse_fields:  # Arrow map rows: (dimension, weight) pairs
+                    column = [None if v is None else {int(d): float(w) for d, w in v} for v in column]
                 for slot, value in zip(where.tolist(), column, strict=True):
                     out[slot][name] = value
             if plan.wants_dynamic:

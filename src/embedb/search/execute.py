@@ -31,6 +31,7 @@ class SearchRequest:
     k: int  # offset + limit
     params: Mapping[str, Any] = field(default_factory=dict)
     nullable: bool = False  # the field may hold null vectors (NaN rows), which no search returns
+    sparse: bool = False  # a SPARSE_FLOAT_VECTOR field: ``queries`` is (nq, 0), the searcher holds the query vectors
 
 
 SegmentSearcher = Callable[[SegmentView, SearchRequest, "np.ndarray | None"], tuple[np.ndarray, np.ndarray]]
@@ -67,7 +68,7 @@ def search_snapshot(
     all_segments = []
     all_rows = []
     for position, view in enumerate(snapshot.segments):
-        if view.data.num_rows == 0 or request.column_key not in view.data.vectors:
+        if view.data.num_rows == 0 or (not request.sparse and request.column_key not in view.data.vectors):
             continue
         if row_filter is None and partition_ids is None:
             allowed = None if view.live_count == view.data.num_rows else ~view.deleted

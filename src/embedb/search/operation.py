@@ -29,9 +29,10 @@ from embedb.models import ModelRegistry
 from embedb.pause_points import PausePoints
 from embedb.query import OutputPlan, parse_order_by, prepare_queries
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
-from embedb.search.execute import SearchRequest, search_snapshot
+from embedb.search.execute import SearchRequest, SegmentSearcher, search_snapshot
 from embedb.search.hits import assemble_hits, check_paging, plain_hits
 from embedb.search.planner import SegmentPlanner, group_search
+from embedb.search.sparse import SparseSearcher, sparse_queries
 from embedb.storage import CollectionInfo, check_query_vectors
 from embedb.timestamps import to_micros
 
@@ -144,21 +145,33 @@ class SearchOperation:
         # whose vectors are ranked, returned (``field``) and named (``field@version``), whatever commits meanwhile.
         bindings = self.metadata.bindings(info)
         self.pause_points.reach("search.bindings_read")
-        key, query_field, version = self._search_column(info, field, embedding_version, bindings)
-        if version is not None and field.name in bindings:
-            bindings = {**bindings, field.name: replace(bindings[field.name], serving_key=version.column_key)}
-        if version is not None and is_text_query(data):
-            data = embed_query_text(data, version, self.models)
-        elif is_text_query(data):
-            raise InvalidArgumentError(
-                f"search got text, but field {field.name!r} is not bound to a model; pass vectors or bind a model"
-            )
-        queries = prepare_queries(check_query_vectors(query_field, data), metric)
+        searcher: SegmentSearcher = self.planner(indexes)
+        if field.dtype.is_sparse:
+            key, sparse = field.name, sparse_queries(data)
+            searcher = SparseSearcher(field.name, sparse)
+            queries = np.empty((len(sparse), 0), dtype=np.float32)
+        else:
+            key, query_field, version = self._search_column(info, field, embedding_version, bindings)
+            if version is not None and field.name in bindings:
+                bindings = {**bindings, field.name: replace(bindings[field.name], serving_key=version.column_key)}
+            if version is not None and is_text_query(data):
+                data = embed_query_text(data, version, self.models)
+            elif is_text_query(data):
+                raise InvalidArgumentError(
+                    f"search got text, but field {field.name!r} is not bound to a model; pass vectors or bind a model"
+                )
+            queries = prepare_queries(check_query_vectors(query_field, data), metric)
         compiled = self.metadata.compiled_filter(info, filter, filter_params, timezone)
         partitions = self.metadata.read_partition_ids(info, partition_names)
         plan = self.metadata.output_plan(info, output_fields, default_all=False, bindings=bindings)
         request = SearchRequest(
-            column_key=key, metric=metric, queries=queries, k=offset + limit, params=options.params, nullable=field.nullable
+            column_key=key,
+            metric=metric,
+            queries=queries,
+            k=offset + limit,
+            params=options.params,
+            nullable=field.nullable,
+            sparse=field.dtype.is_sparse,
         )
         snapshot = self.metadata.store(info).snapshot()
         if options.group_by_field is not None:
@@ -168,7 +181,7 @@ class SearchOperation:
                 request,
                 row_filter=compiled,
                 partition_ids=partitions,
-                searcher=self.planner(indexes),
+                searcher=searcher,
                 group_field=group_field,
                 group_size=options.group_size,
                 groups=offset + limit,
@@ -178,9 +191,7 @@ class SearchOperation:
             if group_field not in plan.scalars:
                 plan = replace(plan, scalars=(*plan.scalars, group_field))
             return assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric)
-        scores, segments, rows = search_snapshot(
-            snapshot, request, row_filter=compiled, partition_ids=partitions, searcher=self.planner(indexes)
-        )
+        scores, segments, rows = search_snapshot(snapshot, request, row_filter=compiled, partition_ids=partitions, searcher=searcher)
         if offset:
             scores, segments, rows = scores[:, offset:], segments[:, offset:], rows[:, offset:]
         return assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric)

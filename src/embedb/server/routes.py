@@ -89,7 +89,7 @@ def invoke(
     if encoding == "base64" and operation.returns is not Returns.PLAIN:
         rows = result if operation.returns is Returns.ROWS else [hit["entity"] for hits in result for hit in hits]
         # Only rows that carry lists can hold vectors: most searches return none, and skip the schema lookup.
-        if any(isinstance(value, list) for row in rows for value in row.values()):
+        if any(isinstance(value, (list, dict)) for row in rows for value in row.values()):
             wire.pack_row_vectors(rows, _vector_fields(context.backend, arguments["collection_name"]))
     return result_response(result)
 

@@ -33,6 +33,7 @@ from embedb.schema import (
     lone_surrogate_at,
 )
 from embedb.storage.records import RowBatch, primary_key_array
+from embedb.storage.sparse_vectors import sparse_column
 from embedb.storage.vector_input import (
     MISSING,
     check_vectors,
@@ -81,6 +82,13 @@ def _looks_columnar(data: Mapping[str, Any], schema: CollectionSchema) -> bool:
             first = next((item for item in value if item is not None), None)  # a nullable column may start with nulls
             binary = field.dtype is DataType.BINARY_VECTOR and isinstance(first, (bytes, bytearray, memoryview))
             return first is not None and (is_sequence_column(first) or binary)
+    for field in schema.scalar_fields:
+        if field.dtype.is_sparse and field.name in data:
+            value = data[field.name]
+            if isinstance(value, Mapping) or hasattr(value, "tocsr"):
+                return not isinstance(value, Mapping) and all(is_sequence_column(v) for k, v in data.items() if k != field.name)
+            first = next((item for item in value if item is not None), None) if isinstance(value, (list, tuple)) else None
+            return isinstance(first, Mapping) or hasattr(first, "tocoo") or (isinstance(first, (list, tuple)) and bool(first) and isinstance(first[0], (list, tuple)))
     nested_ok = {f.name for f in schema.fields if f.dtype in (DataType.ARRAY, DataType.JSON)}
     return bool(data) and all(is_sequence_column(v) and k not in nested_ok for k, v in data.items())
 
@@ -101,7 +109,7 @@ def to_columns(data: Any, schema: CollectionSchema) -> PreparedRows:
         return PreparedRows(columns, len(data), False)
     if isinstance(data, Mapping):
         if _looks_columnar(data, schema):
-            lengths = {name: len(value) for name, value in data.items()}
+            lengths = {name: value.shape[0] if hasattr(value, "tocsr") else len(value) for name, value in data.items()}
             if len(set(lengths.values())) > 1:
                 raise DataError(f"columns have different lengths: {lengths}")
             return PreparedRows(dict(data), next(iter(lengths.values()), 0), False)
@@ -184,6 +192,8 @@ def prepare_batch(
                 arrays.append(pa.array([k if isinstance(k, str) else str(k) for k in list(keys)], type=pa.string()))
             else:
                 arrays.append(pa.array(keys, type=pa.int64()))
+        elif field.dtype.is_sparse:
+            arrays.append(_sparse_array(field, columns.get(field.name, MISSING), n))
         else:
             value = columns.get(field.name, MISSING)
             if field.dtype is DataType.TIMESTAMPTZ:
@@ -225,6 +235,21 @@ def _check_unique_keys(column: pa.ChunkedArray, name: str) -> None:
             row=second,
             field=name,
         )
+
+
+def _sparse_array(field: FieldSchema, value: Any, n: int) -> pa.Array:
+    """A SPARSE_FLOAT_VECTOR column (dicts, pairs, or a SciPy sparse matrix of n rows) as an Arrow map array."""
+    if value is MISSING:
+        raise DataError(f"missing sparse vector field {field.name!r}", field=field.name)
+    if hasattr(value, "tocsr") and hasattr(value, "shape"):  # one SciPy sparse matrix for the whole batch
+        matrix = value.tocsr()
+        value = [matrix[i] for i in range(matrix.shape[0])]
+    elif isinstance(value, (pa.Array, pa.ChunkedArray)):
+        value = value.to_pylist()
+    items = [None if item is MISSING else item for item in value]
+    if len(items) != n:
+        raise DataError(f"field {field.name!r} has {len(items)} sparse vectors for {n} rows", field=field.name)
+    return sparse_column(items, field.name)
 
 
 def _as_instants(field: FieldSchema, value: Any, timezone: str) -> tuple[FieldSchema, Any]:

@@ -207,10 +207,11 @@ def test_errors_carry_milvus_codes_and_name_the_problem(client: MilvusClient, mi
 
     schema = MilvusClient.create_schema()
     schema.add_field("id", DataType.INT64, is_primary=True)
-    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=DIM)
+    schema.add_field("shape", DataType.GEOMETRY)
     with pytest.raises(MilvusException) as unsupported:
-        client.create_collection(unique("sparse"), schema=schema)
-    assert "SPARSE_FLOAT_VECTOR" in unsupported.value.message and "not supported" in unsupported.value.message
+        client.create_collection(unique("geometry"), schema=schema)
+    assert "GEOMETRY" in unsupported.value.message and "not supported" in unsupported.value.message
 
     elsewhere = MilvusClient(uri=milvus_server.uri, token=milvus_server.tokens["admin"], db_name="analytics")
     with pytest.raises(MilvusException) as database:
@@ -554,3 +555,19 @@ def test_field_ops_append_to_and_remove_from_arrays(client: MilvusClient) -> Non
     client.upsert(name, [{"id": 1, "v": [0.5] * DIM, "tags": [3]}], field_ops={"tags": FieldOp.array_append()})
     client.upsert(name, [{"id": 1, "v": [0.5] * DIM, "tags": [1]}], field_ops={"tags": "array_remove"})
     assert client.get(name, ids=[1], output_fields=["tags"])[0]["tags"] == [2, 3]
+
+
+def test_sparse_vectors_travel_as_milvus_packs_them(client: MilvusClient) -> None:
+    name = unique("sparse")
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    index = client.prepare_index_params()
+    index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP", params={"inverted_index_algo": "DAAT_MAXSCORE"})
+    client.create_collection(name, schema=schema, index_params=index)
+    rows = [{"id": 1, "sparse": {3: 0.5, 70000: 1.0}}, {"id": 2, "sparse": {3: 2.0}}, {"id": 3, "sparse": {9: 1.0}}]
+    client.insert(name, rows)
+    hits = client.search(name, [{3: 1.0, 70000: 1.0}], limit=5, anns_field="sparse", search_params={"metric_type": "IP"}, output_fields=["sparse"])
+    assert [(hit["id"], hit["distance"]) for hit in hits[0]] == [(2, 2.0), (1, 1.5)]
+    stored = client.get(name, ids=[1], output_fields=["sparse"])[0]["sparse"]
+    assert {int(k): v for k, v in dict(stored).items()} == {3: 0.5, 70000: 1.0}

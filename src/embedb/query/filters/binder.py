@@ -244,7 +244,7 @@ class _Binder:
                 known=[f.name for f in self.schema.scalar_fields],
             )
         field = self.schema.field(name)
-        if field.dtype.is_vector:
+        if field.dtype.is_searchable:
             raise FilterError(
                 f"field {name!r} ({field.dtype.name}) is a vector field and cannot be used in a filter", field=name
             )

@@ -117,6 +117,25 @@ def pack_vectors(flat: np.ndarray, kind: str) -> bytes:
     return flat.astype(_PACKED_VECTORS[kind][0]).tobytes()
 
 
+_SPARSE_PAIR = np.dtype([("dimension", "<u4"), ("weight", "<f4")])
+
+
+def sparse_from_bytes(data: bytes, what: str) -> dict[int, float]:
+    """A sparse row as Milvus sends it ((uint32, float32) pairs, little-endian) as ``{dimension: weight}``."""
+    if len(data) % _SPARSE_PAIR.itemsize:
+        raise DataError(f"{what}: sparse vector bytes are not whole (uint32, float32) pairs")
+    pairs = np.frombuffer(data, dtype=_SPARSE_PAIR)
+    return dict(zip(pairs["dimension"].tolist(), pairs["weight"].tolist(), strict=True))
+
+
+def sparse_to_bytes(row: Mapping[int, float]) -> bytes:
+    pairs = np.empty(len(row), dtype=_SPARSE_PAIR)
+    ordered = sorted(row.items())
+    pairs["dimension"] = [dimension for dimension, _ in ordered]
+    pairs["weight"] = [weight for _, weight in ordered]
+    return pairs.tobytes()
+
+
 def _with_nulls(values: Sequence[Any], valid: Sequence[bool], num_rows: int, name: str) -> list[Any]:
     """Values at their rows, ``None`` where ``valid`` is false (values given for every row or only the valid ones)."""
     if len(valid) != num_rows:
@@ -149,7 +168,12 @@ def columns_from_fields(fields: Iterable[schema_pb2.FieldData], num_rows: int, s
             continue
         dtype = data_type(field.type)
         element = schema.field(name).element_type if schema.has_field(name) else None
-        values: Any = _vector_values(field, name) if dtype.is_vector else _scalar_values(field.scalars, dtype, element)
+        if dtype.is_sparse:
+            values: Any = [sparse_from_bytes(row, f"field {name!r}") for row in field.vectors.sparse_float_vector.contents]
+        elif dtype.is_vector:
+            values = _vector_values(field, name)
+        else:
+            values = _scalar_values(field.scalars, dtype, element)
         if field.valid_data:  # a nullable vector field sends only its non-null vectors, as pymilvus packs them
             values = _with_nulls(values, field.valid_data, num_rows, name)
             if schema.has_field(name) and schema.field(name).default_value is not None and not all(field.valid_data):
@@ -193,6 +217,8 @@ def query_vectors(data: bytes) -> list[Any]:
         return [np.frombuffer(value, dtype=np.float32) for value in placeholder.values]
     if placeholder.type == common_pb2.BinaryVector:
         return [bytes(value) for value in placeholder.values]
+    if placeholder.type == common_pb2.SparseFloatVector:
+        return [sparse_from_bytes(value, f"query {i}") for i, value in enumerate(placeholder.values)]
     if placeholder.type in _PACKED_PLACEHOLDERS:
         return [unpack_vectors(value, _PACKED_PLACEHOLDERS[placeholder.type], "a query vector") for value in placeholder.values]
     if placeholder.type == common_pb2.VarChar:
@@ -249,6 +275,12 @@ def _fill_scalars(target: schema_pb2.ScalarField, dtype: DataType, values: Seque
 def field_column(field: FieldSchema, values: Sequence[Any]) -> schema_pb2.FieldData:
     """One field's values (one per row, ``None`` for null) as a ``FieldData``."""
     message = schema_pb2.FieldData(type=int(field.dtype), field_name=field.name)
+    if field.dtype.is_sparse:  # each row: (uint32 dimension, float32 weight) pairs, little-endian, as Milvus packs them
+        contents = [sparse_to_bytes(value or {}) for value in values]
+        message.vectors.sparse_float_vector.contents.extend(contents)
+        message.vectors.sparse_float_vector.dim = max((max(value) + 1 for value in values if value), default=0)
+        message.vectors.dim = message.vectors.sparse_float_vector.dim
+        return message
     if field.dtype.is_vector:
         dim = int(field.dim or 0)
         message.vectors.dim = dim

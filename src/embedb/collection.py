@@ -47,9 +47,15 @@ class Collection:
         partition_name: str | None = None,
         embedding_versions: dict[str, str] | None = None,
         partial_update: bool = False,
+        field_ops: dict[str, str] | None = None,
     ) -> results.UpsertResult:
         return self.backend.upsert(
-            self.name, data, partition_name=partition_name, embedding_versions=embedding_versions, partial_update=partial_update
+            self.name,
+            data,
+            partition_name=partition_name,
+            embedding_versions=embedding_versions,
+            partial_update=partial_update,
+            field_ops=field_ops,
         )
 
     def delete(self, ids: Sequence[Any] | Any | None = None, *, filter: str | None = None, partition_name: str | None = None) -> results.DeleteResult:

@@ -28,6 +28,7 @@ from embedb.databases import DEFAULT_DATABASE, Databases
 from embedb.errors import EmbedbError, InvalidArgumentError, SchemaError
 from embedb.milvus_shapes import collection_description
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
+from embedb.schema.functions import FunctionSchema
 
 __all__ = [
     "AsyncMilvusClient",
@@ -36,6 +37,8 @@ __all__ = [
     "FieldOp",
     "FieldOpType",
     "FieldSchema",
+    "Function",
+    "FunctionType",
     "Hit",
     "IndexParams",
     "IndexType",
@@ -148,6 +151,12 @@ class MilvusSchema:
         self.enable_dynamic_field = enable_dynamic_field
         self.description = description
         self.fields: list[FieldSchema] = []
+        self.functions: list[FunctionSchema] = []
+
+    def add_function(self, function: Function) -> MilvusSchema:
+        """Add a function (``Function(..., function_type=FunctionType.BM25, ...)``); returns the schema."""
+        self.functions.append(function.to_schema())
+        return self
 
     def add_field(self, field_name: str, datatype: DataType | int | str, **kwargs: Any) -> MilvusSchema:
         """Add a field; options as in pymilvus (``is_primary``, ``max_length``, ``dim``, ``element_type``, ...)."""
@@ -167,6 +176,8 @@ class MilvusSchema:
             "is_partition_key",
             "is_clustering_key",
             "enable_analyzer",
+            "enable_tokenizer",  # the name pymilvus 2.5 betas used
+            "analyzer_params",
             "enable_match",
             "mmap_enabled",
         }
@@ -193,14 +204,57 @@ class MilvusSchema:
                 model=kwargs.get("model"),
                 is_partition_key=bool(kwargs.get("is_partition_key", False)),
                 is_clustering_key=bool(kwargs.get("is_clustering_key", False)),
+                enable_analyzer=bool(kwargs.get("enable_analyzer", kwargs.get("enable_tokenizer", False))),
+                analyzer_params=kwargs.get("analyzer_params"),
+                enable_match=bool(kwargs.get("enable_match", False)),
             )
         )
         return self
 
     def to_schema(self) -> CollectionSchema:
         return CollectionSchema(
-            tuple(self.fields), enable_dynamic_field=self.enable_dynamic_field, description=self.description
+            tuple(self.fields),
+            enable_dynamic_field=self.enable_dynamic_field,
+            description=self.description,
+            functions=tuple(self.functions),
         ).validate()
+
+
+class FunctionType(enum.IntEnum):
+    """pymilvus's ``FunctionType`` numbers; EmbeDB runs BM25."""
+
+    UNKNOWN = 0
+    BM25 = 1
+    TEXTEMBEDDING = 2
+    RERANK = 3
+
+
+class Function:
+    """pymilvus's ``Function``: ``Function(name, FunctionType.BM25, input_field_names="text", output_field_names="sparse")``."""
+
+    def __init__(
+        self,
+        name: str,
+        function_type: FunctionType | str,
+        input_field_names: str | list[str],
+        output_field_names: str | list[str] | None = None,
+        description: str = "",
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.function_type = function_type
+        self.input_field_names = [input_field_names] if isinstance(input_field_names, str) else list(input_field_names)
+        names = output_field_names or []
+        self.output_field_names = [names] if isinstance(names, str) else list(names)
+        self.description = description
+        self.params = dict(params or {})
+
+    def to_schema(self) -> FunctionSchema:
+        kind = self.function_type.name if isinstance(self.function_type, enum.Enum) else str(self.function_type)
+        return FunctionSchema(self.name, kind.upper(), tuple(self.input_field_names), tuple(self.output_field_names), self.params, self.description)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.to_schema().to_dict()
 
 
 class IndexType(enum.IntEnum):

@@ -14,7 +14,7 @@ from typing import Any
 from embedb.schema import DataType
 
 FIRST_FIELD_ID = 100  # Milvus numbers user fields from 100
-_PARAMS = ("dim", "max_length", "max_capacity")
+_PARAMS = ("dim", "max_length", "max_capacity", "enable_analyzer", "enable_match", "analyzer_params")
 _FLAGS = ("is_partition_key", "is_clustering_key", "nullable")
 
 
@@ -28,7 +28,7 @@ def collection_description(described: Mapping[str, Any]) -> dict[str, Any]:
         "num_shards": 1,
         "description": described.get("description", ""),
         "fields": fields,
-        "functions": [],
+        "functions": [_function(function) for function in described.get("functions", [])],
         "aliases": list(described.get("aliases", [])),
         "collection_id": described["collection_id"],
         "consistency_level": 0,
@@ -37,6 +37,17 @@ def collection_description(described: Mapping[str, Any]) -> dict[str, Any]:
         "num_partitions": int(described.get("num_partitions", 1)),
         "enable_dynamic_field": bool(described.get("enable_dynamic_field", False)),
         "created_timestamp": created_ms << 18,  # a Milvus hybrid timestamp: milliseconds above 18 logical bits
+    }
+
+
+def _function(function: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "name": function["name"],
+        "description": function.get("description", ""),
+        "type": function["type"],
+        "input_field_names": list(function["input_field_names"]),
+        "output_field_names": list(function["output_field_names"]),
+        "params": dict(function.get("params", {})),
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -42,7 +44,10 @@ def _matrix(rows: list[dict[str, object]], dims: int) -> sp.csr_matrix:
 
 
 def _expected(
-    rows: list[dict[str, object]], query: dict[int, float], k: int, keep: object = None
+    rows: list[dict[str, object]],
+    query: dict[int, float],
+    k: int,
+    keep: Callable[[dict[str, object]], bool] | None = None,
 ) -> list[tuple[int, float]]:
     scores = (_matrix(rows, 2000) @ _matrix([{"sparse": query}], 2000).T).toarray().ravel()
     shares = (
@@ -53,7 +58,7 @@ def _expected(
         (int(rows[i]["id"]), float(scores[i]))
         for i in np.argsort(-scores, kind="stable")
         if shares[i] and (keep is None or keep(rows[i]))
-    ]  # type: ignore[operator]
+    ]
     return ranked[:k]
 
 
@@ -77,8 +82,9 @@ def test_search_matches_scipy_over_sealed_and_growing_rows(db: Client, name: str
         assert [hit["id"] for hit in hits] == [i for i, _ in expected]
         assert [hit["distance"] for hit in hits] == pytest.approx([s for _, s in expected], rel=1e-5)
     query = rows[7]["sparse"]
+    assert isinstance(query, dict)
     filtered = db.search(name, [query], limit=5, filter="tag == 1")[0]
-    assert [hit["id"] for hit in filtered] == [i for i, _ in _expected(live, query, 5, lambda r: r["tag"] == 1)]  # type: ignore[arg-type]
+    assert [hit["id"] for hit in filtered] == [i for i, _ in _expected(live, query, 5, lambda r: r["tag"] == 1)]
 
 
 def test_rows_come_back_as_given_and_scipy_rows_are_accepted(db: Client, name: str) -> None:

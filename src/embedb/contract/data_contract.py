@@ -314,6 +314,22 @@ class DataContract(ABC):
         """Merge small or deletion-heavy segments now; ``{"merged_segments": n}``."""
         return self._dispatch("compact", arguments_of(locals()))
 
+    @operation(Role.READER)
+    def run_analyzer(
+        self,
+        texts: str | list[str],
+        analyzer_params: dict[str, Any] | None = None,
+        *,
+        collection_name: str | None = None,
+        field_name: str | None = None,
+    ) -> list[Any]:
+        """The tokens an analyzer makes of each text (a list of tokens for one text, a list of lists for several).
+
+        ``analyzer_params`` as in a VARCHAR field's schema (``{"type": "english"}``;
+        None: standard), or the analyzer of ``collection_name``'s field ``field_name``.
+        """
+        return self._dispatch("run_analyzer", arguments_of(locals()))
+
     # -------------------------------------------------------------- indexes
 
     @operation(Role.WRITER)

@@ -38,6 +38,7 @@ class CollectionDescription(TypedDict):
     collection_id: int
     description: str
     fields: list[dict[str, Any]]
+    functions: list[dict[str, Any]]  # BM25 functions: name, type, input_field_names, output_field_names, params
     primary_field: str
     auto_id: bool
     enable_dynamic_field: bool

@@ -24,6 +24,7 @@ from embedb.lifecycle import EmbeddingBindings, LifecycleService
 from embedb.metadata import CollectionMetadata, refuse_partitions_with_partition_key
 from embedb.schema import CollectionSchema, DataType, FieldSchema
 from embedb.storage import CollectionInfo, Snapshot, StorageEngine
+from embedb.text import analyzer
 
 
 class CollectionOperations:
@@ -80,8 +81,12 @@ class CollectionOperations:
             requests = [IndexRequest(vector_field_name)]
         # Scalar and sparse fields' indexes are definitions only (no build): checked now, recorded once the collection is.
         dense = [r for r in requests if not resolved.has_field(r.field_name) or resolved.field(r.field_name).dtype.is_vector]
-        scalar = scalar_definitions(resolved, [r for r in requests if r not in dense])
+        scalar_requests = [r for r in requests if r not in dense]
+        scalar = scalar_definitions(resolved, scalar_requests)
         requests = dense
+        for text_field in resolved.fields:
+            if text_field.enable_analyzer:
+                analyzer(text_field.analyzer_params)  # InvalidArgumentError naming a bad analyzer, before anything is written
         resolved, model_versions = self.bindings.resolve_schema(index_admin.with_index_metrics(resolved, requests))
         definitions = index_admin.check_definitions(collection_name, resolved, requests)
         # The storage lock before the catalog's, as every storage DDL takes them (drop, load, partitions).
@@ -90,8 +95,10 @@ class CollectionOperations:
             self.bindings.bind(cursor, info.id, model_versions)
         self.bindings.forget(info.id)
         self.metadata.forget()
-        for definition in scalar:
+        for definition, request in zip(scalar, scalar_requests, strict=True):
             self.metadata.scalar_indexes.add(info.id, definition, set())
+            if request.params:
+                self.metadata.index_properties.alter(info.id, definition.index_name, dict(request.params))
         if definitions:
             index_admin.create_indexes(
                 self.indexes, self.metadata.info(collection_name), definitions, sync=False, timeout=None
@@ -111,6 +118,7 @@ class CollectionOperations:
             "collection_id": info.id,
             "description": schema.description,
             "fields": [f.to_dict() for f in schema.fields],
+            "functions": [function.to_dict() for function in schema.functions],
             "primary_field": schema.primary.name,
             "auto_id": schema.primary.auto_id,
             "enable_dynamic_field": schema.enable_dynamic_field,
@@ -182,7 +190,7 @@ class CollectionOperations:
             raise InvalidArgumentError(f"field {field_name!r} ({field.dtype.name}) has no max_capacity", argument="field_params")
         altered = replace(field, **changes).validate()
         fields = tuple(altered if f.name == field_name else f for f in info.schema.fields)
-        schema = CollectionSchema(fields, enable_dynamic_field=info.schema.enable_dynamic_field, description=info.schema.description)
+        schema = replace(info.schema, fields=fields)
         self.storage.alter_schema(info, schema.validate(), check=lambda rows: refuse_longer_values(rows, altered))
         self.metadata.forget()
 

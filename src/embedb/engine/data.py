@@ -157,8 +157,9 @@ class DataOperations:
             raise DataError(f"row {missing}: a partial update names each row by its primary key {primary!r}", row=missing)
         stored = {row[primary]: row for row in self.get(info.name, [row[primary] for row in rows], output_fields=["*"])}
         merged = []
+        outputs = {name for function in info.schema.functions for name in function.output_field_names}
         for index, row in enumerate(rows):
-            base = stored.get(row[primary], {})
+            base = {k: v for k, v in stored.get(row[primary], {}).items() if k not in outputs}  # recomputed from the input
             changed = {name: apply_field_op(op, base.get(name), row[name], name, index) for name, op in operations.items() if name in row}
             merged.append({**base, **row, **changed})
         return merged

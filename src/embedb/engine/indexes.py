@@ -57,8 +57,10 @@ class IndexOperations:
             index_admin.refuse_taken(self.indexes, info, definitions)
             if changes:
                 info = self._set_metrics(info, schema, changes)
-        for definition in scalar_definitions:
+        for definition, request in zip(scalar_definitions, scalar, strict=True):
             self.metadata.scalar_indexes.add(info.id, definition, set())
+            if request.params:  # a sparse index's parameters (bm25_k1, bm25_b...): kept, and read by BM25 searches
+                self.metadata.index_properties.alter(info.id, definition.index_name, dict(request.params))
         if vector:
             index_admin.create_indexes(self.indexes, info, definitions, sync=sync, timeout=timeout)
 

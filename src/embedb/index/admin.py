@@ -31,7 +31,7 @@ def with_index_metrics(schema: CollectionSchema, requests: list[IndexRequest]) -
     fields = tuple(
         replace(f, metric_type=metrics[f.name]) if f.name in metrics and f.dtype.is_vector else f for f in schema.fields
     )
-    return CollectionSchema(fields, enable_dynamic_field=schema.enable_dynamic_field, description=schema.description).validate()
+    return replace(schema, fields=fields).validate()
 
 
 def metric_changes(schema: CollectionSchema, requests: list[IndexRequest], indexed: set[str]) -> list[IndexRequest]:

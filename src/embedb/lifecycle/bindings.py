@@ -182,7 +182,7 @@ class EmbeddingBindings:
             resolved[field.name] = version
             metric = field.metric_type or version.metric
             fields.append(replace(field, dim=version.dimension, metric_type=metric))
-        completed = CollectionSchema(tuple(fields), schema.enable_dynamic_field, schema.description).validate()
+        completed = replace(schema, fields=tuple(fields)).validate()
         return completed, resolved
 
     def bind(self, cursor: sqlite3.Cursor, collection_id: int, versions: dict[str, ModelVersion]) -> None:

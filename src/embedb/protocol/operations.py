@@ -114,6 +114,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("truncate_collection", "/v1/collections/truncate", rq.CollectionRequest, rq.NullResult),
     Operation("flush", "/v1/collections/flush", rq.CollectionRequest, rq.NullResult),
     Operation("compact", "/v1/collections/compact", rq.CollectionRequest, rq.ObjectResult),
+    Operation("run_analyzer", "/v1/analyzers/run", rq.RunAnalyzerRequest, rq.ListResult),
     # indexes
     Operation("create_index", "/v1/indexes/create", rq.CreateIndexRequest, rq.NullResult),
     Operation("list_indexes", "/v1/indexes/list", rq.ListIndexesRequest, rq.NamesResult),

@@ -324,6 +324,19 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+class RunAnalyzerRequest(ApiRequest):
+    """Texts to analyze with ``analyzer_params``, or with the analyzer of a collection's field."""
+
+    texts: str | list[str]
+    analyzer_params: dict[str, Any] | None = None
+    collection_name: str | None = None
+    field_name: str | None = None
+
+
+class ListResult(BaseModel):
+    result: list[Any]
+
+
 class NullResult(BaseModel):
     """The operation returns nothing (``{"result": null}``)."""
 

@@ -32,8 +32,9 @@ from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
 from embedb.search.execute import SearchRequest, SegmentSearcher, search_snapshot
 from embedb.search.hits import assemble_hits, check_paging, plain_hits
 from embedb.search.planner import SegmentPlanner, group_search
-from embedb.search.sparse import SparseSearcher, sparse_queries
-from embedb.storage import CollectionInfo, check_query_vectors
+from embedb.search.sparse import SparseSearcher, bm25_searcher, sparse_queries
+from embedb.storage import CollectionInfo, Snapshot, check_query_vectors
+from embedb.text import analyzer
 from embedb.timestamps import to_micros
 
 
@@ -146,7 +147,11 @@ class SearchOperation:
         bindings = self.metadata.bindings(info)
         self.pause_points.reach("search.bindings_read")
         searcher: SegmentSearcher = self.planner(indexes)
-        if field.dtype.is_sparse:
+        snapshot = self.metadata.store(info).snapshot()
+        if field.metric_type is MetricType.BM25:
+            key, sparse_searcher = field.name, self._bm25(info, field, data, search_params, snapshot)
+            searcher, queries = sparse_searcher, np.empty((len(sparse_searcher.queries), 0), dtype=np.float32)
+        elif field.dtype.is_sparse:
             key, sparse = field.name, sparse_queries(data)
             searcher = SparseSearcher(field.name, sparse)
             queries = np.empty((len(sparse), 0), dtype=np.float32)
@@ -173,7 +178,6 @@ class SearchOperation:
             nullable=field.nullable,
             sparse=field.dtype.is_sparse,
         )
-        snapshot = self.metadata.store(info).snapshot()
         if options.group_by_field is not None:
             group_field = _group_field(info.schema, options.group_by_field)
             scores, segments, rows = group_search(
@@ -191,10 +195,61 @@ class SearchOperation:
             if group_field not in plan.scalars:
                 plan = replace(plan, scalars=(*plan.scalars, group_field))
             return assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric)
-        scores, segments, rows = search_snapshot(snapshot, request, row_filter=compiled, partition_ids=partitions, searcher=searcher)
+        scores, segments, rows = search_snapshot(
+            snapshot, request, row_filter=compiled, partition_ids=partitions, searcher=searcher
+        )
         if offset:
             scores, segments, rows = scores[:, offset:], segments[:, offset:], rows[:, offset:]
         return assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric)
+
+    def run_analyzer(
+        self,
+        texts: str | list[str],
+        analyzer_params: dict[str, Any] | None = None,
+        *,
+        collection_name: str | None = None,
+        field_name: str | None = None,
+    ) -> list[Any]:
+        if collection_name is not None or field_name is not None:
+            if collection_name is None or field_name is None:
+                raise InvalidArgumentError("run_analyzer takes collection_name and field_name together")
+            field = self.metadata.info(collection_name).schema.field(field_name)
+            if not field.enable_analyzer:
+                raise InvalidArgumentError(f"field {field_name!r} has no analyzer (enable_analyzer=True)", argument="field_name")
+            analyzer_params = field.analyzer_params
+        if analyzer_params is not None and not isinstance(analyzer_params, dict):
+            raise InvalidArgumentError(f"analyzer_params must be a dict, got {type(analyzer_params).__name__}", argument="analyzer_params")
+        tokens = analyzer(analyzer_params).tokens
+        if isinstance(texts, str):
+            return tokens(texts)
+        if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
+            raise InvalidArgumentError("run_analyzer takes a text or a list of texts", argument="texts")
+        return [tokens(text) for text in texts]
+
+    def _bm25(
+        self,
+        info: CollectionInfo,
+        field: FieldSchema,
+        data: Any,
+        search_params: dict[str, Any] | None,
+        snapshot: Snapshot,
+    ) -> SparseSearcher:
+        """A BM25 function output's searcher: the input field's analyzer; k1 and b from the search, else its index."""
+        function = info.schema.function_output(field.name)
+        assert function is not None  # validated schemas give BM25 only to function outputs
+        source = info.schema.field(function.input_field_names[0])
+        index = self.metadata.scalar_indexes.definitions(info.id).get(field.name)
+        params = dict(self.metadata.index_properties.get(info.id, index.index_name)) if index is not None else {}
+        given = dict(search_params or {})
+        nested = given.pop("params", None)
+        params.update(
+            {
+                k: v
+                for k, v in {**given, **(nested if isinstance(nested, dict) else {})}.items()
+                if k in ("bm25_k1", "bm25_b")
+            }
+        )
+        return bm25_searcher(list(snapshot.segments), field.name, analyzer(source.analyzer_params).tokens, data, params)
 
     def _search_column(
         self,
@@ -232,7 +287,9 @@ class SearchOperation:
         wanted = [name for name, _ in ordering]
         arguments["output_fields"] = [*(asked or []), *(name for name in wanted if not asked or name not in asked)]
         found = self.search(**arguments)
-        strip = [] if asked is not None and "*" in asked else [name for name in wanted if not asked or name not in asked]
+        strip = (
+            [] if asked is not None and "*" in asked else [name for name in wanted if not asked or name not in asked]
+        )
         ordered = []
         for hits in found:
             hits = list(hits)

@@ -6,20 +6,27 @@ segment: it scores every row sharing a dimension with the query through the
 segment's ``SparseSegmentIndex`` (built on first use, remembered with the
 segment), leaves out rows that share none (as Milvus's inverted index does), and
 keeps a range search's (low, high] bounds. Exact: this is the index.
+
+A BM25 function's output field is searched with text: ``bm25_searcher`` turns
+each query into term counts with the input field's analyzer and scores rows
+with Okapi BM25 (``BM25Scorer``), the corpus statistics counted over every live
+row of the snapshot (``corpus_stats``) whatever the filter, so a document's score
+does not depend on how its rows are split into segments.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-from embedb.errors import DataError
+from embedb.errors import DataError, InvalidArgumentError
 from embedb.query import top_k
 from embedb.search.execute import SearchRequest
 from embedb.storage import SegmentView
 from embedb.storage.sparse_vectors import SparseRow, SparseSegmentIndex, sparse_row
+from embedb.text import DEFAULT_B, DEFAULT_K1, BM25Stats, bm25_weights, term_vector
 
 Scorer = Callable[[SparseSegmentIndex, SparseRow, np.ndarray | None], np.ndarray]
 
@@ -84,4 +91,62 @@ class SparseSearcher:
         return top_k(scores, request.k)
 
 
-__all__ = ["SparseSearcher", "segment_index", "sparse_queries"]
+def corpus_stats(views: list[SegmentView], field: str, terms: set[int]) -> BM25Stats:
+    """BM25's statistics over the live rows of ``views``: row count, mean length, each term's document frequency."""
+    rows = 0
+    length = 0.0
+    frequency = dict.fromkeys(terms, 0)
+    for view in views:
+        if view.data.num_rows == 0:
+            continue
+        index = segment_index(view, field)
+        live = ~view.deleted[: index.num_rows]
+        rows += int(np.count_nonzero(live))
+        length += float(index.row_sums[live].sum())
+        for term in terms:
+            frequency[term] += int(np.count_nonzero(live[index.postings(term)[0]]))
+    return BM25Stats(rows, length / rows if rows else 0.0, frequency)
+
+
+class BM25Scorer:
+    """Okapi BM25 of each row of a segment for a query's term counts, with corpus-wide statistics."""
+
+    def __init__(self, stats: BM25Stats, k1: float, b: float) -> None:
+        self.stats = stats
+        self.k1 = k1
+        self.b = b
+
+    def __call__(self, index: SparseSegmentIndex, query: SparseRow, _lengths: np.ndarray | None) -> np.ndarray:
+        scores = np.zeros(index.num_rows, dtype=np.float64)
+        for term, count in zip(query[0].tolist(), query[1].tolist(), strict=True):
+            rows, frequencies = index.postings(term)
+            if rows.size:
+                weights = bm25_weights(
+                    frequencies.astype(np.float64), index.row_sums[rows], self.stats, self.k1, self.b
+                )
+                scores[rows] += count * self.stats.idf(term) * weights
+        return scores.astype(np.float32)
+
+
+def bm25_searcher(
+    views: list[SegmentView], field: str, tokens: Callable[[str], list[str]], data: Any, params: Mapping[str, Any]
+) -> SparseSearcher:
+    """A searcher ranking ``field`` (a BM25 function's output) by BM25 against query texts."""
+    texts = [data] if isinstance(data, str) else data
+    if not isinstance(texts, (list, tuple)) or not texts or not all(isinstance(text, str) for text in texts):
+        raise DataError(f"a BM25 search of field {field!r} takes query text (a string or a list of strings)")
+    queries = [sparse_row(term_vector(tokens(text)), f"query {i}") for i, text in enumerate(texts)]
+    terms = {int(term) for query in queries for term in query[0].tolist()}
+    k1 = _bound(params, "bm25_k1", DEFAULT_K1, 0.0, 3.0)
+    b = _bound(params, "bm25_b", DEFAULT_B, 0.0, 1.0)
+    return SparseSearcher(field, queries, BM25Scorer(corpus_stats(views, field, terms), k1, b))
+
+
+def _bound(params: Mapping[str, Any], name: str, default: float, low: float, high: float) -> float:
+    value = params.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= float(value) <= high:
+        raise InvalidArgumentError(f"{name}={value!r} is out of range: use a number in [{low}, {high}]", parameter=name)
+    return float(value)
+
+
+__all__ = ["BM25Scorer", "SparseSearcher", "bm25_searcher", "corpus_stats", "segment_index", "sparse_queries"]

@@ -40,6 +40,7 @@ from embedb.storage.vector_input import (
     is_pandas_series,
     is_sequence_column,
 )
+from embedb.text import analyzer, term_vector
 from embedb.timestamps import UTC_NAME, to_micros
 
 Columns = dict[str, Any]
@@ -192,6 +193,10 @@ def prepare_batch(
                 arrays.append(pa.array([k if isinstance(k, str) else str(k) for k in list(keys)], type=pa.string()))
             else:
                 arrays.append(pa.array(keys, type=pa.int64()))
+        elif field.dtype.is_sparse and schema.function_output(field.name) is not None:
+            if _any_given(columns.get(field.name, [])):
+                raise DataError(f"field {field.name!r} is filled by function {schema.function_output(field.name).name!r}: do not give it")  # type: ignore[union-attr]
+            arrays.append(pa.nulls(n, type=field.arrow_type))  # filled below, from its input field
         elif field.dtype.is_sparse:
             arrays.append(_sparse_array(field, columns.get(field.name, MISSING), n))
         else:
@@ -200,6 +205,12 @@ def prepare_batch(
                 field, value = _as_instants(field, value, timezone)
             arrays.append(_scalar_column(field, value, n, prepared))
         names.append(field.name)
+    for function in schema.functions:  # BM25: the input text's term counts
+        source = schema.field(function.input_field_names[0])
+        texts = arrays[names.index(source.name)].to_pylist()
+        analyze = analyzer(source.analyzer_params).tokens
+        rows = [term_vector(analyze(text)) if text else {} for text in texts]
+        arrays[names.index(function.output_field_names[0])] = sparse_column(rows, function.output_field_names[0])
     if schema.enable_dynamic_field:
         arrays.append(_dynamic_column(columns, extra_columns, n, known | {DYNAMIC_FIELD_NAME}))
         names.append(DYNAMIC_FIELD_NAME)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pymilvus import AsyncMilvusClient, DataType, FieldOp, MilvusClient, MilvusException
+from pymilvus import AsyncMilvusClient, DataType, FieldOp, Function, FunctionType, MilvusClient, MilvusException
 
 from embedb.backends.http import HttpBackend
 
@@ -571,3 +571,23 @@ def test_sparse_vectors_travel_as_milvus_packs_them(client: MilvusClient) -> Non
     assert [(hit["id"], hit["distance"]) for hit in hits[0]] == [(2, 2.0), (1, 1.5)]
     stored = client.get(name, ids=[1], output_fields=["sparse"])[0]["sparse"]
     assert {int(k): v for k, v in dict(stored).items()} == {3: 0.5, 70000: 1.0}
+
+
+def test_bm25_functions_and_run_analyzer(client: MilvusClient) -> None:
+    name = unique("bm25")
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("text", DataType.VARCHAR, max_length=200, enable_analyzer=True, analyzer_params={"type": "english"})
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_function(Function("bm25", FunctionType.BM25, input_field_names=["text"], output_field_names=["sparse"]))
+    index = client.prepare_index_params()
+    index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params={"bm25_k1": 1.2, "bm25_b": 0.75})
+    client.create_collection(name, schema=schema, index_params=index)
+    described = client.describe_collection(name)
+    assert described["functions"][0]["name"] == "bm25" and described["functions"][0]["output_field_names"] == ["sparse"]
+    client.insert(name, [{"id": 1, "text": "running foxes"}, {"id": 2, "text": "a sleeping dog"}, {"id": 3, "text": "the fox runs"}])
+    hits = client.search(name, ["fox running"], limit=3, anns_field="sparse", search_params={"metric_type": "BM25"}, output_fields=["text"])
+    assert sorted(hit["id"] for hit in hits[0]) == [1, 3]
+    analyzed = client.run_analyzer(["The Foxes ran"], analyzer_params={"type": "english"})
+    assert [list(result.tokens) for result in analyzed] == [["fox", "ran"]]
+    assert list(client.run_analyzer("Dogs", collection_name=name, field_name="text").tokens) == ["dog"]

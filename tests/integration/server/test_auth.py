@@ -28,6 +28,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "get_collection_stats": {"collection_name": "{c}"},
     "flush": {"collection_name": "{c}"},
     "compact": {"collection_name": "{c}"},
+    "run_analyzer": {"texts": ["Hello, World"], "collection_name": "{c}", "field_name": "id"},
     "create_partition": {"collection_name": "{s}", "partition_name": "p"},
     "drop_partition": {"collection_name": "{c}", "partition_name": "never"},
     "has_partition": {"collection_name": "{c}", "partition_name": "p"},

@@ -111,7 +111,9 @@ class AdminRpcs(RpcBase):
     def DescribeCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(call: Call) -> Any:
             d = call.run("describe_collection", collection_name=request.collection_name)
-            schema = CollectionSchema.from_dict({"fields": d["fields"], "enable_dynamic_field": d["enable_dynamic_field"]})
+            schema = CollectionSchema.from_dict(
+                {"fields": d["fields"], "enable_dynamic_field": d["enable_dynamic_field"], "functions": d.get("functions", [])}
+            )
             message = schema_to_proto(d["collection_name"], schema)
             message.description = d.get("description", "")
             created_ms = int(d.get("created_at", 0) * 1000)

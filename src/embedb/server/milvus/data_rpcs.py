@@ -15,6 +15,7 @@ from embedb.schema import CollectionSchema, DataType
 from embedb.server.milvus import columns
 from embedb.server.milvus.plumbing import Call, RpcBase, flag, hybrid_now, integer, json_value, pairs
 from embedb.server.milvus.status import ok
+from embedb.text import term_id
 
 _INDEX_STATES = {"Finished": common_pb2.Finished, "InProgress": common_pb2.InProgress, "Failed": common_pb2.Failed}
 _COUNT = "count(*)"
@@ -39,6 +40,28 @@ class DataRpcs(RpcBase):
             return _write(call, request, "upsert", options)
 
         return self._serve(request, context, milvus_pb2.MutationResult, work)
+
+    def RunAnalyzer(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def work(call: Call) -> Any:
+            try:
+                texts = [value.decode("utf-8") for value in request.placeholder]
+            except UnicodeDecodeError:
+                raise DataError("a text to analyze is not valid UTF-8") from None
+            params = columns.parse_json(request.analyzer_params, "analyzer_params") if request.analyzer_params else None
+            arguments: dict[str, Any] = {"texts": texts, "analyzer_params": params}
+            if request.collection_name or request.field_name:
+                arguments.update(collection_name=request.collection_name, field_name=request.field_name)
+            call.authorize("run_analyzer", arguments)
+            analyzed = call.backend.run_analyzer(**arguments)
+            results = [
+                milvus_pb2.AnalyzerResult(
+                    tokens=[milvus_pb2.AnalyzerToken(token=token, hash=term_id(token) if request.with_hash else 0) for token in tokens]
+                )
+                for tokens in analyzed
+            ]
+            return milvus_pb2.RunAnalyzerResponse(status=ok(), results=results)
+
+        return self._serve(request, context, milvus_pb2.RunAnalyzerResponse, work)
 
     def Delete(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(call: Call) -> Any:

@@ -19,10 +19,12 @@ from pymilvus.grpc_gen import common_pb2, schema_pb2
 
 from embedb.errors import SchemaError, UnsupportedTypeError
 from embedb.schema import CollectionSchema, DataType, FieldSchema
+from embedb.schema.functions import FunctionSchema
 
 # type_params EmbeDB reads as integers; the others Milvus sends that change nothing here are ignored.
 _INTEGER_PARAMS = ("dim", "max_length", "max_capacity")
-_IGNORED_PARAMS = frozenset({"mmap.enabled", "enable_analyzer", "enable_match", "analyzer_params", "multi_analyzer_params"})
+_IGNORED_PARAMS = frozenset({"mmap.enabled"})
+_FLAG_PARAMS = ("enable_analyzer", "enable_match")
 _EMBEDB_PARAMS = ("source", "model")
 _EMBEDB_PREFIX = "embedb."
 
@@ -68,12 +70,19 @@ def _set_default(target: schema_pb2.ValueField, dtype: DataType, value: Any) -> 
 def field_from_proto(message: schema_pb2.FieldSchema) -> FieldSchema:
     """One Milvus field as an EmbeDB field (not yet validated); raises ``SchemaError`` for what EmbeDB lacks."""
     where = f"field {message.name!r}"
-    if message.is_function_output:
-        raise UnsupportedTypeError(f"{where}: function output fields (BM25, embedding functions) are not supported yet")
     options: dict[str, Any] = {}
     for pair in message.type_params:
         key = pair.key
-        if key in _INTEGER_PARAMS:
+        if key in _FLAG_PARAMS:
+            options[key] = pair.value.strip().lower() == "true"
+        elif key == "analyzer_params":
+            try:
+                options[key] = json.loads(pair.value)
+            except (ValueError, RecursionError):
+                raise SchemaError(f"{where}: analyzer_params is not JSON: {pair.value[:80]!r}") from None
+        elif key == "multi_analyzer_params":
+            raise UnsupportedTypeError(f"{where}: multi_analyzer_params (one analyzer per language) is not supported yet")
+        elif key in _INTEGER_PARAMS:
             if not re.fullmatch(r"[0-9]{1,10}", pair.value):
                 raise SchemaError(f"{where}: {key} must be a whole number, got {pair.value!r}")
             options[key] = int(pair.value)
@@ -110,9 +119,7 @@ def schema_from_proto(data: bytes) -> CollectionSchema:
         message.ParseFromString(data)
     except Exception:
         raise SchemaError("the schema is not a serialized milvus.proto.schema.CollectionSchema") from None
-    if message.functions:
-        names = [f.name for f in message.functions]
-        raise UnsupportedTypeError(f"schema functions {names} (BM25, embedding functions) are not supported yet")
+    functions = tuple(_function_from_proto(function) for function in message.functions)
     if message.struct_array_fields:
         raise UnsupportedTypeError("struct array fields are not supported by EmbeDB yet")
     dynamic = message.enable_dynamic_field
@@ -124,7 +131,33 @@ def schema_from_proto(data: bytes) -> CollectionSchema:
         fields.append(field_from_proto(field_message))
     if message.autoID:
         fields = [FieldSchema(**{**f.__dict__, "auto_id": True}) if f.is_primary else f for f in fields]
-    return CollectionSchema(tuple(fields), enable_dynamic_field=dynamic, description=message.description).validate()
+    return CollectionSchema(tuple(fields), enable_dynamic_field=dynamic, description=message.description, functions=functions).validate()
+
+
+def _function_from_proto(message: schema_pb2.FunctionSchema) -> FunctionSchema:
+    kind = schema_pb2.FunctionType.Name(message.type) if message.type in schema_pb2.FunctionType.values() else str(message.type)
+    return FunctionSchema(
+        name=message.name,
+        function_type=kind.upper(),
+        input_field_names=tuple(message.input_field_names),
+        output_field_names=tuple(message.output_field_names),
+        params={pair.key: pair.value for pair in message.params},
+        description=message.description,
+    )
+
+
+def _function_to_proto(function: FunctionSchema, schema: CollectionSchema) -> schema_pb2.FunctionSchema:
+    ids = {field.name: 100 + i for i, field in enumerate(schema.fields)}
+    return schema_pb2.FunctionSchema(
+        name=function.name,
+        description=function.description,
+        type=dict(schema_pb2.FunctionType.items()).get(function.function_type, 0),
+        input_field_names=list(function.input_field_names),
+        input_field_ids=[ids[name] for name in function.input_field_names if name in ids],
+        output_field_names=list(function.output_field_names),
+        output_field_ids=[ids[name] for name in function.output_field_names if name in ids],
+        params=[common_pb2.KeyValuePair(key=k, value=str(v)) for k, v in function.params.items()],
+    )
 
 
 def field_to_proto(field: FieldSchema, field_id: int) -> schema_pb2.FieldSchema:
@@ -147,6 +180,11 @@ def field_to_proto(field: FieldSchema, field_id: int) -> schema_pb2.FieldSchema:
     for key, value in params.items():
         if value is not None:
             message.type_params.append(common_pb2.KeyValuePair(key=key, value=str(value)))
+    for flag in _FLAG_PARAMS:
+        if getattr(field, flag):
+            message.type_params.append(common_pb2.KeyValuePair(key=flag, value="true"))
+    if field.analyzer_params is not None:
+        message.type_params.append(common_pb2.KeyValuePair(key="analyzer_params", value=json.dumps(field.analyzer_params)))
     if field.default_value is not None:
         _set_default(message.default_value, field.dtype, field.default_value)
     return message
@@ -160,5 +198,8 @@ def schema_to_proto(name: str, schema: CollectionSchema) -> schema_pb2.Collectio
         autoID=schema.primary.auto_id,
         enable_dynamic_field=schema.enable_dynamic_field,
         fields=[field_to_proto(field, 100 + i) for i, field in enumerate(schema.fields)],
+        functions=[_function_to_proto(function, schema) for function in schema.functions],
     )
+    for field in message.fields:
+        field.is_function_output = schema.function_output(field.name) is not None
     return message

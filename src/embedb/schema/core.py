@@ -1,222 +1,30 @@
-"""Collection schemas: data types, fields, metrics, and their validation.
-
-A schema is a small immutable value: it is stored as JSON in the catalog, sent
-over the wire as the same JSON, and checked once when a collection is created.
-Names and numbers follow Milvus (``DataType.FLOAT_VECTOR`` is 101 there too), so
-that code written for pymilvus reads the same.
-"""
+"""Fields and collection schemas, and their validation (see ``embedb.schema``)."""
 
 from __future__ import annotations
 
-import enum
 import math
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
 
-from embedb.errors import DataError, InvalidNameError, SchemaError, UnsupportedTypeError
+from embedb.errors import DataError, SchemaError
+from embedb.schema.functions import FunctionSchema, check_functions
+from embedb.schema.types import (
+    _ARROW_SCALAR_TYPES,
+    ARRAY_ELEMENT_TYPES,
+    AUTO_ID_TEXT_LENGTH,
+    FLOAT32_MAX,
+    INTEGER_BOUNDS,
+    MAX_ARRAY_CAPACITY,
+    MAX_DIMENSION,
+    MAX_VARCHAR_LENGTH,
+    DataType,
+    MetricType,
+    check_name,
+    lone_surrogate_at,
+)
 from embedb.timestamps import to_micros
-
-# Checked with fullmatch: "$" alone would also match before a final newline ("docs\n").
-NAME_PATTERN = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,254}\Z")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-DYNAMIC_FIELD_NAME = "$meta"
-MAX_VARCHAR_LENGTH = 65_535
-MAX_DIMENSION = 32_768
-MAX_ARRAY_CAPACITY = 4_096
-MAX_JSON_DEPTH = 64
-FLOAT32_MAX = 3.4028234663852886e38
-AUTO_ID_TEXT_LENGTH = 19  # a generated VARCHAR key: a positive 64-bit number in decimal  # levels of arrays and objects in a JSON field's value
-
-
-# Milvus data types EmbeDB does not store yet: naming one is an ``UnsupportedTypeError``, not a bare AttributeError.
-MILVUS_TYPES_NOT_SUPPORTED = frozenset(
-    {
-        "GEOMETRY",
-        "STRUCT",
-        "TEXT",
-    }
-)
-
-
-def _not_supported(name: str, supported: Any) -> UnsupportedTypeError:
-    return UnsupportedTypeError(
-        f"data type {name} is not supported by EmbeDB yet; supported: {', '.join(supported)}", data_type=name
-    )
-
-
-class _DataTypeMeta(enum.EnumMeta):
-    def __getattr__(cls, name: str) -> Any:
-        if name in MILVUS_TYPES_NOT_SUPPORTED:
-            raise _not_supported(name, cls.__members__)
-        return super().__getattr__(name)  # type: ignore[misc]
-
-
-class DataType(enum.IntEnum, metaclass=_DataTypeMeta):
-    """Field types; the numbers are Milvus's."""
-
-    BOOL = 1
-    INT8 = 2
-    INT16 = 3
-    INT32 = 4
-    INT64 = 5
-    FLOAT = 10
-    DOUBLE = 11
-    VARCHAR = 21
-    ARRAY = 22
-    JSON = 23
-    # An instant: ISO 8601 text in and out, int64 microseconds since the epoch (UTC) inside (embedb.timestamps).
-    TIMESTAMPTZ = 26
-    # Bits, given and returned packed (dim / 8 bytes, most significant bit first); stored one float32 0/1 per bit.
-    BINARY_VECTOR = 100
-    FLOAT_VECTOR = 101
-    # Stored as float32 holding exactly the values the narrower type can hold (docs/milvus-compatibility.md).
-    FLOAT16_VECTOR = 102
-    BFLOAT16_VECTOR = 103
-    # {dimension: weight}, any dimension below 2**32 - 1; kept as an Arrow map column beside the scalars (no dim).
-    SPARSE_FLOAT_VECTOR = 104
-    INT8_VECTOR = 105
-
-    @classmethod
-    def parse(cls, value: DataType | str | int) -> DataType:
-        """Accept a member, its name (any case) or its number."""
-        if isinstance(value, DataType):
-            return value
-        if isinstance(value, str):
-            key = value.strip().upper()
-            aliases = {"STRING": "VARCHAR", "FLOAT32": "FLOAT", "FLOAT64": "DOUBLE", "VECTOR": "FLOAT_VECTOR"}
-            key = aliases.get(key, key)
-            if key in cls.__members__:
-                return cls[key]
-            if key in MILVUS_TYPES_NOT_SUPPORTED:
-                raise _not_supported(key, cls.__members__)
-        elif isinstance(value, int) and not isinstance(value, bool):
-            try:
-                return cls(value)
-            except ValueError:
-                pass
-        allowed = ", ".join(cls.__members__)
-        raise SchemaError(f"unknown data type {value!r}; allowed: {allowed}")
-
-    @property
-    def is_integer(self) -> bool:
-        return self in _INTEGER_TYPES
-
-    @property
-    def is_numeric(self) -> bool:
-        return self in _INTEGER_TYPES or self in (DataType.FLOAT, DataType.DOUBLE)
-
-    @property
-    def is_vector(self) -> bool:
-        """A dense vector type (stored as a float32 matrix beside the rows)."""
-        return self in _VECTOR_TYPES
-
-    @property
-    def is_sparse(self) -> bool:
-        return self is DataType.SPARSE_FLOAT_VECTOR
-
-    @property
-    def is_searchable(self) -> bool:
-        """A field a search ranks by: a dense or a sparse vector."""
-        return self in _VECTOR_TYPES or self is DataType.SPARSE_FLOAT_VECTOR
-
-
-_INTEGER_TYPES = frozenset({DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64})
-_VECTOR_TYPES = frozenset(
-    {DataType.FLOAT_VECTOR, DataType.FLOAT16_VECTOR, DataType.BFLOAT16_VECTOR, DataType.INT8_VECTOR, DataType.BINARY_VECTOR}
-)
-
-INTEGER_BOUNDS: dict[DataType, tuple[int, int]] = {
-    DataType.INT8: (-(2**7), 2**7 - 1),
-    DataType.INT16: (-(2**15), 2**15 - 1),
-    DataType.INT32: (-(2**31), 2**31 - 1),
-    DataType.INT64: (-(2**63), 2**63 - 1),
-}
-
-_ARROW_SCALAR_TYPES: dict[DataType, pa.DataType] = {
-    DataType.BOOL: pa.bool_(),
-    DataType.INT8: pa.int8(),
-    DataType.INT16: pa.int16(),
-    DataType.INT32: pa.int32(),
-    DataType.INT64: pa.int64(),
-    DataType.FLOAT: pa.float32(),
-    DataType.DOUBLE: pa.float64(),
-    DataType.VARCHAR: pa.string(),
-    # JSON values are kept as their canonical JSON text.
-    DataType.JSON: pa.string(),
-    DataType.TIMESTAMPTZ: pa.int64(),
-    DataType.SPARSE_FLOAT_VECTOR: pa.map_(pa.uint32(), pa.float32()),
-}
-
-ARRAY_ELEMENT_TYPES = frozenset(
-    {
-        DataType.BOOL,
-        DataType.INT8,
-        DataType.INT16,
-        DataType.INT32,
-        DataType.INT64,
-        DataType.FLOAT,
-        DataType.DOUBLE,
-        DataType.VARCHAR,
-    }
-)
-
-
-class MetricType(enum.StrEnum):
-    """Vector similarity metrics, with Milvus's names."""
-
-    COSINE = "COSINE"  # similarity, larger is closer
-    IP = "IP"  # inner product, larger is closer
-    L2 = "L2"  # squared Euclidean distance, smaller is closer
-    HAMMING = "HAMMING"  # differing bits (BINARY_VECTOR), smaller is closer
-    JACCARD = "JACCARD"  # 1 - |a and b| / |a or b| (BINARY_VECTOR), smaller is closer
-    BM25 = "BM25"  # relevance of a text to a BM25 function's sparse output, larger is closer
-
-    @classmethod
-    def parse(cls, value: MetricType | str) -> MetricType:
-        if isinstance(value, MetricType):
-            return value
-        if isinstance(value, str) and value.strip().upper() in cls.__members__:
-            return cls[value.strip().upper()]
-        raise SchemaError(f"unknown metric type {value!r}; allowed: {', '.join(cls.__members__)}")
-
-    @property
-    def is_binary(self) -> bool:
-        """A metric of BINARY_VECTOR fields (and only of them)."""
-        return self in (MetricType.HAMMING, MetricType.JACCARD)
-
-    @property
-    def negated(self) -> bool:
-        """Scored as a negated squared distance inside the query layer: L2, and HAMMING (L2 over 0/1 bits)."""
-        return self in (MetricType.L2, MetricType.HAMMING)
-
-    @property
-    def smaller_is_closer(self) -> bool:
-        """Whether the distance Milvus returns grows with dissimilarity."""
-        return self in (MetricType.L2, MetricType.HAMMING, MetricType.JACCARD)
-
-
-def check_name(name: object, *, kind: str) -> str:
-    """Return ``name`` if it is a valid identifier for a ``kind``; raise ``InvalidNameError``."""
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise InvalidNameError(
-            f"invalid {kind} name {name!r}: use 1-255 letters, digits or underscores, not starting with a digit"
-        )
-    return name
-
-
-def lone_surrogate_at(text: str) -> int | None:
-    """The index of the first lone surrogate in ``text``, or None when it has none.
-
-    A lone surrogate (JSON's ``"\\ud800"``, Python's ``"\\ud800"``) is a code
-    point that no UTF-8 text can hold: stored, it could never be read back.
-    """
-    if text.isascii():
-        return None
-    found = _LONE_SURROGATE.search(text)
-    return None if found is None else found.start()
 
 
 @dataclass(frozen=True)
@@ -244,6 +52,13 @@ class FieldSchema:
     # Milvus's partition key (rows are spread by it; manual partitions are refused) and clustering key (accepted).
     is_partition_key: bool = False
     is_clustering_key: bool = False
+    # Full-text search on a VARCHAR field: its analyzer (Milvus's analyzer_params), and TEXT_MATCH filters.
+    enable_analyzer: bool = False
+    analyzer_params: dict[str, Any] | None = None
+    enable_match: bool = False
+
+    def with_metric(self, metric: MetricType) -> FieldSchema:
+        return replace(self, metric_type=metric)
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -328,11 +143,17 @@ class FieldSchema:
             raise SchemaError(f"{where}: a partition key is a non-nullable INT64 or VARCHAR field other than the primary key")
         if self.is_clustering_key and (dtype.is_searchable or dtype in (DataType.JSON, DataType.ARRAY, DataType.BOOL)):
             raise SchemaError(f"{where}: a clustering key is an integer, float or VARCHAR field")
+        if (self.enable_analyzer or self.enable_match or self.analyzer_params is not None) and dtype is not DataType.VARCHAR:
+            raise SchemaError(f"{where}: enable_analyzer, analyzer_params and enable_match apply to VARCHAR fields")
+        if self.enable_match and not self.enable_analyzer:
+            raise SchemaError(f"{where}: enable_match needs enable_analyzer=True (TEXT_MATCH reads the analyzer's tokens)")
+        if self.analyzer_params is not None and not isinstance(self.analyzer_params, dict):
+            raise SchemaError(f"{where}: analyzer_params must be a dict, got {type(self.analyzer_params).__name__}")
         return field_
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "type": self.dtype.name}
-        for key in ("is_primary", "auto_id", "nullable", "is_partition_key", "is_clustering_key"):
+        for key in ("is_primary", "auto_id", "nullable", "is_partition_key", "is_clustering_key", "enable_analyzer", "enable_match"):
             if getattr(self, key):
                 out[key] = True
         optional = {
@@ -345,6 +166,7 @@ class FieldSchema:
             "description": self.description or None,
             "source": self.source,
             "model": self.model,
+            "analyzer_params": self.analyzer_params,
         }
         out.update({key: value for key, value in optional.items() if value is not None})
         return out
@@ -371,6 +193,9 @@ class FieldSchema:
             "model",
             "is_partition_key",
             "is_clustering_key",
+            "enable_analyzer",
+            "analyzer_params",
+            "enable_match",
         }
         unknown = set(data) - known
         if unknown:
@@ -396,6 +221,9 @@ class FieldSchema:
             model=data.get("model"),
             is_partition_key=bool(data.get("is_partition_key", False)),
             is_clustering_key=bool(data.get("is_clustering_key", False)),
+            enable_analyzer=bool(data.get("enable_analyzer", False)),
+            analyzer_params=data.get("analyzer_params"),
+            enable_match=bool(data.get("enable_match", False)),
         ).validate()
 
 
@@ -431,6 +259,7 @@ class CollectionSchema:
     fields: tuple[FieldSchema, ...]
     enable_dynamic_field: bool = False
     description: str = ""
+    functions: tuple[FunctionSchema, ...] = ()
     _by_name: dict[str, FieldSchema] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -502,16 +331,26 @@ class CollectionSchema:
                 raise SchemaError(f"field {f.name!r}: source field {f.source!r} is not in the schema")
             if source.dtype is not DataType.VARCHAR:
                 raise SchemaError(f"field {f.name!r}: source field {f.source!r} must be VARCHAR")
+        if self.functions:  # a BM25 function's output field is searched with BM25
+            checked = check_functions(self.functions, by_name)
+            fields = tuple(checked[f.name] for f in fields)
         return CollectionSchema(
-            fields=fields, enable_dynamic_field=self.enable_dynamic_field, description=self.description
+            fields=fields, enable_dynamic_field=self.enable_dynamic_field, description=self.description, functions=self.functions
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "fields": [f.to_dict() for f in self.fields],
             "enable_dynamic_field": self.enable_dynamic_field,
             "description": self.description,
         }
+        if self.functions:
+            out["functions"] = [function.to_dict() for function in self.functions]
+        return out
+
+    def function_output(self, field_name: str) -> FunctionSchema | None:
+        """The function that fills ``field_name``, or None when writes give it."""
+        return next((f for f in self.functions if field_name in f.output_field_names), None)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CollectionSchema:
@@ -521,6 +360,7 @@ class CollectionSchema:
             fields=tuple(FieldSchema.from_dict(f) for f in data["fields"]),
             enable_dynamic_field=bool(data.get("enable_dynamic_field", False)),
             description=str(data.get("description") or ""),
+            functions=tuple(FunctionSchema.from_dict(f) for f in data.get("functions") or ()),
         ).validate()
 
     @classmethod

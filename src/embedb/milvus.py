@@ -13,11 +13,10 @@ lists every difference.
 from __future__ import annotations
 
 import asyncio
-import enum
 import functools
 import inspect
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +25,24 @@ from embedb.connection import connect
 from embedb.contract import Backend, milvus_rules
 from embedb.databases import DEFAULT_DATABASE, Databases
 from embedb.errors import EmbedbError, InvalidArgumentError, SchemaError
-from embedb.milvus_shapes import collection_description
+from embedb.milvus_shapes import (
+    AnnSearchRequest,
+    FieldOp,
+    FieldOpType,
+    Function,
+    FunctionType,
+    Hit,
+    IndexType,
+    LoadState,
+    RRFRanker,
+    WeightedRanker,
+    collection_description,
+)
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
 from embedb.schema.functions import FunctionSchema
 
 __all__ = [
+    "AnnSearchRequest",
     "AsyncMilvusClient",
     "CollectionSchema",
     "DataType",
@@ -47,6 +59,8 @@ __all__ = [
     "MilvusClient",
     "MilvusException",
     "MilvusSchema",
+    "RRFRanker",
+    "WeightedRanker",
 ]
 
 # pymilvus code catches ``MilvusException``: every error EmbeDB raises on purpose is one.
@@ -71,76 +85,6 @@ IGNORED_KWARGS = frozenset(
         "progress_bar",
     }
 )
-
-
-class Hit(dict[str, Any]):
-    """A search hit as pymilvus's: a dict (``id``, ``distance``, ``entity``) that also answers ``hit[<primary key field>]``,
-    ``hit[<output field>]`` and attributes ``hit.id``, ``hit.pk``, ``hit.distance``, ``hit.entity``.
-
-    The primary key's field name is looked up only when it is asked for.
-    """
-
-    def __init__(self, hit: Mapping[str, Any], primary: Callable[[], str]) -> None:
-        super().__init__(hit)
-        self._primary = primary
-
-    def __missing__(self, key: str) -> Any:
-        if key == self._primary():
-            return self["id"]
-        entity = dict.get(self, "entity") or {}
-        if key in entity:
-            return entity[key]
-        raise KeyError(key)
-
-    @property
-    def id(self) -> Any:
-        return self["id"]
-
-    pk = id
-
-    @property
-    def distance(self) -> float:
-        return float(self["distance"])
-
-    @property
-    def entity(self) -> dict[str, Any]:
-        return dict(dict.get(self, "entity") or {})
-
-
-class LoadState(enum.IntEnum):
-    """pymilvus's ``LoadState``: what ``get_load_state`` answers (printed by name, as there)."""
-
-    NotExist = 0
-    NotLoad = 1
-    Loading = 2
-    Loaded = 3
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class FieldOpType(enum.IntEnum):
-    """pymilvus's ``FieldOpType``: how ``upsert(field_ops=)`` changes a field."""
-
-    REPLACE = 0
-    ARRAY_APPEND = 1
-    ARRAY_REMOVE = 2
-
-
-class FieldOp:
-    """pymilvus's ``FieldOp`` factory: ``upsert(..., field_ops={"tags": FieldOp.array_append()})``."""
-
-    @staticmethod
-    def replace() -> str:
-        return "replace"
-
-    @staticmethod
-    def array_append() -> str:
-        return "array_append"
-
-    @staticmethod
-    def array_remove() -> str:
-        return "array_remove"
 
 
 class MilvusSchema:
@@ -218,60 +162,6 @@ class MilvusSchema:
             description=self.description,
             functions=tuple(self.functions),
         ).validate()
-
-
-class FunctionType(enum.IntEnum):
-    """pymilvus's ``FunctionType`` numbers; EmbeDB runs BM25."""
-
-    UNKNOWN = 0
-    BM25 = 1
-    TEXTEMBEDDING = 2
-    RERANK = 3
-
-
-class Function:
-    """pymilvus's ``Function``: ``Function(name, FunctionType.BM25, input_field_names="text", output_field_names="sparse")``."""
-
-    def __init__(
-        self,
-        name: str,
-        function_type: FunctionType | str,
-        input_field_names: str | list[str],
-        output_field_names: str | list[str] | None = None,
-        description: str = "",
-        params: dict[str, Any] | None = None,
-    ) -> None:
-        self.name = name
-        self.function_type = function_type
-        self.input_field_names = [input_field_names] if isinstance(input_field_names, str) else list(input_field_names)
-        names = output_field_names or []
-        self.output_field_names = [names] if isinstance(names, str) else list(names)
-        self.description = description
-        self.params = dict(params or {})
-
-    def to_schema(self) -> FunctionSchema:
-        kind = self.function_type.name if isinstance(self.function_type, enum.Enum) else str(self.function_type)
-        return FunctionSchema(self.name, kind.upper(), tuple(self.input_field_names), tuple(self.output_field_names), self.params, self.description)
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.to_schema().to_dict()
-
-
-class IndexType(enum.IntEnum):
-    """pymilvus's ``IndexType`` (its numbers and names): ``add_index(index_type=IndexType.HNSW)``."""
-
-    INVALID = 0
-    FLAT = 1
-    IVFLAT = 2
-    IVF_SQ8 = 3
-    RNSG = 4
-    IVF_SQ8H = 5
-    IVF_PQ = 6
-    HNSW = 11
-    ANNOY = 12
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class IndexParams:
@@ -456,6 +346,17 @@ class MilvusClient:
         milvus_rules.refuse_time_fields(kwargs.get("time_fields"))
         kwargs = _with_order_by({k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS})
         return self._backend.query(collection_name, filter, output_fields=output_fields or ["*"], **kwargs)
+
+    def hybrid_search(
+        self, collection_name: str, reqs: list[Any], ranker: Any = None, limit: int = 10, output_fields: Any = None, **kwargs: Any
+    ) -> Any:
+        """pymilvus's hybrid_search: ``AnnSearchRequest``s fused by ``RRFRanker`` (the default) or ``WeightedRanker``."""
+        requests = [request.to_dict() if isinstance(request, AnnSearchRequest) else request for request in reqs]
+        ranking = ranker.dict() if hasattr(ranker, "dict") else ranker
+        options = {k: v for k, v in kwargs.items() if k in ("offset", "partition_names", "timezone")}
+        found = self._backend.hybrid_search(collection_name, requests, ranking, limit=limit, output_fields=output_fields, **options)
+        primary = functools.cache(lambda: str(self._backend.describe_collection(collection_name)["primary_field"]))
+        return [[Hit(hit, primary) for hit in hits] for hits in found]
 
     def describe_collection(self, collection_name: str, **kwargs: Any) -> dict[str, Any]:
         """pymilvus's shape: ``fields`` with ``type`` (a ``DataType``) and ``params`` (``dim``, ``max_length``...)."""

@@ -315,6 +315,28 @@ class DataContract(ABC):
         return self._dispatch("compact", arguments_of(locals()))
 
     @operation(Role.READER)
+    def hybrid_search(
+        self,
+        collection_name: str,
+        reqs: list[dict[str, Any]],
+        ranker: dict[str, Any] | None = None,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        output_fields: Sequence[str] | None = None,
+        partition_names: Sequence[str] | None = None,
+        timezone: str | None = None,
+    ) -> results.SearchHits:
+        """Several searches fused into one ranking, one list of hits per query.
+
+        ``reqs``: ``{"data", "anns_field", "param", "limit", "expr", "expr_params"}`` each
+        (dense or sparse fields, BM25 text too); ``ranker``: ``{"strategy": "rrf",
+        "params": {"k": 60}}`` (the default) or ``{"strategy": "weighted", "params":
+        {"weights": [...], "norm_score": true}}``. A hit's ``distance`` is its fused score.
+        """
+        return self._dispatch("hybrid_search", arguments_of(locals()))
+
+    @operation(Role.READER)
     def run_analyzer(
         self,
         texts: str | list[str],

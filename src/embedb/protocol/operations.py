@@ -174,6 +174,14 @@ OPERATIONS: tuple[Operation, ...] = (
         returns=Returns.HITS,
         packed_args=("data",),
     ),
+    Operation(
+        "hybrid_search",
+        "/v1/entities/hybrid_search",
+        rq.HybridSearchRequest,
+        rq.HitsResult,
+        returns=Returns.HITS,
+        packed_args=("reqs",),
+    ),
     # experiments and evaluation
     Operation("start_experiment", "/v1/experiments/start", xrq.StartExperimentRequest, rq.ObjectResult),
     Operation("get_experiment", "/v1/experiments/get", xrq.ExperimentIdRequest, rq.ObjectResult),

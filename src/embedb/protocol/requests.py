@@ -324,6 +324,19 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+class HybridSearchRequest(ApiRequest):
+    """Several searches fused by a ranker (RRF by default); each request's ``data`` may be packed arrays."""
+
+    collection_name: CollectionName
+    reqs: list[dict[str, AnyJson]]
+    ranker: dict[str, AnyJson] | None = None
+    limit: int = 10
+    offset: int = 0
+    output_fields: list[str] | None = None
+    partition_names: list[str] | None = None
+    timezone: str | None = None
+
+
 class RunAnalyzerRequest(ApiRequest):
     """Texts to analyze with ``analyzer_params``, or with the analyzer of a collection's field."""
 

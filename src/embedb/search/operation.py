@@ -31,6 +31,7 @@ from embedb.query import OutputPlan, parse_order_by, prepare_queries
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
 from embedb.search.execute import SearchRequest, SegmentSearcher, search_snapshot
 from embedb.search.hits import assemble_hits, check_paging, plain_hits
+from embedb.search.hybrid import checked_requests, fuse
 from embedb.search.planner import SegmentPlanner, group_search
 from embedb.search.sparse import SparseSearcher, bm25_searcher, sparse_queries
 from embedb.storage import CollectionInfo, Snapshot, check_query_vectors
@@ -201,6 +202,42 @@ class SearchOperation:
         if offset:
             scores, segments, rows = scores[:, offset:], segments[:, offset:], rows[:, offset:]
         return assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric)
+
+    def hybrid_search(
+        self,
+        collection_name: str,
+        reqs: list[dict[str, Any]],
+        ranker: dict[str, Any] | None = None,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        output_fields: Sequence[str] | None = None,
+        partition_names: Sequence[str] | None = None,
+        timezone: str | None = None,
+    ) -> SearchHits:
+        info = self.metadata.info(collection_name)
+        check_paging(limit, offset, maximum=MAX_SEARCH_LIMIT)
+        requests = checked_requests(reqs)
+        metrics = [self.metadata.search_field(info, request["anns_field"]).metric_type or MetricType.IP for request in requests]
+        results = [
+            self.search(
+                collection_name,
+                request["data"],
+                filter=request.get("expr") or request.get("filter") or "",
+                limit=int(request.get("limit") or offset + limit),
+                output_fields=output_fields,
+                search_params=request.get("param"),
+                anns_field=request["anns_field"],
+                partition_names=partition_names,
+                filter_params=request.get("expr_params") or request.get("filter_params"),
+                timezone=timezone,
+            )
+            for request in requests
+        ]
+        if len({len(result) for result in results}) != 1:
+            raise InvalidArgumentError(f"every request of a hybrid search needs as many queries; got {[len(r) for r in results]}", argument="reqs")
+        fused = fuse(results, metrics, ranker, offset + limit)
+        return cast(SearchHits, [hits[offset:] for hits in fused])
 
     def run_analyzer(
         self,

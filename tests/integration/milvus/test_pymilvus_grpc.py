@@ -14,7 +14,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pymilvus import AsyncMilvusClient, DataType, FieldOp, Function, FunctionType, MilvusClient, MilvusException
+from pymilvus import (
+    AnnSearchRequest,
+    AsyncMilvusClient,
+    DataType,
+    FieldOp,
+    Function,
+    FunctionType,
+    MilvusClient,
+    MilvusException,
+    RRFRanker,
+    WeightedRanker,
+)
 
 from embedb.backends.http import HttpBackend
 
@@ -591,3 +602,27 @@ def test_bm25_functions_and_run_analyzer(client: MilvusClient) -> None:
     analyzed = client.run_analyzer(["The Foxes ran"], analyzer_params={"type": "english"})
     assert [list(result.tokens) for result in analyzed] == [["fox", "ran"]]
     assert list(client.run_analyzer("Dogs", collection_name=name, field_name="text").tokens) == ["dog"]
+
+
+def test_hybrid_search_fuses_dense_and_bm25_searches(client: MilvusClient) -> None:
+    name = unique("hybrid")
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("text", DataType.VARCHAR, max_length=100, enable_analyzer=True)
+    schema.add_field("dense", DataType.FLOAT_VECTOR, dim=DIM)
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_function(Function("bm25", FunctionType.BM25, input_field_names=["text"], output_field_names=["sparse"]))
+    client.create_collection(name, schema=schema)
+    values = vectors(4)
+    texts = ["red apple", "green apple", "red car", "blue sky"]
+    client.insert(name, [{"id": i, "text": texts[i], "dense": values[i].tolist()} for i in range(4)])
+    requests = [
+        AnnSearchRequest([values[3].tolist()], "dense", {"metric_type": "COSINE"}, limit=4),
+        AnnSearchRequest(["red"], "sparse", {"metric_type": "BM25"}, limit=4, expr="id < 3"),
+    ]
+    rrf = client.hybrid_search(name, requests, RRFRanker(60), limit=3, output_fields=["text"])
+    assert {hit["id"] for hit in rrf[0][:2]} == {0, 2}, "found by both searches"
+    assert (rrf[0][2]["id"], rrf[0][2]["distance"]) == (3, pytest.approx(1 / 61)), "first of the dense search only"
+    assert rrf[0][0]["entity"]["text"] in ("red apple", "red car")
+    weighted = client.hybrid_search(name, requests, WeightedRanker(0.0, 1.0), limit=2)
+    assert {hit["id"] for hit in weighted[0]} == {0, 2}, "with all the weight on BM25, the two 'red' texts win"

@@ -57,6 +57,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "get": {"collection_name": "{c}", "ids": [1]},
     "query": {"collection_name": "{c}", "filter": "id > 0"},
     "search": {"collection_name": "{c}", "data": [[1.0, 0.0]], "limit": 1},
+    "hybrid_search": {"collection_name": "{c}", "reqs": [{"data": [[1.0, 0.0]], "anns_field": "vector", "limit": 2}], "limit": 1},
     "create_index": {"collection_name": "{s}", "field_name": "vector", "index_type": "FLAT"},
     "list_indexes": {"collection_name": "{c}"},
     "describe_index": {"collection_name": "{c}", "index_name": "vector"},

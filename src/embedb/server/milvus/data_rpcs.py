@@ -116,22 +116,10 @@ class DataRpcs(RpcBase):
     def Search(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(call: Call) -> Any:
             if request.sub_reqs or request.function_score.functions:
-                raise InvalidArgumentError("rankers and function scores are not supported yet")
-            params = pairs(request.search_params)
-            milvus_rules.refuse_time_fields(params.get("time_fields"))
-            inner = json_value(params.get("params", "{}")) or {}
-            if not isinstance(inner, dict):
-                raise InvalidArgumentError(f"search params must be a JSON object, got {params.get('params')!r}")
-            search_params: dict[str, Any] = dict(inner)
-            if params.get("metric_type"):
-                search_params = {"metric_type": params["metric_type"], "params": inner}
-            if request.HasField("ids") or request.search_by_primary_keys:
-                raise InvalidArgumentError("searching by primary keys is not supported yet; send query vectors")
+                raise InvalidArgumentError("function scores are not supported yet; use hybrid_search with RRFRanker or WeightedRanker")
+            params, search_params, queries = _search_request(request)
             output = list(request.output_fields)
             limit = integer(params, "topk", 10)
-            queries = columns.query_vectors(request.placeholder_group)
-            if request.nq and request.nq != len(queries):
-                raise InvalidArgumentError(f"nq is {request.nq} but {len(queries)} query vectors were sent", argument="nq")
             arguments = {
                 "collection_name": request.collection_name,
                 "data": queries,
@@ -157,6 +145,45 @@ class DataRpcs(RpcBase):
                 status=ok(),
                 collection_name=request.collection_name,
                 results=_search_result(hits, schema, output, limit or 0, -1 if decimals is None else decimals),
+            )
+
+        return self._serve(request, context, milvus_pb2.SearchResults, work)
+
+    def HybridSearch(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def work(call: Call) -> Any:
+            if request.function_score.functions:
+                raise InvalidArgumentError("function scores are not supported yet; use RRFRanker or WeightedRanker")
+            rank = {key: json_value(value) for key, value in pairs(request.rank_params).items()}
+            reqs = []
+            for sub in request.requests:
+                params, search_params, queries = _search_request(sub)
+                reqs.append(
+                    {
+                        "data": queries,
+                        "anns_field": params.get("anns_field") or None,
+                        "param": search_params,
+                        "limit": integer(params, "topk", None),
+                        "expr": sub.dsl,
+                        "expr_params": columns.template_values(sub.expr_template_values) or None,
+                    }
+                )
+            output = list(request.output_fields)
+            limit = int(rank.get("limit") or 10)
+            arguments = {
+                "collection_name": request.collection_name,
+                "reqs": reqs,
+                "ranker": {"strategy": rank["strategy"], "params": rank.get("params") or {}} if rank.get("strategy") else None,
+                "limit": limit,
+                "offset": int(rank.get("offset") or 0),
+                "output_fields": output or None,
+                "partition_names": list(request.partition_names) or None,
+            }
+            call.authorize("hybrid_search", arguments)
+            schema = call.schema(request.collection_name)
+            hits = call.backend.hybrid_search(**arguments)
+            decimals = int(rank.get("round_decimal", -1))
+            return milvus_pb2.SearchResults(
+                status=ok(), collection_name=request.collection_name, results=_search_result(hits, schema, output, limit, decimals)
             )
 
         return self._serve(request, context, milvus_pb2.SearchResults, work)
@@ -318,3 +345,20 @@ def _index_description(found: Mapping[str, Any], index_id: int) -> milvus_pb2.In
         index_state_fail_reason="; ".join(str(f) for f in found.get("failures", [])),
     )
 
+
+def _search_request(request: Any) -> tuple[dict[str, str], dict[str, Any], list[Any]]:
+    """A search's parameters (as sent), its search params (pymilvus's nested form) and its query vectors or texts."""
+    params = pairs(request.search_params)
+    milvus_rules.refuse_time_fields(params.get("time_fields"))
+    inner = json_value(params.get("params", "{}")) or {}
+    if not isinstance(inner, dict):
+        raise InvalidArgumentError(f"search params must be a JSON object, got {params.get('params')!r}")
+    search_params: dict[str, Any] = dict(inner)
+    if params.get("metric_type"):
+        search_params = {"metric_type": params["metric_type"], "params": inner}
+    if request.HasField("ids") or request.search_by_primary_keys:
+        raise InvalidArgumentError("searching by primary keys is not supported yet; send query vectors")
+    queries = columns.query_vectors(request.placeholder_group)
+    if request.nq and request.nq != len(queries):
+        raise InvalidArgumentError(f"nq is {request.nq} but {len(queries)} query vectors were sent", argument="nq")
+    return params, search_params, queries

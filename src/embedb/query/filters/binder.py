@@ -35,6 +35,7 @@ from embedb.query.filters.typerules import (
     quoted,
 )
 from embedb.schema import DYNAMIC_FIELD_NAME, CollectionSchema, DataType, FieldSchema
+from embedb.text import analyzer
 from embedb.timestamps import UTC_NAME, interval_micros, to_micros
 
 _CONTAINS_MODES: dict[str, Choice["one", "all", "any"]] = {
@@ -124,6 +125,8 @@ class _Binder:
                 return b.KeyExists(typed.value)
             case n.Call(name=name) if name in _CONTAINS_MODES:
                 return self.contains(node)
+            case n.Call(name="text_match" | "phrase_match"):
+                return self.text_match(node)
         typed = self.value(node)
         if isinstance(typed.value, b.Const) and isinstance(typed.value.value, bool):
             return b.Constant(typed.value.value)
@@ -164,6 +167,26 @@ class _Binder:
         if not (isinstance(pattern.value, b.Const) and isinstance(pattern.value.value, str)):
             raise error_about(f"'like' needs a string pattern such as \"abc%\", got {pattern.describe()}", operand)
         return b.LikeMatch(operand.value, pattern.value.value)
+
+    def text_match(self, node: n.Call) -> b.Predicate:
+        """TEXT_MATCH / PHRASE_MATCH on a VARCHAR field with enable_match: the query's tokens by the field's own analyzer."""
+        name = node.name.upper()
+        target, text = node.args[0], node.args[1]
+        if not isinstance(target, n.Name) or not self.schema.has_field(target.name):
+            raise FilterError(f"{name} needs a VARCHAR field with enable_match=True as its first argument", position=node.position)
+        field = self.schema.field(target.name)
+        if field.dtype is not DataType.VARCHAR or not field.enable_match:
+            raise FilterError(f"{name}: field {field.name!r} was not created with enable_analyzer=True, enable_match=True", field=field.name)
+        words = self.constant(text)
+        if not isinstance(words, str):
+            raise FilterError(f"{name} takes the words as text, got {words!r}", field=field.name)
+        slop = self.constant(node.args[2]) if len(node.args) > 2 else 0
+        if isinstance(slop, bool) or not isinstance(slop, int) or slop < 0:
+            raise FilterError(f"PHRASE_MATCH slop must be a whole number >= 0, got {slop!r}", field=field.name)
+        self.fields.add(field.name)
+        params = json.dumps(field.analyzer_params or {}, sort_keys=True)
+        tokens = tuple(analyzer(field.analyzer_params).tokens(words))
+        return b.TextMatch(field.name, params, tokens, node.name == "phrase_match", slop)
 
     def contains(self, node: n.Call) -> b.Predicate:
         target, argument = self.value(node.args[0]), self.value(node.args[1])

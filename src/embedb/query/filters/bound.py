@@ -116,6 +116,17 @@ class Contains:
 
 
 @dataclass(frozen=True)
+class TextMatch:
+    """TEXT_MATCH (any of ``tokens``) or PHRASE_MATCH (``tokens`` in order, ``slop`` other tokens between at most)."""
+
+    field: str
+    analyzer_params: str  # the field's analyzer parameters as JSON text (hashable)
+    tokens: tuple[str, ...]
+    phrase: bool
+    slop: int = 0
+
+
+@dataclass(frozen=True)
 class Truth:
     """A BOOL value used as a condition (a BOOL field, ``flags[0]``, a JSON path)."""
 
@@ -142,4 +153,6 @@ class Negation:
     operand: Predicate
 
 
-Predicate: TypeAlias = Compare | InValues | LikeMatch | NullCheck | KeyExists | Contains | Truth | Constant | AllOf | AnyOf | Negation
+Predicate: TypeAlias = (
+    Compare | InValues | LikeMatch | NullCheck | KeyExists | Contains | TextMatch | Truth | Constant | AllOf | AnyOf | Negation
+)

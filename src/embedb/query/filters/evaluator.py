@@ -12,6 +12,9 @@ falls back to float64 when it would overflow; dividing by zero gives null.
 
 from __future__ import annotations
 
+import collections
+import json
+import threading
 from typing import TypeAlias
 
 import numpy as np
@@ -30,6 +33,7 @@ from embedb.query.filters.json_values import (
     json_equal,
     membership_in,
 )
+from embedb.text import analyzer
 
 Evaluated: TypeAlias = "pa.Array | JsonColumn | b.ConstValue"
 
@@ -116,6 +120,8 @@ class _Evaluation:
                 return self.json(operand).map(lambda v: _json_contains(v, values, mode), pa.bool_())
             case b.Truth(operand=operand):
                 return self.truth(self.value(operand))
+            case b.TextMatch():
+                return text_matches(self.column(node.field), node)
         raise TypeError(f"not a bound predicate: {node!r}")
 
     def compare(self, op: str, left: Evaluated, right: Evaluated) -> pa.Array:
@@ -235,3 +241,53 @@ def _json_contains(value: object, values: tuple[b.ConstValue, ...], mode: str) -
     if mode == "all":
         return all(any(json_equal(element, wanted) for element in value) for wanted in values)
     return any(json_equal(element, wanted) for element in value for wanted in values)
+
+
+# Token lists of recently matched text columns: a column is tokenised once, not once per filter.
+_TOKENS: collections.OrderedDict[tuple[int, str], tuple[pa.Array, list[list[str] | None]]] = collections.OrderedDict()
+_TOKENS_KEPT = 16
+_TOKENS_LOCK = threading.Lock()
+
+
+def _column_tokens(column: pa.Array, analyzer_params: str) -> list[list[str] | None]:
+    key = (id(column), analyzer_params)
+    with _TOKENS_LOCK:
+        found = _TOKENS.get(key)
+        if found is not None and found[0] is column:
+            _TOKENS.move_to_end(key)
+            return found[1]
+    tokens = analyzer(json.loads(analyzer_params)).tokens
+    lists = [None if text is None else tokens(text) for text in column.to_pylist()]
+    with _TOKENS_LOCK:
+        _TOKENS[key] = (column, lists)  # the column is held, so its id is not reused while cached
+        while len(_TOKENS) > _TOKENS_KEPT:
+            _TOKENS.popitem(last=False)
+    return lists
+
+
+def text_matches(column: pa.Array, match: b.TextMatch) -> pa.Array:
+    """TEXT_MATCH: rows holding any of the tokens; PHRASE_MATCH: rows holding them in order within ``slop``."""
+    rows = _column_tokens(column, match.analyzer_params)
+    if not match.tokens:
+        return pa.array([False] * len(rows), type=pa.bool_())
+    if not match.phrase:
+        wanted = set(match.tokens)
+        return pa.array([tokens is not None and not wanted.isdisjoint(tokens) for tokens in rows], type=pa.bool_())
+    return pa.array([tokens is not None and _has_phrase(tokens, match.tokens, match.slop) for tokens in rows], type=pa.bool_())
+
+
+def _has_phrase(tokens: list[str], phrase: tuple[str, ...], slop: int) -> bool:
+    """Whether ``phrase`` occurs in order in ``tokens`` with at most ``slop`` other tokens in between, in all."""
+    for start, token in enumerate(tokens):
+        if token != phrase[0]:
+            continue
+        position, gaps = start, 0
+        for word in phrase[1:]:
+            following = next((i for i in range(position + 1, len(tokens)) if tokens[i] == word), None)
+            if following is None:
+                return False
+            gaps += following - position - 1
+            position = following
+        if gaps <= slop:
+            return True
+    return False

@@ -141,7 +141,11 @@ FUNCTIONS: dict[str, int] = {
     "json_contains": 2,
     "json_contains_all": 2,
     "json_contains_any": 2,
+    "text_match": 2,  # TEXT_MATCH(field, 'words'): any of the words, as the field's analyzer reads them
+    "phrase_match": 3,  # PHRASE_MATCH(field, 'words in order'[, slop])
 }
+# Functions whose last argument may be left out.
+OPTIONAL_LAST_ARGUMENT = frozenset({"phrase_match"})
 
 
 def to_text(node: Node) -> str:

@@ -44,6 +44,7 @@ from __future__ import annotations
 from embedb.errors import FilterSyntaxError
 from embedb.query.filters.nodes import (
     FUNCTIONS,
+    OPTIONAL_LAST_ARGUMENT,
     Arithmetic,
     Call,
     Comparison,
@@ -326,7 +327,7 @@ class _Parser:
             raise self.error(f"unknown function {name_token.text!r}", name_token, hint=f"expected one of {known}")
         self.advance()  # "("
         args = self.comma_separated(")")
-        if len(args) != FUNCTIONS[name]:
+        if len(args) != FUNCTIONS[name] and not (name in OPTIONAL_LAST_ARGUMENT and len(args) == FUNCTIONS[name] - 1):
             count = FUNCTIONS[name]
             raise self.error(
                 f"{name}() takes {count} argument{'s' if count > 1 else ''}, got {len(args)}", name_token

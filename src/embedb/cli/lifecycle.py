@@ -37,9 +37,17 @@ def _open(target: str, token: str | None) -> Backend:
 def evaluate(
     target: Target,
     collection: Annotated[str, typer.Argument(help="Collection name or alias.")],
-    field: Annotated[str, typer.Option("--field", "-f", help="The model-bound vector field.")],
     queries: Annotated[Path, typer.Option("--queries", help="BEIR queries.jsonl.", exists=True, dir_okay=False)],
     qrels: Annotated[Path, typer.Option("--qrels", help="BEIR qrels.tsv.", exists=True, dir_okay=False)],
+    field: Annotated[str | None, typer.Option("--field", "-f", help="The model-bound vector field (model versions).")] = None,
+    search: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--search",
+            help='A search configuration NAME=JSON instead of model versions (repeat): '
+            '\'bm25={"anns_field": "sparse"}\', \'hybrid={"reqs": [{"anns_field": "vector"}, {"anns_field": "sparse"}]}\'.',
+        ),
+    ] = None,
     baseline: Annotated[
         str | None, typer.Option("--baseline", help="The version to beat, e.g. minilm@champion.")
     ] = None,
@@ -58,7 +66,10 @@ def evaluate(
     token: Token = None,
     as_json: AsJson = False,
 ) -> None:
-    """Score model versions of a field on labelled queries; exit 1 when the candidate is significantly worse."""
+    """Score model versions of a field, or search configurations (--search), on labelled queries; exit 1 when the candidate is significantly worse."""
+    if (field is None) == (not search):
+        raise typer.BadParameter("give --field (model versions) or --search NAME=JSON (search configurations), not both")
+    configs = _search_configs(search or [])
     labelled, judgements = read_queries(queries), read_qrels(qrels)
     with _open(target, token) as db, _progress() as progress:
         tasks: dict[str, Any] = {}
@@ -69,20 +80,34 @@ def evaluate(
             progress.update(tasks[version], completed=done)
 
         options: dict[str, Any] = {"progress": advance} if not target.startswith(("http://", "https://")) else {}
-        report = db.evaluate(
-            collection,
-            field,
-            queries=labelled,
-            qrels=judgements,
-            versions=list(versions or []),
-            k=k,
-            baseline=baseline,
-            candidate=candidate,
-            metric=metric,
-            min_delta=min_delta,
-            ann_check=ann_check,
-            **options,
-        )
+        if configs:
+            report = db.evaluate_search(
+                collection,
+                queries=labelled,
+                qrels=judgements,
+                configs=configs,
+                k=k,
+                baseline=baseline,
+                candidate=candidate,
+                metric=metric,
+                min_delta=min_delta,
+                **options,
+            )
+        else:
+            report = db.evaluate(
+                collection,
+                str(field),
+                queries=labelled,
+                qrels=judgements,
+                versions=list(versions or []),
+                k=k,
+                baseline=baseline,
+                candidate=candidate,
+                metric=metric,
+                min_delta=min_delta,
+                ann_check=ann_check,
+                **options,
+            )
     gate = report.get("gate")
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str))
@@ -90,6 +115,21 @@ def evaluate(
         _print_evaluation(report)
     if gate is not None and not gate["passed"]:
         raise typer.Exit(1)
+
+
+def _search_configs(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``NAME=JSON`` options as configurations by name; ``typer.BadParameter`` names a malformed one."""
+    configs: dict[str, dict[str, Any]] = {}
+    for item in items:
+        name, _, text = item.partition("=")
+        try:
+            config = json.loads(text)
+        except ValueError:
+            config = None
+        if not name.strip() or not isinstance(config, dict):
+            raise typer.BadParameter(f"--search {item!r}: use NAME=JSON, e.g. 'bm25={{\"anns_field\": \"sparse\"}}'")
+        configs[name.strip()] = config
+    return configs
 
 
 def _progress() -> Progress:

@@ -304,3 +304,29 @@ class Backend(DataContract):
         Raises ``InvalidArgumentError`` and not-found errors.
         """
         return self._dispatch("evaluate", arguments_of(locals()))
+
+    @operation(Role.READER, local=("progress",))
+    def evaluate_search(
+        self,
+        collection_name: str,
+        *,
+        queries: dict[str, str],
+        qrels: dict[str, dict[str, float]],
+        configs: dict[str, dict[str, Any]],
+        k: int = 10,
+        baseline: str | None = None,
+        candidate: str | None = None,
+        metric: str = "ndcg@10",
+        min_delta: float = 0.0,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> results.EvaluationReport:
+        """Score search configurations (dense, BM25, hybrid with a ranker) on labelled queries and gate the candidate.
+
+        ``configs`` name each configuration: ``{"anns_field": "sparse"}`` (the query
+        text searched on one field: a BM25 output or a model-bound vector field, with
+        optional ``search_params`` and ``filter``), or ``{"reqs": [{"anns_field":
+        "dense"}, {"anns_field": "sparse", "limit": 100}], "ranker": {"strategy": "rrf"}}``
+        (a hybrid search of the query text). Metrics, comparisons with ``baseline``,
+        the verdict and the gate are those of ``evaluate``. Writes nothing.
+        """
+        return self._dispatch("evaluate_search", arguments_of(locals()))

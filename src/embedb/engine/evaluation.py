@@ -17,6 +17,7 @@ from typing import Any, cast
 import numpy as np
 
 from embedb.contract.results import EvaluationReport
+from embedb.errors import InvalidArgumentError
 from embedb.evaluation import Progress, evaluate_versions, exact_recall
 from embedb.index import IndexService, search_options
 from embedb.lifecycle import EmbeddingVersion, LifecycleService
@@ -102,6 +103,61 @@ class EvaluationOperation:
             entry["model_version"] = self._field_version(info, field.name, ref).uri
         return cast(EvaluationReport, {"collection_name": info.name, "field": field.name, **report})
 
+    def evaluate_search(
+        self,
+        collection_name: str,
+        *,
+        queries: Mapping[str, str],
+        qrels: Mapping[str, Mapping[str, float]],
+        configs: Mapping[str, Mapping[str, Any]],
+        k: int = 10,
+        baseline: str | None = None,
+        candidate: str | None = None,
+        metric: str = "ndcg@10",
+        min_delta: float = 0.0,
+        progress: Progress | None = None,
+    ) -> EvaluationReport:
+        """Score search configurations on labelled queries and gate the candidate (see ``Backend``)."""
+        info = self.metadata.info(collection_name)
+        checked = checked_configs(configs)
+
+        def texts_as_given(_: str, texts: list[str]) -> np.ndarray:
+            return np.asarray(texts, dtype=object)  # each configuration searches with the query text itself
+
+        def search_ids(name: str, texts: np.ndarray, depth: int) -> list[list[Any]]:
+            config, data = checked[name], [str(text) for text in texts]
+            if "reqs" in config:
+                reqs = [{**request, "data": data, "limit": request.get("limit", depth)} for request in config["reqs"]]
+                hits = self.searcher.hybrid_search(info.name, reqs, config.get("ranker"), limit=depth, output_fields=[])
+            else:
+                hits = self.searcher.search(
+                    info.name,
+                    data,
+                    anns_field=config["anns_field"],
+                    limit=depth,
+                    filter=config.get("filter", ""),
+                    search_params=config.get("search_params"),
+                    output_fields=[],
+                )
+            return [[hit["id"] for hit in query_hits] for query_hits in hits]
+
+        report = evaluate_versions(
+            queries=queries,
+            qrels=qrels,
+            versions=list(checked),
+            embed=texts_as_given,
+            search=search_ids,
+            k=k,
+            baseline=baseline,
+            candidate=candidate,
+            metric=metric,
+            min_delta=min_delta,
+            progress=progress,
+        )
+        for name, entry in report["versions"].items():
+            entry["config"] = dict(checked[name])
+        return cast(EvaluationReport, {"collection_name": info.name, "field": "", **report})
+
     def _field_version(self, info: CollectionInfo, field: str, ref: str) -> EmbeddingVersion:
         return self.lifecycle.binding(info, field).version(self.models.resolve(ref))
 
@@ -151,3 +207,22 @@ class EvaluationOperation:
 def _slots(segments: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """One integer per hit (segment position and row), ``NO_ROW`` where there is none."""
     return np.where(rows == NO_ROW, NO_ROW, segments.astype(np.int64) * (1 << 40) + rows)
+
+
+def checked_configs(configs: Any) -> dict[str, dict[str, Any]]:
+    """Search configurations by name: one field (``anns_field``) or a hybrid (``reqs`` and ``ranker``)."""
+    if not isinstance(configs, Mapping) or not configs:
+        raise InvalidArgumentError("configs must name at least one search configuration", field="configs")
+    checked = {}
+    for name, config in configs.items():
+        if not isinstance(name, str) or not name or not isinstance(config, Mapping):
+            raise InvalidArgumentError(f"configs[{name!r}] must be a dict (anns_field, or reqs and ranker)", field="configs")
+        single = isinstance(config.get("anns_field"), str) and not set(config) - {"anns_field", "search_params", "filter"}
+        hybrid = isinstance(config.get("reqs"), list) and bool(config["reqs"]) and not set(config) - {"reqs", "ranker"}
+        if not (single or hybrid):
+            raise InvalidArgumentError(
+                f"configs[{name!r}] is {{anns_field, search_params?, filter?}} or {{reqs: [...], ranker?}}, got {sorted(config)}",
+                field="configs",
+            )
+        checked[name] = dict(config)
+    return checked

@@ -67,3 +67,18 @@ class EvaluateRequest(ApiRequest):
     metric: str = "ndcg@10"
     min_delta: float = 0.0
     ann_check: bool = True
+
+
+class EvaluateSearchRequest(ApiRequest):
+    collection_name: CollectionName
+    queries: Annotated[dict[str, str], Field(description="Query id -> text (BEIR queries).")]
+    qrels: Annotated[dict[str, dict[str, float]], Field(description="Query id -> {doc id: grade} (BEIR qrels).")]
+    configs: Annotated[
+        dict[str, dict[str, Any]],
+        Field(description='Name -> {"anns_field": ...} or {"reqs": [{"anns_field": ...}, ...], "ranker": {...}}.'),
+    ]
+    k: int = 10
+    baseline: str | None = None
+    candidate: str | None = None
+    metric: str = "ndcg@10"
+    min_delta: float = 0.0

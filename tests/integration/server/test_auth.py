@@ -82,6 +82,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "qrels": {"q": {"1": 1.0}},
         "versions": ["m/1"],
     },
+    "evaluate_search": {
+        "collection_name": "{c}",
+        "queries": {"q": "x"},
+        "qrels": {"q": {"1": 1.0}},
+        "configs": {"dense": {"anns_field": "vector"}},
+    },
     "add_embedding_version": {"collection_name": "{c}", "field_name": "vector", "model": "never_registered/1"},
     "drop_embedding_version": {"collection_name": "{c}", "field_name": "vector", "model": "never_registered/1"},
     "promote": {"collection_name": "{c}", "field_name": "vector", "model": "never_registered/1"},

@@ -114,3 +114,31 @@ def test_experiments_list_and_report(data_dir: Path) -> None:
         runner.invoke(app, ["experiments", "report", str(data_dir), str(experiment.id), "--json"]).stdout
     )
     assert as_json["queries"] == 20 and as_json["feedback"] == 20 and as_json["decision"] == "undecided"
+
+
+def test_eval_scores_search_configurations(tmp_path: Path) -> None:
+    path = tmp_path / "texts"
+    texts = {f"d{i}": f"doc {i} about {'cats' if i % 2 else 'dogs'} and item{i}" for i in range(40)}
+    with embedb.connect(path) as db:
+        db.create_collection(
+            "docs",
+            schema={
+                "fields": [
+                    {"name": "id", "type": "VARCHAR", "max_length": 8, "is_primary": True},
+                    {"name": "text", "type": "VARCHAR", "max_length": 200, "enable_analyzer": True},
+                    {"name": "terms", "type": "SPARSE_FLOAT_VECTOR"},
+                ],
+                "functions": [{"name": "bm25", "type": "BM25", "input_field_names": ["text"], "output_field_names": ["terms"]}],
+            },
+        )
+        db.insert("docs", [{"id": key, "text": text} for key, text in texts.items()])
+    queries, qrels = tmp_path / "queries.jsonl", tmp_path / "qrels.tsv"
+    queries.write_text("".join(json.dumps({"id": f"q{i}", "text": f"item{i}"}) + "\n" for i in range(40)))
+    qrels.write_text("query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{i}\t1\n" for i in range(40)))
+    args = ["eval", str(path), "docs", "--queries", str(queries), "--qrels", str(qrels), "--json"]
+    result = runner.invoke(app, [*args, "--search", 'bm25={"anns_field": "terms"}', "--search", 'filtered={"anns_field": "terms", "filter": "id == \'d0\'"}'])
+    assert result.exit_code == 1, result.output  # the filtered search finds one query's document: significantly worse
+    report = json.loads(result.stdout)
+    assert report["versions"]["bm25"]["metrics"]["recall@10"] == 1.0 and report["gate"]["passed"] is False
+    both = runner.invoke(app, [*args, "--field", "terms", "--search", "x={}"])
+    assert both.exit_code != 0 and "not both" in both.output

@@ -148,3 +148,11 @@ def test_custom_and_chinese_analyzers(db: Client) -> None:
     }
     assert db.run_analyzer("Café OF Sevilla Extraordinary", custom) == ["cafe"]
     assert db.run_analyzer("我来到北京清华大学", {"type": "chinese"}) == ["我", "来到", "北京", "清华大学"]
+
+
+def test_japanese_with_lindera_ipadic(db: Client, name: str) -> None:
+    lindera = {"tokenizer": {"type": "lindera", "dict_kind": "ipadic"}}
+    assert db.run_analyzer("関西国際空港限定トートバッグ", lindera) == ["関西国際空港", "限定", "トートバッグ"]
+    db.create_collection(name, schema=_schema(lindera))
+    db.insert(name, [{"id": 1, "text": "東京スカイツリーの最寄り駅"}, {"id": 2, "text": "関西国際空港"}])
+    assert [hit["id"] for hit in db.search(name, ["関西国際空港に行く"], limit=2)[0]] == [2]

@@ -242,16 +242,20 @@ def _jieba() -> Tokenizer:
 
 def _lindera(dictionary: str) -> Tokenizer:
     try:
-        from lindera import Segmenter, load_dictionary
         from lindera import Tokenizer as LinderaTokenizer
+        from lindera import load_dictionary
     except ImportError:
         raise InvalidArgumentError(
-            "the lindera tokenizer needs a lindera package with the dictionary embedded (pip install lindera-python-ipadic)",
+            "the lindera tokenizer needs lindera with an embedded dictionary: pip install embedb[text] (lindera-python-ipadic)",
             argument="analyzer_params",
         ) from None
-    segmenter = Segmenter("normal", load_dictionary(f"embedded://{dictionary}"))
-    tokenizer = LinderaTokenizer(segmenter)
-    return lambda text: [token.text for token in tokenizer.tokenize(text) if token.text.strip()]
+    try:
+        tokenizer = LinderaTokenizer(load_dictionary(f"embedded://{dictionary}"), mode="normal")
+    except Exception as error:  # lindera raises its own error type for a dictionary it does not embed
+        raise InvalidArgumentError(
+            f"analyzer_params: lindera has no embedded dictionary {dictionary!r} ({error})", argument="analyzer_params"
+        ) from None
+    return lambda text: [token.surface for token in tokenizer.tokenize(text) if token.surface.strip()]
 
 
 __all__ = ["BUILT_IN", "ENGLISH_STOP_WORDS", "Analyzer", "analyzer"]

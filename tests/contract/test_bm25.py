@@ -151,7 +151,7 @@ def test_custom_and_chinese_analyzers(db: Client) -> None:
 
 
 def test_japanese_with_lindera_ipadic(db: Client, name: str) -> None:
-    lindera = {"tokenizer": {"type": "lindera", "dict_kind": "ipadic"}}
+    lindera: dict[str, object] = {"tokenizer": {"type": "lindera", "dict_kind": "ipadic"}}
     assert db.run_analyzer("関西国際空港限定トートバッグ", lindera) == ["関西国際空港", "限定", "トートバッグ"]
     db.create_collection(name, schema=_schema(lindera))
     db.insert(name, [{"id": 1, "text": "東京スカイツリーの最寄り駅"}, {"id": 2, "text": "関西国際空港"}])

@@ -48,7 +48,7 @@ class Databases:
         self._root = None if path is None else Path(path) / DATABASES_FOLDER
         self._open_database = open_database
         self._lock = threading.Lock()
-        self._properties: dict[str, dict[str, Any]] = self._read_properties()
+        self._in_memory: dict[str, dict[str, Any]] = {}  # the properties of an in-memory database's databases
 
     def _folder(self, name: str) -> Path | None:
         return None if self._root is None else self._root / name
@@ -124,29 +124,33 @@ class Databases:
         """The properties of an existing database (raises ``DatabaseNotFoundError``)."""
         self.get(name)
         with self._lock:
-            return dict(self._properties.get(name or DEFAULT_DATABASE, {}))
+            return dict(self._read_properties().get(name or DEFAULT_DATABASE, {}))
 
     def alter_properties(self, name: str | None, changes: Mapping[str, Any], dropped: Sequence[str] = ()) -> None:
         """Set ``changes`` and remove ``dropped`` in a database's properties, durably; raises ``InvalidArgumentError``."""
-        checked, keys = checked_properties(changes), checked_keys(list(dropped))
+        checked, keys = checked_properties(changes), checked_keys(dropped)
         self.get(name)
         key = name or DEFAULT_DATABASE
         with self._lock:
-            current = {**self._properties.get(key, {}), **checked}
+            current = {**self._read_properties().get(key, {}), **checked}
             for dropped_key in keys:
                 current.pop(dropped_key, None)
             self._set_properties(key, current)
 
     def _read_properties(self) -> dict[str, dict[str, Any]]:
-        if self._root is None or not (self._root / PROPERTIES_FILE).is_file():
+        """Every database's properties, read from the file each time (another client may have changed them)."""
+        if self._root is None:
+            return self._in_memory
+        if not (self._root / PROPERTIES_FILE).is_file():
             return {}
         stored = json.loads((self._root / PROPERTIES_FILE).read_text(encoding="utf-8"))
         return {str(k): dict(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
 
     def _set_properties(self, name: str, properties: dict[str, Any]) -> None:
         """Replace one database's properties (the caller holds the lock): a new file, fsynced, renamed over the old."""
-        updated = {**self._properties, name: properties} if properties else {k: v for k, v in self._properties.items() if k != name}
-        if updated == self._properties:
+        stored = self._read_properties()
+        updated = {**stored, name: properties} if properties else {k: v for k, v in stored.items() if k != name}
+        if updated == stored:
             return
         if self._root is not None:
             self._root.mkdir(parents=True, exist_ok=True)
@@ -157,7 +161,8 @@ class Databases:
                 os.fsync(handle.fileno())
             os.replace(temporary, self._root / PROPERTIES_FILE)
             fsync_path(self._root)
-        self._properties = updated
+        else:
+            self._in_memory = updated
 
     def close(self) -> None:
         """Close every database this object opened (not the default one, which its owner closes)."""

@@ -358,6 +358,13 @@ class MilvusClient:
         primary = functools.cache(lambda: str(self._backend.describe_collection(collection_name)["primary_field"]))
         return [[Hit(hit, primary) for hit in hits] for hits in found]
 
+    def run_analyzer(self, texts: str | list[str], analyzer_params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """The tokens of each text (a list for one text, a list of lists for several); ``with_detail`` is not supported yet."""
+        if kwargs.get("with_detail"):
+            raise InvalidArgumentError("run_analyzer with_detail (offsets, positions) is not supported yet")
+        options = {k: v for k, v in kwargs.items() if k in ("collection_name", "field_name")}
+        return self._backend.run_analyzer(texts, analyzer_params, **options)
+
     def describe_collection(self, collection_name: str, **kwargs: Any) -> dict[str, Any]:
         """pymilvus's shape: ``fields`` with ``type`` (a ``DataType``) and ``params`` (``dim``, ``max_length``...)."""
         return collection_description(self._backend.describe_collection(collection_name))

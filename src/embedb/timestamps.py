@@ -82,6 +82,10 @@ def to_micros(value: object, timezone: str = UTC_NAME, *, what: str = "value") -
         raise DataError(f"{what}: a TIMESTAMPTZ takes ISO 8601 text or a datetime, not {type(value).__name__}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone(timezone))
+    try:
+        moment.astimezone(dt.UTC)  # the instant must be a date in years 1..9999 in UTC too, to be read back
+    except OverflowError:
+        raise DataError(f"{what}: {value!r} falls outside years 1..9999 in UTC") from None
     return (moment - _EPOCH) // _MICROSECOND
 
 
@@ -102,13 +106,16 @@ def interval_micros(text: str) -> int:
             f"INTERVAL {text!r} is not an ISO 8601 duration such as 'P1D' or 'PT3H'{hint}", argument="filter"
         )
     seconds = float(match.group("seconds") or 0)
-    delta = dt.timedelta(
-        weeks=int(match.group("weeks") or 0),
-        days=int(match.group("days") or 0),
-        hours=int(match.group("hours") or 0),
-        minutes=int(match.group("minutes") or 0),
-        seconds=seconds,
-    )
+    try:
+        delta = dt.timedelta(
+            weeks=int(match.group("weeks") or 0),
+            days=int(match.group("days") or 0),
+            hours=int(match.group("hours") or 0),
+            minutes=int(match.group("minutes") or 0),
+            seconds=seconds,
+        )
+    except OverflowError:
+        raise InvalidArgumentError(f"INTERVAL {text!r} is longer than any two instants can be apart", argument="filter") from None
     micros = delta // _MICROSECOND
     return -micros if match.group("sign") else micros
 

@@ -329,3 +329,15 @@ def test_index_type_members_name_index_types(tmp_path: Path) -> None:
     assert client.describe_index("docs", "vector")["index_type"] in ("IVF_FLAT",)
     assert str(IndexType.HNSW) == "HNSW" and int(IndexType.HNSW) == 11
     client.close()
+
+
+def test_two_clients_of_one_directory_see_each_others_database_properties(tmp_path: Path) -> None:
+    first, second = MilvusClient(str(tmp_path / "db")), MilvusClient(str(tmp_path / "db"))
+    first.create_database("d1")
+    first.alter_database_properties("d1", {"a": 1})
+    second.alter_database_properties("d1", {"b": 2})
+    assert first.describe_database("d1") == {"name": "d1", "a": 1, "b": 2}
+    with pytest.raises(InvalidArgumentError, match="property_keys"):
+        first.drop_database_properties("d1", "a")  # type: ignore[arg-type]  # a name, not a list of names
+    first.close()
+    second.close()

@@ -106,6 +106,10 @@ class IndexOperations:
         if scalar is not None:
             rows = int(self.metadata.store(info).stats()["row_count"])
             found = cast(IndexDescription, scalar.describe(rows))
+            field = info.schema.field(scalar.field_name)
+            if field.dtype.is_sparse and field.metric_type is not None:  # a sparse index has a metric, and its params
+                found["metric_type"] = field.metric_type.value
+                found["params"] = dict(self.metadata.index_properties.get(info.id, scalar.index_name))
         else:
             found = cast(IndexDescription, index_admin.describe_index(self.indexes, info, index_name))
         properties = self.metadata.index_properties.get(info.id, found["index_name"])

@@ -43,8 +43,9 @@ def prepare_queries(queries: np.ndarray, metric: MetricType) -> np.ndarray:
 
 
 def score_block(queries: np.ndarray, vectors: np.ndarray, norms: np.ndarray, metric: MetricType) -> np.ndarray:
-    """Scores (nq, n) of prepared queries against rows of one block."""
-    scores = queries @ vectors.T
+    """Scores (nq, n) of prepared queries against rows of one block (a product beyond float32 is +inf: the best)."""
+    with np.errstate(over="ignore"):
+        scores = queries @ vectors.T
     if metric is MetricType.COSINE:
         scores /= np.where(norms == 0, 1, norms)[None, :]
     elif metric is MetricType.JACCARD:
@@ -73,7 +74,7 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     if kk < k:
         best = np.pad(best, ((0, 0), (0, k - kk)), constant_values=NO_ROW)
         best_scores = np.pad(best_scores, ((0, 0), (0, k - kk)), constant_values=-np.inf)
-    best[~np.isfinite(best_scores)] = NO_ROW
+    best[np.isnan(best_scores) | np.isneginf(best_scores)] = NO_ROW  # +inf (an overflowing product) is still a hit
     return best_scores.astype(np.float32, copy=False), best.astype(np.int64, copy=False)
 
 

@@ -42,6 +42,13 @@ def checked_requests(reqs: Any) -> list[dict[str, Any]]:
                 f"reqs[{index}] needs data and anns_field (and may give param, limit, expr, expr_params), not {unknown or sorted(request)}",
                 argument="reqs",
             )
+        limit = request.get("limit")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise InvalidArgumentError(
+                f"reqs[{index}]: limit must be a whole number >= 1, got {limit!r}", argument="reqs"
+            )
+        if request["data"] is None:
+            raise InvalidArgumentError(f"reqs[{index}]: data holds no query (vectors or text)", argument="reqs")
         checked.append(dict(request))
     return checked
 
@@ -92,7 +99,9 @@ def _ranker(ranker: Mapping[str, Any] | None, searches: int) -> tuple[str, dict[
             "ranker must be {'strategy': 'rrf' | 'weighted', 'params': {...}}", argument="ranker"
         )
     strategy = str(ranker.get("strategy", "")).lower()
-    params = dict(ranker.get("params") or {})
+    params = ranker.get("params") or {}
+    if not isinstance(params, Mapping):
+        raise InvalidArgumentError(f"ranker params must be a dict, got {params!r}", argument="ranker")
     if strategy == "rrf":
         k = params.get("k", RRF_DEFAULT_K)
         if isinstance(k, bool) or not isinstance(k, (int, float)) or not 0 < k < 16384:

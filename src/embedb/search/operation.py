@@ -224,7 +224,7 @@ class SearchOperation:
                 collection_name,
                 request["data"],
                 filter=request.get("expr") or request.get("filter") or "",
-                limit=int(request.get("limit") or offset + limit),
+                limit=request.get("limit") or offset + limit,
                 output_fields=output_fields,
                 search_params=request.get("param"),
                 anns_field=request["anns_field"],

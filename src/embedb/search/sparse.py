@@ -35,7 +35,7 @@ def sparse_queries(data: Any) -> list[SparseRow]:
     """Query vectors of a sparse field: one (a dict, pairs, a SciPy row) or a list of them; ``DataError`` otherwise."""
     if hasattr(data, "tocsr") and hasattr(data, "shape"):
         matrix = data.tocsr()
-        return [sparse_row(matrix[i], f"query {i}") for i in range(matrix.shape[0])]
+        return [sparse_row(matrix[i : i + 1], f"query {i}") for i in range(matrix.shape[0])]
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, (list, tuple)) or not data:

@@ -81,8 +81,10 @@ def _looks_columnar(data: Mapping[str, Any], schema: CollectionSchema) -> bool:
             if not isinstance(value, (list, tuple)):
                 return False
             first = next((item for item in value if item is not None), None)  # a nullable column may start with nulls
+            if first is None:
+                continue  # every cell null: the other fields decide
             binary = field.dtype is DataType.BINARY_VECTOR and isinstance(first, (bytes, bytearray, memoryview))
-            return first is not None and (is_sequence_column(first) or binary)
+            return is_sequence_column(first) or binary
     for field in schema.scalar_fields:
         if field.dtype.is_sparse and field.name in data:
             value = data[field.name]
@@ -254,7 +256,7 @@ def _sparse_array(field: FieldSchema, value: Any, n: int) -> pa.Array:
         raise DataError(f"missing sparse vector field {field.name!r}", field=field.name)
     if hasattr(value, "tocsr") and hasattr(value, "shape"):  # one SciPy sparse matrix for the whole batch
         matrix = value.tocsr()
-        value = [matrix[i] for i in range(matrix.shape[0])]
+        value = [matrix[i : i + 1] for i in range(matrix.shape[0])]  # a slice stays 2-d (csr_array too)
     elif isinstance(value, (pa.Array, pa.ChunkedArray)):
         value = value.to_pylist()
     items = [None if item is MISSING else item for item in value]

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from embedb.errors import DataError
+from embedb.schema import FLOAT32_MAX
 
 MAX_SPARSE_DIMENSION = 2**32 - 2  # Milvus keeps 2**32 - 1 out
 SPARSE_ARROW_TYPE = pa.map_(pa.uint32(), pa.float32())
@@ -30,11 +31,12 @@ SparseRow = tuple[np.ndarray, np.ndarray]  # (dimensions uint32 ascending, weigh
 
 def sparse_row(value: Any, what: str) -> SparseRow:
     """One sparse vector as (dimensions, weights), sorted and checked; ``DataError`` naming ``what`` otherwise."""
-    if hasattr(value, "tocoo") and hasattr(value, "shape"):  # a SciPy sparse row
+    if hasattr(value, "tocoo") and hasattr(value, "shape"):  # a SciPy sparse row (a 1 x n matrix or a 1-d array)
         coo = value.tocoo()
-        if coo.shape[0] != 1:
+        if len(coo.shape) == 2 and coo.shape[0] != 1:
             raise DataError(f"{what}: a SciPy sparse row has 1 row, this one has {coo.shape[0]}")
-        pairs = list(zip(coo.col.tolist(), coo.data.tolist(), strict=True))
+        columns = coo.coords[-1] if hasattr(coo, "coords") else coo.col
+        pairs = list(zip(np.asarray(columns).tolist(), coo.data.tolist(), strict=True))
     elif isinstance(value, Mapping):
         pairs = list(value.items())
     elif isinstance(value, (list, tuple)) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
@@ -47,12 +49,8 @@ def sparse_row(value: Any, what: str) -> SparseRow:
         number = _dimension(dim)
         if number is None or not 0 <= number <= MAX_SPARSE_DIMENSION:
             raise DataError(f"{what}: sparse dimension {dim!r} is not an integer in [0, {MAX_SPARSE_DIMENSION}]")
-        if (
-            isinstance(weight, bool)
-            or not isinstance(weight, (int, float, np.integer, np.floating))
-            or not math.isfinite(weight)
-        ):
-            raise DataError(f"{what}: sparse weight {weight!r} at dimension {number} is not a finite number")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float, np.integer, np.floating)) or not _fits_float32(weight):
+            raise DataError(f"{what}: sparse weight {weight!r} at dimension {number} is not a finite float32 number")
         dims[slot], weights[slot] = number, weight
     order = np.argsort(dims, kind="stable")
     dims, weights = dims[order], weights[order]
@@ -66,9 +64,18 @@ def _dimension(value: Any) -> int | None:
         return None
     if isinstance(value, (int, np.integer)):
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():  # JSON object keys are text
-        return int(value)
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isascii() and text.isdigit():  # JSON object keys are text ("²" is a digit, not an ASCII one)
+        return int(text)
     return None
+
+
+def _fits_float32(weight: float | int | np.integer | np.floating) -> bool:
+    try:
+        number = float(weight)
+    except OverflowError:  # an int beyond any float
+        return False
+    return math.isfinite(number) and abs(number) <= FLOAT32_MAX
 
 
 def sparse_column(values: list[Any], field_name: str) -> pa.Array:
@@ -127,5 +134,6 @@ class SparseSegmentIndex:
         for dim, weight in zip(query[0].tolist(), query[1].tolist(), strict=True):
             rows, values = self.postings(dim)
             if rows.size:
-                scores += np.bincount(rows, weights=values * weight, minlength=self.num_rows)
-        return scores.astype(np.float32)
+                scores += np.bincount(rows, weights=values.astype(np.float64) * weight, minlength=self.num_rows)
+        with np.errstate(over="ignore"):  # a product beyond float32 is +inf, the best score there is
+            return scores.astype(np.float32)

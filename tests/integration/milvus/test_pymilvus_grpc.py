@@ -626,3 +626,17 @@ def test_hybrid_search_fuses_dense_and_bm25_searches(client: MilvusClient) -> No
     assert rrf[0][0]["entity"]["text"] in ("red apple", "red car")
     weighted = client.hybrid_search(name, requests, WeightedRanker(0.0, 1.0), limit=2)
     assert {hit["id"] for hit in weighted[0]} == {0, 2}, "with all the weight on BM25, the two 'red' texts win"
+
+
+def test_a_batch_whose_nullable_vectors_are_all_null_is_written(client: MilvusClient) -> None:
+    name = unique("all_null")
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=DIM, nullable=True)
+    index = client.prepare_index_params()
+    index.add_index("v", index_type="FLAT", metric_type="L2")
+    client.create_collection(name, schema=schema, index_params=index)
+    client.insert(name, [{"id": 1, "v": None}, {"id": 2}])
+    assert [row["v"] for row in client.get(name, ids=[1, 2], output_fields=["v"])] == [None, None]
+    with pytest.raises(MilvusException, match="with_detail"):
+        client.run_analyzer("hello world", analyzer_params={"type": "standard"}, with_detail=True)

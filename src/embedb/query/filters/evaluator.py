@@ -268,12 +268,14 @@ def _column_tokens(column: pa.Array, analyzer_params: str) -> list[list[str] | N
 def text_matches(column: pa.Array, match: b.TextMatch) -> pa.Array:
     """TEXT_MATCH: rows holding any of the tokens; PHRASE_MATCH: rows holding them in order within ``slop``."""
     rows = _column_tokens(column, match.analyzer_params)
-    if not match.tokens:
-        return pa.array([False] * len(rows), type=pa.bool_())
+    wanted = set(match.tokens)
+    # A null text is unknown (null), as in any comparison: "not TEXT_MATCH" does not return it either.
     if not match.phrase:
-        wanted = set(match.tokens)
-        return pa.array([tokens is not None and not wanted.isdisjoint(tokens) for tokens in rows], type=pa.bool_())
-    return pa.array([tokens is not None and _has_phrase(tokens, match.tokens, match.slop) for tokens in rows], type=pa.bool_())
+        return pa.array([None if tokens is None else not wanted.isdisjoint(tokens) for tokens in rows], type=pa.bool_())
+    return pa.array(
+        [None if tokens is None else bool(match.tokens) and _has_phrase(tokens, match.tokens, match.slop) for tokens in rows],
+        type=pa.bool_(),
+    )
 
 
 def _has_phrase(tokens: list[str], phrase: tuple[str, ...], slop: int) -> bool:

@@ -77,6 +77,8 @@ def _vector_values(field: schema_pb2.FieldData, name: str) -> np.ndarray:
     vectors = field.vectors
     kind = vectors.WhichOneof("data")
     dim = int(vectors.dim)
+    if kind is None and field.valid_data and not any(field.valid_data):  # a nullable field with every row null
+        return np.empty((0, max(dim, 0)), dtype=np.float32)
     if kind == "binary_vector":  # packed bits: dim / 8 bytes per row, unpacked by the contract's ingest
         width = dim // 8
         if dim <= 0 or dim % 8 or len(vectors.binary_vector) % width:
@@ -120,12 +122,15 @@ def pack_vectors(flat: np.ndarray, kind: str) -> bytes:
 _SPARSE_PAIR = np.dtype([("dimension", "<u4"), ("weight", "<f4")])
 
 
-def sparse_from_bytes(data: bytes, what: str) -> dict[int, float]:
-    """A sparse row as Milvus sends it ((uint32, float32) pairs, little-endian) as ``{dimension: weight}``."""
+def sparse_from_bytes(data: bytes, what: str) -> list[tuple[int, float]]:
+    """A sparse row as Milvus sends it ((uint32, float32) pairs, little-endian) as (dimension, weight) pairs.
+
+    Pairs, not a dict: a dimension given twice reaches the ingest checks, which refuse it.
+    """
     if len(data) % _SPARSE_PAIR.itemsize:
         raise DataError(f"{what}: sparse vector bytes are not whole (uint32, float32) pairs")
     pairs = np.frombuffer(data, dtype=_SPARSE_PAIR)
-    return dict(zip(pairs["dimension"].tolist(), pairs["weight"].tolist(), strict=True))
+    return list(zip(pairs["dimension"].tolist(), pairs["weight"].tolist(), strict=True))
 
 
 def sparse_to_bytes(row: Mapping[int, float]) -> bytes:

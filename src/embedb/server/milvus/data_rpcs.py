@@ -43,6 +43,8 @@ class DataRpcs(RpcBase):
 
     def RunAnalyzer(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(call: Call) -> Any:
+            if request.with_detail:
+                raise InvalidArgumentError("run_analyzer with_detail (offsets, positions) is not supported yet; with_hash is")
             try:
                 texts = [value.decode("utf-8") for value in request.placeholder]
             except UnicodeDecodeError:

@@ -46,25 +46,28 @@ K = 10
 console = Console()
 
 
+def bm25_schema(*extra: dict[str, Any]) -> dict[str, Any]:
+    """Documents with a text field whose BM25 function fills ``sparse`` (and ``extra`` fields)."""
+    return {
+        "fields": [
+            {"name": "id", "type": "VARCHAR", "max_length": 32, "is_primary": True},
+            {"name": "text", "type": "VARCHAR", "max_length": 2000, "enable_analyzer": True},
+            *extra,
+            {"name": "sparse", "type": "SPARSE_FLOAT_VECTOR"},
+        ],
+        "functions": [
+            {"name": "bm25", "type": "BM25", "input_field_names": ["text"], "output_field_names": ["sparse"]}
+        ],
+    }
+
+
 def folder_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 def embedb_bm25(path: Path, corpus: list[tuple[str, str]], queries: list[tuple[str, str]]) -> dict[str, Any]:
     db = embedb.connect(path / "bm25")
-    db.create_collection(
-        "docs",
-        schema={
-            "fields": [
-                {"name": "id", "type": "VARCHAR", "max_length": 32, "is_primary": True},
-                {"name": "text", "type": "VARCHAR", "max_length": 2000, "enable_analyzer": True},
-                {"name": "sparse", "type": "SPARSE_FLOAT_VECTOR"},
-            ],
-            "functions": [
-                {"name": "bm25", "type": "BM25", "input_field_names": ["text"], "output_field_names": ["sparse"]}
-            ],
-        },
-    )
+    db.create_collection("docs", schema=bm25_schema())
     started = time.perf_counter()
     for at in range(0, len(corpus), 5000):
         chunk = corpus[at : at + 5000]
@@ -141,17 +144,7 @@ def hybrid(
     db = embedb.connect(path / "hybrid")
     db.create_collection(
         "docs",
-        schema={
-            "fields": [
-                {"name": "id", "type": "VARCHAR", "max_length": 32, "is_primary": True},
-                {"name": "text", "type": "VARCHAR", "max_length": 2000, "enable_analyzer": True},
-                {"name": "dense", "type": "FLOAT_VECTOR", "dim": 384, "metric_type": "COSINE"},
-                {"name": "sparse", "type": "SPARSE_FLOAT_VECTOR"},
-            ],
-            "functions": [
-                {"name": "bm25", "type": "BM25", "input_field_names": ["text"], "output_field_names": ["sparse"]}
-            ],
-        },
+        schema=bm25_schema({"name": "dense", "type": "FLOAT_VECTOR", "dim": 384, "metric_type": "COSINE"}),
         index_params=[{"field_name": "dense", "index_type": "FLAT", "metric_type": "COSINE"}],
     )
     vectors = model.encode([t for _, t in corpus], batch_size=256, normalize_embeddings=True, show_progress_bar=False)

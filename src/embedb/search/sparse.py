@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from embedb.errors import DataError, InvalidArgumentError
-from embedb.query import top_k
+from embedb.query import NO_ROW, top_k
 from embedb.search.execute import SearchRequest
 from embedb.storage import SegmentView
 from embedb.storage.sparse_vectors import SparseRow, SparseSegmentIndex, sparse_row
@@ -74,21 +74,25 @@ class SparseSearcher:
     ) -> tuple[np.ndarray, np.ndarray]:
         index = segment_index(view, self.field)
         bounds = request.params.get("_range")
-        scores = np.full((len(self.queries), index.num_rows), -np.inf, dtype=np.float32)
+        k = request.k
+        best_scores = np.full((len(self.queries), k), -np.inf, dtype=np.float32)
+        best_rows = np.full((len(self.queries), k), NO_ROW, dtype=np.int64)
         for q, query in enumerate(self.queries):
-            touched = np.zeros(index.num_rows, dtype=bool)
-            for dim in query[0].tolist():
-                touched[index.postings(dim)[0]] = True
-            if allowed is not None:
-                touched &= allowed[: index.num_rows]
-            if not touched.any():
+            # The candidates: rows sharing a dimension with the query (and allowed); only they are ranked.
+            postings = [index.postings(dim)[0] for dim in query[0].tolist()]
+            candidates = np.unique(np.concatenate(postings)) if postings else np.empty(0, dtype=np.int64)
+            if allowed is not None and candidates.size:
+                candidates = candidates[allowed[candidates]]
+            if not candidates.size:
                 continue
-            row_scores = self.scorer(index, query, None)
-            scores[q, touched] = row_scores[touched]
+            scores = self.scorer(index, query, None)[candidates]
             if bounds is not None:
                 low, high = bounds
-                scores[q, (scores[q] <= low) | (scores[q] > high)] = -np.inf
-        return top_k(scores, request.k)
+                scores[(scores <= low) | (scores > high)] = -np.inf
+            top_scores, top_slots = top_k(scores[None, :], k)
+            best_scores[q] = top_scores[0]
+            best_rows[q] = np.where(top_slots[0] == NO_ROW, NO_ROW, candidates[np.clip(top_slots[0], 0, None)])
+        return best_scores, best_rows
 
 
 def corpus_stats(views: list[SegmentView], field: str, terms: set[int]) -> BM25Stats:

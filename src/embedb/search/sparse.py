@@ -28,7 +28,7 @@ from embedb.storage import SegmentView
 from embedb.storage.sparse_vectors import SparseRow, SparseSegmentIndex, sparse_row
 from embedb.text import DEFAULT_B, DEFAULT_K1, BM25Stats, bm25_weights, term_vector
 
-Scorer = Callable[[SparseSegmentIndex, SparseRow, np.ndarray | None], np.ndarray]
+Scorer = Callable[[SparseSegmentIndex, SparseRow], np.ndarray]  # every row's score for one query
 
 
 def sparse_queries(data: Any) -> list[SparseRow]:
@@ -57,7 +57,7 @@ def segment_index(view: SegmentView, field: str) -> SparseSegmentIndex:
     return index
 
 
-def inner_product(index: SparseSegmentIndex, query: SparseRow, _lengths: np.ndarray | None) -> np.ndarray:
+def inner_product(index: SparseSegmentIndex, query: SparseRow) -> np.ndarray:
     return index.inner_products(query)
 
 
@@ -85,7 +85,7 @@ class SparseSearcher:
                 candidates = candidates[allowed[candidates]]
             if not candidates.size:
                 continue
-            scores = self.scorer(index, query, None)[candidates]
+            scores = self.scorer(index, query)[candidates]
             if bounds is not None:
                 low, high = bounds
                 scores[(scores <= low) | (scores > high)] = -np.inf
@@ -120,7 +120,7 @@ class BM25Scorer:
         self.k1 = k1
         self.b = b
 
-    def __call__(self, index: SparseSegmentIndex, query: SparseRow, _lengths: np.ndarray | None) -> np.ndarray:
+    def __call__(self, index: SparseSegmentIndex, query: SparseRow) -> np.ndarray:
         scores = np.zeros(index.num_rows, dtype=np.float64)
         for term, count in zip(query[0].tolist(), query[1].tolist(), strict=True):
             rows, frequencies = index.postings(term)

@@ -97,3 +97,13 @@ def test_bad_configurations_are_refused(db: Client, name: str, labelled: Labelle
     for configs in bad:
         with pytest.raises(InvalidArgumentError, match="config"):
             db.evaluate_search(name, queries=queries, qrels=qrels, configs=configs)
+
+
+def test_a_baseline_must_name_a_configuration(db: Client, name: str, labelled: Labelled) -> None:
+    queries, qrels, corpus = labelled
+    _create(db, name, corpus[:50])
+    configs: dict[str, dict[str, Any]] = {"bm25": {"anns_field": "plain_terms"}}
+    with pytest.raises(InvalidArgumentError, match="names no configuration"):
+        db.evaluate_search(name, queries=queries, qrels=qrels, configs=configs, baseline="nope")
+    with pytest.raises(InvalidArgumentError, match="config"):
+        db.evaluate_search(name, queries=queries, qrels=qrels, configs={"x": {"reqs": [5]}})

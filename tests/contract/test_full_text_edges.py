@@ -138,3 +138,31 @@ def test_a_sparse_index_describes_its_metric_and_params(db: Client, name: str) -
     )
     described = db.describe_index(name, db.list_indexes(name)[0])
     assert described["metric_type"] == "IP" and described["params"] == {"drop_ratio_build": 0.2}
+
+
+def test_query_vectors_that_are_not_lists_of_numbers_are_refused(db: Client, name: str) -> None:
+    db.create_collection(name, dimension=4)
+    for data in (5, [b"abcd"], [{1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0}], ["abcd"], np.zeros((0, 4), dtype=np.float32)):
+        with pytest.raises(InvalidArgumentError):  # DataError, or "text needs a model" for ["abcd"]
+            db.search(name, data, limit=1)
+    with pytest.raises(DataError, match="too long"):
+        db.search(name, [[1e20, 0.0, 0.0, 0.0]], limit=1)
+    with pytest.raises(DataError):
+        db.insert(name, [{"id": 1, "vector": {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0}}])
+    with pytest.raises(DataError):
+        db.hybrid_search(name, [{"data": 5, "anns_field": "vector"}])
+
+
+def test_weighted_ranker_weights_lie_in_0_to_1_and_analyzers_refuse_unknown_keys(db: Client, name: str) -> None:
+    db.create_collection(name, dimension=2)
+    db.insert(name, [{"id": 1, "vector": [1.0, 0.5]}])
+    request = {"data": [[1.0, 0.5]], "anns_field": "vector"}
+    with pytest.raises(InvalidArgumentError, match=r"\[0, 1\]"):
+        db.hybrid_search(name, [request, request], {"strategy": "weighted", "params": {"weights": [5, 0.5]}})
+    for params in (
+        {"tokenizer": {"type": "standard", "extra": 1}},
+        {"filter": [{"type": "lowercase", "x": 1}]},
+        {"filter": [{"type": "stemmer", "language": "english\x00"}]},
+    ):
+        with pytest.raises(InvalidArgumentError, match="analyzer_params"):
+            db.run_analyzer("text", params)

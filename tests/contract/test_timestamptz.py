@@ -146,3 +146,13 @@ def test_a_request_timezone_reads_the_filter_literals_there(db: Client, name: st
     assert [hit["id"] for hit in hits] == [0]
     with pytest.raises(InvalidArgumentError, match="unknown timezone"):
         db.query(name, "", timezone="Nowhere/Land")
+
+
+def test_a_datetime_is_an_instant_embedded_and_over_http(db: Client, name: str) -> None:
+    import datetime as dt
+
+    _create(db, name)
+    db.insert(
+        name, [{"id": 9, "v": [1.0, 1.0], "ts": dt.datetime(2025, 1, 1, 8, tzinfo=dt.timezone(dt.timedelta(hours=8)))}]
+    )
+    assert db.query(name, "", output_fields=["ts"]) == [{"id": 9, "ts": "2025-01-01T00:00:00Z"}]

@@ -120,6 +120,9 @@ class EvaluationOperation:
         """Score search configurations on labelled queries and gate the candidate (see ``Backend``)."""
         info = self.metadata.info(collection_name)
         checked = checked_configs(configs)
+        for role, name in (("baseline", baseline), ("candidate", candidate)):
+            if name is not None and name not in checked:
+                raise InvalidArgumentError(f"{role} {name!r} names no configuration; configs: {sorted(checked)}", field=role)
 
         def texts_as_given(_: str, texts: list[str]) -> np.ndarray:
             return np.asarray(texts, dtype=object)  # each configuration searches with the query text itself
@@ -218,7 +221,12 @@ def checked_configs(configs: Any) -> dict[str, dict[str, Any]]:
         if not isinstance(name, str) or not name or not isinstance(config, Mapping):
             raise InvalidArgumentError(f"configs[{name!r}] must be a dict (anns_field, or reqs and ranker)", field="configs")
         single = isinstance(config.get("anns_field"), str) and not set(config) - {"anns_field", "search_params", "filter"}
-        hybrid = isinstance(config.get("reqs"), list) and bool(config["reqs"]) and not set(config) - {"reqs", "ranker"}
+        hybrid = (
+            isinstance(config.get("reqs"), list)
+            and bool(config["reqs"])
+            and all(isinstance(r, Mapping) and isinstance(r.get("anns_field"), str) for r in config["reqs"])
+            and not set(config) - {"reqs", "ranker"}
+        )
         if not (single or hybrid):
             raise InvalidArgumentError(
                 f"configs[{name!r}] is {{anns_field, search_params?, filter?}} or {{reqs: [...], ranker?}}, got {sorted(config)}",

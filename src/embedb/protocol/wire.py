@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -166,6 +167,8 @@ def _to_wire(value: Any, depth: int) -> Any:
         return value
     if isinstance(value, (bytes, bytearray, memoryview)):
         return pack_bytes(value)
+    if isinstance(value, dt.datetime):  # a TIMESTAMPTZ value: ISO 8601 text, as the server reads it
+        return value.isoformat()
     if hasattr(value, "tocsr") and hasattr(value, "shape"):  # a SciPy sparse matrix: one {dimension: weight} per row
         matrix = value.tocsr()
         return [

@@ -112,10 +112,14 @@ def _ranker(ranker: Mapping[str, Any] | None, searches: int) -> tuple[str, dict[
         if (
             not isinstance(weights, list)
             or len(weights) != searches
-            or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) for w in weights)
+            or not all(
+                isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and 0 <= w <= 1
+                for w in weights
+            )
         ):
             raise InvalidArgumentError(
-                f"the weighted ranker needs {searches} weights, one per search, got {weights!r}", argument="ranker"
+                f"the weighted ranker needs {searches} weights in [0, 1], one per search, got {weights!r}",
+                argument="ranker",
             )
         return "weighted", {"weights": [float(w) for w in weights], "norm_score": bool(params.get("norm_score", True))}
     raise InvalidArgumentError(

@@ -250,6 +250,8 @@ class SearchOperation:
         if collection_name is not None or field_name is not None:
             if collection_name is None or field_name is None:
                 raise InvalidArgumentError("run_analyzer takes collection_name and field_name together")
+            if analyzer_params is not None:
+                raise InvalidArgumentError("run_analyzer takes analyzer_params or a collection's field, not both")
             field = self.metadata.info(collection_name).schema.field(field_name)
             if not field.enable_analyzer:
                 raise InvalidArgumentError(f"field {field_name!r} has no analyzer (enable_analyzer=True)", argument="field_name")

@@ -9,6 +9,7 @@ become NaN rows. ``check_query_vectors`` does the same for search vectors, and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -122,10 +123,20 @@ def _as_matrix(field: FieldSchema, value: Any, dim: int) -> np.ndarray:
     if isinstance(value, np.ndarray) and value.dtype != object:
         matrix = value
     else:
+        if isinstance(value, (str, bytes, bytearray, Mapping)) or not hasattr(value, "__iter__"):
+            raise DataError(
+                f"field {field.name!r}: vectors are lists of numbers, got {type(value).__name__}", field=field.name
+            )
         items = list(value)
         for index, item in enumerate(items):
             if item is MISSING or item is None:
                 raise DataError(f"row {index}: missing vector field {field.name!r}", row=index, field=field.name)
+            if isinstance(item, (str, bytes, bytearray, Mapping)):
+                raise DataError(
+                    f"row {index}: field {field.name!r} holds a {type(item).__name__}; a vector is a list of numbers",
+                    row=index,
+                    field=field.name,
+                )
             length = len(item) if hasattr(item, "__len__") else -1
             if length != dim:
                 raise DimensionMismatchError(
@@ -166,6 +177,17 @@ def _numbers_only(field: FieldSchema, items: list[Any]) -> np.ndarray:
     return np.asarray(items, dtype=np.float64)
 
 
+def _check_query_size(field: FieldSchema, matrix: np.ndarray) -> None:
+    """No empty batch, and no query whose squared length overflows float32 (every L2 distance would be infinite)."""
+    if matrix.shape[0] == 0:
+        raise DataError("search needs at least one query vector")
+    with np.errstate(over="ignore"):
+        squared = np.einsum("ij,ij->i", matrix, matrix)
+    if not np.isfinite(squared).all():
+        row = int(np.nonzero(~np.isfinite(squared))[0][0])
+        raise DataError(f"query {row} is too long: its squared length overflows float32", row=row, field=field.name)
+
+
 def check_query_vectors(field: FieldSchema, data: Any) -> np.ndarray:
     """Search vectors: one vector or a batch, as an (nq, dim) float32 matrix; refuse NaN, inf and wrong sizes."""
     if field.dtype is DataType.BINARY_VECTOR:
@@ -181,6 +203,7 @@ def check_query_vectors(field: FieldSchema, data: Any) -> np.ndarray:
         if np.count_nonzero(np.isfinite(matrix)) != matrix.size:  # .all() costs twice as much per call
             row = int(np.nonzero(~np.isfinite(matrix).all(axis=1))[0][0])
             raise DataError(f"query {row} contains NaN or infinity", row=row, field=field.name)
+        _check_query_size(field, matrix)
         return matrix if field.dtype is DataType.FLOAT_VECTOR else narrowed(field, matrix, "query")
     if isinstance(data, np.ndarray) and data.ndim == 1:
         data = data.reshape(1, -1)
@@ -194,6 +217,7 @@ def check_query_vectors(field: FieldSchema, data: Any) -> np.ndarray:
     if not np.isfinite(matrix).all():
         row = int(np.nonzero(~np.isfinite(matrix).all(axis=1))[0][0])
         raise DataError(f"query {row} contains NaN or infinity", row=row, field=field.name)
+    _check_query_size(field, matrix)
     return matrix if field.dtype is DataType.FLOAT_VECTOR else narrowed(field, matrix, "query")
 
 

@@ -94,7 +94,12 @@ class Analyzer:
 
 def analyzer(params: Mapping[str, Any] | None) -> Analyzer:
     """The analyzer ``params`` describe (None: standard); ``InvalidArgumentError`` names what is wrong."""
-    text = json.dumps(dict(params or {}), sort_keys=True)
+    try:
+        text = json.dumps(dict(params or {}), sort_keys=True)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(
+            "analyzer_params must hold JSON values (text, numbers, lists, dicts)", argument="analyzer_params"
+        ) from None
     return _cached(text)
 
 
@@ -159,8 +164,22 @@ def _keep(pattern: re.Pattern[str]) -> TokenFilter:
     return lambda tokens: [token for token in tokens if pattern.match(token)]
 
 
+_FILTER_KEYS = {"stop": {"stop_words"}, "length": {"max"}, "stemmer": {"language"}}
+
+
+def _known_keys(spec: Any, allowed: set[str], what: str) -> None:
+    """A tokenizer's or filter's object holds ``type`` and the keys its kind takes, nothing else."""
+    if isinstance(spec, Mapping):
+        unknown = sorted(set(spec) - {"type"} - allowed)
+        if unknown:
+            raise InvalidArgumentError(
+                f"analyzer_params: {what} {spec.get('type')!r} takes no {unknown}", argument="analyzer_params"
+            )
+
+
 def _tokenizer(spec: Any) -> Tokenizer:
     kind = spec.get("type") if isinstance(spec, Mapping) else spec
+    _known_keys(spec, {"dict_kind"} if kind == "lindera" else set(), "tokenizer")
     if kind == "standard":
         return _standard
     if kind == "whitespace":
@@ -178,6 +197,7 @@ def _tokenizer(spec: Any) -> Tokenizer:
 
 def _filter(spec: Any) -> TokenFilter:
     kind = spec.get("type") if isinstance(spec, Mapping) else spec
+    _known_keys(spec, _FILTER_KEYS.get(str(kind), set()), "filter")
     if kind == "lowercase":
         return _lowercase
     if kind == "asciifolding":
@@ -219,6 +239,8 @@ def _stop(spec: Mapping[str, Any]) -> TokenFilter:
 def _stemmer(language: str) -> TokenFilter:
     import Stemmer  # PyStemmer: Snowball's stemmers in C
 
+    if not language.isascii() or not language.isalpha():
+        raise InvalidArgumentError(f"analyzer_params: no stemmer for language {language!r}", argument="analyzer_params")
     try:
         stemmer = Stemmer.Stemmer(language.lower())
     except KeyError:

@@ -640,3 +640,16 @@ def test_a_batch_whose_nullable_vectors_are_all_null_is_written(client: MilvusCl
     assert [row["v"] for row in client.get(name, ids=[1, 2], output_fields=["v"])] == [None, None]
     with pytest.raises(MilvusException, match="with_detail"):
         client.run_analyzer("hello world", analyzer_params={"type": "standard"}, with_detail=True)
+
+
+def test_hybrid_search_refuses_grouping_rather_than_ignoring_it(client: MilvusClient) -> None:
+    name = unique("hybrid_group")
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("cat", DataType.VARCHAR, max_length=4)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=DIM)
+    client.create_collection(name, schema=schema)
+    client.insert(name, [{"id": i, "cat": "ab"[i % 2], "v": vectors(4)[i].tolist()} for i in range(4)])
+    request = AnnSearchRequest([vectors(4)[0].tolist()], "v", {}, limit=4)
+    with pytest.raises(MilvusException, match="group_by_field"):
+        client.hybrid_search(name, [request, request], RRFRanker(), limit=2, group_by_field="cat")

@@ -52,7 +52,7 @@ class DataRpcs(RpcBase):
             params = columns.parse_json(request.analyzer_params, "analyzer_params") if request.analyzer_params else None
             arguments: dict[str, Any] = {"texts": texts, "analyzer_params": params}
             if request.collection_name or request.field_name:
-                arguments.update(collection_name=request.collection_name, field_name=request.field_name)
+                arguments.update(collection_name=request.collection_name or None, field_name=request.field_name or None)
             call.authorize("run_analyzer", arguments)
             analyzed = call.backend.run_analyzer(**arguments)
             results = [
@@ -155,7 +155,10 @@ class DataRpcs(RpcBase):
         def work(call: Call) -> Any:
             if request.function_score.functions:
                 raise InvalidArgumentError("function scores are not supported yet; use RRFRanker or WeightedRanker")
-            rank = {key: json_value(value) for key, value in pairs(request.rank_params).items()}
+            raw = pairs(request.rank_params)
+            rank = {key: json_value(value) for key, value in raw.items()}
+            if rank.get("group_by_field"):
+                raise InvalidArgumentError("grouping (group_by_field) in a hybrid search is not supported yet")
             reqs = []
             for sub in request.requests:
                 params, search_params, queries = _search_request(sub)
@@ -170,20 +173,23 @@ class DataRpcs(RpcBase):
                     }
                 )
             output = list(request.output_fields)
-            limit = int(rank.get("limit") or 10)
+            limit = integer(raw, "limit", 10)
+            if limit is None or limit < 1:
+                raise InvalidArgumentError(f"limit must be a whole number >= 1, got {raw.get('limit')!r}", argument="limit")
             arguments = {
                 "collection_name": request.collection_name,
                 "reqs": reqs,
                 "ranker": {"strategy": rank["strategy"], "params": rank.get("params") or {}} if rank.get("strategy") else None,
                 "limit": limit,
-                "offset": int(rank.get("offset") or 0),
+                "offset": integer(raw, "offset", 0),
                 "output_fields": output or None,
                 "partition_names": list(request.partition_names) or None,
             }
             call.authorize("hybrid_search", arguments)
             schema = call.schema(request.collection_name)
             hits = call.backend.hybrid_search(**arguments)
-            decimals = int(rank.get("round_decimal", -1))
+            decimals = integer(raw, "round_decimal", -1)
+            decimals = -1 if decimals is None else decimals
             return milvus_pb2.SearchResults(
                 status=ok(), collection_name=request.collection_name, results=_search_result(hits, schema, output, limit, decimals)
             )

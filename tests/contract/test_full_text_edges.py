@@ -141,7 +141,7 @@ def test_a_sparse_index_describes_its_metric_and_params(db: Client, name: str) -
 
 
 def test_query_vectors_that_are_not_lists_of_numbers_are_refused(db: Client, name: str) -> None:
-    db.create_collection(name, dimension=4)
+    db.create_collection(name, dimension=4, metric_type="L2")  # L2: a too-long query would make every distance inf
     for data in (5, [b"abcd"], [{1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0}], ["abcd"], np.zeros((0, 4), dtype=np.float32)):
         with pytest.raises(InvalidArgumentError):  # DataError, or "text needs a model" for ["abcd"]
             db.search(name, data, limit=1)

@@ -178,9 +178,15 @@ def _numbers_only(field: FieldSchema, items: list[Any]) -> np.ndarray:
 
 
 def _check_query_size(field: FieldSchema, matrix: np.ndarray) -> None:
-    """No empty batch, and no query whose squared length overflows float32 (every L2 distance would be infinite)."""
+    """No empty batch, and for L2 no query whose squared length overflows float32 (every distance would be infinite).
+
+    COSINE queries are made unit length first (in float64 when needed), and an
+    overflowing inner product is +inf, the best score: both rank fine.
+    """
     if matrix.shape[0] == 0:
         raise DataError("search needs at least one query vector")
+    if field.metric_type is not MetricType.L2:
+        return
     with np.errstate(over="ignore"):
         squared = np.einsum("ij,ij->i", matrix, matrix)
     if not np.isfinite(squared).all():

@@ -31,8 +31,16 @@ class IndexProperties:
         self.catalog = catalog
         if not catalog.read_only:
             catalog.ensure_tables(INDEX_PROPERTY_TABLES)
+        self._cache: dict[tuple[int, str], dict[str, Any]] = {}  # dropped on every change made here
 
     def get(self, collection_id: int, index_name: str) -> dict[str, Any]:
+        """An index's properties (a copy); read from the catalog once, then from memory (BM25 reads them per search)."""
+        cached = self._cache.get((collection_id, index_name))
+        if cached is None:
+            cached = self._cache[(collection_id, index_name)] = self._read(collection_id, index_name)
+        return dict(cached)
+
+    def _read(self, collection_id: int, index_name: str) -> dict[str, Any]:
         try:
             row = self.catalog.query_one(
                 "SELECT properties FROM index_properties WHERE collection_id = ? AND index_name = ?", (collection_id, index_name)
@@ -43,6 +51,7 @@ class IndexProperties:
 
     def alter(self, collection_id: int, index_name: str, changes: dict[str, Any], dropped: Sequence[str] = ()) -> None:
         """Set ``changes`` and remove ``dropped`` (JSON-ready values), in one transaction."""
+        self._cache.pop((collection_id, index_name), None)
         with self.catalog.transaction() as cursor:
             row = cursor.execute(
                 "SELECT properties FROM index_properties WHERE collection_id = ? AND index_name = ?", (collection_id, index_name)
@@ -57,5 +66,6 @@ class IndexProperties:
 
     def forget(self, collection_id: int, index_name: str) -> None:
         """An index was dropped: its properties go too."""
+        self._cache.pop((collection_id, index_name), None)
         with self.catalog.transaction() as cursor:
             cursor.execute("DELETE FROM index_properties WHERE collection_id = ? AND index_name = ?", (collection_id, index_name))

@@ -68,13 +68,26 @@ def pack_bytes(value: bytes | bytearray | memoryview) -> dict[str, Any]:
     return {"dtype": BYTES, "shape": [len(raw)], "b64": base64.b64encode(raw).decode("ascii")}
 
 
-def pack_sparse(row: Mapping[int, float]) -> dict[str, Any]:
-    """A sparse vector as a packed JSON object: its (dimension, weight) pairs, little-endian, base64."""
+def sparse_bytes(row: Mapping[int, float]) -> bytes:
+    """A sparse vector's (uint32 dimension, float32 weight) pairs, little-endian, by dimension: Milvus's layout too."""
     pairs = np.empty(len(row), dtype=_SPARSE_PAIR)
     ordered = sorted(row.items())
     pairs["dimension"] = [int(dimension) for dimension, _ in ordered]
     pairs["weight"] = [float(weight) for _, weight in ordered]
-    return {"dtype": SPARSE, "shape": [len(row)], "b64": base64.b64encode(pairs.tobytes()).decode("ascii")}
+    return pairs.tobytes()
+
+
+def sparse_pairs(raw: bytes, what: str) -> list[tuple[int, float]]:
+    """The (dimension, weight) pairs of ``sparse_bytes`` output (a dimension given twice is kept, for the checks to refuse)."""
+    if len(raw) % _SPARSE_PAIR.itemsize:
+        raise DataError(f"{what}: sparse vector bytes are not whole (uint32, float32) pairs")
+    pairs = np.frombuffer(raw, dtype=_SPARSE_PAIR)
+    return list(zip(pairs["dimension"].tolist(), pairs["weight"].tolist(), strict=True))
+
+
+def pack_sparse(row: Mapping[int, float]) -> dict[str, Any]:
+    """A sparse vector as a packed JSON object: ``sparse_bytes``, base64."""
+    return {"dtype": SPARSE, "shape": [len(row)], "b64": base64.b64encode(sparse_bytes(row)).decode("ascii")}
 
 
 def is_packed(value: Any) -> bool:
@@ -108,8 +121,7 @@ def unpack_array(packed: Mapping[str, Any]) -> Any:
     if dtype == SPARSE:
         if len(shape) != 1 or len(raw) != shape[0] * _SPARSE_PAIR.itemsize:
             raise DataError(f"packed sparse vector: shape {shape} does not match the {len(raw)} bytes b64 holds")
-        pairs = np.frombuffer(raw, dtype=_SPARSE_PAIR)
-        return dict(zip(pairs["dimension"].tolist(), pairs["weight"].tolist(), strict=True))
+        return dict(sparse_pairs(raw, "packed sparse vector"))
     item = np.dtype(dtype).newbyteorder("<")
     expected = math.prod(shape) * item.itemsize
     if len(raw) != expected:

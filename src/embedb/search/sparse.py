@@ -105,11 +105,21 @@ def corpus_stats(views: list[SegmentView], field: str, terms: set[int]) -> BM25S
             continue
         index = segment_index(view, field)
         live = ~view.deleted[: index.num_rows]
-        rows += int(np.count_nonzero(live))
-        length += float(index.row_sums[live].sum())
+        segment_rows, segment_length = _live_totals(view, field, index, live)
+        rows += segment_rows
+        length += segment_length
         for term in terms:
             frequency[term] += int(np.count_nonzero(live[index.postings(term)[0]]))
     return BM25Stats(rows, length / rows if rows else 0.0, frequency)
+
+
+def _live_totals(view: SegmentView, field: str, index: SparseSegmentIndex, live: np.ndarray) -> tuple[int, float]:
+    """(live rows, their total length) of a segment, remembered per deletion count (its rows never change)."""
+    key = ("bm25_live_totals", field, view.deleted_count)
+    totals: tuple[int, float] | None = view.data.memo.get(key)
+    if totals is None:
+        totals = view.data.memo[key] = (int(np.count_nonzero(live)), float(index.row_sums[live].sum()))
+    return totals
 
 
 class BM25Scorer:

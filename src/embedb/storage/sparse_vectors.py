@@ -97,11 +97,6 @@ def sparse_column(values: list[Any], field_name: str) -> pa.Array:
     return pa.MapArray.from_arrays(pa.array(offsets, type=pa.int32()), keys, items)
 
 
-def as_dicts(column: pa.Array | pa.ChunkedArray) -> list[dict[int, float] | None]:
-    """A map column's rows as ``{dimension: weight}`` dicts, as reads return them."""
-    return [None if row is None else {int(k): float(v) for k, v in row} for row in column.to_pylist()]
-
-
 class SparseSegmentIndex:
     """The inverted lists of one segment's sparse column: postings sorted by dimension."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import collections
 import json
 import threading
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -244,22 +244,25 @@ def _json_contains(value: object, values: tuple[b.ConstValue, ...], mode: str) -
 
 
 # Token lists of recently matched text columns: a column is tokenised once, not once per filter.
-_TOKENS: collections.OrderedDict[tuple[int, str], tuple[pa.Array, list[list[str] | None]]] = collections.OrderedDict()
+_TOKENS: collections.OrderedDict[tuple[Any, ...], tuple[pa.Array, list[list[str] | None]]] = collections.OrderedDict()
 _TOKENS_KEPT = 16
 _TOKENS_LOCK = threading.Lock()
 
 
 def _column_tokens(column: pa.Array, analyzer_params: str) -> list[list[str] | None]:
-    key = (id(column), analyzer_params)
+    # The same rows arrive in a new wrapper on every evaluation: key on the buffers they live in (held below,
+    # so their addresses are not reused while cached).
+    buffers = tuple(0 if buffer is None else buffer.address for buffer in column.buffers())
+    key = (buffers, column.offset, len(column), analyzer_params)
     with _TOKENS_LOCK:
         found = _TOKENS.get(key)
-        if found is not None and found[0] is column:
+        if found is not None:
             _TOKENS.move_to_end(key)
             return found[1]
     tokens = analyzer(json.loads(analyzer_params)).tokens
     lists = [None if text is None else tokens(text) for text in column.to_pylist()]
     with _TOKENS_LOCK:
-        _TOKENS[key] = (column, lists)  # the column is held, so its id is not reused while cached
+        _TOKENS[key] = (column, lists)
         while len(_TOKENS) > _TOKENS_KEPT:
             _TOKENS.popitem(last=False)
     return lists

@@ -19,6 +19,7 @@ import numpy as np
 from pymilvus.grpc_gen import common_pb2, schema_pb2
 
 from embedb.errors import DataError, UnsupportedTypeError
+from embedb.protocol.wire import sparse_bytes, sparse_pairs
 from embedb.schema import DYNAMIC_FIELD_NAME, CollectionSchema, DataType, FieldSchema
 from embedb.server.milvus.schemas import data_type
 
@@ -119,28 +120,6 @@ def pack_vectors(flat: np.ndarray, kind: str) -> bytes:
     return flat.astype(_PACKED_VECTORS[kind][0]).tobytes()
 
 
-_SPARSE_PAIR = np.dtype([("dimension", "<u4"), ("weight", "<f4")])
-
-
-def sparse_from_bytes(data: bytes, what: str) -> list[tuple[int, float]]:
-    """A sparse row as Milvus sends it ((uint32, float32) pairs, little-endian) as (dimension, weight) pairs.
-
-    Pairs, not a dict: a dimension given twice reaches the ingest checks, which refuse it.
-    """
-    if len(data) % _SPARSE_PAIR.itemsize:
-        raise DataError(f"{what}: sparse vector bytes are not whole (uint32, float32) pairs")
-    pairs = np.frombuffer(data, dtype=_SPARSE_PAIR)
-    return list(zip(pairs["dimension"].tolist(), pairs["weight"].tolist(), strict=True))
-
-
-def sparse_to_bytes(row: Mapping[int, float]) -> bytes:
-    pairs = np.empty(len(row), dtype=_SPARSE_PAIR)
-    ordered = sorted(row.items())
-    pairs["dimension"] = [dimension for dimension, _ in ordered]
-    pairs["weight"] = [weight for _, weight in ordered]
-    return pairs.tobytes()
-
-
 def _with_nulls(values: Sequence[Any], valid: Sequence[bool], num_rows: int, name: str) -> list[Any]:
     """Values at their rows, ``None`` where ``valid`` is false (values given for every row or only the valid ones)."""
     if len(valid) != num_rows:
@@ -174,7 +153,7 @@ def columns_from_fields(fields: Iterable[schema_pb2.FieldData], num_rows: int, s
         dtype = data_type(field.type)
         element = schema.field(name).element_type if schema.has_field(name) else None
         if dtype.is_sparse:
-            values: Any = [sparse_from_bytes(row, f"field {name!r}") for row in field.vectors.sparse_float_vector.contents]
+            values: Any = [sparse_pairs(row, f"field {name!r}") for row in field.vectors.sparse_float_vector.contents]
         elif dtype.is_vector:
             values = _vector_values(field, name)
         else:
@@ -223,7 +202,7 @@ def query_vectors(data: bytes) -> list[Any]:
     if placeholder.type == common_pb2.BinaryVector:
         return [bytes(value) for value in placeholder.values]
     if placeholder.type == common_pb2.SparseFloatVector:
-        return [sparse_from_bytes(value, f"query {i}") for i, value in enumerate(placeholder.values)]
+        return [sparse_pairs(value, f"query {i}") for i, value in enumerate(placeholder.values)]
     if placeholder.type in _PACKED_PLACEHOLDERS:
         return [unpack_vectors(value, _PACKED_PLACEHOLDERS[placeholder.type], "a query vector") for value in placeholder.values]
     if placeholder.type == common_pb2.VarChar:
@@ -281,7 +260,7 @@ def field_column(field: FieldSchema, values: Sequence[Any]) -> schema_pb2.FieldD
     """One field's values (one per row, ``None`` for null) as a ``FieldData``."""
     message = schema_pb2.FieldData(type=int(field.dtype), field_name=field.name)
     if field.dtype.is_sparse:  # each row: (uint32 dimension, float32 weight) pairs, little-endian, as Milvus packs them
-        contents = [sparse_to_bytes(value or {}) for value in values]
+        contents = [sparse_bytes(value or {}) for value in values]
         message.vectors.sparse_float_vector.contents.extend(contents)
         message.vectors.sparse_float_vector.dim = max((max(value) + 1 for value in values if value), default=0)
         message.vectors.dim = message.vectors.sparse_float_vector.dim

@@ -22,6 +22,7 @@ from rich.table import Table
 from embedb.cli.console import console, err_console
 from embedb.cli.targets import Target, Token, open_target
 from embedb.contract import Backend
+from embedb.errors import InvalidArgumentError
 from embedb.evaluation import read_qrels, read_queries
 from embedb.experiments import ExperimentReport
 
@@ -68,7 +69,7 @@ def evaluate(
 ) -> None:
     """Score model versions of a field, or search configurations (--search), on labelled queries; exit 1 when the candidate is significantly worse."""
     if (field is None) == (not search):
-        raise typer.BadParameter("give --field (model versions) or --search NAME=JSON (search configurations), not both")
+        raise InvalidArgumentError("give --field (model versions) or --search NAME=JSON (search configurations), not both")
     configs = _search_configs(search or [])
     labelled, judgements = read_queries(queries), read_qrels(qrels)
     with _open(target, token) as db, _progress() as progress:
@@ -118,7 +119,7 @@ def evaluate(
 
 
 def _search_configs(items: list[str]) -> dict[str, dict[str, Any]]:
-    """``NAME=JSON`` options as configurations by name; ``typer.BadParameter`` names a malformed one."""
+    """``NAME=JSON`` options as configurations by name; ``InvalidArgumentError`` names a malformed one."""
     configs: dict[str, dict[str, Any]] = {}
     for item in items:
         name, _, text = item.partition("=")
@@ -127,7 +128,7 @@ def _search_configs(items: list[str]) -> dict[str, dict[str, Any]]:
         except ValueError:
             config = None
         if not name.strip() or not isinstance(config, dict):
-            raise typer.BadParameter(f"--search {item!r}: use NAME=JSON, e.g. 'bm25={{\"anns_field\": \"sparse\"}}'")
+            raise InvalidArgumentError(f"--search {item!r}: use NAME=JSON, e.g. 'bm25={{\"anns_field\": \"sparse\"}}'")
         configs[name.strip()] = config
     return configs
 

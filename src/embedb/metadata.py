@@ -106,7 +106,8 @@ class CollectionMetadata:
         """
         keys = {f.name: f.name for f in info.schema.vector_fields}
         for name, binding in (self.bindings(info) if bindings is None else bindings).items():
-            keys[name] = binding.serving_key
+            if not binding.tokenized:  # an analyzer-bound BM25 field is read from its own stored column
+                keys[name] = binding.serving_key
         return keys
 
     def partition_ids(self, info: CollectionInfo, names: Sequence[str] | str | None) -> list[int] | None:

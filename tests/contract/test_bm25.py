@@ -1,16 +1,13 @@
 """BM25 functions: a VARCHAR field's analyzer fills a sparse field; text searches rank by Okapi BM25 over the live rows.
 
-Scores are checked against a plain-Python BM25 written here from the formula
-(Milvus's: ``idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))``,
-``idf = ln(1 + (N - df + 0.5) / (df + 0.5))``), over the same tokens.
+Scores are checked against a plain-Python BM25 written from the formula
+(``tests.support.bm25_reference``), over the same tokens.
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter
-
 import pytest
+from tests.support.bm25_reference import reference_bm25
 
 from embedb.client import Client
 from embedb.errors import DataError, InvalidArgumentError, SchemaError
@@ -43,28 +40,10 @@ def _schema(analyzer: dict[str, object] | None = None) -> dict[str, object]:
     }
 
 
-def _reference(docs: dict[int, list[str]], query: list[str], k1: float = 1.2, b: float = 0.75) -> dict[int, float]:
-    n = len(docs)
-    mean = sum(len(tokens) for tokens in docs.values()) / n
-    scores = {}
-    for key, tokens in docs.items():
-        counts = Counter(tokens)
-        score = 0.0
-        for term in query:
-            df = sum(1 for other in docs.values() if term in other)
-            tf = counts[term]
-            if tf:
-                idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-                score += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(tokens) / mean))
-        if score > 0:
-            scores[key] = score
-    return scores
-
-
 def _check(
     db: Client, name: str, docs: dict[int, list[str]], query: str, query_tokens: list[str], **params: float
 ) -> None:
-    expected = _reference(docs, query_tokens, params.get("bm25_k1", 1.2), params.get("bm25_b", 0.75))
+    expected = reference_bm25(docs, query_tokens, params.get("bm25_k1", 1.2), params.get("bm25_b", 0.75))
     search_params = {"metric_type": "BM25", "params": dict(params)}
     hits = db.search(name, [query], limit=len(docs), anns_field="sparse", search_params=search_params)[0]
     assert {hit["id"]: pytest.approx(expected[hit["id"]], rel=1e-5) for hit in hits} == expected

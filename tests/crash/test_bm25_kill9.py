@@ -8,41 +8,20 @@ recomputing every score from the recovered texts with a reference formula.
 
 from __future__ import annotations
 
-import math
 import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
+from tests.support.bm25_reference import reference_bm25
 
 import embedb
 from embedb.storage.check import check_directory
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _reference(texts: dict[int, list[str]], query: list[str]) -> dict[int, float]:
-    n = len(texts)
-    mean = sum(len(t) for t in texts.values()) / n
-    frequency = {term: sum(1 for t in texts.values() if term in t) for term in query}
-    scores = {}
-    for key, tokens in texts.items():
-        counts = Counter(tokens)
-        score = sum(
-            math.log(1 + (n - frequency[term] + 0.5) / (frequency[term] + 0.5))
-            * counts[term]
-            * 2.2
-            / (counts[term] + 1.2 * (0.25 + 0.75 * len(tokens) / mean))
-            for term in query
-            if counts[term]
-        )
-        if score:
-            scores[key] = score
-    return scores
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -65,7 +44,7 @@ def test_bm25_statistics_follow_the_recovered_rows(tmp_path: Path, seed: int) ->
         assert rows, "the writer acknowledged nothing"
         texts = {row["id"]: row["text"].split() for row in rows}
         for query in (["alpha"], ["beta", "mu"], ["gamma", "gamma", "zeta"]):
-            expected = _reference(texts, query)
+            expected = reference_bm25(texts, query)
             hits = db.search("docs", [" ".join(query)], limit=len(texts), anns_field="sparse")[0]
             assert {hit["id"]: round(hit["distance"], 3) for hit in hits} == {
                 k: round(v, 3) for k, v in expected.items()

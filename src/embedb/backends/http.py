@@ -17,7 +17,7 @@ import os
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -205,9 +205,12 @@ class HttpBackend(Client):
 
     def _register_model(self, arguments: dict[str, Any]) -> Any:
         source = arguments["source"]
+        if isinstance(source, Mapping):  # analyzer_params: data, not code, so it travels as it is
+            return self._call("register_model", **{**arguments, "source": dict(source)})
         if not isinstance(source, (str, os.PathLike)):
             raise InvalidArgumentError(
-                "over HTTP a model is registered from a path on the server, an import path 'pkg.mod:fn' or an MLflow URI;"
+                "over HTTP a model is registered from a path on the server, an import path 'pkg.mod:fn', an MLflow URI"
+                " or analyzer_params (a dict);"
                 f" a {type(source).__name__} object can only be registered embedded"
             )
         return self._call("register_model", **{**arguments, "source": os.fspath(source)})

@@ -143,7 +143,9 @@ class Backend(DataContract):
 
         ``source``: a model object (embedded only), a local path (a sentence-transformers
         directory, an ONNX file; over HTTP a path on the server), an import path
-        ``"package.module:callable"``, or an MLflow ``models:/`` URI.
+        ``"package.module:callable"``, an MLflow ``models:/`` URI, or ``analyzer_params``
+        (a dict such as ``{"type": "english"}``): an analyzer version, which a BM25
+        field bound to the model (``source=`` its text, ``model=``) counts terms with.
         """
         return self._dispatch("register_model", arguments_of(locals()))
 

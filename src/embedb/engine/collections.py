@@ -20,7 +20,7 @@ from embedb.errors import DataError, InvalidArgumentError, SchemaError
 from embedb.index import IndexRequest, IndexService, index_requests
 from embedb.index import admin as index_admin
 from embedb.index.scalar import scalar_definitions
-from embedb.lifecycle import EmbeddingBindings, LifecycleService
+from embedb.lifecycle import EmbeddingBindings, EmbeddingVersionState, LifecycleService
 from embedb.metadata import CollectionMetadata, refuse_partitions_with_partition_key
 from embedb.schema import CollectionSchema, DataType, FieldSchema
 from embedb.storage import CollectionInfo, Snapshot, StorageEngine
@@ -137,9 +137,14 @@ class CollectionOperations:
         if not bindings:
             return {}
         rows_per_key: dict[str, int] = {}
-        for view in self.metadata.store(info).snapshot().segments:
+        segments = self.metadata.store(info).snapshot().segments
+        for view in segments:
             for key in view.data.vectors:
                 rows_per_key[key] = rows_per_key.get(key, 0) + view.live_count
+        live = sum(view.live_count for view in segments)
+        for binding in bindings.values():  # an analyzer version counts the terms of every row's text
+            if binding.tokenized:
+                rows_per_key.update((v.column_key, live) for v in binding.versions if v.state is EmbeddingVersionState.READY)
         return {
             name: [
                 {

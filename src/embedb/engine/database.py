@@ -190,8 +190,11 @@ class Database:
 
     def _drop_column(self, info: CollectionInfo, key: str) -> int:
         """Drop one version's vectors from every segment, then its indexes and their files."""
-        segments = self.storage.store(info).drop_vector_column(key)
+        store = self.storage.store(info)
+        segments = store.drop_vector_column(key)
         self.indexes.forget_column(info, key)
+        for view in store.snapshot().segments:  # an analyzer version's term counts, kept with each segment
+            view.data.memo.pop(("sparse_index", key), None)
         return segments
 
     def _collections_using(self, version: ModelVersion) -> list[str]:

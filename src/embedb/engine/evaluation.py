@@ -17,6 +17,7 @@ from typing import Any, cast
 import numpy as np
 
 from embedb.contract.results import EvaluationReport
+from embedb.contract.search_configs import checked_configs
 from embedb.errors import InvalidArgumentError
 from embedb.evaluation import Progress, evaluate_versions, exact_recall
 from embedb.index import IndexService, search_options
@@ -210,27 +211,3 @@ class EvaluationOperation:
 def _slots(segments: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """One integer per hit (segment position and row), ``NO_ROW`` where there is none."""
     return np.where(rows == NO_ROW, NO_ROW, segments.astype(np.int64) * (1 << 40) + rows)
-
-
-def checked_configs(configs: Any) -> dict[str, dict[str, Any]]:
-    """Search configurations by name: one field (``anns_field``) or a hybrid (``reqs`` and ``ranker``)."""
-    if not isinstance(configs, Mapping) or not configs:
-        raise InvalidArgumentError("configs must name at least one search configuration", field="configs")
-    checked = {}
-    for name, config in configs.items():
-        if not isinstance(name, str) or not name or not isinstance(config, Mapping):
-            raise InvalidArgumentError(f"configs[{name!r}] must be a dict (anns_field, or reqs and ranker)", field="configs")
-        single = isinstance(config.get("anns_field"), str) and not set(config) - {"anns_field", "search_params", "filter"}
-        hybrid = (
-            isinstance(config.get("reqs"), list)
-            and bool(config["reqs"])
-            and all(isinstance(r, Mapping) and isinstance(r.get("anns_field"), str) for r in config["reqs"])
-            and not set(config) - {"reqs", "ranker"}
-        )
-        if not (single or hybrid):
-            raise InvalidArgumentError(
-                f"configs[{name!r}] is {{anns_field, search_params?, filter?}} or {{reqs: [...], ranker?}}, got {sorted(config)}",
-                field="configs",
-            )
-        checked[name] = dict(config)
-    return checked

@@ -31,6 +31,8 @@ from embedb.models import LoadedModel, ModelRegistry
 from embedb.models.threads import limit_compute_threads
 from embedb.pause_points import PausePoints
 from embedb.storage import CollectionInfo, CollectionStore, SegmentView
+from embedb.storage.sparse_vectors import tokenized_index
+from embedb.text import analyzer
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +205,10 @@ class BackfillRunner:
         source = info.schema.field(record.field).source
         assert source is not None, "backfills run on model-bound fields only"
         key = record.column_key
+        if info.schema.field(record.field).dtype.is_sparse:
+            self._tokenize(record, running, store, source)
+            self._mark_ready(record, running)
+            return
         work = _Work(
             job_id=record.id,
             store=store,
@@ -230,13 +236,42 @@ class BackfillRunner:
         while self.index_gap(info, key) is not None:
             self._check_stop(running)
             running.stop.wait(INDEX_POLL_S)
+        self._mark_ready(record, running)
+
+    def _mark_ready(self, record: JobRecord, running: _Running) -> None:
         with self.jobs.catalog.transaction() as cursor:
-            set_version_state(cursor, record.collection_id, key, EmbeddingVersionState.READY)
+            set_version_state(cursor, record.collection_id, record.column_key, EmbeddingVersionState.READY)
             self.jobs.transition(record.id, JobState.DONE, cursor=cursor)
             self.pause_points.reach("backfill.ready.checked")
         self.pause_points.reach("backfill.ready.committed")
         self.bindings.forget(record.collection_id)
         self._report(running)
+
+    def _tokenize(self, record: JobRecord, running: _Running, store: CollectionStore, source: str) -> None:
+        """An analyzer version's backfill: count its terms of every sealed segment's text, segment by segment.
+
+        The counts are kept with each segment in memory (``tokenized_index``), as a
+        search would make them; nothing is written but the job's progress, so a
+        resumed job counts again from the first segment, and rows written from now on
+        are counted when first searched. Live rows without text count as such.
+        """
+        tokens = analyzer(self.registry.load(record.model_uri).analyzer_params).tokens
+        store.flush()
+        sealed = [view for view in store.snapshot().segments if view.sealed and view.data.num_rows]
+        tally = _Tally(0, 0, 0)
+        running.rows_at_start = running.rows_now = 0
+        running.rows_total = sum(view.live_count for view in sealed)
+        self._record_progress(record.id, tally, rows_total=running.rows_total)
+        for view in sealed:
+            self._check_stop(running)
+            texts = view.data.table.column(source)
+            tokenized_index(view.data.memo, record.column_key, texts, tokens)
+            live = ~view.deleted[: view.data.num_rows]
+            without = int((live & pc.is_null(texts).to_numpy(zero_copy_only=False)).sum())
+            tally = _Tally(tally.rows_done + view.live_count - without, tally.rows_without_source + without, tally.segments_done + 1)
+            self._record_progress(record.id, tally)
+            running.rows_now = tally.rows_done
+            self._report(running)
 
     def _embed_segment(self, work: _Work, view: SegmentView, tally: _Tally, running: _Running) -> None:
         """Embed one sealed segment into the new column chunk by chunk, from its last committed chunk on.

@@ -7,6 +7,11 @@ column and embed query text with its model — never with whatever the alias
 points to now. New writes are embedded with every version that is not retired,
 so a version added later (a backfill) never misses a new row.
 
+A BM25 field bound to an analyzer (``FieldSchema("sparse", SPARSE_FLOAT_VECTOR,
+source="text", model="en@champion")``, a model of the ``analyzer`` flavor) has
+versions the same way, but stores nothing per version: a version's term counts
+are made from the source text when a search reads them (``tokenized``).
+
 All of this lives in the catalog, so that a promotion moves the serving version
 and the model alias in one transaction.
 """
@@ -76,6 +81,9 @@ def column_key(field: str, model_name: str, model_version: int) -> str:
     return f"{field}@{model_name}/{model_version}"
 
 
+ANALYZER_FLAVOR = "analyzer"
+
+
 @dataclass(frozen=True)
 class EmbeddingVersion:
     """One model version's vectors of one field."""
@@ -112,6 +120,8 @@ class FieldBinding:
     versions: tuple[EmbeddingVersion, ...]
     serving_key: str
     previous_key: str | None
+    # An analyzer-bound BM25 field: its versions count the source text's terms when searched; nothing is stored per version.
+    tokenized: bool = False
 
     @property
     def serving(self) -> EmbeddingVersion:
@@ -173,6 +183,11 @@ class EmbeddingBindings:
             self.registry.check_code_allowed(version)
             if version.status is not VersionStatus.READY or version.dimension is None:
                 raise InvalidStateError(f"field {field.name!r}: {version.uri} is {version.status.value}, not READY")
+            check_fits(field, version)
+            if field.dtype.is_sparse:
+                resolved[field.name] = version
+                fields.append(field)
+                continue
             if field.dim is not None and field.dim != version.dimension:
                 raise InvalidArgumentError(
                     f"field {field.name!r} has dim={field.dim} but {version.uri} makes {version.dimension}-d vectors"
@@ -238,7 +253,7 @@ class EmbeddingBindings:
     def read(
         query: Callable[[str, tuple[Any, ...]], list[sqlite3.Row]], collection_id: int, schema: CollectionSchema
     ) -> dict[str, FieldBinding]:
-        bound = {f.name: f for f in schema.vector_fields if f.model is not None}
+        bound = {f.name: f for f in schema.bound_fields}
         bindings: dict[str, FieldBinding] = {}
         if not bound:
             return bindings
@@ -268,7 +283,7 @@ class EmbeddingBindings:
                 raise FailedPreconditionError(f"field {name!r} is bound to a model but has no serving version")
             key, previous = serving[name]
             assert field.source is not None and field.model is not None
-            bindings[name] = FieldBinding(name, field.source, field.model, versions, key, previous)
+            bindings[name] = FieldBinding(name, field.source, field.model, versions, key, previous, field.dtype.is_sparse)
         return bindings
 
     def users_of(self, version: ModelVersion) -> list[str]:
@@ -279,6 +294,22 @@ class EmbeddingBindings:
             (version.name, version.version),
         )
         return [f"collection {r['name']!r} field {r['field']!r}" for r in rows]
+
+
+def check_fits(field: FieldSchema, version: ModelVersion) -> None:
+    """Refuse (``InvalidArgumentError``) an analyzer for a vector field, or an embedding model for a BM25 field."""
+    if field.dtype.is_sparse and version.flavor != ANALYZER_FLAVOR:
+        raise InvalidArgumentError(
+            f"field {field.name!r} is a BM25 field: bind it to an analyzer (a model registered from analyzer_params), "
+            f"not {version.uri} ({version.flavor})",
+            field=field.name,
+        )
+    if not field.dtype.is_sparse and version.flavor == ANALYZER_FLAVOR:
+        raise InvalidArgumentError(
+            f"{version.uri} is an analyzer: it makes BM25 term counts for a SPARSE_FLOAT_VECTOR field, not "
+            f"{field.dtype.name} vectors for field {field.name!r}",
+            field=field.name,
+        )
 
 
 def add_version(

@@ -4,7 +4,8 @@ A drop (or a cancelled backfill) marks its version RETIRING, deletes its vectors
 and indexes, then marks it RETIRED; a crash in between leaves either a RETIRING
 version or vectors of a RETIRED one still in a segment. Opening the directory
 writable (or dropping the version again) finishes the job. A READY version has
-a vector of every row, so every sealed segment with rows has its column;
+a vector of every row, so every sealed segment with rows has its column (an
+analyzer version of a BM25 field stores none: its counts come from the text);
 ``incomplete_ready_versions`` lists one that does not (no open repairs that).
 Both only read the catalog's segment manifests (no writer lock, no segment
 file), so ``embedb check`` lists them beside a running server.
@@ -60,6 +61,8 @@ def incomplete_ready_versions(path: Path) -> list[IncompleteVersion]:
     """READY versions that a sealed segment with rows has no column of; raise ``StorageError`` if ``path`` is no data directory."""
     found = []
     for version, columns in _versions_and_columns(path, ("READY",)):
+        if not version["dimension"]:  # an analyzer version: its counts are made from the text, no column is stored
+            continue
         segments = sum(1 for keys, rows in columns if rows and version["column_key"] not in keys)
         if segments:
             found.append(IncompleteVersion(version["name"], version["field"], _uri(version), segments))
@@ -76,7 +79,7 @@ def _versions_and_columns(path: Path, states: tuple[str, ...]) -> list[tuple[sql
             if catalog.query_one("SELECT name FROM sqlite_master WHERE name = 'embedding_versions'") is None:
                 return []
             versions = catalog.query(
-                "SELECT c.name, e.collection_id, e.field, e.model_name, e.model_version, e.column_key, e.state"
+                "SELECT c.name, e.collection_id, e.field, e.model_name, e.model_version, e.column_key, e.state, e.dimension"
                 " FROM embedding_versions e JOIN collections c ON c.id = e.collection_id"
                 f" WHERE e.state IN ({', '.join('?' for _ in states)})"
                 " ORDER BY c.name, e.field, e.model_name, e.model_version",

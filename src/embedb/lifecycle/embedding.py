@@ -34,7 +34,7 @@ def given_versions(
     resolved = {}
     for field, uri in embedding_versions.items():
         binding = bindings.get(field)
-        if binding is None:
+        if binding is None or binding.tokenized:
             raise InvalidArgumentError(f"embedding_versions names {field!r}, which is not a model-bound vector field")
         version = binding.version(registry.resolve(uri))
         if version not in binding.write_versions:
@@ -60,6 +60,8 @@ def embed_rows(
     """
     vectors = dict(batch.vectors)
     for name, binding in bindings.items():
+        if binding.tokenized:  # its counts are made from the text: by the BM25 function at insert, by search per version
+            continue
         field = schema.field(name)
         supplied = supplied_column(prepared, name)
         if supplied is not None and name not in given:

@@ -23,6 +23,7 @@ from embedb.lifecycle.bindings import (
     EmbeddingVersionState,
     FieldBinding,
     add_version,
+    check_fits,
     set_serving,
     set_version_state,
 )
@@ -109,6 +110,7 @@ class LifecycleService:
         binding = self.binding(info, field)
         version = self.registry.resolve(model)
         self.registry.check_code_allowed(version)
+        check_fits(info.schema.field(field), version)
         with self.catalog.transaction() as cursor:
             added = add_version(cursor, info.id, field, version)
             job_id = self.jobs.create(
@@ -210,7 +212,10 @@ class LifecycleService:
         the store's and the index layer's locks, and their holders (a write checking its
         versions, a flush, a store being opened) wait for the catalog's lock.
         """
-        ready = [v for v in self.binding(info, field).versions if v.state is EmbeddingVersionState.READY]
+        binding = self.binding(info, field)
+        ready = [v for v in binding.versions if v.state is EmbeddingVersionState.READY]
+        if binding.tokenized:  # searched through inverted lists made from the text: no index to wait for
+            return dict.fromkeys((version.column_key for version in ready), None)
         return {version.column_key: self.index_check(info, version.column_key) for version in ready}
 
     def _switch(

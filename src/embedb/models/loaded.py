@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ class LoadedModel:
     """
 
     def __init__(self, version: ModelVersion, encoder: Encoder) -> None:
-        if version.dimension is None or version.metric is None:
+        if version.dimension is None or (version.metric is None and version.dimension):
             raise ModelError(f"{version.uri} has no recorded dimension or metric and cannot be loaded")
         self.version = version
         self.encoder = encoder
@@ -45,11 +46,29 @@ class LoadedModel:
 
     @property
     def metric(self) -> MetricType:
+        if self._metric is None:
+            raise ModelError(f"{self.version.uri} is a {self.version.flavor}: it makes no vectors to compare")
         return self._metric
 
     @property
     def normalize(self) -> bool:
         return self.version.normalize
+
+    @property
+    def analyzer_params(self) -> dict[str, Any]:
+        """An analyzer version's ``analyzer_params`` (from its artifact); ``ModelError`` for any other flavor."""
+        return self._document("analyzer_params", "an analyzer")
+
+    @property
+    def search_config(self) -> dict[str, Any]:
+        """A search configuration version's configuration (from its artifact); ``ModelError`` for any other flavor."""
+        return self._document("search_config", "a search configuration")
+
+    def _document(self, attribute: str, what: str) -> dict[str, Any]:
+        value = getattr(self.encoder, attribute, None)
+        if not isinstance(value, dict):
+            raise ModelError(f"{self.version.uri} is a {self.version.flavor} model, not {what}")
+        return value
 
     def __repr__(self) -> str:
         return f"LoadedModel({self.version.uri}, flavor={self.version.flavor}, dimension={self._dimension})"

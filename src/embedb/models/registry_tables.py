@@ -217,7 +217,7 @@ def publish_version(cursor: sqlite3.Cursor, name: str, number: int, *, spec: Mod
             spec.stored_flavor,
             artifact_hash,
             spec.dimension,
-            spec.metric.value,
+            spec.metric.value if spec.metric is not None else None,
             int(spec.normalize),
             spec.max_input_length,
             spec.input_unit.value if spec.input_unit is not None else None,

@@ -67,9 +67,10 @@ class ServingHistoryRequest(ApiRequest):
 class RegisterModelRequest(ApiRequest):
     name: ModelName
     source: Annotated[
-        str,
+        str | dict[str, Any],
         Field(
-            description="On the server: a model directory or file path, an import path 'pkg.mod:fn', or an MLflow URI."
+            description="On the server: a model directory or file path, an import path 'pkg.mod:fn', or an MLflow URI;"
+            " or analyzer_params (an object) for an analyzer version of a BM25 field."
         ),
     ]
     flavor: str | None = None

@@ -117,6 +117,9 @@ class FieldSchema:
                 raise SchemaError(f"{where}: source= needs model= to say which model embeds it")
             if self.model is not None and self.source is None:
                 raise SchemaError(f"{where}: model= needs source= to say which text field it embeds")
+        elif dtype.is_sparse and (self.source is not None or self.model is not None):
+            if self.source is None or self.model is None:  # an analyzer version counts the source's terms
+                raise SchemaError(f"{where}: a BM25 field bound to an analyzer names both source= and model=")
         elif self.source is not None or self.model is not None:
             raise SchemaError(f"{where}: only vector fields can name a source or a model")
         if self.is_primary:
@@ -279,6 +282,11 @@ class CollectionSchema:
         return tuple(f for f in self.fields if f.dtype.is_vector)
 
     @property
+    def bound_fields(self) -> tuple[FieldSchema, ...]:
+        """Fields whose values a registered model makes: vectors by an embedding model, BM25 term counts by an analyzer."""
+        return tuple(f for f in self.fields if f.model is not None)
+
+    @property
     def scalar_fields(self) -> tuple[FieldSchema, ...]:
         """The fields kept in a segment's Arrow table: every field but the dense vectors (sparse ones too)."""
         return tuple(f for f in self.fields if not f.dtype.is_vector)
@@ -334,6 +342,10 @@ class CollectionSchema:
         if self.functions:  # a BM25 function's output field is searched with BM25
             checked = check_functions(self.functions, by_name)
             fields = tuple(checked[f.name] for f in fields)
+        outputs = {name for function in self.functions for name in function.output_field_names}
+        for f in fields:
+            if f.dtype.is_sparse and f.model is not None and f.name not in outputs:
+                raise SchemaError(f"field {f.name!r}: an analyzer-bound sparse field is a BM25 function's output; add one")
         return CollectionSchema(
             fields=fields, enable_dynamic_field=self.enable_dynamic_field, description=self.description, functions=self.functions
         )

@@ -102,6 +102,8 @@ def check_functions(functions: Sequence[FunctionSchema], fields: Mapping[str, An
             raise SchemaError(
                 f"{where}: the output field {function.output_field_names[0]!r} must be a SPARSE_FLOAT_VECTOR field"
             )
+        if target.source is not None and target.source != source.name:
+            raise SchemaError(f"{where}: the output field {target.name!r} names source {target.source!r}, the function reads {source.name!r}")
         if target.name in outputs:
             raise SchemaError(f"{where}: field {target.name!r} is already another function's output")
         outputs.add(target.name)

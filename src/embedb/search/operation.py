@@ -33,7 +33,7 @@ from embedb.search.execute import SearchRequest, SegmentSearcher, search_snapsho
 from embedb.search.hits import assemble_hits, check_paging, plain_hits
 from embedb.search.hybrid import checked_requests, fuse
 from embedb.search.planner import SegmentPlanner, group_search
-from embedb.search.sparse import SparseSearcher, bm25_searcher, sparse_queries
+from embedb.search.sparse import SparseSearcher, bm25_searcher, sparse_queries, tokenized_lists
 from embedb.storage import CollectionInfo, Snapshot, check_query_vectors
 from embedb.text import analyzer
 from embedb.timestamps import to_micros
@@ -150,7 +150,8 @@ class SearchOperation:
         searcher: SegmentSearcher = self.planner(indexes)
         snapshot = self.metadata.store(info).snapshot()
         if field.metric_type is MetricType.BM25:
-            key, sparse_searcher = field.name, self._bm25(info, field, data, search_params, snapshot)
+            key = field.name
+            sparse_searcher = self._bm25(info, field, data, search_params, snapshot, bindings.get(field.name), embedding_version)
             searcher, queries = sparse_searcher, np.empty((len(sparse_searcher.queries), 0), dtype=np.float32)
         elif field.dtype.is_sparse:
             key, sparse = field.name, sparse_queries(data)
@@ -272,11 +273,21 @@ class SearchOperation:
         data: Any,
         search_params: dict[str, Any] | None,
         snapshot: Snapshot,
+        binding: FieldBinding | None,
+        embedding_version: str | None,
     ) -> SparseSearcher:
-        """A BM25 function output's searcher: the input field's analyzer; k1 and b from the search, else its index."""
+        """A BM25 function output's searcher; k1 and b from the search, else its index.
+
+        The input field's analyzer makes the query's terms and the stored counts; a
+        field bound to an analyzer uses its serving version's (or ``embedding_version``'s)
+        instead, and reads that version's counts of the text (made on first use) unless
+        the version is the input field's own analyzer.
+        """
         function = info.schema.function_output(field.name)
         assert function is not None  # validated schemas give BM25 only to function outputs
         source = info.schema.field(function.input_field_names[0])
+        if binding is None and embedding_version is not None:
+            raise InvalidArgumentError(f"field {field.name!r} is not bound to an analyzer; embedding_version does not apply")
         index = self.metadata.scalar_indexes.definitions(info.id).get(field.name)
         params = dict(self.metadata.index_properties.get(info.id, index.index_name)) if index is not None else {}
         given = dict(search_params or {})
@@ -288,7 +299,16 @@ class SearchOperation:
                 if k in ("bm25_k1", "bm25_b")
             }
         )
-        return bm25_searcher(list(snapshot.segments), field.name, analyzer(source.analyzer_params).tokens, data, params)
+        views = list(snapshot.segments)
+        if binding is None:
+            return bm25_searcher(views, field.name, analyzer(source.analyzer_params).tokens, data, params)
+        version = self._field_version(binding, field, embedding_version)
+        analyzer_params = self.models.load(version.uri).analyzer_params
+        tokens = analyzer(analyzer_params).tokens
+        if analyzer(analyzer_params) is analyzer(source.analyzer_params):  # the counts stored at insert are this version's
+            return bm25_searcher(views, field.name, tokens, data, params)
+        index_of = tokenized_lists(source.name, version.column_key, tokens)
+        return bm25_searcher(views, field.name, tokens, data, params, key=version.column_key, index_of=index_of)
 
     def _search_column(
         self,
@@ -305,18 +325,23 @@ class SearchOperation:
                     f"field {field.name!r} is not bound to a model; embedding_version does not apply"
                 )
             return field.name, field, None
+        version = self._field_version(binding, field, embedding_version)
+        sized = field if field.dim == version.dimension else replace(field, dim=version.dimension)
+        return version.column_key, sized, version
+
+    def _field_version(
+        self, binding: FieldBinding, field: FieldSchema, embedding_version: str | None
+    ) -> EmbeddingVersion:
+        """The version of a bound field a search reads: the serving one, or ``embedding_version`` once it is READY."""
         if embedding_version is None:
-            version = binding.serving
-        else:  # a full URI names one immutable version: found without asking the registry
-            version = _held_version(binding, embedding_version) or binding.version(
-                self.models.resolve(embedding_version)
-            )
-        if version.state is not EmbeddingVersionState.READY and embedding_version is not None:
+            return binding.serving
+        # a full URI names one immutable version: found without asking the registry
+        version = _held_version(binding, embedding_version) or binding.version(self.models.resolve(embedding_version))
+        if version.state is not EmbeddingVersionState.READY:
             raise FailedPreconditionError(
                 f"{version.uri} of field {field.name!r} is {version.state.value}: not every row has its vector yet"
             )
-        sized = field if field.dim == version.dimension else replace(field, dim=version.dimension)
-        return version.column_key, sized, version
+        return version
 
     def _ordered(self, order_by: Sequence[str], arguments: dict[str, Any]) -> SearchHits:
         """A search whose hits are ordered by scalar fields: the nearest ``limit`` first, then sorted (stable, nulls last)."""

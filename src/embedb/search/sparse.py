@@ -25,10 +25,11 @@ from embedb.errors import DataError, InvalidArgumentError
 from embedb.query import NO_ROW, top_k
 from embedb.search.execute import SearchRequest
 from embedb.storage import SegmentView
-from embedb.storage.sparse_vectors import SparseRow, SparseSegmentIndex, sparse_row
+from embedb.storage.sparse_vectors import SparseRow, SparseSegmentIndex, sparse_row, tokenized_index
 from embedb.text import DEFAULT_B, DEFAULT_K1, BM25Stats, bm25_weights, term_vector
 
 Scorer = Callable[[SparseSegmentIndex, SparseRow], np.ndarray]  # every row's score for one query
+IndexOf = Callable[[SegmentView], SparseSegmentIndex]  # a segment's inverted lists of the column searched
 
 
 def sparse_queries(data: Any) -> list[SparseRow]:
@@ -57,6 +58,16 @@ def segment_index(view: SegmentView, field: str) -> SparseSegmentIndex:
     return index
 
 
+def stored_lists(field: str) -> IndexOf:
+    """The inverted lists of a stored sparse column (user vectors, or a BM25 function's counts)."""
+    return lambda view: segment_index(view, field)
+
+
+def tokenized_lists(source: str, key: str, tokens: Callable[[str], list[str]]) -> IndexOf:
+    """The inverted lists of an analyzer version's term counts, made from each segment's ``source`` text once."""
+    return lambda view: tokenized_index(view.data.memo, key, view.data.table.column(source), tokens)
+
+
 def inner_product(index: SparseSegmentIndex, query: SparseRow) -> np.ndarray:
     return index.inner_products(query)
 
@@ -64,15 +75,18 @@ def inner_product(index: SparseSegmentIndex, query: SparseRow) -> np.ndarray:
 class SparseSearcher:
     """Top-k rows of one segment by a sparse score (inner product, or BM25 through ``scorer``)."""
 
-    def __init__(self, field: str, queries: list[SparseRow], scorer: Scorer = inner_product) -> None:
+    def __init__(
+        self, field: str, queries: list[SparseRow], scorer: Scorer = inner_product, index_of: IndexOf | None = None
+    ) -> None:
         self.field = field
         self.queries = queries
         self.scorer = scorer
+        self.index_of = index_of or stored_lists(field)
 
     def __call__(
         self, view: SegmentView, request: SearchRequest, allowed: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        index = segment_index(view, self.field)
+        index = self.index_of(view)
         bounds = request.params.get("_range")
         k = request.k
         best_scores = np.full((len(self.queries), k), -np.inf, dtype=np.float32)
@@ -95,17 +109,21 @@ class SparseSearcher:
         return best_scores, best_rows
 
 
-def corpus_stats(views: list[SegmentView], field: str, terms: set[int]) -> BM25Stats:
-    """BM25's statistics over the live rows of ``views``: row count, mean length, each term's document frequency."""
+def corpus_stats(views: list[SegmentView], key: str, terms: set[int], index_of: IndexOf | None = None) -> BM25Stats:
+    """BM25's statistics over the live rows of ``views``: row count, mean length, each term's document frequency.
+
+    ``key`` names the column counted (the field, or an analyzer version's column key); ``index_of`` reads its lists.
+    """
+    index_of = index_of or stored_lists(key)
     rows = 0
     length = 0.0
     frequency = dict.fromkeys(terms, 0)
     for view in views:
         if view.data.num_rows == 0:
             continue
-        index = segment_index(view, field)
+        index = index_of(view)
         live = ~view.deleted[: index.num_rows]
-        segment_rows, segment_length = _live_totals(view, field, index, live)
+        segment_rows, segment_length = _live_totals(view, key, index, live)
         rows += segment_rows
         length += segment_length
         for term in terms:
@@ -143,9 +161,19 @@ class BM25Scorer:
 
 
 def bm25_searcher(
-    views: list[SegmentView], field: str, tokens: Callable[[str], list[str]], data: Any, params: Mapping[str, Any]
+    views: list[SegmentView],
+    field: str,
+    tokens: Callable[[str], list[str]],
+    data: Any,
+    params: Mapping[str, Any],
+    *,
+    key: str | None = None,
+    index_of: IndexOf | None = None,
 ) -> SparseSearcher:
-    """A searcher ranking ``field`` (a BM25 function's output) by BM25 against query texts."""
+    """A searcher ranking ``field`` (a BM25 function's output) by BM25 against query texts.
+
+    ``key`` and ``index_of`` name and read the term counts of an analyzer version; by default the stored column.
+    """
     texts = [data] if isinstance(data, str) else data
     if not isinstance(texts, (list, tuple)) or not texts or not all(isinstance(text, str) for text in texts):
         raise DataError(f"a BM25 search of field {field!r} takes query text (a string or a list of strings)")
@@ -153,7 +181,9 @@ def bm25_searcher(
     terms = {int(term) for query in queries for term in query[0].tolist()}
     k1 = _bound(params, "bm25_k1", DEFAULT_K1, 0.0, 3.0)
     b = _bound(params, "bm25_b", DEFAULT_B, 0.0, 1.0)
-    return SparseSearcher(field, queries, BM25Scorer(corpus_stats(views, field, terms), k1, b))
+    index_of = index_of or stored_lists(field)
+    stats = corpus_stats(views, key or field, terms, index_of)
+    return SparseSearcher(field, queries, BM25Scorer(stats, k1, b), index_of)
 
 
 def _bound(params: Mapping[str, Any], name: str, default: float, low: float, high: float) -> float:
@@ -163,4 +193,13 @@ def _bound(params: Mapping[str, Any], name: str, default: float, low: float, hig
     return float(value)
 
 
-__all__ = ["BM25Scorer", "SparseSearcher", "bm25_searcher", "corpus_stats", "segment_index", "sparse_queries"]
+__all__ = [
+    "BM25Scorer",
+    "SparseSearcher",
+    "bm25_searcher",
+    "corpus_stats",
+    "segment_index",
+    "sparse_queries",
+    "stored_lists",
+    "tokenized_lists",
+]

@@ -33,14 +33,14 @@ from embedb.schema import (
     lone_surrogate_at,
 )
 from embedb.storage.records import RowBatch, primary_key_array
-from embedb.storage.sparse_vectors import sparse_column
+from embedb.storage.sparse_vectors import sparse_column, term_count_column
 from embedb.storage.vector_input import (
     MISSING,
     check_vectors,
     is_pandas_series,
     is_sequence_column,
 )
-from embedb.text import analyzer, term_vector
+from embedb.text import analyzer
 from embedb.timestamps import UTC_NAME, to_micros
 
 Columns = dict[str, Any]
@@ -210,9 +210,8 @@ def prepare_batch(
     for function in schema.functions:  # BM25: the input text's term counts
         source = schema.field(function.input_field_names[0])
         texts = arrays[names.index(source.name)].to_pylist()
-        analyze = analyzer(source.analyzer_params).tokens
-        rows = [term_vector(analyze(text)) if text else {} for text in texts]
-        arrays[names.index(function.output_field_names[0])] = sparse_column(rows, function.output_field_names[0])
+        output = function.output_field_names[0]
+        arrays[names.index(output)] = term_count_column(texts, analyzer(source.analyzer_params).tokens, output)
     if schema.enable_dynamic_field:
         arrays.append(_dynamic_column(columns, extra_columns, n, known | {DYNAMIC_FIELD_NAME}))
         names.append(DYNAMIC_FIELD_NAME)

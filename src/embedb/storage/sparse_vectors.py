@@ -15,7 +15,7 @@ the rows alone, built on first use and kept with the segment's other memos.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from embedb.errors import DataError
 from embedb.schema import FLOAT32_MAX
+from embedb.text import term_vector
 
 MAX_SPARSE_DIMENSION = 2**32 - 2  # Milvus keeps 2**32 - 1 out
 SPARSE_ARROW_TYPE = pa.map_(pa.uint32(), pa.float32())
@@ -95,6 +96,27 @@ def sparse_column(values: list[Any], field_name: str) -> pa.Array:
     keys = pa.array(np.concatenate(dims) if dims else np.empty(0, np.uint32), type=pa.uint32())
     items = pa.array(np.concatenate(weights) if weights else np.empty(0, np.float32), type=pa.float32())
     return pa.MapArray.from_arrays(pa.array(offsets, type=pa.int32()), keys, items)
+
+
+def term_count_column(texts: list[str | None], tokens: Callable[[str], list[str]], field_name: str) -> pa.Array:
+    """A BM25 field's rows: the term counts ``tokens`` makes of each text (an empty row for no text)."""
+    return sparse_column([term_vector(tokens(text)) if text else {} for text in texts], field_name)
+
+
+def tokenized_index(
+    memo: dict[Any, Any], key: str, texts: pa.ChunkedArray, tokens: Callable[[str], list[str]]
+) -> SparseSegmentIndex:
+    """The inverted lists of an analyzer version's term counts of one segment's ``texts``, made once per segment.
+
+    An analyzer-bound BM25 field stores no rows per version: each segment's
+    counts are made from its text on first use and kept in the segment's ``memo``
+    under the version's column ``key``.
+    """
+    index: SparseSegmentIndex | None = memo.get(("sparse_index", key))
+    if index is None:
+        index = SparseSegmentIndex(term_count_column(texts.to_pylist(), tokens, key))
+        memo[("sparse_index", key)] = index
+    return index
 
 
 class SparseSegmentIndex:

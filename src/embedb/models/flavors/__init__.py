@@ -35,6 +35,8 @@ _FLAVOR_MODULES: dict[str, str] = {
     "onnx": "embedb.models.flavors.onnx",
     "callable": "embedb.models.flavors.python_callable",
     "mlflow": "embedb.models.flavors.mlflow",
+    "search_config": "embedb.models.flavors.search_config",
+    "analyzer": "embedb.models.flavors.analyzer",
 }
 # The MLflow bridge is never guessed: ``models:/...`` is also EmbeDB's own URI scheme.
 _NOT_AUTO_DETECTED = frozenset({"mlflow"})
@@ -54,7 +56,7 @@ class ModelSpec:
     """
 
     dimension: int
-    metric: MetricType = MetricType.COSINE
+    metric: MetricType | None = MetricType.COSINE  # None: the version makes no vectors (a search configuration)
     normalize: bool = False
     max_input_length: int | None = None
     input_unit: InputUnit | None = None
@@ -119,7 +121,7 @@ def detect_flavor(source: object) -> str:
         f"cannot tell which flavor stores {_describe(source)}; pass flavor= one of {', '.join(FLAVOR_NAMES)}. "
         "Recognised: a SentenceTransformer or a directory with modules.json, a model2vec StaticModel or its "
         "directory, a fitted scikit-learn transformer or a .skops file, an OnnxTextModel, an import path "
-        "'package.module:attribute' or an importable function"
+        "'package.module:attribute' or an importable function, analyzer_params (a dict) for a BM25 field, a search configuration (a dict with anns_field or reqs)"
     )
 
 

@@ -70,6 +70,10 @@ class Collection:
     def search(self, data: Any, **options: Any) -> SearchHits:
         return self.backend.search(self.name, data, **options)
 
+    def search_with(self, config: str, data: str | list[str], **options: Any) -> SearchHits:
+        """Search with query text as the search configuration version ``config`` says (``Backend.search_with``)."""
+        return self.backend.search_with(self.name, config, data, **options)
+
     def query_iterator(self, **options: Any) -> QueryIterator:
         return QueryIterator(self.backend, self.name, **options)
 

@@ -17,6 +17,7 @@ from tests.support.bm25_reference import reference_bm25
 import embedb
 from embedb.client import Client
 from embedb.errors import InUseError, InvalidArgumentError, NotFoundError, SchemaError
+from embedb.lifecycle import incomplete_ready_versions
 
 STANDARD = {"type": "standard"}
 ENGLISH = {"type": "english"}
@@ -198,6 +199,7 @@ def test_the_serving_analyzer_survives_reopen(tmp_path: Path) -> None:
     db.add_embedding_version("docs", "sparse", "words/2", wait=True, timeout=60)
     db.promote("docs", "sparse", "words/2")
     db.close()
+    assert incomplete_ready_versions(tmp_path / "data") == [], "an analyzer version stores no column to miss"
     db = embedb.connect(tmp_path / "data")
     try:
         assert_ranked_as(db, "docs", dict(enumerate(DOCS)), ENGLISH, "running dogs")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import getpass
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -123,7 +124,9 @@ def register(
     source: Annotated[
         str,
         typer.Argument(
-            help="A model directory or file (on the server, for a server), or an import path 'package.module:attr'."
+            help="A model directory or file (on the server, for a server), an import path 'package.module:attr', "
+            "or a JSON object: analyzer_params ('{\"type\": \"english\"}') or a search configuration "
+            "('{\"anns_field\": \"embedding\"}')."
         ),
     ],
     flavor: Annotated[str | None, typer.Option("--flavor", "-f", help="Flavor; detected when omitted.")] = None,
@@ -135,7 +138,12 @@ def register(
     """Register a model as the next version of NAME."""
     candidate = Path(source)
     model_source: object = source
-    if candidate.exists():  # a path here: a server on this machine needs it absolute
+    if source.lstrip().startswith("{"):  # an analyzer or a search configuration, given as JSON
+        try:
+            model_source = json.loads(source)
+        except ValueError as error:
+            raise InvalidArgumentError(f"SOURCE looks like JSON but does not parse: {error}") from None
+    elif candidate.exists():  # a path here: a server on this machine needs it absolute
         model_source = str(candidate.resolve()) if is_server(target) else candidate
     with open_target(target, token, read_only=False) as db:
         created = db.register_model(

@@ -337,6 +337,28 @@ class DataContract(ABC):
         return self._dispatch("hybrid_search", arguments_of(locals()))
 
     @operation(Role.READER)
+    def search_with(
+        self,
+        collection_name: str,
+        config: str,
+        data: str | list[str],
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        output_fields: Sequence[str] | None = None,
+        user_key: str | None = None,
+    ) -> results.SearchHits:
+        """Search with query text the way a registered search configuration says, one list of hits per query.
+
+        ``config`` names a version of a ``search_config`` model (``"docs_search@champion"``),
+        registered from ``{"anns_field": ..., "search_params"?, "filter"?}`` (one field) or
+        ``{"reqs": [...], "ranker"?}`` (a hybrid). While an experiment on that model runs
+        and ``config`` names its champion, the search is routed by it (each hit gains
+        ``query_id`` and ``arm``; ``user_key`` keeps a user in one arm of a split).
+        """
+        return self._dispatch("search_with", arguments_of(locals()))
+
+    @operation(Role.READER)
     def run_analyzer(
         self,
         texts: str | list[str],

@@ -198,7 +198,7 @@ class Database:
         return segments
 
     def _collections_using(self, version: ModelVersion) -> list[str]:
-        return self.bindings.users_of(version)
+        return [*self.bindings.users_of(version), *self.experiments.version_users(version.uri)]
 
     def _experiments_using(self, info: CollectionInfo, field: str, key: str) -> list[str]:
         return self.experiments.users(info, field, key)

@@ -129,20 +129,7 @@ class EvaluationOperation:
             return np.asarray(texts, dtype=object)  # each configuration searches with the query text itself
 
         def search_ids(name: str, texts: np.ndarray, depth: int) -> list[list[Any]]:
-            config, data = checked[name], [str(text) for text in texts]
-            if "reqs" in config:
-                reqs = [{**request, "data": data, "limit": request.get("limit", depth)} for request in config["reqs"]]
-                hits = self.searcher.hybrid_search(info.name, reqs, config.get("ranker"), limit=depth, output_fields=[])
-            else:
-                hits = self.searcher.search(
-                    info.name,
-                    data,
-                    anns_field=config["anns_field"],
-                    limit=depth,
-                    filter=config.get("filter", ""),
-                    search_params=config.get("search_params"),
-                    output_fields=[],
-                )
+            hits = self.searcher.run_config(info.name, checked[name], [str(text) for text in texts], limit=depth, output_fields=[])
             return [[hit["id"] for hit in query_hits] for query_hits in hits]
 
         report = evaluate_versions(

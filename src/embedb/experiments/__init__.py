@@ -1,4 +1,4 @@
-"""Online experiments on a model-bound field: champion against challenger, on real traffic.
+"""Online experiments: champion against challenger on real traffic, on a model-bound field or a search configuration.
 
 Learn the layer from these names:
 
@@ -9,6 +9,8 @@ Learn the layer from these names:
   feedback as the catalog keeps them;
 - ``route`` / ``RouteContext`` / ``Hits`` / ``ArmSearch`` — how one search is
   answered under shadow, split (salted sticky hash) or team-draft interleaving;
+- ``config_route`` / ``CONFIG_FLAVOR`` — experiments on a search configuration
+  model's versions (``search_with`` traffic; promotion moves an alias);
 - ``QueryLog`` — batched logging off the search path; lost entries are counted;
 - ``ExperimentReport`` / ``build_report`` — the online verdict from the logs.
 
@@ -17,6 +19,7 @@ the search path hands it a function that searches one arm — and it promotes
 only through ``embedb.lifecycle.LifecycleService``.
 """
 
+from embedb.experiments.configs import CONFIG_FLAVOR, config_route
 from embedb.experiments.query_log import QueryLog
 from embedb.experiments.records import (
     Arm,
@@ -31,6 +34,7 @@ from embedb.experiments.routing import ArmSearch, Hits, RouteContext, route
 from embedb.experiments.service import ExperimentService
 
 __all__ = [
+    "CONFIG_FLAVOR",
     "Arm",
     "ArmSearch",
     "ExperimentMode",
@@ -44,5 +48,6 @@ __all__ = [
     "QueryLogEntry",
     "RouteContext",
     "build_report",
+    "config_route",
     "route",
 ]

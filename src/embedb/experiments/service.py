@@ -22,6 +22,7 @@ import math
 import secrets
 import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -35,6 +36,7 @@ from embedb.errors import (
     InvalidStateError,
 )
 from embedb.evaluation import Decision
+from embedb.experiments.configs import CONFIG_FLAVOR, Arms, config_arms, is_config_route
 from embedb.experiments.query_log import QueryLog
 from embedb.experiments.records import (
     Arm,
@@ -48,6 +50,7 @@ from embedb.experiments.records import (
 from embedb.experiments.report import ExperimentReport, build_report
 from embedb.experiments.routing import ArmSearch, Hits, RouteContext, route
 from embedb.lifecycle import EmbeddingVersionState, LifecycleService
+from embedb.models import ModelVersion, parse_model_uri
 from embedb.storage import CollectionInfo
 
 MAX_SHADOW_BACKLOG = 64
@@ -106,42 +109,36 @@ class ExperimentService:
         """
         parsed = ExperimentMode.parse(mode)
         check_settings(split=split, k=k, alpha=alpha, sequential=sequential, horizon=horizon)
-        self.lifecycle.binding(info, field)  # a field that is not model-bound fails before any lookup
+        on_config = not info.schema.has_field(field)  # an experiment on a search configuration model's versions
+        if not on_config:
+            self.lifecycle.binding(info, field)  # a field that is not model-bound fails before any lookup
         champion_model = self.registry.resolve(champion)
         challenger_model = self.registry.resolve(challenger)
+        if on_config and champion_model.flavor != CONFIG_FLAVOR:
+            info.schema.field(field)  # neither a field nor a configuration experiment: FieldNotFoundError
         routed: list[ExperimentRecord] = []
         with self._lock, self._unrouted_on_error(routed), self.catalog.transaction() as cursor:
-            # Checked against what this transaction sees: a promotion or a drop that commits first is seen.
-            binding = self.lifecycle.binding_in(cursor, info, field)
-            champion_version = binding.version(champion_model)
-            challenger_version = binding.version(challenger_model)
-            if champion_version.column_key == challenger_version.column_key:
-                raise InvalidArgumentError(f"champion and challenger are both {champion_version.uri}", field="challenger")
-            if champion_version.column_key != binding.serving_key:
-                raise FailedPreconditionError(
-                    f"the champion must be the version serving field {field!r}: {binding.serving.uri} serves it, "
-                    f"{champion} is {champion_version.uri}"
-                )
-            if challenger_version.state is not EmbeddingVersionState.READY:
-                raise FailedPreconditionError(
-                    f"{challenger_version.uri} of field {field!r} is {challenger_version.state.value}: wait for its backfill job"
-                )
-            running = [r for r in self.store.select(info.id, state=ExperimentState.RUNNING) if r.field == field]
+            if on_config:
+                arms = config_arms(field, champion_model, challenger_model)
+            else:  # checked against what this transaction sees: a promotion or a drop that commits first is seen
+                arms = self._field_arms(cursor, info, field, champion, champion_model, challenger_model)
+            route_field, (champion_uri, champion_key), (challenger_uri, challenger_key) = arms
+            running = [r for r in self.store.select(info.id, state=ExperimentState.RUNNING) if r.field == route_field]
             if running:
                 raise FailedPreconditionError(
-                    f"experiment {running[0].id} is already running on field {field!r} of {info.name!r}; stop or promote it first"
+                    f"experiment {running[0].id} is already running on {route_field!r} of {info.name!r}; stop or promote it first"
                 )
             experiment_id = self.store.create(
                 cursor,
                 collection_id=info.id,
-                field=field,
+                field=route_field,
                 mode=parsed.value,
                 champion=champion,
                 challenger=challenger,
-                champion_version=champion_version.uri,
-                challenger_version=challenger_version.uri,
-                champion_key=champion_version.column_key,
-                challenger_key=challenger_version.column_key,
+                champion_version=champion_uri,
+                challenger_version=challenger_uri,
+                champion_key=champion_key,
+                challenger_key=challenger_key,
                 split=float(split),
                 k=k,
                 alpha=float(alpha),
@@ -154,10 +151,10 @@ class ExperimentService:
                 "experiment.start",
                 info.name,
                 experiment=experiment_id,
-                field=field,
+                field=route_field,
                 mode=parsed.value,
-                champion=champion_version.uri,
-                challenger=challenger_version.uri,
+                champion=champion_uri,
+                challenger=challenger_uri,
             )
             # Routed before the commit, under the catalog's lock: a promotion that ends it commits after this
             # and takes the route away, so it can never route after it ended.
@@ -167,6 +164,36 @@ class ExperimentService:
             self.pause_points.reach("experiments.start.checked")
         self.pause_points.reach("experiments.start.committed")
         return record
+
+    def _field_arms(
+        self,
+        cursor: sqlite3.Cursor,
+        info: CollectionInfo,
+        field: str,
+        champion: str,
+        champion_model: ModelVersion,
+        challenger_model: ModelVersion,
+    ) -> Arms:
+        """The arms of an experiment on a model-bound field: the serving version against a READY one."""
+        binding = self.lifecycle.binding_in(cursor, info, field)
+        champion_version = binding.version(champion_model)
+        challenger_version = binding.version(challenger_model)
+        if champion_version.column_key == challenger_version.column_key:
+            raise InvalidArgumentError(f"champion and challenger are both {champion_version.uri}", field="challenger")
+        if champion_version.column_key != binding.serving_key:
+            raise FailedPreconditionError(
+                f"the champion must be the version serving field {field!r}: {binding.serving.uri} serves it, "
+                f"{champion} is {champion_version.uri}"
+            )
+        if challenger_version.state is not EmbeddingVersionState.READY:
+            raise FailedPreconditionError(
+                f"{challenger_version.uri} of field {field!r} is {challenger_version.state.value}: wait for its backfill job"
+            )
+        return (
+            field,
+            (champion_version.uri, champion_version.column_key),
+            (challenger_version.uri, challenger_version.column_key),
+        )
 
     @contextlib.contextmanager
     def _unrouted_on_error(self, routed: list[ExperimentRecord]) -> Iterator[None]:
@@ -202,18 +229,22 @@ class ExperimentService:
     def promote(
         self, info: CollectionInfo, experiment_id: int, *, reason: str | None, actor: str | None
     ) -> tuple[ExperimentRecord, ExperimentReport, dict[str, Any]]:
-        """Promote the challenger (serving version and model alias) and end the experiment, in one transaction.
+        """Promote the challenger and end the experiment, in one transaction.
 
-        Returns the ended experiment, its final report and what the promotion moved.
+        On a field: the challenger serves and the field's model alias follows it. On a
+        search configuration model: the alias the champion was named by moves to the
+        challenger. Returns the ended experiment, its final report and what moved.
         Raises ``InvalidStateError`` when it is not RUNNING and what
         ``LifecycleService.promote`` raises (an incomplete index, for one).
         """
-
+        field = self._of_collection(info, experiment_id).field
         # Read before the transaction that ends the experiment (see LifecycleService.index_gaps).
-        index_gaps = self.lifecycle.index_gaps(info, self._of_collection(info, experiment_id).field)
+        index_gaps = None if is_config_route(field) else self.lifecycle.index_gaps(info, field)
 
         def promote_challenger(record: ExperimentRecord, report: ExperimentReport) -> dict[str, Any]:
             why = reason or f"experiment {record.id} ({record.mode.value}): {report.verdict.reason}"
+            if index_gaps is None:
+                return self._move_config_alias(info, record, why, actor)
             return self.lifecycle.promote(
                 info, record.field, record.challenger_version, reason=why, actor=actor, index_gaps=index_gaps
             )
@@ -221,6 +252,34 @@ class ExperimentService:
         record, report, moved = self._end(info, experiment_id, ExperimentState.PROMOTED, promote_challenger)
         assert moved is not None
         return record, report, moved
+
+    def _move_config_alias(
+        self, info: CollectionInfo, record: ExperimentRecord, reason: str, actor: str | None
+    ) -> dict[str, Any]:
+        """Point the alias the champion was named by at the challenger, inside the caller's transaction."""
+        started = time.perf_counter()
+        ref = parse_model_uri(record.champion)
+        if ref.alias is None:
+            raise FailedPreconditionError(
+                f"experiment {record.id} named its champion {record.champion!r} by version; promotion moves an alias, "
+                f"so start it with the alias traffic uses (e.g. {ref.name}@champion)"
+            )
+        if self.registry.resolve(record.champion).uri != record.champion_version:
+            raise FailedPreconditionError(
+                f"{record.champion} no longer names the champion {record.champion_version}: the alias moved meanwhile"
+            )
+        challenger = self.registry.resolve(record.challenger_version)
+        with self.catalog.transaction() as cursor:  # joins the transaction that ends the experiment
+            self.registry.set_alias(ref.name, ref.alias, challenger.version, actor=actor, reason=reason, cursor=cursor)
+        return {
+            "collection_name": info.name,
+            "field": record.field,
+            "action": "promote",
+            "from_version": record.champion_version,
+            "to_version": record.challenger_version,
+            "alias": f"{ref.name}@{ref.alias}",
+            "elapsed_ms": (time.perf_counter() - started) * 1000.0,
+        }
 
     def _end(
         self,
@@ -433,6 +492,15 @@ class ExperimentService:
             f"running experiment {record.id} ({record.mode.value})"
             for record in self.routes.get(info.id, {}).values()
             if record.field == field and key in (record.champion_key, record.challenger_key)
+        ]
+
+    def version_users(self, uri: str) -> list[str]:
+        """The RUNNING experiments with ``uri`` as an arm (the registry refuses to delete the version then)."""
+        return [
+            f"running experiment {record.id} ({record.mode.value})"
+            for fields in self.routes.values()
+            for record in fields.values()
+            if uri in (record.champion_version, record.challenger_version)
         ]
 
     def _of_collection(self, info: CollectionInfo, experiment_id: int) -> ExperimentRecord:

@@ -182,6 +182,7 @@ OPERATIONS: tuple[Operation, ...] = (
         returns=Returns.HITS,
         packed_args=("reqs",),
     ),
+    Operation("search_with", "/v1/entities/search_with", rq.SearchWithRequest, rq.HitsResult, returns=Returns.HITS),
     # experiments and evaluation
     Operation("start_experiment", "/v1/experiments/start", xrq.StartExperimentRequest, rq.ObjectResult),
     Operation("get_experiment", "/v1/experiments/get", xrq.ExperimentIdRequest, rq.ObjectResult),

@@ -337,6 +337,18 @@ class HybridSearchRequest(ApiRequest):
     timezone: str | None = None
 
 
+class SearchWithRequest(ApiRequest):
+    """Query text searched the way a registered search configuration version says."""
+
+    collection_name: CollectionName
+    config: str
+    data: AnyJson  # query text; anything else is refused by the operation, as embedded
+    limit: int = 10
+    offset: int = 0
+    output_fields: list[str] | None = None
+    user_key: str | None = None
+
+
 class RunAnalyzerRequest(ApiRequest):
     """Texts to analyze with ``analyzer_params``, or with the analyzer of a collection's field."""
 

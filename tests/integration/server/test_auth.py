@@ -58,6 +58,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "query": {"collection_name": "{c}", "filter": "id > 0"},
     "search": {"collection_name": "{c}", "data": [[1.0, 0.0]], "limit": 1},
     "hybrid_search": {"collection_name": "{c}", "reqs": [{"data": [[1.0, 0.0]], "anns_field": "vector", "limit": 2}], "limit": 1},
+    "search_with": {"collection_name": "{c}", "config": "no_such_config", "data": "text"},
     "create_index": {"collection_name": "{s}", "field_name": "vector", "index_type": "FLAT"},
     "list_indexes": {"collection_name": "{c}"},
     "describe_index": {"collection_name": "{c}", "index_name": "vector"},

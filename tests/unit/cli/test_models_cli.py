@@ -9,7 +9,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from embedb.cli.models import app
-from embedb.errors import ModelNotFoundError, StorageError
+from embedb.errors import InvalidArgumentError, ModelNotFoundError, StorageError
 
 TOY = "embedb.models.testing:hash_embed_16"
 runner = CliRunner()
@@ -88,3 +88,12 @@ def test_errors_reach_the_cli_error_handler_as_embedb_errors(data_dir: Path) -> 
 def test_bad_tag_syntax_is_an_invalid_argument(data_dir: Path) -> None:
     result = runner.invoke(app, ["register", str(data_dir), "toy", TOY, "--tag", "no-equals-sign"])
     assert result.exit_code != 0 and "key=value" in str(result.exception)
+
+
+def test_register_json_sources_as_an_analyzer_and_a_search_configuration(data_dir: Path) -> None:
+    analyzer = invoke("register", str(data_dir), "words", '{"type": "english"}', "--alias", "champion")
+    assert "models:/words/1" in analyzer and "analyzer" in analyzer
+    config = invoke("register", str(data_dir), "docs_search", '{"anns_field": "embedding"}')
+    assert "models:/docs_search/1" in config and "search_config" in config
+    with pytest.raises(InvalidArgumentError, match="does not parse"):
+        runner.invoke(app, ["register", str(data_dir), "words", "{type: english}"], catch_exceptions=False)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from embedb.client import Client
+from embedb.contract.results import SearchHits
 from embedb.errors import (
     DataError,
     FailedPreconditionError,
@@ -32,12 +33,12 @@ DOCS = [
     "apple orchards in autumn",
     "prices of apple pie",
 ]
-DENSE = {"anns_field": "embedding"}
-RRF = {
+DENSE: dict[str, Any] = {"anns_field": "embedding"}
+RRF: dict[str, Any] = {
     "reqs": [{"anns_field": "embedding"}, {"anns_field": "sparse"}],
     "ranker": {"strategy": "rrf", "params": {"k": 60}},
 }
-WEIGHTED = {
+WEIGHTED: dict[str, Any] = {
     "reqs": [{"anns_field": "embedding", "limit": 8}, {"anns_field": "sparse", "limit": 8}],
     "ranker": {"strategy": "weighted", "params": {"weights": [0.2, 0.8]}},
 }
@@ -74,7 +75,7 @@ def configs(db: Client) -> str:
     return model
 
 
-def ranked(hits: list[list[dict[str, Any]]]) -> list[list[tuple[Any, float]]]:
+def ranked(hits: SearchHits) -> list[list[tuple[Any, Any]]]:
     return [[(hit["id"], pytest.approx(hit["distance"], rel=1e-6)) for hit in query] for query in hits]
 
 
@@ -95,8 +96,8 @@ def test_search_with_answers_what_the_configuration_says(db: Client, collection:
         db.search(collection, queries, anns_field="embedding", limit=5)
     )
     for version, config in ((2, RRF), (3, WEIGHTED)):
-        reqs = [{**request, "data": queries, "limit": request.get("limit", 5)} for request in config["reqs"]]  # type: ignore[attr-defined]
-        expected = db.hybrid_search(collection, reqs, config["ranker"], limit=5, output_fields=["text"])  # type: ignore[arg-type]
+        reqs = [{**request, "data": queries, "limit": request.get("limit", 5)} for request in config["reqs"]]
+        expected = db.hybrid_search(collection, reqs, config["ranker"], limit=5, output_fields=["text"])
         found = db.search_with(collection, f"{configs}/{version}", queries, limit=5, output_fields=["text"])
         assert ranked(found) == ranked(expected)
         assert [hit["entity"]["text"] for hit in found[0]] == [hit["entity"]["text"] for hit in expected[0]]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 
 from embedb.client import Client
 from embedb.datasets import load_revdict
-from embedb.errors import InvalidArgumentError
+from embedb.errors import InvalidArgumentError, ModelNotFoundError
 from embedb.evaluation.metrics import evaluate_run
 
 QUERIES = 150
@@ -93,10 +94,37 @@ def test_configurations_are_scored_compared_and_gated(db: Client, name: str, lab
 def test_bad_configurations_are_refused(db: Client, name: str, labelled: Labelled) -> None:
     queries, qrels, corpus = labelled
     _create(db, name, corpus[:50])
-    bad: list[Any] = [{}, {"x": {"field": "plain_terms"}}, {"x": {"reqs": []}}, {"x": "plain_terms"}]
+    bad: list[Any] = [{}, {"x": {"field": "plain_terms"}}, {"x": {"reqs": []}}, {"x": 7}, []]
     for configs in bad:
         with pytest.raises(InvalidArgumentError, match="config"):
             db.evaluate_search(name, queries=queries, qrels=qrels, configs=configs)
+    with pytest.raises(ModelNotFoundError):  # text names a registered configuration
+        db.evaluate_search(name, queries=queries, qrels=qrels, configs={"x": "plain_terms"})
+    analyzer = f"an_{uuid.uuid4().hex[:10]}"
+    db.register_model(analyzer, {"type": "english"})
+    with pytest.raises(InvalidArgumentError, match="not a search configuration"):
+        db.evaluate_search(name, queries=queries, qrels=qrels, configs={"x": analyzer})
+
+
+def test_registered_configuration_versions_are_scored_as_given(db: Client, name: str, labelled: Labelled) -> None:
+    queries, qrels, corpus = labelled
+    _create(db, name, corpus)
+    model = f"search_{uuid.uuid4().hex[:10]}"
+    db.register_model(model, {"anns_field": "plain_terms"}, alias="champion")
+    db.register_model(model, {"anns_field": "stemmed_terms"})
+    inline = {"anns_field": "stemmed_terms"}
+    report = db.evaluate_search(
+        name,
+        queries=queries,
+        qrels=qrels,
+        configs={"champion": f"{model}@champion", "candidate": f"{model}/2", "inline": inline},
+        baseline="champion",
+        candidate="candidate",
+    )
+    assert report["versions"]["champion"]["model_version"] == f"models:/{model}/1"
+    assert report["versions"]["candidate"]["config"] == inline
+    assert report["versions"]["candidate"]["metrics"] == report["versions"]["inline"]["metrics"]
+    assert "model_version" not in report["versions"]["inline"]
 
 
 def test_a_baseline_must_name_a_configuration(db: Client, name: str, labelled: Labelled) -> None:

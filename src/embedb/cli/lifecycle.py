@@ -45,8 +45,9 @@ def evaluate(
         list[str] | None,
         typer.Option(
             "--search",
-            help='A search configuration NAME=JSON instead of model versions (repeat): '
-            '\'bm25={"anns_field": "sparse"}\', \'hybrid={"reqs": [{"anns_field": "vector"}, {"anns_field": "sparse"}]}\'.',
+            help='A search configuration NAME=JSON, or NAME=a registered one (docs_search@champion), instead of '
+            'model versions (repeat): \'bm25={"anns_field": "sparse"}\', '
+            '\'hybrid={"reqs": [{"anns_field": "vector"}, {"anns_field": "sparse"}]}\'.',
         ),
     ] = None,
     baseline: Annotated[
@@ -118,16 +119,20 @@ def evaluate(
         raise typer.Exit(1)
 
 
-def _search_configs(items: list[str]) -> dict[str, dict[str, Any]]:
-    """``NAME=JSON`` options as configurations by name; ``InvalidArgumentError`` names a malformed one."""
-    configs: dict[str, dict[str, Any]] = {}
+def _search_configs(items: list[str]) -> dict[str, dict[str, Any] | str]:
+    """``NAME=JSON`` (or ``NAME=model@alias``) options as configurations by name; ``InvalidArgumentError`` names a malformed one."""
+    configs: dict[str, dict[str, Any] | str] = {}
     for item in items:
         name, _, text = item.partition("=")
-        try:
-            config = json.loads(text)
-        except ValueError:
-            config = None
-        if not name.strip() or not isinstance(config, dict):
+        config: Any
+        if text.strip() and not text.lstrip().startswith("{"):  # a registered search configuration version
+            config = text.strip()
+        else:
+            try:
+                config = json.loads(text)
+            except ValueError:
+                config = None
+        if not name.strip() or not isinstance(config, dict | str):
             raise InvalidArgumentError(f"--search {item!r}: use NAME=JSON, e.g. 'bm25={{\"anns_field\": \"sparse\"}}'")
         configs[name.strip()] = config
     return configs

@@ -10,7 +10,7 @@ implicitly, and never writes part of a request: a call that raises has written n
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from embedb.contract import results
@@ -314,7 +314,7 @@ class Backend(DataContract):
         *,
         queries: dict[str, str],
         qrels: dict[str, dict[str, float]],
-        configs: dict[str, dict[str, Any]],
+        configs: Mapping[str, dict[str, Any] | str],
         k: int = 10,
         baseline: str | None = None,
         candidate: str | None = None,
@@ -328,7 +328,9 @@ class Backend(DataContract):
         text searched on one field: a BM25 output or a model-bound vector field, with
         optional ``search_params`` and ``filter``), or ``{"reqs": [{"anns_field":
         "dense"}, {"anns_field": "sparse", "limit": 100}], "ranker": {"strategy": "rrf"}}``
-        (a hybrid search of the query text). Metrics, comparisons with ``baseline``,
+        (a hybrid search of the query text), or a registered search configuration version
+        (``"docs_search@champion"``, ``"docs_search/2"``: see ``search_with``), whose entry
+        then names its ``model_version``. Metrics, comparisons with ``baseline``,
         the verdict and the gate are those of ``evaluate``. Writes nothing.
         """
         return self._dispatch("evaluate_search", arguments_of(locals()))

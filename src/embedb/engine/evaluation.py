@@ -20,6 +20,7 @@ from embedb.contract.results import EvaluationReport
 from embedb.contract.search_configs import checked_configs
 from embedb.errors import InvalidArgumentError
 from embedb.evaluation import Progress, evaluate_versions, exact_recall
+from embedb.experiments import CONFIG_FLAVOR
 from embedb.index import IndexService, search_options
 from embedb.lifecycle import EmbeddingVersion, LifecycleService
 from embedb.metadata import CollectionMetadata
@@ -110,7 +111,7 @@ class EvaluationOperation:
         *,
         queries: Mapping[str, str],
         qrels: Mapping[str, Mapping[str, float]],
-        configs: Mapping[str, Mapping[str, Any]],
+        configs: Mapping[str, Mapping[str, Any] | str],
         k: int = 10,
         baseline: str | None = None,
         candidate: str | None = None,
@@ -120,7 +121,10 @@ class EvaluationOperation:
     ) -> EvaluationReport:
         """Score search configurations on labelled queries and gate the candidate (see ``Backend``)."""
         info = self.metadata.info(collection_name)
-        checked = checked_configs(configs)
+        given = dict(configs) if isinstance(configs, Mapping) else {}
+        registered = {name: self._registered_config(ref) for name, ref in given.items() if isinstance(ref, str)}
+        resolved = {**given, **{name: config for name, (_, config) in registered.items()}}
+        checked = checked_configs(resolved if given else configs)  # names what is wrong with a bad one
         for role, name in (("baseline", baseline), ("candidate", candidate)):
             if name is not None and name not in checked:
                 raise InvalidArgumentError(f"{role} {name!r} names no configuration; configs: {sorted(checked)}", field=role)
@@ -147,7 +151,16 @@ class EvaluationOperation:
         )
         for name, entry in report["versions"].items():
             entry["config"] = dict(checked[name])
+            if name in registered:
+                entry["model_version"] = registered[name][0]
         return cast(EvaluationReport, {"collection_name": info.name, "field": "", **report})
+
+    def _registered_config(self, ref: str) -> tuple[str, dict[str, Any]]:
+        """(version URI, configuration) of a registered search configuration version."""
+        version = self.models.resolve(ref)
+        if version.flavor != CONFIG_FLAVOR:
+            raise InvalidArgumentError(f"configs: {ref!r} is a {version.flavor} model, not a search configuration", field="configs")
+        return version.uri, self.models.load(version.uri).search_config
 
     def _field_version(self, info: CollectionInfo, field: str, ref: str) -> EmbeddingVersion:
         return self.lifecycle.binding(info, field).version(self.models.resolve(ref))

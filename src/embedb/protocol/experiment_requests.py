@@ -74,8 +74,11 @@ class EvaluateSearchRequest(ApiRequest):
     queries: Annotated[dict[str, str], Field(description="Query id -> text (BEIR queries).")]
     qrels: Annotated[dict[str, dict[str, float]], Field(description="Query id -> {doc id: grade} (BEIR qrels).")]
     configs: Annotated[
-        dict[str, dict[str, Any]],
-        Field(description='Name -> {"anns_field": ...} or {"reqs": [{"anns_field": ...}, ...], "ranker": {...}}.'),
+        dict[str, dict[str, Any] | str],
+        Field(
+            description='Name -> {"anns_field": ...}, {"reqs": [{"anns_field": ...}, ...], "ranker": {...}},'
+            ' or a registered search configuration version ("docs_search@champion").'
+        ),
     ]
     k: int = 10
     baseline: str | None = None

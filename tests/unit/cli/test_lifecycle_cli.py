@@ -132,6 +132,7 @@ def test_eval_scores_search_configurations(tmp_path: Path) -> None:
             },
         )
         db.insert("docs", [{"id": key, "text": text} for key, text in texts.items()])
+        db.register_model("docs_search", {"anns_field": "terms"}, alias="champion")
     queries, qrels = tmp_path / "queries.jsonl", tmp_path / "qrels.tsv"
     queries.write_text("".join(json.dumps({"id": f"q{i}", "text": f"item{i}"}) + "\n" for i in range(40)))
     qrels.write_text("query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{i}\t1\n" for i in range(40)))
@@ -140,5 +141,10 @@ def test_eval_scores_search_configurations(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output  # the filtered search finds one query's document: significantly worse
     report = json.loads(result.stdout)
     assert report["versions"]["bm25"]["metrics"]["recall@10"] == 1.0 and report["gate"]["passed"] is False
+    registered = runner.invoke(app, [*args, "--search", "champion=docs_search@champion", "--search", 'inline={"anns_field": "terms"}'])
+    assert registered.exit_code == 0, registered.output
+    versions = json.loads(registered.stdout)["versions"]
+    assert versions["champion"]["model_version"] == "models:/docs_search/1"
+    assert versions["champion"]["metrics"] == versions["inline"]["metrics"]
     both = runner.invoke(app, [*args, "--field", "terms", "--search", "x={}"])
     assert both.exit_code != 0 and "not both" in str(both.exception)  # the CLI's main prints it as "error (invalid_argument)"

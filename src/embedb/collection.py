@@ -74,6 +74,10 @@ class Collection:
         """Search with query text as the search configuration version ``config`` says (``Backend.search_with``)."""
         return self.backend.search_with(self.name, config, data, **options)
 
+    def drift(self, field_name: str, *, reference: dict[str, Any], current: dict[str, Any], **options: Any) -> results.DriftReport:
+        """Test whether the field's ``current`` sample drifted from ``reference`` (``Backend.drift``)."""
+        return self.backend.drift(self.name, field_name, reference=reference, current=current, **options)
+
     def query_iterator(self, **options: Any) -> QueryIterator:
         return QueryIterator(self.backend, self.name, **options)
 

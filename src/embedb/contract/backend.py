@@ -307,6 +307,34 @@ class Backend(DataContract):
         """
         return self._dispatch("evaluate", arguments_of(locals()))
 
+    @operation(Role.READER)
+    def drift(
+        self,
+        collection_name: str,
+        field_name: str,
+        *,
+        reference: dict[str, Any],
+        current: dict[str, Any],
+        tests: list[str] | None = None,
+        alpha: float = 0.05,
+        max_rows: int = 1000,
+        permutations: int = 999,
+        embedding_version: str | None = None,
+        seed: int = 0,
+    ) -> results.DriftReport:
+        """Test whether the ``current`` sample of a vector field's embeddings drifted from the ``reference`` one.
+
+        Each sample is ``{"texts": [...]}`` (query text, embedded with the serving version
+        or ``embedding_version``), ``{"vectors": [...]}``, or ``{"filter": "expression"}``
+        (stored rows), at most ``max_rows`` of it (a seeded sample). ``tests``: ``classifier``
+        (held-out AUC of a linear domain classifier, permutation p-value), ``mmd`` (Gaussian
+        kernel, permutation p-value) and ``ood`` (share of items whose nearest stored row is
+        farther than the reference's 95th percentile, exact p-value); all three by default.
+        ``detected`` when a test's p-value is below ``alpha / len(tests)`` (so a false alarm
+        has probability at most ``alpha``); ``p_value`` is the Bonferroni-adjusted smallest.
+        """
+        return self._dispatch("drift", arguments_of(locals()))
+
     @operation(Role.READER, local=("progress",))
     def evaluate_search(
         self,

@@ -279,6 +279,20 @@ class FeedbackEvent(TypedDict):
     time: float
 
 
+class DriftReport(TypedDict):
+    """Whether a field's current sample drifted from the reference: each test's statistic and p-value."""
+
+    collection_name: str
+    field: str
+    model_version: str | None
+    reference_rows: int
+    current_rows: int
+    detected: bool
+    p_value: float
+    alpha: float
+    tests: dict[str, dict[str, Any]]
+
+
 class EvaluationReport(TypedDict):
     """Scores per version, comparisons with the baseline, the verdict and the CI gate."""
 

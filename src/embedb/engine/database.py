@@ -24,6 +24,7 @@ from pathlib import Path
 from embedb.config import Settings
 from embedb.engine.collections import CollectionOperations
 from embedb.engine.data import DataOperations
+from embedb.engine.drift import DriftOperation
 from embedb.engine.evaluation import EvaluationOperation
 from embedb.engine.experiments import ExperimentOperations
 from embedb.engine.indexes import IndexOperations
@@ -122,6 +123,7 @@ class Database:
             LifecycleOperations(self.storage, self.metadata, self.lifecycle),
             ExperimentOperations(self.storage, self.metadata, self.experiments),
             EvaluationOperation(self.storage, self.metadata, self.indexes, self.models, self.lifecycle, searcher),
+            DriftOperation(self.metadata, self.models, searcher),
         )
 
     # -------------------------------------------------------------- life

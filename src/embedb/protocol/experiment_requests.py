@@ -69,6 +69,19 @@ class EvaluateRequest(ApiRequest):
     ann_check: bool = True
 
 
+class DriftRequest(ApiRequest):
+    collection_name: CollectionName
+    field_name: str
+    reference: Annotated[dict[str, Any], Field(description='{"texts": [...]}, {"vectors": [...]} or {"filter": "..."}.')]
+    current: Annotated[dict[str, Any], Field(description='{"texts": [...]}, {"vectors": [...]} or {"filter": "..."}.')]
+    tests: list[str] | None = None
+    alpha: float = 0.05
+    max_rows: int = 1000
+    permutations: int = 999
+    embedding_version: str | None = None
+    seed: int = 0
+
+
 class EvaluateSearchRequest(ApiRequest):
     collection_name: CollectionName
     queries: Annotated[dict[str, str], Field(description="Query id -> text (BEIR queries).")]

@@ -198,6 +198,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("feedback", "/v1/experiments/feedback", xrq.FeedbackRequest, rq.ObjectResult),
     Operation("evaluate", "/v1/experiments/evaluate", xrq.EvaluateRequest, rq.ObjectResult),
     Operation("evaluate_search", "/v1/experiments/evaluate_search", xrq.EvaluateSearchRequest, rq.ObjectResult),
+    Operation("drift", "/v1/monitoring/drift", xrq.DriftRequest, rq.ObjectResult, packed_args=("reference", "current")),
     # embedding versions and backfill jobs
     Operation(
         "add_embedding_version",

@@ -367,7 +367,7 @@ class SearchOperation:
         views = list(snapshot.segments)
         if binding is None:
             return bm25_searcher(views, field.name, analyzer(source.analyzer_params).tokens, data, params)
-        version = self._field_version(binding, field, embedding_version)
+        version = self.field_version(binding, field, embedding_version)
         analyzer_params = self.models.load(version.uri).analyzer_params
         tokens = analyzer(analyzer_params).tokens
         if analyzer(analyzer_params) is analyzer(source.analyzer_params):  # the counts stored at insert are this version's
@@ -390,11 +390,11 @@ class SearchOperation:
                     f"field {field.name!r} is not bound to a model; embedding_version does not apply"
                 )
             return field.name, field, None
-        version = self._field_version(binding, field, embedding_version)
+        version = self.field_version(binding, field, embedding_version)
         sized = field if field.dim == version.dimension else replace(field, dim=version.dimension)
         return version.column_key, sized, version
 
-    def _field_version(
+    def field_version(
         self, binding: FieldBinding, field: FieldSchema, embedding_version: str | None
     ) -> EmbeddingVersion:
         """The version of a bound field a search reads: the serving one, or ``embedding_version`` once it is READY."""

@@ -89,6 +89,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "qrels": {"q": {"1": 1.0}},
         "configs": {"dense": {"anns_field": "vector"}},
     },
+    "drift": {
+        "collection_name": "{c}",
+        "field_name": "vector",
+        "reference": {"filter": "id >= 0"},
+        "current": {"filter": "id < 0"},
+    },
     "add_embedding_version": {"collection_name": "{c}", "field_name": "vector", "model": "never_registered/1"},
     "drop_embedding_version": {"collection_name": "{c}", "field_name": "vector", "model": "never_registered/1"},
     "promote": {"collection_name": "{c}", "field_name": "vector", "model": "never_registered/1"},

@@ -1,0 +1,210 @@
+"""The ``drift`` operation: has what a field's embeddings see moved away from a reference?
+
+A sample is given as query text (embedded with the field's serving version, or
+``embedding_version``), as vectors, or as a filter over the stored rows (their
+vectors of that version, sampled). Each item's distance to its nearest stored
+neighbour (another row than itself) comes from a search of the field, for the
+out-of-domain test. The statistics are ``embedb.evaluation.drift``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+import numpy as np
+
+from embedb.contract.results import DriftReport
+from embedb.errors import InvalidArgumentError
+from embedb.evaluation.drift import DEFAULT_PERMUTATIONS, checked_tests, detect_drift
+from embedb.lifecycle import EmbeddingVersion, embed_query_text
+from embedb.metadata import CollectionMetadata
+from embedb.models import ModelRegistry
+from embedb.query import filter_mask
+from embedb.schema import FieldSchema
+from embedb.search import SearchOperation
+from embedb.storage import CollectionInfo
+
+SAMPLE_KINDS = ("texts", "vectors", "filter")
+MAX_SAMPLE_ROWS = 5_000
+
+
+class DriftOperation:
+    """The ``drift`` operation of the contract."""
+
+    def __init__(self, metadata: CollectionMetadata, models: ModelRegistry, searcher: SearchOperation) -> None:
+        self.metadata = metadata
+        self.models = models
+        self.searcher = searcher
+
+    def drift(
+        self,
+        collection_name: str,
+        field_name: str,
+        *,
+        reference: Mapping[str, Any],
+        current: Mapping[str, Any],
+        tests: Sequence[str] | None = None,
+        alpha: float = 0.05,
+        max_rows: int = 1000,
+        permutations: int = DEFAULT_PERMUTATIONS,
+        embedding_version: str | None = None,
+        seed: int = 0,
+    ) -> DriftReport:
+        info = self.metadata.info(collection_name)
+        field = self.metadata.search_field(info, field_name)
+        if not field.dtype.is_vector:
+            raise InvalidArgumentError(
+                f"drift is measured on a dense vector field; {field.name!r} is {field.dtype.name}"
+            )
+        if isinstance(max_rows, bool) or not isinstance(max_rows, int) or not 10 <= max_rows <= MAX_SAMPLE_ROWS:
+            raise InvalidArgumentError(
+                f"max_rows must be an integer in [10, {MAX_SAMPLE_ROWS}], got {max_rows!r}", argument="max_rows"
+            )
+        chosen = checked_tests(tests, with_distances=True)
+        version = self._version(info, field, embedding_version)
+        rng = np.random.default_rng(seed)
+        samples = {
+            role: self._sample(info, field, version, spec, role, max_rows, rng)
+            for role, spec in (("reference", reference), ("current", current))
+        }
+        distances = {}
+        if "ood" in chosen:
+            distances = {role: self._nearest(info, field, version, *sample) for role, sample in samples.items()}
+        report = detect_drift(
+            samples["reference"][0],
+            samples["current"][0],
+            reference_distances=distances.get("reference"),
+            current_distances=distances.get("current"),
+            tests=chosen,
+            alpha=alpha,
+            permutations=permutations,
+            seed=seed,
+        )
+        return cast(
+            DriftReport,
+            {
+                "collection_name": info.name,
+                "field": field.name,
+                "model_version": version.uri if version is not None else None,
+                "reference_rows": len(samples["reference"][0]),
+                "current_rows": len(samples["current"][0]),
+                **report,
+            },
+        )
+
+    def _version(
+        self, info: CollectionInfo, field: FieldSchema, embedding_version: str | None
+    ) -> EmbeddingVersion | None:
+        binding = self.metadata.bindings(info).get(field.name)
+        if binding is None:
+            if embedding_version is not None:
+                raise InvalidArgumentError(
+                    f"field {field.name!r} is not bound to a model; embedding_version does not apply"
+                )
+            return None
+        return self.searcher.field_version(binding, field, embedding_version)
+
+    def _sample(
+        self,
+        info: CollectionInfo,
+        field: FieldSchema,
+        version: EmbeddingVersion | None,
+        spec: Mapping[str, Any],
+        role: str,
+        max_rows: int,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, list[Any] | None]:
+        """(vectors, their primary keys when they are stored rows) of one sample."""
+        if not isinstance(spec, Mapping) or len(spec) != 1 or next(iter(spec)) not in SAMPLE_KINDS:
+            raise InvalidArgumentError(
+                f"{role} must be one of {{'texts': [...]}}, {{'vectors': [...]}}, {{'filter': 'expression'}}",
+                argument=role,
+            )
+        kind, value = next(iter(spec.items()))
+        if kind == "texts":
+            if version is None:
+                raise InvalidArgumentError(
+                    f"{role}: texts need a model-bound field; {field.name!r} is not bound", argument=role
+                )
+            if not isinstance(value, list) or not all(isinstance(text, str) for text in value):
+                raise InvalidArgumentError(f"{role}: texts must be a list of strings", argument=role)
+            texts = (
+                [value[i] for i in sorted(rng.choice(len(value), max_rows, replace=False))]
+                if len(value) > max_rows
+                else value
+            )
+            return embed_query_text(texts, version, self.models), None
+        if kind == "vectors":
+            matrix = np.asarray(value, dtype=np.float64) if isinstance(value, list | np.ndarray) else np.empty(0)
+            if matrix.ndim != 2 or matrix.shape[1] != (version.dimension if version is not None else field.dim):
+                raise InvalidArgumentError(f"{role}: vectors must be a list of {field.dim}-d vectors", argument=role)
+            rows = sorted(rng.choice(len(matrix), max_rows, replace=False)) if len(matrix) > max_rows else slice(None)
+            return matrix[rows], None
+        if not isinstance(value, str):
+            raise InvalidArgumentError(f"{role}: filter must be an expression string", argument=role)
+        return self._stored(info, field, version, value, max_rows, rng)
+
+    def _stored(
+        self,
+        info: CollectionInfo,
+        field: FieldSchema,
+        version: EmbeddingVersion | None,
+        expression: str,
+        max_rows: int,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, list[Any]]:
+        """A seeded sample of the live stored rows matching ``expression``: their vectors and keys."""
+        key = version.column_key if version is not None else field.name
+        compiled = self.metadata.compiled_filter(info, expression, None)
+        found: list[tuple[int, np.ndarray]] = []
+        views = list(self.metadata.store(info).snapshot().segments)
+        for position, view in enumerate(views):
+            keep = ~view.deleted[: view.data.num_rows]
+            if compiled is not None:
+                keep &= filter_mask(view.data, compiled)
+            found.append((position, np.nonzero(keep)[0]))
+        total = sum(len(rows) for _, rows in found)
+        chosen = np.sort(rng.choice(total, min(total, max_rows), replace=False)) if total else np.empty(0, np.int64)
+        vectors, keys, start = [], [], 0
+        for position, rows in found:
+            picked = rows[chosen[(chosen >= start) & (chosen < start + len(rows))] - start]
+            start += len(rows)
+            if picked.size:
+                data = views[position].data
+                vectors.append(np.asarray(data.vectors[key][picked], dtype=np.float64))
+                keys.extend(data.pks[picked].tolist())
+        dimension = version.dimension if version is not None else (field.dim or 0)
+        return (np.vstack(vectors) if vectors else np.empty((0, dimension))), keys
+
+    def _nearest(
+        self,
+        info: CollectionInfo,
+        field: FieldSchema,
+        version: EmbeddingVersion | None,
+        vectors: np.ndarray,
+        keys: list[Any] | None,
+    ) -> np.ndarray:
+        """Each vector's distance to its nearest stored row other than itself (larger is farther)."""
+        if not len(vectors):
+            return np.empty(0)
+        assert field.metric_type is not None
+        hits = self.searcher.search(
+            info.name,
+            np.ascontiguousarray(vectors, dtype=np.float32),
+            anns_field=field.name,
+            limit=2,
+            output_fields=[],
+            embedding_version=version.uri if version is not None else None,
+        )
+        farther = 1.0 if field.metric_type.smaller_is_closer else -1.0
+        distances = []
+        for position, query in enumerate(hits):
+            others = [hit for hit in query if keys is None or hit["id"] != keys[position]]
+            if not others:
+                raise InvalidArgumentError(
+                    f"the ood test needs stored rows besides the sample in {info.name!r}; leave 'ood' out of tests",
+                    argument="tests",
+                )
+            distances.append(farther * others[0]["distance"])
+        return np.asarray(distances, dtype=np.float64)

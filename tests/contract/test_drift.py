@@ -1,0 +1,92 @@
+"""``drift``: a field's embeddings tested for drift, embedded and over HTTP, on texts, vectors and stored rows.
+
+The field is bound to a real (toy, word-hashing) model and filled with shipped
+WordNet texts: documents are lists of synonyms, queries are definitions, so a
+stream of definitions after a reference of documents is a real shift of what the
+field sees, and two random halves of the documents are not.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pytest
+
+from embedb.client import Client
+from embedb.datasets import load_revdict
+from embedb.errors import InvalidArgumentError
+
+DATA = load_revdict()
+DOCS = [text for _, text in DATA.corpus[:400]]
+DEFINITIONS = [text for _, text in DATA.queries[:200]]
+
+
+@pytest.fixture
+def collection(db: Client, name: str) -> str:
+    model = f"m_{uuid.uuid4().hex[:10]}"
+    db.register_model(model, "embedb.models.testing:hash_embed_16", alias="champion")
+    schema = {
+        "fields": [
+            {"name": "id", "type": "INT64", "is_primary": True},
+            {"name": "text", "type": "VARCHAR", "max_length": 2000},
+            {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": f"{model}@champion"},
+        ]
+    }
+    db.create_collection(name, schema=schema)
+    rows = [{"id": i, "text": text} for i, text in enumerate(DOCS)]
+    rows += [{"id": 1_000 + i, "text": text} for i, text in enumerate(DEFINITIONS)]
+    db.insert(name, rows)
+    db.flush(name)
+    return name
+
+
+def test_two_halves_of_one_stream_do_not_drift(db: Client, collection: str) -> None:
+    report = db.drift(collection, "embedding", reference={"texts": DOCS[:200]}, current={"texts": DOCS[200:]})
+    assert not report["detected"] and report["p_value"] > 0.05
+    assert set(report["tests"]) == {"classifier", "mmd", "ood"}
+    assert (report["reference_rows"], report["current_rows"]) == (200, 200)
+    assert str(report["model_version"]).endswith("/1")
+
+
+def test_a_new_kind_of_text_is_drift(db: Client, collection: str) -> None:
+    report = db.drift(collection, "embedding", reference={"texts": DOCS[:200]}, current={"texts": DEFINITIONS})
+    assert report["detected"] and report["p_value"] < 0.01
+    assert report["tests"]["classifier"]["statistic"] > 0.8  # the held-out AUC
+    stored = db.drift(
+        collection, "embedding", reference={"filter": "id < 1000"}, current={"filter": "id >= 1000"}, max_rows=150
+    )
+    assert stored["detected"] and (stored["reference_rows"], stored["current_rows"]) == (150, 150)
+
+
+def test_vectors_samples_and_chosen_tests(db: Client, collection: str) -> None:
+    rng = np.random.default_rng(0)
+    same = rng.normal(size=(60, 16)).tolist()
+    shifted = (rng.normal(size=(60, 16)) + 2.0).tolist()
+    report = db.drift(
+        collection,
+        "embedding",
+        reference={"vectors": same},
+        current={"vectors": shifted},
+        tests=["mmd"],
+        permutations=199,
+    )
+    assert set(report["tests"]) == {"mmd"} and report["detected"]
+
+
+def test_bad_requests_are_refused_by_name(db: Client, collection: str) -> None:
+    good = {"texts": DOCS[:50]}
+    for bad, match in (
+        ({"words": DOCS[:50]}, "reference must be one of"),
+        ({"texts": "one text"}, "list of strings"),
+        ({"vectors": [[1.0, 2.0]] * 20}, "16-d vectors"),
+        ({"filter": "id <"}, "expected a value"),
+    ):
+        with pytest.raises(InvalidArgumentError, match=match):
+            db.drift(collection, "embedding", reference=bad, current=good)
+    with pytest.raises(InvalidArgumentError, match="unknown drift tests"):
+        db.drift(collection, "embedding", reference=good, current=good, tests=["ks"])
+    with pytest.raises(InvalidArgumentError, match="max_rows"):
+        db.drift(collection, "embedding", reference=good, current=good, max_rows=5)
+    with pytest.raises(InvalidArgumentError, match="at least 10"):
+        db.drift(collection, "embedding", reference={"texts": DOCS[:3]}, current=good)

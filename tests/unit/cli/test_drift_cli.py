@@ -1,0 +1,53 @@
+"""``embedb drift``: a gate on a data directory — exit 0 without drift, 1 with drift, 2 for a bad request."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+import embedb
+from embedb.cli import app
+from embedb.datasets import load_revdict
+from embedb.errors import InvalidArgumentError
+
+runner = CliRunner()
+
+
+def test_drift_gate_exit_codes(tmp_path: Path) -> None:
+    data = load_revdict()
+    docs = [text for _, text in data.corpus[:300]]
+    definitions = [text for _, text in data.queries[:150]]
+    path = tmp_path / "data"
+    with embedb.connect(path) as db:
+        db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
+        db.create_collection(
+            "docs",
+            schema={
+                "fields": [
+                    {"name": "id", "type": "INT64", "is_primary": True},
+                    {"name": "text", "type": "VARCHAR", "max_length": 2000},
+                    {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
+                ]
+            },
+        )
+        db.insert("docs", [{"id": i, "text": text} for i, text in enumerate(docs)])
+    reference, same, shifted = tmp_path / "reference.txt", tmp_path / "same.jsonl", tmp_path / "shifted.txt"
+    reference.write_text("\n".join(docs[:150]) + "\n")
+    same.write_text("".join(json.dumps({"id": i, "text": text}) + "\n" for i, text in enumerate(docs[150:])))
+    shifted.write_text("\n".join(definitions) + "\n")
+    args = ["drift", str(path), "docs", "embedding", "--reference", str(reference)]
+
+    calm = runner.invoke(app, [*args, "--current", str(same), "--json"])
+    assert calm.exit_code == 0, calm.output
+    assert json.loads(calm.stdout)["detected"] is False
+    drifted = runner.invoke(app, [*args, "--current", str(shifted)])
+    assert drifted.exit_code == 1 and "drift detected" in drifted.stdout
+    stored = runner.invoke(
+        app, [*args[:4], "--reference-filter", "id < 150", "--current", str(shifted), "--test", "mmd"]
+    )
+    assert stored.exit_code == 1, stored.output
+    both = runner.invoke(app, [*args, "--current", str(same), "--current-filter", "id > 0"])
+    # raised to embedb.cli.main, which prints "error (invalid_argument): ..." and exits 2
+    assert isinstance(both.exception, InvalidArgumentError) and "one of them" in str(both.exception)

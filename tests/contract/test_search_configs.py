@@ -18,6 +18,7 @@ from embedb.client import Client
 from embedb.contract.results import SearchHits
 from embedb.errors import (
     DataError,
+    EmbedbError,
     FailedPreconditionError,
     InUseError,
     InvalidArgumentError,
@@ -46,6 +47,10 @@ WEIGHTED: dict[str, Any] = {
 
 @pytest.fixture
 def collection(db: Client, name: str) -> str:
+    return create(db, name)
+
+
+def create(db: Client, name: str) -> str:
     """Texts with a model-bound dense field and a BM25 field."""
     model = f"m_{uuid.uuid4().hex[:10]}"
     db.register_model(model, "embedb.models.testing:hash_embed_16", alias="champion")
@@ -173,3 +178,55 @@ def test_experiment_arms_must_be_versions_of_the_named_configuration(db: Client,
         db.promote_experiment(by_version["experiment_id"])
     assert db.stop_experiment(by_version["experiment_id"])["state"] == "STOPPED"
     assert db.describe_model(configs)["aliases"] == {"champion": 1}
+
+
+def test_an_experiment_refuses_a_configuration_the_collection_cannot_run(
+    db: Client, collection: str, configs: str
+) -> None:
+    broken = [
+        ({"anns_field": "nope"}, "nope"),
+        ({"anns_field": "text"}, "not a vector field"),
+        ({"anns_field": "embedding", "filter": "id <"}, "expected a value"),
+        (
+            {
+                "reqs": [{"anns_field": "embedding"}, {"anns_field": "sparse"}],
+                "ranker": {"strategy": "weighted", "params": {"weights": [1.0]}},
+            },
+            "2 weights",
+        ),
+        ({"reqs": [{"anns_field": "embedding", "limit": 0}]}, "limit"),
+    ]
+    for config, match in broken:
+        version = db.register_model(configs, config)
+        with pytest.raises(EmbedbError, match=match):
+            db.start_experiment(
+                collection, configs, champion=f"{configs}@champion", challenger=version["uri"], mode="interleave"
+            )
+    assert db.list_experiments(collection) == []
+    (hits,) = db.search_with(collection, f"{configs}@champion", "apple", limit=2)
+    assert "query_id" not in hits[0], "nothing was routed"
+
+
+def test_a_search_configuration_is_no_embedding_model(db: Client, collection: str, configs: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="makes no vectors"):
+        db.add_embedding_version(collection, "embedding", f"{configs}/1")
+    db.insert(collection, [{"id": 99, "text": "still writable"}])
+    # an experiment named by a field compares the field's embedding versions, not configurations
+    with pytest.raises(InvalidArgumentError, match="is a field of"):
+        db.start_experiment(collection, "embedding", champion=f"{configs}/1", challenger=f"{configs}/2", mode="split")
+
+
+def test_promoting_moves_the_alias_and_stops_its_experiments_elsewhere(
+    db: Client, collection: str, configs: str, other_name: str
+) -> None:
+    create(db, other_name)
+    here = db.start_experiment(
+        collection, configs, champion=f"{configs}@champion", challenger=f"{configs}/2", mode="split"
+    )
+    there = db.start_experiment(
+        other_name, configs, champion=f"{configs}@champion", challenger=f"{configs}/3", mode="split"
+    )
+    db.search_with(collection, f"{configs}@champion", "apple", user_key="u")
+    db.promote_experiment(here["experiment_id"])
+    assert db.get_experiment(there["experiment_id"])["state"] == "STOPPED"
+    db.drop_collection(other_name)

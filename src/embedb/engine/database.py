@@ -38,7 +38,7 @@ from embedb.lifecycle import BackfillRunner, EmbeddingBindings, JobTable, Lifecy
 from embedb.metadata import CollectionMetadata
 from embedb.models import ARTIFACTS_DIR, CodeModelPolicy, ModelRegistry, ModelVersion
 from embedb.pause_points import PausePoints
-from embedb.search import SearchOperation
+from embedb.search import ConfiguredSearch, SearchOperation
 from embedb.storage import CollectionInfo, CollectionStore, SegmentData, StorageEngine
 
 
@@ -114,15 +114,17 @@ class Database:
     def _operation_parts(self) -> tuple[object, ...]:
         """The objects whose methods implement the contract's operations over this database."""
         searcher = SearchOperation(self.metadata, self.indexes, self.models, self.experiments, self.pause_points)
+        configured = ConfiguredSearch(searcher)
         return (
             CollectionOperations(self.storage, self.metadata, self.indexes, self.bindings, self.lifecycle),
             DataOperations(self.storage, self.metadata, self.models, self.pause_points),
             searcher,
+            configured,
             IndexOperations(self.metadata, self.indexes),
             ModelOperations(self.models),
             LifecycleOperations(self.storage, self.metadata, self.lifecycle),
-            ExperimentOperations(self.storage, self.metadata, self.experiments),
-            EvaluationOperation(self.storage, self.metadata, self.indexes, self.models, self.lifecycle, searcher),
+            ExperimentOperations(self.storage, self.metadata, self.experiments, configured),
+            EvaluationOperation(self.storage, self.metadata, self.indexes, self.models, self.lifecycle, searcher, configured),
             DriftOperation(self.metadata, self.models, searcher),
         )
 

@@ -15,12 +15,12 @@ from typing import Any, cast
 import numpy as np
 
 from embedb.contract.results import DriftReport
+from embedb.engine.samples import stored_sample
 from embedb.errors import InvalidArgumentError
 from embedb.evaluation.drift import DEFAULT_PERMUTATIONS, checked_tests, detect_drift
 from embedb.lifecycle import EmbeddingVersion, embed_query_text
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
-from embedb.query import filter_mask
 from embedb.schema import FieldSchema
 from embedb.search import SearchOperation
 from embedb.storage import CollectionInfo
@@ -143,39 +143,9 @@ class DriftOperation:
             return matrix[rows], None
         if not isinstance(value, str):
             raise InvalidArgumentError(f"{role}: filter must be an expression string", argument=role)
-        return self._stored(info, field, version, value, max_rows, rng)
-
-    def _stored(
-        self,
-        info: CollectionInfo,
-        field: FieldSchema,
-        version: EmbeddingVersion | None,
-        expression: str,
-        max_rows: int,
-        rng: np.random.Generator,
-    ) -> tuple[np.ndarray, list[Any]]:
-        """A seeded sample of the live stored rows matching ``expression``: their vectors and keys."""
         key = version.column_key if version is not None else field.name
-        compiled = self.metadata.compiled_filter(info, expression, None)
-        found: list[tuple[int, np.ndarray]] = []
-        views = list(self.metadata.store(info).snapshot().segments)
-        for position, view in enumerate(views):
-            keep = ~view.deleted[: view.data.num_rows]
-            if compiled is not None:
-                keep &= filter_mask(view.data, compiled)
-            found.append((position, np.nonzero(keep)[0]))
-        total = sum(len(rows) for _, rows in found)
-        chosen = np.sort(rng.choice(total, min(total, max_rows), replace=False)) if total else np.empty(0, np.int64)
-        vectors, keys, start = [], [], 0
-        for position, rows in found:
-            picked = rows[chosen[(chosen >= start) & (chosen < start + len(rows))] - start]
-            start += len(rows)
-            if picked.size:
-                data = views[position].data
-                vectors.append(np.asarray(data.vectors[key][picked], dtype=np.float64))
-                keys.extend(data.pks[picked].tolist())
         dimension = version.dimension if version is not None else (field.dim or 0)
-        return (np.vstack(vectors) if vectors else np.empty((0, dimension))), keys
+        return stored_sample(self.metadata, info, key, dimension, value, max_rows, rng)
 
     def _nearest(
         self,

@@ -27,7 +27,7 @@ from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
 from embedb.query import NO_ROW, prepare_queries
 from embedb.schema import FieldSchema
-from embedb.search import SearchOperation, SearchRequest, index_text, search_snapshot
+from embedb.search import ConfiguredSearch, SearchOperation, SearchRequest, index_text, search_snapshot
 from embedb.storage import CollectionInfo, StorageEngine
 
 ANN_LATENCY_QUERIES = 200
@@ -44,6 +44,7 @@ class EvaluationOperation:
         models: ModelRegistry,
         lifecycle: LifecycleService,
         searcher: SearchOperation,
+        configured: ConfiguredSearch,
     ) -> None:
         self.storage = storage
         self.metadata = metadata
@@ -51,6 +52,7 @@ class EvaluationOperation:
         self.models = models
         self.lifecycle = lifecycle
         self.searcher = searcher
+        self.configured = configured
 
     # ---------------------------------------------------------- evaluation
 
@@ -133,7 +135,7 @@ class EvaluationOperation:
             return np.asarray(texts, dtype=object)  # each configuration searches with the query text itself
 
         def search_ids(name: str, texts: np.ndarray, depth: int) -> list[list[Any]]:
-            hits = self.searcher.run_config(info.name, checked[name], [str(text) for text in texts], limit=depth, output_fields=[])
+            hits = self.configured.run_config(info.name, checked[name], [str(text) for text in texts], limit=depth, output_fields=[])
             return [[hit["id"] for hit in query_hits] for query_hits in hits]
 
         report = evaluate_versions(
@@ -160,7 +162,7 @@ class EvaluationOperation:
         version = self.models.resolve(ref)
         if version.flavor != CONFIG_FLAVOR:
             raise InvalidArgumentError(f"configs: {ref!r} is a {version.flavor} model, not a search configuration", field="configs")
-        return version.uri, self.models.load(version.uri).search_config
+        return version.uri, self.configured.config(version.uri)
 
     def _field_version(self, info: CollectionInfo, field: str, ref: str) -> EmbeddingVersion:
         return self.lifecycle.binding(info, field).version(self.models.resolve(ref))

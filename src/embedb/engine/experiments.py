@@ -12,16 +12,20 @@ from embedb.contract.results import ExperimentInfo, ExperimentPromotion, Experim
 from embedb.errors import InvalidArgumentError
 from embedb.experiments import ExperimentRecord, ExperimentService
 from embedb.metadata import CollectionMetadata
+from embedb.search import ConfiguredSearch
 from embedb.storage import StorageEngine
 
 
 class ExperimentOperations:
     """start / get / list / report / stop / promote experiments, and feedback on their queries."""
 
-    def __init__(self, storage: StorageEngine, metadata: CollectionMetadata, experiments: ExperimentService) -> None:
+    def __init__(
+        self, storage: StorageEngine, metadata: CollectionMetadata, experiments: ExperimentService, configured: ConfiguredSearch
+    ) -> None:
         self.storage = storage
         self.metadata = metadata
         self.experiments = experiments
+        self.configured = configured
 
     def start_experiment(
         self,
@@ -39,6 +43,9 @@ class ExperimentOperations:
     ) -> ExperimentInfo:
         """Route the field's text searches through a new experiment; return it (see ``Backend``)."""
         info = self.metadata.info(collection_name)
+        if isinstance(field_name, str) and not info.schema.has_field(field_name):
+            for reference in (champion, challenger):  # both arms must run here before any traffic is routed
+                self.configured.check_config_version(info, reference)
         record = self.experiments.start(
             info,
             field_name,

@@ -116,6 +116,12 @@ class ExperimentService:
         challenger_model = self.registry.resolve(challenger)
         if on_config and champion_model.flavor != CONFIG_FLAVOR:
             info.schema.field(field)  # neither a field nor a configuration experiment: FieldNotFoundError
+        if not on_config and champion_model.flavor == CONFIG_FLAVOR:
+            raise InvalidArgumentError(
+                f"{field!r} is a field of {info.name!r}: an experiment on it compares the field's embedding versions, and "
+                f"{champion_model.uri} is a search configuration (name its model instead; one named like a field cannot be used)",
+                field="field_name",
+            )
         routed: list[ExperimentRecord] = []
         with self._lock, self._unrouted_on_error(routed), self.catalog.transaction() as cursor:
             if on_config:
@@ -271,6 +277,14 @@ class ExperimentService:
         challenger = self.registry.resolve(record.challenger_version)
         with self.catalog.transaction() as cursor:  # joins the transaction that ends the experiment
             self.registry.set_alias(ref.name, ref.alias, challenger.version, actor=actor, reason=reason, cursor=cursor)
+            # The alias is the registry's, not the collection's: experiments on it elsewhere lose their champion.
+            for other in self.store.select(state=ExperimentState.RUNNING):
+                same_alias = other.field == record.field and parse_model_uri(other.champion).alias == ref.alias
+                if same_alias and other.id != record.id:
+                    self.store.transition(cursor, other.id, ExperimentState.STOPPED, final_report=None)
+                    why = f"experiment {record.id} moved {ref.name}@{ref.alias} to {record.challenger_version}"
+                    self.catalog.record_event(cursor, "experiment.stopped", info.name, experiment=other.id, reason=why)
+                    self._set_route(other, routed=False)
         return {
             "collection_name": info.name,
             "field": record.field,

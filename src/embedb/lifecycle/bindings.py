@@ -297,7 +297,7 @@ class EmbeddingBindings:
 
 
 def check_fits(field: FieldSchema, version: ModelVersion) -> None:
-    """Refuse (``InvalidArgumentError``) an analyzer for a vector field, or an embedding model for a BM25 field."""
+    """Refuse (``InvalidArgumentError``) a model that makes no vectors for a vector field, or anything but an analyzer for a BM25 field."""
     if field.dtype.is_sparse and version.flavor != ANALYZER_FLAVOR:
         raise InvalidArgumentError(
             f"field {field.name!r} is a BM25 field: bind it to an analyzer (a model registered from analyzer_params), "
@@ -309,6 +309,10 @@ def check_fits(field: FieldSchema, version: ModelVersion) -> None:
             f"{version.uri} is an analyzer: it makes BM25 term counts for a SPARSE_FLOAT_VECTOR field, not "
             f"{field.dtype.name} vectors for field {field.name!r}",
             field=field.name,
+        )
+    if not field.dtype.is_sparse and not version.dimension:
+        raise InvalidArgumentError(
+            f"{version.uri} is a {version.flavor} model: it makes no vectors for field {field.name!r}", field=field.name
         )
 
 

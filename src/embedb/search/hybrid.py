@@ -69,7 +69,7 @@ def fuse(
     top: int,
 ) -> list[list[dict[str, Any]]]:
     """Per query, the ``top`` hits of all searches ranked by the fused score (ties: the first search's order)."""
-    strategy, params = _ranker(ranker, len(results))
+    strategy, params = checked_ranker(ranker, len(results))
     fused: list[list[dict[str, Any]]] = []
     for query in range(len(results[0])):
         scores: dict[Any, float] = {}
@@ -91,7 +91,7 @@ def fuse(
     return fused
 
 
-def _ranker(ranker: Mapping[str, Any] | None, searches: int) -> tuple[str, dict[str, Any]]:
+def checked_ranker(ranker: Mapping[str, Any] | None, searches: int) -> tuple[str, dict[str, Any]]:
     if ranker is None:
         return "rrf", {"k": RRF_DEFAULT_K}
     if not isinstance(ranker, Mapping):

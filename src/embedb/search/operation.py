@@ -20,8 +20,8 @@ import numpy as np
 
 from embedb.contract import MAX_SEARCH_LIMIT
 from embedb.contract.results import Hit, SearchHits
-from embedb.errors import DataError, FailedPreconditionError, FieldNotFoundError, InvalidArgumentError
-from embedb.experiments import CONFIG_FLAVOR, ExperimentRecord, ExperimentService, Hits, config_route
+from embedb.errors import FailedPreconditionError, FieldNotFoundError, InvalidArgumentError
+from embedb.experiments import ExperimentRecord, ExperimentService, Hits
 from embedb.index import CollectionIndexes, IndexService, search_options
 from embedb.lifecycle import EmbeddingVersion, EmbeddingVersionState, FieldBinding, embed_query_text, is_text_query
 from embedb.metadata import CollectionMetadata
@@ -239,71 +239,6 @@ class SearchOperation:
             raise InvalidArgumentError(f"every request of a hybrid search needs as many queries; got {[len(r) for r in results]}", argument="reqs")
         fused = fuse(results, metrics, ranker, offset + limit)
         return cast(SearchHits, [hits[offset:] for hits in fused])
-
-    def search_with(
-        self,
-        collection_name: str,
-        config: str,
-        data: str | list[str],
-        *,
-        limit: int = 10,
-        offset: int = 0,
-        output_fields: Sequence[str] | None = None,
-        user_key: str | None = None,
-    ) -> SearchHits:
-        info = self.metadata.info(collection_name)
-        check_paging(limit, offset, maximum=MAX_SEARCH_LIMIT)
-        version = self.models.resolve(config)
-        if version.flavor != CONFIG_FLAVOR:
-            raise InvalidArgumentError(f"{version.uri} is a {version.flavor} model, not a search configuration", argument="config")
-        if not is_text_query(data):
-            raise DataError("search_with takes query text (a string or a list of strings)")
-        if user_key is not None and not isinstance(user_key, str):
-            raise InvalidArgumentError(f"user_key must be a string, got {type(user_key).__name__}", field="user_key")
-        texts = [data] if isinstance(data, str) else list(data)
-        record = self.experiments.routes.get(info.id, {}).get(config_route(version.name))
-        if record is None or record.champion_version != version.uri:
-            return self.run_config(info.name, self._config(version.uri), texts, limit=limit, offset=offset, output_fields=output_fields)
-
-        def search_arm(arm_texts: list[str], uri: str, arm_limit: int, arm_offset: int) -> list[Hits]:
-            hits = self.run_config(info.name, self._config(uri), arm_texts, limit=arm_limit, offset=arm_offset, output_fields=output_fields)
-            return cast(list[Hits], hits)  # routing adds query_id and arm to these dicts
-
-        arms = {"champion": record.champion_version, "challenger": record.challenger_version}
-        routed = self.experiments.route(
-            record, texts, search=search_arm, indexes=arms, limit=limit, offset=offset, user_key=user_key
-        )
-        return cast(SearchHits, routed)
-
-    def run_config(
-        self,
-        collection_name: str,
-        config: dict[str, Any],
-        data: list[str],
-        *,
-        limit: int,
-        offset: int = 0,
-        output_fields: Sequence[str] | None = None,
-    ) -> SearchHits:
-        """Search with a search configuration (``embedb.contract.search_configs``): one field, or a hybrid."""
-        if "reqs" in config:
-            reqs = [{**request, "data": data, "limit": request.get("limit", offset + limit)} for request in config["reqs"]]
-            return self.hybrid_search(
-                collection_name, reqs, config.get("ranker"), limit=limit, offset=offset, output_fields=output_fields
-            )
-        return self.search(
-            collection_name,
-            data,
-            anns_field=config["anns_field"],
-            limit=limit,
-            offset=offset,
-            filter=config.get("filter", ""),
-            search_params=config.get("search_params"),
-            output_fields=output_fields,
-        )
-
-    def _config(self, uri: str) -> dict[str, Any]:
-        return self.models.load(uri).search_config
 
     def run_analyzer(
         self,

@@ -78,6 +78,10 @@ class Collection:
         """Test whether the field's ``current`` sample drifted from ``reference`` (``Backend.drift``)."""
         return self.backend.drift(self.name, field_name, reference=reference, current=current, **options)
 
+    def tune_index(self, field_name: str, **options: Any) -> results.TuneReport:
+        """The fastest index for ``field_name`` that meets a recall target (``Backend.tune_index``)."""
+        return self.backend.tune_index(self.name, field_name, **options)
+
     def query_iterator(self, **options: Any) -> QueryIterator:
         return QueryIterator(self.backend, self.name, **options)
 

@@ -1,10 +1,12 @@
-"""``embedb drift``: has what a vector field sees drifted from a reference? A gate, like ``embedb eval``.
+"""``embedb drift`` (has what a vector field sees drifted? a gate, like ``embedb eval``) and ``embedb tune-index``.
 
 ``TARGET`` is a data directory (opened read-only, so it works next to a running
 server) or the ``http://`` URL of ``embedb serve``. Each sample is query text (a
 file: one text per line, or JSON lines with a ``text`` key) or a filter over the
 stored rows. Exit status: 0 no drift detected, 1 drift detected, 2 a bad request
-(printed once by ``embedb.cli.main``).
+(printed once by ``embedb.cli.main``). ``embedb tune-index`` searches index
+configurations for the fastest one meeting a recall target (exit 1 when none
+does), prints the Pareto front and can draw it (``--plot front.svg``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from embedb.cli.console import console
+from embedb.cli.console import console, err_console
+from embedb.cli.plots import pareto_svg
 from embedb.cli.targets import Target, Token, open_target
-from embedb.contract.results import DriftReport
+from embedb.contract.results import DriftReport, TuneReport
 from embedb.errors import InvalidArgumentError
 
 DRIFT_EXIT = 1
@@ -116,6 +120,100 @@ def _print_report(report: DriftReport) -> None:
     console.print(table)
 
 
+def tune_index(
+    target: Target,
+    collection: Annotated[str, typer.Argument(help="Collection name or alias.")],
+    field: Annotated[str, typer.Argument(help="The vector field.")],
+    recall: Annotated[float, typer.Option("--recall", help="The recall@k target.")] = 0.95,
+    k: Annotated[int, typer.Option("--k", help="The k of recall@k.")] = 10,
+    trials: Annotated[int, typer.Option("--trials", help="Index builds to try.")] = 20,
+    index_type: Annotated[
+        list[str] | None,
+        typer.Option("--index-type", help="HNSW, IVF_FLAT, IVF_SQ8, IVF_PQ, HNSWLIB (repeat); all by default."),
+    ] = None,
+    sample_rows: Annotated[
+        int, typer.Option("--sample-rows", help="Stored vectors to tune on (a seeded sample).")
+    ] = 20_000,
+    max_memory_mb: Annotated[
+        float | None, typer.Option("--max-memory-mb", help="The index may hold at most this much.")
+    ] = None,
+    max_build_s: Annotated[
+        float | None, typer.Option("--max-build-s", help="The index must build within this.")
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option("--version", help="The model version's vectors (default: serving).")
+    ] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="Replace the field's index with the best recipe.")] = False,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write the Pareto front as an SVG chart here.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the sample and the optimiser.")] = 0,
+    token: Token = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Find the fastest index for a field that meets a recall target (Optuna); exit 1 when none does."""
+    with (
+        open_target(target, token, read_only=not apply) as db,
+        Progress(
+            TextColumn("tuning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console
+        ) as bar,
+    ):
+        task = bar.add_task("trials", total=trials)
+        local = not target.startswith(("http://", "https://"))
+        options: dict[str, Any] = {"progress": lambda done, total: bar.update(task, completed=done)} if local else {}
+        report = db.tune_index(
+            collection,
+            field,
+            recall=recall,
+            k=k,
+            index_types=index_type or None,
+            trials=trials,
+            sample_rows=sample_rows,
+            max_memory_mb=max_memory_mb,
+            max_build_s=max_build_s,
+            embedding_version=version,
+            apply=apply,
+            seed=seed,
+            **options,
+        )
+    if plot is not None:
+        title = f"{report['collection_name']}.{report['field']}: recall@{report['k']} vs queries/s ({report['rows']:,} rows)"
+        plot.write_text(
+            pareto_svg(report["points"], report["pareto"], recall_target=recall, title=title), encoding="utf-8"
+        )
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        _print_tuning(report)
+    if report["best"] is None:
+        raise typer.Exit(DRIFT_EXIT)
+
+
+def _print_tuning(report: TuneReport) -> None:
+    table = Table(
+        "index", "build params", "search", "recall", "QPS (1 query)", "memory MB", "build s", title="Pareto front"
+    )
+    for point in report["pareto"]:
+        table.add_row(
+            point["index_type"],
+            json.dumps(point["params"]),
+            json.dumps(point["search_params"]),
+            f"{point['recall']:.3f}",
+            f"{point['qps']:,.0f}",
+            f"{point['memory_bytes'] / 2**20:.1f}",
+            f"{point['build_s']:.2f}",
+        )
+    console.print(table)
+    best = report["best"]
+    if best is None:
+        console.print(f"[red]no configuration met recall@{report['k']} >= {report['recall_target']}[/red]")
+        return
+    console.print(
+        f"best: {best['index_type']} {json.dumps(best['params'])}, search {json.dumps(best['search_params'])}: recall "
+        f"{best['recall']:.3f}, {best['qps']:,.0f} queries/s"
+        + (" — applied" if report["applied"] else " (--apply replaces the field's index with it)")
+    )
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``drift`` to the ``embedb`` app."""
+    """Add ``drift`` and ``tune-index`` to the ``embedb`` app."""
     app.command("drift")(drift)
+    app.command("tune-index")(tune_index)

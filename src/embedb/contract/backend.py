@@ -335,6 +335,41 @@ class Backend(DataContract):
         """
         return self._dispatch("drift", arguments_of(locals()))
 
+    @operation(Role.WRITER, local=("progress",))
+    def tune_index(
+        self,
+        collection_name: str,
+        field_name: str,
+        *,
+        recall: float = 0.95,
+        k: int = 10,
+        index_types: list[str] | None = None,
+        trials: int = 20,
+        sample_rows: int = 20_000,
+        queries: dict[str, Any] | None = None,
+        max_memory_mb: float | None = None,
+        max_build_s: float | None = None,
+        embedding_version: str | None = None,
+        apply: bool = False,
+        seed: int = 0,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> results.TuneReport:
+        """Find the fastest index for a vector field that meets ``recall``@``k``, on the collection's own vectors.
+
+        Optuna searches ``index_types`` (HNSW, IVF_FLAT, IVF_SQ8, IVF_PQ, and HNSWLIB when
+        installed) and their parameters for ``trials`` builds on a seeded sample of
+        ``sample_rows`` stored vectors; each build's search parameter (``ef``/``nprobe``) is
+        raised until the recall is met. Queries are ``{"texts": [...]}``, ``{"vectors":
+        [...]}`` or, by default, held out of the sample; recall is against their exact top k.
+        ``max_memory_mb`` / ``max_build_s`` bound the index. Returns the ``best`` recipe
+        (``index_type``, ``params``, ``search_params`` and what it measured; ``None`` when
+        nothing met the target), the Pareto front (recall, QPS, memory, build time) and every
+        point. ``apply=True`` replaces the field's index with the recipe. A bound field's
+        model version keeps the recipe as the tag ``index_recipe:<collection>.<field>``.
+        ``progress(trials_done, trials)`` runs embedded only.
+        """
+        return self._dispatch("tune_index", arguments_of(locals()))
+
     @operation(Role.READER, local=("progress",))
     def evaluate_search(
         self,

@@ -293,6 +293,24 @@ class DriftReport(TypedDict):
     tests: dict[str, dict[str, Any]]
 
 
+class TuneReport(TypedDict):
+    """Index tuning: the best recipe meeting the recall target, the Pareto front and every measured point."""
+
+    collection_name: str
+    field: str
+    model_version: str | None
+    recall_target: float
+    k: int
+    rows: int
+    queries: int
+    index_types: list[str]
+    best: dict[str, Any] | None
+    pareto: list[dict[str, Any]]
+    points: list[dict[str, Any]]
+    applied: bool
+    seconds: float
+
+
 class EvaluationReport(TypedDict):
     """Scores per version, comparisons with the baseline, the verdict and the CI gate."""
 

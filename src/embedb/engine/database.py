@@ -31,6 +31,7 @@ from embedb.engine.indexes import IndexOperations
 from embedb.engine.lifecycle import LifecycleOperations
 from embedb.engine.models import ModelOperations
 from embedb.engine.operations import operation_table
+from embedb.engine.tuning import TuningOperation
 from embedb.errors import ClosedError
 from embedb.experiments import ExperimentService
 from embedb.index import BuildState, IndexService
@@ -115,17 +116,19 @@ class Database:
         """The objects whose methods implement the contract's operations over this database."""
         searcher = SearchOperation(self.metadata, self.indexes, self.models, self.experiments, self.pause_points)
         configured = ConfiguredSearch(searcher)
+        indexes = IndexOperations(self.metadata, self.indexes)
         return (
             CollectionOperations(self.storage, self.metadata, self.indexes, self.bindings, self.lifecycle),
             DataOperations(self.storage, self.metadata, self.models, self.pause_points),
             searcher,
             configured,
-            IndexOperations(self.metadata, self.indexes),
+            indexes,
             ModelOperations(self.models),
             LifecycleOperations(self.storage, self.metadata, self.lifecycle),
             ExperimentOperations(self.storage, self.metadata, self.experiments, configured),
             EvaluationOperation(self.storage, self.metadata, self.indexes, self.models, self.lifecycle, searcher, configured),
             DriftOperation(self.metadata, self.models, searcher),
+            TuningOperation(self.metadata, self.models, searcher, indexes),
         )
 
     # -------------------------------------------------------------- life

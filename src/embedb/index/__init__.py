@@ -11,6 +11,8 @@ Learn the layer from these names:
   (sealed segment, vector column), built in the background, checksummed on
   disk, loaded on open; ``lookup(segment, column)`` hands a published index to
   the search planner;
+- ``tune`` / ``TunedPoint`` / ``pareto_front`` / ``best_point`` — AutoML: the
+  fastest index meeting a recall target on a sample, found with Optuna;
 - ``admin`` — create / list / describe / drop an index definition;
   ``failed_index_builds`` — what ``embedb check`` reports.
 
@@ -25,6 +27,7 @@ from embedb.index import admin
 from embedb.index.check import failed_index_builds
 from embedb.index.manager import BuildState, CollectionIndexes, IndexService, SegmentIndexStatus
 from embedb.index.requests import IndexRequest, index_requests, range_bounds, search_options
+from embedb.index.tuning import TunedPoint, available_types, best_point, pareto_front, tune
 from embedb.index.vector_index import (
     AUTOINDEX,
     INDEX_TYPES,
@@ -53,14 +56,19 @@ __all__ = [
     "IndexType",
     "ParamRule",
     "SegmentIndexStatus",
+    "TunedPoint",
     "VectorIndex",
     "admin",
+    "available_types",
+    "best_point",
     "check_search_params",
     "default_search_params",
     "failed_index_builds",
     "index_requests",
     "make_index",
+    "pareto_front",
     "range_bounds",
     "resolve_spec",
     "search_options",
+    "tune",
 ]

@@ -9,16 +9,20 @@ queries per second of a batch search, until the recall target is met. A
 trial's value is its best feasible QPS (recall met, memory and build time within
 budget), or how far it fell short (negative), so the search moves toward
 feasible, fast configurations. Every measured point is kept; ``pareto_front``
-returns those no other point beats on recall, QPS, memory and build time.
+returns those no other point beats on recall, QPS, memory and build time. QPS is
+measured one query per call (an online search) and for the whole batch; memory
+is the index's saved size.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import math
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,7 +47,8 @@ class TunedPoint:
     params: dict[str, int]
     search_params: dict[str, int]
     recall: float
-    qps: float
+    qps: float  # one query per call, as an online search runs
+    qps_batch: float  # every query in one call
     memory_bytes: int
     build_s: float
     feasible: bool
@@ -55,7 +60,9 @@ class TunedPoint:
 def available_types(requested: Sequence[str] | None, metric: MetricType) -> tuple[str, ...]:
     """The index types to try: ``requested`` (checked) or every tunable one whose library is installed."""
     if metric.is_binary:
-        raise InvalidArgumentError("index tuning covers dense float fields; BINARY_VECTOR fields use BIN_FLAT or BIN_IVF_FLAT")
+        raise InvalidArgumentError(
+            "index tuning covers dense float fields; BINARY_VECTOR fields use BIN_FLAT or BIN_IVF_FLAT"
+        )
     if requested is None:
         return tuple(name for name in TUNABLE if importlib.util.find_spec(INDEX_TYPES[name].library) is not None)
     if isinstance(requested, str) or not requested or not all(isinstance(name, str) for name in requested):
@@ -63,7 +70,9 @@ def available_types(requested: Sequence[str] | None, metric: MetricType) -> tupl
     names = tuple(dict.fromkeys(name.upper() for name in requested))
     unknown = [name for name in names if name not in TUNABLE]
     if unknown:
-        raise InvalidArgumentError(f"cannot tune {unknown}; tunable index types: {list(TUNABLE)}", argument="index_types")
+        raise InvalidArgumentError(
+            f"cannot tune {unknown}; tunable index types: {list(TUNABLE)}", argument="index_types"
+        )
     return names
 
 
@@ -99,17 +108,22 @@ def tune(
         started = time.perf_counter()
         index.build(base)
         build_s = time.perf_counter() - started
-        memory = int(index.nbytes)
-        within = (max_memory_bytes is None or memory <= max_memory_bytes) and (max_build_s is None or build_s <= max_build_s)
+        memory = _saved_size(index)
+        within = (max_memory_bytes is None or memory <= max_memory_bytes) and (
+            max_build_s is None or build_s <= max_build_s
+        )
         best_feasible, best_recall = None, 0.0
         for search_params in _search_steps(index_type, spec.params, k):
             started = time.perf_counter()
             _, rows = index.search(queries, k, search_params, None)
-            elapsed = max(time.perf_counter() - started, 1e-9)
+            qps_batch = len(queries) / max(time.perf_counter() - started, 1e-9)
             found = recall_at_k(rows, truth)
-            qps = len(queries) / elapsed
+            qps = _single_query_qps(index, queries, k, search_params)
             feasible = within and found >= recall
-            points.append(TunedPoint(index_type, dict(spec.params), search_params, found, qps, memory, build_s, feasible))
+            point = TunedPoint(
+                index_type, dict(spec.params), search_params, found, qps, qps_batch, memory, build_s, feasible
+            )
+            points.append(point)
             best_recall = max(best_recall, found)
             if feasible:
                 best_feasible = qps
@@ -125,7 +139,9 @@ def tune(
 
 def recall_at_k(rows: np.ndarray, truth: np.ndarray) -> float:
     """The share of the exact top k each query found, averaged."""
-    hits = sum(len(set(found[found >= 0].tolist()) & set(true.tolist())) for found, true in zip(rows, truth, strict=True))
+    hits = sum(
+        len(set(found[found >= 0].tolist()) & set(true.tolist())) for found, true in zip(rows, truth, strict=True)
+    )
     return hits / truth.size if truth.size else 0.0
 
 
@@ -139,12 +155,29 @@ def pareto_front(points: Sequence[TunedPoint]) -> list[TunedPoint]:
     """The points no other point beats on every one of recall, QPS, memory and build time; by recall."""
 
     def beats(a: TunedPoint, b: TunedPoint) -> bool:
-        no_worse = a.recall >= b.recall and a.qps >= b.qps and a.memory_bytes <= b.memory_bytes and a.build_s <= b.build_s
+        no_worse = (
+            a.recall >= b.recall and a.qps >= b.qps and a.memory_bytes <= b.memory_bytes and a.build_s <= b.build_s
+        )
         better = a.recall > b.recall or a.qps > b.qps or a.memory_bytes < b.memory_bytes or a.build_s < b.build_s
         return no_worse and better
 
     front = [p for p in points if not any(beats(other, p) for other in points)]
     return sorted(front, key=lambda point: (point.recall, point.qps))
+
+
+def _single_query_qps(index: Any, queries: np.ndarray, k: int, params: dict[str, int]) -> float:
+    started = time.perf_counter()
+    for position in range(len(queries)):
+        index.search(queries[position : position + 1], k, params, None)
+    return len(queries) / max(time.perf_counter() - started, 1e-9)
+
+
+def _saved_size(index: Any) -> int:
+    """The index's size as saved (what it holds in memory once loaded)."""
+    with tempfile.TemporaryDirectory(prefix="embedb-tune-") as folder:
+        path = Path(folder) / "index"
+        index.save(path)
+        return path.stat().st_size
 
 
 def _suggest(trial: Any, index_type: str, rows: int, dim: int) -> dict[str, int]:

@@ -82,6 +82,22 @@ class DriftRequest(ApiRequest):
     seed: int = 0
 
 
+class TuneIndexRequest(ApiRequest):
+    collection_name: CollectionName
+    field_name: str
+    recall: float = 0.95
+    k: int = 10
+    index_types: list[str] | None = None
+    trials: int = 20
+    sample_rows: int = 20_000
+    queries: Annotated[dict[str, Any] | None, Field(description='{"texts": [...]} or {"vectors": [...]}; default: held out.')] = None
+    max_memory_mb: float | None = None
+    max_build_s: float | None = None
+    embedding_version: str | None = None
+    apply: bool = False
+    seed: int = 0
+
+
 class EvaluateSearchRequest(ApiRequest):
     collection_name: CollectionName
     queries: Annotated[dict[str, str], Field(description="Query id -> text (BEIR queries).")]

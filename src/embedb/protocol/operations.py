@@ -118,6 +118,7 @@ OPERATIONS: tuple[Operation, ...] = (
     # indexes
     Operation("create_index", "/v1/indexes/create", rq.CreateIndexRequest, rq.NullResult),
     Operation("list_indexes", "/v1/indexes/list", rq.ListIndexesRequest, rq.NamesResult),
+    Operation("tune_index", "/v1/indexes/tune", xrq.TuneIndexRequest, rq.ObjectResult, packed_args=("queries",)),
     Operation("describe_index", "/v1/indexes/describe", rq.IndexNameRequest, rq.ObjectResult),
     Operation("drop_index", "/v1/indexes/drop", rq.IndexNameRequest, rq.NullResult),
     Operation("alter_index_properties", "/v1/indexes/alter_properties", rq.IndexPropertiesRequest, rq.NullResult),

@@ -61,6 +61,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "search_with": {"collection_name": "{c}", "config": "no_such_config", "data": "text"},
     "create_index": {"collection_name": "{s}", "field_name": "vector", "index_type": "FLAT"},
     "list_indexes": {"collection_name": "{c}"},
+    "tune_index": {"collection_name": "{c}", "field_name": "vector", "trials": 1, "index_types": ["NOPE"]},
     "describe_index": {"collection_name": "{c}", "index_name": "vector"},
     "drop_index": {"collection_name": "{c}", "index_name": "never"},
     "start_experiment": {

@@ -1,0 +1,234 @@
+"""The ``tune_index`` operation: AutoML for a vector field's index, on the collection's own vectors.
+
+A seeded sample of the field's stored vectors (of the serving version, or
+``embedding_version``) is the data; the queries are given (texts or vectors) or
+held out of the sample. The exact top k of every query (Faiss flat search over
+the sample) is the truth. ``embedb.index.tuning`` searches index types and
+parameters with Optuna for the fastest configuration meeting the recall target
+within the budgets; the report holds every measured point, the Pareto front and
+the best one as a recipe (``index_type`` and ``params`` for ``create_index``, the
+search parameters for ``search``). With ``apply=True`` the field's index is
+replaced by the recipe; the recipe is also kept as a tag of a bound field's
+model version (``index_recipe:<collection>.<field>``), with what it met.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
+
+import faiss
+import numpy as np
+
+from embedb.contract.results import TuneReport
+from embedb.engine.indexes import IndexOperations
+from embedb.engine.samples import stored_sample
+from embedb.errors import InvalidArgumentError
+from embedb.index import TunedPoint, available_types, best_point, pareto_front, tune
+from embedb.lifecycle import EmbeddingVersion, embed_query_text
+from embedb.metadata import CollectionMetadata
+from embedb.models import ModelRegistry
+from embedb.query import prepare_queries
+from embedb.schema import MetricType
+from embedb.search import SearchOperation
+
+MAX_TUNE_ROWS = 1_000_000
+HELD_OUT_QUERIES = 200
+
+
+class TuningOperation:
+    """The ``tune_index`` operation of the contract."""
+
+    def __init__(
+        self, metadata: CollectionMetadata, models: ModelRegistry, searcher: SearchOperation, indexes: IndexOperations
+    ) -> None:
+        self.metadata = metadata
+        self.models = models
+        self.searcher = searcher
+        self.index_operations = indexes
+
+    def tune_index(
+        self,
+        collection_name: str,
+        field_name: str,
+        *,
+        recall: float = 0.95,
+        k: int = 10,
+        index_types: Sequence[str] | None = None,
+        trials: int = 20,
+        sample_rows: int = 20_000,
+        queries: Mapping[str, Any] | None = None,
+        max_memory_mb: float | None = None,
+        max_build_s: float | None = None,
+        embedding_version: str | None = None,
+        apply: bool = False,
+        seed: int = 0,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> TuneReport:
+        started = time.perf_counter()
+        info = self.metadata.info(collection_name)
+        field = self.metadata.search_field(info, field_name)
+        _check_settings(recall, k, trials, sample_rows, max_memory_mb, max_build_s)
+        if not field.dtype.is_vector or field.metric_type is None:
+            raise InvalidArgumentError(f"index tuning covers dense vector fields; {field.name!r} is {field.dtype.name}")
+        metric = field.metric_type
+        types = available_types(index_types, metric)
+        binding = self.metadata.bindings(info).get(field.name)
+        if binding is None and embedding_version is not None:
+            raise InvalidArgumentError(
+                f"field {field.name!r} is not bound to a model; embedding_version does not apply"
+            )
+        version = self.searcher.field_version(binding, field, embedding_version) if binding is not None else None
+        key = version.column_key if version is not None else field.name
+        dimension = version.dimension if version is not None else (field.dim or 0)
+        rng = np.random.default_rng(seed)
+        base, _ = stored_sample(self.metadata, info, key, dimension, "", sample_rows, rng)
+        base, probe = self._queries(queries, base, version, dimension, rng)
+        if len(base) < 10 * k:
+            raise InvalidArgumentError(
+                f"tuning needs at least {10 * k} stored rows of {field.name!r}, it has {len(base)}"
+            )
+        vectors = prepare_queries(np.ascontiguousarray(base, dtype=np.float32), metric)
+        probe = prepare_queries(np.ascontiguousarray(probe, dtype=np.float32), metric)
+        truth = _exact_top_k(vectors, probe, k, metric)
+        points = tune(
+            vectors,
+            probe,
+            truth,
+            metric=metric,
+            k=k,
+            recall=recall,
+            index_types=types,
+            trials=trials,
+            max_memory_bytes=int(max_memory_mb * 2**20) if max_memory_mb is not None else None,
+            max_build_s=max_build_s,
+            seed=seed,
+            progress=progress,
+        )
+        best = best_point(points)
+        if best is not None and apply:
+            self._apply(info.name, field.name, best)
+        if best is not None and version is not None:
+            self._record(info.name, field.name, version, best, recall, k)
+        return cast(
+            TuneReport,
+            {
+                "collection_name": info.name,
+                "field": field.name,
+                "model_version": version.uri if version is not None else None,
+                "recall_target": recall,
+                "k": k,
+                "rows": len(vectors),
+                "queries": len(probe),
+                "index_types": list(types),
+                "best": _recipe(best) if best is not None else None,
+                "pareto": [point.to_dict() for point in pareto_front(points)],
+                "points": [point.to_dict() for point in points],
+                "applied": bool(best is not None and apply),
+                "seconds": time.perf_counter() - started,
+            },
+        )
+
+    def _queries(
+        self,
+        queries: Mapping[str, Any] | None,
+        base: np.ndarray,
+        version: EmbeddingVersion | None,
+        dimension: int,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(rows to index, queries): given ``{"texts": [...]}`` / ``{"vectors": [...]}``, or held out of the sample."""
+        if queries is None:
+            held = min(HELD_OUT_QUERIES, len(base) // 10)
+            order = rng.permutation(len(base))
+            return base[order[held:]], base[order[:held]]
+        if not isinstance(queries, Mapping) or len(queries) != 1 or next(iter(queries)) not in ("texts", "vectors"):
+            raise InvalidArgumentError("queries must be {'texts': [...]} or {'vectors': [...]}", argument="queries")
+        kind, value = next(iter(queries.items()))
+        if kind == "texts":
+            if (
+                version is None
+                or not isinstance(value, list)
+                or not value
+                or not all(isinstance(t, str) for t in value)
+            ):
+                raise InvalidArgumentError(
+                    "queries: texts need a model-bound field and a list of strings", argument="queries"
+                )
+            return base, embed_query_text(value, version, self.models)
+        matrix = np.asarray(value, dtype=np.float64) if isinstance(value, list | np.ndarray) else np.empty(0)
+        if matrix.ndim != 2 or matrix.shape[1] != dimension or not len(matrix) or not np.all(np.isfinite(matrix)):
+            raise InvalidArgumentError(
+                f"queries: vectors must be a list of finite {dimension}-d vectors", argument="queries"
+            )
+        return base, matrix
+
+    def _apply(self, collection: str, field: str, best: TunedPoint) -> None:
+        """Replace the field's index with the recipe and wait until it is built."""
+        for name in self.index_operations.list_indexes(collection, field):
+            self.index_operations.drop_index(collection, name)
+        self.index_operations.create_index(
+            collection, field_name=field, index_type=best.index_type, params=dict(best.params), sync=True
+        )
+
+    def _record(
+        self, collection: str, field: str, version: EmbeddingVersion, best: TunedPoint, recall: float, k: int
+    ) -> None:
+        recipe = {**_recipe(best), "recall_target": recall, "k": k}
+        tag = f"index_recipe:{collection}.{field}"
+        self.models.set_tag(version.model_name, tag, json.dumps(recipe, sort_keys=True), version=version.model_version)
+
+
+def _recipe(point: TunedPoint) -> dict[str, Any]:
+    return {
+        "index_type": point.index_type,
+        "params": dict(point.params),
+        "search_params": dict(point.search_params),
+        "recall": point.recall,
+        "qps": point.qps,
+        "qps_batch": point.qps_batch,
+        "memory_bytes": point.memory_bytes,
+        "build_s": point.build_s,
+    }
+
+
+def _exact_top_k(base: np.ndarray, queries: np.ndarray, k: int, metric: MetricType) -> np.ndarray:
+    """The exact top-k rows of each query (prepared vectors: COSINE is inner product here)."""
+    flat = faiss.IndexFlatL2(base.shape[1]) if metric is MetricType.L2 else faiss.IndexFlatIP(base.shape[1])
+    flat.add(base)
+    _, rows = flat.search(queries, k)
+    return np.asarray(rows, dtype=np.int64)
+
+
+def _check_settings(
+    recall: float, k: int, trials: int, sample_rows: int, max_memory_mb: float | None, max_build_s: float | None
+) -> None:
+    checks = (
+        (
+            "recall",
+            isinstance(recall, int | float) and not isinstance(recall, bool) and 0.0 < recall <= 1.0,
+            "in (0, 1]",
+        ),
+        ("k", isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= 1024, "an integer in [1, 1024]"),
+        (
+            "trials",
+            isinstance(trials, int) and not isinstance(trials, bool) and 1 <= trials <= 1000,
+            "an integer in [1, 1000]",
+        ),
+        (
+            "sample_rows",
+            isinstance(sample_rows, int) and not isinstance(sample_rows, bool) and 100 <= sample_rows <= MAX_TUNE_ROWS,
+            f"an integer in [100, {MAX_TUNE_ROWS}]",
+        ),
+        (
+            "max_memory_mb",
+            max_memory_mb is None or (isinstance(max_memory_mb, int | float) and max_memory_mb > 0),
+            "positive",
+        ),
+        ("max_build_s", max_build_s is None or (isinstance(max_build_s, int | float) and max_build_s > 0), "positive"),
+    )
+    for name, ok, wanted in checks:
+        if not ok:
+            raise InvalidArgumentError(f"{name} must be {wanted}", argument=name)

@@ -78,4 +78,4 @@ def test_bad_settings_are_refused(db: Client, clustered: tuple[str, np.ndarray, 
         ({"queries": {"vectors": [[1.0] * 3]}}, "32-d"),
     ):
         with pytest.raises(InvalidArgumentError, match=match):
-            db.tune_index(name, "vector", **options)  # type: ignore[arg-type]
+            db.tune_index(name, "vector", **options)

@@ -72,7 +72,8 @@ CREATE TABLE IF NOT EXISTS experiment_queries (
     teams TEXT,
     champion_ids TEXT,
     challenger_ids TEXT,
-    error TEXT
+    error TEXT,
+    text TEXT
 );
 CREATE INDEX IF NOT EXISTS experiment_queries_by_experiment ON experiment_queries (experiment_id, time);
 CREATE TABLE IF NOT EXISTS experiment_feedback (
@@ -101,7 +102,7 @@ CREATE TABLE IF NOT EXISTS experiment_dropped_queries (
 _INSERT_QUERY = (
     "INSERT OR IGNORE INTO experiment_queries (query_id, experiment_id, time, arm, user_key, served_version, versions,"
     " indexes, latency_ms, champion_latency_ms, challenger_latency_ms, returned_ids, teams, champion_ids,"
-    " challenger_ids, error) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+    " challenger_ids, error, text) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
     " WHERE EXISTS (SELECT 1 FROM experiments WHERE id = ?)"
 )
 
@@ -232,6 +233,7 @@ class QueryLogEntry:
     champion_ids: list[Any] | None = None
     challenger_ids: list[Any] | None = None
     error: str | None = None
+    text: str | None = None  # the query text (what fine-tuning from feedback learns from)
 
     def row(self) -> tuple[Any, ...]:
         return (
@@ -251,6 +253,7 @@ class QueryLogEntry:
             _dumps(self.champion_ids),
             _dumps(self.challenger_ids),
             self.error,
+            self.text,
             self.experiment_id,
         )
 
@@ -273,6 +276,7 @@ class QueryLogEntry:
             champion_ids=_loads(row["champion_ids"]),
             challenger_ids=_loads(row["challenger_ids"]),
             error=row["error"],
+            text=row["text"] if "text" in row.keys() else None,  # noqa: SIM118 - a Row's "in" looks at values
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -304,6 +308,11 @@ class ExperimentStore:
         catalog.ensure_tables(_TABLES)
         # A read-only open of an older data directory may lack the tables: it then has no experiments.
         self.available = catalog.query_one("SELECT name FROM sqlite_master WHERE name = 'experiments'") is not None
+        if self.available and not catalog.read_only:
+            columns = {row["name"] for row in catalog.query("PRAGMA table_info(experiment_queries)", ())}
+            if "text" not in columns:  # logs of an older data directory: their queries keep no text
+                with catalog.transaction() as cursor:
+                    cursor.execute("ALTER TABLE experiment_queries ADD COLUMN text TEXT")
 
     def create(self, cursor: sqlite3.Cursor, **values: Any) -> int:
         """Insert a RUNNING experiment inside the caller's transaction; return its id."""

@@ -122,6 +122,7 @@ def _shadow(
                     champion_ids=champion_ids,
                     challenger_ids=_ids(challenger[position]) if challenger is not None else None,
                     error=error,
+                    text=texts[position],
                 )
             )
 
@@ -169,6 +170,7 @@ def _split(
                     champion_latency_ms=latency_ms if arm is Arm.CHAMPION else None,
                     challenger_latency_ms=latency_ms if arm is Arm.CHALLENGER else None,
                     returned_ids=_ids(arm_hits),
+                    text=texts[position],
                 )
             )
     return answer
@@ -183,7 +185,7 @@ def _interleave(
     challenger, challenger_ms = _timed(context.search, texts, experiment.challenger_version, depth, 0)
     now = time.time()
     answer: list[Hits] = []
-    for query_id, hits_a, hits_b in zip(query_ids, champion, challenger, strict=True):
+    for query_id, text, hits_a, hits_b in zip(query_ids, texts, champion, challenger, strict=True):
         by_team = {Team.A: {str(h["id"]): h for h in hits_a}, Team.B: {str(h["id"]): h for h in hits_b}}
         merged = team_draft_interleave(
             [str(h["id"]) for h in hits_a],
@@ -213,6 +215,7 @@ def _interleave(
                 teams=[hit["arm"] for hit in page],
                 champion_ids=_ids(hits_a),
                 challenger_ids=_ids(hits_b),
+                text=text,
             )
         )
     return answer

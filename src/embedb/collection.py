@@ -82,6 +82,10 @@ class Collection:
         """The fastest index for ``field_name`` that meets a recall target (``Backend.tune_index``)."""
         return self.backend.tune_index(self.name, field_name, **options)
 
+    def fine_tune(self, field_name: str, **options: Any) -> results.FineTuneReport:
+        """Fine-tune the field's serving model on feedback; register the new version (``Backend.fine_tune``)."""
+        return self.backend.fine_tune(self.name, field_name, **options)
+
     def query_iterator(self, **options: Any) -> QueryIterator:
         return QueryIterator(self.backend, self.name, **options)
 

@@ -16,6 +16,7 @@ from embedb.cli import embeddings as embedding_commands
 from embedb.cli import lifecycle as lifecycle_commands
 from embedb.cli import models as model_commands
 from embedb.cli import monitoring as monitoring_commands
+from embedb.cli import retraining as retraining_commands
 from embedb.cli import serve as serve_commands
 from embedb.cli.console import err_console
 from embedb.errors import EmbedbError, InvalidArgumentError
@@ -31,6 +32,7 @@ data_commands.register(app)
 serve_commands.register(app)
 lifecycle_commands.register(app)
 monitoring_commands.register(app)
+retraining_commands.register(app)
 app.add_typer(model_commands.app, name="models", help="The model registry: versions, aliases, history.")
 app.add_typer(embedding_commands.app, name="embeddings", help="Model versions of vector fields: backfill, promote, rollback.")
 

@@ -370,6 +370,38 @@ class Backend(DataContract):
         """
         return self._dispatch("tune_index", arguments_of(locals()))
 
+    @operation(Role.ADMIN, local=("progress",))
+    def fine_tune(
+        self,
+        collection_name: str,
+        field_name: str,
+        *,
+        pairs: list[Any] | None = None,
+        experiment_ids: list[int] | None = None,
+        holdout: float = 0.2,
+        epochs: int = 1,
+        batch_size: int = 32,
+        learning_rate: float = 5e-5,
+        model_name: str | None = None,
+        alias: str | None = None,
+        eval_rows: int = 2000,
+        seed: int = 0,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> results.FineTuneReport:
+        """Fine-tune the field's serving sentence-transformers version on what users clicked; register the result.
+
+        Pairs are (query text, document) from the positive feedback (clicks, grades above
+        zero) of the field's experiments (``experiment_ids``: only those), or ``pairs`` given as
+        ``{"query": text, "doc_id": key}``. A ``holdout`` share of the queries (seeded) is never
+        trained on: the parent and the new version rank their documents among ``eval_rows``
+        other rows, and nDCG/recall/MRR@10 of both are returned and kept in the new version's
+        metrics. Training: in-batch negatives (MultipleNegativesRankingLoss), AdamW, on a GPU
+        when present. The new version of ``model_name`` (default: the parent's model) records
+        its parent and data in its lineage; it does not serve until added and promoted.
+        ``progress(steps_done, steps)`` runs embedded only.
+        """
+        return self._dispatch("fine_tune", arguments_of(locals()))
+
     @operation(Role.READER, local=("progress",))
     def evaluate_search(
         self,

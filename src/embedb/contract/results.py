@@ -311,6 +311,26 @@ class TuneReport(TypedDict):
     seconds: float
 
 
+class FineTuneReport(TypedDict):
+    """A version fine-tuned on feedback: what it learnt from, and held-out scores of it and its parent."""
+
+    collection_name: str
+    field: str
+    parent_version: str
+    model_version: str
+    pairs: int
+    training_pairs: int
+    heldout_queries: int
+    eval_corpus: int
+    before: dict[str, float]
+    after: dict[str, float]
+    device: str
+    steps: int
+    first_loss: float | None
+    last_loss: float | None
+    seconds: float
+
+
 class EvaluationReport(TypedDict):
     """Scores per version, comparisons with the baseline, the verdict and the CI gate."""
 

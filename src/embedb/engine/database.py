@@ -31,6 +31,7 @@ from embedb.engine.indexes import IndexOperations
 from embedb.engine.lifecycle import LifecycleOperations
 from embedb.engine.models import ModelOperations
 from embedb.engine.operations import operation_table
+from embedb.engine.retraining import RetrainingOperation
 from embedb.engine.tuning import TuningOperation
 from embedb.errors import ClosedError
 from embedb.experiments import ExperimentService
@@ -117,9 +118,10 @@ class Database:
         searcher = SearchOperation(self.metadata, self.indexes, self.models, self.experiments, self.pause_points)
         configured = ConfiguredSearch(searcher)
         indexes = IndexOperations(self.metadata, self.indexes)
+        data = DataOperations(self.storage, self.metadata, self.models, self.pause_points)
         return (
             CollectionOperations(self.storage, self.metadata, self.indexes, self.bindings, self.lifecycle),
-            DataOperations(self.storage, self.metadata, self.models, self.pause_points),
+            data,
             searcher,
             configured,
             indexes,
@@ -129,6 +131,7 @@ class Database:
             EvaluationOperation(self.storage, self.metadata, self.indexes, self.models, self.lifecycle, searcher, configured),
             DriftOperation(self.metadata, self.models, searcher),
             TuningOperation(self.metadata, self.models, searcher, indexes),
+            RetrainingOperation(self.metadata, self.models, data, self.experiments),
         )
 
     # -------------------------------------------------------------- life

@@ -98,6 +98,21 @@ class TuneIndexRequest(ApiRequest):
     seed: int = 0
 
 
+class FineTuneRequest(ApiRequest):
+    collection_name: CollectionName
+    field_name: str
+    pairs: list[Any] | None = None
+    experiment_ids: list[int] | None = None
+    holdout: float = 0.2
+    epochs: int = 1
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    model_name: str | None = None
+    alias: str | None = None
+    eval_rows: int = 2000
+    seed: int = 0
+
+
 class EvaluateSearchRequest(ApiRequest):
     collection_name: CollectionName
     queries: Annotated[dict[str, str], Field(description="Query id -> text (BEIR queries).")]

@@ -90,6 +90,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "qrels": {"q": {"1": 1.0}},
         "configs": {"dense": {"anns_field": "vector"}},
     },
+    "fine_tune": {"collection_name": "{c}", "field_name": "vector", "pairs": []},
     "drift": {
         "collection_name": "{c}",
         "field_name": "vector",

@@ -1,0 +1,100 @@
+"""``embedb finetune``: a new model version fine-tuned on what the users of a field clicked.
+
+``TARGET`` is a data directory (opened writable: the new version is registered)
+or the URL of ``embedb serve``. Pairs come from the feedback of the field's
+experiments (``--experiment`` to choose), or from a JSON-lines file of
+``{"query": ..., "doc_id": ...}`` (``--pairs``). A progress bar follows the
+training steps; the held-out scores of the parent and the new version are printed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from embedb.cli.console import console, err_console
+from embedb.cli.targets import Target, Token, open_target
+from embedb.errors import InvalidArgumentError
+
+
+def finetune(
+    target: Target,
+    collection: Annotated[str, typer.Argument(help="Collection name or alias.")],
+    field: Annotated[str, typer.Argument(help="The model-bound vector field.")],
+    pairs: Annotated[
+        Path | None, typer.Option("--pairs", help='JSON lines {"query": ..., "doc_id": ...} instead of feedback.')
+    ] = None,
+    experiment: Annotated[
+        list[int] | None, typer.Option("--experiment", help="Learn from these experiments' feedback (repeat).")
+    ] = None,
+    holdout: Annotated[float, typer.Option("--holdout", help="Share of the queries held out for scoring.")] = 0.2,
+    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the training pairs.")] = 1,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Pairs per step (in-batch negatives).")] = 32,
+    learning_rate: Annotated[float, typer.Option("--learning-rate", help="AdamW's learning rate.")] = 5e-5,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Register under this model (default: the parent's).")
+    ] = None,
+    alias: Annotated[str | None, typer.Option("--alias", help="Point this alias at the new version.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split, the shuffling and the weights.")] = 0,
+    token: Token = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Fine-tune the field's serving model on its feedback (or given pairs) and register the new version."""
+    given = _read_pairs(pairs) if pairs is not None else None
+    with (
+        open_target(target, token, read_only=False) as db,
+        Progress(
+            TextColumn("fine-tuning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console
+        ) as bar,
+    ):
+        task = bar.add_task("steps", total=None)
+        local = not target.startswith(("http://", "https://"))
+        options: dict[str, Any] = (
+            {"progress": lambda done, total: bar.update(task, completed=done, total=total)} if local else {}
+        )
+        report = db.fine_tune(
+            collection,
+            field,
+            pairs=given,
+            experiment_ids=experiment or None,
+            holdout=holdout,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            model_name=name,
+            alias=alias,
+            seed=seed,
+            **options,
+        )
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    table = Table("held-out", "parent", "fine-tuned", title=f"{report['parent_version']} -> {report['model_version']}")
+    for metric in ("ndcg", "recall", "mrr"):
+        table.add_row(f"{metric}@10", f"{report['before'][metric]:.4f}", f"{report['after'][metric]:.4f}")
+    console.print(table)
+    console.print(
+        f"{report['training_pairs']} training pairs, {report['heldout_queries']} held-out queries ranked among "
+        f"{report['eval_corpus']} rows; {report['steps']} steps on {report['device']} in {report['seconds']:.0f} s"
+    )
+
+
+def _read_pairs(path: Path) -> list[Any]:
+    try:
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except OSError as error:
+        raise InvalidArgumentError(f"--pairs: cannot read {path}: {error.strerror}") from None
+    try:
+        return [json.loads(line) for line in lines]
+    except ValueError as error:
+        raise InvalidArgumentError(f"--pairs: {path} is not JSON lines: {error}") from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``finetune`` to the ``embedb`` app."""
+    app.command("finetune")(finetune)

@@ -328,6 +328,7 @@ class FineTuneReport(TypedDict):
     steps: int
     first_loss: float | None
     last_loss: float | None
+    train_seconds: float
     seconds: float
 
 

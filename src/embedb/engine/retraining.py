@@ -146,6 +146,7 @@ class RetrainingOperation:
                 "steps": trained["steps"],
                 "first_loss": trained["first_loss"],
                 "last_loss": trained["last_loss"],
+                "train_seconds": trained["seconds"],
                 "seconds": time.perf_counter() - started,
             },
         )

@@ -86,6 +86,10 @@ class Collection:
         """Fine-tune the field's serving model on feedback; register the new version (``Backend.fine_tune``)."""
         return self.backend.fine_tune(self.name, field_name, **options)
 
+    def monitor(self, field_name: str, **options: Any) -> results.MonitorReport:
+        """The field's searches and feedback per model version over time (``Backend.monitor``)."""
+        return self.backend.monitor(self.name, field_name, **options)
+
     def query_iterator(self, **options: Any) -> QueryIterator:
         return QueryIterator(self.backend, self.name, **options)
 

@@ -12,6 +12,7 @@ does), prints the Pareto front and can draw it (``--plot front.svg``).
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -213,7 +214,65 @@ def _print_tuning(report: TuneReport) -> None:
     )
 
 
+def monitor(
+    target: Target,
+    collection: Annotated[str, typer.Argument(help="Collection name or alias.")],
+    field: Annotated[str, typer.Argument(help="The model-bound field.")],
+    hours: Annotated[float, typer.Option("--hours", help="How far back to look.")] = 24.0,
+    bucket_minutes: Annotated[int, typer.Option("--bucket-minutes", help="Minutes per row of the series.")] = 60,
+    low_similarity: Annotated[
+        float, typer.Option("--low-similarity", help="A top hit below this similarity counts as low (COSINE, IP).")
+    ] = 0.3,
+    token: Token = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """A field's searches and feedback per model version over time: queries, empty and low-similarity rates, latency, CTR, MRR."""
+    if hours <= 0 or bucket_minutes < 1:
+        raise InvalidArgumentError("--hours must be positive and --bucket-minutes at least 1")
+    now = time.time()
+    with open_target(target, token, read_only=True) as db:
+        report = db.monitor(
+            collection,
+            field,
+            since=now - hours * 3600,
+            until=now,
+            bucket_s=bucket_minutes * 60,
+            low_similarity=low_similarity,
+        )
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    console.print(f"{report['collection_name']}.{report['field']}: {report['serving_version']} serves")
+    for version, series in report["versions"].items():
+        table = Table(
+            "from (UTC)", "queries", "empty", "low sim.", "p50 ms", "p95 ms", "clicks", "CTR", "MRR", title=version
+        )
+        for bucket in [*series["buckets"], {"start": None, **series["totals"]}]:
+            when = "total" if bucket["start"] is None else time.strftime("%Y-%m-%d %H:%M", time.gmtime(bucket["start"]))
+            table.add_row(
+                when,
+                str(bucket["queries"]),
+                _share(bucket["empty_rate"]),
+                _share(bucket["low_similarity_rate"]),
+                _number(bucket["p50_ms"]),
+                _number(bucket["p95_ms"]),
+                str(bucket["clicks"]),
+                _share(bucket["ctr"]),
+                _number(bucket["mrr"]),
+            )
+        console.print(table)
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``drift`` and ``tune-index`` to the ``embedb`` app."""
+    """Add ``drift``, ``tune-index`` and ``monitor`` to the ``embedb`` app."""
     app.command("drift")(drift)
     app.command("tune-index")(tune_index)
+    app.command("monitor")(monitor)

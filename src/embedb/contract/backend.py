@@ -308,6 +308,27 @@ class Backend(DataContract):
         return self._dispatch("evaluate", arguments_of(locals()))
 
     @operation(Role.READER)
+    def monitor(
+        self,
+        collection_name: str,
+        field_name: str,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        bucket_s: int = 3600,
+        low_similarity: float = 0.3,
+    ) -> results.MonitorReport:
+        """Time series of a model-bound field's searches per model version (the last day by default).
+
+        Per bucket of ``bucket_s`` seconds and in total: ``queries``, ``empty_rate`` (no hit),
+        ``low_similarity_rate`` (top hit's similarity below ``low_similarity``, COSINE and IP
+        fields), latency ``p50_ms``/``p95_ms``/``p99_ms`` (upper edges of histogram bins), and
+        from the experiments' logs and feedback ``logged`` queries, ``clicks``, ``ctr`` and
+        ``mrr`` (mean reciprocal rank of the best click). Minutes are kept 14 days.
+        """
+        return self._dispatch("monitor", arguments_of(locals()))
+
+    @operation(Role.READER)
     def drift(
         self,
         collection_name: str,
@@ -360,7 +381,9 @@ class Backend(DataContract):
         installed) and their parameters for ``trials`` builds on a seeded sample of
         ``sample_rows`` stored vectors; each build's search parameter (``ef``/``nprobe``) is
         raised until the recall is met. Queries are ``{"texts": [...]}``, ``{"vectors":
-        [...]}`` or, by default, held out of the sample; recall is against their exact top k.
+        [...]}``, by default the query texts the field's experiments logged (50 or more), else
+        stored rows held out of the sample (``queries_from`` says which); recall is against
+        their exact top k.
         ``max_memory_mb`` / ``max_build_s`` bound the index. Returns the ``best`` recipe
         (``index_type``, ``params``, ``search_params`` and what it measured; ``None`` when
         nothing met the target), the Pareto front (recall, QPS, memory, build time) and every

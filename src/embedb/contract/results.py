@@ -303,6 +303,7 @@ class TuneReport(TypedDict):
     k: int
     rows: int
     queries: int
+    queries_from: str
     index_types: list[str]
     best: dict[str, Any] | None
     pareto: list[dict[str, Any]]
@@ -330,6 +331,19 @@ class FineTuneReport(TypedDict):
     last_loss: float | None
     train_seconds: float
     seconds: float
+
+
+class MonitorReport(TypedDict):
+    """Per model version of a field: its searches and the feedback on them, bucketed in time, with totals."""
+
+    collection_name: str
+    field: str
+    serving_version: str
+    since: float
+    until: float
+    bucket_s: int
+    low_similarity: float
+    versions: dict[str, dict[str, Any]]
 
 
 class EvaluationReport(TypedDict):

@@ -30,6 +30,7 @@ from embedb.engine.experiments import ExperimentOperations
 from embedb.engine.indexes import IndexOperations
 from embedb.engine.lifecycle import LifecycleOperations
 from embedb.engine.models import ModelOperations
+from embedb.engine.monitoring import MonitoringOperation
 from embedb.engine.operations import operation_table
 from embedb.engine.retraining import RetrainingOperation
 from embedb.engine.tuning import TuningOperation
@@ -39,6 +40,7 @@ from embedb.index import BuildState, IndexService
 from embedb.lifecycle import BackfillRunner, EmbeddingBindings, JobTable, LifecycleService
 from embedb.metadata import CollectionMetadata
 from embedb.models import ARTIFACTS_DIR, CodeModelPolicy, ModelRegistry, ModelVersion
+from embedb.monitoring import SearchMonitor
 from embedb.pause_points import PausePoints
 from embedb.search import ConfiguredSearch, SearchOperation
 from embedb.storage import CollectionInfo, CollectionStore, SegmentData, StorageEngine
@@ -107,6 +109,7 @@ class Database:
             pause_points=self.pause_points,
         )
         self.experiments = ExperimentService(self.lifecycle, read_only=read_only)
+        self.monitor = SearchMonitor(self.catalog, read_only=read_only)
         self.metadata = CollectionMetadata(self.storage, self.bindings, self.models)
         self.parts = self._operation_parts()
         self.operations = operation_table(self.parts)
@@ -115,7 +118,9 @@ class Database:
 
     def _operation_parts(self) -> tuple[object, ...]:
         """The objects whose methods implement the contract's operations over this database."""
-        searcher = SearchOperation(self.metadata, self.indexes, self.models, self.experiments, self.pause_points)
+        searcher = SearchOperation(
+            self.metadata, self.indexes, self.models, self.experiments, self.monitor, self.pause_points
+        )
         configured = ConfiguredSearch(searcher)
         indexes = IndexOperations(self.metadata, self.indexes)
         data = DataOperations(self.storage, self.metadata, self.models, self.pause_points)
@@ -130,8 +135,9 @@ class Database:
             ExperimentOperations(self.storage, self.metadata, self.experiments, configured),
             EvaluationOperation(self.storage, self.metadata, self.indexes, self.models, self.lifecycle, searcher, configured),
             DriftOperation(self.metadata, self.models, searcher),
-            TuningOperation(self.metadata, self.models, searcher, indexes),
+            TuningOperation(self.metadata, self.models, searcher, indexes, self.experiments),
             RetrainingOperation(self.metadata, self.models, data, self.experiments),
+            MonitoringOperation(self.metadata, self.monitor, self.experiments),
         )
 
     # -------------------------------------------------------------- life
@@ -157,6 +163,7 @@ class Database:
                 return
             self.state = DatabaseState.STOPPED
         self.experiments.close()
+        self.monitor.close()
         self.backfills.close()
         self.storage.stop_housekeeping()
         self.indexes.close()

@@ -69,6 +69,15 @@ class EvaluateRequest(ApiRequest):
     ann_check: bool = True
 
 
+class MonitorRequest(ApiRequest):
+    collection_name: CollectionName
+    field_name: str
+    since: float | None = None
+    until: float | None = None
+    bucket_s: int = 3600
+    low_similarity: float = 0.3
+
+
 class DriftRequest(ApiRequest):
     collection_name: CollectionName
     field_name: str

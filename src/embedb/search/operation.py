@@ -12,6 +12,7 @@ as little Python around the index call as possible.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, cast
@@ -26,6 +27,7 @@ from embedb.index import CollectionIndexes, IndexService, search_options
 from embedb.lifecycle import EmbeddingVersion, EmbeddingVersionState, FieldBinding, embed_query_text, is_text_query
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
+from embedb.monitoring import SearchMonitor
 from embedb.pause_points import PausePoints
 from embedb.query import OutputPlan, parse_order_by, prepare_queries
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
@@ -48,8 +50,10 @@ class SearchOperation:
         indexes: IndexService,
         models: ModelRegistry,
         experiments: ExperimentService,
+        monitor: SearchMonitor,
         pause_points: PausePoints | None = None,
     ) -> None:
+        self.search_monitor = monitor
         self.metadata = metadata
         self.pause_points = pause_points or PausePoints()
         self.indexes = indexes
@@ -108,6 +112,7 @@ class SearchOperation:
             hits = self._search_one_index(collection_name, data, limit, search_params)
             if hits is not None:
                 return hits
+        started = time.perf_counter()
         info = self.metadata.info(collection_name)
         check_paging(limit, offset, maximum=MAX_SEARCH_LIMIT)
         if embedding_version is None and info.id in self.experiments.routes:
@@ -149,9 +154,15 @@ class SearchOperation:
         self.pause_points.reach("search.bindings_read")
         searcher: SegmentSearcher = self.planner(indexes)
         snapshot = self.metadata.store(info).snapshot()
+        version: EmbeddingVersion | None = None
         if field.metric_type is MetricType.BM25:
             key = field.name
-            sparse_searcher = self._bm25(info, field, data, search_params, snapshot, bindings.get(field.name), embedding_version)
+            binding = bindings.get(field.name)
+            if binding is not None:
+                version = self.field_version(binding, field, embedding_version)
+            elif embedding_version is not None:
+                raise InvalidArgumentError(f"field {field.name!r} is not bound to an analyzer; embedding_version does not apply")
+            sparse_searcher = self._bm25(info, field, data, search_params, snapshot, version)
             searcher, queries = sparse_searcher, np.empty((len(sparse_searcher.queries), 0), dtype=np.float32)
         elif field.dtype.is_sparse:
             key, sparse = field.name, sparse_queries(data)
@@ -196,13 +207,31 @@ class SearchOperation:
             )
             if group_field not in plan.scalars:
                 plan = replace(plan, scalars=(*plan.scalars, group_field))
-            return assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric)
+            return self._monitored(info, field.name, version, assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric), started)
         scores, segments, rows = search_snapshot(
             snapshot, request, row_filter=compiled, partition_ids=partitions, searcher=searcher
         )
         if offset:
             scores, segments, rows = scores[:, offset:], segments[:, offset:], rows[:, offset:]
-        return assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric)
+        return self._monitored(info, field.name, version, assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric), started)
+
+    def _monitored(
+        self, info: CollectionInfo, field_name: str, version: EmbeddingVersion | None, hits: SearchHits, started: float
+    ) -> SearchHits:
+        """Count a search of a model-bound field for its version's monitoring series; return its hits."""
+        if version is not None:
+            metric = info.schema.field(field_name).metric_type
+            similarity = metric in (MetricType.COSINE, MetricType.IP)
+            self.search_monitor.record(
+                info.id,
+                field_name,
+                version.uri,
+                queries=len(hits),
+                empty=sum(1 for query in hits if not query),
+                top_scores=[query[0]["distance"] if query and similarity else None for query in hits],
+                latency_ms=(time.perf_counter() - started) * 1000.0,
+            )
+        return hits
 
     def hybrid_search(
         self,
@@ -273,21 +302,18 @@ class SearchOperation:
         data: Any,
         search_params: dict[str, Any] | None,
         snapshot: Snapshot,
-        binding: FieldBinding | None,
-        embedding_version: str | None,
+        version: EmbeddingVersion | None,
     ) -> SparseSearcher:
         """A BM25 function output's searcher; k1 and b from the search, else its index.
 
         The input field's analyzer makes the query's terms and the stored counts; a
-        field bound to an analyzer uses its serving version's (or ``embedding_version``'s)
+        field bound to an analyzer uses ``version``'s (the serving one, or the one asked for)
         instead, and reads that version's counts of the text (made on first use) unless
         the version is the input field's own analyzer.
         """
         function = info.schema.function_output(field.name)
         assert function is not None  # validated schemas give BM25 only to function outputs
         source = info.schema.field(function.input_field_names[0])
-        if binding is None and embedding_version is not None:
-            raise InvalidArgumentError(f"field {field.name!r} is not bound to an analyzer; embedding_version does not apply")
         index = self.metadata.scalar_indexes.definitions(info.id).get(field.name)
         params = dict(self.metadata.index_properties.get(info.id, index.index_name)) if index is not None else {}
         given = dict(search_params or {})
@@ -300,9 +326,8 @@ class SearchOperation:
             }
         )
         views = list(snapshot.segments)
-        if binding is None:
+        if version is None:
             return bm25_searcher(views, field.name, analyzer(source.analyzer_params).tokens, data, params)
-        version = self.field_version(binding, field, embedding_version)
         analyzer_params = self.models.load(version.uri).analyzer_params
         tokens = analyzer(analyzer_params).tokens
         if analyzer(analyzer_params) is analyzer(source.analyzer_params):  # the counts stored at insert are this version's

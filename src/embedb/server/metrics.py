@@ -54,6 +54,17 @@ class StorageCollector(Collector):
             "Fraction of rows a backfill job has embedded, by job (unfinished jobs only).",
             labels=["collection", "field", "job"],
         )
+        labels = ["collection", "field", "version"]
+        version_families = [
+            (GaugeMetricFamily(f"embedb_version_{key}_last_hour", help_text, labels=labels), key)
+            for key, help_text in (
+                ("queries", "Searches a model version answered in the last hour."),
+                ("empty_rate", "Share of them with no hit."),
+                ("low_similarity_rate", "Share whose top hit's similarity was below 0.3."),
+                ("p95_ms", "95th percentile latency (upper edge of its histogram bin), milliseconds."),
+                ("ctr", "Click-through of its experiment queries."),
+            )
+        ]
         try:
             names = self._backend.list_collections()
         except EmbedbError:
@@ -69,6 +80,10 @@ class StorageCollector(Collector):
             deleted.add_metric([name], float(stats.get("deleted_rows", 0)))
             for index, progress in self._index_progress(name):
                 indexes.add_metric([name, index], progress)
+            for field, version, totals in self._version_totals(name):
+                for family, key in version_families:
+                    if totals.get(key) is not None:
+                        family.add_metric([name, field, version], float(totals[key]))
         for job in self._unfinished_jobs():
             backfill.add_metric(
                 [str(job.get("collection_name")), str(job.get("field")), str(job.get("job_id"))], float(job["progress"])
@@ -81,6 +96,18 @@ class StorageCollector(Collector):
         for experiment_id, count in self._dropped_queries().items():
             dropped.add_metric([str(experiment_id)], float(count))
         yield from (rows, growing, segments, deleted, indexes, backfill, dropped)
+        yield from (family for family, _ in version_families)
+
+    def _version_totals(self, collection: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """``(field, version, last hour's totals)`` of each model-bound field, for backends that monitor searches."""
+        try:
+            bound = self._backend.describe_collection(collection).get("embedding_versions", {})
+            for field in bound:
+                report = self._backend.monitor(collection, field, since=time.time() - 3600, bucket_s=3600)
+                for version, series in report["versions"].items():
+                    yield field, version, series["totals"]
+        except EmbedbError as error:
+            log.debug("monitoring of %s unavailable: %s", collection, error)
 
     def _dropped_queries(self) -> dict[int, int]:
         """Lost experiment log entries by experiment, for backends that log experiment queries in this process."""

@@ -91,6 +91,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "configs": {"dense": {"anns_field": "vector"}},
     },
     "fine_tune": {"collection_name": "{c}", "field_name": "vector", "pairs": []},
+    "monitor": {"collection_name": "{c}", "field_name": "vector"},
     "drift": {
         "collection_name": "{c}",
         "field_name": "vector",

@@ -8,6 +8,7 @@ import time
 import uuid
 
 import httpx
+import pytest
 from tests.support.server_process import ServerProcess
 
 from embedb.backends.http import HttpBackend
@@ -55,6 +56,27 @@ def test_metrics_count_requests_time_searches_and_report_storage(raw: httpx.Clie
     assert 'route="unmatched"' not in text or all(
         "/v1/" not in line for line in text.splitlines() if 'route="unmatched"' in line
     )
+
+
+def test_metrics_report_each_model_versions_last_hour(raw: httpx.Client, admin: HttpBackend) -> None:
+    name, analyzer = f"m_{uuid.uuid4().hex[:8]}", f"words_{uuid.uuid4().hex[:8]}"
+    admin.register_model(analyzer, {"type": "english"}, alias="champion")  # an analyzer: data, no code to allow
+    schema = {
+        "fields": [
+            {"name": "id", "type": "INT64", "is_primary": True},
+            {"name": "text", "type": "VARCHAR", "max_length": 100, "enable_analyzer": True},
+            {"name": "sparse", "type": "SPARSE_FLOAT_VECTOR", "source": "text", "model": f"{analyzer}@champion"},
+        ],
+        "functions": [{"name": "bm25", "type": "BM25", "input_field_names": ["text"], "output_field_names": ["sparse"]}],
+    }
+    admin.create_collection(name, schema=schema)
+    admin.insert(name, [{"id": i, "text": f"running text {i}"} for i in range(5)])
+    admin.search(name, ["runs", "text", "nothing"], anns_field="sparse", limit=2)
+    text = raw.get("/metrics").text
+    labels = {"collection": name, "field": "sparse", "version": f"models:/{analyzer}/1"}
+    assert metric(text, "embedb_version_queries_last_hour", **labels) == 3
+    assert metric(text, "embedb_version_empty_rate_last_hour", **labels) == pytest.approx(1 / 3)
+    assert metric(text, "embedb_version_p95_ms_last_hour", **labels) > 0
 
 
 def test_access_log_has_one_json_line_per_request(server: ServerProcess, raw: httpx.Client) -> None:

@@ -51,3 +51,26 @@ def test_drift_gate_exit_codes(tmp_path: Path) -> None:
     both = runner.invoke(app, [*args, "--current", str(same), "--current-filter", "id > 0"])
     # raised to embedb.cli.main, which prints "error (invalid_argument): ..." and exits 2
     assert isinstance(both.exception, InvalidArgumentError) and "one of them" in str(both.exception)
+
+
+def test_monitor_prints_each_versions_series(tmp_path: Path) -> None:
+    path = tmp_path / "data"
+    with embedb.connect(path) as db:
+        db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
+        db.create_collection(
+            "docs",
+            schema={
+                "fields": [
+                    {"name": "id", "type": "INT64", "is_primary": True},
+                    {"name": "text", "type": "VARCHAR", "max_length": 200},
+                    {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
+                ]
+            },
+        )
+        db.insert("docs", [{"id": i, "text": f"text number {i}"} for i in range(20)])
+        db.search("docs", ["number 3", "number 7"], limit=3)
+    shown = runner.invoke(app, ["monitor", str(path), "docs", "embedding", "--bucket-minutes", "5"])
+    assert shown.exit_code == 0, shown.output
+    assert "models:/toy/1" in shown.stdout and "total" in shown.stdout
+    report = json.loads(runner.invoke(app, ["monitor", str(path), "docs", "embedding", "--json"]).stdout)
+    assert report["versions"]["models:/toy/1"]["totals"]["queries"] == 2

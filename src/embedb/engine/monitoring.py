@@ -1,0 +1,108 @@
+"""The ``monitor`` operation: time series of what each model version of a field answered, and how users took it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, cast
+
+from embedb.contract.results import MonitorReport
+from embedb.errors import InvalidArgumentError
+from embedb.experiments import ExperimentService
+from embedb.metadata import CollectionMetadata
+from embedb.monitoring import Minute, SearchMonitor, feedback_series
+from embedb.monitoring.monitor import below, percentile
+
+MAX_BUCKETS = 10_000
+
+
+class MonitoringOperation:
+    """The ``monitor`` operation of the contract."""
+
+    def __init__(self, metadata: CollectionMetadata, monitor: SearchMonitor, experiments: ExperimentService) -> None:
+        self.metadata = metadata
+        self.search_monitor = monitor
+        self.experiments = experiments
+
+    def monitor(
+        self,
+        collection_name: str,
+        field_name: str,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        bucket_s: int = 3600,
+        low_similarity: float = 0.3,
+    ) -> MonitorReport:
+        info = self.metadata.info(collection_name)
+        field = self.metadata.search_field(info, field_name)
+        binding = self.metadata.bindings(info).get(field.name)
+        if binding is None:
+            raise InvalidArgumentError(f"field {field.name!r} is not bound to a model: its searches are not monitored")
+        now = time.time()
+        end = now if until is None else until
+        start = end - 86_400 if since is None else since
+        for name, value in (("since", start), ("until", end)):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InvalidArgumentError(f"{name} must be epoch seconds", argument=name)
+        if isinstance(bucket_s, bool) or not isinstance(bucket_s, int) or bucket_s < 60 or bucket_s % 60:
+            raise InvalidArgumentError(
+                f"bucket_s must be a whole number of minutes (>= 60), got {bucket_s!r}", argument="bucket_s"
+            )
+        if not start <= end or (end - start) / bucket_s > MAX_BUCKETS:
+            raise InvalidArgumentError(
+                f"since..until must be ordered and span at most {MAX_BUCKETS} buckets", argument="since"
+            )
+        if (
+            isinstance(low_similarity, bool)
+            or not isinstance(low_similarity, int | float)
+            or not -1 <= low_similarity <= 1
+        ):
+            raise InvalidArgumentError("low_similarity must be a similarity in [-1, 1]", argument="low_similarity")
+        self.experiments.flush()
+        minutes = self.search_monitor.minutes(info.id, field.name, start, end)
+        clicks = feedback_series(self.experiments.store, info.id, field.name, start, end, bucket_s)
+        versions: dict[str, Any] = {}
+        for version in sorted(set(minutes) | set(clicks)):
+            buckets: dict[int, Minute] = {}
+            for minute, counts in minutes.get(version, []):
+                buckets.setdefault(minute * 60 // bucket_s * bucket_s, Minute()).merge(counts)
+            feedback = clicks.get(version, {})
+            total, total_feedback = Minute(), {"logged": 0.0, "clicked": 0.0, "reciprocal_ranks": 0.0}
+            series = []
+            for bucket in sorted(set(buckets) | set(feedback)):
+                counts = buckets.get(bucket, Minute())
+                given = feedback.get(bucket, {"logged": 0.0, "clicked": 0.0, "reciprocal_ranks": 0.0})
+                total.merge(counts)
+                total_feedback = {key: total_feedback[key] + given[key] for key in total_feedback}
+                series.append({"start": bucket, **_summary(counts, given, low_similarity)})
+            versions[version] = {"buckets": series, "totals": _summary(total, total_feedback, low_similarity)}
+        return cast(
+            MonitorReport,
+            {
+                "collection_name": info.name,
+                "field": field.name,
+                "serving_version": binding.serving.uri,
+                "since": start,
+                "until": end,
+                "bucket_s": bucket_s,
+                "low_similarity": low_similarity,
+                "versions": versions,
+            },
+        )
+
+
+def _summary(counts: Minute, feedback: dict[str, float], threshold: float) -> dict[str, Any]:
+    low, scored = below(counts.scores, threshold)
+    logged = feedback["logged"]
+    return {
+        "queries": counts.queries,
+        "empty_rate": counts.empty / counts.queries if counts.queries else None,
+        "low_similarity_rate": low / scored if scored else None,
+        "p50_ms": percentile(counts.latency, 0.5),
+        "p95_ms": percentile(counts.latency, 0.95),
+        "p99_ms": percentile(counts.latency, 0.99),
+        "logged": int(logged),
+        "clicks": int(feedback["clicked"]),
+        "ctr": feedback["clicked"] / logged if logged else None,
+        "mrr": feedback["reciprocal_ranks"] / logged if logged else None,
+    }

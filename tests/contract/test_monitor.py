@@ -1,0 +1,89 @@
+"""``monitor``: per model version of a field, its searches and the feedback on them, bucketed in time.
+
+Searches of a model-bound field are counted per serving version (embedded and in a
+server process), including each arm of an experiment, and feedback on experiment
+queries becomes clicks, CTR and MRR of the version whose hit was clicked.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from embedb.client import Client
+from embedb.errors import InvalidArgumentError
+
+TEXTS = [
+    "red apple pie",
+    "green apple tart",
+    "stock market crash",
+    "market prices fall",
+    "blue whale song",
+    "whale river",
+]
+
+
+@pytest.fixture
+def bound(db: Client, name: str) -> str:
+    model = f"m_{uuid.uuid4().hex[:10]}"
+    db.register_model(model, "embedb.models.testing:hash_embed_16", alias="champion")
+    db.register_model(model, "embedb.models.testing:hash_embed_8", alias="challenger")
+    schema = {
+        "fields": [
+            {"name": "id", "type": "INT64", "is_primary": True},
+            {"name": "text", "type": "VARCHAR", "max_length": 100},
+            {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": f"{model}@champion"},
+        ]
+    }
+    db.create_collection(name, schema=schema)
+    db.insert(name, [{"id": i, "text": t} for i, t in enumerate(TEXTS)])
+    return model
+
+
+def test_searches_are_counted_per_serving_version(db: Client, name: str, bound: str) -> None:
+    started = time.time()
+    db.search(name, ["apple", "whale", "market"], limit=3)
+    db.search(name, "apple pie", limit=2, filter="id > 100")  # an empty answer
+    report = db.monitor(name, "embedding", since=started - 60, bucket_s=60)
+    champion = f"models:/{bound}/1"
+    assert report["serving_version"] == champion and set(report["versions"]) == {champion}
+    totals = report["versions"][champion]["totals"]
+    assert totals["queries"] == 4 and totals["empty_rate"] == pytest.approx(0.25)
+    assert totals["p50_ms"] is not None and totals["p50_ms"] <= totals["p95_ms"] <= totals["p99_ms"]
+    assert 0.0 <= totals["low_similarity_rate"] <= 1.0 and totals["ctr"] is None
+    assert sum(bucket["queries"] for bucket in report["versions"][champion]["buckets"]) == 4
+
+
+def test_an_experiment_is_monitored_per_arm_with_its_clicks(db: Client, name: str, bound: str) -> None:
+    db.add_embedding_version(name, "embedding", f"{bound}@challenger", wait=True, timeout=60)
+    started = time.time()
+    db.start_experiment(
+        name, "embedding", champion=f"{bound}@champion", challenger=f"{bound}@challenger", mode="interleave"
+    )
+    (hits,) = db.search(name, "apple pie", limit=4, user_key="u1")
+    db.feedback(name, hits[1]["query_id"], hits[1]["id"])  # the second hit: reciprocal rank 1/2
+    db.search(name, "whale", limit=4, user_key="u2")
+    report = db.monitor(name, "embedding", since=started - 60)
+    versions = report["versions"]
+    assert set(versions) == {f"models:/{bound}/1", f"models:/{bound}/2"}
+    assert all(series["totals"]["queries"] == 2 and series["totals"]["logged"] == 2 for series in versions.values())
+    clicked = next(series["totals"] for series in versions.values() if series["totals"]["clicks"])
+    assert clicked["clicks"] == 1 and clicked["ctr"] == pytest.approx(0.5) and clicked["mrr"] == pytest.approx(0.25)
+
+
+def test_monitor_refuses_what_it_cannot_answer(db: Client, name: str, bound: str) -> None:
+    for options, match in (
+        ({"bucket_s": 90}, "bucket_s"),
+        ({"since": 10.0, "until": 5.0}, "ordered"),
+        ({"low_similarity": 3.0}, "low_similarity"),
+    ):
+        with pytest.raises(InvalidArgumentError, match=match):
+            db.monitor(name, "embedding", **options)
+    db.create_collection(name + "_plain", dimension=4)
+    try:
+        with pytest.raises(InvalidArgumentError, match="not bound"):
+            db.monitor(name + "_plain", "vector")
+    finally:
+        db.drop_collection(name + "_plain")

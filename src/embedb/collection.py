@@ -90,6 +90,10 @@ class Collection:
         """The field's searches and feedback per model version over time (``Backend.monitor``)."""
         return self.backend.monitor(self.name, field_name, **options)
 
+    def decay(self, field_name: str, **options: Any) -> results.DecayReport:
+        """Whether a model version of the field decayed against its own history (``Backend.decay``)."""
+        return self.backend.decay(self.name, field_name, **options)
+
     def query_iterator(self, **options: Any) -> QueryIterator:
         return QueryIterator(self.backend, self.name, **options)
 

@@ -87,3 +87,35 @@ def test_monitor_refuses_what_it_cannot_answer(db: Client, name: str, bound: str
             db.monitor(name + "_plain", "vector")
     finally:
         db.drop_collection(name + "_plain")
+
+
+def test_decay_compares_a_version_with_its_own_history(db: Client, name: str, bound: str) -> None:
+    db.add_embedding_version(name, "embedding", f"{bound}@challenger", wait=True, timeout=60)
+    db.start_experiment(
+        name, "embedding", champion=f"{bound}@champion", challenger=f"{bound}@challenger", mode="shadow"
+    )
+    start = time.time()
+    for user in range(60):  # the good days: every query is clicked
+        (hits,) = db.search(name, "apple pie", limit=3, user_key=f"a{user}")
+        db.feedback(name, hits[0]["query_id"], hits[0]["id"])
+    time.sleep(1.1)  # clicks are told apart by the second, searches by the minute
+    middle = time.time()
+    for user in range(60):  # the bad days: no clicks
+        db.search(name, "apple pie", limit=3, user_key=f"b{user}")
+    end = time.time() + 1
+    calm = db.decay(name, "embedding", reference=[start, middle], current=[start, middle])
+    assert not calm["decayed"] and calm["signals"]["ctr"]["reference"] == 1.0
+    report = db.decay(name, "embedding", reference=[start, middle], current=[middle, end])
+    assert report["decayed"] and report["version"] == f"models:/{bound}/1"
+    ctr = report["signals"]["ctr"]
+    assert (ctr["reference"], ctr["current"], ctr["reference_n"], ctr["current_n"], ctr["decayed"]) == (
+        1.0,
+        0.0,
+        60,
+        60,
+        True,
+    )
+    better = db.decay(name, "embedding", reference=[middle, end], current=[start, middle])
+    assert not better["decayed"], "getting better is not decay"
+    with pytest.raises(InvalidArgumentError, match="reference"):
+        db.decay(name, "embedding", reference=[end, start])

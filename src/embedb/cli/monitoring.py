@@ -263,6 +263,49 @@ def monitor(
         console.print(table)
 
 
+def decay(
+    target: Target,
+    collection: Annotated[str, typer.Argument(help="Collection name or alias.")],
+    field: Annotated[str, typer.Argument(help="The model-bound field.")],
+    version: Annotated[
+        str | None, typer.Option("--version", help="The model version (default: the serving one).")
+    ] = None,
+    hours: Annotated[float, typer.Option("--hours", help="The current window: the last this many hours.")] = 24.0,
+    reference_days: Annotated[
+        float, typer.Option("--reference-days", help="The reference: this many days before it.")
+    ] = 7.0,
+    alpha: Annotated[float, typer.Option("--alpha", help="The false-alarm rate, however often it is asked.")] = 0.05,
+    token: Token = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Has a model version decayed against its own history (CTR down, empty or low-similarity answers up)? Exit 1 if so."""
+    if hours <= 0 or reference_days <= 0:
+        raise InvalidArgumentError("--hours and --reference-days must be positive")
+    now = time.time()
+    current = [now - hours * 3600, now]
+    reference = [current[0] - reference_days * 86_400, current[0]]
+    with open_target(target, token, read_only=True) as db:
+        report = db.decay(collection, field, version=version, reference=reference, current=current, alpha=alpha)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        verdict = "[red]decayed[/red]" if report["decayed"] else "[green]no decay detected[/green]"
+        console.print(f"{report['collection_name']}.{report['field']} {report['version']}: {verdict}")
+        table = Table("signal", "reference", "current", "p-value", "decayed")
+        for name, signal in report["signals"].items():
+            p_value = signal["p_value"]
+            table.add_row(
+                name,
+                _share(signal["reference"]),
+                _share(signal["current"]),
+                "-" if p_value is None else f"{p_value:.3g}",
+                "yes" if signal["decayed"] else "no",
+            )
+        console.print(table)
+    if report["decayed"]:
+        raise typer.Exit(DRIFT_EXIT)
+
+
 def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
@@ -272,7 +315,8 @@ def _number(value: float | None) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``drift``, ``tune-index`` and ``monitor`` to the ``embedb`` app."""
+    """Add ``drift``, ``tune-index``, ``monitor`` and ``decay`` to the ``embedb`` app."""
     app.command("drift")(drift)
     app.command("tune-index")(tune_index)
     app.command("monitor")(monitor)
+    app.command("decay")(decay)

@@ -329,6 +329,29 @@ class Backend(DataContract):
         return self._dispatch("monitor", arguments_of(locals()))
 
     @operation(Role.READER)
+    def decay(
+        self,
+        collection_name: str,
+        field_name: str,
+        *,
+        version: str | None = None,
+        reference: list[float] | None = None,
+        current: list[float] | None = None,
+        alpha: float = 0.05,
+        low_similarity: float = 0.3,
+    ) -> results.DecayReport:
+        """Test whether a model version (the serving one by default) decayed against its own history.
+
+        ``current`` (default: the last 24 hours) is compared with ``reference`` (default: the 7
+        days before it), each ``[since, until]`` in epoch seconds, on three signals: click-through
+        of its experiment queries (decay: lower), the empty-answer rate and the low-similarity
+        rate (decay: higher). Each is an always-valid mixture sequential test, so asking again
+        and again does not raise the false-alarm rate; ``decayed`` when a signal moved the bad
+        way with a p-value below ``alpha / signals``.
+        """
+        return self._dispatch("decay", arguments_of(locals()))
+
+    @operation(Role.READER)
     def drift(
         self,
         collection_name: str,

@@ -346,6 +346,19 @@ class MonitorReport(TypedDict):
     versions: dict[str, dict[str, Any]]
 
 
+class DecayReport(TypedDict):
+    """Whether a model version's click-through fell, or its empty or low-similarity rate rose, against its history."""
+
+    collection_name: str
+    field: str
+    version: str
+    reference: list[float]
+    current: list[float]
+    alpha: float
+    decayed: bool
+    signals: dict[str, dict[str, Any]]
+
+
 class EvaluationReport(TypedDict):
     """Scores per version, comparisons with the baseline, the verdict and the CI gate."""
 

@@ -1,15 +1,15 @@
-"""The ``monitor`` operation: time series of what each model version of a field answered, and how users took it."""
+"""``monitor`` (time series of what each model version of a field answered, and how users took it) and ``decay``."""
 
 from __future__ import annotations
 
 import time
 from typing import Any, cast
 
-from embedb.contract.results import MonitorReport
+from embedb.contract.results import DecayReport, MonitorReport
 from embedb.errors import InvalidArgumentError
 from embedb.experiments import ExperimentService
 from embedb.metadata import CollectionMetadata
-from embedb.monitoring import Minute, SearchMonitor, feedback_series
+from embedb.monitoring import Minute, SearchMonitor, decay_signals, feedback_series
 from embedb.monitoring.monitor import below, percentile
 
 MAX_BUCKETS = 10_000
@@ -63,7 +63,7 @@ class MonitoringOperation:
         clicks = feedback_series(self.experiments.store, info.id, field.name, start, end, bucket_s)
         versions: dict[str, Any] = {}
         for version in sorted(set(minutes) | set(clicks)):
-            buckets: dict[int, Minute] = {}
+            buckets: dict[float, Minute] = {}
             for minute, counts in minutes.get(version, []):
                 buckets.setdefault(minute * 60 // bucket_s * bucket_s, Minute()).merge(counts)
             feedback = clicks.get(version, {})
@@ -89,6 +89,85 @@ class MonitoringOperation:
                 "versions": versions,
             },
         )
+
+    def decay(
+        self,
+        collection_name: str,
+        field_name: str,
+        *,
+        version: str | None = None,
+        reference: list[float] | None = None,
+        current: list[float] | None = None,
+        alpha: float = 0.05,
+        low_similarity: float = 0.3,
+    ) -> DecayReport:
+        info = self.metadata.info(collection_name)
+        field = self.metadata.search_field(info, field_name)
+        binding = self.metadata.bindings(info).get(field.name)
+        if binding is None:
+            raise InvalidArgumentError(f"field {field.name!r} is not bound to a model: its searches are not monitored")
+        if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
+            raise InvalidArgumentError(f"alpha must be in (0, 1), got {alpha!r}", argument="alpha")
+        uri = binding.serving.uri if version is None else self.metadata.models.resolve(version).uri
+        now = time.time()
+        current_window = _window("current", current, (now - 86_400, now))
+        reference_window = _window("reference", reference, (current_window[0] - 7 * 86_400, current_window[0]))
+        start, end = min(reference_window[0], current_window[0]), max(reference_window[1], current_window[1])
+        self.experiments.flush()
+        minutes = self.search_monitor.minutes(info.id, field.name, start, end).get(uri, [])
+        clicks = feedback_series(self.experiments.store, info.id, field.name, start, end, None).get(uri, {})
+        result = decay_signals(
+            _counts(minutes, clicks, reference_window, low_similarity),
+            _counts(minutes, clicks, current_window, low_similarity),
+            alpha=alpha,
+        )
+        return cast(
+            DecayReport,
+            {
+                "collection_name": info.name,
+                "field": field.name,
+                "version": uri,
+                "reference": list(reference_window),
+                "current": list(current_window),
+                "alpha": alpha,
+                **result,
+            },
+        )
+
+
+def _counts(
+    minutes: list[tuple[int, Minute]],
+    clicks: dict[float, dict[str, float]],
+    window: tuple[float, float],
+    threshold: float,
+) -> dict[str, tuple[int, int]]:
+    """(events, trials) of each decay signal within ``window``: searches by the minute they fell in, clicks exactly."""
+    total = Minute()
+    first_minute = int(window[0] // 60) * 60
+    for minute, counts in minutes:
+        if first_minute <= minute * 60 < window[1]:
+            total.merge(counts)
+    logged = sum(cell["logged"] for start, cell in clicks.items() if window[0] <= start < window[1])
+    clicked = sum(cell["clicked"] for start, cell in clicks.items() if window[0] <= start < window[1])
+    low, scored = below(total.scores, threshold)
+    return {
+        "ctr": (int(clicked), int(logged)),
+        "empty_rate": (total.empty, total.queries),
+        "low_similarity_rate": (low, scored),
+    }
+
+
+def _window(name: str, window: Any, default: tuple[float, float]) -> tuple[float, float]:
+    if window is None:
+        return default
+    if (
+        not isinstance(window, list | tuple)
+        or len(window) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in window)
+        or not window[0] < window[1]
+    ):
+        raise InvalidArgumentError(f"{name} must be [since, until] in epoch seconds, since before until", argument=name)
+    return float(window[0]), float(window[1])
 
 
 def _summary(counts: Minute, feedback: dict[str, float], threshold: float) -> dict[str, Any]:

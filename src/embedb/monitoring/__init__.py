@@ -10,14 +10,17 @@ Learn the layer from these names:
   buckets, with latency percentiles and the low-similarity rate computed from
   the histograms;
 - ``feedback_series`` — clicks, click-through and the mean reciprocal rank of
-  clicked hits per version, from the experiments' query logs and feedback.
+  clicked hits per version, from the experiments' query logs and feedback;
+- ``decay_signals`` — has a version's click-through fallen, or its empty or
+  low-similarity rate risen, against its own history (an always-valid test).
 
-What this layer does not do: it decides nothing (drift tests are
-``embedb.evaluation.drift``; decay and policies build on these series) and it
+What this layer does not do: it acts on nothing (drift tests are
+``embedb.evaluation.drift``; policies are to build on these signals) and it
 never slows a search down: if the catalog refuses a write, the minutes wait in
 memory for the next attempt.
 """
 
+from embedb.monitoring.decay import decay_signals
 from embedb.monitoring.monitor import LATENCY_EDGES_MS, SCORE_EDGES, Minute, SearchMonitor, feedback_series
 
-__all__ = ["LATENCY_EDGES_MS", "SCORE_EDGES", "Minute", "SearchMonitor", "feedback_series"]
+__all__ = ["LATENCY_EDGES_MS", "SCORE_EDGES", "Minute", "SearchMonitor", "decay_signals", "feedback_series"]

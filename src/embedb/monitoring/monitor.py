@@ -199,18 +199,19 @@ def below(scores: list[int], threshold: float) -> tuple[int, int]:
 
 
 def feedback_series(
-    store: ExperimentStore, collection_id: int, field_name: str, since: float, until: float, bucket_s: int
-) -> dict[str, dict[int, dict[str, float]]]:
+    store: ExperimentStore, collection_id: int, field_name: str, since: float, until: float, bucket_s: int | None
+) -> dict[str, dict[float, dict[str, float]]]:
     """Per version and bucket start: logged queries it answered, queries with a click on its hits, reciprocal ranks.
 
     From every experiment on the field: a query answered by one arm counts for
     that arm's version; an interleaved query counts for both, and a click counts
-    for the version whose team placed the clicked hit.
+    for the version whose team placed the clicked hit. ``bucket_s=None`` keys each
+    query by its own time.
     """
-    found: dict[str, dict[int, dict[str, float]]] = {}
+    found: dict[str, dict[float, dict[str, float]]] = {}
 
     def cell(version: str, when: float) -> dict[str, float]:
-        start = int(when // bucket_s) * bucket_s
+        start = when if bucket_s is None else int(when // bucket_s) * bucket_s
         return found.setdefault(version, {}).setdefault(start, {"logged": 0.0, "clicked": 0.0, "reciprocal_ranks": 0.0})
 
     for record in store.select(collection_id):

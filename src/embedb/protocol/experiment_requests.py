@@ -78,6 +78,16 @@ class MonitorRequest(ApiRequest):
     low_similarity: float = 0.3
 
 
+class DecayRequest(ApiRequest):
+    collection_name: CollectionName
+    field_name: str
+    version: str | None = None
+    reference: list[float] | None = None
+    current: list[float] | None = None
+    alpha: float = 0.05
+    low_similarity: float = 0.3
+
+
 class DriftRequest(ApiRequest):
     collection_name: CollectionName
     field_name: str

@@ -92,6 +92,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     },
     "fine_tune": {"collection_name": "{c}", "field_name": "vector", "pairs": []},
     "monitor": {"collection_name": "{c}", "field_name": "vector"},
+    "decay": {"collection_name": "{c}", "field_name": "vector"},
     "drift": {
         "collection_name": "{c}",
         "field_name": "vector",

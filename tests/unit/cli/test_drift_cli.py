@@ -74,3 +74,5 @@ def test_monitor_prints_each_versions_series(tmp_path: Path) -> None:
     assert "models:/toy/1" in shown.stdout and "total" in shown.stdout
     report = json.loads(runner.invoke(app, ["monitor", str(path), "docs", "embedding", "--json"]).stdout)
     assert report["versions"]["models:/toy/1"]["totals"]["queries"] == 2
+    calm = runner.invoke(app, ["decay", str(path), "docs", "embedding"])
+    assert calm.exit_code == 0 and "no decay detected" in calm.stdout

@@ -90,3 +90,25 @@ def test_bad_requests_are_refused_by_name(db: Client, collection: str) -> None:
         db.drift(collection, "embedding", reference=good, current=good, max_rows=5)
     with pytest.raises(InvalidArgumentError, match="at least 10"):
         db.drift(collection, "embedding", reference={"texts": DOCS[:3]}, current=good)
+
+
+def test_stored_rows_are_not_their_own_neighbours_however_they_are_given(db: Client, collection: str) -> None:
+    rows = db.query(collection, "id < 150", output_fields=["embedding"], limit=150)
+    vectors = [row["embedding"] for row in rows]
+    for reference, current in (({"vectors": vectors}, {"filter": "id < 150"}), ({"filter": "id < 150"}, {"vectors": vectors})):
+        report = db.drift(collection, "embedding", reference=reference, current=current, tests=["ood"])
+        assert not report["detected"], report["tests"]["ood"]
+
+
+def test_numbers_that_do_not_fit_are_refused_by_name(db: Client, collection: str) -> None:
+    good = {"texts": DOCS[:50]}
+    with pytest.raises(InvalidArgumentError, match="seed"):
+        db.drift(collection, "embedding", reference=good, current=good, seed=-1)
+    with pytest.raises(InvalidArgumentError, match="equal-length"):
+        db.drift(collection, "embedding", reference={"vectors": [[1.0] * 16, [1.0] * 15] * 10}, current=good)
+    with pytest.raises(InvalidArgumentError, match="seed"):
+        db.tune_index(collection, "embedding", seed=-1)
+    with pytest.raises(InvalidArgumentError, match="max_memory_mb"):
+        db.tune_index(collection, "embedding", max_memory_mb=-1.0)
+    with pytest.raises(InvalidArgumentError, match="eval_rows"):
+        db.fine_tune(collection, "embedding", pairs=[], eval_rows=0)

@@ -19,7 +19,7 @@ from embedb.cli import monitoring as monitoring_commands
 from embedb.cli import retraining as retraining_commands
 from embedb.cli import serve as serve_commands
 from embedb.cli.console import err_console
-from embedb.errors import EmbedbError, InvalidArgumentError
+from embedb.errors import EmbedbError
 
 app = typer.Typer(
     name="embedb",
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         code = app(args=argv, standalone_mode=False)
     except EmbedbError as error:
         err_console.print(f"[bold red]error[/] ({error.wire_name}): {error.message}")
-        sys.exit(2 if isinstance(error, InvalidArgumentError) else 1)
+        sys.exit(2)  # 1 is a gate's "failed" (eval, drift, decay, check...): an error must never read as one
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except typer.Abort:

@@ -17,7 +17,7 @@ import numpy as np
 from embedb.contract.results import DriftReport
 from embedb.engine.samples import stored_sample
 from embedb.errors import InvalidArgumentError
-from embedb.evaluation.drift import DEFAULT_PERMUTATIONS, checked_tests, detect_drift
+from embedb.evaluation.drift import DEFAULT_PERMUTATIONS, as_float_matrix, check_seed, checked_tests, detect_drift
 from embedb.lifecycle import EmbeddingVersion, embed_query_text
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
@@ -26,6 +26,7 @@ from embedb.search import SearchOperation
 from embedb.storage import CollectionInfo
 
 SAMPLE_KINDS = ("texts", "vectors", "filter")
+NEIGHBOURS = 5  # itself and exact copies are skipped among these
 MAX_SAMPLE_ROWS = 5_000
 
 
@@ -62,6 +63,7 @@ class DriftOperation:
                 f"max_rows must be an integer in [10, {MAX_SAMPLE_ROWS}], got {max_rows!r}", argument="max_rows"
             )
         chosen = checked_tests(tests, with_distances=True)
+        check_seed(seed)
         version = self._version(info, field, embedding_version)
         rng = np.random.default_rng(seed)
         samples = {
@@ -136,7 +138,7 @@ class DriftOperation:
             )
             return embed_query_text(texts, version, self.models), None
         if kind == "vectors":
-            matrix = np.asarray(value, dtype=np.float64) if isinstance(value, list | np.ndarray) else np.empty(0)
+            matrix = as_float_matrix(value, role) if isinstance(value, list | np.ndarray) else np.empty(0)
             if matrix.ndim != 2 or matrix.shape[1] != (version.dimension if version is not None else field.dim):
                 raise InvalidArgumentError(f"{role}: vectors must be a list of {field.dim}-d vectors", argument=role)
             rows = sorted(rng.choice(len(matrix), max_rows, replace=False)) if len(matrix) > max_rows else slice(None)
@@ -163,18 +165,32 @@ class DriftOperation:
             info.name,
             np.ascontiguousarray(vectors, dtype=np.float32),
             anns_field=field.name,
-            limit=2,
+            limit=NEIGHBOURS,
             output_fields=[],
             embedding_version=version.uri if version is not None else None,
         )
         farther = 1.0 if field.metric_type.smaller_is_closer else -1.0
+        copy = _copy_test(field.metric_type, vectors)
         distances = []
         for position, query in enumerate(hits):
-            others = [hit for hit in query if keys is None or hit["id"] != keys[position]]
-            if not others:
+            # Itself (a stored row) or an exact copy of it is no neighbour: the sample's kind must not matter.
+            not_self = [hit for hit in query if keys is None or hit["id"] != keys[position]]
+            others = [hit for hit in not_self if not copy(position, float(hit["distance"]))]
+            if not not_self:
                 raise InvalidArgumentError(
                     f"the ood test needs stored rows besides the sample in {info.name!r}; leave 'ood' out of tests",
                     argument="tests",
                 )
-            distances.append(farther * others[0]["distance"])
+            # Only copies among the nearest: the item is as much in the domain as it can be.
+            distances.append(farther * (others or not_self)[0]["distance"])
         return np.asarray(distances, dtype=np.float64)
+
+
+def _copy_test(metric: Any, vectors: np.ndarray) -> Any:
+    """``copy(position, distance)``: whether a hit at that distance is an exact copy of query ``position``."""
+    if metric.smaller_is_closer:
+        return lambda position, distance: distance <= 1e-9
+    if metric.value == "COSINE":
+        return lambda position, distance: distance >= 1.0 - 1e-6
+    squares = np.einsum("ij,ij->i", vectors, vectors)  # IP: a copy scores its own squared norm
+    return lambda position, distance: abs(distance - squares[position]) <= 1e-6 * max(1.0, abs(squares[position]))

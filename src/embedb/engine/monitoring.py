@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, cast
 
@@ -42,7 +43,7 @@ class MonitoringOperation:
         end = now if until is None else until
         start = end - 86_400 if since is None else since
         for name, value in (("since", start), ("until", end)):
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise InvalidArgumentError(f"{name} must be epoch seconds", argument=name)
         if isinstance(bucket_s, bool) or not isinstance(bucket_s, int) or bucket_s < 60 or bucket_s % 60:
             raise InvalidArgumentError(
@@ -163,7 +164,7 @@ def _window(name: str, window: Any, default: tuple[float, float]) -> tuple[float
     if (
         not isinstance(window, list | tuple)
         or len(window) != 2
-        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in window)
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in window)
         or not window[0] < window[1]
     ):
         raise InvalidArgumentError(f"{name} must be [since, until] in epoch seconds, since before until", argument=name)

@@ -1,7 +1,8 @@
 """The ``fine_tune`` operation: a new model version trained on what users of a field clicked.
 
 The pairs are (query text, clicked or positively graded document) from the
-feedback of the field's experiments — or given. They are split by query text
+feedback of the field's experiments — or given. A scikit-learn LSA version takes
+the cheaper path: it is fitted again on today's texts (and the training queries). They are split by query text
 into training and held-out queries (seeded), so no held-out query is trained
 on. The serving version is fine-tuned (``embedb.models.fine_tune``), then both
 it and the result rank a corpus of the held-out queries' documents and a seeded
@@ -30,10 +31,11 @@ from embedb.experiments import ExperimentService
 from embedb.lifecycle import FieldBinding
 from embedb.metadata import CollectionMetadata
 from embedb.models import Lineage, ModelRegistry
-from embedb.models.fine_tune import check_fine_tune_settings, fine_tune_pairs
+from embedb.models.fine_tune import check_fine_tune_settings, fine_tune_pairs, refit_lsa
 from embedb.storage import CollectionInfo
 
 K = 10
+MAX_REFIT_ROWS = 50_000
 
 
 class RetrainingOperation:
@@ -72,10 +74,13 @@ class RetrainingOperation:
             raise InvalidArgumentError(f"field {field.name!r} is not bound to an embedding model: nothing to fine-tune")
         if not isinstance(holdout, float | int) or isinstance(holdout, bool) or not 0 < holdout < 1:
             raise InvalidArgumentError(f"holdout must be a share in (0, 1), got {holdout!r}", argument="holdout")
-        if isinstance(eval_rows, bool) or not isinstance(eval_rows, int) or not 0 <= eval_rows <= 100_000:
+        if isinstance(eval_rows, bool) or not isinstance(eval_rows, int) or not 100 <= eval_rows <= 100_000:
+            # fewer rows than that and every version finds the held-out documents: the scores would say nothing
             raise InvalidArgumentError(
-                f"eval_rows must be an integer in [0, 100000], got {eval_rows!r}", argument="eval_rows"
+                f"eval_rows must be an integer in [100, 100000], got {eval_rows!r}", argument="eval_rows"
             )
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+            raise InvalidArgumentError(f"seed must be an integer in [0, 2**63), got {seed!r}", argument="seed")
         check_fine_tune_settings(epochs, batch_size, learning_rate, 20.0)
         parent = self.models.get_version(binding.serving.model_name, binding.serving.model_version)
         labelled, source = self._pairs(info, field.name, pairs, experiment_ids)
@@ -91,23 +96,30 @@ class RetrainingOperation:
         held = set(queries[: max(1, math.ceil(holdout * len(queries)))])
         training = [(query, texts[doc]) for query, doc in usable if query not in held]
         evaluation = [(query, doc) for query, doc in usable if query in held]
-        model, trained = fine_tune_pairs(
-            self.models,
-            parent,
-            training,
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            seed=seed,
-            progress=progress,
-        )
         corpus = self._corpus(info, binding, evaluation, texts, eval_rows, seed)
+        flavor = parent.flavor
+        if flavor == "sklearn":  # the cheaper path: refit on today's texts and the training queries
+            stored = self._corpus(info, binding, [], texts, MAX_REFIT_ROWS, seed)[1]
+            model, trained = refit_lsa(parent, [*stored, *(query for query, _ in training)], seed=seed)
+            embed_new: Callable[[list[str]], np.ndarray] = model.transform
+        else:
+            model, trained = fine_tune_pairs(
+                self.models,
+                parent,
+                training,
+                epochs=epochs,
+                batch_size=batch_size,
+                learning_rate=learning_rate,
+                seed=seed,
+                progress=progress,
+            )
+            embed_new = lambda batch: model.encode(batch, batch_size=64, convert_to_numpy=True)  # noqa: E731
         before = _score(lambda batch: self.models.load(parent.uri).embed(batch), evaluation, corpus)
-        after = _score(lambda batch: model.encode(batch, batch_size=64, convert_to_numpy=True), evaluation, corpus)
+        after = _score(embed_new, evaluation, corpus)
         version = self.models.register(
             model_name or parent.name,
             model,
-            flavor="sentence_transformers",
+            flavor=flavor,
             alias=alias,
             description=f"{parent.uri} fine-tuned on {len(training)} pairs from {source}",
             params={
@@ -115,12 +127,11 @@ class RetrainingOperation:
                 "epochs": epochs,
                 "batch_size": batch_size,
                 "learning_rate": learning_rate,
-                "loss": "in-batch negatives (MultipleNegativesRankingLoss), scale 20",
+                "method": trained["method"],
                 "seed": seed,
                 "training_pairs": len(training),
                 "heldout_queries": len(held),
-                "torch": trained["torch"],
-                "sentence_transformers": trained["sentence_transformers"],
+                **{key: trained[key] for key in ("torch", "sentence_transformers", "scikit_learn") if key in trained},
             },
             metrics={
                 **{f"heldout_{name}@{K}": value for name, value in after.items()},
@@ -158,7 +169,10 @@ class RetrainingOperation:
         if pairs is not None:
             if experiment_ids is not None:
                 raise InvalidArgumentError("give pairs or experiment_ids, not both", argument="pairs")
-            return [_pair(item, position) for position, item in enumerate(pairs)], f"{len(pairs)} given pairs"
+            given = list(
+                dict.fromkeys(_pair(item, position) for position, item in enumerate(pairs))
+            )  # a copy is no negative
+            return given, f"{len(given)} given pairs"
         records = [r for r in self.experiments.store.select(info.id) if r.field == field]
         if experiment_ids is not None:
             wanted = set(experiment_ids)

@@ -18,6 +18,7 @@ model version (``index_recipe:<collection>.<field>``), with what it met.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
@@ -82,7 +83,7 @@ class TuningOperation:
         started = time.perf_counter()
         info = self.metadata.info(collection_name)
         field = self.metadata.search_field(info, field_name)
-        _check_settings(recall, k, trials, sample_rows, max_memory_mb, max_build_s)
+        _check_settings(recall, k, trials, sample_rows, max_memory_mb, max_build_s, seed)
         if not field.dtype.is_vector or field.metric_type is None:
             raise InvalidArgumentError(f"index tuning covers dense vector fields; {field.name!r} is {field.dtype.name}")
         metric = field.metric_type
@@ -103,10 +104,12 @@ class TuningOperation:
             source = "logged" if queries is not None else "held-out rows"
         else:
             source = "given" if queries is not None else "held-out rows"
+        stored = len(base)
         base, probe = self._queries(queries, base, version, dimension, rng)
         if len(base) < 10 * k:
             raise InvalidArgumentError(
-                f"tuning needs at least {10 * k} stored rows of {field.name!r}, it has {len(base)}"
+                f"tuning needs at least {10 * k} rows of {field.name!r} to index besides its queries; "
+                f"it has {stored} stored rows, {len(base)} once the queries are held out"
             )
         vectors = prepare_queries(np.ascontiguousarray(base, dtype=np.float32), metric)
         probe = prepare_queries(np.ascontiguousarray(probe, dtype=np.float32), metric)
@@ -234,8 +237,18 @@ def _exact_top_k(base: np.ndarray, queries: np.ndarray, k: int, metric: MetricTy
     return np.asarray(rows, dtype=np.int64)
 
 
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
 def _check_settings(
-    recall: float, k: int, trials: int, sample_rows: int, max_memory_mb: float | None, max_build_s: float | None
+    recall: float,
+    k: int,
+    trials: int,
+    sample_rows: int,
+    max_memory_mb: float | None,
+    max_build_s: float | None,
+    seed: int,
 ) -> None:
     checks = (
         (
@@ -254,12 +267,13 @@ def _check_settings(
             isinstance(sample_rows, int) and not isinstance(sample_rows, bool) and 100 <= sample_rows <= MAX_TUNE_ROWS,
             f"an integer in [100, {MAX_TUNE_ROWS}]",
         ),
+        ("max_memory_mb", max_memory_mb is None or _positive(max_memory_mb), "a positive finite number"),
+        ("max_build_s", max_build_s is None or _positive(max_build_s), "a positive finite number"),
         (
-            "max_memory_mb",
-            max_memory_mb is None or (isinstance(max_memory_mb, int | float) and max_memory_mb > 0),
-            "positive",
+            "seed",
+            isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**63,
+            "an integer in [0, 2**63)",
         ),
-        ("max_build_s", max_build_s is None or (isinstance(max_build_s, int | float) and max_build_s > 0), "positive"),
     )
     for name, ok, wanted in checks:
         if not ok:

@@ -35,6 +35,7 @@ import numpy.typing as npt
 from embedb.errors import InvalidArgumentError
 
 DRIFT_TESTS = ("classifier", "mmd", "ood")
+MMD_TOLERANCE = 1e-12
 DEFAULT_PERMUTATIONS = 999
 MIN_ROWS = 10
 
@@ -93,7 +94,8 @@ def mmd_test(
     signs = np.stack([np.where(c, 1.0 / n1, -1.0 / n0) for c in columns], axis=1)  # MMD² = aᵀ K a
     values = np.einsum("ij,ij->j", signs, kernel @ signs)
     observed = float(values[0])
-    p_value = (1 + int(np.count_nonzero(values[1:] >= observed))) / (permutations + 1)
+    # Kernel entries are at most 1: differences below this are rounding (identical samples give MMD² ~ 1e-32).
+    p_value = (1 + int(np.count_nonzero(values[1:] >= observed - MMD_TOLERANCE))) / (permutations + 1)
     return observed, p_value, {"bandwidth": bandwidth}
 
 
@@ -134,6 +136,7 @@ def detect_drift(
     smallest one times the number of tests (capped at 1).
     """
     chosen = checked_tests(tests, with_distances=reference_distances is not None and current_distances is not None)
+    check_seed(seed)
     if not 0.0 < alpha < 1.0:
         raise InvalidArgumentError(f"alpha must be in (0, 1), got {alpha}", argument="alpha")
     if isinstance(permutations, bool) or not isinstance(permutations, int) or not 99 <= permutations <= 100_000:
@@ -160,6 +163,11 @@ def detect_drift(
     }
 
 
+def check_seed(seed: int) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise InvalidArgumentError(f"seed must be an integer in [0, 2**63), got {seed!r}", argument="seed")
+
+
 def checked_tests(tests: Sequence[str] | None, *, with_distances: bool) -> tuple[str, ...]:
     if tests is None:
         return DRIFT_TESTS if with_distances else ("classifier", "mmd")
@@ -174,12 +182,21 @@ def checked_tests(tests: Sequence[str] | None, *, with_distances: bool) -> tuple
 
 
 def _matrix(name: str, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    matrix = np.asarray(values, dtype=np.float64)
+    matrix = as_float_matrix(values, name)
     if matrix.ndim != 2 or len(matrix) < MIN_ROWS or not np.all(np.isfinite(matrix)):
         raise InvalidArgumentError(
             f"the {name} sample must be at least {MIN_ROWS} finite vectors, got shape {matrix.shape}", argument=name
         )
     return matrix
+
+
+def as_float_matrix(values: Any, name: str) -> npt.NDArray[np.float64]:
+    """``values`` as a float64 array; ``InvalidArgumentError`` for ragged or non-numeric input."""
+    try:
+        with np.errstate(over="ignore"):
+            return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidArgumentError(f"the {name} sample must be equal-length lists of numbers", argument=name) from None
 
 
 def _vector(name: str, values: npt.ArrayLike) -> npt.NDArray[np.float64]:

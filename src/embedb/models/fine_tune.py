@@ -1,4 +1,4 @@
-"""Fine-tuning a registered sentence-transformers version on (query, relevant document) pairs.
+"""Fine-tuning a registered sentence-transformers version on (query, relevant document) pairs; refitting an LSA one.
 
 ``fine_tune_pairs`` loads the version's verified artifact, trains it with in-batch
 negatives — the loss of sentence-transformers' MultipleNegativesRankingLoss,
@@ -7,7 +7,8 @@ batch, scored by ``scale`` times the cosine similarity, the query's own document
 being the right answer — with AdamW, and returns the trained model (not yet
 registered: the caller scores it on held-out pairs first and registers it with
 those numbers and its lineage). It runs on a GPU when one is present, else on
-the CPU; shuffling and initialisation are seeded.
+the CPU; shuffling and initialisation are seeded. ``refit_lsa`` is the cheaper
+path for a scikit-learn LSA version: the same pipeline fitted again on today's texts.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def fine_tune_pairs(
         model.eval()
     model.to("cpu")
     return model, {
+        "method": "in-batch negatives (MultipleNegativesRankingLoss), scale 20",
         "device": device,
         "steps": done,
         "seconds": time.perf_counter() - started,
@@ -112,6 +114,25 @@ def fine_tune_pairs(
         "last_loss": losses[-1] if losses else None,
         "torch": torch.__version__,
         "sentence_transformers": _version("sentence_transformers"),
+    }
+
+
+def refit_lsa(parent: ModelVersion, texts: Sequence[str], *, seed: int = 0) -> tuple[Any, dict[str, Any]]:
+    """The cheaper path for a scikit-learn LSA version: fit it again, same dimension, on ``texts`` (today's corpus)."""
+    from embedb.models.recipes import train_lsa
+
+    if parent.flavor != "sklearn" or not parent.dimension:
+        raise InvalidStateError(f"{parent.uri} is a {parent.flavor} model; refitting needs a scikit-learn LSA one")
+    started = time.perf_counter()
+    pipeline = train_lsa(list(texts), dims=parent.dimension, seed=seed)
+    return pipeline, {
+        "device": "cpu",
+        "steps": 0,
+        "seconds": time.perf_counter() - started,
+        "first_loss": None,
+        "last_loss": None,
+        "method": f"LSA refit on {len(texts)} texts",
+        "scikit_learn": _version("scikit-learn"),
     }
 
 

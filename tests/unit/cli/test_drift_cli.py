@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 import embedb
-from embedb.cli import app
+from embedb.cli import app, main
 from embedb.datasets import load_revdict
 from embedb.errors import InvalidArgumentError
 
@@ -76,3 +77,17 @@ def test_monitor_prints_each_versions_series(tmp_path: Path) -> None:
     assert report["versions"]["models:/toy/1"]["totals"]["queries"] == 2
     calm = runner.invoke(app, ["decay", str(path), "docs", "embedding"])
     assert calm.exit_code == 0 and "no decay detected" in calm.stdout
+
+
+def test_an_error_exits_2_never_the_gates_1(tmp_path: Path) -> None:
+    texts = tmp_path / "texts.txt"
+    texts.write_text("one\ntwo\n")
+    embedb.connect(tmp_path / "data").close()
+    for command in (
+        ["drift", str(tmp_path / "data"), "missing", "embedding", "--reference", str(texts), "--current", str(texts)],
+        ["decay", str(tmp_path / "data"), "missing", "embedding"],
+        ["tune-index", str(tmp_path / "data"), "missing", "vector"],
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main(command)
+        assert exited.value.code == 2, command

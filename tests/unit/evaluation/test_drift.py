@@ -106,3 +106,17 @@ def test_bad_arguments_are_refused() -> None:
         detect_drift(sample, sample, alpha=1.5)
     with pytest.raises(InvalidArgumentError, match="finite"):
         detect_drift(np.full((20, 4), np.nan), sample)
+
+
+def test_identical_constant_samples_are_no_drift() -> None:
+    constant = np.ones((20, 16))  # every distance 0: MMD² of every permutation is rounding noise
+    report = detect_drift(constant, constant.copy(), tests=["mmd", "classifier"], permutations=199)
+    assert not report["detected"] and report["tests"]["mmd"]["p_value"] > 0.5
+
+
+def test_bad_seeds_and_ragged_samples_are_refused() -> None:
+    sample = np.random.default_rng(0).normal(size=(20, 4))
+    with pytest.raises(InvalidArgumentError, match="seed"):
+        detect_drift(sample, sample, seed=-1)
+    with pytest.raises(InvalidArgumentError, match="equal-length"):
+        detect_drift([[1.0, 2.0], [1.0]] * 10, sample)

@@ -94,6 +94,10 @@ class Collection:
         """Whether a model version of the field decayed against its own history (``Backend.decay``)."""
         return self.backend.decay(self.name, field_name, **options)
 
+    def select_model(self, field_name: str, **options: Any) -> results.SelectionReport:
+        """Score candidate models for the field on judged queries (``Backend.select_model``)."""
+        return self.backend.select_model(self.name, field_name, **options)
+
     def query_iterator(self, **options: Any) -> QueryIterator:
         return QueryIterator(self.backend, self.name, **options)
 

@@ -20,6 +20,7 @@ from rich.table import Table
 from embedb.cli.console import console, err_console
 from embedb.cli.targets import Target, Token, open_target
 from embedb.errors import InvalidArgumentError
+from embedb.evaluation import read_qrels, read_queries
 
 
 def finetune(
@@ -84,6 +85,61 @@ def finetune(
     )
 
 
+def select_model(
+    target: Target,
+    collection: Annotated[str, typer.Argument(help="Collection name or alias.")],
+    field: Annotated[str, typer.Argument(help="The model-bound vector field.")],
+    queries: Annotated[Path, typer.Option("--queries", help="BEIR queries.jsonl.")],
+    qrels: Annotated[Path, typer.Option("--qrels", help="BEIR qrels.tsv.")],
+    candidate: Annotated[
+        list[str] | None, typer.Option("--candidate", help="A registered model version to score (repeat).")
+    ] = None,
+    lsa: Annotated[
+        bool, typer.Option("--lsa/--no-lsa", help="Also fit and score an LSA model on the collection's texts.")
+    ] = True,
+    corpus_rows: Annotated[
+        int, typer.Option("--corpus-rows", help="Other stored rows the judged ones are ranked among.")
+    ] = 5_000,
+    alias: Annotated[str, typer.Option("--alias", help="The alias the winner gets.")] = "challenger",
+    token: Token = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Score candidate models for a field on judged queries; the one significantly better than the serving version becomes the challenger."""
+    with open_target(target, token, read_only=False) as db:
+        report = db.select_model(
+            collection,
+            field,
+            queries=read_queries(queries),
+            qrels=read_qrels(qrels),
+            candidates=candidate or None,
+            make_lsa=lsa,
+            corpus_rows=corpus_rows,
+            alias=alias,
+        )
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    table = Table(
+        "candidate", "nDCG@10", "recall@10", "ms/query", "bytes/vector", "vs serving", "p", title="select-model"
+    )
+    for name in report["ranking"]:
+        entry = report["candidates"][name]
+        table.add_row(
+            name + (" (serving)" if name == report["serving_version"] else ""),
+            f"{entry['ndcg@10']:.4f}",
+            f"{entry['recall@10']:.4f}",
+            f"{entry['query_ms']:.2f}",
+            str(entry["bytes_per_vector"]),
+            f"{entry['vs_serving']:+.4f}" if "vs_serving" in entry else "",
+            f"{entry['p_value']:.3g}" if "p_value" in entry else "",
+        )
+    console.print(table)
+    if report["winner"] is None:
+        console.print("no candidate is significantly better than the serving version")
+    else:
+        console.print(f"winner: {report['winner']} -> {report['registered']} (@{alias})")
+
+
 def _read_pairs(path: Path) -> list[Any]:
     try:
         lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -96,5 +152,6 @@ def _read_pairs(path: Path) -> list[Any]:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``finetune`` to the ``embedb`` app."""
+    """Add ``finetune`` and ``select-model`` to the ``embedb`` app."""
     app.command("finetune")(finetune)
+    app.command("select-model")(select_model)

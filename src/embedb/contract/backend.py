@@ -307,6 +307,35 @@ class Backend(DataContract):
         """
         return self._dispatch("evaluate", arguments_of(locals()))
 
+    @operation(Role.ADMIN)
+    def select_model(
+        self,
+        collection_name: str,
+        field_name: str,
+        *,
+        queries: dict[str, str],
+        qrels: dict[str, dict[str, float]],
+        candidates: list[str] | None = None,
+        make_lsa: bool = True,
+        corpus_rows: int = 5_000,
+        alpha: float = 0.05,
+        register_winner: bool = True,
+        model_name: str | None = None,
+        alias: str = "challenger",
+        seed: int = 0,
+    ) -> results.SelectionReport:
+        """Score candidate embedding models for a field on judged queries; register and alias the winner.
+
+        Candidates: the serving version, registered versions named in ``candidates``, and with
+        ``make_lsa`` one made here (TF-IDF + SVD fitted on the collection's texts). Each ranks
+        the judged documents and ``corpus_rows`` other stored rows by cosine; nDCG/recall/MRR@10,
+        milliseconds to embed a query and bytes per vector are reported, and a paired
+        randomization test against the serving version decides. The winner — the best one
+        significantly better (p < ``alpha``) — gets ``alias`` (a made one is registered as a new
+        version of ``model_name``, by default the serving model); ``winner`` is None otherwise.
+        """
+        return self._dispatch("select_model", arguments_of(locals()))
+
     @operation(Role.READER)
     def monitor(
         self,

@@ -359,6 +359,21 @@ class DecayReport(TypedDict):
     signals: dict[str, dict[str, Any]]
 
 
+class SelectionReport(TypedDict):
+    """Candidate models scored on judged queries against the serving version; the winner, if one is better."""
+
+    collection_name: str
+    field: str
+    serving_version: str
+    queries: int
+    corpus: int
+    candidates: dict[str, dict[str, Any]]
+    ranking: list[str]
+    winner: str | None
+    registered: str | None
+    seconds: float
+
+
 class EvaluationReport(TypedDict):
     """Scores per version, comparisons with the baseline, the verdict and the CI gate."""
 

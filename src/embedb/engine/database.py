@@ -33,6 +33,7 @@ from embedb.engine.models import ModelOperations
 from embedb.engine.monitoring import MonitoringOperation
 from embedb.engine.operations import operation_table
 from embedb.engine.retraining import RetrainingOperation
+from embedb.engine.selection import SelectionOperation
 from embedb.engine.tuning import TuningOperation
 from embedb.errors import ClosedError
 from embedb.experiments import ExperimentService
@@ -138,6 +139,7 @@ class Database:
             TuningOperation(self.metadata, self.models, searcher, indexes, self.experiments),
             RetrainingOperation(self.metadata, self.models, data, self.experiments),
             MonitoringOperation(self.metadata, self.monitor, self.experiments),
+            SelectionOperation(self.metadata, self.models, data),
         )
 
     # -------------------------------------------------------------- life

@@ -69,6 +69,21 @@ class EvaluateRequest(ApiRequest):
     ann_check: bool = True
 
 
+class SelectModelRequest(ApiRequest):
+    collection_name: CollectionName
+    field_name: str
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, float]]
+    candidates: list[str] | None = None
+    make_lsa: bool = True
+    corpus_rows: int = 5_000
+    alpha: float = 0.05
+    register_winner: bool = True
+    model_name: str | None = None
+    alias: str = "challenger"
+    seed: int = 0
+
+
 class MonitorRequest(ApiRequest):
     collection_name: CollectionName
     field_name: str

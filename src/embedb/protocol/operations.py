@@ -200,6 +200,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("evaluate", "/v1/experiments/evaluate", xrq.EvaluateRequest, rq.ObjectResult),
     Operation("evaluate_search", "/v1/experiments/evaluate_search", xrq.EvaluateSearchRequest, rq.ObjectResult),
     Operation("fine_tune", "/v1/models/fine_tune", xrq.FineTuneRequest, rq.ObjectResult),
+    Operation("select_model", "/v1/models/select", xrq.SelectModelRequest, rq.ObjectResult),
     Operation("monitor", "/v1/monitoring/series", xrq.MonitorRequest, rq.ObjectResult),
     Operation("decay", "/v1/monitoring/decay", xrq.DecayRequest, rq.ObjectResult),
     Operation("drift", "/v1/monitoring/drift", xrq.DriftRequest, rq.ObjectResult, packed_args=("reference", "current")),

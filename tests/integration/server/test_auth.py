@@ -90,6 +90,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "qrels": {"q": {"1": 1.0}},
         "configs": {"dense": {"anns_field": "vector"}},
     },
+    "select_model": {"collection_name": "{c}", "field_name": "vector", "queries": {}, "qrels": {}},
     "fine_tune": {"collection_name": "{c}", "field_name": "vector", "pairs": []},
     "monitor": {"collection_name": "{c}", "field_name": "vector"},
     "decay": {"collection_name": "{c}", "field_name": "vector"},

@@ -91,3 +91,47 @@ def test_an_error_exits_2_never_the_gates_1(tmp_path: Path) -> None:
         with pytest.raises(SystemExit) as exited:
             main(command)
         assert exited.value.code == 2, command
+
+
+def test_select_model_names_the_winner(tmp_path: Path) -> None:
+    data = load_revdict()
+    query_ids = [query for query, _ in data.queries[:40]]
+    relevant = {doc for query in query_ids for doc in data.qrels[query]}
+    corpus = dict([(doc, text) for doc, text in data.corpus if doc in relevant] + data.corpus[:200])
+    path = tmp_path / "data"
+    with embedb.connect(path) as db:
+        db.register_model("words", "tests.support.toy_embedders:scrambled_8", alias="champion")
+        db.create_collection(
+            "docs",
+            schema={
+                "fields": [
+                    {"name": "id", "type": "VARCHAR", "max_length": 32, "is_primary": True},
+                    {"name": "text", "type": "VARCHAR", "max_length": 2000},
+                    {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "words@champion"},
+                ]
+            },
+        )
+        db.insert("docs", [{"id": doc, "text": text} for doc, text in corpus.items()])
+    texts = dict(data.queries)
+    queries, qrels = tmp_path / "queries.jsonl", tmp_path / "qrels.tsv"
+    queries.write_text("".join(json.dumps({"_id": q, "text": texts[q]}) + "\n" for q in query_ids))
+    qrels.write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q in query_ids for d in data.qrels[q])
+    )
+    shown = runner.invoke(
+        app,
+        [
+            "select-model",
+            str(path),
+            "docs",
+            "embedding",
+            "--queries",
+            str(queries),
+            "--qrels",
+            str(qrels),
+            "--corpus-rows",
+            "200",
+        ],
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "winner: new:lsa -> models:/words/2 (@challenger)" in shown.stdout

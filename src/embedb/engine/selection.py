@@ -1,0 +1,187 @@
+"""The ``select_model`` operation: which embedding model should a field use, on the user's own judgements?
+
+Candidates are registered model versions (``candidates``) and one EmbeDB makes
+itself (``make_lsa``: a TF-IDF + SVD model fitted on the collection's texts).
+Each embeds the judged documents and a seeded sample of the others (from the
+field's source text) and the queries; the ranking by cosine similarity is
+scored (nDCG/recall/MRR@10), and each candidate's per-query nDCG is compared with
+the serving version's by a paired randomization test. The winner is the best
+candidate significantly better than the serving version (none otherwise); it is
+registered (a made one) and given the ``alias`` (``challenger``), ready for a
+backfill and an experiment. Latency (ms to embed one query, in batches) and the
+bytes a vector takes are reported as the cost side.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
+
+import numpy as np
+
+from embedb.contract.results import SelectionReport
+from embedb.engine.data import DataOperations
+from embedb.engine.samples import stored_sample
+from embedb.errors import InvalidArgumentError
+from embedb.evaluation import evaluate_run
+from embedb.evaluation.stats import paired_randomization_test
+from embedb.metadata import CollectionMetadata
+from embedb.models import Lineage, ModelRegistry, train_lsa
+
+K = 10
+Embed = Callable[[list[str]], np.ndarray]
+
+
+class SelectionOperation:
+    """The ``select_model`` operation of the contract."""
+
+    def __init__(self, metadata: CollectionMetadata, models: ModelRegistry, data: DataOperations) -> None:
+        self.metadata = metadata
+        self.models = models
+        self.data = data
+
+    def select_model(
+        self,
+        collection_name: str,
+        field_name: str,
+        *,
+        queries: Mapping[str, str],
+        qrels: Mapping[str, Mapping[str, float]],
+        candidates: Sequence[str] | None = None,
+        make_lsa: bool = True,
+        corpus_rows: int = 5_000,
+        alpha: float = 0.05,
+        register_winner: bool = True,
+        model_name: str | None = None,
+        alias: str = "challenger",
+        seed: int = 0,
+    ) -> SelectionReport:
+        started = time.perf_counter()
+        info = self.metadata.info(collection_name)
+        field = self.metadata.search_field(info, field_name)
+        binding = self.metadata.bindings(info).get(field.name)
+        if binding is None or binding.tokenized:
+            raise InvalidArgumentError(f"field {field.name!r} is not bound to an embedding model")
+        _checked(queries, qrels, corpus_rows, alpha)
+        judged = {str(query): {str(doc): float(grade) for doc, grade in docs.items()} for query, docs in qrels.items()}
+        texts = {query: str(queries[query]) for query in judged if query in queries}
+        if len(texts) < 5:
+            raise InvalidArgumentError("select_model needs at least 5 judged queries with their text", argument="qrels")
+        keys, documents = self._corpus(info, binding.source, binding.serving, judged, corpus_rows, seed)
+        serving = binding.serving.uri
+        embedders: dict[str, tuple[Embed, int, Any]] = {serving: self._registered(serving)}
+        for reference in candidates or []:
+            uri = self.models.resolve(reference).uri
+            embedders.setdefault(uri, self._registered(uri))
+        if make_lsa:
+            pipeline = train_lsa(documents, dims=min(256, max(2, len(documents) // 4)), seed=seed)
+            dimension = int(pipeline.named_steps["svd"].n_components)
+            embedders["new:lsa"] = (pipeline.transform, dimension, pipeline)
+        order = sorted(texts)
+        scored: dict[str, dict[str, Any]] = {}
+        per_query: dict[str, np.ndarray] = {}
+        for name, (embed, dimension, _) in embedders.items():
+            began = time.perf_counter()
+            query_vectors = _unit(embed([texts[q] for q in order]))
+            query_ms = (time.perf_counter() - began) * 1000.0 / len(order)
+            top = np.argsort(-(query_vectors @ _unit(embed(documents)).T), axis=1)[:, :K]
+            run = {q: [keys[j] for j in top[i]] for i, q in enumerate(order)}
+            evaluation = evaluate_run(run, {q: judged[q] for q in order}, k=K)
+            per_query[name] = evaluation.values("ndcg")  # the same judged queries, in the same order, for all
+            scored[name] = {
+                **{f"{metric}@{K}": float(evaluation.mean(metric)) for metric in ("ndcg", "recall", "mrr")},
+                "query_ms": query_ms,
+                "bytes_per_vector": 4 * dimension,
+            }
+        for name, entry in scored.items():
+            if name != serving:
+                difference = per_query[name] - per_query[serving]
+                entry["vs_serving"] = float(difference.mean())
+                entry["p_value"] = paired_randomization_test(difference, seed=seed)
+        better = [n for n, e in scored.items() if n != serving and e["vs_serving"] > 0 and e["p_value"] < alpha]
+        winner = max(better, key=lambda n: (scored[n][f"ndcg@{K}"], -scored[n]["query_ms"])) if better else None
+        registered = None
+        if winner is not None and register_winner:
+            registered = self._register(
+                winner,
+                embedders[winner][2],
+                model_name or binding.serving.model_name,
+                alias,
+                info.name,
+                len(order),
+                scored[winner],
+            )
+        ranking = sorted(scored, key=lambda n: (-scored[n][f"ndcg@{K}"], scored[n]["query_ms"]))
+        return cast(
+            SelectionReport,
+            {
+                "collection_name": info.name,
+                "field": field.name,
+                "serving_version": serving,
+                "queries": len(order),
+                "corpus": len(keys),
+                "candidates": scored,
+                "ranking": ranking,
+                "winner": winner,
+                "registered": registered,
+                "seconds": time.perf_counter() - started,
+            },
+        )
+
+    def _registered(self, uri: str) -> tuple[Embed, int, Any]:
+        loaded = self.models.load(uri)
+        return loaded.embed, loaded.dimension, None
+
+    def _corpus(
+        self, info: Any, source: str, serving: Any, judged: dict[str, dict[str, float]], rows: int, seed: int
+    ) -> tuple[list[str], list[str]]:
+        """The judged documents that exist and a seeded sample of the other rows: (keys as text, source texts)."""
+        wanted = {doc for docs in judged.values() for doc in docs}
+        _, sampled = stored_sample(
+            self.metadata, info, serving.column_key, serving.dimension, "", rows, np.random.default_rng(seed)
+        )
+        primary = info.schema.primary
+        if primary.dtype.is_integer:  # judgements name documents as text
+            ids: list[Any] = [int(doc) for doc in wanted if doc.lstrip("-").isdigit()]
+        else:
+            ids = list(wanted)
+        found = self.data.get(info.name, [*ids, *sampled], output_fields=[source])
+        corpus = {str(row[primary.name]): row[source] for row in found if isinstance(row.get(source), str)}
+        if not wanted & set(corpus):
+            raise InvalidArgumentError("none of the judged documents is in the collection", argument="qrels")
+        return list(corpus), list(corpus.values())
+
+    def _register(
+        self, winner: str, made: Any, name: str, alias: str, collection: str, queries: int, scores: dict[str, Any]
+    ) -> str:
+        metrics = {key: value for key, value in scores.items() if isinstance(value, float) and key != "p_value"}
+        if made is None:  # a registered version: the alias points at it
+            version = self.models.resolve(winner)
+            self.models.set_alias(version.name, alias, version.version, reason=f"select_model on {collection}")
+            return version.uri
+        created = self.models.register(
+            name,
+            made,
+            flavor="sklearn",
+            alias=alias,
+            description=f"{winner[4:]} fitted by select_model on {collection}",
+            metrics=metrics,
+            lineage=Lineage(training_data=f"{collection} source texts; judged on {queries} queries"),
+        )
+        return created.uri
+
+
+def _checked(queries: Any, qrels: Any, corpus_rows: int, alpha: float) -> None:
+    if not isinstance(queries, Mapping) or not isinstance(qrels, Mapping):
+        raise InvalidArgumentError("queries and qrels must be mappings (BEIR shapes)", argument="qrels")
+    if isinstance(corpus_rows, bool) or not isinstance(corpus_rows, int) or not 100 <= corpus_rows <= 200_000:
+        raise InvalidArgumentError("corpus_rows must be an integer in [100, 200000]", argument="corpus_rows")
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
+        raise InvalidArgumentError("alpha must be in (0, 1)", argument="alpha")
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms > 0, norms, 1.0)

@@ -1,0 +1,71 @@
+"""``select_model``: candidates scored on the user's judgements; the significantly better one becomes the challenger.
+
+The field is served by a model that knows no words (``scrambled_8``: each text its
+own random vector), so both a registered word-hashing model and an LSA model made
+from the collection's texts beat it on the shipped revdict queries; the winner is
+registered (a made one) and aliased ``challenger``. Embedded and over HTTP.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from embedb.client import Client
+from embedb.datasets import load_revdict
+from embedb.errors import InvalidArgumentError
+
+DATA = load_revdict()
+
+
+@pytest.fixture
+def judged(db: Client, name: str) -> tuple[str, str, dict[str, str], dict[str, dict[str, float]]]:
+    model = f"m_{uuid.uuid4().hex[:10]}"
+    db.register_model(model, "tests.support.toy_embedders:scrambled_8", alias="champion")
+    query_ids = [query for query, _ in DATA.queries[:60]]
+    relevant = {doc for query in query_ids for doc in DATA.qrels[query]}
+    corpus = [(doc, text) for doc, text in DATA.corpus if doc in relevant] + DATA.corpus[:300]
+    schema = {
+        "fields": [
+            {"name": "id", "type": "VARCHAR", "max_length": 32, "is_primary": True},
+            {"name": "text", "type": "VARCHAR", "max_length": 2000},
+            {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": f"{model}@champion"},
+        ]
+    }
+    db.create_collection(name, schema=schema)
+    db.insert(name, [{"id": doc, "text": text} for doc, text in dict(corpus).items()])
+    texts = dict(DATA.queries)
+    queries = {query: texts[query] for query in query_ids}
+    qrels = {query: {doc: float(grade) for doc, grade in DATA.qrels[query].items()} for query in query_ids}
+    return name, model, queries, qrels
+
+
+def test_a_better_candidate_is_chosen_and_made_the_challenger(
+    db: Client, judged: tuple[str, str, dict[str, str], dict[str, dict[str, float]]]
+) -> None:
+    name, model, queries, qrels = judged
+    hashing = f"h_{uuid.uuid4().hex[:10]}"
+    db.register_model(hashing, "embedb.models.testing:hash_embed_16")
+    report = db.select_model(name, "embedding", queries=queries, qrels=qrels, candidates=[hashing], corpus_rows=300)
+    serving = f"models:/{model}/1"
+    assert report["serving_version"] == serving and report["queries"] == 60
+    assert set(report["candidates"]) == {serving, f"models:/{hashing}/1", "new:lsa"}
+    assert report["ranking"][-1] == serving, "a model that knows no words ranks last"
+    winner = report["winner"]
+    assert winner is not None and winner == report["ranking"][0]
+    assert report["candidates"][winner]["p_value"] < 0.05 and report["candidates"][winner]["vs_serving"] > 0
+    registered = db.describe_model_version(str(report["registered"]))
+    assert "challenger" in registered["aliases"]
+    if winner == "new:lsa":
+        assert registered["name"] == model and registered["flavor"] == "sklearn"
+
+
+def test_no_winner_when_nothing_beats_the_serving_version(
+    db: Client, judged: tuple[str, str, dict[str, str], dict[str, dict[str, float]]]
+) -> None:
+    name, model, queries, qrels = judged
+    same = db.select_model(name, "embedding", queries=queries, qrels=qrels, make_lsa=False, corpus_rows=300)
+    assert same["winner"] is None and same["registered"] is None and list(same["candidates"]) == [f"models:/{model}/1"]
+    with pytest.raises(InvalidArgumentError, match="at least 5 judged"):
+        db.select_model(name, "embedding", queries={}, qrels={}, corpus_rows=300)

@@ -98,6 +98,14 @@ class Collection:
         """Score candidate models for the field on judged queries (``Backend.select_model``)."""
         return self.backend.select_model(self.name, field_name, **options)
 
+    def set_policy(self, field_name: str, policy: dict[str, Any]) -> results.PolicyInfo:
+        """Set the policy of a model-bound field (``Backend.set_policy``)."""
+        return self.backend.set_policy(self.name, field_name, policy)
+
+    def run_policy(self, field_name: str) -> results.PolicyStep:
+        """Take or name the next step of the field's loop (``Backend.run_policy``)."""
+        return self.backend.run_policy(self.name, field_name)
+
     def query_iterator(self, **options: Any) -> QueryIterator:
         return QueryIterator(self.backend, self.name, **options)
 

@@ -10,6 +10,7 @@ training steps; the held-out scores of the parent and the new version are printe
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -140,6 +141,79 @@ def select_model(
         console.print(f"winner: {report['winner']} -> {report['registered']} (@{alias})")
 
 
+policy_app = typer.Typer(no_args_is_help=True, help="Policies: the loop runs itself, inside guard rails.")
+
+
+@policy_app.command("set")
+def policy_set(
+    target: Target,
+    collection: Annotated[str, typer.Argument(help="Collection name or alias.")],
+    field: Annotated[str, typer.Argument(help="The model-bound field.")],
+    mode: Annotated[str, typer.Option("--mode", help="off, suggest (name steps) or act (take them).")] = "suggest",
+    rollback_days: Annotated[float, typer.Option("--rollback-days", help="How long a new champion is watched.")] = 7.0,
+    queries: Annotated[
+        Path | None, typer.Option("--gate-queries", help="BEIR queries.jsonl of the offline gate.")
+    ] = None,
+    qrels: Annotated[Path | None, typer.Option("--gate-qrels", help="BEIR qrels.tsv of the offline gate.")] = None,
+    token: Token = None,
+) -> None:
+    """Set a field's policy; with --gate-queries/--gate-qrels a promotion also needs the challenger not worse on them."""
+    policy: dict[str, Any] = {"mode": mode, "rollback_days": rollback_days}
+    if (queries is None) != (qrels is None):
+        raise InvalidArgumentError("give --gate-queries and --gate-qrels together")
+    if queries is not None and qrels is not None:
+        policy["gate"] = {"queries": read_queries(queries), "qrels": read_qrels(qrels)}
+    with open_target(target, token, read_only=False) as db:
+        shown = db.set_policy(collection, field, policy)
+    console.print(f"{collection}.{field}: policy {shown['policy']['mode']}, state {shown['state']}")
+
+
+@policy_app.command("show")
+def policy_show(
+    target: Target,
+    collection: Annotated[str, typer.Argument(help="Collection name or alias.")],
+    field: Annotated[str, typer.Argument(help="The model-bound field.")],
+    token: Token = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """A field's policy, where its loop stands, and its last steps."""
+    with open_target(target, token, read_only=True) as db:
+        shown = db.get_policy(collection, field)
+    if as_json:
+        typer.echo(json.dumps(shown, indent=2))
+        return
+    console.print(f"{collection}.{field}: mode {shown['policy']['mode']}, state {shown['state']}")
+    table = Table("time (UTC)", "state after", "action", "acted", "why")
+    for event in shown["events"]:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(event["time"]))
+        table.add_row(
+            when,
+            event["state"],
+            event["action"],
+            "yes" if event["acted"] else "no",
+            str(event["detail"].get("why", "")),
+        )
+    console.print(table)
+
+
+@policy_app.command("run")
+def policy_run(
+    target: Target,
+    collection: Annotated[str, typer.Argument(help="Collection name or alias.")],
+    field: Annotated[str, typer.Argument(help="The model-bound field.")],
+    token: Token = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a line.")] = False,
+) -> None:
+    """Take (act) or name (suggest) the next step of the field's loop; run it from cron to let the loop run."""
+    with open_target(target, token, read_only=False) as db:
+        step = db.run_policy(collection, field)
+    if as_json:
+        typer.echo(json.dumps(step, indent=2, default=str))
+        return
+    verb = "did" if step["acted"] else "would do" if step["action"] != "none" else "nothing to do"
+    console.print(f"{verb}: {step['action']} (now {step['state']}) — {step['detail'].get('why', '')}")
+
+
 def _read_pairs(path: Path) -> list[Any]:
     try:
         lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -152,6 +226,7 @@ def _read_pairs(path: Path) -> list[Any]:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``finetune`` and ``select-model`` to the ``embedb`` app."""
+    """Add ``finetune``, ``select-model`` and the ``policy`` group to the ``embedb`` app."""
     app.command("finetune")(finetune)
     app.command("select-model")(select_model)
+    app.add_typer(policy_app, name="policy")

@@ -308,6 +308,24 @@ class Backend(DataContract):
         return self._dispatch("evaluate", arguments_of(locals()))
 
     @operation(Role.ADMIN)
+    def set_policy(self, collection_name: str, field_name: str, policy: dict[str, Any]) -> results.PolicyInfo:
+        """Set (or change) the policy of a model-bound field: ``mode`` ``off`` / ``suggest`` (default) / ``act``,
+        ``rollback_days``, ``epochs`` (of a retraining), ``experiment_mode``, and ``gate``: judged
+        ``{"queries", "qrels"}`` the challenger must not be worse on before a promotion."""
+        return self._dispatch("set_policy", arguments_of(locals()))
+
+    @operation(Role.READER)
+    def get_policy(self, collection_name: str, field_name: str) -> results.PolicyInfo:
+        """A field's policy, its state (idle, backfilling, experimenting, watching) and its last 50 steps."""
+        return self._dispatch("get_policy", arguments_of(locals()))
+
+    @operation(Role.ADMIN)
+    def run_policy(self, collection_name: str, field_name: str) -> results.PolicyStep:
+        """Take (``act``) or name (``suggest``) the next step of the field's loop: decay -> retrain and backfill ->
+        experiment -> promote if the verdict and the offline gate agree (else stop) -> watch, roll back on decay."""
+        return self._dispatch("run_policy", arguments_of(locals()))
+
+    @operation(Role.ADMIN)
     def select_model(
         self,
         collection_name: str,

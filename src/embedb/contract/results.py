@@ -374,6 +374,28 @@ class SelectionReport(TypedDict):
     seconds: float
 
 
+class PolicyInfo(TypedDict):
+    """A field's policy, where its loop stands, and its last steps."""
+
+    collection_name: str
+    field: str
+    policy: dict[str, Any]
+    state: str
+    data: dict[str, Any]
+    events: list[dict[str, Any]]
+
+
+class PolicyStep(TypedDict):
+    """One step of a policy: what it did (``acted``) or would do, and why."""
+
+    collection_name: str
+    field: str
+    state: str
+    action: str
+    acted: bool
+    detail: dict[str, Any]
+
+
 class EvaluationReport(TypedDict):
     """Scores per version, comparisons with the baseline, the verdict and the CI gate."""
 

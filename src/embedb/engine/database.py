@@ -32,6 +32,7 @@ from embedb.engine.lifecycle import LifecycleOperations
 from embedb.engine.models import ModelOperations
 from embedb.engine.monitoring import MonitoringOperation
 from embedb.engine.operations import operation_table
+from embedb.engine.policies import PolicyOperation
 from embedb.engine.retraining import RetrainingOperation
 from embedb.engine.selection import SelectionOperation
 from embedb.engine.tuning import TuningOperation
@@ -140,6 +141,7 @@ class Database:
             RetrainingOperation(self.metadata, self.models, data, self.experiments),
             MonitoringOperation(self.metadata, self.monitor, self.experiments),
             SelectionOperation(self.metadata, self.models, data),
+            PolicyOperation(self.catalog, self.metadata, lambda name: self.operations[name]),
         )
 
     # -------------------------------------------------------------- life

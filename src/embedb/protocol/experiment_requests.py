@@ -69,6 +69,17 @@ class EvaluateRequest(ApiRequest):
     ann_check: bool = True
 
 
+class SetPolicyRequest(ApiRequest):
+    collection_name: CollectionName
+    field_name: str
+    policy: dict[str, Any]
+
+
+class PolicyRequest(ApiRequest):
+    collection_name: CollectionName
+    field_name: str
+
+
 class SelectModelRequest(ApiRequest):
     collection_name: CollectionName
     field_name: str

@@ -135,3 +135,25 @@ def test_select_model_names_the_winner(tmp_path: Path) -> None:
     )
     assert shown.exit_code == 0, shown.output
     assert "winner: new:lsa -> models:/words/2 (@challenger)" in shown.stdout
+
+
+def test_policy_commands_set_run_and_show(tmp_path: Path) -> None:
+    path = tmp_path / "data"
+    with embedb.connect(path) as db:
+        db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
+        db.create_collection(
+            "docs",
+            schema={
+                "fields": [
+                    {"name": "id", "type": "INT64", "is_primary": True},
+                    {"name": "text", "type": "VARCHAR", "max_length": 200},
+                    {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
+                ]
+            },
+        )
+    assert runner.invoke(app, ["policy", "set", str(path), "docs", "embedding", "--mode", "act"]).exit_code == 0
+    ran = runner.invoke(app, ["policy", "run", str(path), "docs", "embedding"])
+    assert ran.exit_code == 0 and "nothing to do" in ran.stdout
+    shown = runner.invoke(app, ["policy", "show", str(path), "docs", "embedding", "--json"])
+    report = json.loads(shown.stdout)
+    assert report["policy"]["mode"] == "act" and [e["action"] for e in report["events"]] == ["none"]

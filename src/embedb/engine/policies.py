@@ -1,0 +1,325 @@
+"""Policies: the loop runs without a person, one guarded step at a time.
+
+A policy belongs to one model-bound field. ``run_policy`` looks at where the
+field's loop stands and takes (``mode="act"``) or only names (``"suggest"``, the
+default) the next step:
+
+1. ``idle`` — a running experiment on the field is adopted; else the serving
+   version is tested for decay (``decay``); a decay starts a retraining;
+2. ``retrain`` — ``fine_tune`` on the field's feedback (or an LSA refit) makes a
+   new version; ``backfilling`` — ``add_embedding_version`` embeds every row
+   with it (a job with progress);
+3. ``experimenting`` — an interleaving experiment runs until its report decides;
+   ``promote`` is taken only if the offline gate also passes: on the policy's
+   judged queries the challenger is not worse than the champion (``evaluate``: the
+   gate passes and the difference is not negative); otherwise the experiment is
+   stopped and the challenger kept out;
+4. ``watching`` — for ``rollback_days`` the new champion is tested for decay
+   against its first day (or the first half of its life so far, after a minute);
+   a decay rolls back.
+
+Every step is an operation with its own checks and history (jobs, experiments,
+alias moves with the policy's reason); each is recorded in ``policy_events``.
+``mode="off"`` vetoes everything; a person can stop an experiment or cancel a job
+at any time, and the policy reads what happened instead of undoing it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+from embedb.contract.results import PolicyInfo, PolicyStep
+from embedb.errors import InvalidArgumentError, NotFoundError
+from embedb.metadata import CollectionMetadata
+from embedb.storage import Catalog, CollectionInfo
+
+MODES = ("off", "suggest", "act")
+WATCH_MIN_S = 60.0
+DEFAULTS: dict[str, Any] = {"mode": "suggest", "rollback_days": 7.0, "epochs": 1, "experiment_mode": "interleave"}
+_TABLES = """
+CREATE TABLE IF NOT EXISTS policies (
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    field TEXT NOT NULL,
+    config TEXT NOT NULL,
+    state TEXT NOT NULL,
+    data TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (collection_id, field)
+);
+CREATE TABLE IF NOT EXISTS policy_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    field TEXT NOT NULL,
+    time REAL NOT NULL,
+    state TEXT NOT NULL,
+    action TEXT NOT NULL,
+    acted INTEGER NOT NULL,
+    detail TEXT NOT NULL
+);
+"""
+Operation = Callable[..., Any]
+
+
+class PolicyOperation:
+    """``set_policy``, ``get_policy`` and ``run_policy`` over the database's own operations."""
+
+    def __init__(self, catalog: Catalog, metadata: CollectionMetadata, operation: Callable[[str], Operation]) -> None:
+        self.catalog = catalog
+        self.metadata = metadata
+        self.operation = operation
+        catalog.ensure_tables(_TABLES)
+
+    def set_policy(self, collection_name: str, field_name: str, policy: dict[str, Any]) -> PolicyInfo:
+        info = self.metadata.info(collection_name)
+        field = self.metadata.search_field(info, field_name)
+        if field.name not in self.metadata.bindings(info):
+            raise InvalidArgumentError(f"field {field.name!r} is not bound to a model: a policy has nothing to run")
+        config = _checked(policy)
+        with self.catalog.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO policies (collection_id, field, config, state, data, updated_at) VALUES (?, ?, ?, 'idle', '{}', ?)"
+                " ON CONFLICT (collection_id, field) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at",
+                (info.id, field.name, json.dumps(config), time.time()),
+            )
+        return self.get_policy(collection_name, field.name)
+
+    def get_policy(self, collection_name: str, field_name: str) -> PolicyInfo:
+        info = self.metadata.info(collection_name)
+        row = self._row(info, field_name)
+        events = self.catalog.query(
+            "SELECT * FROM policy_events WHERE collection_id = ? AND field = ? ORDER BY id DESC LIMIT 50",
+            (info.id, field_name),
+        )
+        return cast(
+            PolicyInfo,
+            {
+                "collection_name": info.name,
+                "field": field_name,
+                "policy": json.loads(row["config"]),
+                "state": row["state"],
+                "data": json.loads(row["data"]),
+                "events": [
+                    {
+                        "time": e["time"],
+                        "state": e["state"],
+                        "action": e["action"],
+                        "acted": bool(e["acted"]),
+                        "detail": json.loads(e["detail"]),
+                    }
+                    for e in reversed(events)
+                ],
+            },
+        )
+
+    def run_policy(self, collection_name: str, field_name: str) -> PolicyStep:
+        info = self.metadata.info(collection_name)
+        row = self._row(info, field_name)
+        config, state, data = json.loads(row["config"]), row["state"], json.loads(row["data"])
+        act = config["mode"] == "act"
+        if config["mode"] == "off":
+            return self._record(info, field_name, state, data, "none", False, {"why": "the policy is off"})
+        step = getattr(self, f"_{state}")
+        action, detail, next_state, next_data = step(info, field_name, config, data, act)
+        if act or action == "none":
+            state, data = next_state, next_data
+        return self._record(info, field_name, state, data, action, act and action != "none", detail)
+
+    # ------------------------------------------------------------------ steps
+    # Each returns (action, detail, next state, next data); the caller keeps them only when it acted.
+
+    def _idle(self, info: CollectionInfo, field: str, config: dict[str, Any], data: dict[str, Any], act: bool) -> Any:
+        running = [
+            e for e in self.operation("list_experiments")(info.name) if e["field"] == field and e["state"] == "RUNNING"
+        ]
+        if running:
+            experiment = running[0]
+            return (
+                "adopt experiment",
+                {"experiment_id": experiment["experiment_id"]},
+                "experimenting",
+                {
+                    "experiment_id": experiment["experiment_id"],
+                    "challenger": experiment["challenger_version"],
+                },
+            )
+        report = self.operation("decay")(info.name, field)
+        if not report["decayed"]:
+            return "none", {"why": "no decay of the serving version", "decay": report["signals"]}, "idle", {}
+        detail: dict[str, Any] = {"why": "the serving version decayed", "decay": report["signals"]}
+        if not act:
+            return "retrain", detail, "idle", {}
+        tuned = self.operation("fine_tune")(info.name, field, epochs=config["epochs"])
+        job = self.operation("add_embedding_version")(info.name, field, tuned["model_version"])
+        detail |= {
+            "model_version": tuned["model_version"],
+            "job_id": job["job_id"],
+            "after": tuned["after"],
+            "before": tuned["before"],
+        }
+        return (
+            "retrain and backfill",
+            detail,
+            "backfilling",
+            {"challenger": tuned["model_version"], "job_id": job["job_id"]},
+        )
+
+    def _backfilling(
+        self, info: CollectionInfo, field: str, config: dict[str, Any], data: dict[str, Any], act: bool
+    ) -> Any:
+        job = self.operation("get_job")(data["job_id"])
+        if job["state"] in ("PENDING", "RUNNING", "PAUSED"):
+            return (
+                "none",
+                {"why": f"backfill job {job['job_id']} is {job['state']}", "progress": job["progress"]},
+                "backfilling",
+                data,
+            )
+        if job["state"] != "DONE":
+            return "give up", {"why": f"backfill job {job['job_id']} is {job['state']}"}, "idle", {}
+        serving = self.operation("describe_collection")(info.name)["embedding_versions"][field]
+        champion = next(v["model_version"] for v in serving if v["serving"])
+        started = self.operation("start_experiment")(
+            info.name, field, champion=champion, challenger=data["challenger"], mode=config["experiment_mode"]
+        )
+        return (
+            "start experiment",
+            {"experiment_id": started["experiment_id"]},
+            "experimenting",
+            {**data, "experiment_id": started["experiment_id"]},
+        )
+
+    def _experimenting(
+        self, info: CollectionInfo, field: str, config: dict[str, Any], data: dict[str, Any], act: bool
+    ) -> Any:
+        experiment = self.operation("get_experiment")(data["experiment_id"])
+        if experiment["state"] != "RUNNING":  # a person stopped or promoted it: the loop starts over
+            return "none", {"why": f"experiment {experiment['experiment_id']} is {experiment['state']}"}, "idle", {}
+        report = self.operation("experiment_report")(data["experiment_id"])
+        if report["decision"] == "undecided":
+            return "none", {"why": "the experiment is undecided", "reason": report["reason"]}, "experimenting", data
+        gate = self._gate(info, field, config, experiment) if report["decision"] == "promote" else None
+        if report["decision"] == "promote" and (gate is None or gate["passed"]):
+            detail = {"verdict": report["reason"], "gate": gate}
+            if act:
+                moved = self.operation("promote_experiment")(
+                    data["experiment_id"], reason=f"policy: {report['reason']}"
+                )
+                detail["moved"] = {"from": moved["from_version"], "to": moved["to_version"]}
+            return (
+                "promote",
+                detail,
+                "watching",
+                {**data, "promoted_at": time.time(), "champion": experiment["challenger_version"]},
+            )
+        if act:
+            self.operation("stop_experiment")(data["experiment_id"])
+        why = "the offline gate failed" if gate is not None else "the experiment says keep"
+        return "stop experiment", {"why": why, "verdict": report["reason"], "gate": gate}, "idle", {}
+
+    def _watching(
+        self, info: CollectionInfo, field: str, config: dict[str, Any], data: dict[str, Any], act: bool
+    ) -> Any:
+        promoted = float(data["promoted_at"])
+        now = time.time()
+        if now - promoted > config["rollback_days"] * 86_400:
+            return "none", {"why": "the new champion held through the watch"}, "idle", {}
+        if now - promoted < WATCH_MIN_S:
+            return "none", {"why": "too soon after the promotion to compare"}, "watching", data
+        first = [promoted, promoted + min(86_400.0, (now - promoted) / 2)]  # its first day (or half its life so far)
+        report = self.operation("decay")(info.name, field, reference=first, current=[first[1], now])
+        if not report["decayed"]:
+            return "none", {"why": "watching the new champion", "decay": report["signals"]}, "watching", data
+        if act:
+            self.operation("rollback")(info.name, field, reason="policy: the new champion decayed")
+        return "roll back", {"why": "the new champion decayed", "decay": report["signals"]}, "idle", {}
+
+    # ------------------------------------------------------------- plumbing
+
+    def _gate(
+        self, info: CollectionInfo, field: str, config: dict[str, Any], experiment: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The offline gate on the policy's judged queries: passed when the challenger is not worse (None without judgements)."""
+        judged = config.get("gate")
+        if not judged:
+            return None
+        report = self.operation("evaluate")(
+            info.name,
+            field,
+            queries=judged["queries"],
+            qrels=judged["qrels"],
+            versions=[experiment["champion_version"], experiment["challenger_version"]],
+            baseline=experiment["champion_version"],
+            candidate=experiment["challenger_version"],
+            ann_check=False,
+        )
+        comparison = report["comparisons"].get(experiment["challenger_version"], {})
+        delta = comparison.get("delta", comparison.get("difference"))
+        passed = bool(report.get("gate", {}).get("passed", False)) and delta is not None and delta >= 0
+        return {"passed": passed, "delta": delta, "metric": report["metric"]}
+
+    def _row(self, info: CollectionInfo, field: str) -> Any:
+        row = self.catalog.query_one("SELECT * FROM policies WHERE collection_id = ? AND field = ?", (info.id, field))
+        if row is None:
+            raise NotFoundError(f"field {field!r} of {info.name!r} has no policy; set one with set_policy", field=field)
+        return row
+
+    def _record(
+        self,
+        info: CollectionInfo,
+        field: str,
+        state: str,
+        data: dict[str, Any],
+        action: str,
+        acted: bool,
+        detail: dict[str, Any],
+    ) -> PolicyStep:
+        now = time.time()
+        with self.catalog.transaction() as cursor:
+            cursor.execute(
+                "UPDATE policies SET state = ?, data = ?, updated_at = ? WHERE collection_id = ? AND field = ?",
+                (state, json.dumps(data), now, info.id, field),
+            )
+            cursor.execute(
+                "INSERT INTO policy_events (collection_id, field, time, state, action, acted, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (info.id, field, now, state, action, int(acted), json.dumps(detail, default=str)),
+            )
+        return cast(
+            PolicyStep,
+            {
+                "collection_name": info.name,
+                "field": field,
+                "state": state,
+                "action": action,
+                "acted": acted,
+                "detail": detail,
+            },
+        )
+
+
+def _checked(policy: Any) -> dict[str, Any]:
+    if not isinstance(policy, dict):
+        raise InvalidArgumentError(
+            "policy must be a dict (mode, rollback_days, epochs, experiment_mode, gate)", argument="policy"
+        )
+    unknown = sorted(set(policy) - {*DEFAULTS, "gate"})
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown policy settings {unknown}; known: {sorted({*DEFAULTS, 'gate'})}", argument="policy"
+        )
+    config = {**DEFAULTS, **policy}
+    if config["mode"] not in MODES:
+        raise InvalidArgumentError(f"mode must be one of {list(MODES)}, got {config['mode']!r}", argument="policy")
+    days = config["rollback_days"]
+    if isinstance(days, bool) or not isinstance(days, int | float) or not 0 < days <= 365:
+        raise InvalidArgumentError("rollback_days must be a number of days in (0, 365]", argument="policy")
+    if config["experiment_mode"] not in ("interleave", "split", "shadow"):
+        raise InvalidArgumentError("experiment_mode must be interleave, split or shadow", argument="policy")
+    gate = config.get("gate")
+    if gate is not None and (not isinstance(gate, dict) or set(gate) != {"queries", "qrels"}):
+        raise InvalidArgumentError(
+            "gate must be {'queries': {...}, 'qrels': {...}} (judged queries)", argument="policy"
+        )
+    return config

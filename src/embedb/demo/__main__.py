@@ -17,6 +17,7 @@ import embedb
 from embedb.datasets import RevDict, load_revdict
 from embedb.demo.ingest import backfill, ingest
 from embedb.demo.lifecycle import evaluate_offline, experiment_and_promote
+from embedb.demo.loop import degraded_model_refused, fine_tune_and_policy, monitor_and_drift
 from embedb.demo.output import console, step
 
 
@@ -45,7 +46,19 @@ def main(argv: list[str] | None = None) -> None:
         )
         evaluate_offline(db, revdict)
         step("4. Experiment", "Live traffic, team-draft interleaving; clicks simulated from the relevance judgements.")
-        experiment_and_promote(db, revdict)
+        seen, new = revdict.queries[: len(revdict.queries) * 7 // 10], revdict.queries[len(revdict.queries) * 7 // 10 :]
+        experiment_and_promote(db, RevDict(revdict.corpus, seen, revdict.qrels))
+        console.print(Panel.fit("[bold]Act two[/]: the loop closes itself", style="cyan"))
+        step("5. Monitoring and drift", "What each version answered and how users clicked; then the queries turn to one subject.")
+        monitor_and_drift(db, revdict, seen)
+        step(
+            "6. Fine-tuning and a policy",
+            "MiniLM learns from the clicks the experiment logged; a policy with an offline gate (the queries never "
+            "trained on) runs the next experiment to a decision.",
+        )
+        fine_tune_and_policy(db, revdict, new)
+        step("7. Guard rails", "A degraded model that users nevertheless click: the same policy's gate refuses it.")
+        degraded_model_refused(db, revdict, new)
     console.print(f"\ndata directory: {data.resolve()} (inspect it with `embedb info {data}`)")
 
 

@@ -82,7 +82,7 @@ def test_no_auth_on_loopback_and_a_locked_directory(tmp_path: Path, capsys: pyte
             db.create_collection("open", dimension=2)
             assert db.list_collections() == ["open"]
         status, err = _serve_in_process(capsys, str(tmp_path / "data"), "--no-auth")
-        assert status == 1 and "directory_locked" in err
+        assert status == 2 and "directory_locked" in err  # an error, never a gate's 1
     finally:
         assert server.stop() == 0
 

@@ -19,7 +19,9 @@ default) the next step:
    a decay rolls back.
 
 Every step is an operation with its own checks and history (jobs, experiments,
-alias moves with the policy's reason); each is recorded in ``policy_events``.
+alias moves with the policy's reason); each is recorded in ``policy_events``. A
+step an operation refuses (no feedback to retrain on, say) is recorded as
+``blocked`` with the reason, and the loop stays where it was.
 ``mode="off"`` vetoes everything; a person can stop an experiment or cancel a job
 at any time, and the policy reads what happened instead of undoing it.
 """
@@ -32,7 +34,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from embedb.contract.results import PolicyInfo, PolicyStep
-from embedb.errors import InvalidArgumentError, NotFoundError
+from embedb.errors import EmbedbError, InvalidArgumentError, NotFoundError
 from embedb.metadata import CollectionMetadata
 from embedb.storage import Catalog, CollectionInfo
 
@@ -122,7 +124,11 @@ class PolicyOperation:
         if config["mode"] == "off":
             return self._record(info, field_name, state, data, "none", False, {"why": "the policy is off"})
         step = getattr(self, f"_{state}")
-        action, detail, next_state, next_data = step(info, field_name, config, data, act)
+        try:
+            action, detail, next_state, next_data = step(info, field_name, config, data, act)
+        except EmbedbError as error:  # e.g. no feedback to retrain on: the loop waits where it is and says why
+            why = f"{type(error).__name__}: {error.message}"
+            return self._record(info, field_name, state, data, "blocked", False, {"why": why})
         if act or action == "none":
             state, data = next_state, next_data
         return self._record(info, field_name, state, data, action, act and action != "none", detail)

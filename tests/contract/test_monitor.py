@@ -8,37 +8,19 @@ queries becomes clicks, CTR and MRR of the version whose hit was clicked.
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
+from tests.support.bound_collections import bound_collection, unique_model
 
 from embedb.client import Client
 from embedb.errors import InvalidArgumentError
 
-TEXTS = [
-    "red apple pie",
-    "green apple tart",
-    "stock market crash",
-    "market prices fall",
-    "blue whale song",
-    "whale river",
-]
-
 
 @pytest.fixture
 def bound(db: Client, name: str) -> str:
-    model = f"m_{uuid.uuid4().hex[:10]}"
-    db.register_model(model, "embedb.models.testing:hash_embed_16", alias="champion")
-    db.register_model(model, "embedb.models.testing:hash_embed_8", alias="challenger")
-    schema = {
-        "fields": [
-            {"name": "id", "type": "INT64", "is_primary": True},
-            {"name": "text", "type": "VARCHAR", "max_length": 100},
-            {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": f"{model}@champion"},
-        ]
-    }
-    db.create_collection(name, schema=schema)
-    db.insert(name, [{"id": i, "text": t} for i, t in enumerate(TEXTS)])
+    """A collection following ``<model>@champion`` (hash_embed_16); version 2 is registered as challenger, not added."""
+    model = unique_model()
+    bound_collection(db, name, model, backfill=False)
     return model
 
 

@@ -17,11 +17,12 @@ import numpy as np
 from embedb.contract.results import DriftReport
 from embedb.engine.samples import stored_sample
 from embedb.errors import InvalidArgumentError
-from embedb.evaluation.drift import DEFAULT_PERMUTATIONS, as_float_matrix, check_seed, checked_tests, detect_drift
+from embedb.evaluation.drift import DEFAULT_PERMUTATIONS, as_float_matrix, checked_tests, detect_drift
+from embedb.evaluation.stats import check_seed
 from embedb.lifecycle import EmbeddingVersion, embed_query_text
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
-from embedb.schema import FieldSchema
+from embedb.schema import FieldSchema, MetricType
 from embedb.search import SearchOperation
 from embedb.storage import CollectionInfo
 
@@ -64,7 +65,7 @@ class DriftOperation:
             )
         chosen = checked_tests(tests, with_distances=True)
         check_seed(seed)
-        version = self._version(info, field, embedding_version)
+        version = self.searcher.bound_version(field, embedding_version, self.metadata.bindings(info))
         rng = np.random.default_rng(seed)
         samples = {
             role: self._sample(info, field, version, spec, role, max_rows, rng)
@@ -94,18 +95,6 @@ class DriftOperation:
                 **report,
             },
         )
-
-    def _version(
-        self, info: CollectionInfo, field: FieldSchema, embedding_version: str | None
-    ) -> EmbeddingVersion | None:
-        binding = self.metadata.bindings(info).get(field.name)
-        if binding is None:
-            if embedding_version is not None:
-                raise InvalidArgumentError(
-                    f"field {field.name!r} is not bound to a model; embedding_version does not apply"
-                )
-            return None
-        return self.searcher.field_version(binding, field, embedding_version)
 
     def _sample(
         self,
@@ -190,7 +179,7 @@ def _copy_test(metric: Any, vectors: np.ndarray) -> Any:
     """``copy(position, distance)``: whether a hit at that distance is an exact copy of query ``position``."""
     if metric.smaller_is_closer:
         return lambda position, distance: distance <= 1e-9
-    if metric.value == "COSINE":
+    if metric is MetricType.COSINE:
         return lambda position, distance: distance >= 1.0 - 1e-6
     squares = np.einsum("ij,ij->i", vectors, vectors)  # IP: a copy scores its own squared norm
     return lambda position, distance: abs(distance - squares[position]) <= 1e-6 * max(1.0, abs(squares[position]))

@@ -27,11 +27,14 @@ from embedb.engine.data import DataOperations
 from embedb.engine.samples import stored_sample
 from embedb.errors import InvalidArgumentError
 from embedb.evaluation.metrics import evaluate_run
+from embedb.evaluation.stats import check_seed
 from embedb.experiments import ExperimentService
 from embedb.lifecycle import FieldBinding
 from embedb.metadata import CollectionMetadata
 from embedb.models import Lineage, ModelRegistry
 from embedb.models.fine_tune import check_fine_tune_settings, fine_tune_pairs, refit_lsa
+from embedb.query import prepare_queries
+from embedb.schema import MetricType
 from embedb.storage import CollectionInfo
 
 K = 10
@@ -79,8 +82,7 @@ class RetrainingOperation:
             raise InvalidArgumentError(
                 f"eval_rows must be an integer in [100, 100000], got {eval_rows!r}", argument="eval_rows"
             )
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-            raise InvalidArgumentError(f"seed must be an integer in [0, 2**63), got {seed!r}", argument="seed")
+        check_seed(seed)
         check_fine_tune_settings(epochs, batch_size, learning_rate, 20.0)
         parent = self.models.get_version(binding.serving.model_name, binding.serving.model_version)
         labelled, source = self._pairs(info, field.name, pairs, experiment_ids)
@@ -237,8 +239,8 @@ def _score(
     """nDCG, recall and MRR at 10 of the held-out queries over ``corpus``, by cosine similarity."""
     keys, documents = corpus
     queries = sorted({query for query, _ in evaluation})
-    matrix = _unit(embed(documents))
-    scores = _unit(embed(queries)) @ matrix.T
+    matrix = prepare_queries(embed(documents), MetricType.COSINE)
+    scores = prepare_queries(embed(queries), MetricType.COSINE) @ matrix.T
     top = np.argsort(-scores, axis=1)[:, :K]
     run = {str(i): [str(keys[j]) for j in top[i]] for i in range(len(queries))}
     position = {query: str(i) for i, query in enumerate(queries)}
@@ -249,7 +251,3 @@ def _score(
     return {name: float(result.mean(name)) for name in ("ndcg", "recall", "mrr")}
 
 
-def _unit(matrix: np.ndarray) -> np.ndarray:
-    matrix = np.asarray(matrix, dtype=np.float32)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.where(norms > 0, norms, 1.0)

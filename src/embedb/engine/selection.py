@@ -28,6 +28,8 @@ from embedb.evaluation import evaluate_run
 from embedb.evaluation.stats import paired_randomization_test
 from embedb.metadata import CollectionMetadata
 from embedb.models import Lineage, ModelRegistry, train_lsa
+from embedb.query import prepare_queries
+from embedb.schema import MetricType
 
 K = 10
 Embed = Callable[[list[str]], np.ndarray]
@@ -83,9 +85,9 @@ class SelectionOperation:
         per_query: dict[str, np.ndarray] = {}
         for name, (embed, dimension, _) in embedders.items():
             began = time.perf_counter()
-            query_vectors = _unit(embed([texts[q] for q in order]))
+            query_vectors = prepare_queries(embed([texts[q] for q in order]), MetricType.COSINE)
             query_ms = (time.perf_counter() - began) * 1000.0 / len(order)
-            top = np.argsort(-(query_vectors @ _unit(embed(documents)).T), axis=1)[:, :K]
+            top = np.argsort(-(query_vectors @ prepare_queries(embed(documents), MetricType.COSINE).T), axis=1)[:, :K]
             run = {q: [keys[j] for j in top[i]] for i, q in enumerate(order)}
             evaluation = evaluate_run(run, {q: judged[q] for q in order}, k=K)
             per_query[name] = evaluation.values("ndcg")  # the same judged queries, in the same order, for all
@@ -181,7 +183,3 @@ def _checked(queries: Any, qrels: Any, corpus_rows: int, alpha: float) -> None:
         raise InvalidArgumentError("alpha must be in (0, 1)", argument="alpha")
 
 
-def _unit(matrix: np.ndarray) -> np.ndarray:
-    matrix = np.asarray(matrix, dtype=np.float32)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.where(norms > 0, norms, 1.0)

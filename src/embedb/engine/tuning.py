@@ -30,6 +30,7 @@ from embedb.contract.results import TuneReport
 from embedb.engine.indexes import IndexOperations
 from embedb.engine.samples import stored_sample
 from embedb.errors import InvalidArgumentError
+from embedb.evaluation.stats import check_seed
 from embedb.experiments import ExperimentService
 from embedb.index import TunedPoint, available_types, best_point, pareto_front, tune
 from embedb.lifecycle import EmbeddingVersion, embed_query_text
@@ -88,12 +89,7 @@ class TuningOperation:
             raise InvalidArgumentError(f"index tuning covers dense vector fields; {field.name!r} is {field.dtype.name}")
         metric = field.metric_type
         types = available_types(index_types, metric)
-        binding = self.metadata.bindings(info).get(field.name)
-        if binding is None and embedding_version is not None:
-            raise InvalidArgumentError(
-                f"field {field.name!r} is not bound to a model; embedding_version does not apply"
-            )
-        version = self.searcher.field_version(binding, field, embedding_version) if binding is not None else None
+        version = self.searcher.bound_version(field, embedding_version, self.metadata.bindings(info))
         key = version.column_key if version is not None else field.name
         dimension = version.dimension if version is not None else (field.dim or 0)
         rng = np.random.default_rng(seed)
@@ -269,12 +265,8 @@ def _check_settings(
         ),
         ("max_memory_mb", max_memory_mb is None or _positive(max_memory_mb), "a positive finite number"),
         ("max_build_s", max_build_s is None or _positive(max_build_s), "a positive finite number"),
-        (
-            "seed",
-            isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**63,
-            "an integer in [0, 2**63)",
-        ),
     )
     for name, ok, wanted in checks:
         if not ok:
             raise InvalidArgumentError(f"{name} must be {wanted}", argument=name)
+    check_seed(seed)

@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from embedb.errors import InvalidArgumentError
+from embedb.evaluation.stats import check_seed
 
 DRIFT_TESTS = ("classifier", "mmd", "ood")
 MMD_TOLERANCE = 1e-12
@@ -161,11 +162,6 @@ def detect_drift(
         "alpha": alpha,
         "tests": {test.name: test.to_dict() for test in results},
     }
-
-
-def check_seed(seed: int) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-        raise InvalidArgumentError(f"seed must be an integer in [0, 2**63), got {seed!r}", argument="seed")
 
 
 def checked_tests(tests: Sequence[str] | None, *, with_distances: bool) -> tuple[str, ...]:

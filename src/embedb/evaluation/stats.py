@@ -335,6 +335,12 @@ def msprt_two_proportions(
     return SequentialResult(difference, log_lr, min(1.0, math.exp(-log_lr)), ci)
 
 
+def check_seed(seed: int) -> None:
+    """Return if ``seed`` can seed NumPy's generator (an integer in [0, 2**63)); raise ``InvalidArgumentError``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise InvalidArgumentError(f"seed must be an integer in [0, 2**63), got {seed!r}", argument="seed")
+
+
 def _binomial_pmf(n: int, p: float) -> npt.NDArray[np.float64]:
     k = np.arange(n + 1, dtype=np.float64)
     # log C(n, k) as a running sum of log((n - j + 1) / j): vectorised and exact to rounding.

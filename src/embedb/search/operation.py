@@ -157,11 +157,7 @@ class SearchOperation:
         version: EmbeddingVersion | None = None
         if field.metric_type is MetricType.BM25:
             key = field.name
-            binding = bindings.get(field.name)
-            if binding is not None:
-                version = self.field_version(binding, field, embedding_version)
-            elif embedding_version is not None:
-                raise InvalidArgumentError(f"field {field.name!r} is not bound to an analyzer; embedding_version does not apply")
+            version = self.bound_version(field, embedding_version, bindings)
             sparse_searcher = self._bm25(info, field, data, search_params, snapshot, version)
             searcher, queries = sparse_searcher, np.empty((len(sparse_searcher.queries), 0), dtype=np.float32)
         elif field.dtype.is_sparse:
@@ -328,9 +324,9 @@ class SearchOperation:
         views = list(snapshot.segments)
         if version is None:
             return bm25_searcher(views, field.name, analyzer(source.analyzer_params).tokens, data, params)
-        analyzer_params = self.models.load(version.uri).analyzer_params
-        tokens = analyzer(analyzer_params).tokens
-        if analyzer(analyzer_params) is analyzer(source.analyzer_params):  # the counts stored at insert are this version's
+        chosen = analyzer(self.models.load(version.uri).analyzer_params)
+        tokens = chosen.tokens
+        if chosen is analyzer(source.analyzer_params):  # the counts stored at insert are this version's
             return bm25_searcher(views, field.name, tokens, data, params)
         index_of = tokenized_lists(source.name, version.column_key, tokens)
         return bm25_searcher(views, field.name, tokens, data, params, key=version.column_key, index_of=index_of)
@@ -343,16 +339,22 @@ class SearchOperation:
         bindings: dict[str, FieldBinding],
     ) -> tuple[str, FieldSchema, EmbeddingVersion | None]:
         """(column key, field sized for it, embedding version) a search reads; the serving one by default."""
+        version = self.bound_version(field, embedding_version, bindings)
+        if version is None:
+            return field.name, field, None
+        sized = field if field.dim == version.dimension else replace(field, dim=version.dimension)
+        return version.column_key, sized, version
+
+    def bound_version(
+        self, field: FieldSchema, embedding_version: str | None, bindings: dict[str, FieldBinding]
+    ) -> EmbeddingVersion | None:
+        """The version of ``field`` a read uses (see ``field_version``); None for a field bound to no model."""
         binding = bindings.get(field.name)
         if binding is None:
             if embedding_version is not None:
-                raise InvalidArgumentError(
-                    f"field {field.name!r} is not bound to a model; embedding_version does not apply"
-                )
-            return field.name, field, None
-        version = self.field_version(binding, field, embedding_version)
-        sized = field if field.dim == version.dimension else replace(field, dim=version.dimension)
-        return version.column_key, sized, version
+                raise InvalidArgumentError(f"field {field.name!r} is not bound to a model; embedding_version does not apply")
+            return None
+        return self.field_version(binding, field, embedding_version)
 
     def field_version(
         self, binding: FieldBinding, field: FieldSchema, embedding_version: str | None

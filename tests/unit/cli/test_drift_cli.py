@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.support.bound_collections import bound_schema
 from typer.testing import CliRunner
 
 import embedb
@@ -23,16 +24,7 @@ def test_drift_gate_exit_codes(tmp_path: Path) -> None:
     path = tmp_path / "data"
     with embedb.connect(path) as db:
         db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
-        db.create_collection(
-            "docs",
-            schema={
-                "fields": [
-                    {"name": "id", "type": "INT64", "is_primary": True},
-                    {"name": "text", "type": "VARCHAR", "max_length": 2000},
-                    {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
-                ]
-            },
-        )
+        db.create_collection("docs", schema=bound_schema("toy", max_length=2000))
         db.insert("docs", [{"id": i, "text": text} for i, text in enumerate(docs)])
     reference, same, shifted = tmp_path / "reference.txt", tmp_path / "same.jsonl", tmp_path / "shifted.txt"
     reference.write_text("\n".join(docs[:150]) + "\n")
@@ -58,16 +50,7 @@ def test_monitor_prints_each_versions_series(tmp_path: Path) -> None:
     path = tmp_path / "data"
     with embedb.connect(path) as db:
         db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
-        db.create_collection(
-            "docs",
-            schema={
-                "fields": [
-                    {"name": "id", "type": "INT64", "is_primary": True},
-                    {"name": "text", "type": "VARCHAR", "max_length": 200},
-                    {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
-                ]
-            },
-        )
+        db.create_collection("docs", schema=bound_schema("toy"))
         db.insert("docs", [{"id": i, "text": f"text number {i}"} for i in range(20)])
         db.search("docs", ["number 3", "number 7"], limit=3)
     shown = runner.invoke(app, ["monitor", str(path), "docs", "embedding", "--bucket-minutes", "5"])
@@ -141,16 +124,7 @@ def test_policy_commands_set_run_and_show(tmp_path: Path) -> None:
     path = tmp_path / "data"
     with embedb.connect(path) as db:
         db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
-        db.create_collection(
-            "docs",
-            schema={
-                "fields": [
-                    {"name": "id", "type": "INT64", "is_primary": True},
-                    {"name": "text", "type": "VARCHAR", "max_length": 200},
-                    {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
-                ]
-            },
-        )
+        db.create_collection("docs", schema=bound_schema("toy"))
     assert runner.invoke(app, ["policy", "set", str(path), "docs", "embedding", "--mode", "act"]).exit_code == 0
     ran = runner.invoke(app, ["policy", "run", str(path), "docs", "embedding"])
     assert ran.exit_code == 0 and "nothing to do" in ran.stdout

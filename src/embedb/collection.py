@@ -102,9 +102,11 @@ class Collection:
         """Set the policy of a model-bound field (``Backend.set_policy``)."""
         return self.backend.set_policy(self.name, field_name, policy)
 
-    def run_policy(self, field_name: str) -> results.PolicyStep:
+    def run_policy(
+        self, field_name: str, *, approve: bool = False, progress: Callable[[str, int, int], None] | None = None
+    ) -> results.PolicyStep:
         """Take or name the next step of the field's loop (``Backend.run_policy``)."""
-        return self.backend.run_policy(self.name, field_name)
+        return self.backend.run_policy(self.name, field_name, approve=approve, progress=progress)
 
     def query_iterator(self, **options: Any) -> QueryIterator:
         return QueryIterator(self.backend, self.name, **options)

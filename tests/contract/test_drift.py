@@ -8,6 +8,7 @@ field sees, and two random halves of the documents are not.
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import numpy as np
@@ -112,3 +113,21 @@ def test_numbers_that_do_not_fit_are_refused_by_name(db: Client, collection: str
         db.tune_index(collection, "embedding", max_memory_mb=-1.0)
     with pytest.raises(InvalidArgumentError, match="eval_rows"):
         db.fine_tune(collection, "embedding", pairs=[], eval_rows=0)
+
+
+def test_the_logged_query_stream_is_a_sample_in_time(db: Client, collection: str) -> None:
+    """Text searches leave a sample of their texts; ``logged`` windows of them drift when the stream changes."""
+    started = time.time()
+    db.search(collection, DOCS[:15], limit=3)
+    middle = time.time()
+    db.drift(collection, "embedding", reference={"texts": DOCS[:20]}, current={"logged": [started, middle]})
+    db.search(collection, DEFINITIONS[:15], limit=3)
+    ended = time.time()
+    calm = db.drift(collection, "embedding", reference={"texts": DOCS[20:60]}, current={"logged": [started, middle]})
+    assert calm["current_rows"] == 15 and not calm["detected"]
+    shifted = db.drift(collection, "embedding", reference={"logged": [started, middle]}, current={"logged": [middle, ended]})
+    assert (shifted["reference_rows"], shifted["current_rows"]) == (15, 15) and shifted["detected"]
+    with pytest.raises(InvalidArgumentError, match="kept 0 query texts"):
+        db.drift(collection, "embedding", reference={"logged": [0, 1]}, current={"logged": [middle, ended]})
+    with pytest.raises(InvalidArgumentError, match=r"\[since, until\]"):
+        db.drift(collection, "embedding", reference={"logged": [ended, started]}, current={"logged": [middle, ended]})

@@ -109,14 +109,20 @@ def test_policies_are_checked_and_can_be_switched_off(db: Client, name: str) -> 
             ({"mode": "sometimes"}, "mode"),
             ({"when": 1}, "unknown policy"),
             ({"gate": {"q": 1}}, "gate"),
+            ({"triggers": ["decay", "decay"]}, "triggers"),
+            ({"triggers": ["rain"]}, "triggers"),
+            ({"on_alert": "panic"}, "on_alert"),
+            ({"window_hours": 0.5}, "window_hours"),
+            ({"epochs": 0}, "epochs"),
         ):
             with pytest.raises(InvalidArgumentError, match=match):
                 db.set_policy(other, "embedding", bad)
         db.set_policy(other, "embedding", {"mode": "off"})
         off = db.run_policy(other, "embedding")
-        assert (off["action"], off["acted"]) == ("none", False) and off["detail"]["why"] == "the policy is off"
+        assert (off["action"], off["acted"]) == ("none", False) and off["detail"]["why"] == "the policy is off (paused)"
         db.set_policy(other, "embedding", {"mode": "act"})
         calm = db.run_policy(other, "embedding")
-        assert calm["action"] == "none" and calm["detail"]["why"] == "no decay of the serving version"
+        assert calm["action"] == "none" and calm["detail"]["why"] == "no alert: no decay, no drift"
+        assert "too few" in calm["detail"]["drift"]["why"] or "kept 0" in calm["detail"]["drift"]["why"]
     finally:
         db.drop_collection(other)

@@ -46,6 +46,13 @@ def drift(
     current_filter: Annotated[
         str | None, typer.Option("--current-filter", help="Current: the stored rows matching this filter.")
     ] = None,
+    logged_hours: Annotated[
+        float | None,
+        typer.Option(
+            "--logged-hours",
+            help="Without samples: the logged query stream of the last H hours against the week before.",
+        ),
+    ] = None,
     test: Annotated[
         list[str] | None, typer.Option("--test", help="classifier, mmd or ood (repeat); all three by default.")
     ] = None,
@@ -59,10 +66,20 @@ def drift(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Test a field's embeddings for drift between two samples; exit 1 when drift is detected."""
-    samples = {
-        "reference": _sample("reference", reference, reference_filter),
-        "current": _sample("current", current, current_filter),
-    }
+    if logged_hours is not None:
+        if any(given is not None for given in (reference, reference_filter, current, current_filter)):
+            raise InvalidArgumentError("give --logged-hours or the two samples, not both")
+        now = time.time()
+        split = now - logged_hours * 3_600.0
+        samples: dict[str, Any] = {
+            "reference": {"logged": [split - 7 * 86_400.0, split]},
+            "current": {"logged": [split, now]},
+        }
+    else:
+        samples = {
+            "reference": _sample("reference", reference, reference_filter),
+            "current": _sample("current", current, current_filter),
+        }
     with open_target(target, token, read_only=True) as db:
         report = db.drift(
             collection,
@@ -85,7 +102,9 @@ def drift(
 
 def _sample(role: str, path: Path | None, expression: str | None) -> dict[str, Any]:
     if (path is None) == (expression is None):
-        raise InvalidArgumentError(f"give --{role} FILE or --{role}-filter EXPRESSION, one of them")
+        raise InvalidArgumentError(
+            f"give --{role} FILE or --{role}-filter EXPRESSION, one of them (or --logged-hours for both)"
+        )
     if expression is not None:
         return {"filter": expression}
     assert path is not None

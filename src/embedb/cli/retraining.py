@@ -151,6 +151,16 @@ def policy_set(
     field: Annotated[str, typer.Argument(help="The model-bound field.")],
     mode: Annotated[str, typer.Option("--mode", help="off, suggest (name steps) or act (take them).")] = "suggest",
     rollback_days: Annotated[float, typer.Option("--rollback-days", help="How long a new champion is watched.")] = 7.0,
+    trigger: Annotated[
+        list[str] | None, typer.Option("--trigger", help="decay and/or drift (repeat; default both).")
+    ] = None,
+    on_alert: Annotated[
+        str, typer.Option("--on-alert", help="retrain, or evaluate on the gate's queries.")
+    ] = "retrain",
+    window_hours: Annotated[
+        float, typer.Option("--window-hours", help="The recent window an alert compares with the week before.")
+    ] = 24.0,
+    epochs: Annotated[int, typer.Option("--epochs", help="Epochs of a retraining.")] = 1,
     queries: Annotated[
         Path | None, typer.Option("--gate-queries", help="BEIR queries.jsonl of the offline gate.")
     ] = None,
@@ -158,7 +168,15 @@ def policy_set(
     token: Token = None,
 ) -> None:
     """Set a field's policy; with --gate-queries/--gate-qrels a promotion also needs the challenger not worse on them."""
-    policy: dict[str, Any] = {"mode": mode, "rollback_days": rollback_days}
+    policy: dict[str, Any] = {
+        "mode": mode,
+        "rollback_days": rollback_days,
+        "on_alert": on_alert,
+        "window_hours": window_hours,
+        "epochs": epochs,
+    }
+    if trigger:
+        policy["triggers"] = trigger
     if (queries is None) != (qrels is None):
         raise InvalidArgumentError("give --gate-queries and --gate-qrels together")
     if queries is not None and qrels is not None:
@@ -201,12 +219,33 @@ def policy_run(
     target: Target,
     collection: Annotated[str, typer.Argument(help="Collection name or alias.")],
     field: Annotated[str, typer.Argument(help="The model-bound field.")],
+    approve: Annotated[bool, typer.Option("--approve", help="Take a suggest policy's named step this once.")] = False,
     token: Token = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a line.")] = False,
 ) -> None:
-    """Take (act) or name (suggest) the next step of the field's loop; run it from cron to let the loop run."""
-    with open_target(target, token, read_only=False) as db:
-        step = db.run_policy(collection, field)
+    """Take (act) or name (suggest) the next step of the field's loop; run it from cron to let the loop run.
+
+    On a data directory a retraining and its backfill run to the end under a progress bar.
+    """
+    with (
+        open_target(target, token, read_only=False) as db,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+        ) as bar,
+    ):
+        tasks: dict[str, Any] = {}
+
+        def follow(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        local = not target.startswith(("http://", "https://"))
+        step = db.run_policy(collection, field, approve=approve, **({"progress": follow} if local else {}))
     if as_json:
         typer.echo(json.dumps(step, indent=2, default=str))
         return

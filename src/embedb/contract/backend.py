@@ -309,9 +309,11 @@ class Backend(DataContract):
 
     @operation(Role.ADMIN)
     def set_policy(self, collection_name: str, field_name: str, policy: dict[str, Any]) -> results.PolicyInfo:
-        """Set (or change) the policy of a model-bound field: ``mode`` ``off`` / ``suggest`` (default) / ``act``,
-        ``rollback_days``, ``epochs`` (of a retraining), ``experiment_mode``, and ``gate``: judged
-        ``{"queries", "qrels"}`` the challenger must not be worse on before a promotion."""
+        """Set (or change) the policy of a model-bound field: ``mode`` ``off`` (paused) / ``suggest`` (default) /
+        ``act``, ``triggers`` (``["decay", "drift"]``), ``window_hours`` (24: the recent window an alert looks at,
+        against the week before it), ``on_alert`` (``retrain`` or ``evaluate``), ``rollback_days``, ``epochs`` (of a
+        retraining), ``experiment_mode``, and ``gate``: judged ``{"queries", "qrels"}`` the challenger must not be
+        worse on before a promotion."""
         return self._dispatch("set_policy", arguments_of(locals()))
 
     @operation(Role.READER)
@@ -319,10 +321,23 @@ class Backend(DataContract):
         """A field's policy, its state (idle, backfilling, experimenting, watching) and its last 50 steps."""
         return self._dispatch("get_policy", arguments_of(locals()))
 
-    @operation(Role.ADMIN)
-    def run_policy(self, collection_name: str, field_name: str) -> results.PolicyStep:
-        """Take (``act``) or name (``suggest``) the next step of the field's loop: decay -> retrain and backfill ->
-        experiment -> promote if the verdict and the offline gate agree (else stop) -> watch, roll back on decay."""
+    @operation(Role.ADMIN, local=("progress",))
+    def run_policy(
+        self,
+        collection_name: str,
+        field_name: str,
+        *,
+        approve: bool = False,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> results.PolicyStep:
+        """Take (``act``) or name (``suggest``) the next step of the field's loop: an alert (decay of the serving
+        version, drift of the query stream) -> retrain and backfill (or an offline evaluation) -> experiment ->
+        promote if the verdict and the offline gate agree (else stop) -> watch, roll back on decay.
+
+        ``approve=True`` takes a ``suggest`` policy's step this once (a person's approval).
+        ``progress(stage, done, total)`` follows a retraining and its backfill to the end
+        (embedded only; without it the backfill is left running for the next call).
+        """
         return self._dispatch("run_policy", arguments_of(locals()))
 
     @operation(Role.ADMIN)

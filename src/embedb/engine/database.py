@@ -136,7 +136,7 @@ class Database:
             LifecycleOperations(self.storage, self.metadata, self.lifecycle),
             ExperimentOperations(self.storage, self.metadata, self.experiments, configured),
             EvaluationOperation(self.storage, self.metadata, self.indexes, self.models, self.lifecycle, searcher, configured),
-            DriftOperation(self.metadata, self.models, searcher),
+            DriftOperation(self.metadata, self.models, searcher, self.monitor),
             TuningOperation(self.metadata, self.models, searcher, indexes, self.experiments),
             RetrainingOperation(self.metadata, self.models, data, self.experiments),
             MonitoringOperation(self.metadata, self.monitor, self.experiments),

@@ -1,14 +1,17 @@
 """The ``drift`` operation: has what a field's embeddings see moved away from a reference?
 
 A sample is given as query text (embedded with the field's serving version, or
-``embedding_version``), as vectors, or as a filter over the stored rows (their
-vectors of that version, sampled). Each item's distance to its nearest stored
+``embedding_version``), as vectors, as a filter over the stored rows (their
+vectors of that version, sampled), or as a time window of the field's own query
+stream (``{"logged": [since, until]}``: the query texts the search monitor
+sampled then, each text once per minute however many versions answered it). Each item's distance to its nearest stored
 neighbour (another row than itself) comes from a search of the field, for the
 out-of-domain test. The statistics are ``embedb.evaluation.drift``'s.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -22,11 +25,12 @@ from embedb.evaluation.stats import check_seed
 from embedb.lifecycle import EmbeddingVersion, embed_query_text
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
+from embedb.monitoring import SearchMonitor
 from embedb.schema import FieldSchema, MetricType
 from embedb.search import SearchOperation
 from embedb.storage import CollectionInfo
 
-SAMPLE_KINDS = ("texts", "vectors", "filter")
+SAMPLE_KINDS = ("texts", "vectors", "filter", "logged")
 NEIGHBOURS = 5  # itself and exact copies are skipped among these
 MAX_SAMPLE_ROWS = 5_000
 
@@ -34,10 +38,13 @@ MAX_SAMPLE_ROWS = 5_000
 class DriftOperation:
     """The ``drift`` operation of the contract."""
 
-    def __init__(self, metadata: CollectionMetadata, models: ModelRegistry, searcher: SearchOperation) -> None:
+    def __init__(
+        self, metadata: CollectionMetadata, models: ModelRegistry, searcher: SearchOperation, monitor: SearchMonitor
+    ) -> None:
         self.metadata = metadata
         self.models = models
         self.searcher = searcher
+        self.search_monitor = monitor
 
     def drift(
         self,
@@ -109,11 +116,14 @@ class DriftOperation:
         """(vectors, their primary keys when they are stored rows) of one sample."""
         if not isinstance(spec, Mapping) or len(spec) != 1 or next(iter(spec)) not in SAMPLE_KINDS:
             raise InvalidArgumentError(
-                f"{role} must be one of {{'texts': [...]}}, {{'vectors': [...]}}, {{'filter': 'expression'}}",
+                f"{role} must be one of {{'texts': [...]}}, {{'vectors': [...]}}, {{'filter': 'expression'}},"
+                " {'logged': [since, until]}",
                 argument=role,
             )
         kind, value = next(iter(spec.items()))
-        if kind == "texts":
+        if kind == "logged":
+            value = self._logged(info, field, value, role)
+        if kind in ("texts", "logged"):
             if version is None:
                 raise InvalidArgumentError(
                     f"{role}: texts need a model-bound field; {field.name!r} is not bound", argument=role
@@ -137,6 +147,27 @@ class DriftOperation:
         key = version.column_key if version is not None else field.name
         dimension = version.dimension if version is not None else (field.dim or 0)
         return stored_sample(self.metadata, info, key, dimension, value, max_rows, rng)
+
+    def _logged(self, info: CollectionInfo, field: FieldSchema, window: Any, role: str) -> list[str]:
+        """The field's sampled query texts in ``window`` (epoch seconds), each once per minute."""
+        if (
+            not isinstance(window, list | tuple)
+            or len(window) != 2
+            or not all(isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t) for t in window)
+            or window[0] >= window[1]
+        ):
+            raise InvalidArgumentError(
+                f"{role}: logged must be [since, until] in epoch seconds, since < until", argument=role
+            )
+        seen: dict[tuple[int, str], None] = {}
+        for when, text in self.search_monitor.texts(info.id, field.name, float(window[0]), float(window[1])):
+            seen.setdefault((int(when // 60), text))
+        if len(seen) < 2:
+            raise InvalidArgumentError(
+                f"{role}: the field's search monitor kept {len(seen)} query texts in that window; a drift test needs more",
+                argument=role,
+            )
+        return [text for _, text in seen]
 
     def _nearest(
         self,

@@ -4,8 +4,13 @@ A policy belongs to one model-bound field. ``run_policy`` looks at where the
 field's loop stands and takes (``mode="act"``) or only names (``"suggest"``, the
 default) the next step:
 
-1. ``idle`` — a running experiment on the field is adopted; else the serving
-   version is tested for decay (``decay``); a decay starts a retraining;
+1. ``idle`` — a running experiment on the field is adopted; else the policy's
+   ``triggers`` are checked over the last ``window_hours`` against the days
+   before: ``decay`` of the serving version (``decay``) and ``drift`` of the
+   field's query stream (``drift`` on the texts the search monitor sampled). An
+   alert starts what ``on_alert`` names: a retraining (``retrain``, default), or
+   an offline evaluation of the serving version on the policy's judged queries
+   (``evaluate``: recorded, the loop stays idle);
 2. ``retrain`` — ``fine_tune`` on the field's feedback (or an LSA refit) makes a
    new version; ``backfilling`` — ``add_embedding_version`` embeds every row
    with it (a job with progress);
@@ -22,8 +27,12 @@ Every step is an operation with its own checks and history (jobs, experiments,
 alias moves with the policy's reason); each is recorded in ``policy_events``. A
 step an operation refuses (no feedback to retrain on, say) is recorded as
 ``blocked`` with the reason, and the loop stays where it was.
-``mode="off"`` vetoes everything; a person can stop an experiment or cancel a job
-at any time, and the policy reads what happened instead of undoing it.
+``mode="off"`` pauses the loop where it stands (``act`` again resumes it); in
+``suggest`` mode a person approves the named step (``approve=True``: taken once) or
+vetoes it by not approving; a person can stop an experiment or cancel (pause) a
+job at any time, and the policy reads what happened instead of undoing it.
+``progress(stage, done, total)`` reports a retraining's and a backfill's progress
+in-process.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from embedb.contract.results import PolicyInfo, PolicyStep
@@ -39,8 +49,21 @@ from embedb.metadata import CollectionMetadata
 from embedb.storage import Catalog, CollectionInfo
 
 MODES = ("off", "suggest", "act")
+TRIGGERS = ("decay", "drift")
+ALERT_WORK = ("retrain", "evaluate")
 WATCH_MIN_S = 60.0
-DEFAULTS: dict[str, Any] = {"mode": "suggest", "rollback_days": 7.0, "epochs": 1, "experiment_mode": "interleave"}
+HISTORY_S = 7 * 86_400.0  # the reference of a trigger: the week before its window (the monitor keeps texts a week)
+DRIFT_ROWS = 500
+DEFAULTS: dict[str, Any] = {
+    "mode": "suggest",
+    "rollback_days": 7.0,
+    "epochs": 1,
+    "experiment_mode": "interleave",
+    "triggers": list(TRIGGERS),
+    "on_alert": "retrain",
+    "window_hours": 24.0,
+}
+Progress = Callable[[str, int, int], None]
 _TABLES = """
 CREATE TABLE IF NOT EXISTS policies (
     collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
@@ -65,13 +88,32 @@ CREATE TABLE IF NOT EXISTS policy_events (
 Operation = Callable[..., Any]
 
 
+@dataclass(frozen=True)
+class Run:
+    """One ``run_policy`` call: whether it takes its step, and who watches the progress of a long one."""
+
+    act: bool
+    progress: Progress | None
+
+    def stage(self, name: str) -> Callable[[int, int], None] | None:
+        progress = self.progress
+        return None if progress is None else lambda done, total: progress(name, done, total)
+
+
 class PolicyOperation:
     """``set_policy``, ``get_policy`` and ``run_policy`` over the database's own operations."""
 
-    def __init__(self, catalog: Catalog, metadata: CollectionMetadata, operation: Callable[[str], Operation]) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        metadata: CollectionMetadata,
+        operation: Callable[[str], Operation],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.catalog = catalog
         self.metadata = metadata
         self.operation = operation
+        self.clock = clock
         catalog.ensure_tables(_TABLES)
 
     def set_policy(self, collection_name: str, field_name: str, policy: dict[str, Any]) -> PolicyInfo:
@@ -116,16 +158,20 @@ class PolicyOperation:
             },
         )
 
-    def run_policy(self, collection_name: str, field_name: str) -> PolicyStep:
+    def run_policy(
+        self, collection_name: str, field_name: str, *, approve: bool = False, progress: Progress | None = None
+    ) -> PolicyStep:
+        if not isinstance(approve, bool):
+            raise InvalidArgumentError(f"approve must be true or false, got {approve!r}", argument="approve")
         info = self.metadata.info(collection_name)
         row = self._row(info, field_name)
-        config, state, data = json.loads(row["config"]), row["state"], json.loads(row["data"])
-        act = config["mode"] == "act"
+        config, state, data = {**DEFAULTS, **json.loads(row["config"])}, row["state"], json.loads(row["data"])
         if config["mode"] == "off":
-            return self._record(info, field_name, state, data, "none", False, {"why": "the policy is off"})
+            return self._record(info, field_name, state, data, "none", False, {"why": "the policy is off (paused)"})
+        act = config["mode"] == "act" or approve
         step = getattr(self, f"_{state}")
         try:
-            action, detail, next_state, next_data = step(info, field_name, config, data, act)
+            action, detail, next_state, next_data = step(info, field_name, config, data, Run(act, progress))
         except EmbedbError as error:  # e.g. no feedback to retrain on: the loop waits where it is and says why
             why = f"{type(error).__name__}: {error.message}"
             return self._record(info, field_name, state, data, "blocked", False, {"why": why})
@@ -136,7 +182,7 @@ class PolicyOperation:
     # ------------------------------------------------------------------ steps
     # Each returns (action, detail, next state, next data); the caller keeps them only when it acted.
 
-    def _idle(self, info: CollectionInfo, field: str, config: dict[str, Any], data: dict[str, Any], act: bool) -> Any:
+    def _idle(self, info: CollectionInfo, field: str, config: dict[str, Any], data: dict[str, Any], run: Run) -> Any:
         running = [
             e for e in self.operation("list_experiments")(info.name) if e["field"] == field and e["state"] == "RUNNING"
         ]
@@ -151,14 +197,34 @@ class PolicyOperation:
                     "challenger": experiment["challenger_version"],
                 },
             )
-        report = self.operation("decay")(info.name, field)
-        if not report["decayed"]:
-            return "none", {"why": "no decay of the serving version", "decay": report["signals"]}, "idle", {}
-        detail: dict[str, Any] = {"why": "the serving version decayed", "decay": report["signals"]}
-        if not act:
+        now = self.clock()
+        current = [now - config["window_hours"] * 3_600.0, now]
+        reference = [current[0] - HISTORY_S, current[0]]
+        detail: dict[str, Any] = {}
+        alerts = []
+        if "decay" in config["triggers"]:
+            report = self.operation("decay")(info.name, field, reference=reference, current=current)
+            detail["decay"] = report["signals"]
+            if report["decayed"]:
+                alerts.append("the serving version decayed")
+        if "drift" in config["triggers"]:
+            detail["drift"] = self._drift(info, field, reference, current)
+            if detail["drift"].get("detected"):
+                alerts.append("the query stream drifted")
+        if not alerts:
+            return "none", {"why": "no alert: no decay, no drift", **detail}, "idle", {}
+        detail["why"] = " and ".join(alerts)
+        if config["on_alert"] == "evaluate":
+            if run.act:
+                detail["evaluation"] = self._evaluate_serving(info, field, config)
+            return "evaluate", detail, "idle", {}
+        if not run.act:
             return "retrain", detail, "idle", {}
-        tuned = self.operation("fine_tune")(info.name, field, epochs=config["epochs"])
-        job = self.operation("add_embedding_version")(info.name, field, tuned["model_version"])
+        tuned = self.operation("fine_tune")(info.name, field, epochs=config["epochs"], progress=run.stage("fine-tune"))
+        # An interactive caller (one that watches progress) sees the backfill through; a cron run leaves it running.
+        job = self.operation("add_embedding_version")(
+            info.name, field, tuned["model_version"], wait=run.progress is not None, progress=run.stage("backfill")
+        )
         detail |= {
             "model_version": tuned["model_version"],
             "job_id": job["job_id"],
@@ -173,7 +239,7 @@ class PolicyOperation:
         )
 
     def _backfilling(
-        self, info: CollectionInfo, field: str, config: dict[str, Any], data: dict[str, Any], act: bool
+        self, info: CollectionInfo, field: str, config: dict[str, Any], data: dict[str, Any], run: Run
     ) -> Any:
         job = self.operation("get_job")(data["job_id"])
         if job["state"] in ("PENDING", "RUNNING", "PAUSED"):
@@ -198,7 +264,7 @@ class PolicyOperation:
         )
 
     def _experimenting(
-        self, info: CollectionInfo, field: str, config: dict[str, Any], data: dict[str, Any], act: bool
+        self, info: CollectionInfo, field: str, config: dict[str, Any], data: dict[str, Any], run: Run
     ) -> Any:
         experiment = self.operation("get_experiment")(data["experiment_id"])
         if experiment["state"] != "RUNNING":  # a person stopped or promoted it: the loop starts over
@@ -209,7 +275,7 @@ class PolicyOperation:
         gate = self._gate(info, field, config, experiment) if report["decision"] == "promote" else None
         if report["decision"] == "promote" and (gate is None or gate["passed"]):
             detail = {"verdict": report["reason"], "gate": gate}
-            if act:
+            if run.act:
                 moved = self.operation("promote_experiment")(
                     data["experiment_id"], reason=f"policy: {report['reason']}"
                 )
@@ -218,18 +284,18 @@ class PolicyOperation:
                 "promote",
                 detail,
                 "watching",
-                {**data, "promoted_at": time.time(), "champion": experiment["challenger_version"]},
+                {**data, "promoted_at": self.clock(), "champion": experiment["challenger_version"]},
             )
-        if act:
+        if run.act:
             self.operation("stop_experiment")(data["experiment_id"])
         why = "the offline gate failed" if gate is not None else "the experiment says keep"
         return "stop experiment", {"why": why, "verdict": report["reason"], "gate": gate}, "idle", {}
 
     def _watching(
-        self, info: CollectionInfo, field: str, config: dict[str, Any], data: dict[str, Any], act: bool
+        self, info: CollectionInfo, field: str, config: dict[str, Any], data: dict[str, Any], run: Run
     ) -> Any:
         promoted = float(data["promoted_at"])
-        now = time.time()
+        now = self.clock()
         if now - promoted > config["rollback_days"] * 86_400:
             return "none", {"why": "the new champion held through the watch"}, "idle", {}
         if now - promoted < WATCH_MIN_S:
@@ -238,11 +304,38 @@ class PolicyOperation:
         report = self.operation("decay")(info.name, field, reference=first, current=[first[1], now])
         if not report["decayed"]:
             return "none", {"why": "watching the new champion", "decay": report["signals"]}, "watching", data
-        if act:
+        if run.act:
             self.operation("rollback")(info.name, field, reason="policy: the new champion decayed")
         return "roll back", {"why": "the new champion decayed", "decay": report["signals"]}, "idle", {}
 
     # ------------------------------------------------------------- plumbing
+
+    def _drift(self, info: CollectionInfo, field: str, reference: list[float], current: list[float]) -> dict[str, Any]:
+        """The drift test of the field's logged query texts, ``current`` window against ``reference``."""
+        try:
+            report = self.operation("drift")(
+                info.name,
+                field,
+                reference={"logged": reference},
+                current={"logged": current},
+                max_rows=DRIFT_ROWS,
+            )
+        except InvalidArgumentError as error:  # too few logged queries in a window: nothing to test yet
+            return {"detected": False, "why": error.message}
+        return {key: report[key] for key in ("detected", "p_value", "reference_rows", "current_rows")}
+
+    def _evaluate_serving(self, info: CollectionInfo, field: str, config: dict[str, Any]) -> dict[str, Any]:
+        """The serving version's metrics on the policy's judged queries (an alert's offline evaluation)."""
+        judged = config.get("gate")
+        if not judged:
+            raise InvalidArgumentError(
+                "on_alert 'evaluate' needs the policy's gate (judged queries)", argument="policy"
+            )
+        serving = self.metadata.bindings(info)[field].serving.uri
+        report = self.operation("evaluate")(
+            info.name, field, queries=judged["queries"], qrels=judged["qrels"], versions=[serving], ann_check=False
+        )
+        return {"metric": report["metric"], "versions": report["versions"]}
 
     def _gate(
         self, info: CollectionInfo, field: str, config: dict[str, Any], experiment: dict[str, Any]
@@ -308,7 +401,8 @@ class PolicyOperation:
 def _checked(policy: Any) -> dict[str, Any]:
     if not isinstance(policy, dict):
         raise InvalidArgumentError(
-            "policy must be a dict (mode, rollback_days, epochs, experiment_mode, gate)", argument="policy"
+            "policy must be a dict (mode, rollback_days, epochs, experiment_mode, triggers, on_alert, window_hours, gate)",
+            argument="policy",
         )
     unknown = sorted(set(policy) - {*DEFAULTS, "gate"})
     if unknown:
@@ -323,6 +417,17 @@ def _checked(policy: Any) -> dict[str, Any]:
         raise InvalidArgumentError("rollback_days must be a number of days in (0, 365]", argument="policy")
     if config["experiment_mode"] not in ("interleave", "split", "shadow"):
         raise InvalidArgumentError("experiment_mode must be interleave, split or shadow", argument="policy")
+    triggers = config["triggers"]
+    if not isinstance(triggers, list) or not set(triggers) <= set(TRIGGERS) or len(set(triggers)) != len(triggers):
+        raise InvalidArgumentError(f"triggers must be a list of distinct {list(TRIGGERS)}", argument="policy")
+    if config["on_alert"] not in ALERT_WORK:
+        raise InvalidArgumentError(f"on_alert must be one of {list(ALERT_WORK)}", argument="policy")
+    hours = config["window_hours"]
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or not 1 <= hours <= 24 * 30:
+        raise InvalidArgumentError("window_hours must be a number of hours in [1, 720]", argument="policy")
+    epochs = config["epochs"]
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 100:
+        raise InvalidArgumentError("epochs must be an integer in [1, 100]", argument="policy")
     gate = config.get("gate")
     if gate is not None and (not isinstance(gate, dict) or set(gate) != {"queries", "qrels"}):
         raise InvalidArgumentError(

@@ -1,13 +1,21 @@
-"""Per-minute counts of the searches each model version answers, kept in the catalog with bounded retention."""
+"""Per-minute counts of the searches each model version answers, kept in the catalog with bounded retention.
+
+Beside the counts, a small sample of each minute's query texts (at most
+``TEXTS_PER_MINUTE`` per field and version, drawn uniformly from that minute's
+text queries) is kept under the same retention: the query stream that ``drift``
+compares against its past (``{"logged": [since, until]}``) and that a policy
+watches.
+"""
 
 from __future__ import annotations
 
 import bisect
 import json
 import logging
+import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +29,9 @@ DEFAULT_RETENTION_S = 14 * 86_400
 FLUSH_S = 5.0
 LATENCY_EDGES_MS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1_000.0, 2_000.0, 5_000.0)
 """Upper edges of the latency histogram's bins (a last bin holds everything slower)."""
+TEXTS_PER_MINUTE = 32
+"""Query texts kept per (field, version, minute): a drift sample within hours, at most ~46k a day whatever the traffic."""
+TEXT_RETENTION_S = 7 * 86_400
 SCORE_EDGES = tuple(round(-1.0 + 0.05 * step, 2) for step in range(1, 41))
 """Upper edges of the top-1 similarity histogram's bins over [-1, 1] (COSINE and IP fields)."""
 
@@ -36,6 +47,15 @@ CREATE TABLE IF NOT EXISTS monitor_minutes (
     scores TEXT NOT NULL,
     PRIMARY KEY (collection_id, field, version, minute)
 );
+CREATE TABLE IF NOT EXISTS monitor_texts (
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    field TEXT NOT NULL,
+    version TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    time REAL NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS monitor_texts_by_time ON monitor_texts (collection_id, field, minute);
 """
 
 Key = tuple[int, str, str, int]  # (collection id, field, version URI, minute)
@@ -49,6 +69,8 @@ class Minute:
     empty: int = 0
     latency: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_EDGES_MS) + 1))
     scores: list[int] = field(default_factory=lambda: [0] * len(SCORE_EDGES))
+    texts: list[tuple[float, str]] = field(default_factory=list)
+    texts_seen: int = 0
 
     def add(self, *, queries: int, empty: int, top_scores: Iterable[float | None], latency_ms: float) -> None:
         self.queries += queries
@@ -58,11 +80,24 @@ class Minute:
             if score is not None:
                 self.scores[min(bisect.bisect_left(SCORE_EDGES, score), len(SCORE_EDGES) - 1)] += 1
 
+    def keep_texts(self, texts: Sequence[str], when: float, rng: random.Random) -> None:
+        """Reservoir-sample ``texts`` into this minute's ``TEXTS_PER_MINUTE`` kept texts."""
+        for text in texts:
+            self.texts_seen += 1
+            if len(self.texts) < TEXTS_PER_MINUTE:
+                self.texts.append((when, text))
+            else:
+                slot = rng.randrange(self.texts_seen)
+                if slot < TEXTS_PER_MINUTE:
+                    self.texts[slot] = (when, text)
+
     def merge(self, other: Minute) -> None:
         self.queries += other.queries
         self.empty += other.empty
         self.latency = [a + b for a, b in zip(self.latency, other.latency, strict=True)]
         self.scores = [a + b for a, b in zip(self.scores, other.scores, strict=True)]
+        self.texts = (self.texts + other.texts)[:TEXTS_PER_MINUTE]
+        self.texts_seen += other.texts_seen
 
     @classmethod
     def from_row(cls, row: Any) -> Minute:
@@ -89,6 +124,7 @@ class SearchMonitor:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._rng = random.Random()
 
     def record(
         self,
@@ -100,15 +136,17 @@ class SearchMonitor:
         empty: int,
         top_scores: Iterable[float | None],
         latency_ms: float,
+        texts: Sequence[str] = (),
     ) -> None:
-        """Count one search call (``queries`` queries) of a version; cheap, never blocks on I/O."""
+        """Count one search call (``queries`` queries, ``texts`` when they were text) of a version; never blocks on I/O."""
         if self.read_only or queries <= 0:
             return
-        key = (collection_id, field_name, version, int(self.clock() // MINUTE_S))
+        now = self.clock()
+        key = (collection_id, field_name, version, int(now // MINUTE_S))
         with self._lock:
-            self._pending.setdefault(key, Minute()).add(
-                queries=queries, empty=empty, top_scores=top_scores, latency_ms=latency_ms
-            )
+            minute = self._pending.setdefault(key, Minute())
+            minute.add(queries=queries, empty=empty, top_scores=top_scores, latency_ms=latency_ms)
+            minute.keep_texts(texts, now, self._rng)
             if self._thread is None and not self._stop.is_set():
                 self._thread = threading.Thread(target=self._run, name="embedb-monitor", daemon=True)
                 self._thread.start()
@@ -143,8 +181,11 @@ class SearchMonitor:
                             collection_id,
                         ),
                     )
+                    _write_texts(cursor, (collection_id, field_name, version, minute), counts.texts)
                 oldest = int((self.clock() - self.retention_s) // MINUTE_S)
                 cursor.execute("DELETE FROM monitor_minutes WHERE minute < ?", (oldest,))
+                oldest_text = int((self.clock() - min(self.retention_s, TEXT_RETENTION_S)) // MINUTE_S)
+                cursor.execute("DELETE FROM monitor_texts WHERE minute < ?", (oldest_text,))
         except Exception as error:  # the catalog may be busy or closing: keep the counts for the next attempt
             log.warning("could not write %d monitoring minutes: %s", len(pending), error)
             with self._lock:
@@ -166,6 +207,16 @@ class SearchMonitor:
             found.setdefault(row["version"], []).append((int(row["minute"]), Minute.from_row(row)))
         return found
 
+    def texts(self, collection_id: int, field_name: str, since: float, until: float) -> list[tuple[float, str]]:
+        """The kept query texts of a field (every version) between ``since`` and ``until``, oldest first."""
+        self.flush()
+        rows = self.catalog.query(
+            "SELECT time, text FROM monitor_texts WHERE collection_id = ? AND field = ? AND minute >= ? AND minute <= ?"
+            " AND time >= ? AND time <= ? ORDER BY time",
+            (collection_id, field_name, int(since // MINUTE_S), int(until // MINUTE_S), since, until),
+        )
+        return [(float(row["time"]), str(row["text"])) for row in rows]
+
     def close(self) -> None:
         """Stop the writer thread and write what is left; idempotent."""
         self._stop.set()
@@ -177,6 +228,25 @@ class SearchMonitor:
     def _run(self) -> None:
         while not self._stop.wait(FLUSH_S):
             self.flush()
+
+
+def _write_texts(cursor: Any, key: Key, texts: list[tuple[float, str]]) -> None:
+    """Add a minute's sampled texts, keeping at most ``TEXTS_PER_MINUTE`` per minute (later flushes fill what is left)."""
+    if not texts:
+        return
+    collection_id, field_name, version, minute = key
+    (kept,) = cursor.execute(
+        "SELECT COUNT(*) FROM monitor_texts WHERE collection_id = ? AND field = ? AND version = ? AND minute = ?",
+        (collection_id, field_name, version, minute),
+    ).fetchone()
+    cursor.executemany(
+        "INSERT INTO monitor_texts (collection_id, field, version, minute, time, text)"
+        " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM collections WHERE id = ?)",
+        [
+            (collection_id, field_name, version, minute, when, text, collection_id)
+            for when, text in texts[: max(0, TEXTS_PER_MINUTE - kept)]
+        ],
+    )
 
 
 def percentile(histogram: list[int], share: float) -> float | None:

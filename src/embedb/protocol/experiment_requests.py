@@ -80,6 +80,10 @@ class PolicyRequest(ApiRequest):
     field_name: str
 
 
+class RunPolicyRequest(PolicyRequest):
+    approve: bool = False
+
+
 class SelectModelRequest(ApiRequest):
     collection_name: CollectionName
     field_name: str

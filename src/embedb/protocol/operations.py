@@ -203,7 +203,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("select_model", "/v1/models/select", xrq.SelectModelRequest, rq.ObjectResult),
     Operation("set_policy", "/v1/policies/set", xrq.SetPolicyRequest, rq.ObjectResult),
     Operation("get_policy", "/v1/policies/get", xrq.PolicyRequest, rq.ObjectResult),
-    Operation("run_policy", "/v1/policies/run", xrq.PolicyRequest, rq.ObjectResult),
+    Operation("run_policy", "/v1/policies/run", xrq.RunPolicyRequest, rq.ObjectResult),
     Operation("monitor", "/v1/monitoring/series", xrq.MonitorRequest, rq.ObjectResult),
     Operation("decay", "/v1/monitoring/decay", xrq.DecayRequest, rq.ObjectResult),
     Operation("drift", "/v1/monitoring/drift", xrq.DriftRequest, rq.ObjectResult, packed_args=("reference", "current")),

@@ -155,6 +155,7 @@ class SearchOperation:
         searcher: SegmentSearcher = self.planner(indexes)
         snapshot = self.metadata.store(info).snapshot()
         version: EmbeddingVersion | None = None
+        texts = ([data] if isinstance(data, str) else list(data)) if is_text_query(data) else []
         if field.metric_type is MetricType.BM25:
             key = field.name
             version = self.bound_version(field, embedding_version, bindings)
@@ -203,18 +204,28 @@ class SearchOperation:
             )
             if group_field not in plan.scalars:
                 plan = replace(plan, scalars=(*plan.scalars, group_field))
-            return self._monitored(info, field.name, version, assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric), started)
+            return self._monitored(
+                info, field.name, version, assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric), started, texts
+            )
         scores, segments, rows = search_snapshot(
             snapshot, request, row_filter=compiled, partition_ids=partitions, searcher=searcher
         )
         if offset:
             scores, segments, rows = scores[:, offset:], segments[:, offset:], rows[:, offset:]
-        return self._monitored(info, field.name, version, assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric), started)
+        return self._monitored(
+            info, field.name, version, assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric), started, texts
+        )
 
     def _monitored(
-        self, info: CollectionInfo, field_name: str, version: EmbeddingVersion | None, hits: SearchHits, started: float
+        self,
+        info: CollectionInfo,
+        field_name: str,
+        version: EmbeddingVersion | None,
+        hits: SearchHits,
+        started: float,
+        texts: list[str],
     ) -> SearchHits:
-        """Count a search of a model-bound field for its version's monitoring series; return its hits."""
+        """Count a search of a model-bound field (and sample its query texts) for its version's monitoring; return its hits."""
         if version is not None:
             metric = info.schema.field(field_name).metric_type
             similarity = metric in (MetricType.COSINE, MetricType.IP)
@@ -226,6 +237,7 @@ class SearchOperation:
                 empty=sum(1 for query in hits if not query),
                 top_scores=[query[0]["distance"] if query and similarity else None for query in hits],
                 latency_ms=(time.perf_counter() - started) * 1000.0,
+                texts=texts,
             )
         return hits
 

@@ -41,6 +41,14 @@ def test_drift_gate_exit_codes(tmp_path: Path) -> None:
         app, [*args[:4], "--reference-filter", "id < 150", "--current", str(shifted), "--test", "mmd"]
     )
     assert stored.exit_code == 1, stored.output
+    with embedb.connect(path) as db:
+        db.search("docs", definitions[:20], limit=3)  # the logged stream: today only, no week before it
+    logged = runner.invoke(app, [*args[:4], "--logged-hours", "1"])
+    assert isinstance(logged.exception, InvalidArgumentError) and "reference: the field's search monitor kept 0" in str(
+        logged.exception
+    )
+    mixed = runner.invoke(app, [*args, "--logged-hours", "1"])
+    assert isinstance(mixed.exception, InvalidArgumentError) and "not both" in str(mixed.exception)
     both = runner.invoke(app, [*args, "--current", str(same), "--current-filter", "id > 0"])
     # raised to embedb.cli.main, which prints "error (invalid_argument): ..." and exits 2
     assert isinstance(both.exception, InvalidArgumentError) and "one of them" in str(both.exception)

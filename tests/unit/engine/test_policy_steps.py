@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import embedb
+from embedb.datasets import load_revdict
 from embedb.engine.policies import PolicyOperation
 from embedb.errors import InvalidArgumentError
 
@@ -41,3 +43,80 @@ def test_a_refused_step_is_blocked_not_an_error(tmp_path: Path) -> None:
         assert (step["action"], step["acted"], step["state"]) == ("blocked", False, "idle")
         assert "at least 4 distinct queries" in step["detail"]["why"]
         assert [e["action"] for e in policies.get_policy("docs", "embedding")["events"]] == ["blocked"]
+
+
+DATA = load_revdict()
+DOCS = [text for _, text in DATA.corpus[:300]]
+DEFINITIONS = [text for _, text in DATA.queries[:40]]
+GATE = {
+    "queries": dict(DATA.queries[:20]),
+    "qrels": {query: {doc: float(g) for doc, g in DATA.qrels[query].items()} for query, _ in DATA.queries[:20]},
+}
+
+
+def _docs_collection(db: Any) -> None:
+    db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
+    schema = {
+        "fields": [
+            {"name": "id", "type": "VARCHAR", "max_length": 32, "is_primary": True},
+            {"name": "text", "type": "VARCHAR", "max_length": 2000},
+            {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
+        ]
+    }
+    db.create_collection("docs", schema=schema)
+    relevant = {doc for query in GATE["qrels"] for doc in GATE["qrels"][query]}
+    corpus = dict([(doc, text) for doc, text in DATA.corpus if doc in relevant] + DATA.corpus[:300])
+    db.insert("docs", [{"id": doc, "text": text} for doc, text in corpus.items()])
+
+
+def _stream(db: Any, before: list[str], after: list[str]) -> float:
+    """Search ``before`` then ``after``, one query at a time; return a time between the two."""
+    for text in before:
+        db.search("docs", text, limit=3)
+    db.database.monitor.flush()
+    time.sleep(0.01)
+    middle = time.time()
+    time.sleep(0.01)
+    for text in after:
+        db.search("docs", text, limit=3)
+    return middle
+
+
+def _policies_at(db: Any, now: float) -> PolicyOperation:
+    """The database's policies, on a clock that reads ``now``: an hour's window ends there."""
+    database = db.database
+    return PolicyOperation(database.catalog, database.metadata, lambda name: database.operations[name], lambda: now)
+
+
+def test_drift_of_the_query_stream_raises_an_alert_and_approval_takes_the_step(tmp_path: Path) -> None:
+    with embedb.connect(tmp_path / "data") as db:
+        _docs_collection(db)
+        middle = _stream(db, DOCS[:16], DEFINITIONS[:16])
+        policies = _policies_at(db, middle + 3_600)  # the window is the last hour: the definitions
+        policies.set_policy("docs", "embedding", {"triggers": ["drift"], "window_hours": 1, "gate": GATE})
+        named = policies.run_policy("docs", "embedding")
+        assert (named["action"], named["acted"], named["state"]) == ("retrain", False, "idle")
+        assert named["detail"]["why"] == "the query stream drifted"
+        assert named["detail"]["drift"]["detected"] and named["detail"]["drift"]["current_rows"] == 16
+        approved = policies.run_policy("docs", "embedding", approve=True)
+        assert approved["action"] == "blocked" and "at least 4 distinct queries" in approved["detail"]["why"], approved[
+            "detail"
+        ]
+        policies.set_policy(
+            "docs", "embedding", {"triggers": ["drift"], "window_hours": 1, "gate": GATE, "on_alert": "evaluate"}
+        )
+        evaluated = policies.run_policy("docs", "embedding", approve=True)
+        assert (evaluated["action"], evaluated["acted"], evaluated["state"]) == ("evaluate", True, "idle")
+        assert evaluated["detail"]["evaluation"]["metric"] == "ndcg@10"
+        assert set(evaluated["detail"]["evaluation"]["versions"]) == {"models:/toy/1"}
+
+
+def test_the_same_stream_raises_no_alert(tmp_path: Path) -> None:
+    with embedb.connect(tmp_path / "data") as db:
+        _docs_collection(db)
+        middle = _stream(db, DOCS[:16], DOCS[16:32])
+        policies = _policies_at(db, middle + 3_600)
+        policies.set_policy("docs", "embedding", {"mode": "act", "triggers": ["drift"], "window_hours": 1})
+        calm = policies.run_policy("docs", "embedding")
+        assert calm["action"] == "none" and not calm["detail"]["drift"]["detected"]
+        assert calm["detail"]["drift"]["reference_rows"] == 16

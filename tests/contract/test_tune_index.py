@@ -9,10 +9,14 @@ exact search.
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 import pytest
+from tests.support.bound_collections import bound_schema
 
 from embedb.client import Client
+from embedb.datasets import load_revdict
 from embedb.errors import InvalidArgumentError
 
 DIM, ROWS, CLUSTERS = 32, 6_000, 40
@@ -79,3 +83,38 @@ def test_bad_settings_are_refused(db: Client, clustered: tuple[str, np.ndarray, 
     ):
         with pytest.raises(InvalidArgumentError, match=match):
             db.tune_index(name, "vector", **options)
+
+
+def test_a_tuned_challenger_gets_its_own_index_and_is_promoted_on_it(db: Client, name: str) -> None:
+    """The challenger's column is indexed by its recipe; the champion's index is untouched; promotion serves it."""
+    model = f"m_{uuid.uuid4().hex[:10]}"
+    db.register_model(model, "embedb.models.testing:hash_embed_16", alias="champion")
+    db.register_model(model, "tests.support.toy_embedders:scrambled_8")  # a vector per distinct text
+    texts = list(dict.fromkeys(text for _, text in load_revdict().corpus[:2_500]))
+    db.create_collection(name, schema=bound_schema(model, max_length=2000))
+    db.insert(name, [{"id": i, "text": text} for i, text in enumerate(texts)])
+    db.flush(name)
+    db.create_index(name, field_name="embedding", index_type="HNSW", params={"M": 8, "efConstruction": 40}, sync=True)
+    db.add_embedding_version(name, "embedding", f"{model}/2", wait=True, timeout=120)
+    report = db.tune_index(
+        name, "embedding", embedding_version=f"{model}/2", recall=0.9, trials=4, index_types=["IVF_FLAT"], apply=True
+    )
+    best = report["best"]
+    assert best is not None and report["applied"] and report["model_version"] == f"models:/{model}/2"
+    index = db.describe_index(name, "embedding")
+    assert (index["index_type"], index["params"]["M"]) == ("HNSW", 8), "the field's index (the champion's) stays"
+    (own,) = index["version_indexes"].values()
+    assert own == {"index_type": "IVF_FLAT", "params": best["params"], "search_params": best["search_params"]}
+    assert index["state"] == "Finished" and index["failures"] == []
+    (hits,) = db.search(name, texts[5], limit=5, embedding_version=f"{model}/2")
+    assert hits[0]["id"] == 5
+    moved = db.promote(name, "embedding", f"{model}/2")
+    assert moved["to_version"] == f"models:/{model}/2"
+    (served,) = db.search(name, texts[7], limit=5)
+    assert served[0]["id"] == 7 and served[0]["distance"] == pytest.approx(1.0, abs=1e-5)
+    with pytest.raises(InvalidArgumentError, match="nprobe"):
+        db.search(name, texts[7], limit=5, search_params={"params": {"nprobe": 0}})
+    db.drop_index(name, "embedding")
+    assert db.list_indexes(name) == []
+    db.create_index(name, field_name="embedding", index_type="FLAT", sync=True)
+    assert "version_indexes" not in db.describe_index(name, "embedding"), "a dropped index takes its versions' along"

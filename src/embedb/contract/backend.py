@@ -312,7 +312,7 @@ class Backend(DataContract):
         """Set (or change) the policy of a model-bound field: ``mode`` ``off`` (paused) / ``suggest`` (default) /
         ``act``, ``triggers`` (``["decay", "drift"]``), ``window_hours`` (24: the recent window an alert looks at,
         against the week before it), ``on_alert`` (``retrain`` or ``evaluate``), ``rollback_days``, ``epochs`` (of a
-        retraining), ``experiment_mode``, and ``gate``: judged ``{"queries", "qrels"}`` the challenger must not be
+        retraining), ``experiment_mode``, ``tune_recall`` (tune each challenger's own index to it), and ``gate``: judged ``{"queries", "qrels"}`` the challenger must not be
         worse on before a promotion."""
         return self._dispatch("set_policy", arguments_of(locals()))
 
@@ -472,7 +472,8 @@ class Backend(DataContract):
         ``max_memory_mb`` / ``max_build_s`` bound the index. Returns the ``best`` recipe
         (``index_type``, ``params``, ``search_params`` and what it measured; ``None`` when
         nothing met the target), the Pareto front (recall, QPS, memory, build time) and every
-        point. ``apply=True`` replaces the field's index with the recipe. A bound field's
+        point. ``apply=True`` indexes the tuned version's vectors with the recipe (their own
+        index within the field's; the field's index itself when it has none). A bound field's
         model version keeps the recipe as the tag ``index_recipe:<collection>.<field>``.
         ``progress(trials_done, trials)`` runs embedded only.
         """

@@ -115,6 +115,8 @@ class IndexDescription(TypedDict):
     failures: list[dict[str, Any]]
     # what alter_index_properties set
     properties: NotRequired[dict[str, Any]]
+    # model versions' own indexes (tuned recipes), by column key: index_type, params, search_params
+    version_indexes: NotRequired[dict[str, dict[str, Any]]]
     # the index type's own parameters, also in ``params`` (Milvus shows them at top level too)
     M: NotRequired[int]
     efConstruction: NotRequired[int]

@@ -173,14 +173,21 @@ class EvaluationOperation:
         """The field's index on ``version``'s vectors against exact search: recall@k and per-query latency."""
         assert field.metric_type is not None
         collection = self.indexes.collection(info)
-        definition = collection.definitions.get(field.name)
+        definition = collection.definition_for_key(version.column_key)
         snapshot = self.storage.store(info).snapshot()
         exact = SearchRequest(version.column_key, field.metric_type, prepare_queries(vectors, field.metric_type), k)
         params = (
             {}
             if definition is None
             else dict(
-                search_options(None, metric=field.metric_type, field_name=field.name, k=k, spec=definition.spec).params
+                search_options(
+                    None,
+                    metric=field.metric_type,
+                    field_name=field.name,
+                    k=k,
+                    spec=definition.spec,
+                    defaults=definition.search_defaults,
+                ).params
             )
         )
         ann = replace(exact, params=params)

@@ -10,7 +10,7 @@ import numpy as np
 from embedb.contract.results import IndexDescription
 from embedb.engine.properties import checked_keys, checked_properties
 from embedb.errors import DataError, IndexAlreadyExistsError
-from embedb.index import IndexRequest, IndexService, index_requests
+from embedb.index import IndexRequest, IndexService, index_requests, resolve_spec
 from embedb.index import admin as index_admin
 from embedb.index.scalar import ScalarIndex, scalar_definitions
 from embedb.metadata import CollectionMetadata
@@ -121,6 +121,30 @@ class IndexOperations:
         info = self.metadata.info(collection_name)
         name = self.describe_index(collection_name, index_name)["index_name"]
         self.metadata.index_properties.alter(info.id, name, checked_properties(properties))
+
+    def set_version_index(
+        self,
+        collection_name: str,
+        field_name: str,
+        column_key: str,
+        *,
+        dim: int,
+        index_type: str,
+        params: dict[str, Any],
+        search_params: dict[str, Any],
+        timeout: float | None = None,
+    ) -> None:
+        """Index one model version's column of an indexed field with its own spec (a tuned recipe); wait for it."""
+        info = self.metadata.info(collection_name)
+        field = info.schema.field(field_name)
+        assert field.metric_type is not None
+        spec = resolve_spec(index_type, field.metric_type, params, dim=dim)
+        if column_key == field.name:  # the field's only column (no model versions): its index changes
+            index_admin.replace_index(self.indexes, info, field.name, spec, sync=True, timeout=timeout)
+            return
+        index_admin.set_version_index(
+            self.indexes, info, column_key, spec, dict(search_params), sync=True, timeout=timeout
+        )
 
     def drop_index_properties(self, collection_name: str, index_name: str, property_keys: Sequence[str]) -> None:
         info = self.metadata.info(collection_name)

@@ -19,6 +19,8 @@ default) the next step:
    judged queries the challenger is not worse than the champion (``evaluate``: the
    gate passes and the difference is not negative); otherwise the experiment is
    stopped and the challenger kept out;
+   With ``tune_recall`` set, the challenger's own index is tuned (``tune_index``
+   with ``apply``) before the experiment starts;
 4. ``watching`` — for ``rollback_days`` the new champion is tested for decay
    against its first day (or the first half of its life so far, after a minute);
    a decay rolls back.
@@ -62,6 +64,7 @@ DEFAULTS: dict[str, Any] = {
     "triggers": list(TRIGGERS),
     "on_alert": "retrain",
     "window_hours": 24.0,
+    "tune_recall": None,
 }
 Progress = Callable[[str, int, int], None]
 _TABLES = """
@@ -251,6 +254,9 @@ class PolicyOperation:
             )
         if job["state"] != "DONE":
             return "give up", {"why": f"backfill job {job['job_id']} is {job['state']}"}, "idle", {}
+        detail: dict[str, Any] = {}
+        if config.get("tune_recall") is not None:
+            detail["tuned"] = self._tune(info, field, data["challenger"], config["tune_recall"], run)
         serving = self.operation("describe_collection")(info.name)["embedding_versions"][field]
         champion = next(v["model_version"] for v in serving if v["serving"])
         started = self.operation("start_experiment")(
@@ -258,7 +264,7 @@ class PolicyOperation:
         )
         return (
             "start experiment",
-            {"experiment_id": started["experiment_id"]},
+            {**detail, "experiment_id": started["experiment_id"]},
             "experimenting",
             {**data, "experiment_id": started["experiment_id"]},
         )
@@ -323,6 +329,21 @@ class PolicyOperation:
         except InvalidArgumentError as error:  # too few logged queries in a window: nothing to test yet
             return {"detected": False, "why": error.message}
         return {key: report[key] for key in ("detected", "p_value", "reference_rows", "current_rows")}
+
+    def _tune(self, info: CollectionInfo, field: str, challenger: str, recall: float, run: Run) -> dict[str, Any]:
+        """The challenger's own index, tuned to ``recall`` before it serves anyone; a failure is reported, not fatal."""
+        try:
+            report = self.operation("tune_index")(
+                info.name,
+                field,
+                embedding_version=challenger,
+                recall=recall,
+                apply=True,
+                progress=run.stage("tune index"),
+            )
+        except EmbedbError as error:  # e.g. too few rows to tune on: the field's index serves the challenger
+            return {"applied": False, "why": f"{type(error).__name__}: {error.message}"}
+        return {"applied": report["applied"], "best": report["best"]}
 
     def _evaluate_serving(self, info: CollectionInfo, field: str, config: dict[str, Any]) -> dict[str, Any]:
         """The serving version's metrics on the policy's judged queries (an alert's offline evaluation)."""
@@ -401,7 +422,8 @@ class PolicyOperation:
 def _checked(policy: Any) -> dict[str, Any]:
     if not isinstance(policy, dict):
         raise InvalidArgumentError(
-            "policy must be a dict (mode, rollback_days, epochs, experiment_mode, triggers, on_alert, window_hours, gate)",
+            "policy must be a dict (mode, rollback_days, epochs, experiment_mode, triggers, on_alert, window_hours,"
+            " tune_recall, gate)",
             argument="policy",
         )
     unknown = sorted(set(policy) - {*DEFAULTS, "gate"})
@@ -425,6 +447,11 @@ def _checked(policy: Any) -> dict[str, Any]:
     hours = config["window_hours"]
     if isinstance(hours, bool) or not isinstance(hours, int | float) or not 1 <= hours <= 24 * 30:
         raise InvalidArgumentError("window_hours must be a number of hours in [1, 720]", argument="policy")
+    tune_recall = config["tune_recall"]
+    if tune_recall is not None and (
+        isinstance(tune_recall, bool) or not isinstance(tune_recall, int | float) or not 0 < tune_recall < 1
+    ):
+        raise InvalidArgumentError("tune_recall must be a recall target in (0, 1), or None", argument="policy")
     epochs = config["epochs"]
     if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 100:
         raise InvalidArgumentError("epochs must be an integer in [1, 100]", argument="policy")

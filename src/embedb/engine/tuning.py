@@ -10,8 +10,10 @@ the sample) is the truth. ``embedb.index.tuning`` searches index types and
 parameters with Optuna for the fastest configuration meeting the recall target
 within the budgets; the report holds every measured point, the Pareto front and
 the best one as a recipe (``index_type`` and ``params`` for ``create_index``, the
-search parameters for ``search``). With ``apply=True`` the field's index is
-replaced by the recipe; the recipe is also kept as a tag of a bound field's
+search parameters for ``search``). With ``apply=True`` the tuned column (the
+version's vectors) is indexed by the recipe, searched at its search parameters
+unless a request names others — its own index within the field's, so each model
+version has its tuned index and a promotion serves it as built; the recipe is also kept as a tag of a bound field's
 model version (``index_recipe:<collection>.<field>``), with what it met.
 """
 
@@ -126,7 +128,7 @@ class TuningOperation:
         )
         best = best_point(points)
         if best is not None and apply:
-            self._apply(info.name, field.name, best)
+            self._apply(info.name, field.name, key, dimension, best)
         if best is not None and version is not None:
             self._record(info.name, field.name, version, best, recall, k)
         return cast(
@@ -195,12 +197,26 @@ class TuningOperation:
             ordered = [ordered[i] for i in sorted(rng.choice(len(ordered), MAX_LOGGED_QUERIES, replace=False))]
         return ordered
 
-    def _apply(self, collection: str, field: str, best: TunedPoint) -> None:
-        """Replace the field's index with the recipe and wait until it is built."""
-        for name in self.index_operations.list_indexes(collection, field):
-            self.index_operations.drop_index(collection, name)
-        self.index_operations.create_index(
-            collection, field_name=field, index_type=best.index_type, params=dict(best.params), sync=True
+    def _apply(self, collection: str, field: str, key: str, dimension: int, best: TunedPoint) -> None:
+        """Index the tuned column with the recipe and wait until it is built.
+
+        A field without an index gets the recipe as its index. On an indexed field
+        the tuned version's column gets its own spec (one catalog transaction); the
+        field's other versions keep theirs, so a challenger is tuned before it serves.
+        """
+        if not self.index_operations.list_indexes(collection, field):
+            self.index_operations.create_index(
+                collection, field_name=field, index_type=best.index_type, params=dict(best.params), sync=True
+            )
+            return
+        self.index_operations.set_version_index(
+            collection,
+            field,
+            key,
+            dim=dimension,
+            index_type=best.index_type,
+            params=dict(best.params),
+            search_params=dict(best.search_params),
         )
 
     def _record(

@@ -15,10 +15,10 @@ from dataclasses import replace
 from typing import Any
 
 from embedb.errors import FieldNotFoundError, IndexAlreadyExistsError, IndexNotFoundError, InvalidArgumentError
-from embedb.index.catalog import IndexDefinition
+from embedb.index.catalog import IndexDefinition, version_definition
 from embedb.index.manager import BuildState, IndexService, field_of_key
 from embedb.index.requests import IndexRequest
-from embedb.index.vector_index import INDEX_TYPES, resolve_spec
+from embedb.index.vector_index import INDEX_TYPES, IndexSpec, resolve_spec
 from embedb.schema import CollectionSchema, MetricType, check_name
 from embedb.storage import CollectionInfo
 
@@ -53,7 +53,9 @@ def metric_changes(schema: CollectionSchema, requests: list[IndexRequest], index
     return changes
 
 
-def check_definitions(collection_name: str, schema: CollectionSchema, requests: list[IndexRequest]) -> list[IndexDefinition]:
+def check_definitions(
+    collection_name: str, schema: CollectionSchema, requests: list[IndexRequest]
+) -> list[IndexDefinition]:
     """Resolve requested indexes against a schema, all of them before anything is written.
 
     Raises ``FieldNotFoundError``, ``InvalidArgumentError`` (not a vector field,
@@ -62,7 +64,9 @@ def check_definitions(collection_name: str, schema: CollectionSchema, requests: 
     definitions = [_definition(collection_name, schema, request) for request in requests]
     fields = [d.field_name for d in definitions]
     if len(set(fields)) != len(fields):
-        raise InvalidArgumentError(f"one index per vector field; index_params names a field twice: {fields}", parameter="field_name")
+        raise InvalidArgumentError(
+            f"one index per vector field; index_params names a field twice: {fields}", parameter="field_name"
+        )
     return definitions
 
 
@@ -70,11 +74,14 @@ def _definition(collection_name: str, schema: CollectionSchema, request: IndexRe
     if not schema.has_field(request.field_name):
         known = ", ".join(f.name for f in schema.vector_fields)
         raise FieldNotFoundError(
-            f"field {request.field_name!r} is not in {collection_name!r}; vector fields: {known}", field=request.field_name
+            f"field {request.field_name!r} is not in {collection_name!r}; vector fields: {known}",
+            field=request.field_name,
         )
     field = schema.field(request.field_name)
     if not field.dtype.is_vector:
-        raise InvalidArgumentError(f"field {field.name!r} is not a vector field; only vector fields take an index", parameter="field_name")
+        raise InvalidArgumentError(
+            f"field {field.name!r} is not a vector field; only vector fields take an index", parameter="field_name"
+        )
     assert field.metric_type is not None  # validated schemas give every vector field a metric
     if request.metric_type is not None and MetricType.parse(request.metric_type) is not field.metric_type:
         raise InvalidArgumentError(
@@ -102,12 +109,18 @@ def refuse_taken(service: IndexService, info: CollectionInfo, definitions: list[
         taken = next((d for d in collection.definitions.values() if d.index_name == definition.index_name), None)
         if existing is None and taken is not None:
             raise IndexAlreadyExistsError(
-                f"index name {definition.index_name!r} is taken by field {taken.field_name!r}", index=definition.index_name
+                f"index name {definition.index_name!r} is taken by field {taken.field_name!r}",
+                index=definition.index_name,
             )
 
 
 def create_indexes(
-    service: IndexService, info: CollectionInfo, definitions: list[IndexDefinition], *, sync: bool, timeout: float | None
+    service: IndexService,
+    info: CollectionInfo,
+    definitions: list[IndexDefinition],
+    *,
+    sync: bool,
+    timeout: float | None,
 ) -> None:
     """Record checked definitions and queue their builds; with ``sync``, wait until they are built.
 
@@ -135,7 +148,9 @@ def find_definition(service: IndexService, info: CollectionInfo, index_name: str
     if index_name in definitions:
         return definitions[index_name]
     known = sorted(d.index_name for d in definitions.values())
-    raise IndexNotFoundError(f"collection {info.name!r} has no index {index_name!r}; indexes: {known}", index=index_name)
+    raise IndexNotFoundError(
+        f"collection {info.name!r} has no index {index_name!r}; indexes: {known}", index=index_name
+    )
 
 
 def drop_index(service: IndexService, info: CollectionInfo, index_name: str) -> None:
@@ -144,9 +159,77 @@ def drop_index(service: IndexService, info: CollectionInfo, index_name: str) -> 
     collection = service.collection(info)
     records = service.catalog.drop_definition(info.id, definition)
     collection.definitions.pop(definition.field_name, None)
+    for key in [k for k, own in collection.version_definitions.items() if own.field_name == definition.field_name]:
+        collection.version_definitions.pop(key)
     collection.forget_field(definition.field_name)
     for record in records:
         (collection.store.segment_folder(record.segment_id) / record.file["file"]).unlink(missing_ok=True)
+
+
+def replace_index(
+    service: IndexService, info: CollectionInfo, field_name: str, spec: IndexSpec, *, sync: bool, timeout: float | None
+) -> IndexDefinition:
+    """Change a field's index to ``spec`` under the same name (one catalog transaction), and rebuild it.
+
+    No moment without a definition: a crash before the rebuild ends leaves the new
+    spec, and the next open builds it (searches are exact until then).
+    """
+    collection = service.collection(info)
+    base = collection.definitions.get(field_name)
+    if base is None:
+        raise IndexNotFoundError(f"field {field_name!r} has no index to replace", index=field_name)
+    if spec.metric is not base.spec.metric:
+        raise InvalidArgumentError(f"a replaced index must keep the field's metric {base.spec.metric.value}")
+    definition = replace(base, requested_type=spec.index_type, spec=spec, created_at=time.time())
+    records = service.catalog.replace_definition(info.id, definition)
+    collection.definitions[field_name] = definition
+    for key in [k for k, own in collection.version_definitions.items() if own.field_name == field_name]:
+        collection.version_definitions.pop(key)
+    collection.forget_field(field_name)
+    for record in records:
+        (collection.store.segment_folder(record.segment_id) / record.file["file"]).unlink(missing_ok=True)
+    collection.schedule_field(field_name)
+    if sync:
+        collection.wait_idle(field_name, timeout)
+    return definition
+
+
+def set_version_index(
+    service: IndexService,
+    info: CollectionInfo,
+    column_key: str,
+    spec: IndexSpec,
+    search_params: dict[str, Any],
+    *,
+    sync: bool,
+    timeout: float | None,
+) -> IndexDefinition:
+    """Give one column (a model version's vectors) its own index spec within its field's index, and rebuild it.
+
+    The field's other columns keep their indexes. The column's old indexes stop
+    serving at once (its searches are exact until the new ones are built); the
+    spec is durable before anything is rebuilt, so a crash resumes the rebuild.
+    """
+    collection = service.collection(info)
+    field = field_of_key(column_key, collection.dims)
+    base = collection.definitions.get(field) if field is not None else None
+    if base is None:
+        raise IndexNotFoundError(f"column {column_key!r} has no field index to give it its own spec", index=column_key)
+    base_spec = base.spec
+    if spec.metric is not base_spec.metric:
+        raise InvalidArgumentError(f"a version's index must keep the field's metric {base_spec.metric.value}")
+    definition = version_definition(base, column_key, spec, search_params, time.time())
+    records = service.catalog.set_version_definition(info.id, definition)
+    collection.version_definitions[column_key] = definition
+    collection.forget_key(column_key)
+    for record in records:
+        (collection.store.segment_folder(record.segment_id) / record.file["file"]).unlink(missing_ok=True)
+    for view in collection.sealed_views():
+        if column_key in view.data.vectors:
+            collection.schedule(view.data, column_key)
+    if sync:
+        collection.wait_idle(base.field_name, timeout)
+    return definition
 
 
 def list_indexes(service: IndexService, info: CollectionInfo, field_name: str | None = None) -> list[str]:
@@ -185,7 +268,17 @@ def describe_index(service: IndexService, info: CollectionInfo, index_name: str)
     busy = counts[BuildState.PENDING] + counts[BuildState.BUILDING]
     overall = "Failed" if failures else "InProgress" if busy else "Finished"
     spec = definition.spec
+    own = {
+        key: {
+            "index_type": version.spec.index_type,
+            "params": dict(version.spec.params),
+            "search_params": dict(version.search_defaults),
+        }
+        for key, version in sorted(collection.version_definitions.items())
+        if version.field_name == definition.field_name
+    }
     return {
+        **({"version_indexes": own} if own else {}),
         "index_name": definition.index_name,
         "field_name": definition.field_name,
         "index_type": spec.index_type,

@@ -118,6 +118,10 @@ class CollectionIndexes:
         self.store = store
         self.dims = {f.name: int(f.dim or 0) for f in info.schema.vector_fields}
         self.definitions: dict[str, IndexDefinition] = service.catalog.definitions(info.id)
+        # A model version's own index (a tuned recipe) for its column, over the field's definition.
+        self.version_definitions: dict[str, IndexDefinition] = service.catalog.version_definitions(
+            info.id, self.definitions
+        )
         self.ready: dict[tuple[int, str], VectorIndex] = {}
         self.status: dict[tuple[int, str], SegmentIndexStatus] = {}
         self._gone: set[int] = set()
@@ -131,6 +135,10 @@ class CollectionIndexes:
         return self.ready.get((segment_id, key))
 
     def definition_for_key(self, key: str) -> IndexDefinition | None:
+        """The definition a column is indexed by: its version's own, else its field's (None: not indexed)."""
+        own = self.version_definitions.get(key)
+        if own is not None:
+            return own
         name = field_of_key(key, self.dims)
         return self.definitions.get(name) if name is not None else None
 
@@ -365,7 +373,9 @@ class IndexService:
         collection = self.collection(info)
         records = [r for r in self.catalog.segment_records(info.id) if r.column_key == key]
         collection.forget_key(key)
+        collection.version_definitions.pop(key, None)
         self.catalog.forget_columns(info.id, [(r.segment_id, key) for r in records])
+        self.catalog.forget_version_definition(info.id, key)
         for record in records:
             (collection.store.segment_folder(record.segment_id) / record.file["file"]).unlink(missing_ok=True)
         return len(records)

@@ -51,7 +51,13 @@ def index_requests(
         if field_name is None:
             raise InvalidArgumentError("create_index needs index_params or field_name", parameter="field_name")
         items: list[Any] = [
-            {"field_name": field_name, "index_type": index_type, "metric_type": metric_type, "params": params, "index_name": index_name}
+            {
+                "field_name": field_name,
+                "index_type": index_type,
+                "metric_type": metric_type,
+                "params": params,
+                "index_name": index_name,
+            }
         ]
     elif isinstance(index_params, Mapping):
         items = [index_params]
@@ -61,7 +67,9 @@ def index_requests(
         try:
             items = list(index_params)
         except TypeError:
-            raise InvalidArgumentError(f"index_params must be IndexParams or dicts, got {type(index_params).__name__}") from None
+            raise InvalidArgumentError(
+                f"index_params must be IndexParams or dicts, got {type(index_params).__name__}"
+            ) from None
     requests = [_one_request(item) for item in items]
     if not requests:
         raise InvalidArgumentError("index_params holds no index")
@@ -81,7 +89,9 @@ def _one_request(item: Any) -> IndexRequest:
     for key in unknown:  # pymilvus forwards extra keywords of add_index as index parameters
         params[key] = item[key]
     metric = item.get("metric_type") or params.pop("metric_type", None)
-    return IndexRequest(name, str(item.get("index_type") or AUTOINDEX), str(item.get("index_name") or ""), metric, params)
+    return IndexRequest(
+        name, str(item.get("index_type") or AUTOINDEX), str(item.get("index_name") or ""), metric, params
+    )
 
 
 @dataclass(frozen=True)
@@ -107,15 +117,21 @@ def search_options(
     group_by_field: str | None = None,
     group_size: int | None = None,
     strict_group_size: bool | None = None,
+    defaults: tuple[tuple[str, int], ...] = (),
 ) -> SearchOptions:
-    """Parse ``search_params`` for one search; raise ``InvalidArgumentError`` naming the bad parameter."""
+    """Parse ``search_params`` for one search; raise ``InvalidArgumentError`` naming the bad parameter.
+
+    ``defaults``: the search parameters a tuned index was measured at, used where the request names none.
+    """
     cache_key = None
     if group_by_field is None and group_size is None and strict_group_size is None and _cacheable(search_params):
-        cache_key = (id(spec), metric, field_name, k, tuple(search_params.items()) if search_params else ())
+        cache_key = (id(spec), metric, field_name, k, tuple(search_params.items()) if search_params else (), defaults)
         cached = _OPTIONS_CACHE.get(cache_key)
         if cached is not None and cached[0] is spec:  # the entry holds its spec, so the id cannot be reused
             return cached[1]
-    options = _parse_options(search_params, metric, field_name, k, spec, group_by_field, group_size, strict_group_size)
+    options = _parse_options(
+        search_params, metric, field_name, k, spec, group_by_field, group_size, strict_group_size, defaults
+    )
     if cache_key is not None:
         if len(_OPTIONS_CACHE) >= 256:
             _OPTIONS_CACHE.clear()
@@ -144,6 +160,7 @@ def _parse_options(
     group_by_field: str | None,
     group_size: int | None,
     strict_group_size: bool | None,
+    defaults: tuple[tuple[str, int], ...] = (),
 ) -> SearchOptions:
     params: Mapping[str, Any]
     if not search_params:
@@ -157,6 +174,12 @@ def _parse_options(
     checked: dict[str, Any] = {}
     if spec is not None:
         checked = default_search_params(spec, k)
+        if defaults:  # raised to k where a limit needs more than the tuning did (ef, search_k)
+            tuned = {
+                name: value if value == -1 else max(value, k) if name in ("ef", "search_k") else value
+                for name, value in defaults
+            }
+            checked.update(check_search_params(spec.index_type, tuned, k))
         if params:
             checked.update(check_search_params(spec.index_type, params, k))
     if "radius" in params or "range_filter" in params:
@@ -171,12 +194,16 @@ def _parse_options(
             raise InvalidArgumentError("group_size needs group_by_field", parameter="group_size")
         return SearchOptions(checked)
     if not isinstance(group_by_field, str):
-        raise InvalidArgumentError(f"group_by_field must be a field name, got {group_by_field!r}", parameter="group_by_field")
+        raise InvalidArgumentError(
+            f"group_by_field must be a field name, got {group_by_field!r}", parameter="group_by_field"
+        )
     if "_range" in checked:
         raise InvalidArgumentError("range search and grouping search cannot be combined", parameter="group_by_field")
     size = 1 if group_size is None else group_size
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_GROUP_SIZE:
-        raise InvalidArgumentError(f"group_size must be an integer in [1, {MAX_GROUP_SIZE}], got {group_size!r}", parameter="group_size")
+        raise InvalidArgumentError(
+            f"group_size must be an integer in [1, {MAX_GROUP_SIZE}], got {group_size!r}", parameter="group_size"
+        )
     return SearchOptions(checked, group_by_field, size, strict)
 
 
@@ -214,13 +241,19 @@ def range_bounds(params: Mapping[str, Any], metric: MetricType) -> tuple[float, 
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise InvalidArgumentError(f"search parameter {name} must be a finite number, got {value!r}", parameter=name)
+            raise InvalidArgumentError(
+                f"search parameter {name} must be a finite number, got {value!r}", parameter=name
+            )
         values[name] = float(value)
     if metric.smaller_is_closer:
         if "range_filter" in values and not values["range_filter"] < values["radius"]:
-            raise InvalidArgumentError(f"for {metric.value}, range_filter must be smaller than radius", parameter="range_filter")
+            raise InvalidArgumentError(
+                f"for {metric.value}, range_filter must be smaller than radius", parameter="range_filter"
+            )
         offset = 1.0 if metric is MetricType.JACCARD else 0.0  # JACCARD scores are 1 - distance, the others -distance
         return offset - values["radius"], offset - values.get("range_filter", -math.inf)
     if "range_filter" in values and not values["range_filter"] > values["radius"]:
-        raise InvalidArgumentError(f"for {metric.value}, range_filter must be larger than radius", parameter="range_filter")
+        raise InvalidArgumentError(
+            f"for {metric.value}, range_filter must be larger than radius", parameter="range_filter"
+        )
     return values["radius"], values.get("range_filter", math.inf)

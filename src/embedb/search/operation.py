@@ -137,17 +137,6 @@ class SearchOperation:
         assert field.metric_type is not None
         metric = field.metric_type
         indexes = self.indexes.collection(info)
-        definition = indexes.definitions.get(field.name)
-        options = search_options(
-            search_params,
-            metric=metric,
-            field_name=field.name,
-            k=offset + limit,
-            spec=definition.spec if definition is not None else None,
-            group_by_field=group_by_field,
-            group_size=group_size,
-            strict_group_size=strict_group_size,
-        )
         # One read of the field versions for the whole request: the version that embeds the query is the one
         # whose vectors are ranked, returned (``field``) and named (``field@version``), whatever commits meanwhile.
         bindings = self.metadata.bindings(info)
@@ -176,6 +165,18 @@ class SearchOperation:
                     f"search got text, but field {field.name!r} is not bound to a model; pass vectors or bind a model"
                 )
             queries = prepare_queries(check_query_vectors(query_field, data), metric)
+        definition = indexes.definition_for_key(key)  # a version's own (tuned) index, else the field's
+        options = search_options(
+            search_params,
+            metric=metric,
+            field_name=field.name,
+            k=offset + limit,
+            spec=definition.spec if definition is not None else None,
+            group_by_field=group_by_field,
+            group_size=group_size,
+            strict_group_size=strict_group_size,
+            defaults=definition.search_defaults if definition is not None else (),
+        )
         compiled = self.metadata.compiled_filter(info, filter, filter_params, timezone)
         partitions = self.metadata.read_partition_ids(info, partition_names)
         plan = self.metadata.output_plan(info, output_fields, default_all=False, bindings=bindings)
@@ -432,7 +433,7 @@ class SearchOperation:
         key, query_field, _ = self._search_column(info, field, None, self.metadata.bindings(info))
         indexes = self.indexes.collection(info)
         index = indexes.lookup(view.data.segment_id, key)
-        definition = indexes.definitions.get(field.name)
+        definition = indexes.definition_for_key(key)
         if index is None or definition is None or field.metric_type is None or field.nullable:
             return None
         if (
@@ -443,7 +444,14 @@ class SearchOperation:
         ):
             return None
         metric = field.metric_type
-        options = search_options(search_params, metric=metric, field_name=field.name, k=limit, spec=definition.spec)
+        options = search_options(
+            search_params,
+            metric=metric,
+            field_name=field.name,
+            k=limit,
+            spec=definition.spec,
+            defaults=definition.search_defaults,
+        )
         if "_range" in options.params or options.group_by_field is not None:
             return None
         unprepared = getattr(index, "search_unprepared", None)  # the native kernel normalises and checks itself

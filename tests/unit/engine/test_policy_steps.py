@@ -120,3 +120,33 @@ def test_the_same_stream_raises_no_alert(tmp_path: Path) -> None:
         calm = policies.run_policy("docs", "embedding")
         assert calm["action"] == "none" and not calm["detail"]["drift"]["detected"]
         assert calm["detail"]["drift"]["reference_rows"] == 16
+
+
+def test_a_retrained_challenger_gets_its_own_tuned_index_before_its_experiment(tmp_path: Path) -> None:
+    with embedb.connect(tmp_path / "data") as db:
+        _docs_collection(db)
+        db.register_model("toy", "tests.support.toy_embedders:scrambled_8")  # "the retrained version"
+        db.flush("docs")
+        db.create_index("docs", field_name="embedding", index_type="HNSW", sync=True)
+        database = db.database  # type: ignore[attr-defined]
+        real = database.operations
+
+        def operation(name: str) -> Any:
+            if name == "decay":
+                return lambda *args, **kwargs: {"decayed": True, "signals": {}}
+            if name == "fine_tune":
+                return lambda *args, **kwargs: {"model_version": "models:/toy/2", "after": {}, "before": {}}
+            return real[name]
+
+        policies = PolicyOperation(database.catalog, database.metadata, operation)
+        policies.set_policy("docs", "embedding", {"mode": "act", "triggers": ["decay"], "tune_recall": 0.9})
+        retrained = policies.run_policy("docs", "embedding")
+        assert (retrained["action"], retrained["state"]) == ("retrain and backfill", "backfilling")
+        db.wait_job(retrained["detail"]["job_id"], timeout=60)
+        started = policies.run_policy("docs", "embedding")
+        assert (started["action"], started["state"]) == ("start experiment", "experimenting"), started["detail"]
+        tuned = started["detail"]["tuned"]
+        assert tuned["applied"] and tuned["best"]["recall"] >= 0.9
+        own = db.describe_index("docs", "embedding")["version_indexes"]
+        assert [entry["index_type"] for entry in own.values()] == [tuned["best"]["index_type"]]
+        assert db.get_experiment(started["detail"]["experiment_id"])["challenger_version"] == "models:/toy/2"

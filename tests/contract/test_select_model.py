@@ -50,10 +50,15 @@ def test_a_better_candidate_is_chosen_and_made_the_challenger(
     report = db.select_model(name, "embedding", queries=queries, qrels=qrels, candidates=[hashing], corpus_rows=300)
     serving = f"models:/{model}/1"
     assert report["serving_version"] == serving and report["queries"] == 60
-    assert set(report["candidates"]) == {serving, f"models:/{hashing}/1", "new:lsa"}
+    made = {"new:lsa", "new:bm25", "new:hybrid"}
+    assert set(report["candidates"]) == {serving, f"models:/{hashing}/1", *made}
+    assert list(report["skipped"]) == ["new:model2vec"], "scrambled_8 is no sentence-transformers model to distil"
     assert report["ranking"][-1] == serving, "a model that knows no words ranks last"
+    assert [report["candidates"][n]["kind"] for n in ("new:bm25", "new:hybrid")] == ["lexical", "hybrid"]
+    assert not report["candidates"]["new:bm25"]["registrable"] and report["candidates"]["new:bm25"]["ndcg@10"] > 0
     winner = report["winner"]
-    assert winner is not None and winner == report["ranking"][0]
+    assert winner is not None and winner == next(n for n in report["ranking"] if report["candidates"][n]["registrable"])
+    assert report["best_overall"] == next(n for n in report["ranking"] if n != serving)
     assert report["candidates"][winner]["p_value"] < 0.05 and report["candidates"][winner]["vs_serving"] > 0
     registered = db.describe_model_version(str(report["registered"]))
     assert "challenger" in registered["aliases"]
@@ -65,7 +70,9 @@ def test_no_winner_when_nothing_beats_the_serving_version(
     db: Client, judged: tuple[str, str, dict[str, str], dict[str, dict[str, float]]]
 ) -> None:
     name, model, queries, qrels = judged
-    same = db.select_model(name, "embedding", queries=queries, qrels=qrels, make_lsa=False, corpus_rows=300)
+    same = db.select_model(name, "embedding", queries=queries, qrels=qrels, make=[], corpus_rows=300)
     assert same["winner"] is None and same["registered"] is None and list(same["candidates"]) == [f"models:/{model}/1"]
+    with pytest.raises(InvalidArgumentError, match="cannot make"):
+        db.select_model(name, "embedding", queries=queries, qrels=qrels, make=["word2vec"])
     with pytest.raises(InvalidArgumentError, match="at least 5 judged"):
         db.select_model(name, "embedding", queries={}, qrels={}, corpus_rows=300)

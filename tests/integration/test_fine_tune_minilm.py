@@ -95,3 +95,25 @@ def test_the_loop_fine_tunes_on_the_clicks_an_experiment_logged(
         and f"experiments {experiment['experiment_id']}" in version["lineage"]["training_data"]
     )
     assert report["parent_version"] == "models:/minilm/1"  # the serving version, not the challenger
+
+
+def test_select_model_makes_a_model2vec_distillation_bm25_and_hybrid_candidates(
+    words: tuple[embedb.Client, list[tuple[str, str]]],
+) -> None:
+    db, labelled = words
+    data = load_revdict()
+    texts = dict(data.queries)
+    judged = [query for query, _ in data.queries if next(iter(data.qrels[query])) in {doc for _, doc in labelled}][:60]
+    queries = {query: texts[query] for query in judged}
+    qrels = {query: {doc: float(g) for doc, g in data.qrels[query].items()} for query in judged}
+    report = db.select_model(
+        "words", "embedding", queries=queries, qrels=qrels, make=["model2vec", "bm25", "hybrid"], corpus_rows=1_000
+    )
+    serving = report["serving_version"]
+    assert set(report["candidates"]) == {serving, "new:model2vec", "new:bm25", "new:hybrid"} and report["skipped"] == {}
+    static, lexical, hybrid = (report["candidates"][name] for name in ("new:model2vec", "new:bm25", "new:hybrid"))
+    assert (static["kind"], static["registrable"], static["bytes_per_vector"]) == ("made", True, 4 * 256)
+    assert static["query_ms"] < report["candidates"][serving]["query_ms"], "a static model embeds faster"
+    assert (lexical["kind"], lexical["registrable"], hybrid["fuses"]) == ("lexical", False, [serving, "new:bm25"])
+    assert 0.0 < lexical["ndcg@10"] < report["candidates"][serving]["ndcg@10"], "definitions share few words with synsets"
+    assert report["winner"] is None or report["candidates"][report["winner"]]["registrable"]

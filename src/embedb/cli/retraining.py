@@ -95,9 +95,10 @@ def select_model(
     candidate: Annotated[
         list[str] | None, typer.Option("--candidate", help="A registered model version to score (repeat).")
     ] = None,
-    lsa: Annotated[
-        bool, typer.Option("--lsa/--no-lsa", help="Also fit and score an LSA model on the collection's texts.")
-    ] = True,
+    make: Annotated[
+        list[str] | None,
+        typer.Option("--make", help="Candidates to make: lsa, model2vec, bm25, hybrid (repeat; default all; none)."),
+    ] = None,
     corpus_rows: Annotated[
         int, typer.Option("--corpus-rows", help="Other stored rows the judged ones are ranked among.")
     ] = 5_000,
@@ -113,7 +114,7 @@ def select_model(
             queries=read_queries(queries),
             qrels=read_qrels(qrels),
             candidates=candidate or None,
-            make_lsa=lsa,
+            make=[] if make == ["none"] else make or None,
             corpus_rows=corpus_rows,
             alias=alias,
         )
@@ -121,12 +122,13 @@ def select_model(
         typer.echo(json.dumps(report, indent=2))
         return
     table = Table(
-        "candidate", "nDCG@10", "recall@10", "ms/query", "bytes/vector", "vs serving", "p", title="select-model"
+        "candidate", "kind", "nDCG@10", "recall@10", "ms/query", "bytes/vector", "vs serving", "p", title="select-model"
     )
     for name in report["ranking"]:
         entry = report["candidates"][name]
         table.add_row(
             name + (" (serving)" if name == report["serving_version"] else ""),
+            entry["kind"],
             f"{entry['ndcg@10']:.4f}",
             f"{entry['recall@10']:.4f}",
             f"{entry['query_ms']:.2f}",
@@ -135,10 +137,16 @@ def select_model(
             f"{entry['p_value']:.3g}" if "p_value" in entry else "",
         )
     console.print(table)
+    for name, why in report["skipped"].items():
+        console.print(f"not made: {name} ({why})")
     if report["winner"] is None:
-        console.print("no candidate is significantly better than the serving version")
+        console.print("no embedding model is significantly better than the serving version")
     else:
         console.print(f"winner: {report['winner']} -> {report['registered']} (@{alias})")
+    if report["best_overall"] not in (None, report["winner"]):
+        console.print(
+            f"best of all: {report['best_overall']} — serve it with a BM25 field and a search configuration"
+        )
 
 
 policy_app = typer.Typer(no_args_is_help=True, help="Policies: the loop runs itself, inside guard rails.")

@@ -349,7 +349,7 @@ class Backend(DataContract):
         queries: dict[str, str],
         qrels: dict[str, dict[str, float]],
         candidates: list[str] | None = None,
-        make_lsa: bool = True,
+        make: list[str] | None = None,
         corpus_rows: int = 5_000,
         alpha: float = 0.05,
         register_winner: bool = True,
@@ -359,13 +359,18 @@ class Backend(DataContract):
     ) -> results.SelectionReport:
         """Score candidate embedding models for a field on judged queries; register and alias the winner.
 
-        Candidates: the serving version, registered versions named in ``candidates``, and with
-        ``make_lsa`` one made here (TF-IDF + SVD fitted on the collection's texts). Each ranks
-        the judged documents and ``corpus_rows`` other stored rows by cosine; nDCG/recall/MRR@10,
-        milliseconds to embed a query and bytes per vector are reported, and a paired
-        randomization test against the serving version decides. The winner — the best one
-        significantly better (p < ``alpha``) — gets ``alias`` (a made one is registered as a new
-        version of ``model_name``, by default the serving model); ``winner`` is None otherwise.
+        Candidates: the serving version, registered versions named in ``candidates``, and the ones
+        made here (``make``, default all): ``lsa`` (TF-IDF + SVD fitted on the collection's texts),
+        ``model2vec`` (distilled from a sentence-transformers serving version), ``bm25`` and
+        ``hybrid`` (reciprocal rank fusion of the serving version and BM25). Each ranks the judged
+        documents among ``corpus_rows`` other stored rows; nDCG/recall/MRR@10, milliseconds per
+        query and bytes per vector are reported, and a paired randomization test against the
+        serving version decides. The winner — the best embedding model significantly better
+        (p < ``alpha``) — gets ``alias`` (a made one is registered as a new version of
+        ``model_name``, by default the serving model); ``winner`` is None otherwise.
+        ``best_overall`` names the best significantly better candidate of any kind (BM25 or hybrid
+        are served by a BM25 field and a search configuration, not registered); ``skipped`` says
+        which made candidates could not be made and why.
         """
         return self._dispatch("select_model", arguments_of(locals()))
 

@@ -371,7 +371,12 @@ class SelectionReport(TypedDict):
     corpus: int
     candidates: dict[str, dict[str, Any]]
     ranking: list[str]
+    # the best embedding model significantly better than the serving version (registrable)
     winner: str | None
+    # the best significantly better candidate of any kind (BM25 and hybrid included)
+    best_overall: str | None
+    # made candidates that could not be made, and why
+    skipped: dict[str, str]
     registered: str | None
     seconds: float
 

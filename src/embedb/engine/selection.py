@@ -1,15 +1,21 @@
 """The ``select_model`` operation: which embedding model should a field use, on the user's own judgements?
 
-Candidates are registered model versions (``candidates``) and one EmbeDB makes
-itself (``make_lsa``: a TF-IDF + SVD model fitted on the collection's texts).
-Each embeds the judged documents and a seeded sample of the others (from the
-field's source text) and the queries; the ranking by cosine similarity is
-scored (nDCG/recall/MRR@10), and each candidate's per-query nDCG is compared with
-the serving version's by a paired randomization test. The winner is the best
-candidate significantly better than the serving version (none otherwise); it is
-registered (a made one) and given the ``alias`` (``challenger``), ready for a
-backfill and an experiment. Latency (ms to embed one query, in batches) and the
-bytes a vector takes are reported as the cost side.
+Candidates are registered model versions (``candidates``) and the ones EmbeDB
+makes itself (``make``, all by default): ``lsa`` (TF-IDF + SVD fitted on the
+collection's texts), ``model2vec`` (a static model distilled from the serving
+version, when it is a sentence-transformers model), ``bm25`` (Okapi BM25 on the
+source text, with the analyzer of the field's BM25 sibling if it has one) and
+``hybrid`` (reciprocal rank fusion of the serving version's ranking and BM25's).
+Each ranks the judged documents among a seeded sample of the others (from the
+field's source text, in a seeded random order so that ties favour no one); the ranking is scored (nDCG/recall/MRR@10), and each
+candidate's per-query nDCG is compared with the serving version's by a paired
+randomization test. The winner is the best embedding model significantly better
+than the serving version (none otherwise); it is registered (a made one) and
+given the ``alias`` (``challenger``), ready for a backfill and an experiment.
+BM25 and hybrid are ranked beside them (``registrable`` False: they are served by
+a BM25 field and a search configuration, not by a model version); when one of
+them is the best significantly better candidate it is ``best_overall``. Latency
+(ms per query, in batches) and the bytes a vector takes are the cost side.
 """
 
 from __future__ import annotations
@@ -27,11 +33,14 @@ from embedb.errors import InvalidArgumentError
 from embedb.evaluation import evaluate_run
 from embedb.evaluation.stats import paired_randomization_test
 from embedb.metadata import CollectionMetadata
-from embedb.models import Lineage, ModelRegistry, train_lsa
+from embedb.models import Lineage, ModelRegistry, distill_static, train_lsa
 from embedb.query import prepare_queries
 from embedb.schema import MetricType
+from embedb.text import analyzer, bm25_scores
 
 K = 10
+MAKEABLE = ("lsa", "model2vec", "bm25", "hybrid")
+RRF_K = 60
 Embed = Callable[[list[str]], np.ndarray]
 
 
@@ -51,7 +60,7 @@ class SelectionOperation:
         queries: Mapping[str, str],
         qrels: Mapping[str, Mapping[str, float]],
         candidates: Sequence[str] | None = None,
-        make_lsa: bool = True,
+        make: Sequence[str] | None = None,
         corpus_rows: int = 5_000,
         alpha: float = 0.05,
         register_winner: bool = True,
@@ -66,43 +75,80 @@ class SelectionOperation:
         if binding is None or binding.tokenized:
             raise InvalidArgumentError(f"field {field.name!r} is not bound to an embedding model")
         _checked(queries, qrels, corpus_rows, alpha)
+        making = _checked_make(make)
         judged = {str(query): {str(doc): float(grade) for doc, grade in docs.items()} for query, docs in qrels.items()}
         texts = {query: str(queries[query]) for query in judged if query in queries}
         if len(texts) < 5:
             raise InvalidArgumentError("select_model needs at least 5 judged queries with their text", argument="qrels")
         keys, documents = self._corpus(info, binding.source, binding.serving, judged, corpus_rows, seed)
+        shuffled = np.random.default_rng(seed).permutation(len(keys))  # ties (BM25's zeros) must not favour judged rows
+        keys, documents = [keys[i] for i in shuffled], [documents[i] for i in shuffled]
         serving = binding.serving.uri
         embedders: dict[str, tuple[Embed, int, Any]] = {serving: self._registered(serving)}
         for reference in candidates or []:
             uri = self.models.resolve(reference).uri
             embedders.setdefault(uri, self._registered(uri))
-        if make_lsa:
+        skipped: dict[str, str] = {}
+        if "lsa" in making:
             pipeline = train_lsa(documents, dims=min(256, max(2, len(documents) // 4)), seed=seed)
             dimension = int(pipeline.named_steps["svd"].n_components)
-            embedders["new:lsa"] = (pipeline.transform, dimension, pipeline)
+            embedders["new:lsa"] = (pipeline.transform, dimension, ("sklearn", pipeline))
+        if "model2vec" in making:
+            if self.models.resolve(serving).flavor == "sentence_transformers":
+                static, _, _ = distill_static(self.models, serving, pca_dims=min(256, binding.serving.dimension))
+                dimension = int(static.encode(["dimension"]).shape[1])
+                embedders["new:model2vec"] = (static.encode, dimension, ("model2vec", static))
+            else:
+                skipped["new:model2vec"] = "the serving version is not a sentence-transformers model to distil"
         order = sorted(texts)
+        query_texts = [texts[q] for q in order]
         scored: dict[str, dict[str, Any]] = {}
-        per_query: dict[str, np.ndarray] = {}
-        for name, (embed, dimension, _) in embedders.items():
+        matrices: dict[str, np.ndarray] = {}
+        for name, (embed, dimension, made) in embedders.items():
             began = time.perf_counter()
-            query_vectors = prepare_queries(embed([texts[q] for q in order]), MetricType.COSINE)
+            query_vectors = prepare_queries(embed(query_texts), MetricType.COSINE)
             query_ms = (time.perf_counter() - began) * 1000.0 / len(order)
-            top = np.argsort(-(query_vectors @ prepare_queries(embed(documents), MetricType.COSINE).T), axis=1)[:, :K]
-            run = {q: [keys[j] for j in top[i]] for i, q in enumerate(order)}
-            evaluation = evaluate_run(run, {q: judged[q] for q in order}, k=K)
-            per_query[name] = evaluation.values("ndcg")  # the same judged queries, in the same order, for all
+            matrices[name] = query_vectors @ prepare_queries(embed(documents), MetricType.COSINE).T
             scored[name] = {
-                **{f"{metric}@{K}": float(evaluation.mean(metric)) for metric in ("ndcg", "recall", "mrr")},
+                "kind": "made" if made is not None else "registered",
+                "registrable": True,
                 "query_ms": query_ms,
                 "bytes_per_vector": 4 * dimension,
             }
+        if "bm25" in making or "hybrid" in making:
+            tokenize = analyzer(info.schema.field(binding.source).analyzer_params).tokens  # None: the standard one
+            document_tokens = [tokenize(text) for text in documents]
+            began = time.perf_counter()
+            lexical = bm25_scores([tokenize(text) for text in query_texts], document_tokens)
+            query_ms = (time.perf_counter() - began) * 1000.0 / len(order)
+            terms = sum(len(set(tokens)) for tokens in document_tokens) / max(1, len(document_tokens))
+            cost = {"registrable": False, "bytes_per_vector": int(8 * terms)}  # a sparse row: (term id, weight) pairs
+            if "bm25" in making:
+                matrices["new:bm25"] = lexical
+                scored["new:bm25"] = {"kind": "lexical", "query_ms": query_ms, **cost}
+            if "hybrid" in making:
+                matrices["new:hybrid"] = _fused(matrices[serving], lexical)
+                query_ms += scored[serving]["query_ms"]
+                scored["new:hybrid"] = {"kind": "hybrid", "query_ms": query_ms, "fuses": [serving, "new:bm25"], **cost}
+        per_query: dict[str, np.ndarray] = {}
+        for name, matrix in matrices.items():
+            top = np.argsort(-matrix, axis=1, kind="stable")[:, :K]
+            run = {q: [keys[j] for j in top[i]] for i, q in enumerate(order)}
+            evaluation = evaluate_run(run, {q: judged[q] for q in order}, k=K)
+            per_query[name] = evaluation.values("ndcg")  # the same judged queries, in the same order, for all
+            scored[name].update({f"{metric}@{K}": float(evaluation.mean(metric)) for metric in ("ndcg", "recall", "mrr")})
         for name, entry in scored.items():
             if name != serving:
                 difference = per_query[name] - per_query[serving]
                 entry["vs_serving"] = float(difference.mean())
                 entry["p_value"] = paired_randomization_test(difference, seed=seed)
         better = [n for n, e in scored.items() if n != serving and e["vs_serving"] > 0 and e["p_value"] < alpha]
-        winner = max(better, key=lambda n: (scored[n][f"ndcg@{K}"], -scored[n]["query_ms"])) if better else None
+
+        def best(names: list[str]) -> str | None:
+            return max(names, key=lambda n: (scored[n][f"ndcg@{K}"], -scored[n]["query_ms"])) if names else None
+
+        winner = best([n for n in better if scored[n]["registrable"]])
+        best_overall = best(better)
         registered = None
         if winner is not None and register_winner:
             registered = self._register(
@@ -111,6 +157,7 @@ class SelectionOperation:
                 model_name or binding.serving.model_name,
                 alias,
                 info.name,
+                serving,
                 len(order),
                 scored[winner],
             )
@@ -126,6 +173,8 @@ class SelectionOperation:
                 "candidates": scored,
                 "ranking": ranking,
                 "winner": winner,
+                "best_overall": best_overall,
+                "skipped": skipped,
                 "registered": registered,
                 "seconds": time.perf_counter() - started,
             },
@@ -155,21 +204,35 @@ class SelectionOperation:
         return list(corpus), list(corpus.values())
 
     def _register(
-        self, winner: str, made: Any, name: str, alias: str, collection: str, queries: int, scores: dict[str, Any]
+        self,
+        winner: str,
+        made: Any,
+        name: str,
+        alias: str,
+        collection: str,
+        serving: str,
+        queries: int,
+        scores: dict[str, Any],
     ) -> str:
         metrics = {key: value for key, value in scores.items() if isinstance(value, float) and key != "p_value"}
         if made is None:  # a registered version: the alias points at it
             version = self.models.resolve(winner)
             self.models.set_alias(version.name, alias, version.version, reason=f"select_model on {collection}")
             return version.uri
+        flavor, model = made
+        distilled = flavor == "model2vec"
         created = self.models.register(
             name,
-            made,
-            flavor="sklearn",
+            model,
+            flavor=flavor,
             alias=alias,
-            description=f"{winner[4:]} fitted by select_model on {collection}",
+            description=f"{winner[4:]} {'distilled' if distilled else 'fitted'} by select_model on {collection}",
             metrics=metrics,
-            lineage=Lineage(training_data=f"{collection} source texts; judged on {queries} queries"),
+            lineage=Lineage(
+                parent=serving if distilled else None,
+                training_data=f"token vocabulary of {serving}" if distilled else f"{collection} source texts",
+            ),
+            params={"judged_queries": queries},
         )
         return created.uri
 
@@ -183,3 +246,25 @@ def _checked(queries: Any, qrels: Any, corpus_rows: int, alpha: float) -> None:
         raise InvalidArgumentError("alpha must be in (0, 1)", argument="alpha")
 
 
+
+
+def _checked_make(make: Any) -> tuple[str, ...]:
+    if make is None:
+        return MAKEABLE
+    if isinstance(make, str) or not all(isinstance(kind, str) for kind in make):
+        raise InvalidArgumentError(f"make must be a list of {list(MAKEABLE)}", argument="make")
+    unknown = sorted(set(make) - set(MAKEABLE))
+    if unknown:
+        raise InvalidArgumentError(f"cannot make {unknown}; known: {list(MAKEABLE)}", argument="make")
+    return tuple(make)
+
+
+def _fused(dense: np.ndarray, lexical: np.ndarray) -> np.ndarray:
+    """Reciprocal rank fusion of two score matrices over the same documents: ``sum 1 / (RRF_K + rank)``."""
+    fused = np.zeros_like(dense, dtype=np.float64)
+    for scores in (dense, lexical):
+        ranks = np.empty_like(scores, dtype=np.float64)
+        order = np.argsort(-scores, axis=1, kind="stable")
+        np.put_along_axis(ranks, order, np.arange(1, scores.shape[1] + 1, dtype=np.float64)[None, :], axis=1)
+        fused += 1.0 / (RRF_K + ranks)
+    return fused

@@ -273,7 +273,7 @@ from embedb.models.artifacts import ARTIFACTS_DIR  # noqa: E402
 from embedb.models.check import ArtifactCheck, DamagedArtifact, check_model_artifacts  # noqa: E402
 from embedb.models.code_policy import CodeModelPolicy  # noqa: E402
 from embedb.models.loaded import LoadedModel  # noqa: E402
-from embedb.models.recipes import distill_from, train_lsa  # noqa: E402
+from embedb.models.recipes import distill_from, distill_static, train_lsa  # noqa: E402
 from embedb.models.registry import ModelRegistry  # noqa: E402
 
 __all__ = [
@@ -296,6 +296,7 @@ __all__ = [
     "VersionStatus",
     "check_model_artifacts",
     "distill_from",
+    "distill_static",
     "parse_model_uri",
     "train_lsa",
 ]

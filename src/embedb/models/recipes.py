@@ -48,26 +48,10 @@ def train_lsa(texts: Sequence[str], *, dims: int = 256, seed: int = 0) -> Any:
     return pipeline
 
 
-def distill_from(
-    registry: ModelRegistry,
-    source: str,
-    *,
-    name: str,
-    pca_dims: int | None = 256,
-    alias: str | None = None,
-    tags: Mapping[str, str] | None = None,
-    description: str | None = None,
-    actor: str | None = None,
-) -> ModelVersion:
-    """Distill a model2vec static model from a registered sentence-transformers version; register it.
+def distill_static(registry: ModelRegistry, source: str, *, pca_dims: int | None = 256) -> tuple[Any, ModelVersion, float]:
+    """Distill a model2vec ``StaticModel`` from a registered sentence-transformers version, in memory.
 
-    ``source`` names the teacher (``"minilm@champion"``, ``"models:/minilm/1"``). The
-    teacher's verified artifact directory is handed to ``model2vec.distill.distill``,
-    which reads it locally (no network). The new version of ``name`` records
-    ``lineage.parent`` = the teacher's URI, and the distillation time as the metric
-    ``distill_seconds``. Raises what ``resolve`` raises, ``InvalidStateError`` for a
-    teacher that is not a READY sentence-transformers version, ``ModelError`` when
-    distillation fails.
+    Returns (the static model, the teacher version, seconds taken); raises as ``distill_from``.
     """
     from embedb.models.flavors import use_offline_hub
     from embedb.models.flavors.sentence_transformers import configure_torch_threads, transformer_directory
@@ -94,6 +78,31 @@ def distill_from(
     except Exception as error:
         raise ModelError(f"distilling {teacher.uri} failed: {error}") from error
     seconds = time.perf_counter() - started
+    return static_model, teacher, seconds
+
+
+def distill_from(
+    registry: ModelRegistry,
+    source: str,
+    *,
+    name: str,
+    pca_dims: int | None = 256,
+    alias: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    description: str | None = None,
+    actor: str | None = None,
+) -> ModelVersion:
+    """Distill a model2vec static model from a registered sentence-transformers version; register it.
+
+    ``source`` names the teacher (``"minilm@champion"``, ``"models:/minilm/1"``). The
+    teacher's verified artifact directory is handed to ``model2vec.distill.distill``,
+    which reads it locally (no network). The new version of ``name`` records
+    ``lineage.parent`` = the teacher's URI, and the distillation time as the metric
+    ``distill_seconds``. Raises what ``resolve`` raises, ``InvalidStateError`` for a
+    teacher that is not a READY sentence-transformers version, ``ModelError`` when
+    distillation fails.
+    """
+    static_model, teacher, seconds = distill_static(registry, source, pca_dims=pca_dims)
     return registry.register(
         name,
         static_model,

@@ -90,7 +90,7 @@ class SelectModelRequest(ApiRequest):
     queries: dict[str, str]
     qrels: dict[str, dict[str, float]]
     candidates: list[str] | None = None
-    make_lsa: bool = True
+    make: list[str] | None = None
     corpus_rows: int = 5_000
     alpha: float = 0.05
     register_winner: bool = True

@@ -7,7 +7,7 @@
 """
 
 from embedb.text.analyzers import BUILT_IN, ENGLISH_STOP_WORDS, Analyzer, analyzer
-from embedb.text.bm25 import DEFAULT_B, DEFAULT_K1, BM25Stats, bm25_weights, term_id, term_vector
+from embedb.text.bm25 import DEFAULT_B, DEFAULT_K1, BM25Stats, bm25_scores, bm25_weights, term_id, term_vector
 
 __all__ = [
     "BUILT_IN",
@@ -17,6 +17,7 @@ __all__ = [
     "Analyzer",
     "BM25Stats",
     "analyzer",
+    "bm25_scores",
     "bm25_weights",
     "term_id",
     "term_vector",

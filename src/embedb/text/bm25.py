@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,4 +58,30 @@ def bm25_weights(
     return term_frequencies * (k1 + 1.0) / (term_frequencies + k1 * (1.0 - b + b * lengths / mean))
 
 
-__all__ = ["DEFAULT_B", "DEFAULT_K1", "BM25Stats", "bm25_weights", "term_id", "term_vector"]
+def bm25_scores(
+    queries: Sequence[Sequence[str]], documents: Sequence[Sequence[str]], *, k1: float = DEFAULT_K1, b: float = DEFAULT_B
+) -> np.ndarray:
+    """The BM25 score of every document (tokens) for every query (tokens), ``(queries, documents)``, in memory."""
+    postings: dict[int, list[tuple[int, int]]] = {}
+    for position, tokens in enumerate(documents):
+        for term, count in Counter(term_id(token) for token in tokens).items():
+            postings.setdefault(term, []).append((position, count))
+    lengths = np.asarray([len(tokens) for tokens in documents], dtype=np.float64)
+    stats = BM25Stats(
+        len(documents),
+        float(lengths.mean()) if len(documents) else 0.0,
+        {term: len(found) for term, found in postings.items()},
+    )
+    scores = np.zeros((len(queries), len(documents)), dtype=np.float64)
+    for row, tokens in enumerate(queries):
+        for term, weight in term_vector(tokens).items():
+            found = postings.get(term)
+            if not found:
+                continue
+            rows = np.fromiter((position for position, _ in found), dtype=np.int64, count=len(found))
+            counts = np.fromiter((count for _, count in found), dtype=np.float64, count=len(found))
+            scores[row, rows] += weight * stats.idf(term) * bm25_weights(counts, lengths[rows], stats, k1, b)
+    return scores
+
+
+__all__ = ["DEFAULT_B", "DEFAULT_K1", "BM25Stats", "bm25_scores", "bm25_weights", "term_id", "term_vector"]

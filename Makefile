@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench clean
+.PHONY: install browser demo test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml setup.py src/embedb/_native.c tests/node/package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,14 @@ $(STAMP): pyproject.toml setup.py src/embedb/_native.c tests/node/package-lock.j
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Debian's chromium, for the web console's browser tests only (Playwright drives it; nothing downloads a browser).
+browser:
+	if ! command -v chromium >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium \
+		|| echo "chromium could not be installed: the console tests will fail"; \
+	fi
 
 demo: install
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m embedb.demo
@@ -35,7 +43,7 @@ typecheck: install
 # they check (searches release the GIL and use two cores, promotion is a metadata step) are
 # promises, and each is measured against a control or a wide bound so a busy machine does not
 # fail it; none skips itself because the machine is busy.
-pytest: install
+pytest: install browser
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/pytest -q -m "not perf"; behaviour=$$?; \
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/pytest -q -m perf -rA; perf=$$?; \
 	test $$behaviour -eq 0 && test $$perf -eq 0

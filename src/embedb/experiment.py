@@ -47,6 +47,10 @@ class Experiment:
         """
         return ExperimentReport.from_dict(self.backend.experiment_report(self.id))
 
+    def trajectory(self, points: int = 20) -> list[results.TrajectoryPoint]:
+        """The verdict at ``points`` moments of the experiment: decision, estimate and interval as they stood then."""
+        return self.backend.experiment_trajectory(self.id, points=points)
+
     def promote(self, *, reason: str | None = None, actor: str | None = None) -> results.ExperimentPromotion:
         """Promote the challenger (serving version + model alias in one transaction) and end the experiment.
 

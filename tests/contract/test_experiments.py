@@ -92,3 +92,22 @@ def test_offline_evaluation_and_gate(db: Client, name: str, bound: str) -> None:
     assert report["gate"]["passed"] in (True, False) and report["verdict"]["n"] == len(TEXTS)
     with pytest.raises(InvalidArgumentError, match="metric"):
         db.evaluate(name, "embedding", queries=queries, qrels=qrels, versions=[f"{bound}/1"], metric="map@10")
+
+
+def test_the_trajectory_shows_the_verdict_as_it_stood_over_time(db: Client, name: str, bound: str) -> None:
+    """Each point is the report of the queries answered by then; the last one is the report itself."""
+    experiment = db.start_experiment(
+        name, "embedding", champion=f"{bound}@champion", challenger=f"{bound}@challenger", mode="interleave"
+    )["experiment_id"]
+    for user, text in enumerate(TEXTS * 2):
+        (hits,) = db.search(name, text, limit=3, user_key=f"u{user}")
+        db.feedback(name, hits[-1]["query_id"], hits[-1]["id"])
+    points = db.experiment_trajectory(experiment, points=5)
+    assert 1 <= len(points) <= 5
+    assert [p["queries"] for p in points] == sorted(p["queries"] for p in points)
+    assert [p["time"] for p in points] == sorted(p["time"] for p in points)
+    report = db.experiment_report(experiment)
+    assert (points[-1]["queries"], points[-1]["feedback"]) == (report["queries"], report["feedback"]) == (12, 12)
+    assert points[-1]["decision"] == report["decision"] and points[-1]["ci"] == report["ci"]
+    with pytest.raises(InvalidArgumentError, match="points"):
+        db.experiment_trajectory(experiment, points=0)

@@ -249,6 +249,15 @@ class Backend(DataContract):
         """
         return self._dispatch("experiment_report", arguments_of(locals()))
 
+    @operation(Role.READER, scope=())
+    def experiment_trajectory(self, experiment_id: int, *, points: int = 20) -> list[results.TrajectoryPoint]:
+        """The verdict over time: at ``points`` moments (quantiles of the logged query times), the decision, the
+        estimate and its confidence interval on the queries answered and the feedback given by then.
+
+        Raises ``ExperimentNotFoundError``, and ``InvalidArgumentError`` for ``points`` outside [1, 200].
+        """
+        return self._dispatch("experiment_trajectory", arguments_of(locals()))
+
     @operation(Role.ADMIN, scope=())
     def stop_experiment(self, experiment_id: int) -> results.ExperimentInfo:
         """End a running experiment without promoting (its logs and final report stay); raises ``InvalidStateError``."""

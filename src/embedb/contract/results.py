@@ -266,6 +266,18 @@ class ExperimentReportInfo(TypedDict):
     dropped_queries: int
 
 
+class TrajectoryPoint(TypedDict):
+    """The verdict of an experiment as it stood at one moment: on the queries answered and feedback given by then."""
+
+    time: float
+    queries: int
+    feedback: int
+    decision: str
+    delta: float | None
+    ci: list[float] | None
+    p_value: float | None
+
+
 class ExperimentPromotion(ServingChange):
     experiment: ExperimentInfo
     report: ExperimentReportInfo

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from embedb.contract.results import ExperimentInfo, ExperimentPromotion, ExperimentReportInfo, FeedbackEvent
+from embedb.contract.results import (
+    ExperimentInfo,
+    ExperimentPromotion,
+    ExperimentReportInfo,
+    FeedbackEvent,
+    TrajectoryPoint,
+)
 from embedb.errors import InvalidArgumentError
 from embedb.experiments import ExperimentRecord, ExperimentService
 from embedb.metadata import CollectionMetadata
 from embedb.search import ConfiguredSearch
 from embedb.storage import StorageEngine
+
+MAX_TRAJECTORY_POINTS = 200
 
 
 class ExperimentOperations:
@@ -77,6 +85,14 @@ class ExperimentOperations:
     def experiment_report(self, experiment_id: int) -> ExperimentReportInfo:
         record, name = self._experiment(experiment_id)
         return cast(ExperimentReportInfo, self.experiments.report(self.metadata.info(name), record).to_dict())
+
+    def experiment_trajectory(self, experiment_id: int, *, points: int = 20) -> list[TrajectoryPoint]:
+        if isinstance(points, bool) or not isinstance(points, int) or not 1 <= points <= MAX_TRAJECTORY_POINTS:
+            raise InvalidArgumentError(
+                f"points must be an integer in [1, {MAX_TRAJECTORY_POINTS}], got {points!r}", argument="points"
+            )
+        record, name = self._experiment(experiment_id)
+        return cast(list[TrajectoryPoint], self.experiments.trajectory(self.metadata.info(name), record, points))
 
     def stop_experiment(self, experiment_id: int) -> ExperimentInfo:
         record, name = self._experiment(experiment_id)

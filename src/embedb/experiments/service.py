@@ -466,6 +466,47 @@ class ExperimentService:
             self.store.freeze_horizon(record.id, queries, last_feedback)  # later queries and clicks never count
         return report
 
+    def trajectory(self, info: CollectionInfo, record: ExperimentRecord, points: int) -> list[dict[str, Any]]:
+        """The verdict as it stood at ``points`` moments of the experiment (quantiles of its query times).
+
+        Each point is the report of the queries answered by then and the feedback
+        given by then: how the estimate and its confidence sequence narrowed.
+        """
+        if record.state is ExperimentState.RUNNING:
+            self.flush()
+        frozen = self.store.horizon_data(record.id)
+        last_feedback = frozen.last_feedback_id if frozen is not None else self.store.last_feedback_id(record.id)
+        queries = self.store.queries(record.id)
+        if frozen is not None:
+            queries = [query for query in queries if frozen.keeps(query)]
+        feedback = self.store.feedback(record.id, up_to_id=last_feedback)
+        times = sorted(query.time for query in queries)
+        cuts = (
+            sorted({times[max(0, math.ceil(len(times) * step / points) - 1)] for step in range(1, points)})
+            if times
+            else []
+        )
+        if times:  # the last point is the report itself: every query and every click so far
+            cuts.append(max([times[-1], *(event.time for event in feedback)]))
+        found = []
+        for cut in cuts:
+            answered = [query for query in queries if query.time <= cut]
+            ids = {query.query_id for query in answered}
+            given = [event for event in feedback if event.query_id in ids and event.time <= cut]
+            verdict = build_report(record, info.name, answered, given).verdict
+            found.append(
+                {
+                    "time": cut,
+                    "queries": len(answered),
+                    "feedback": len(given),
+                    "decision": verdict.decision.value,
+                    "delta": None if math.isnan(verdict.delta) else verdict.delta,
+                    "ci": list(verdict.ci) if verdict.ci is not None else None,
+                    "p_value": verdict.p_value,
+                }
+            )
+        return found
+
     def flush(self, timeout: float = 60.0) -> None:
         """Wait for running shadow searches, then write every queued log entry."""
         pending = list(self._pending)

@@ -37,6 +37,11 @@ class ExperimentIdRequest(ApiRequest):
     experiment_id: ExperimentId
 
 
+class TrajectoryRequest(ApiRequest):
+    experiment_id: ExperimentId
+    points: int = 20
+
+
 class ListExperimentsRequest(ApiRequest):
     collection_name: Annotated[str | None, Field(description="Only experiments of this collection.")] = None
 

@@ -189,6 +189,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get_experiment", "/v1/experiments/get", xrq.ExperimentIdRequest, rq.ObjectResult),
     Operation("list_experiments", "/v1/experiments/list", xrq.ListExperimentsRequest, rq.RowsResult),
     Operation("experiment_report", "/v1/experiments/report", xrq.ExperimentIdRequest, rq.ObjectResult),
+    Operation("experiment_trajectory", "/v1/experiments/trajectory", xrq.TrajectoryRequest, rq.RowsResult),
     Operation("stop_experiment", "/v1/experiments/stop", xrq.ExperimentIdRequest, rq.ObjectResult),
     Operation(
         "promote_experiment",

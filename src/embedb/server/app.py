@@ -21,6 +21,7 @@ from embedb.config import module_prefixes
 from embedb.contract import Backend
 from embedb.errors import EmbedbError, InvalidArgumentError, PermissionDeniedError, UnavailableError
 from embedb.server.auth import Authorizer, TokenStore
+from embedb.server.console import add_console
 from embedb.server.metrics import CONTENT_TYPE, ServerMetrics
 from embedb.server.middleware import AdmissionMiddleware, ObservabilityMiddleware, principal_of
 from embedb.server.responses import (
@@ -113,6 +114,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.include_router(build_router(context))
+    add_console(app)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers (no token needed).")
     async def healthz() -> Response:

@@ -24,7 +24,8 @@ from embedb.server.auth import Principal, TokenStore
 from embedb.server.metrics import ServerMetrics
 from embedb.server.responses import error_response
 
-PUBLIC_PATHS = frozenset({"/healthz"})
+PUBLIC_PATHS = frozenset({"/healthz", "/ui"})
+PUBLIC_PREFIX = "/ui/"  # the console's static files: they hold no data; the page asks for a token
 PRINCIPAL_KEY = "embedb.principal"
 
 
@@ -98,7 +99,8 @@ class AdmissionMiddleware:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") in PUBLIC_PATHS:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIX):
             await self.app(scope, receive, send)
             return
         try:

@@ -74,6 +74,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "get_experiment": {"experiment_id": 999999},
     "list_experiments": {"collection_name": "{c}"},
     "experiment_report": {"experiment_id": 999999},
+    "experiment_trajectory": {"experiment_id": 999999},
     "stop_experiment": {"experiment_id": 999999},
     "promote_experiment": {"experiment_id": 999999},
     "feedback": {"collection_name": "{c}", "query_id": "never", "doc_id": 1},

@@ -1,0 +1,1 @@
+"""The web console's static files (HTML, JavaScript, CSS), served by ``embedb serve`` at ``/ui``."""

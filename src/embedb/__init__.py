@@ -14,6 +14,7 @@ from embedb.collection import Collection
 from embedb.config import Durability, Settings
 from embedb.connection import connect
 from embedb.contract import Backend
+from embedb.display import progress
 from embedb.errors import (
     AlreadyExistsError,
     CollectionNotFoundError,
@@ -72,4 +73,5 @@ __all__ = [
     "VectorField",
     "__version__",
     "connect",
+    "progress",
 ]

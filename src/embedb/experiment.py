@@ -31,6 +31,10 @@ class Experiment:
     def __repr__(self) -> str:
         return f"Experiment({self.id})"
 
+    def _repr_html_(self) -> str:
+        """Its live report (the verdict, the numbers, the arms)."""
+        return self.report()._repr_html_()
+
     def describe(self) -> results.ExperimentInfo:
         """Return its settings and state (``mode``, ``champion_version``, ``state``...); raises ``ExperimentNotFoundError``."""
         return self.backend.get_experiment(self.id)

@@ -11,6 +11,7 @@ It holds only the backend and the id, so it works the same embedded and over HTT
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -26,6 +27,16 @@ class Job:
 
     def __repr__(self) -> str:
         return f"Job({self.id})"
+
+    def _repr_html_(self) -> str:
+        """The job as it is now: state, version and a progress bar."""
+        job = self.describe()
+        share = float(job["progress"])
+        return (
+            f"<p>job {self.id}: {html.escape(str(job['model_version']))} on {html.escape(str(job['field']))} — "
+            f"{html.escape(str(job['state']))}, {job['rows_done']:,} / {job['rows_total']:,} rows "
+            f"<progress max='1' value='{share:.4f}'></progress> {share:.0%}</p>"
+        )
 
     def describe(self) -> results.Job:
         """Return the job with its progress; raises ``JobNotFoundError``."""

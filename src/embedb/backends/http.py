@@ -25,6 +25,7 @@ import httpx
 from embedb.client import Client
 from embedb.contract import OPERATIONS
 from embedb.contract.results import Job
+from embedb.display import present
 from embedb.errors import (
     ClosedError,
     EmbedbError,
@@ -135,10 +136,10 @@ class HttpBackend(Client):
         """Send an operation to the server; a few need their arguments reshaped first (``_REMOTE``)."""
         special = _REMOTE.get(name)
         if special is not None:
-            return special(self, arguments)
+            return present(special(self, arguments))
         for local in OPERATIONS[name].access.local:  # callbacks cannot travel
             arguments.pop(local, None)
-        return self._call(name, **arguments)
+        return present(self._call(name, **arguments))
 
     def _write(self, name: str, arguments: dict[str, Any]) -> Any:
         """insert / upsert: an Arrow table travels as an Arrow IPC stream, anything else as JSON."""

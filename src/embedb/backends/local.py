@@ -18,6 +18,7 @@ from typing import Any
 from embedb.client import Client
 from embedb.config import Settings
 from embedb.contract import OPERATIONS, check_scalar_arguments, scalar_checks
+from embedb.display import present
 from embedb.engine import SHARED, Database
 from embedb.errors import ClosedError, DataError, InvalidArgumentError, InvalidNameError
 from embedb.schema import MAX_JSON_DEPTH, lone_surrogate_at
@@ -58,7 +59,7 @@ class LocalBackend(Client):
             raise ClosedError("this EmbeDB client is closed")
         check_scalar_arguments(_SCALAR_CHECKS[name], arguments)
         check_arguments(arguments)
-        return self._operations[name](**arguments)
+        return present(self._operations[name](**arguments))
 
 
 # Per operation, its arguments declared as plain scalars: checked as a server's request models check them.

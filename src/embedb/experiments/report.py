@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from embedb.display import html_table
 from embedb.evaluation import overlap_at_k
 from embedb.evaluation.stats import wilson_interval
 from embedb.evaluation.verdict import (
@@ -64,6 +65,23 @@ class ExperimentReport:
     @property
     def decision(self) -> Decision:
         return self.verdict.decision
+
+    def _repr_html_(self) -> str:
+        """The verdict, its numbers and the arms, as a notebook shows them."""
+        verdict = self.verdict
+        numbers = [
+            ["decision", verdict.decision.value],
+            ["reason", verdict.reason],
+            [f"{verdict.metric}: champion / challenger", f"{verdict.baseline:.4g} / {verdict.candidate:.4g}"],
+            ["difference", f"{verdict.delta:.4g}"],
+            ["interval", f"[{verdict.ci[0]:.4g}, {verdict.ci[1]:.4g}]" if verdict.ci else "-"],
+            ["p-value", "-" if verdict.p_value is None else f"{verdict.p_value:.3g}"],
+            ["queries / feedback", f"{self.queries} / {self.feedback}"],
+        ]
+        arms = [[arm, *values.values()] for arm, values in self.arms.items()]
+        headers = ["arm", *next(iter(self.arms.values()), {}).keys()]
+        title = f"experiment {self.experiment.get('experiment_id', '')}: {verdict.decision.value}"
+        return html_table(title, ["", ""], numbers) + html_table("arms", headers, arms)
 
     def to_dict(self) -> dict[str, Any]:
         """Return ``verdict.to_dict()`` plus ``arms``, ``experiment``, ``queries``, ``feedback`` and ``dropped_queries`` (JSON-ready)."""

@@ -1,0 +1,73 @@
+"""Results draw themselves in a notebook: escaped HTML tables for hits, rows, reports and jobs; a progress callback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import embedb
+from embedb.display import MAX_ROWS, Record, Rows, SearchResult, present, progress
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+def test_present_wraps_by_shape_and_changes_nothing_else() -> None:
+    hits = present([[{"id": 1, "distance": 0.5, "entity": {"text": "a"}}]])
+    rows = present([{"id": 1}, {"id": 2}])
+    record = present({"state": "DONE"})
+    assert (type(hits), type(rows), type(record)) == (SearchResult, Rows, Record)
+    assert hits == [[{"id": 1, "distance": 0.5, "entity": {"text": "a"}}]] and json.loads(json.dumps(rows)) == rows
+    assert present(["a", "b"]) == ["a", "b"] and type(present(["a"])) is list and present(None) is None
+    assert type(present([])) is list
+
+
+def test_every_value_is_escaped_and_long_tables_are_cut() -> None:
+    hits = SearchResult([[{"id": SCRIPT, "distance": 0.25, "entity": {"text": SCRIPT, "tags": {"k": SCRIPT}}}]])
+    shown = hits._repr_html_()
+    assert SCRIPT not in shown and "&lt;script&gt;" in shown and "<th>text</th>" in shown and "0.25" in shown
+    many = Rows([{"n": i, "note": SCRIPT} for i in range(MAX_ROWS + 7)])._repr_html_()
+    assert many.count("<tr>") == MAX_ROWS + 1 and "7 more rows not shown" in many and SCRIPT not in many
+    assert SCRIPT not in Record({"state": SCRIPT, "reason": SCRIPT})._repr_html_()
+
+
+def test_client_results_show_as_tables(tmp_path: Path) -> None:
+    with embedb.connect(tmp_path / "data") as db:
+        db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
+        db.register_model("toy", "embedb.models.testing:hash_embed_16")
+        schema = {
+            "fields": [
+                {"name": "id", "type": "INT64", "is_primary": True},
+                {"name": "text", "type": "VARCHAR", "max_length": 100},
+                {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
+            ]
+        }
+        db.create_collection("docs", schema=schema)
+        db.insert("docs", [{"id": i, "text": f"{SCRIPT} text {i}"} for i in range(20)])
+        found = db.search("docs", "text 3", limit=3, output_fields=["text"])
+        assert isinstance(found, SearchResult) and "query 1: 3 hits" in found._repr_html_()
+        assert SCRIPT not in found._repr_html_()
+        history = db.model_alias_history("toy")
+        assert isinstance(history, Rows) and "champion" in history._repr_html_()
+        col = db.collection("docs")
+        job = col.add_embedding_version("embedding", "toy/2")
+        job.wait(timeout=60)
+        assert "DONE" in job._repr_html_() and "<progress" in job._repr_html_()
+        experiment = col.start_experiment("embedding", champion="toy@champion", challenger="toy/2", mode="interleave")
+        (hits,) = col.search("text 4", limit=4, user_key="u1")
+        col.feedback(hits[0]["query_id"], hits[0]["id"])
+        shown = experiment._repr_html_()
+        assert "undecided" in shown and "arms" in shown and "queries / feedback" in shown
+
+
+def test_the_progress_callback_takes_both_shapes(capsys: pytest.CaptureFixture[str]) -> None:
+    update = progress("backfill")
+    for done in range(0, 11, 5):
+        update(done, 10)
+    staged = progress("policy")
+    staged("fine-tune", 2, 2)
+    staged("backfill", 3, 3)
+    shown = capsys.readouterr().out
+    assert "backfill" in shown and "10/10" in shown
+    assert "policy: fine-tune" in shown and "2/2" in shown and "policy: backfill" in shown and "3/3" in shown

@@ -111,6 +111,8 @@ def test_numbers_that_do_not_fit_are_refused_by_name(db: Client, collection: str
         db.tune_index(collection, "embedding", seed=-1)
     with pytest.raises(InvalidArgumentError, match="max_memory_mb"):
         db.tune_index(collection, "embedding", max_memory_mb=-1.0)
+    with pytest.raises(InvalidArgumentError, match="max_memory_mb"):
+        db.tune_index(collection, "embedding", max_memory_mb=1e308)
     with pytest.raises(InvalidArgumentError, match="eval_rows"):
         db.fine_tune(collection, "embedding", pairs=[], eval_rows=0)
 
@@ -131,3 +133,14 @@ def test_the_logged_query_stream_is_a_sample_in_time(db: Client, collection: str
         db.drift(collection, "embedding", reference={"logged": [0, 1]}, current={"logged": [middle, ended]})
     with pytest.raises(InvalidArgumentError, match=r"\[since, until\]"):
         db.drift(collection, "embedding", reference={"logged": [ended, started]}, current={"logged": [middle, ended]})
+
+
+def test_windows_past_any_clock_are_refused_by_name(db: Client, collection: str) -> None:
+    """Huge finite bounds once overflowed SQLite's integers (a 500): now a clean refusal, for drift, decay and series."""
+    for window in ([0, 1e308], [-1e308, 1e308], [10**30, 10**31]):
+        with pytest.raises(InvalidArgumentError, match="epoch seconds"):
+            db.drift(collection, "embedding", reference={"logged": window}, current={"texts": DOCS[:20]})
+        with pytest.raises(InvalidArgumentError, match="epoch seconds"):
+            db.decay(collection, "embedding", reference=window)
+    with pytest.raises(InvalidArgumentError, match="epoch seconds"):
+        db.monitor(collection, "embedding", since=1e30, until=1e30)

@@ -41,9 +41,19 @@ function context() {
     main,
     showError,
     clearError,
-    // Run fn now and every ms while this page is shown.
+    // Run fn again ms after each run ends, while this page is shown: slow answers never pile up.
     every(ms, fn) {
-      const timer = setInterval(() => fn().catch(showError), ms);
+      const timer = { id: 0, stopped: false };
+      const tick = async () => {
+        if (timer.stopped) return;
+        try {
+          await fn();
+        } catch (error) {
+          showError(error);
+        }
+        if (!timer.stopped) timer.id = setTimeout(tick, ms);
+      };
+      timer.id = setTimeout(tick, ms);
       timers.push(timer);
     },
     reload: () => route(),
@@ -54,7 +64,10 @@ function context() {
 }
 
 async function route() {
-  timers.forEach(clearInterval);
+  for (const timer of timers) {
+    timer.stopped = true;
+    clearTimeout(timer.id);
+  }
   timers = [];
   clearError();
   if (!session) return signIn();
@@ -70,8 +83,8 @@ async function route() {
     return;
   }
   const [pattern, page] = found;
-  const parameters = pattern.exec(hash).slice(1).map(decodeURIComponent);
   try {
+    const parameters = pattern.exec(hash).slice(1).map(decodeURIComponent);
     await page(context(), ...parameters);
   } catch (error) {
     showError(error);

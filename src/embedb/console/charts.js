@@ -80,3 +80,29 @@ function round(value) {
 function clock(seconds) {
   return new Date(seconds * 1000).toISOString().slice(11, 16) + " UTC";
 }
+
+// groups: category names; series: [{name, values: [one per group]}] — grouped bars from zero.
+export function barChart(title, groups, series, { width = 640, height = 220 } = {}) {
+  const root = svg("svg", { class: "chart", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title });
+  root.append(svg("title", {}, title));
+  const pad = { left: 48, right: 12, top: 14, bottom: 40 };
+  const top = Math.max(1e-9, ...series.flatMap((s) => s.values.filter((v) => typeof v === "number")));
+  const slot = (width - pad.left - pad.right) / Math.max(1, groups.length);
+  const bar = (slot * 0.8) / Math.max(1, series.length);
+  const sy = (y) => height - pad.bottom - (y / top) * (height - pad.top - pad.bottom);
+  root.append(svg("line", { x1: pad.left, y1: sy(0), x2: width - pad.right, y2: sy(0), stroke: "#9aa5b1" }));
+  root.append(svg("text", { x: 4, y: sy(top) + 4 }, round(top)), svg("text", { x: 4, y: sy(0) + 4 }, "0"));
+  groups.forEach((group, g) => {
+    root.append(svg("text", { x: pad.left + g * slot + slot * 0.1, y: height - 24 }, group));
+    series.forEach((s, position) => {
+      const value = typeof s.values[g] === "number" ? s.values[g] : 0;
+      root.append(svg("rect", { x: pad.left + g * slot + slot * 0.1 + position * bar, y: sy(value), width: bar - 2, height: sy(0) - sy(value), fill: COLOURS[position % COLOURS.length] }));
+    });
+  });
+  series.forEach((s, position) => {
+    const step = (width - pad.left - pad.right) / Math.max(1, series.length);
+    root.append(svg("rect", { x: pad.left + position * step, y: height - 11, width: 10, height: 10, fill: COLOURS[position % COLOURS.length] }));
+    root.append(svg("text", { x: pad.left + 14 + position * step, y: height - 2 }, s.name.slice(0, Math.floor(step / 7))));
+  });
+  return root;
+}

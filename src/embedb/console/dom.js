@@ -54,3 +54,10 @@ export function cards(entries) {
 export function link(href, text) {
   return h("a", { href }, text);
 }
+
+const ROLES = ["reader", "writer", "admin"];
+
+// A note beside an action the token's role may not take: the server refuses it, the page says so up front.
+export function needs(ctx, role) {
+  return ROLES.indexOf(ctx.identity.role) < ROLES.indexOf(role) ? h("span", { class: "note" }, ` (needs an ${role} token)`) : "";
+}

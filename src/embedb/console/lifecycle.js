@@ -1,18 +1,13 @@
 // The lifecycle: embedding versions with promote and rollback, jobs, monitoring and drift, models, experiments.
 
 import { intervalChart, lineageGraph, lineChart } from "./charts.js";
-import { cards, formatNumber, formatTime, h, link, table } from "./dom.js";
-
-const ROLES = ["reader", "writer", "admin"];
-
-// A note beside an action the token's role may not take: the server refuses it, the page says so up front.
-function needs(ctx, role) {
-  return ROLES.indexOf(ctx.identity.role) < ROLES.indexOf(role) ? h("span", { class: "note" }, ` (needs an ${role} token)`) : "";
-}
+import { cards, formatNumber, formatTime, h, link, needs, table } from "./dom.js";
+import { addVersionForm, evaluationSection, experimentForm } from "./workflow.js";
 
 // ---------------------------------------------------------------- serving
 
 export async function servingPanel(ctx, name, description) {
+  const later = []; // sections shown after the versions: one offline evaluation per field
   const section = h("section", { "aria-labelledby": "versions-title" }, h("h2", { id: "versions-title" }, "Embedding versions"));
   for (const [field, versions] of Object.entries(description.embedding_versions)) {
     const confirmArea = h("div", { class: "confirm" });
@@ -29,8 +24,12 @@ export async function servingPanel(ctx, name, description) {
       h("h3", {}, `Field ${field}`),
       table(`model versions of ${field}`, ["version", "state", "rows", "serving", "action"], rows),
       h("button", { type: "button", class: "secondary", onclick: () => confirmAction(ctx, confirmArea, `Roll back ${field} to the version that served before`, "/v1/embeddings/rollback", { collection_name: name, field_name: field }) }, `Roll back ${field}`),
+      needs(ctx, "admin"),
       confirmArea,
+      h("div", { class: "stack-gap" }, addVersionForm(ctx, name, field)),
+      h("div", { class: "stack-gap" }, experimentForm(ctx, name, field, versions)),
     );
+    later.push(evaluationSection(ctx, name, field, versions));
   }
   const history = await ctx.api.call("/v1/embeddings/history", { collection_name: name });
   section.append(
@@ -39,7 +38,7 @@ export async function servingPanel(ctx, name, description) {
   );
   const jobsArea = h("div", { id: "collection-jobs", "aria-live": "polite" });
   section.append(h("h3", {}, "Backfill jobs"), jobsArea);
-  ctx.main.append(section);
+  ctx.main.append(section, ...later);
   const refresh = async () => {
     const found = await ctx.api.call("/v1/jobs/list", { collection_name: name });
     jobsArea.replaceChildren(jobsTable(ctx, found));
@@ -103,15 +102,23 @@ function jobButtons(ctx, job) {
         ctx.showError(error);
       }
     } }, label);
-  if (job.state === "RUNNING" || job.state === "PENDING") return h("span", { class: "row" }, act("/v1/jobs/pause", "Pause"), act("/v1/jobs/cancel", "Cancel"));
-  if (job.state === "PAUSED" || job.state === "FAILED") return h("span", { class: "row" }, act("/v1/jobs/resume", "Resume"), act("/v1/jobs/cancel", "Cancel"));
+  if (job.state === "RUNNING" || job.state === "PENDING") return h("span", { class: "row" }, act("/v1/jobs/pause", "Pause"), act("/v1/jobs/cancel", "Cancel"), needs(ctx, "admin"));
+  if (job.state === "PAUSED" || job.state === "FAILED") return h("span", { class: "row" }, act("/v1/jobs/resume", "Resume"), act("/v1/jobs/cancel", "Cancel"), needs(ctx, "admin"));
   return "";
+}
+
+// A token limited to some collections lists per collection; a global one lists everything at once.
+async function perCollection(ctx, path) {
+  const scope = ctx.identity.collections;
+  if (!scope) return ctx.api.call(path, {});
+  const lists = await Promise.all(scope.map((name) => ctx.api.call(path, { collection_name: name }).catch(() => [])));
+  return lists.flat();
 }
 
 export async function jobs(ctx) {
   const area = h("div", { "aria-live": "polite" });
   ctx.main.append(h("h1", {}, "Jobs"), area);
-  const refresh = async () => area.replaceChildren(jobsTable(ctx, await ctx.api.call("/v1/jobs/list", {})));
+  const refresh = async () => area.replaceChildren(jobsTable(ctx, await perCollection(ctx, "/v1/jobs/list")));
   await refresh();
   ctx.every(2000, refresh);
 }
@@ -155,6 +162,10 @@ export async function monitoringPanel(ctx, name, field) {
 // ----------------------------------------------------------------- models
 
 export async function models(ctx) {
+  if (ctx.identity.collections) {
+    ctx.main.append(h("h1", {}, "Models"), h("p", { class: "note" }, "The model registry is shared by every collection: it needs a token valid for every collection."));
+    return;
+  }
   const found = await ctx.api.call("/v1/models/list", {});
   ctx.main.append(
     h("h1", {}, "Models"),
@@ -180,7 +191,7 @@ export async function model(ctx, name) {
 // ------------------------------------------------------------ experiments
 
 export async function experiments(ctx) {
-  const found = await ctx.api.call("/v1/experiments/list", {});
+  const found = await perCollection(ctx, "/v1/experiments/list");
   ctx.main.append(
     h("h1", {}, "Experiments"),
     table("champion/challenger experiments", ["experiment", "collection", "field", "mode", "champion", "challenger", "state", "started"], found.map((e) => [link(`#/experiments/${e.experiment_id}`, `#${e.experiment_id}`), e.collection_name, e.field, e.mode, e.champion_version, e.challenger_version, e.state, formatTime(e.created_at)])),
@@ -194,11 +205,14 @@ export async function experiment(ctx, id) {
   const chart = h("div");
   const actions = h("div", { class: "row" });
   ctx.main.append(h("h1", {}, `Experiment #${experimentId}`), verdict, h("h2", {}, "The difference over time"), chart, actions);
+  let trajectory = [];
+  let polls = 0;
   const refresh = async () => {
-    const [report, trajectory] = await Promise.all([
-      ctx.api.call("/v1/experiments/report", { experiment_id: experimentId }),
-      ctx.api.call("/v1/experiments/trajectory", { experiment_id: experimentId, points: 40 }),
-    ]);
+    const report = await ctx.api.call("/v1/experiments/report", { experiment_id: experimentId });
+    if (polls++ % 5 === 0 || report.experiment.state !== "RUNNING") {
+      // the verdict over time recomputes the report at each point: every fifth refresh is enough
+      trajectory = await ctx.api.call("/v1/experiments/trajectory", { experiment_id: experimentId, points: 30 });
+    }
     const e = report.experiment;
     verdict.replaceChildren(
       cards([
@@ -234,6 +248,7 @@ export async function experiment(ctx, id) {
             ctx.showError(error);
           }
         } }, "Stop"),
+        needs(ctx, "admin"),
         area,
       );
     }

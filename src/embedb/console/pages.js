@@ -43,7 +43,7 @@ export async function collection(ctx, name) {
     h("h2", {}, "Indexes"),
     table(
       "vector and scalar indexes, with their build state",
-      ["index", "field", "type", "parameters", "state", "indexed rows", "of rows"],
+      ["index", "field", "type", "parameters", "state", "indexed rows", "rows (every version)"],
       indexes.map((index) => [
         index.index_name,
         index.field_name,

@@ -349,7 +349,7 @@ class Backend(DataContract):
         """
         return self._dispatch("run_policy", arguments_of(locals()))
 
-    @operation(Role.ADMIN)
+    @operation(Role.ADMIN, scope=())  # registers model versions and moves aliases: global
     def select_model(
         self,
         collection_name: str,
@@ -493,7 +493,7 @@ class Backend(DataContract):
         """
         return self._dispatch("tune_index", arguments_of(locals()))
 
-    @operation(Role.ADMIN, local=("progress",))
+    @operation(Role.ADMIN, scope=(), local=("progress",))  # registers a model version (and an alias): global
     def fine_tune(
         self,
         collection_name: str,

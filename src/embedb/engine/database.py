@@ -105,6 +105,7 @@ class Database:
             jobs=self.jobs,
             index_check=self.index_gap,
             drop_column=self._drop_column,
+            version_added=self.indexes.forget_version_spec,
             collection_by_id=self.storage.collection_by_id,
             version_users=self._experiments_using,
             end_experiments=self._end_experiments,

@@ -11,7 +11,6 @@ out-of-domain test. The statistics are ``embedb.evaluation.drift``'s.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -25,7 +24,7 @@ from embedb.evaluation.stats import check_seed
 from embedb.lifecycle import EmbeddingVersion, embed_query_text
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
-from embedb.monitoring import SearchMonitor
+from embedb.monitoring import SearchMonitor, checked_window
 from embedb.schema import FieldSchema, MetricType
 from embedb.search import SearchOperation
 from embedb.storage import CollectionInfo
@@ -150,17 +149,9 @@ class DriftOperation:
 
     def _logged(self, info: CollectionInfo, field: FieldSchema, window: Any, role: str) -> list[str]:
         """The field's sampled query texts in ``window`` (epoch seconds), each once per minute."""
-        if (
-            not isinstance(window, list | tuple)
-            or len(window) != 2
-            or not all(isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t) for t in window)
-            or window[0] >= window[1]
-        ):
-            raise InvalidArgumentError(
-                f"{role}: logged must be [since, until] in epoch seconds, since < until", argument=role
-            )
+        since, until = checked_window(f"{role}: logged", window)
         seen: dict[tuple[int, str], None] = {}
-        for when, text in self.search_monitor.texts(info.id, field.name, float(window[0]), float(window[1])):
+        for when, text in self.search_monitor.texts(info.id, field.name, since, until):
             seen.setdefault((int(when // 60), text))
         if len(seen) < 2:
             raise InvalidArgumentError(

@@ -10,8 +10,8 @@ from embedb.contract.results import DecayReport, MonitorReport
 from embedb.errors import InvalidArgumentError
 from embedb.experiments import ExperimentService
 from embedb.metadata import CollectionMetadata
-from embedb.monitoring import Minute, SearchMonitor, decay_signals, feedback_series
-from embedb.monitoring.monitor import below, percentile
+from embedb.monitoring import Minute, SearchMonitor, checked_window, decay_signals, feedback_series
+from embedb.monitoring.monitor import MAX_EPOCH_S, below, percentile
 
 MAX_BUCKETS = 10_000
 
@@ -43,8 +43,13 @@ class MonitoringOperation:
         end = now if until is None else until
         start = end - 86_400 if since is None else since
         for name, value in (("since", start), ("until", end)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                raise InvalidArgumentError(f"{name} must be epoch seconds", argument=name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or abs(value) > MAX_EPOCH_S
+            ):
+                raise InvalidArgumentError(f"{name} must be epoch seconds (at most {MAX_EPOCH_S:.0e})", argument=name)
         if isinstance(bucket_s, bool) or not isinstance(bucket_s, int) or bucket_s < 60 or bucket_s % 60:
             raise InvalidArgumentError(
                 f"bucket_s must be a whole number of minutes (>= 60), got {bucket_s!r}", argument="bucket_s"
@@ -159,16 +164,7 @@ def _counts(
 
 
 def _window(name: str, window: Any, default: tuple[float, float]) -> tuple[float, float]:
-    if window is None:
-        return default
-    if (
-        not isinstance(window, list | tuple)
-        or len(window) != 2
-        or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in window)
-        or not window[0] < window[1]
-    ):
-        raise InvalidArgumentError(f"{name} must be [since, until] in epoch seconds, since before until", argument=name)
-    return float(window[0]), float(window[1])
+    return default if window is None else checked_window(name, window)
 
 
 def _summary(counts: Minute, feedback: dict[str, float], threshold: float) -> dict[str, Any]:

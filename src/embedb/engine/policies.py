@@ -40,6 +40,8 @@ in-process.
 from __future__ import annotations
 
 import json
+import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,6 +119,8 @@ class PolicyOperation:
         self.metadata = metadata
         self.operation = operation
         self.clock = clock
+        self._locks: dict[tuple[int, str], threading.Lock] = {}
+        self._locks_guard = threading.Lock()
         catalog.ensure_tables(_TABLES)
 
     def set_policy(self, collection_name: str, field_name: str, policy: dict[str, Any]) -> PolicyInfo:
@@ -167,20 +171,28 @@ class PolicyOperation:
         if not isinstance(approve, bool):
             raise InvalidArgumentError(f"approve must be true or false, got {approve!r}", argument="approve")
         info = self.metadata.info(collection_name)
-        row = self._row(info, field_name)
-        config, state, data = {**DEFAULTS, **json.loads(row["config"])}, row["state"], json.loads(row["data"])
-        if config["mode"] == "off":
-            return self._record(info, field_name, state, data, "none", False, {"why": "the policy is off (paused)"})
-        act = config["mode"] == "act" or approve
-        step = getattr(self, f"_{state}")
-        try:
-            action, detail, next_state, next_data = step(info, field_name, config, data, Run(act, progress))
-        except EmbedbError as error:  # e.g. no feedback to retrain on: the loop waits where it is and says why
-            why = f"{type(error).__name__}: {error.message}"
-            return self._record(info, field_name, state, data, "blocked", False, {"why": why})
-        if act or action == "none":
-            state, data = next_state, next_data
-        return self._record(info, field_name, state, data, action, act and action != "none", detail)
+        with self._lock(info.id, field_name):  # one step at a time per field in this process; _record checks across
+            row = self._row(info, field_name)
+            config, state, data = {**DEFAULTS, **json.loads(row["config"])}, row["state"], json.loads(row["data"])
+            seen = (row["state"], row["data"])
+            if config["mode"] == "off":
+                return self._record(
+                    info, field_name, seen, state, data, "none", False, {"why": "the policy is off (paused)"}
+                )
+            act = config["mode"] == "act" or approve
+            step = getattr(self, f"_{state}")
+            try:
+                action, detail, next_state, next_data = step(info, field_name, config, data, Run(act, progress))
+            except EmbedbError as error:  # e.g. no feedback to retrain on: the loop waits where it is and says why
+                why = f"{type(error).__name__}: {error.message}"
+                return self._record(info, field_name, seen, state, data, "blocked", False, {"why": why})
+            if act or action == "none":
+                state, data = next_state, next_data
+            return self._record(info, field_name, seen, state, data, action, act and action != "none", detail)
+
+    def _lock(self, collection_id: int, field: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault((collection_id, field), threading.Lock())
 
     # ------------------------------------------------------------------ steps
     # Each returns (action, detail, next state, next data); the caller keeps them only when it acted.
@@ -390,18 +402,27 @@ class PolicyOperation:
         self,
         info: CollectionInfo,
         field: str,
+        seen: tuple[str, str],
         state: str,
         data: dict[str, Any],
         action: str,
         acted: bool,
         detail: dict[str, Any],
     ) -> PolicyStep:
+        """Write the step's state only over the state it started from (another process's step may have moved it)."""
         now = time.time()
         with self.catalog.transaction() as cursor:
-            cursor.execute(
-                "UPDATE policies SET state = ?, data = ?, updated_at = ? WHERE collection_id = ? AND field = ?",
-                (state, json.dumps(data), now, info.id, field),
-            )
+            moved = cursor.execute(
+                "UPDATE policies SET state = ?, data = ?, updated_at = ?"
+                " WHERE collection_id = ? AND field = ? AND state = ? AND data = ?",
+                (state, json.dumps(data), now, info.id, field, *seen),
+            ).rowcount
+            if not moved:  # a concurrent step wrote first: keep its state, say so in this event
+                current = cursor.execute(
+                    "SELECT state FROM policies WHERE collection_id = ? AND field = ?", (info.id, field)
+                ).fetchone()
+                state = current["state"] if current is not None else state
+                detail = {**detail, "superseded": "another run of the policy moved the loop first"}
             cursor.execute(
                 "INSERT INTO policy_events (collection_id, field, time, state, action, acted, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (info.id, field, now, state, action, int(acted), json.dumps(detail, default=str)),
@@ -440,7 +461,12 @@ def _checked(policy: Any) -> dict[str, Any]:
     if config["experiment_mode"] not in ("interleave", "split", "shadow"):
         raise InvalidArgumentError("experiment_mode must be interleave, split or shadow", argument="policy")
     triggers = config["triggers"]
-    if not isinstance(triggers, list) or not set(triggers) <= set(TRIGGERS) or len(set(triggers)) != len(triggers):
+    if (
+        not isinstance(triggers, list)
+        or not all(isinstance(trigger, str) for trigger in triggers)
+        or not set(triggers) <= set(TRIGGERS)
+        or len(set(triggers)) != len(triggers)
+    ):
         raise InvalidArgumentError(f"triggers must be a list of distinct {list(TRIGGERS)}", argument="policy")
     if config["on_alert"] not in ALERT_WORK:
         raise InvalidArgumentError(f"on_alert must be one of {list(ALERT_WORK)}", argument="policy")
@@ -456,8 +482,31 @@ def _checked(policy: Any) -> dict[str, Any]:
     if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 100:
         raise InvalidArgumentError("epochs must be an integer in [1, 100]", argument="policy")
     gate = config.get("gate")
-    if gate is not None and (not isinstance(gate, dict) or set(gate) != {"queries", "qrels"}):
-        raise InvalidArgumentError(
-            "gate must be {'queries': {...}, 'qrels': {...}} (judged queries)", argument="policy"
-        )
+    if gate is not None:
+        _check_gate(gate)
     return config
+
+
+def _check_gate(gate: Any) -> None:
+    """Judged queries in BEIR shapes: ``{"queries": {id: text}, "qrels": {id: {doc id: grade}}}``."""
+    shape = "gate must be {'queries': {query id: text}, 'qrels': {query id: {doc id: grade}}} (judged queries)"
+    if not isinstance(gate, dict) or set(gate) != {"queries", "qrels"}:
+        raise InvalidArgumentError(shape, argument="policy")
+    queries, qrels = gate["queries"], gate["qrels"]
+    if not isinstance(queries, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in queries.items()):
+        raise InvalidArgumentError(f"{shape}: queries is not {{id: text}}", argument="policy")
+    if not isinstance(qrels, dict) or not all(
+        isinstance(query, str)
+        and isinstance(docs, dict)
+        and all(
+            isinstance(doc, str)
+            and isinstance(grade, int | float)
+            and not isinstance(grade, bool)
+            and math.isfinite(grade)
+            for doc, grade in docs.items()
+        )
+        for query, docs in qrels.items()
+    ):
+        raise InvalidArgumentError(f"{shape}: qrels is not {{id: {{doc id: grade}}}}", argument="policy")
+    if not set(qrels) & set(queries):
+        raise InvalidArgumentError(f"{shape}: no judged query has its text in queries", argument="policy")

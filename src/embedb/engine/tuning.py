@@ -46,6 +46,7 @@ MAX_TUNE_ROWS = 1_000_000
 HELD_OUT_QUERIES = 200
 MIN_LOGGED_QUERIES = 50  # fewer logged query texts than this: stored rows are held out as queries instead
 MAX_LOGGED_QUERIES = 1_000
+MAX_BUDGET = 1e9  # MiB or seconds: larger is no budget at all, and would overflow once scaled to bytes
 
 
 class TuningOperation:
@@ -279,8 +280,16 @@ def _check_settings(
             isinstance(sample_rows, int) and not isinstance(sample_rows, bool) and 100 <= sample_rows <= MAX_TUNE_ROWS,
             f"an integer in [100, {MAX_TUNE_ROWS}]",
         ),
-        ("max_memory_mb", max_memory_mb is None or _positive(max_memory_mb), "a positive finite number"),
-        ("max_build_s", max_build_s is None or _positive(max_build_s), "a positive finite number"),
+        (
+            "max_memory_mb",
+            max_memory_mb is None or (_positive(max_memory_mb) and max_memory_mb <= MAX_BUDGET),
+            f"a positive number up to {MAX_BUDGET:.0e}",
+        ),
+        (
+            "max_build_s",
+            max_build_s is None or (_positive(max_build_s) and max_build_s <= MAX_BUDGET),
+            f"a positive number up to {MAX_BUDGET:.0e}",
+        ),
     )
     for name, ok, wanted in checks:
         if not ok:

@@ -218,6 +218,8 @@ def set_version_index(
     base_spec = base.spec
     if spec.metric is not base_spec.metric:
         raise InvalidArgumentError(f"a version's index must keep the field's metric {base_spec.metric.value}")
+    if not any(column_key in view.data.vectors for view in collection.store.snapshot().segments):
+        raise IndexNotFoundError(f"column {column_key!r} holds no vectors (its version was dropped?)", index=column_key)
     definition = version_definition(base, column_key, spec, search_params, time.time())
     records = service.catalog.set_version_definition(info.id, definition)
     collection.version_definitions[column_key] = definition

@@ -380,6 +380,11 @@ class IndexService:
             (collection.store.segment_folder(record.segment_id) / record.file["file"]).unlink(missing_ok=True)
         return len(records)
 
+    def forget_version_spec(self, info: CollectionInfo, key: str) -> None:
+        """Drop a column's own index spec (a version added again starts with its field's index)."""
+        self.collection(info).version_definitions.pop(key, None)
+        self.catalog.forget_version_definition(info.id, key)
+
     def forget_collection(self, collection_id: int) -> None:
         collection = self.collections.pop(collection_id, None)
         if collection is not None:

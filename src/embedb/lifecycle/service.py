@@ -72,6 +72,7 @@ class LifecycleService:
         version_users: VersionUsers | None = None,
         end_experiments: EndExperiments | None = None,
         pause_points: PausePoints | None = None,
+        version_added: Callable[[CollectionInfo, str], None] | None = None,
     ) -> None:
         self.catalog = catalog
         self.registry = registry
@@ -84,6 +85,8 @@ class LifecycleService:
         self.version_users: VersionUsers = version_users or _no_users
         self.end_experiments: EndExperiments = end_experiments or _end_nothing
         self.pause_points = pause_points or PausePoints()
+        # ``version_added(info, column_key)``: a column starts afresh (an index spec left by an earlier life goes).
+        self.version_added = version_added or (lambda info, key: None)
         catalog.ensure_tables(_TABLES)
 
     def binding(self, info: CollectionInfo, field: str) -> FieldBinding:
@@ -126,6 +129,7 @@ class LifecycleService:
         self.pause_points.reach("lifecycle.add.committed")
         del binding
         self.bindings.forget(info.id)
+        self.version_added(info, added.column_key)
         self.runner.start(job_id, progress)
         return self.jobs.get(job_id)
 

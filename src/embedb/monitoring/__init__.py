@@ -21,6 +21,21 @@ memory for the next attempt.
 """
 
 from embedb.monitoring.decay import decay_signals
-from embedb.monitoring.monitor import LATENCY_EDGES_MS, SCORE_EDGES, Minute, SearchMonitor, feedback_series
+from embedb.monitoring.monitor import (
+    LATENCY_EDGES_MS,
+    SCORE_EDGES,
+    Minute,
+    SearchMonitor,
+    checked_window,
+    feedback_series,
+)
 
-__all__ = ["LATENCY_EDGES_MS", "SCORE_EDGES", "Minute", "SearchMonitor", "decay_signals", "feedback_series"]
+__all__ = [
+    "LATENCY_EDGES_MS",
+    "SCORE_EDGES",
+    "Minute",
+    "SearchMonitor",
+    "checked_window",
+    "decay_signals",
+    "feedback_series",
+]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from embedb.errors import InvalidArgumentError
 from embedb.experiments.records import Arm, ExperimentStore
 from embedb.storage import Catalog
 
@@ -228,6 +230,27 @@ class SearchMonitor:
     def _run(self) -> None:
         while not self._stop.wait(FLUSH_S):
             self.flush()
+
+
+MAX_EPOCH_S = 1e11  # about the year 5100: a bound that keeps minute numbers inside SQLite's integers
+
+
+def checked_window(name: str, window: Any) -> tuple[float, float]:
+    """``[since, until]`` in epoch seconds, finite, ordered and within ``MAX_EPOCH_S``; ``InvalidArgumentError`` else."""
+    if (
+        not isinstance(window, list | tuple)
+        or len(window) != 2
+        or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= MAX_EPOCH_S
+            for v in window
+        )
+        or not window[0] < window[1]
+    ):
+        raise InvalidArgumentError(
+            f"{name} must be [since, until] in epoch seconds (at most {MAX_EPOCH_S:.0e}), since before until",
+            argument=name,
+        )
+    return float(window[0]), float(window[1])
 
 
 def _write_texts(cursor: Any, key: Key, texts: list[tuple[float, str]]) -> None:

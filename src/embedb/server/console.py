@@ -24,6 +24,7 @@ ASSETS = {
     "dom.js": "text/javascript; charset=utf-8",
     "pages.js": "text/javascript; charset=utf-8",
     "lifecycle.js": "text/javascript; charset=utf-8",
+    "workflow.js": "text/javascript; charset=utf-8",
     "charts.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
@@ -41,15 +42,15 @@ SECURITY_HEADERS = {
 def add_console(app: FastAPI) -> None:
     """Mount ``/ui`` (the console) and ``/v1/auth/whoami`` on ``app``."""
 
-    @app.get("/ui", include_in_schema=False)
+    @app.api_route("/ui", methods=["GET", "HEAD"], include_in_schema=False)
     async def console_root() -> Response:
         return RedirectResponse("/ui/", status_code=307)
 
-    @app.get("/ui/", include_in_schema=False)
+    @app.api_route("/ui/", methods=["GET", "HEAD"], include_in_schema=False)
     async def console_index() -> Response:
         return _asset("index.html")
 
-    @app.get("/ui/{name}", include_in_schema=False)
+    @app.api_route("/ui/{name}", methods=["GET", "HEAD"], include_in_schema=False)
     async def console_asset(name: str) -> Response:
         return _asset(name)
 

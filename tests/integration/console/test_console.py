@@ -225,3 +225,78 @@ def test_keyboard_users_reach_the_token_field_and_the_console_works_over_tls(
         context.close()
     finally:
         server.stop()
+
+
+def test_a_newcomer_follows_a_backfill_and_an_experiment_to_a_promotion_by_clicking(
+    browser: Browser, served: dict[str, Any], tmp_path: Path
+) -> None:
+    admin = served["admin"]
+    model = f"flow_{uuid.uuid4().hex[:6]}"
+    admin.register_model(model, "embedb.models.testing:hash_embed_16", alias="champion")
+    admin.register_model(model, "tests.support.toy_embedders:scrambled_8")
+    schema = {
+        "fields": [
+            {"name": "id", "type": "VARCHAR", "max_length": 32, "is_primary": True},
+            {"name": "text", "type": "VARCHAR", "max_length": 2000},
+            {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": f"{model}@champion"},
+        ]
+    }
+    judged = [query for query, _ in DATA.queries[:30]]
+    relevant = {doc for query in judged for doc in DATA.qrels[query]}
+    admin.create_collection("flow", schema=schema)
+    admin.insert("flow", [{"id": doc, "text": text} for doc, text in DATA.corpus if doc in relevant])
+    session = Session(browser, served["server"].url, served["server"].token)
+    page = session.open("#/collections/flow", "Collection flow")
+    page.get_by_label("Add a model version to embedding").fill(f"{model}/2")
+    page.get_by_role("button", name="Start backfill").click()
+    expect(page.get_by_role("table", name="model versions of embedding")).to_contain_text(f"models:/{model}/2", timeout=30_000)
+    expect(page.get_by_role("table", name="backfill jobs with their progress")).to_contain_text("DONE", timeout=60_000)
+    page.reload()
+    page.get_by_role("heading", name="Collection flow").wait_for()
+    queries, qrels = tmp_path / "queries.jsonl", tmp_path / "qrels.tsv"
+    texts = dict(DATA.queries)
+    queries.write_text("".join(f'{{"_id": "{q}", "text": "{texts[q]}"}}\n' for q in judged))
+    qrels.write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t{g}\n" for q in judged for d, g in DATA.qrels[q].items()))
+    page.get_by_label("Queries (BEIR queries.jsonl: one {\"_id\", \"text\"} per line)").set_input_files(str(queries))
+    page.get_by_label("Judgements (BEIR qrels.tsv: query-id, corpus-id, score)").set_input_files(str(qrels))
+    page.get_by_role("button", name="Evaluate").click()
+    metrics = page.get_by_role("table", name="metrics on 30 judged queries")
+    expect(metrics).to_contain_text(f"models:/{model}/2", timeout=30_000)
+    expect(page.get_by_role("img", name=re.compile("per version"))).to_be_visible()
+    session.shot("evaluation")
+    page.get_by_label(f"Challenger of models:/{model}/1").select_option(f"models:/{model}/2")
+    page.get_by_role("button", name="Start experiment").click()
+    page.get_by_role("heading", name=re.compile(r"Experiment #\d+")).wait_for()
+    page.get_by_role("button", name="Promote the challenger").click()
+    page.get_by_label("Reason (kept in the alias history)").fill("clicked through by a newcomer")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("status").filter(has_text="→ models:/")).to_be_visible()
+    assert admin.describe_model(model)["aliases"] == {"champion": 2}
+    assert admin.model_alias_history(model, "champion")[-1]["reason"] == "clicked through by a newcomer"
+    assert session.errors == []
+    session.close()
+
+
+def test_a_scoped_token_sees_its_collections_lists_and_bad_addresses_are_reported(
+    browser: Browser, served: dict[str, Any]
+) -> None:
+    import httpx
+
+    server = served["server"]
+    assert httpx.head(f"{server.url}/ui/").status_code == 200
+    scoped = issue_token(server.data_path, "reader", ["words"])
+    session = Session(browser, server.url, scoped)
+    page = session.page
+    expect(page.get_by_role("link", name="words")).to_be_visible()
+    expect(page.get_by_role("link", name="other")).to_have_count(0)
+    session.open("#/jobs", "Jobs")
+    expect(page.get_by_role("table", name="backfill jobs with their progress")).to_contain_text("words")
+    session.open("#/experiments", "Experiments")
+    expect(page.get_by_role("table", name="champion/challenger experiments")).to_be_visible()
+    session.open("#/models", "Models")
+    expect(page.get_by_text("needs a token valid for every collection")).to_be_visible()
+    expect(page.get_by_role("alert")).to_be_hidden()
+    page.goto(page.url.split("#")[0] + "#/models/%ZZ")
+    expect(page.get_by_role("alert")).to_contain_text("URI")
+    assert session.errors == []
+    session.close()

@@ -150,3 +150,24 @@ def test_a_retrained_challenger_gets_its_own_tuned_index_before_its_experiment(t
         own = db.describe_index("docs", "embedding")["version_indexes"]
         assert [entry["index_type"] for entry in own.values()] == [tuned["best"]["index_type"]]
         assert db.get_experiment(started["detail"]["experiment_id"])["challenger_version"] == "models:/toy/2"
+
+
+def test_concurrent_runs_take_one_step_and_keep_its_state(tmp_path: Path) -> None:
+    """Four approvals at once of a decided experiment: one promotes, the loop is left watching the new champion."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.contract.test_policies import GATE as JUDGED
+    from tests.contract.test_policies import experiment_clicking_the_challenger
+
+    with embedb.connect(tmp_path / "data") as db:
+        model = experiment_clicking_the_challenger(
+            db, "docs", "tests.support.toy_embedders:scrambled_8", "embedb.models.testing:hash_embed_16"
+        )
+        db.set_policy("docs", "embedding", {"gate": JUDGED, "triggers": ["decay"]})
+        assert db.run_policy("docs", "embedding", approve=True)["action"] == "adopt experiment"
+        with ThreadPoolExecutor(4) as pool:
+            steps = list(pool.map(lambda _: db.run_policy("docs", "embedding", approve=True), range(4)))
+        assert [step["action"] for step in steps].count("promote") == 1, steps
+        assert not [step for step in steps if step["action"] == "blocked"], steps
+        assert db.get_policy("docs", "embedding")["state"] == "watching"
+        assert db.describe_model(model)["aliases"] == {"champion": 2}

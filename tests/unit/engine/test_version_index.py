@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import embedb
 from embedb.index import resolve_spec
@@ -61,3 +62,38 @@ def test_an_own_spec_set_without_its_build_is_built_on_reopen(tmp_path: Path) ->
         db.drop_index("docs", "vector")
         db.create_index("docs", field_name="vector", index_type="FLAT", sync=True)
         assert "version_indexes" not in db.describe_index("docs", "vector"), "a column's own spec goes with its index"
+
+
+def test_a_version_added_again_starts_with_its_fields_index(tmp_path: Path) -> None:
+    """A tuning racing a version's drop could leave the dropped column's spec behind: a re-added version drops it."""
+    from tests.support.bound_collections import bound_schema
+
+    from embedb.datasets import load_revdict
+    from embedb.errors import IndexNotFoundError
+    from embedb.index import admin
+
+    texts = [text for _, text in load_revdict().corpus[:1_500]]
+    with embedb.connect(tmp_path / "data") as db:
+        db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
+        db.register_model("toy", "tests.support.toy_embedders:scrambled_8")
+        db.create_collection("docs", schema=bound_schema("toy", max_length=2000))
+        db.insert("docs", [{"id": i, "text": text} for i, text in enumerate(texts)])
+        db.flush("docs")
+        db.create_index("docs", field_name="embedding", index_type="HNSW", sync=True)
+        db.add_embedding_version("docs", "embedding", "toy/2", wait=True, timeout=60)
+        database = db.database  # type: ignore[attr-defined]
+        info = database.metadata.info("docs")
+        key = "embedding@toy/2"
+        spec = resolve_spec("IVF_FLAT", MetricType.COSINE, {"nlist": 8}, dim=8)
+        admin.set_version_index(database.indexes, info, key, spec, {"nprobe": 2}, sync=True, timeout=60)
+        assert key in db.describe_index("docs", "embedding")["version_indexes"]
+        db.drop_embedding_version("docs", "embedding", "toy/2")
+        assert "version_indexes" not in db.describe_index("docs", "embedding")
+        with pytest.raises(IndexNotFoundError, match="holds no vectors"):
+            admin.set_version_index(database.indexes, info, key, spec, {"nprobe": 2}, sync=True, timeout=60)
+        base = database.indexes.collection(info).definitions["embedding"]
+        database.indexes.catalog.set_version_definition(info.id, version_definition(base, key, spec, {}, 0.0))  # the race
+        db.add_embedding_version("docs", "embedding", "toy/2", wait=True, timeout=60)
+        assert "version_indexes" not in db.describe_index("docs", "embedding"), "the re-added version starts afresh"
+        (hits,) = db.search("docs", texts[9], limit=3, embedding_version="toy/2")
+        assert hits[0]["id"] == 9

@@ -10,7 +10,7 @@ over a protocol.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Self
 
 from embedb.collection import Collection
@@ -24,11 +24,24 @@ class Client(Backend):
     def __enter__(self) -> Self:
         return self
 
-    def wait_for_index(self, collection_name: str, index_name: str, *, timeout: float | None = None) -> results.IndexDescription:
-        """Poll ``describe_index`` until the index is not building any more (or ``timeout`` s passed); return it."""
+    def wait_for_index(
+        self,
+        collection_name: str,
+        index_name: str,
+        *,
+        timeout: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> results.IndexDescription:
+        """Poll ``describe_index`` until the index is not building any more (or ``timeout`` s passed); return it.
+
+        ``progress(indexed_rows, rows_to_index)`` follows the build (``embedb.progress("index")`` draws it).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             description = self.describe_index(collection_name, index_name)
+            if progress is not None:
+                indexed = int(description["indexed_rows"])
+                progress(indexed, indexed + int(description["pending_index_rows"]))
             if description["state"] != "InProgress" or not description.get("builds_enabled", True):
                 return description
             if deadline is not None and time.monotonic() >= deadline:

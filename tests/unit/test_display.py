@@ -71,3 +71,19 @@ def test_the_progress_callback_takes_both_shapes(capsys: pytest.CaptureFixture[s
     shown = capsys.readouterr().out
     assert "backfill" in shown and "10/10" in shown
     assert "policy: fine-tune" in shown and "2/2" in shown and "policy: backfill" in shown and "3/3" in shown
+
+
+def test_an_index_build_can_be_followed_with_a_progress_bar(tmp_path: Path) -> None:
+    import numpy as np
+
+    seen: list[tuple[int, int]] = []
+    with embedb.connect(tmp_path / "data") as db:
+        db.create_collection("vectors", dimension=16)
+        rows = np.random.default_rng(1).normal(size=(5_000, 16))
+        db.insert("vectors", [{"id": i, "vector": row.tolist()} for i, row in enumerate(rows)])
+        db.flush("vectors")
+        db.drop_index("vectors", "vector")
+        db.create_index("vectors", field_name="vector", index_type="HNSW", sync=False)
+        done = db.wait_for_index("vectors", "vector", timeout=60, progress=lambda d, t: seen.append((d, t)))
+    assert done["state"] == "Finished" and seen[-1] == (5_000, 5_000)
+    assert all(d <= t for d, t in seen)

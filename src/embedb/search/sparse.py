@@ -33,7 +33,21 @@ IndexOf = Callable[[SegmentView], SparseSegmentIndex]  # a segment's inverted li
 
 
 def sparse_queries(data: Any) -> list[SparseRow]:
-    """Query vectors of a sparse field: one (a dict, pairs, a SciPy row) or a list of them; ``DataError`` otherwise."""
+    """Query vectors of a sparse field: one (a dict, pairs, a SciPy row) or a list of them; ``DataError`` otherwise.
+
+    A dimension weighted 0 is dropped: it adds nothing to any score, so a row that
+    shares only such dimensions with the query does not match it.
+    """
+    return [_weighted(row) for row in _parsed_queries(data)]
+
+
+def _weighted(row: SparseRow) -> SparseRow:
+    dims, weights = row
+    kept = weights != 0
+    return (dims, weights) if kept.all() else (dims[kept], weights[kept])
+
+
+def _parsed_queries(data: Any) -> list[SparseRow]:
     if hasattr(data, "tocsr") and hasattr(data, "shape"):
         matrix = data.tocsr()
         return [sparse_row(matrix[i : i + 1], f"query {i}") for i in range(matrix.shape[0])]

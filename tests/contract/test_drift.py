@@ -137,7 +137,8 @@ def test_the_logged_query_stream_is_a_sample_in_time(db: Client, collection: str
 
 def test_windows_past_any_clock_are_refused_by_name(db: Client, collection: str) -> None:
     """Huge finite bounds once overflowed SQLite's integers (a 500): now a clean refusal, for drift, decay and series."""
-    for window in ([0, 1e308], [-1e308, 1e308], [10**30, 10**31]):
+    windows: list[list[float]] = [[0.0, 1e308], [-1e308, 1e308], [1e30, 1e31]]
+    for window in windows:
         with pytest.raises(InvalidArgumentError, match="epoch seconds"):
             db.drift(collection, "embedding", reference={"logged": window}, current={"texts": DOCS[:20]})
         with pytest.raises(InvalidArgumentError, match="epoch seconds"):

@@ -48,10 +48,8 @@ def test_a_refused_step_is_blocked_not_an_error(tmp_path: Path) -> None:
 DATA = load_revdict()
 DOCS = [text for _, text in DATA.corpus[:300]]
 DEFINITIONS = [text for _, text in DATA.queries[:40]]
-GATE = {
-    "queries": dict(DATA.queries[:20]),
-    "qrels": {query: {doc: float(g) for doc, g in DATA.qrels[query].items()} for query, _ in DATA.queries[:20]},
-}
+QRELS = {query: {doc: float(g) for doc, g in DATA.qrels[query].items()} for query, _ in DATA.queries[:20]}
+GATE: dict[str, Any] = {"queries": dict(DATA.queries[:20]), "qrels": QRELS}
 
 
 def _docs_collection(db: Any) -> None:
@@ -64,7 +62,7 @@ def _docs_collection(db: Any) -> None:
         ]
     }
     db.create_collection("docs", schema=schema)
-    relevant = {doc for query in GATE["qrels"] for doc in GATE["qrels"][query]}
+    relevant = {doc for docs in QRELS.values() for doc in docs}
     corpus = dict([(doc, text) for doc, text in DATA.corpus if doc in relevant] + DATA.corpus[:300])
     db.insert("docs", [{"id": doc, "text": text} for doc, text in corpus.items()])
 

@@ -36,6 +36,20 @@ class Client(Backend):
 
         ``progress(indexed_rows, rows_to_index)`` follows the build (``embedb.progress("index")`` draws it).
         """
+        try:
+            return self._wait_for_index(collection_name, index_name, timeout, progress)
+        finally:
+            close = getattr(progress, "close", None)  # an embedb.progress bar stops drawing whatever the outcome
+            if callable(close):
+                close()
+
+    def _wait_for_index(
+        self,
+        collection_name: str,
+        index_name: str,
+        timeout: float | None,
+        progress: Callable[[int, int], None] | None,
+    ) -> results.IndexDescription:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             description = self.describe_index(collection_name, index_name)

@@ -87,3 +87,31 @@ def test_an_index_build_can_be_followed_with_a_progress_bar(tmp_path: Path) -> N
         done = db.wait_for_index("vectors", "vector", timeout=60, progress=lambda d, t: seen.append((d, t)))
     assert done["state"] == "Finished" and seen[-1] == (5_000, 5_000)
     assert all(d <= t for d, t in seen)
+
+
+def test_huge_and_ragged_results_draw_small_and_say_what_they_left_out() -> None:
+    ragged = Rows([{"id": i, f"attr_{i}": i} for i in range(20_000)])
+    shown = ragged._repr_html_()
+    assert len(shown) < 20_000, "only the shown rows and columns are drawn"
+    assert "19950 more rows" in shown and "more columns" in shown and shown.count("<th>") <= 40
+    many = SearchResult([[{"id": i, "distance": 0.5}] for i in range(1_000)])._repr_html_()
+    assert many.count("<table>") == 10 and "990 more queries not shown" in many
+    history = Rows([{"time": 1_796_000_000.0, "alias": "champion"}])._repr_html_()
+    assert "2026-" in history and "UTC" in history and "e+09" not in history
+
+
+def test_a_progress_bar_closes_when_its_operation_stops_early(tmp_path: Path) -> None:
+    import numpy as np
+
+    bar = progress("index")
+    with pytest.raises(TypeError, match="takes"):
+        bar(1)
+    with embedb.connect(tmp_path / "data") as db:
+        db.create_collection("vectors", dimension=32)
+        db.insert("vectors", [{"id": i, "vector": v.tolist()} for i, v in enumerate(np.ones((20_000, 32)))])
+        db.flush("vectors")
+        db.wait_for_index("vectors", "vector", timeout=0.0, progress=bar)
+        assert not bar.running and not bar.bar.live.is_started
+        bar(-3, 10)  # a reused bar starts afresh; odd numbers are drawn as 0
+        bar(10, 10)
+        assert not bar.running

@@ -183,6 +183,11 @@ class PolicyOperation:
             step = getattr(self, f"_{state}")
             try:
                 action, detail, next_state, next_data = step(info, field_name, config, data, Run(act, progress))
+            except NotFoundError as error:  # what the loop followed is gone (a dropped version, a deleted experiment)
+                why = f"{type(error).__name__}: {error.message}"
+                if state == "idle":
+                    return self._record(info, field_name, seen, state, data, "blocked", False, {"why": why})
+                return self._record(info, field_name, seen, "idle", {}, "give up", False, {"why": why})
             except EmbedbError as error:  # e.g. no feedback to retrain on: the loop waits where it is and says why
                 why = f"{type(error).__name__}: {error.message}"
                 return self._record(info, field_name, seen, state, data, "blocked", False, {"why": why})
@@ -314,6 +319,10 @@ class PolicyOperation:
     ) -> Any:
         promoted = float(data["promoted_at"])
         now = self.clock()
+        serving = self.metadata.bindings(info)[field].serving.uri
+        if serving != data["champion"]:  # a person promoted or rolled back meanwhile: theirs is the last word
+            why = f"{serving} serves now, not the watched {data['champion']}: someone moved it; the watch ends"
+            return "none", {"why": why}, "idle", {}
         if now - promoted > config["rollback_days"] * 86_400:
             return "none", {"why": "the new champion held through the watch"}, "idle", {}
         if now - promoted < WATCH_MIN_S:
@@ -389,8 +398,13 @@ class PolicyOperation:
         )
         comparison = report["comparisons"].get(experiment["challenger_version"], {})
         delta = comparison.get("delta", comparison.get("difference"))
+        metric = report["metric"]
+        found = [values["metrics"].get(metric) or 0.0 for values in report["versions"].values()]
+        if not any(found):  # neither version finds any judged document: the gate would judge nothing
+            why = "neither version finds a judged document of the gate (are the judged ids in the collection?)"
+            return {"passed": False, "delta": delta, "metric": metric, "why": why}
         passed = bool(report.get("gate", {}).get("passed", False)) and delta is not None and delta >= 0
-        return {"passed": passed, "delta": delta, "metric": report["metric"]}
+        return {"passed": passed, "delta": delta, "metric": metric}
 
     def _row(self, info: CollectionInfo, field: str) -> Any:
         row = self.catalog.query_one("SELECT * FROM policies WHERE collection_id = ? AND field = ?", (info.id, field))
@@ -470,6 +484,10 @@ def _checked(policy: Any) -> dict[str, Any]:
         raise InvalidArgumentError(f"triggers must be a list of distinct {list(TRIGGERS)}", argument="policy")
     if config["on_alert"] not in ALERT_WORK:
         raise InvalidArgumentError(f"on_alert must be one of {list(ALERT_WORK)}", argument="policy")
+    if config["on_alert"] == "evaluate" and config.get("gate") is None:
+        raise InvalidArgumentError(
+            "on_alert 'evaluate' needs a gate: the judged queries to evaluate on", argument="policy"
+        )
     hours = config["window_hours"]
     if isinstance(hours, bool) or not isinstance(hours, int | float) or not 1 <= hours <= 24 * 30:
         raise InvalidArgumentError("window_hours must be a number of hours in [1, 720]", argument="policy")
@@ -508,5 +526,10 @@ def _check_gate(gate: Any) -> None:
         for query, docs in qrels.items()
     ):
         raise InvalidArgumentError(f"{shape}: qrels is not {{id: {{doc id: grade}}}}", argument="policy")
-    if not set(qrels) & set(queries):
-        raise InvalidArgumentError(f"{shape}: no judged query has its text in queries", argument="policy")
+    missing = sorted(set(qrels) - set(queries))
+    if missing:
+        raise InvalidArgumentError(f"{shape}: judged queries {missing[:5]} have no text in queries", argument="policy")
+    if not any(grade > 0 for docs in qrels.values() for grade in docs.values()):
+        raise InvalidArgumentError(
+            f"{shape}: no judged query has a relevant document (a grade above 0)", argument="policy"
+        )

@@ -78,8 +78,9 @@ class ExperimentReport:
             ["p-value", "-" if verdict.p_value is None else f"{verdict.p_value:.3g}"],
             ["queries / feedback", f"{self.queries} / {self.feedback}"],
         ]
-        arms = [[arm, *values.values()] for arm, values in self.arms.items()]
-        headers = ["arm", *next(iter(self.arms.values()), {}).keys()]
+        keys = list(dict.fromkeys(key for values in self.arms.values() for key in values))  # arms differ (shadow)
+        arms = [[arm, *(values.get(key) for key in keys)] for arm, values in self.arms.items()]
+        headers = ["arm", *keys]
         title = f"experiment {self.experiment.get('experiment_id', '')}: {verdict.decision.value}"
         return html_table(title, ["", ""], numbers) + html_table("arms", headers, arms)
 

@@ -487,7 +487,8 @@ class ExperimentService:
             else []
         )
         if times:  # the last point is the report itself: every query and every click so far
-            cuts.append(max([times[-1], *(event.time for event in feedback)]))
+            last = max([times[-1], *(event.time for event in feedback)])
+            cuts = [*(cut for cut in cuts if cut < last), last]
         found = []
         for cut in cuts:
             answered = [query for query in queries if query.time <= cut]

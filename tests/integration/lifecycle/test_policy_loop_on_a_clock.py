@@ -67,7 +67,9 @@ def _searches(db: embedb.Client, clock: Clock, texts: list[str], start: float, e
     db.database.monitor.flush()  # type: ignore[attr-defined]
 
 
-def test_the_loop_runs_itself_from_decay_to_rollback(tmp_path: Path) -> None:
+@pytest.mark.parametrize("by_hand", [False, True], ids=["policy-rolls-back", "a-person-rolled-back-first"])
+def test_the_loop_runs_itself_from_decay_to_rollback(tmp_path: Path, by_hand: bool) -> None:
+    """And when a person rolled back during the watch, the policy reads that and does not undo it."""
     rng = random.Random(5)
     relevant = {doc for query in QUERY_IDS for doc in DATA.qrels[query]}
     corpus = dict([(doc, text) for doc, text in DATA.corpus if doc in relevant] + rng.sample(DATA.corpus, 1_500))
@@ -127,9 +129,18 @@ def test_the_loop_runs_itself_from_decay_to_rollback(tmp_path: Path) -> None:
 
         promoted = clock.now
         _searches(db, clock, rng.sample(stored, 60), promoted + 60, promoted + HOUR)  # its first hour: calm
+        if by_hand:
+            db.rollback("words", "embedding", reason="by hand")
         _searches(db, clock, gibberish[60:], promoted + HOUR, promoted + 2 * HOUR)  # then off-domain
         clock.now = promoted + 2 * HOUR
         rolled = policies.run_policy("words", "embedding")
+        if by_hand:
+            assert (rolled["action"], rolled["state"]) == ("none", "idle") and "someone moved it" in rolled["detail"][
+                "why"
+            ]
+            assert db.describe_model("lsa")["aliases"]["champion"] == 1
+            assert db.model_alias_history("lsa", "champion")[-1]["reason"] == "by hand"
+            return
         assert rolled["action"] == "roll back" and rolled["acted"] and rolled["state"] == "idle", rolled["detail"]
         assert db.describe_model("lsa")["aliases"]["champion"] == 1
         assert db.model_alias_history("lsa", "champion")[-1]["reason"] == "policy: the new champion decayed"

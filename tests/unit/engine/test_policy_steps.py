@@ -169,3 +169,45 @@ def test_concurrent_runs_take_one_step_and_keep_its_state(tmp_path: Path) -> Non
         assert not [step for step in steps if step["action"] == "blocked"], steps
         assert db.get_policy("docs", "embedding")["state"] == "watching"
         assert db.describe_model(model)["aliases"] == {"champion": 2}
+
+
+def test_a_challenger_dropped_mid_loop_makes_the_loop_give_up(tmp_path: Path) -> None:
+    with embedb.connect(tmp_path / "data") as db:
+        _docs_collection(db)
+        db.register_model("toy", "tests.support.toy_embedders:scrambled_8")
+        database = db.database  # type: ignore[attr-defined]
+        real = database.operations
+
+        def operation(name: str) -> Any:
+            if name == "decay":
+                return lambda *args, **kwargs: {"decayed": True, "signals": {}}
+            if name == "fine_tune":
+                return lambda *args, **kwargs: {"model_version": "models:/toy/2", "after": {}, "before": {}}
+            return real[name]
+
+        policies = PolicyOperation(database.catalog, database.metadata, operation)
+        policies.set_policy("docs", "embedding", {"mode": "act", "triggers": ["decay"]})
+        retrained = policies.run_policy("docs", "embedding")
+        db.wait_job(retrained["detail"]["job_id"], timeout=60)
+        db.drop_embedding_version("docs", "embedding", "toy/2")
+        gone = policies.run_policy("docs", "embedding")
+        assert (gone["action"], gone["state"]) == ("give up", "idle") and "toy/2" in gone["detail"]["why"], gone
+
+
+def test_a_gate_that_finds_no_judged_document_lets_nothing_through(tmp_path: Path) -> None:
+    from tests.contract.test_policies import experiment_clicking_the_challenger
+
+    with embedb.connect(tmp_path / "data") as db:
+        model = experiment_clicking_the_challenger(
+            db, "docs", "tests.support.toy_embedders:scrambled_8", "embedb.models.testing:hash_embed_16"
+        )
+        typo = {
+            "queries": {"q1": "a hot drink", "q2": "a large animal"},
+            "qrels": {"q1": {"nope-1": 1.0}, "q2": {"nope-2": 2.0}},
+        }
+        db.set_policy("docs", "embedding", {"mode": "act", "gate": typo, "triggers": ["decay"]})
+        db.run_policy("docs", "embedding")
+        decided = db.run_policy("docs", "embedding")
+        assert decided["action"] == "stop experiment" and not decided["detail"]["gate"]["passed"]
+        assert "judged document" in decided["detail"]["gate"]["why"]
+        assert db.describe_model(model)["aliases"] == {"champion": 1}

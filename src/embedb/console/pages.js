@@ -2,6 +2,7 @@
 
 import { cards, formatNumber, h, link, table } from "./dom.js";
 import { monitoringPanel, servingPanel } from "./lifecycle.js";
+import { policyPanel } from "./policy.js";
 
 export async function collections(ctx) {
   const names = await ctx.api.call("/v1/collections/list");
@@ -59,6 +60,7 @@ export async function collection(ctx, name) {
   if (bound.length) {
     await servingPanel(ctx, name, description);
     for (const field of bound) await monitoringPanel(ctx, name, field);
+    for (const field of bound) await policyPanel(ctx, name, field);
   }
   ctx.main.append(searchForm(ctx, name, description));
 }

@@ -25,6 +25,7 @@ ASSETS = {
     "pages.js": "text/javascript; charset=utf-8",
     "lifecycle.js": "text/javascript; charset=utf-8",
     "workflow.js": "text/javascript; charset=utf-8",
+    "policy.js": "text/javascript; charset=utf-8",
     "charts.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }

@@ -103,10 +103,15 @@ class Collection:
         return self.backend.set_policy(self.name, field_name, policy)
 
     def run_policy(
-        self, field_name: str, *, approve: bool = False, progress: Callable[[str, int, int], None] | None = None
+        self,
+        field_name: str,
+        *,
+        approve: bool = False,
+        actor: str | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
     ) -> results.PolicyStep:
         """Take or name the next step of the field's loop (``Backend.run_policy``)."""
-        return self.backend.run_policy(self.name, field_name, approve=approve, progress=progress)
+        return self.backend.run_policy(self.name, field_name, approve=approve, actor=actor, progress=progress)
 
     def query_iterator(self, **options: Any) -> QueryIterator:
         return QueryIterator(self.backend, self.name, **options)

@@ -9,6 +9,7 @@ and stops one that knows none (``scrambled_8``). Embedded and over HTTP.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pytest
 
@@ -67,7 +68,9 @@ def test_the_gate_keeps_a_worse_challenger_out_whatever_users_clicked(db: Client
     assert [e["action"] for e in db.get_policy(name, "embedding")["events"]] == ["adopt experiment", "stop experiment"]
 
 
-def test_a_better_challenger_is_promoted_and_watched(db: Client, name: str) -> None:
+def test_a_better_challenger_is_promoted_and_watched(
+    db: Client, name: str, recorded_actor: Callable[[str | None], str | None]
+) -> None:
     model = experiment_clicking_the_challenger(
         db, name, "tests.support.toy_embedders:scrambled_8", "embedb.models.testing:hash_embed_16"
     )
@@ -78,11 +81,13 @@ def test_a_better_challenger_is_promoted_and_watched(db: Client, name: str) -> N
     )
     db.set_policy(name, "embedding", {"mode": "act", "gate": GATE})
     db.run_policy(name, "embedding")
-    promoted = db.run_policy(name, "embedding")
+    promoted = db.run_policy(name, "embedding", actor="cron@ops")
     assert promoted["action"] == "promote" and promoted["acted"] and promoted["state"] == "watching"
     assert promoted["detail"]["gate"]["passed"] and promoted["detail"]["moved"]["to"] == f"models:/{model}/2"
     assert db.describe_model(model)["aliases"] == {"champion": 2}
-    assert str(db.model_alias_history(model, "champion")[-1]["reason"]).startswith("policy:")
+    moved = db.model_alias_history(model, "champion")[-1]
+    assert str(moved["reason"]).startswith("policy:") and moved["actor"] == recorded_actor("cron@ops")
+    assert promoted["detail"]["by"] == recorded_actor("cron@ops"), "the policy's event names who ran the step"
     watching = db.run_policy(name, "embedding")
     assert watching["action"] == "none" and watching["state"] == "watching" and "too soon" in watching["detail"]["why"]
 

@@ -253,7 +253,7 @@ def policy_run(
             bar.update(tasks[stage], completed=done, total=total)
 
         local = not target.startswith(("http://", "https://"))
-        step = db.run_policy(collection, field, approve=approve, **({"progress": follow} if local else {}))
+        step = db.run_policy(collection, field, approve=approve, progress=follow if local else None)
     if as_json:
         typer.echo(json.dumps(step, indent=2, default=str))
         return

@@ -337,13 +337,15 @@ class Backend(DataContract):
         field_name: str,
         *,
         approve: bool = False,
+        actor: str | None = None,
         progress: Callable[[str, int, int], None] | None = None,
     ) -> results.PolicyStep:
         """Take (``act``) or name (``suggest``) the next step of the field's loop: an alert (decay of the serving
         version, drift of the query stream) -> retrain and backfill (or an offline evaluation) -> experiment ->
         promote if the verdict and the offline gate agree (else stop) -> watch, roll back on decay.
 
-        ``approve=True`` takes a ``suggest`` policy's step this once (a person's approval).
+        ``approve=True`` takes a ``suggest`` policy's step this once (a person's approval). ``actor`` (over
+        HTTP: the token's name, whatever the body says) is who ran it: an alias move it makes records it.
         ``progress(stage, done, total)`` follows a retraining and its backfill to the end
         (embedded only; without it the backfill is left running for the next call).
         """

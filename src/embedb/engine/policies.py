@@ -95,10 +95,11 @@ Operation = Callable[..., Any]
 
 @dataclass(frozen=True)
 class Run:
-    """One ``run_policy`` call: whether it takes its step, and who watches the progress of a long one."""
+    """One ``run_policy`` call: whether it takes its step, who watches a long one's progress, who asked for it."""
 
     act: bool
     progress: Progress | None
+    actor: str | None = None
 
     def stage(self, name: str) -> Callable[[int, int], None] | None:
         progress = self.progress
@@ -166,7 +167,13 @@ class PolicyOperation:
         )
 
     def run_policy(
-        self, collection_name: str, field_name: str, *, approve: bool = False, progress: Progress | None = None
+        self,
+        collection_name: str,
+        field_name: str,
+        *,
+        approve: bool = False,
+        actor: str | None = None,
+        progress: Progress | None = None,
     ) -> PolicyStep:
         if not isinstance(approve, bool):
             raise InvalidArgumentError(f"approve must be true or false, got {approve!r}", argument="approve")
@@ -182,7 +189,7 @@ class PolicyOperation:
             act = config["mode"] == "act" or approve
             step = getattr(self, f"_{state}")
             try:
-                action, detail, next_state, next_data = step(info, field_name, config, data, Run(act, progress))
+                action, detail, next_state, next_data = step(info, field_name, config, data, Run(act, progress, actor))
             except NotFoundError as error:  # what the loop followed is gone (a dropped version, a deleted experiment)
                 why = f"{type(error).__name__}: {error.message}"
                 if state == "idle":
@@ -193,6 +200,8 @@ class PolicyOperation:
                 return self._record(info, field_name, seen, state, data, "blocked", False, {"why": why})
             if act or action == "none":
                 state, data = next_state, next_data
+            if act and action != "none" and actor is not None:
+                detail = {**detail, "by": actor}  # who ran (or approved) the step that acted
             return self._record(info, field_name, seen, state, data, action, act and action != "none", detail)
 
     def _lock(self, collection_id: int, field: str) -> threading.Lock:
@@ -300,7 +309,7 @@ class PolicyOperation:
             detail = {"verdict": report["reason"], "gate": gate}
             if run.act:
                 moved = self.operation("promote_experiment")(
-                    data["experiment_id"], reason=f"policy: {report['reason']}"
+                    data["experiment_id"], reason=f"policy: {report['reason']}", actor=run.actor
                 )
                 detail["moved"] = {"from": moved["from_version"], "to": moved["to_version"]}
             return (
@@ -332,7 +341,7 @@ class PolicyOperation:
         if not report["decayed"]:
             return "none", {"why": "watching the new champion", "decay": report["signals"]}, "watching", data
         if run.act:
-            self.operation("rollback")(info.name, field, reason="policy: the new champion decayed")
+            self.operation("rollback")(info.name, field, reason="policy: the new champion decayed", actor=run.actor)
         return "roll back", {"why": "the new champion decayed", "decay": report["signals"]}, "idle", {}
 
     # ------------------------------------------------------------- plumbing

@@ -87,6 +87,7 @@ class PolicyRequest(ApiRequest):
 
 class RunPolicyRequest(PolicyRequest):
     approve: bool = False
+    actor: str | None = None
 
 
 class SelectModelRequest(ApiRequest):

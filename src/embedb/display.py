@@ -110,11 +110,13 @@ def html_table(caption: str, headers: Sequence[Any], rows: list[list[Any]], *, t
 class _Progress:
     """The callback ``progress`` returns: ``(done, total)`` or ``(stage, done, total)``; ``close()`` ends the bar."""
 
-    def __init__(self, description: str) -> None:
+    def __init__(self, description: str, console: Any = None) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.description = description
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        self.bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        )
         self.tasks: dict[str, Any] = {}
         self.running = False
         self.lock = threading.Lock()
@@ -152,9 +154,12 @@ class _Progress:
         self.tasks.clear()
 
 
-def progress(description: str) -> _Progress:
-    """A ``progress=`` callback drawing a rich progress bar (terminal or notebook); it closes itself when done."""
-    return _Progress(description)
+def progress(description: str, *, console: Any = None) -> _Progress:
+    """A ``progress=`` callback drawing a rich progress bar (terminal or notebook); it closes itself when done.
+
+    ``console``: the rich ``Console`` to draw on (the default one: standard output).
+    """
+    return _Progress(description, console)
 
 
 def _timed(column: Any, value: Any) -> Any:

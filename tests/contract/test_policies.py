@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
+from tests.support.bound_collections import bound_schema
 
 from embedb.client import Client
 from embedb.datasets import load_revdict
@@ -33,13 +34,7 @@ def experiment_clicking_the_challenger(db: Client, name: str, champion: str, cha
     db.register_model(model, challenger)
     relevant = {doc for query in QUERY_IDS for doc in DATA.qrels[query]}
     corpus = dict([(doc, text) for doc, text in DATA.corpus if doc in relevant] + DATA.corpus[:200])
-    schema = {
-        "fields": [
-            {"name": "id", "type": "VARCHAR", "max_length": 32, "is_primary": True},
-            {"name": "text", "type": "VARCHAR", "max_length": 2000},
-            {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": f"{model}@champion"},
-        ]
-    }
+    schema = bound_schema(model, max_length=2000, text_ids=True)
     db.create_collection(name, schema=schema)
     db.insert(name, [{"id": doc, "text": text} for doc, text in corpus.items()])
     db.add_embedding_version(name, "embedding", f"{model}/2", wait=True, timeout=120)

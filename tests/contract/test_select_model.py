@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from tests.support.bound_collections import bound_schema
 
 from embedb.client import Client
 from embedb.datasets import load_revdict
@@ -26,13 +27,7 @@ def judged(db: Client, name: str) -> tuple[str, str, dict[str, str], dict[str, d
     query_ids = [query for query, _ in DATA.queries[:60]]
     relevant = {doc for query in query_ids for doc in DATA.qrels[query]}
     corpus = [(doc, text) for doc, text in DATA.corpus if doc in relevant] + DATA.corpus[:300]
-    schema = {
-        "fields": [
-            {"name": "id", "type": "VARCHAR", "max_length": 32, "is_primary": True},
-            {"name": "text", "type": "VARCHAR", "max_length": 2000},
-            {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": f"{model}@champion"},
-        ]
-    }
+    schema = bound_schema(model, max_length=2000, text_ids=True)
     db.create_collection(name, schema=schema)
     db.insert(name, [{"id": doc, "text": text} for doc, text in dict(corpus).items()])
     texts = dict(DATA.queries)

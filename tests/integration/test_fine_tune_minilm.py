@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.support.bound_collections import bound_schema
 
 import embedb
 from embedb.datasets import load_revdict
@@ -37,13 +38,7 @@ def words(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[embedb.Cli
     keep = positives | set(others[: 2_000 - len(positives)])
     db = embedb.connect(tmp_path_factory.mktemp("fine-tune") / "data")
     db.register_model("minilm", str(Path(minilm.get_model_path())), alias="champion")
-    schema = {
-        "fields": [
-            {"name": "id", "type": "VARCHAR", "max_length": 32, "is_primary": True},
-            {"name": "text", "type": "VARCHAR", "max_length": 2000},
-            {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "minilm@champion"},
-        ]
-    }
+    schema = bound_schema("minilm", max_length=2000, text_ids=True)
     db.create_collection("words", schema=schema)
     db.insert("words", [{"id": doc, "text": text} for doc, text in data.corpus if doc in keep])
     yield db, labelled

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.support.bound_collections import bound_schema
 from typer.testing import CliRunner
 
 import embedb
@@ -26,13 +27,7 @@ def test_finetune_registers_a_version_from_a_pairs_file(tmp_path: Path) -> None:
     path = tmp_path / "data"
     with embedb.connect(path) as db:
         db.register_model("minilm", str(minilm.get_model_path()), alias="champion")
-        schema = {
-            "fields": [
-                {"name": "id", "type": "VARCHAR", "max_length": 32, "is_primary": True},
-                {"name": "text", "type": "VARCHAR", "max_length": 2000},
-                {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "minilm@champion"},
-            ]
-        }
+        schema = bound_schema("minilm", max_length=2000, text_ids=True)
         db.create_collection("words", schema=schema)
         db.insert("words", [{"id": doc, "text": text} for doc, text in dict(corpus).items()])
     pairs = tmp_path / "pairs.jsonl"

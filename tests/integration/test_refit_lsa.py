@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.support.bound_collections import bound_schema
+
 import embedb
 from embedb.datasets import load_revdict
 from embedb.models import train_lsa
@@ -18,13 +20,7 @@ def test_an_lsa_version_is_refitted_on_the_current_corpus(tmp_path: Path) -> Non
     stale = train_lsa([text for _, text in data.corpus[-600:]], dims=32, seed=0)  # fitted on other words
     with embedb.connect(tmp_path / "data") as db:
         db.register_model("lsa", stale, alias="champion")
-        schema = {
-            "fields": [
-                {"name": "id", "type": "VARCHAR", "max_length": 32, "is_primary": True},
-                {"name": "text", "type": "VARCHAR", "max_length": 2000},
-                {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "lsa@champion"},
-            ]
-        }
+        schema = bound_schema("lsa", max_length=2000, text_ids=True)
         db.create_collection("words", schema=schema)
         db.insert("words", [{"id": doc, "text": text} for doc, text in corpus.items()])
         pairs = [{"query": texts[q], "doc_id": next(iter(data.qrels[q]))} for q in chosen]

@@ -38,11 +38,17 @@ def unique_model() -> str:
     return f"m_{uuid.uuid4().hex[:10]}"
 
 
-def bound_schema(model: str, *, follows: str = "champion", max_length: int = 400) -> dict[str, Any]:
-    """``id``, ``text`` and ``embedding`` (from ``text``, following ``model@follows``), as ``create_collection`` takes it."""
+def bound_schema(
+    model: str, *, follows: str = "champion", max_length: int = 400, text_ids: bool = False
+) -> dict[str, Any]:
+    """``id``, ``text`` and ``embedding`` (from ``text``, following ``model@follows``), as ``create_collection`` takes it.
+
+    ``text_ids``: the primary key is a VARCHAR (the revdict set's ids), not an INT64.
+    """
+    key = {"type": "VARCHAR", "max_length": 32} if text_ids else {"type": "INT64"}
     return {
         "fields": [
-            {"name": "id", "type": "INT64", "is_primary": True},
+            {"name": "id", **key, "is_primary": True},
             {"name": "text", "type": "VARCHAR", "max_length": max_length},
             {"name": FIELD, "type": "FLOAT_VECTOR", "source": "text", "model": f"{model}@{follows}"},
         ]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.support.bound_collections import bound_schema
 
 import embedb
 from embedb.display import MAX_ROWS, Record, Rows, SearchResult, present, progress
@@ -36,14 +37,7 @@ def test_client_results_show_as_tables(tmp_path: Path) -> None:
     with embedb.connect(tmp_path / "data") as db:
         db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
         db.register_model("toy", "embedb.models.testing:hash_embed_16")
-        schema = {
-            "fields": [
-                {"name": "id", "type": "INT64", "is_primary": True},
-                {"name": "text", "type": "VARCHAR", "max_length": 100},
-                {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
-            ]
-        }
-        db.create_collection("docs", schema=schema)
+        db.create_collection("docs", schema=bound_schema("toy", max_length=100))
         db.insert("docs", [{"id": i, "text": f"{SCRIPT} text {i}"} for i in range(20)])
         found = db.search("docs", "text 3", limit=3, output_fields=["text"])
         assert isinstance(found, SearchResult) and "query 1: 3 hits" in found._repr_html_()

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from embedb.cli.console import console, err_console
 from embedb.cli.targets import Target, Token, open_target
+from embedb.display import progress
 from embedb.errors import InvalidArgumentError
 from embedb.evaluation import read_qrels, read_queries
 
@@ -235,25 +236,14 @@ def policy_run(
 
     On a data directory a retraining and its backfill run to the end under a progress bar.
     """
-    with (
-        open_target(target, token, read_only=False) as db,
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-        ) as bar,
-    ):
-        tasks: dict[str, Any] = {}
-
-        def follow(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        local = not target.startswith(("http://", "https://"))
-        step = db.run_policy(collection, field, approve=approve, progress=follow if local else None)
+    local = not target.startswith(("http://", "https://"))
+    bar = progress("policy", console=err_console) if local else None
+    try:
+        with open_target(target, token, read_only=False) as db:
+            step = db.run_policy(collection, field, approve=approve, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     if as_json:
         typer.echo(json.dumps(step, indent=2, default=str))
         return

@@ -9,9 +9,12 @@ from typing import Any, cast
 from embedb.contract.results import DecayReport, MonitorReport
 from embedb.errors import InvalidArgumentError
 from embedb.experiments import ExperimentService
+from embedb.lifecycle import FieldBinding
 from embedb.metadata import CollectionMetadata
 from embedb.monitoring import Minute, SearchMonitor, checked_window, decay_signals, feedback_series
 from embedb.monitoring.monitor import MAX_EPOCH_S, below, percentile
+from embedb.schema import FieldSchema
+from embedb.storage import CollectionInfo
 
 MAX_BUCKETS = 10_000
 
@@ -24,6 +27,17 @@ class MonitoringOperation:
         self.search_monitor = monitor
         self.experiments = experiments
 
+    def _monitored_field(
+        self, collection_name: str, field_name: str
+    ) -> tuple[CollectionInfo, FieldSchema, FieldBinding]:
+        """A model-bound field (its searches are the ones monitored); ``InvalidArgumentError`` for any other."""
+        info = self.metadata.info(collection_name)
+        field = self.metadata.search_field(info, field_name)
+        binding = self.metadata.bindings(info).get(field.name)
+        if binding is None:
+            raise InvalidArgumentError(f"field {field.name!r} is not bound to a model: its searches are not monitored")
+        return info, field, binding
+
     def monitor(
         self,
         collection_name: str,
@@ -34,11 +48,7 @@ class MonitoringOperation:
         bucket_s: int = 3600,
         low_similarity: float = 0.3,
     ) -> MonitorReport:
-        info = self.metadata.info(collection_name)
-        field = self.metadata.search_field(info, field_name)
-        binding = self.metadata.bindings(info).get(field.name)
-        if binding is None:
-            raise InvalidArgumentError(f"field {field.name!r} is not bound to a model: its searches are not monitored")
+        info, field, binding = self._monitored_field(collection_name, field_name)
         now = time.time()
         end = now if until is None else until
         start = end - 86_400 if since is None else since
@@ -107,11 +117,7 @@ class MonitoringOperation:
         alpha: float = 0.05,
         low_similarity: float = 0.3,
     ) -> DecayReport:
-        info = self.metadata.info(collection_name)
-        field = self.metadata.search_field(info, field_name)
-        binding = self.metadata.bindings(info).get(field.name)
-        if binding is None:
-            raise InvalidArgumentError(f"field {field.name!r} is not bound to a model: its searches are not monitored")
+        info, field, binding = self._monitored_field(collection_name, field_name)
         if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
             raise InvalidArgumentError(f"alpha must be in (0, 1), got {alpha!r}", argument="alpha")
         uri = binding.serving.uri if version is None else self.metadata.models.resolve(version).uri

@@ -44,6 +44,8 @@ from embedb.experiments.records import (
     ExperimentRecord,
     ExperimentState,
     ExperimentStore,
+    Feedback,
+    HorizonData,
     QueryLogEntry,
     check_settings,
 )
@@ -455,16 +457,20 @@ class ExperimentService:
 
     def _build_report(self, info: CollectionInfo, record: ExperimentRecord) -> ExperimentReport:
         """The report from the logs; a fixed-horizon verdict, once reached, only ever sees the data it was reached on."""
+        frozen, last_feedback, queries, feedback = self._counted(record)
+        report = build_report(record, info.name, queries, feedback, dropped=self.dropped(record.id))
+        if frozen is None and not record.sequential and report.verdict.decision is not Decision.UNDECIDED:
+            self.store.freeze_horizon(record.id, queries, last_feedback)  # later queries and clicks never count
+        return report
+
+    def _counted(self, record: ExperimentRecord) -> tuple[HorizonData | None, int, list[QueryLogEntry], list[Feedback]]:
+        """(frozen horizon, last counted feedback id, queries, feedback) a report counts: within a reached horizon."""
         frozen = self.store.horizon_data(record.id)
         last_feedback = frozen.last_feedback_id if frozen is not None else self.store.last_feedback_id(record.id)
         queries = self.store.queries(record.id)
         if frozen is not None:
             queries = [query for query in queries if frozen.keeps(query)]
-        feedback = self.store.feedback(record.id, up_to_id=last_feedback)
-        report = build_report(record, info.name, queries, feedback, dropped=self.dropped(record.id))
-        if frozen is None and not record.sequential and report.verdict.decision is not Decision.UNDECIDED:
-            self.store.freeze_horizon(record.id, queries, last_feedback)  # later queries and clicks never count
-        return report
+        return frozen, last_feedback, queries, self.store.feedback(record.id, up_to_id=last_feedback)
 
     def trajectory(self, info: CollectionInfo, record: ExperimentRecord, points: int) -> list[dict[str, Any]]:
         """The verdict as it stood at ``points`` moments of the experiment (quantiles of its query times).
@@ -474,12 +480,7 @@ class ExperimentService:
         """
         if record.state is ExperimentState.RUNNING:
             self.flush()
-        frozen = self.store.horizon_data(record.id)
-        last_feedback = frozen.last_feedback_id if frozen is not None else self.store.last_feedback_id(record.id)
-        queries = self.store.queries(record.id)
-        if frozen is not None:
-            queries = [query for query in queries if frozen.keeps(query)]
-        feedback = self.store.feedback(record.id, up_to_id=last_feedback)
+        _, _, queries, feedback = self._counted(record)
         times = sorted(query.time for query in queries)
         cuts = (
             sorted({times[max(0, math.ceil(len(times) * step / points) - 1)] for step in range(1, points)})

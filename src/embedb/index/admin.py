@@ -15,8 +15,8 @@ from dataclasses import replace
 from typing import Any
 
 from embedb.errors import FieldNotFoundError, IndexAlreadyExistsError, IndexNotFoundError, InvalidArgumentError
-from embedb.index.catalog import IndexDefinition, version_definition
-from embedb.index.manager import BuildState, IndexService, field_of_key
+from embedb.index.catalog import IndexDefinition, SegmentIndexRecord, version_definition
+from embedb.index.manager import BuildState, CollectionIndexes, IndexService, field_of_key
 from embedb.index.requests import IndexRequest
 from embedb.index.vector_index import INDEX_TYPES, IndexSpec, resolve_spec
 from embedb.schema import CollectionSchema, MetricType, check_name
@@ -159,11 +159,7 @@ def drop_index(service: IndexService, info: CollectionInfo, index_name: str) -> 
     collection = service.collection(info)
     records = service.catalog.drop_definition(info.id, definition)
     collection.definitions.pop(definition.field_name, None)
-    for key in [k for k, own in collection.version_definitions.items() if own.field_name == definition.field_name]:
-        collection.version_definitions.pop(key)
-    collection.forget_field(definition.field_name)
-    for record in records:
-        (collection.store.segment_folder(record.segment_id) / record.file["file"]).unlink(missing_ok=True)
+    _forget_field(collection, definition.field_name, records)
 
 
 def replace_index(
@@ -183,11 +179,7 @@ def replace_index(
     definition = replace(base, requested_type=spec.index_type, spec=spec, created_at=time.time())
     records = service.catalog.replace_definition(info.id, definition)
     collection.definitions[field_name] = definition
-    for key in [k for k, own in collection.version_definitions.items() if own.field_name == field_name]:
-        collection.version_definitions.pop(key)
-    collection.forget_field(field_name)
-    for record in records:
-        (collection.store.segment_folder(record.segment_id) / record.file["file"]).unlink(missing_ok=True)
+    _forget_field(collection, field_name, records)
     collection.schedule_field(field_name)
     if sync:
         collection.wait_idle(field_name, timeout)
@@ -224,14 +216,21 @@ def set_version_index(
     records = service.catalog.set_version_definition(info.id, definition)
     collection.version_definitions[column_key] = definition
     collection.forget_key(column_key)
-    for record in records:
-        (collection.store.segment_folder(record.segment_id) / record.file["file"]).unlink(missing_ok=True)
+    collection.delete_files(records)
     for view in collection.sealed_views():
         if column_key in view.data.vectors:
             collection.schedule(view.data, column_key)
     if sync:
         collection.wait_idle(base.field_name, timeout)
     return definition
+
+
+def _forget_field(collection: CollectionIndexes, field_name: str, records: list[SegmentIndexRecord]) -> None:
+    """A field's index went or changed: forget its versions' own specs, its built indexes, and their files."""
+    for key in [k for k, own in collection.version_definitions.items() if own.field_name == field_name]:
+        collection.version_definitions.pop(key)
+    collection.forget_field(field_name)
+    collection.delete_files(records)
 
 
 def list_indexes(service: IndexService, info: CollectionInfo, field_name: str | None = None) -> list[str]:

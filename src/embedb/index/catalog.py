@@ -196,15 +196,7 @@ class IndexCatalog:
             ).rowcount
             if not updated:
                 raise IndexNotFoundError(f"field {definition.field_name!r} has no index {definition.index_name!r}")
-            for table in ("segment_indexes", "index_build_failures"):
-                cursor.execute(
-                    f"DELETE FROM {table} WHERE collection_id = ? AND index_name = ?",
-                    (collection_id, definition.index_name),
-                )
-            cursor.execute(
-                "DELETE FROM version_indexes WHERE collection_id = ? AND field_name = ?",
-                (collection_id, definition.field_name),
-            )
+            _forget_built(cursor, collection_id, definition)
             self.catalog.record_event(cursor, "index.replace", definition.index_name, collection_id=collection_id)
         return records
 
@@ -237,21 +229,10 @@ class IndexCatalog:
         """Remove a definition and its segment rows in one transaction; return the rows (their files are the caller's)."""
         with self.catalog.transaction() as cursor:
             records = self.segment_records(collection_id, index_name=definition.index_name)
-            cursor.execute(
-                "DELETE FROM segment_indexes WHERE collection_id = ? AND index_name = ?",
-                (collection_id, definition.index_name),
-            )
-            cursor.execute(
-                "DELETE FROM index_build_failures WHERE collection_id = ? AND index_name = ?",
-                (collection_id, definition.index_name),
-            )
+            _forget_built(cursor, collection_id, definition)
             cursor.execute(
                 "DELETE FROM vector_indexes WHERE collection_id = ? AND index_name = ?",
                 (collection_id, definition.index_name),
-            )
-            cursor.execute(
-                "DELETE FROM version_indexes WHERE collection_id = ? AND field_name = ?",
-                (collection_id, definition.field_name),
             )
             self.catalog.record_event(cursor, "index.drop", definition.index_name, collection_id=collection_id)
         return records
@@ -368,6 +349,17 @@ class IndexCatalog:
                     f"DELETE FROM {table} WHERE collection_id = ? AND segment_id = ?",
                     [(collection_id, segment_id) for segment_id in segment_ids],
                 )
+
+
+def _forget_built(cursor: sqlite3.Cursor, collection_id: int, definition: IndexDefinition) -> None:
+    """Delete, in the caller's transaction, what an index built and failed to build, and its versions' own specs."""
+    for table in ("segment_indexes", "index_build_failures"):
+        cursor.execute(
+            f"DELETE FROM {table} WHERE collection_id = ? AND index_name = ?", (collection_id, definition.index_name)
+        )
+    cursor.execute(
+        "DELETE FROM version_indexes WHERE collection_id = ? AND field_name = ?", (collection_id, definition.field_name)
+    )
 
 
 def version_definition(

@@ -238,6 +238,11 @@ class CollectionIndexes:
                 self.status.pop(pair, None)
             self._changed.notify_all()
 
+    def delete_files(self, records: list[SegmentIndexRecord]) -> None:
+        """Delete the files of built indexes the catalog no longer lists."""
+        for record in records:
+            (self.store.segment_folder(record.segment_id) / record.file["file"]).unlink(missing_ok=True)
+
     def forget_field(self, field_name: str) -> None:
         with self._changed:
             for pair in [p for p in (*self.ready, *self.status) if field_of_key(p[1], self.dims) == field_name]:
@@ -376,8 +381,7 @@ class IndexService:
         collection.version_definitions.pop(key, None)
         self.catalog.forget_columns(info.id, [(r.segment_id, key) for r in records])
         self.catalog.forget_version_definition(info.id, key)
-        for record in records:
-            (collection.store.segment_folder(record.segment_id) / record.file["file"]).unlink(missing_ok=True)
+        collection.delete_files(records)
         return len(records)
 
     def forget_version_spec(self, info: CollectionInfo, key: str) -> None:

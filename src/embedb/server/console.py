@@ -9,6 +9,7 @@ carries a Content-Security-Policy that allows this origin only.
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import PurePath
 
 from fastapi import FastAPI, Request
 from starlette.responses import RedirectResponse, Response
@@ -17,17 +18,10 @@ from embedb.errors import NotFoundError
 from embedb.server.middleware import principal_of
 from embedb.server.responses import json_response
 
-ASSETS = {
-    "index.html": "text/html; charset=utf-8",
-    "app.js": "text/javascript; charset=utf-8",
-    "api.js": "text/javascript; charset=utf-8",
-    "dom.js": "text/javascript; charset=utf-8",
-    "pages.js": "text/javascript; charset=utf-8",
-    "lifecycle.js": "text/javascript; charset=utf-8",
-    "workflow.js": "text/javascript; charset=utf-8",
-    "policy.js": "text/javascript; charset=utf-8",
-    "charts.js": "text/javascript; charset=utf-8",
-    "style.css": "text/css; charset=utf-8",
+MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
 }
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -41,7 +35,8 @@ SECURITY_HEADERS = {
 
 
 def add_console(app: FastAPI) -> None:
-    """Mount ``/ui`` (the console) and ``/v1/auth/whoami`` on ``app``."""
+    """Mount ``/ui`` (the console) and ``/v1/auth/whoami`` on ``app``; the files are read once, here."""
+    assets = _read_assets()
 
     @app.api_route("/ui", methods=["GET", "HEAD"], include_in_schema=False)
     async def console_root() -> Response:
@@ -49,11 +44,11 @@ def add_console(app: FastAPI) -> None:
 
     @app.api_route("/ui/", methods=["GET", "HEAD"], include_in_schema=False)
     async def console_index() -> Response:
-        return _asset("index.html")
+        return _asset(assets, "index.html")
 
     @app.api_route("/ui/{name}", methods=["GET", "HEAD"], include_in_schema=False)
     async def console_asset(name: str) -> Response:
-        return _asset(name)
+        return _asset(assets, name)
 
     @app.get("/v1/auth/whoami", tags=["operations"], summary="The token's id, name, role and collection scope.")
     async def whoami(request: Request) -> Response:
@@ -70,9 +65,18 @@ def add_console(app: FastAPI) -> None:
         )
 
 
-def _asset(name: str) -> Response:
-    media_type = ASSETS.get(name)
-    if media_type is None:
+def _read_assets() -> dict[str, tuple[bytes, str]]:
+    """Every servable file of ``embedb.console`` (HTML, JavaScript, CSS) by name: its bytes and media type."""
+    found = {}
+    for entry in resources.files("embedb.console").iterdir():
+        media_type = MEDIA_TYPES.get(PurePath(entry.name).suffix)
+        if media_type is not None:
+            found[entry.name] = (entry.read_bytes(), media_type)
+    return found
+
+
+def _asset(assets: dict[str, tuple[bytes, str]], name: str) -> Response:
+    asset = assets.get(name)
+    if asset is None:
         raise NotFoundError(f"the console has no file {name!r}")
-    body = resources.files("embedb.console").joinpath(name).read_bytes()
-    return Response(body, media_type=media_type, headers=SECURITY_HEADERS)
+    return Response(asset[0], media_type=asset[1], headers=SECURITY_HEADERS)

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from tests.support.bound_collections import bound_schema
 from tests.support.server_process import REPOSITORY, TEST_EMBEDDERS, ServerProcess, issue_token, start_server
 
 from embedb.backends.http import HttpBackend
@@ -52,13 +53,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     model = f"m_{uuid.uuid4().hex[:8]}"
     admin.register_model(model, "embedb.models.testing:hash_embed_16", alias="champion", description="word hashing")
     admin.register_model(model, "embedb.models.testing:hash_embed_16", description="the challenger")
-    schema = {
-        "fields": [
-            {"name": "id", "type": "VARCHAR", "max_length": 32, "is_primary": True},
-            {"name": "text", "type": "VARCHAR", "max_length": 2000},
-            {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": f"{model}@champion"},
-        ]
-    }
+    schema = bound_schema(model, max_length=2000, text_ids=True)
     admin.create_collection("words", schema=schema)
     admin.insert("words", [{"id": doc, "text": text} for doc, text in DATA.corpus[:500]])
     admin.flush("words")
@@ -235,13 +230,7 @@ def test_a_newcomer_follows_a_backfill_and_an_experiment_to_a_promotion_by_click
     model = f"flow_{uuid.uuid4().hex[:6]}"
     admin.register_model(model, "embedb.models.testing:hash_embed_16", alias="champion")
     admin.register_model(model, "tests.support.toy_embedders:scrambled_8")
-    schema = {
-        "fields": [
-            {"name": "id", "type": "VARCHAR", "max_length": 32, "is_primary": True},
-            {"name": "text", "type": "VARCHAR", "max_length": 2000},
-            {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": f"{model}@champion"},
-        ]
-    }
+    schema = bound_schema(model, max_length=2000, text_ids=True)
     judged = [query for query, _ in DATA.queries[:30]]
     relevant = {doc for query in judged for doc in DATA.qrels[query]}
     admin.create_collection("flow", schema=schema)

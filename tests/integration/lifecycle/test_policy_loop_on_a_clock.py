@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.bound_collections import bound_schema
 
 import embedb
 from embedb.datasets import load_revdict
@@ -84,13 +85,7 @@ def test_the_loop_runs_itself_from_decay_to_rollback(tmp_path: Path, by_hand: bo
         db.register_model("lsa", lsa)  # the same model again: an A/A experiment that gathers clicks
         db.create_collection(
             "words",
-            schema={
-                "fields": [
-                    {"name": "id", "type": "VARCHAR", "max_length": 32, "is_primary": True},
-                    {"name": "text", "type": "VARCHAR", "max_length": 2000},
-                    {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "lsa@champion"},
-                ]
-            },
+            schema=bound_schema("lsa", max_length=2000, text_ids=True),
         )
         db.insert("words", [{"id": doc, "text": text} for doc, text in corpus.items()])
         db.add_embedding_version("words", "embedding", "lsa/2", wait=True, timeout=120)

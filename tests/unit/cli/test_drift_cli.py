@@ -94,13 +94,7 @@ def test_select_model_names_the_winner(tmp_path: Path) -> None:
         db.register_model("words", "tests.support.toy_embedders:scrambled_8", alias="champion")
         db.create_collection(
             "docs",
-            schema={
-                "fields": [
-                    {"name": "id", "type": "VARCHAR", "max_length": 32, "is_primary": True},
-                    {"name": "text", "type": "VARCHAR", "max_length": 2000},
-                    {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "words@champion"},
-                ]
-            },
+            schema=bound_schema("words", max_length=2000, text_ids=True),
         )
         db.insert("docs", [{"id": doc, "text": text} for doc, text in corpus.items()])
     texts = dict(data.queries)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.bound_collections import bound_schema
 
 import embedb
 
@@ -46,14 +47,7 @@ def _scenario(db: embedb.Client, number: int, champion: int, challenger: int, cl
     model, name = f"ladder{number}", f"docs{number}"
     db.register_model(model, f"tests.support.toy_embedders:ladder_{champion}", alias="champion")
     db.register_model(model, f"tests.support.toy_embedders:ladder_{challenger}")
-    schema = {
-        "fields": [
-            {"name": "id", "type": "VARCHAR", "max_length": 16, "is_primary": True},
-            {"name": "text", "type": "VARCHAR", "max_length": 200},
-            {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": f"{model}@champion"},
-        ]
-    }
-    db.create_collection(name, schema=schema)
+    db.create_collection(name, schema=bound_schema(model, max_length=200, text_ids=True))
     db.insert(name, [{"id": doc, "text": text} for doc, text in DOCS.items()])
     db.add_embedding_version(name, "embedding", f"{model}/2", wait=True, timeout=60)
     db.start_experiment(name, "embedding", champion=f"{model}@champion", challenger=f"{model}/2", mode="interleave")

@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tests.support.bound_collections import bound_schema
 
 import embedb
 from embedb.datasets import load_revdict
 from embedb.engine.policies import PolicyOperation
 from embedb.errors import InvalidArgumentError
+
+
+def _policies_with(db: Any, clock: Callable[[], float] = time.time, **fakes: Any) -> PolicyOperation:
+    """The database's policies over its own operations, some of them (by name) replaced by ``fakes``."""
+    database = db.database
+    operation = lambda name: fakes.get(name) or database.operations[name]  # noqa: E731
+    return PolicyOperation(database.catalog, database.metadata, operation, clock)
+
+
+def _decayed(*args: Any, **kwargs: Any) -> Any:
+    return {"decayed": True, "signals": {}}
+
+
+def _retrained_as_toy_2(*args: Any, **kwargs: Any) -> Any:
+    """A retraining that "made" ``toy/2`` (registered by the test beforehand)."""
+    return {"model_version": "models:/toy/2", "after": {}, "before": {}}
 
 
 def test_a_refused_step_is_blocked_not_an_error(tmp_path: Path) -> None:
@@ -23,21 +42,11 @@ def test_a_refused_step_is_blocked_not_an_error(tmp_path: Path) -> None:
             ]
         }
         db.create_collection("docs", schema=schema)
-        database = db.database  # type: ignore[attr-defined]
-        real = database.operations
 
-        def operation(name: str) -> Any:
-            if name == "decay":
-                return lambda *args, **kwargs: {"decayed": True, "signals": {}}
-            if name == "fine_tune":
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            raise InvalidArgumentError("fine-tuning needs pairs of at least 4 distinct queries")
 
-                def refuse(*args: Any, **kwargs: Any) -> Any:
-                    raise InvalidArgumentError("fine-tuning needs pairs of at least 4 distinct queries")
-
-                return refuse
-            return real[name]
-
-        policies = PolicyOperation(database.catalog, database.metadata, operation)
+        policies = _policies_with(db, decay=_decayed, fine_tune=refuse)
         policies.set_policy("docs", "embedding", {"mode": "act"})
         step = policies.run_policy("docs", "embedding")
         assert (step["action"], step["acted"], step["state"]) == ("blocked", False, "idle")
@@ -54,13 +63,7 @@ GATE: dict[str, Any] = {"queries": dict(DATA.queries[:20]), "qrels": QRELS}
 
 def _docs_collection(db: Any) -> None:
     db.register_model("toy", "embedb.models.testing:hash_embed_16", alias="champion")
-    schema = {
-        "fields": [
-            {"name": "id", "type": "VARCHAR", "max_length": 32, "is_primary": True},
-            {"name": "text", "type": "VARCHAR", "max_length": 2000},
-            {"name": "embedding", "type": "FLOAT_VECTOR", "source": "text", "model": "toy@champion"},
-        ]
-    }
+    schema = bound_schema("toy", max_length=2000, text_ids=True)
     db.create_collection("docs", schema=schema)
     relevant = {doc for docs in QRELS.values() for doc in docs}
     corpus = dict([(doc, text) for doc, text in DATA.corpus if doc in relevant] + DATA.corpus[:300])
@@ -82,8 +85,7 @@ def _stream(db: Any, before: list[str], after: list[str]) -> float:
 
 def _policies_at(db: Any, now: float) -> PolicyOperation:
     """The database's policies, on a clock that reads ``now``: an hour's window ends there."""
-    database = db.database
-    return PolicyOperation(database.catalog, database.metadata, lambda name: database.operations[name], lambda: now)
+    return _policies_with(db, lambda: now)
 
 
 def test_drift_of_the_query_stream_raises_an_alert_and_approval_takes_the_step(tmp_path: Path) -> None:
@@ -126,17 +128,7 @@ def test_a_retrained_challenger_gets_its_own_tuned_index_before_its_experiment(t
         db.register_model("toy", "tests.support.toy_embedders:scrambled_8")  # "the retrained version"
         db.flush("docs")
         db.create_index("docs", field_name="embedding", index_type="HNSW", sync=True)
-        database = db.database  # type: ignore[attr-defined]
-        real = database.operations
-
-        def operation(name: str) -> Any:
-            if name == "decay":
-                return lambda *args, **kwargs: {"decayed": True, "signals": {}}
-            if name == "fine_tune":
-                return lambda *args, **kwargs: {"model_version": "models:/toy/2", "after": {}, "before": {}}
-            return real[name]
-
-        policies = PolicyOperation(database.catalog, database.metadata, operation)
+        policies = _policies_with(db, decay=_decayed, fine_tune=_retrained_as_toy_2)
         policies.set_policy("docs", "embedding", {"mode": "act", "triggers": ["decay"], "tune_recall": 0.9})
         retrained = policies.run_policy("docs", "embedding")
         assert (retrained["action"], retrained["state"]) == ("retrain and backfill", "backfilling")
@@ -175,17 +167,7 @@ def test_a_challenger_dropped_mid_loop_makes_the_loop_give_up(tmp_path: Path) ->
     with embedb.connect(tmp_path / "data") as db:
         _docs_collection(db)
         db.register_model("toy", "tests.support.toy_embedders:scrambled_8")
-        database = db.database  # type: ignore[attr-defined]
-        real = database.operations
-
-        def operation(name: str) -> Any:
-            if name == "decay":
-                return lambda *args, **kwargs: {"decayed": True, "signals": {}}
-            if name == "fine_tune":
-                return lambda *args, **kwargs: {"model_version": "models:/toy/2", "after": {}, "before": {}}
-            return real[name]
-
-        policies = PolicyOperation(database.catalog, database.metadata, operation)
+        policies = _policies_with(db, decay=_decayed, fine_tune=_retrained_as_toy_2)
         policies.set_policy("docs", "embedding", {"mode": "act", "triggers": ["decay"]})
         retrained = policies.run_policy("docs", "embedding")
         db.wait_job(retrained["detail"]["job_id"], timeout=60)

@@ -51,6 +51,7 @@ back to the class, so embedded and server raise the same thing)::
     │   └── ArtifactIntegrityError                  500 artifact_integrity
     ├── ClosedError                                 409 closed
     ├── UnavailableError (ConnectionError)          503 unavailable
+    ├── UnsupportedError (NotImplementedError)      501 unsupported
     └── ServerError                                 500 server_error
 
 ``WIRE_NAMES`` maps each wire name to its class; it is derived from the classes,
@@ -337,6 +338,13 @@ class UnavailableError(EmbedbError, ConnectionError):
 
     http_status = 503
     wire_name = "unavailable"
+
+
+class UnsupportedError(EmbedbError, NotImplementedError):
+    """The operation exists in the contract but this deployment (a Ray cluster) does not carry it out yet."""
+
+    http_status = 501
+    wire_name = "unsupported"
 
 
 class ServerError(EmbedbError):

@@ -74,6 +74,7 @@ class DataOperations:
         upsert: bool,
         embedding_versions: dict[str, str] | None,
         bindings: dict[str, FieldBinding],
+        embed: bool = True,
     ) -> RowBatch:
         """Validate (and embed, with the versions in ``bindings``) a write; raise before anything is written."""
         schema = info.schema
@@ -103,9 +104,36 @@ class DataOperations:
             skip_vectors=bindings,
             timezone=collection_timezone(info.properties),
         )
-        if bindings:
+        if bindings and embed:
             batch = embed_rows(batch, prepared, schema, bindings, self.models, given)
         return batch
+
+    def write_keys(
+        self,
+        collection_name: str,
+        data: Any,
+        *,
+        upsert: bool,
+        partition_name: str | None = None,
+        embedding_versions: dict[str, str] | None = None,
+        partial_update: bool = False,
+    ) -> list[Any]:
+        """The primary keys a write would store, the write checked as it checks it (model-bound fields not embedded).
+
+        Nothing is written; an auto_id insert's keys are generated here. How a cluster's
+        router checks a whole batch once before it splits it among shards.
+        """
+        info = self.metadata.info(collection_name)
+        if partial_update:  # partial rows: the owning shard completes and checks them
+            keys = to_columns(data, info.schema).columns.get(info.schema.primary.name)
+            if keys is None:
+                raise DataError(f"a partial update names each row by its primary key {info.schema.primary.name!r}")
+            return list(self._keys(info, list(keys)).tolist())
+        bindings = self.metadata.bindings(info)
+        batch = self._batch(
+            info, data, partition_name, upsert=upsert, embedding_versions=embedding_versions, bindings=bindings, embed=False
+        )
+        return list(batch.primary_keys.tolist())
 
     def insert(
         self,

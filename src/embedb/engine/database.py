@@ -127,6 +127,7 @@ class Database:
         configured = ConfiguredSearch(searcher)
         indexes = IndexOperations(self.metadata, self.indexes)
         data = DataOperations(self.storage, self.metadata, self.models, self.pause_points)
+        self.data_operations = data  # a cluster's router checks whole writes with it (write_keys)
         return (
             CollectionOperations(self.storage, self.metadata, self.indexes, self.bindings, self.lifecycle),
             data,

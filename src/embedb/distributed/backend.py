@@ -1,0 +1,410 @@
+"""``RayBackend``: the contract on a Ray cluster — shards as actors, decisions and writes logged in object storage.
+
+The router is this object, in the caller's process (or in ``embedb serve
+--cluster``). It inherits every signature from ``Client`` and implements only
+``_dispatch``, which sends each operation the way ``ROUTES`` says:
+
+- a **decision** is appended to the catalog log under the router's write lock,
+  then applied by every shard; reads and writes wait for that lock in shared
+  mode, so no answer mixes the state before a decision with the state after it
+  (a promotion switches every shard at once). A decision that needs a
+  backfill done waits for the backfill first, outside the lock.
+- a **write** is checked once, whole, by the first shard (``write_plan``: the
+  engine's own checks, keys generated for an auto_id insert), split by
+  primary-key hash, and each part is logged by its shard in the object store
+  before it is applied: acknowledged means stored off the node. A retried part
+  carries the same request id and is applied once.
+- a **read** fans out and the answers are merged (``embedb.distributed.routing``).
+
+A shard that dies is restarted by Ray (``max_restarts=-1``) and rebuilds from
+its newest snapshot and the logs; a read that meets a restarting shard fails
+at once with ``UnavailableError`` (retriable), a write waits for it up to
+``write_retry_s``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from embedb.backends.local import check_arguments
+from embedb.client import Client
+from embedb.config import Settings
+from embedb.contract import OPERATIONS, check_scalar_arguments, scalar_checks
+from embedb.display import present
+from embedb.distributed.log import OperationLog
+from embedb.distributed.object_store import open_object_store
+from embedb.distributed.routes import ROUTES, Route
+from embedb.distributed.routing import (
+    merge_hits,
+    merge_job,
+    merge_rows_in_key_order,
+    merge_stats,
+    owners,
+    split_rows,
+    with_keys,
+)
+from embedb.distributed.shard import CATALOG_FOLDER, SETTLING_OPERATIONS, Failed, ReadWriteLock, ShardServer, WritePlan
+from embedb.errors import ClosedError, InvalidArgumentError, UnavailableError, UnsupportedError
+
+CLUSTER_FILE = "cluster.json"
+DEFAULT_SHARDS = 2
+
+
+class RayBackend(Client):
+    """EmbeDB on a Ray cluster: ``shards`` actors, their logs and snapshots in ``storage`` (s3://... or a directory)."""
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        storage: str,
+        shards: int | None = None,
+        name: str = "embedb",
+        settings: Settings | None = None,
+        workdir: str | None = None,
+        endpoint_url: str | None = None,
+        snapshot_every: int = 2000,
+        write_retry_s: float = 60.0,
+    ) -> None:
+        try:
+            import ray
+        except ImportError as error:
+            raise InvalidArgumentError("a Ray cluster needs ray: pip install 'embedb[distributed]'") from error
+        self._ray = ray
+        self._owns_ray = not ray.is_initialized()
+        if self._owns_ray:
+            ray.init(address=address, namespace="embedb", log_to_driver=False, include_dashboard=False)
+        self.store = open_object_store(storage, endpoint_url=endpoint_url)
+        self.shard_count = _cluster_shards(self.store, shards)
+        self.write_retry_s = write_retry_s
+        actor: Any = ray.remote(ShardServer)
+        self.shards: list[Any] = [
+            actor.options(
+                name=f"{name}-shard-{index}",
+                get_if_exists=True,
+                max_restarts=-1,
+                max_concurrency=16,
+                num_cpus=0,
+                scheduling_strategy="SPREAD",
+            ).remote(
+                index,
+                storage=self.store.url,
+                settings=settings or Settings(),
+                workdir=workdir,
+                snapshot_every=snapshot_every,
+                endpoint_url=endpoint_url,
+            )
+            for index in range(self.shard_count)
+        ]
+        self.catalog = OperationLog(self.store, CATALOG_FOLDER)
+        self.lock = ReadWriteLock()
+        self._closed = False
+        self._cache: dict[tuple[str, ...], Any] = {}
+        ray.get([shard.status.remote() for shard in self.shards])  # every shard recovered before the first request
+
+    def close(self) -> None:
+        """Stop this router's shard actors (their data stays in the object store) and, if it started Ray, Ray."""
+        if self._closed:
+            return
+        self._closed = True
+        for shard in self.shards:
+            try:
+                self._ray.get(shard.stop.remote(), timeout=30)
+            except Exception:
+                pass
+            self._ray.kill(shard)
+        if self._owns_ray:
+            self._ray.shutdown()
+
+    # ----------------------------------------------------------- dispatch
+
+    def _dispatch(self, name: str, arguments: dict[str, Any]) -> Any:
+        if self._closed:
+            raise ClosedError("this EmbeDB client is closed")
+        check_scalar_arguments(_SCALAR_CHECKS[name], arguments)
+        check_arguments(arguments)
+        for local in OPERATIONS[name].access.local:  # callbacks stay in this process
+            arguments.pop(local, None)
+        route = ROUTES[name]
+        if route is Route.UNSUPPORTED:
+            raise UnsupportedError(f"{name} is not carried out on a Ray cluster yet (docs/distributed.md)")
+        if route is Route.CATALOG:
+            return present(self._decide(name, arguments))
+        if route is Route.FIRST:
+            with self.lock.reading():
+                return present(self._answer(self._read(0, name, arguments)))
+        handler = _HANDLERS[name]
+        return present(handler(self, arguments))
+
+    # ---------------------------------------------------------- decisions
+
+    def _decide(self, name: str, arguments: dict[str, Any]) -> Any:
+        """Log a decision, apply it on every shard, answer with the first shard's outcome."""
+        wait_job = bool(arguments.get("wait")) if name == "add_embedding_version" else False
+        sync_index = name == "create_index" and arguments.get("sync", True)
+        if name == "add_embedding_version":
+            arguments = {**arguments, "wait": False}  # the backfill runs outside the lock; waited for below
+        if name == "create_index":
+            arguments = {**arguments, "sync": False}
+        if name in SETTLING_OPERATIONS:
+            self._wait_for_jobs(arguments.get("collection_name"))
+        with self.lock.writing():
+            seq = self.catalog.append(name, arguments)
+            outcomes = self._ray.get([shard.apply_catalog.remote(seq) for shard in self.shards])
+            self._cache.clear()
+        result = self._answer(outcomes[0])
+        if wait_job and isinstance(result, Mapping) and "job_id" in result:
+            result = self._wait_job({"job_id": result["job_id"], "timeout": arguments.get("timeout")})
+        if sync_index:
+            self._wait_for_indexes(arguments["collection_name"])
+        return result
+
+    def _wait_for_jobs(self, collection_name: str | None) -> None:
+        for job in self._list_jobs({"collection_name": collection_name}):
+            if job["state"] in ("pending", "running"):
+                self._wait_job({"job_id": job["job_id"], "timeout": None})
+
+    def _wait_for_indexes(self, collection_name: str) -> None:
+        for description in (
+            self._read(0, "list_indexes", {"collection_name": collection_name, "field_name": None}) or []
+        ):
+            index_name = description if isinstance(description, str) else description.get("index_name")
+            while (
+                self._describe_index({"collection_name": collection_name, "index_name": index_name})["state"]
+                == "InProgress"
+            ):
+                time.sleep(0.05)
+
+    # ------------------------------------------------------------- writes
+
+    def _plan(self, operation: str, arguments: dict[str, Any]) -> WritePlan:
+        plan = self._answer(self._read_with(0, lambda shard: shard.write_plan.remote(operation, arguments)))
+        assert isinstance(plan, WritePlan)
+        return plan
+
+    def _write_parts(self, operation: str, arguments: dict[str, Any]) -> tuple[WritePlan, list[Any]]:
+        """Check the whole write once, split it by owner, log and apply each part on its shard."""
+        with self.lock.reading():
+            plan = self._plan(operation, arguments)
+            data = arguments["data"]
+            parts: dict[int, tuple[str, dict[str, Any]]] = {}
+            for index, positions in owners(plan.keys, self.shard_count).items():
+                part = split_rows(data, positions, columnar=plan.columnar)
+                shard_operation = operation
+                if plan.generated_keys:  # an auto_id insert: the keys were made once, by the plan
+                    part = with_keys(part, plan.primary, [plan.keys[p] for p in positions])
+                    shard_operation = "upsert"
+                parts[index] = (shard_operation, {**arguments, "data": part})
+                if shard_operation != operation:
+                    parts[index][1].update(partial_update=False, field_ops=None)
+            outcomes = self._write_on(parts)
+        for outcome in outcomes:
+            self._answer(outcome)
+        return plan, outcomes
+
+    def _write_on(self, parts: dict[int, tuple[str, dict[str, Any]]]) -> list[Any]:
+        """Each part on its shard, retried with the same request id while the shard restarts."""
+        requests = {index: uuid.uuid4().hex for index in parts}
+        deadline = time.monotonic() + self.write_retry_s
+        pending = dict(parts)
+        outcomes: list[Any] = []
+        while pending:
+            calls = {
+                index: self.shards[index].write.remote(operation, arguments, requests[index])
+                for index, (operation, arguments) in pending.items()
+            }
+            for index, call in calls.items():
+                try:
+                    outcomes.append(self._ray.get(call))
+                    del pending[index]
+                except self._ray.exceptions.RayActorError as error:
+                    if time.monotonic() >= deadline:
+                        raise UnavailableError(
+                            f"shard {index} did not come back within {self.write_retry_s:g}s: {error}"
+                        ) from None
+            if pending:
+                time.sleep(0.2)
+        return outcomes
+
+    def _insert(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        plan, _ = self._write_parts("insert", arguments)
+        return {"insert_count": len(plan.keys), "ids": list(plan.keys)}
+
+    def _upsert(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        plan, _ = self._write_parts("upsert", arguments)
+        return {"upsert_count": len(plan.keys)}
+
+    def _delete(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        with self.lock.reading():
+            outcomes = self._write_on({index: ("delete", arguments) for index in range(self.shard_count)})
+        return {"delete_count": sum(int(self._answer(outcome)["delete_count"]) for outcome in outcomes)}
+
+    # -------------------------------------------------------------- reads
+
+    def _every(self, name: str, arguments: dict[str, Any]) -> list[Any]:
+        with self.lock.reading():
+            outcomes = self._read_all(lambda shard: shard.call.remote(name, arguments))
+        return [self._answer(outcome) for outcome in outcomes]
+
+    def _get(self, arguments: dict[str, Any]) -> list[dict[str, Any]]:
+        ids = arguments["ids"]
+        keys = (
+            list(ids.tolist() if hasattr(ids, "tolist") else ids)
+            if isinstance(ids, (list, tuple)) or hasattr(ids, "tolist")
+            else [ids]
+        )
+        answers = self._every("get", arguments)
+        return merge_rows_in_key_order(answers, keys, self._primary(arguments["collection_name"]))
+
+    def _query(self, arguments: dict[str, Any]) -> list[dict[str, Any]]:
+        if arguments.get("order_by"):
+            raise UnsupportedError("query with order_by is not carried out on a Ray cluster yet (docs/distributed.md)")
+        output_fields = arguments.get("output_fields")
+        if output_fields and any(str(field).replace(" ", "").lower() == "count(*)" for field in output_fields):
+            answers = self._every("query", arguments)
+            return [{"count(*)": sum(int(rows[0]["count(*)"]) for rows in answers)}]
+        limit, offset = arguments.get("limit"), arguments.get("offset") or 0
+        widened = {**arguments, "offset": 0, "limit": None if limit is None else limit + offset}
+        answers = self._every("query", widened)
+        primary = self._primary(arguments["collection_name"])
+        rows = sorted((row for rows in answers for row in rows), key=lambda row: row[primary])
+        return rows[offset:] if limit is None else rows[offset : offset + limit]
+
+    def _search(self, arguments: dict[str, Any]) -> list[list[dict[str, Any]]]:
+        if arguments.get("group_by_field") or arguments.get("order_by"):
+            raise UnsupportedError(
+                "search with group_by_field or order_by is not carried out on a Ray cluster yet (docs/distributed.md)"
+            )
+        limit, offset = arguments.get("limit", 10), arguments.get("offset") or 0
+        with self.lock.reading():
+            closer = self._closer_first(arguments["collection_name"], arguments.get("anns_field"))
+            widened = {**arguments, "offset": 0, "limit": limit + offset}
+            outcomes = self._read_all(lambda shard: shard.call.remote("search", widened))
+        answers = [self._answer(outcome) for outcome in outcomes]
+        return merge_hits(answers, smaller_is_closer=closer, limit=limit, offset=offset)
+
+    def _describe_index(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        answers = self._every("describe_index", arguments)
+        merged = dict(answers[0])
+        for name in ("total_rows", "indexed_rows", "pending_index_rows", "exact_rows", "index_bytes"):
+            merged[name] = sum(int(answer[name]) for answer in answers)
+        merged["segments"] = {
+            state: sum(int(answer["segments"].get(state, 0)) for answer in answers) for state in answers[0]["segments"]
+        }
+        merged["failures"] = [failure for answer in answers for failure in answer["failures"]]
+        states = {answer["state"] for answer in answers}
+        merged["state"] = (
+            "Failed" if "Failed" in states else "InProgress" if "InProgress" in states else answers[0]["state"]
+        )
+        return merged
+
+    def _list_jobs(self, arguments: dict[str, Any]) -> list[dict[str, Any]]:
+        answers = self._every("list_jobs", arguments)
+        by_job: dict[int, list[dict[str, Any]]] = {}
+        for jobs in answers:
+            for job in jobs:
+                by_job.setdefault(int(job["job_id"]), []).append(job)
+        return [merge_job(jobs) for _, jobs in sorted(by_job.items())]
+
+    def _get_job(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        return merge_job(self._every("get_job", arguments))
+
+    def _wait_job(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        # not under the lock: a decision must not wait for a backfill that waits for it
+        outcomes = self._read_all(lambda shard: shard.call.remote("wait_job", arguments))
+        return merge_job([self._answer(outcome) for outcome in outcomes])
+
+    def _get_collection_stats(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        return merge_stats(self._every("get_collection_stats", arguments))
+
+    def _flush(self, arguments: dict[str, Any]) -> None:
+        self._every("flush", arguments)
+
+    def _compact(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        return {"merged_segments": sum(int(answer["merged_segments"]) for answer in self._every("compact", arguments))}
+
+    # ------------------------------------------------------------ helpers
+
+    def _primary(self, collection_name: str) -> str:
+        key = ("primary", collection_name)
+        if key not in self._cache:
+            self._cache[key] = self._answer(self._read(0, "describe_collection", {"collection_name": collection_name}))[
+                "primary_field"
+            ]
+        return str(self._cache[key])
+
+    def _closer_first(self, collection_name: str, anns_field: str | None) -> bool:
+        key = ("closer", collection_name, anns_field or "")
+        if key not in self._cache:
+            self._cache[key] = self._answer(
+                self._read_with(0, lambda shard: shard.smaller_is_closer.remote(collection_name, anns_field))
+            )
+        return bool(self._cache[key])
+
+    def _read(self, index: int, name: str, arguments: dict[str, Any]) -> Any:
+        return self._read_with(index, lambda shard: shard.call.remote(name, arguments))
+
+    def _read_with(self, index: int, call: Callable[[Any], Any]) -> Any:
+        try:
+            return self._ray.get(call(self.shards[index]))
+        except self._ray.exceptions.RayActorError as error:
+            raise UnavailableError(f"shard {index} is restarting; retry: {error}") from None
+
+    def _read_all(self, call: Callable[[Any], Any]) -> list[Any]:
+        pending = [call(shard) for shard in self.shards]
+        try:
+            return list(self._ray.get(pending))
+        except self._ray.exceptions.RayActorError as error:
+            raise UnavailableError(f"a shard is restarting; retry: {error}") from None
+
+    @staticmethod
+    def _answer(outcome: Any) -> Any:
+        if isinstance(outcome, Failed):
+            raise outcome.error
+        return outcome
+
+    def shard_status(self) -> list[dict[str, Any]]:
+        """Each shard's process, node and log positions (for operators and the failure tests)."""
+        return list(self._ray.get([shard.status.remote() for shard in self.shards]))
+
+    def checkpoint(self) -> list[str]:
+        """Snapshot every shard into the object store now; return the snapshot keys."""
+        return list(self._ray.get([shard.checkpoint.remote() for shard in self.shards]))
+
+
+def _cluster_shards(store: Any, shards: int | None) -> int:
+    """The cluster's shard count: fixed by the first router that used the storage."""
+    import json
+
+    if shards is not None and (not isinstance(shards, int) or isinstance(shards, bool) or not 1 <= shards <= 1024):
+        raise InvalidArgumentError(f"shards must be an integer from 1 to 1024, got {shards!r}", argument="shards")
+    wanted = shards or DEFAULT_SHARDS
+    store.put_new(CLUSTER_FILE, json.dumps({"format": 1, "shards": wanted}).encode())
+    stored = json.loads(store.get(CLUSTER_FILE) or b"{}")
+    if shards is not None and stored.get("shards") != shards:
+        raise InvalidArgumentError(
+            f"the cluster at {store.url} has {stored.get('shards')} shards, not {shards}", argument="shards"
+        )
+    return int(stored["shards"])
+
+
+_SCALAR_CHECKS = {name: scalar_checks(spec) for name, spec in OPERATIONS.items()}
+
+_HANDLERS: dict[str, Callable[[RayBackend, dict[str, Any]], Any]] = {
+    "insert": RayBackend._insert,
+    "upsert": RayBackend._upsert,
+    "delete": RayBackend._delete,
+    "get": RayBackend._get,
+    "query": RayBackend._query,
+    "search": RayBackend._search,
+    "describe_index": RayBackend._describe_index,
+    "list_jobs": RayBackend._list_jobs,
+    "get_job": RayBackend._get_job,
+    "wait_job": RayBackend._wait_job,
+    "get_collection_stats": RayBackend._get_collection_stats,
+    "flush": RayBackend._flush,
+    "compact": RayBackend._compact,
+}

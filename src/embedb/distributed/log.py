@@ -1,0 +1,112 @@
+"""The operation logs of a cluster, kept in its object store.
+
+A log is a folder of numbered records (``{folder}/{seq:012d}``), each claimed
+with ``ObjectStore.put_new``: a record exists once, at one position, or not at
+all, so the store's own atomic create orders the writers — no consensus of
+ours. Two kinds live in a cluster:
+
+- the **catalog log** (``catalog/``): every decision — DDL, indexes, models,
+  embedding versions, promotions, experiments — in the order the router took
+  them; every shard applies all of it;
+- one **shard log** per shard (``shards/{i}/log/``): the writes (insert,
+  upsert, delete) of that shard's rows, each naming the catalog position it
+  was written after, so a replay puts writes and decisions back in one order.
+
+A record is the operation's name and its arguments in the wire encoding the
+HTTP protocol uses (JSON, NumPy arrays packed), never pickled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from embedb.distributed.object_store import ObjectStore
+from embedb.errors import CorruptionError, UnavailableError
+from embedb.protocol import wire
+
+RECORD_FORMAT = 1
+# How many times an append looks for the next free position when other writers keep taking it.
+MAX_APPEND_ATTEMPTS = 64
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One logged operation: its position, the operation and its arguments, and the catalog position it followed."""
+
+    seq: int
+    operation: str
+    arguments: dict[str, Any]
+    catalog_seq: int
+    request: str | None = None  # the router's name for a write, so a retried write applies once
+
+
+def encode_record(operation: str, arguments: dict[str, Any], catalog_seq: int, request: str | None) -> bytes:
+    return wire.dumps(
+        {
+            "format": RECORD_FORMAT,
+            "operation": operation,
+            "arguments": {name: wire.to_wire(value) for name, value in arguments.items()},
+            "catalog_seq": catalog_seq,
+            "request": request,
+        }
+    )
+
+
+def decode_record(seq: int, body: bytes) -> LogRecord:
+    try:
+        payload = wire.loads(body)
+        if payload.get("format") != RECORD_FORMAT:
+            raise CorruptionError(f"log record {seq} has format {payload.get('format')!r}, expected {RECORD_FORMAT}")
+        return LogRecord(
+            seq,
+            payload["operation"],
+            wire.unpack_nested(payload["arguments"]),
+            int(payload["catalog_seq"]),
+            payload.get("request"),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise CorruptionError(f"log record {seq} cannot be read: {error}") from error
+
+
+class OperationLog:
+    """A numbered, append-only log of operations in one folder of an object store. Not thread-safe: one owner appends."""
+
+    def __init__(self, store: ObjectStore, folder: str) -> None:
+        self.store = store
+        self.folder = folder.rstrip("/") + "/"
+        self._next: int | None = None
+
+    def key(self, seq: int) -> str:
+        return f"{self.folder}{seq:012d}"
+
+    def last_seq(self) -> int:
+        """The position of the newest record (0 for an empty log)."""
+        keys = self.store.keys(self.folder)
+        return int(keys[-1][len(self.folder) :]) if keys else 0
+
+    def append(
+        self, operation: str, arguments: dict[str, Any], *, catalog_seq: int = 0, request: str | None = None
+    ) -> int:
+        """Store a record at the next free position and return it; durable when this returns."""
+        body = encode_record(operation, arguments, catalog_seq, request)
+        for _ in range(MAX_APPEND_ATTEMPTS):
+            seq = self._next if self._next is not None else self.last_seq() + 1
+            if self.store.put_new(self.key(seq), body):
+                self._next = seq + 1
+                return seq
+            self._next = None  # another writer took it: look again
+        raise UnavailableError(f"could not append to the log {self.store.url}{self.folder}: every position was taken")
+
+    def read(self, *, after: int, upto: int | None = None) -> list[LogRecord]:
+        """The records after position ``after`` (up to ``upto``), in order."""
+        records = []
+        for key in self.store.keys(self.folder, after=self.key(after)):
+            seq = int(key[len(self.folder) :])
+            if upto is not None and seq > upto:
+                break
+            body = self.store.get(key)
+            if body is None:
+                raise CorruptionError(f"log record {key} was listed but cannot be read")
+            records.append(decode_record(seq, body))
+        return records

@@ -1,0 +1,142 @@
+"""How the router places rows on shards and merges what shards answer — pure functions, no Ray.
+
+- ``shard_of`` / ``owners``: a row lives on the shard its primary key hashes to
+  (a stable hash, the same in every process: integers mixed with SplitMix64's
+  finalizer, text with CRC-32 of its UTF-8).
+- ``split_rows``: one write's data cut into one part per shard, in the shapes
+  ``insert`` takes (rows, a dict of columns, an Arrow table, a DataFrame).
+- ``merge_hits`` / ``merge_rows`` / ``merge_stats`` / ``merge_job``: per-shard
+  answers made into the one answer a single node gives on the same rows —
+  top-k of the shards' top-k (``offset`` applied after the merge), rows in the
+  order asked, counts summed, a job's progress over every shard.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from embedb.errors import DataError
+
+_MASK = (1 << 64) - 1
+
+
+def shard_of(key: Any, shards: int) -> int:
+    """The shard that owns primary key ``key``."""
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        mixed = int(key) & _MASK
+        mixed = ((mixed ^ (mixed >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+        mixed = ((mixed ^ (mixed >> 27)) * 0x94D049BB133111EB) & _MASK
+        return (mixed ^ (mixed >> 31)) % shards
+    return zlib.crc32(str(key).encode("utf-8", "surrogatepass")) % shards
+
+
+def owners(keys: Sequence[Any], shards: int) -> dict[int, list[int]]:
+    """Row positions by owning shard (shards that own none are left out)."""
+    placed: dict[int, list[int]] = {}
+    for position, key in enumerate(keys):
+        placed.setdefault(shard_of(key, shards), []).append(position)
+    return placed
+
+
+def split_rows(data: Any, positions: list[int], *, columnar: bool) -> Any:
+    """The rows of ``data`` at ``positions``, in a shape ``insert`` takes (Arrow and DataFrames become columns)."""
+    if hasattr(data, "take") and hasattr(data, "to_pydict"):  # a pyarrow Table or RecordBatch
+        return data.take(positions).to_pydict()
+    if type(data).__name__ == "DataFrame" and hasattr(data, "columns"):
+        return {str(name): data[name].to_numpy()[positions] for name in data.columns}
+    if isinstance(data, Mapping):
+        if not columnar:
+            return dict(data)
+        return {name: _take(column, positions, name) for name, column in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [data[position] for position in positions]
+    raise DataError(f"cannot split a {type(data).__name__} among shards")
+
+
+def _take(column: Any, positions: list[int], name: str) -> Any:
+    if isinstance(column, np.ndarray) or hasattr(column, "tocsr"):
+        return column[positions]
+    if isinstance(column, (list, tuple)):
+        return [column[position] for position in positions]
+    raise DataError(f"column {name!r}: cannot split a {type(column).__name__} among shards")
+
+
+def with_keys(part: Any, primary: str, keys: list[Any]) -> Any:
+    """A part of a write with its generated primary keys added (an auto_id insert's keys come from the router)."""
+    if (
+        isinstance(part, Mapping)
+        and all(isinstance(column, (list, tuple, np.ndarray)) for column in part.values())
+        and part
+    ):
+        return {**part, primary: keys}
+    if isinstance(part, Mapping):
+        return {**part, primary: keys[0]}
+    return [{**row, primary: key} for row, key in zip(part, keys, strict=True)]
+
+
+def merge_hits(
+    answers: list[list[list[dict[str, Any]]]], *, smaller_is_closer: bool, limit: int, offset: int
+) -> list[list[dict[str, Any]]]:
+    """Each query's hits over every shard, closest first, then ``offset`` and ``limit`` applied."""
+    if not answers:
+        return []
+    merged = []
+    for per_query in zip(*answers, strict=True):
+        hits = [hit for shard_hits in per_query for hit in shard_hits]
+        hits.sort(key=lambda hit: hit["distance"], reverse=not smaller_is_closer)  # stable: ties keep shard order
+        merged.append(hits[offset : offset + limit])
+    return merged
+
+
+def merge_rows_in_key_order(
+    answers: list[list[dict[str, Any]]], keys: Sequence[Any], primary: str
+) -> list[dict[str, Any]]:
+    """``get``'s rows from every shard, in the order the keys were asked (each key once)."""
+    by_key = {row[primary]: row for rows in answers for row in rows}
+    seen: set[Any] = set()
+    ordered = []
+    for key in keys:
+        normalized = key.item() if isinstance(key, np.generic) else key
+        if normalized in by_key and normalized not in seen:
+            seen.add(normalized)
+            ordered.append(by_key[normalized])
+    return ordered
+
+
+def merge_stats(answers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Collection statistics over every shard: row counts summed, log positions the highest."""
+    merged = dict(answers[0])
+    for name, value in merged.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            values = [int(answer[name]) for answer in answers]
+            merged[name] = max(values) if name.endswith("_lsn") else sum(values)
+    return merged
+
+
+_STATE_RANK = {"failed": 0, "cancelled": 1, "paused": 2, "running": 3, "pending": 4, "done": 5}
+
+
+def merge_job(answers: list[dict[str, Any]]) -> dict[str, Any]:
+    """One job over every shard: rows and segments summed, the least finished state, the latest finish."""
+    merged = dict(answers[0])
+    for name in ("rows_total", "rows_done", "rows_without_source", "segments_done"):
+        merged[name] = sum(int(answer[name]) for answer in answers)
+    merged["state"] = min((answer["state"] for answer in answers), key=lambda state: _STATE_RANK.get(state, 0))
+    merged["progress"] = (
+        merged["rows_done"] / merged["rows_total"]
+        if merged["rows_total"]
+        else min(float(answer["progress"]) for answer in answers)
+    )
+    rates = [answer["rows_per_second"] for answer in answers if answer["rows_per_second"] is not None]
+    merged["rows_per_second"] = sum(rates) if rates else None
+    etas = [answer["eta_seconds"] for answer in answers if answer["eta_seconds"] is not None]
+    merged["eta_seconds"] = max(etas) if etas else None
+    errors = [answer["error"] for answer in answers if answer["error"]]
+    merged["error"] = errors[0] if errors else None
+    finished = [answer["finished_at"] for answer in answers]
+    merged["finished_at"] = None if any(value is None for value in finished) else max(finished)
+    return merged

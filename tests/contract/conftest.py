@@ -1,4 +1,4 @@
-"""The ``db`` fixture: every contract test runs embedded and over HTTP against a real server process.
+"""The ``db`` fixture: every contract test runs embedded, over HTTP against a real server process, and on a Ray cluster.
 
 Both backends live for the whole session (one data directory each, one
 ``embedb serve`` subprocess); each test gets a fresh collection name, so tests
@@ -6,6 +6,12 @@ never see each other's data. Every result of every operation either backend
 returns is checked against the type the contract declares for it
 (``embedb.contract.check_result``), so a result field that drifts on one side
 fails whichever test called it.
+
+The third backend is a Ray cluster on this machine (three shard actors, their
+logs and snapshots in a real S3-compatible server on loopback). It runs the
+modules in ``CLUSTER_MODULES``: those whose operations a cluster carries out;
+the rest raise ``UnsupportedError`` there (docs/distributed.md lists them) and
+``tests/integration/distributed`` checks that they do.
 """
 
 from __future__ import annotations
@@ -15,14 +21,28 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from tests.support.s3_server import S3Server, start_s3_server
 from tests.support.server_process import TEST_EMBEDDERS, ServerProcess, start_server
 
 from embedb.backends.http import HttpBackend
 from embedb.backends.local import LocalBackend
 from embedb.client import Client
+from embedb.config import Settings
 from embedb.contract import check_result
+from embedb.distributed import RayBackend
 
-BACKENDS = ["embedded", "http"]
+BACKENDS = ["embedded", "http", "ray"]
+# The contract modules the Ray backend runs (its routes carry every operation they call).
+CLUSTER_MODULES = frozenset(
+    {
+        "test_collections", "test_entities", "test_search", "test_bad_input", "test_argument_types",
+        "test_partitions_and_aliases", "test_load_state", "test_indexes", "test_model_registry",
+        "test_embedding_versions", "test_lifecycle", "test_backfill_jobs", "test_job_handles",
+        "test_binary_vectors", "test_sparse_vectors", "test_nullable_vectors", "test_timestamptz",
+        "test_scalar_indexes", "test_bm25", "test_text_match", "test_full_text_edges", "test_field_ops",
+        "test_version_tags", "test_analyzer_versions", "test_job_progress", "test_search_iterator",
+    }
+)  # fmt: skip
 # The name of the admin token ``start_server`` issues: over HTTP, the actor of every alias move.
 SERVER_ACTOR = "test-admin"
 
@@ -43,6 +63,51 @@ class CheckedHttpBackend(HttpBackend):
         result = super()._dispatch(name, arguments)
         check_result(name, result)
         return result
+
+
+class CheckedRayBackend(RayBackend):
+    """The Ray backend, checking every result against the contract's declared type."""
+
+    def _dispatch(self, name: str, arguments: dict[str, Any]) -> Any:
+        result = super()._dispatch(name, arguments)
+        check_result(name, result)
+        return result
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    server = start_s3_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_db(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="embedb-contract")
+    backend = CheckedRayBackend(
+        storage=s3_server.storage("contract"),
+        shards=3,
+        name="contract",
+        settings=Settings(allow_code_models=TEST_EMBEDDERS),
+        workdir=str(tmp_path_factory.mktemp("contract-ray")),
+    )
+    yield backend
+    backend.close()
+    ray.shutdown()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the Ray backend on ``CLUSTER_MODULES`` only (the others call operations a cluster refuses)."""
+    kept, dropped = [], []
+    for item in items:
+        on_ray = "[ray" in item.nodeid or "-ray]" in item.nodeid or "-ray-" in item.nodeid
+        module = item.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
+        (dropped if on_ray and item.nodeid.startswith("tests/contract/") and module not in CLUSTER_MODULES else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +133,7 @@ def http_db(contract_server: ServerProcess) -> Iterator[Client]:
 
 @pytest.fixture(params=BACKENDS)
 def db(request: pytest.FixtureRequest) -> Client:
-    """The backend under test: embedded, then HTTP."""
+    """The backend under test: embedded, then HTTP, then a Ray cluster."""
     backend: Client = request.getfixturevalue(f"{request.param}_db")
     return backend
 

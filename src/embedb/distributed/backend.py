@@ -24,6 +24,7 @@ at once with ``UnavailableError`` (retriable), a write waits for it up to
 
 from __future__ import annotations
 
+import pickle
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -47,7 +48,8 @@ from embedb.distributed.routing import (
     with_keys,
 )
 from embedb.distributed.shard import CATALOG_FOLDER, SETTLING_OPERATIONS, Failed, ReadWriteLock, ShardServer, WritePlan
-from embedb.errors import ClosedError, InvalidArgumentError, UnavailableError, UnsupportedError
+from embedb.errors import ClosedError, DataError, InvalidArgumentError, UnavailableError, UnsupportedError
+from embedb.search import check_paging
 
 CLUSTER_FILE = "cluster.json"
 DEFAULT_SHARDS = 2
@@ -136,8 +138,10 @@ class RayBackend(Client):
         if route is Route.FIRST:
             with self.lock.reading():
                 return present(self._answer(self._read(0, name, arguments)))
-        handler = _HANDLERS[name]
-        return present(handler(self, arguments))
+        try:
+            return present(_HANDLERS[name](self, arguments))
+        except (RecursionError, pickle.PicklingError) as error:  # what Ray cannot send to a shard
+            raise DataError(f"{name}: the arguments cannot be sent to the shards: {error}") from None
 
     # ---------------------------------------------------------- decisions
 
@@ -151,6 +155,8 @@ class RayBackend(Client):
             arguments = {**arguments, "sync": False}
         if name in SETTLING_OPERATIONS:
             self._wait_for_jobs(arguments.get("collection_name"))
+        if name == "alter_collection_field":
+            self._refuse_shrinking(arguments)
         with self.lock.writing():
             seq = self.catalog.append(name, arguments)
             outcomes = self._ray.get([shard.apply_catalog.remote(seq) for shard in self.shards])
@@ -161,6 +167,21 @@ class RayBackend(Client):
         if sync_index:
             self._wait_for_indexes(arguments["collection_name"])
         return result
+
+    def _refuse_shrinking(self, arguments: dict[str, Any]) -> None:
+        """A lower max_length or max_capacity is checked against every stored row: one shard cannot decide it alone."""
+        description = self._answer(
+            self._read(0, "describe_collection", {"collection_name": arguments["collection_name"]})
+        )
+        field = next((f for f in description["fields"] if f["name"] == arguments["field_name"]), None)
+        params = arguments.get("field_params") or {}
+        for limit in ("max_length", "max_capacity"):
+            new, old = params.get(limit), (field or {}).get(limit)
+            if isinstance(new, int) and isinstance(old, int) and new < old:
+                raise UnsupportedError(
+                    f"lowering {limit} is not carried out on a Ray cluster yet: every shard's rows would have to be "
+                    "checked before any shard applies it (docs/distributed.md)"
+                )
 
     def _wait_for_jobs(self, collection_name: str | None) -> None:
         for job in self._list_jobs({"collection_name": collection_name}):
@@ -260,6 +281,7 @@ class RayBackend(Client):
         return merge_rows_in_key_order(answers, keys, self._primary(arguments["collection_name"]))
 
     def _query(self, arguments: dict[str, Any]) -> list[dict[str, Any]]:
+        check_paging(arguments.get("limit"), arguments.get("offset") or 0, maximum=None)
         if arguments.get("order_by"):
             raise UnsupportedError("query with order_by is not carried out on a Ray cluster yet (docs/distributed.md)")
         output_fields = arguments.get("output_fields")
@@ -279,6 +301,7 @@ class RayBackend(Client):
                 "search with group_by_field or order_by is not carried out on a Ray cluster yet (docs/distributed.md)"
             )
         limit, offset = arguments.get("limit", 10), arguments.get("offset") or 0
+        check_paging(limit, offset, maximum=None)
         with self.lock.reading():
             closer = self._closer_first(arguments["collection_name"], arguments.get("anns_field"))
             widened = {**arguments, "offset": 0, "limit": limit + offset}

@@ -43,11 +43,11 @@ def owners(keys: Sequence[Any], shards: int) -> dict[int, list[int]]:
 
 
 def split_rows(data: Any, positions: list[int], *, columnar: bool) -> Any:
-    """The rows of ``data`` at ``positions``, in a shape ``insert`` takes (Arrow and DataFrames become columns)."""
-    if hasattr(data, "take") and hasattr(data, "to_pydict"):  # a pyarrow Table or RecordBatch
-        return data.take(positions).to_pydict()
+    """The rows of ``data`` at ``positions``, in a shape ``insert`` takes (Arrow tables and DataFrames become rows)."""
+    if hasattr(data, "take") and hasattr(data, "to_pylist"):  # a pyarrow Table or RecordBatch: its rows
+        return data.take(positions).to_pylist()
     if type(data).__name__ == "DataFrame" and hasattr(data, "columns"):
-        return {str(name): data[name].to_numpy()[positions] for name in data.columns}
+        return [{str(name): value for name, value in row.items()} for row in data.iloc[positions].to_dict("records")]
     if isinstance(data, Mapping):
         if not columnar:
             return dict(data)

@@ -205,6 +205,9 @@ class ShardServer:
         for job in jobs:
             if job["state"] in ("pending", "running"):
                 self.backend.wait_job(job["job_id"], timeout=JOB_SETTLE_TIMEOUT_S)
+        if collection_name is not None:
+            for index_name in self.backend.list_indexes(collection_name):
+                self.backend.wait_for_index(collection_name, index_name, timeout=JOB_SETTLE_TIMEOUT_S)
 
     # ----------------------------------------------------------- serving
 
@@ -227,6 +230,7 @@ class ShardServer:
                 partition_name=arguments.get("partition_name"),
                 embedding_versions=arguments.get("embedding_versions"),
                 partial_update=bool(arguments.get("partial_update")),
+                field_ops=arguments.get("field_ops"),
             )
             columnar = isinstance(data, Mapping) and not to_columns(data, info.schema).from_rows
             generated = operation == "insert" and info.schema.primary.auto_id

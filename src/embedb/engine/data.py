@@ -117,6 +117,7 @@ class DataOperations:
         partition_name: str | None = None,
         embedding_versions: dict[str, str] | None = None,
         partial_update: bool = False,
+        field_ops: dict[str, str] | None = None,
     ) -> list[Any]:
         """The primary keys a write would store, the write checked as it checks it (model-bound fields not embedded).
 
@@ -124,7 +125,7 @@ class DataOperations:
         router checks a whole batch once before it splits it among shards.
         """
         info = self.metadata.info(collection_name)
-        if partial_update:  # partial rows: the owning shard completes and checks them
+        if partial_update or field_ops:  # partial rows: the owning shard completes and checks them
             keys = to_columns(data, info.schema).columns.get(info.schema.primary.name)
             if keys is None:
                 raise DataError(f"a partial update names each row by its primary key {info.schema.primary.name!r}")

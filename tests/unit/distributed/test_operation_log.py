@@ -1,0 +1,96 @@
+"""The operation log on both object stores: positions claimed once, records read back exactly, in order."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.support.s3_server import S3Server, start_s3_server
+
+from embedb.distributed import DirectoryStore, ObjectStore, OperationLog, open_object_store
+from embedb.errors import CorruptionError, InvalidArgumentError
+
+
+@pytest.fixture(scope="module")
+def s3_server() -> Iterator[S3Server]:
+    server = start_s3_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["directory", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    if request.param == "directory":
+        return DirectoryStore(tmp_path / "store")
+    server: S3Server = request.getfixturevalue("s3_server")
+    return open_object_store(server.storage("log"), endpoint_url=server.endpoint_url)
+
+
+def test_put_new_creates_a_key_once(store: ObjectStore) -> None:
+    assert store.put_new("a/000001", b"first")
+    assert not store.put_new("a/000001", b"second")
+    assert store.get("a/000001") == b"first"
+    assert store.get("a/000002") is None
+    store.put("a/000001", b"replaced")
+    assert store.get("a/000001") == b"replaced"
+    store.put_new("a/000003", b"x")
+    store.put_new("b/000001", b"y")
+    assert store.keys("a/") == ["a/000001", "a/000003"]
+    assert store.keys("a/", after="a/000001") == ["a/000003"]
+
+
+def test_records_come_back_with_their_arrays_exact(store: ObjectStore) -> None:
+    log = OperationLog(store, "shards/0000/log")
+    vectors = np.random.default_rng(1).random((3, 5), dtype=np.float32)
+    first = log.append(
+        "insert", {"collection_name": "c", "data": {"id": [1, 2, 3], "v": vectors}}, catalog_seq=4, request="r1"
+    )
+    second = log.append("delete", {"collection_name": "c", "ids": [2], "filter": None}, catalog_seq=5)
+    assert (first, second) == (1, 2)
+    records = log.read(after=0)
+    assert [record.seq for record in records] == [1, 2]
+    assert records[0].operation == "insert" and records[0].catalog_seq == 4 and records[0].request == "r1"
+    assert np.array_equal(records[0].arguments["data"]["v"], vectors)
+    assert records[0].arguments["data"]["v"].dtype == np.float32
+    assert [record.seq for record in log.read(after=1)] == [2]
+    assert log.read(after=0, upto=1)[0].seq == 1
+    assert log.last_seq() == 2
+
+
+def test_two_writers_never_share_a_position(store: ObjectStore) -> None:
+    logs = [OperationLog(store, "catalog"), OperationLog(store, "catalog")]
+    taken: list[int] = []
+    lock = threading.Lock()
+
+    def append(log: OperationLog, count: int) -> None:
+        for i in range(count):
+            seq = log.append("create_partition", {"collection_name": "c", "partition_name": f"p{i}"})
+            with lock:
+                taken.append(seq)
+
+    threads = [threading.Thread(target=append, args=(log, 15)) for log in logs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(taken) == list(range(1, 31))
+    assert [record.seq for record in logs[0].read(after=0)] == list(range(1, 31))
+
+
+def test_an_unreadable_record_is_corruption_not_an_empty_log(tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path / "store")
+    store.put("catalog/000000000001", b"{not json")
+    with pytest.raises(CorruptionError, match="log record 1"):
+        OperationLog(store, "catalog").read(after=0)
+
+
+def test_storage_urls_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgumentError, match="names no bucket"):
+        open_object_store("s3:///prefix")
+    with pytest.raises(InvalidArgumentError, match="s3://bucket/prefix or a directory"):
+        open_object_store("gs://bucket/x")
+    with pytest.raises(InvalidArgumentError, match="leaves the store"):
+        DirectoryStore(tmp_path).get("../outside")

@@ -74,6 +74,30 @@ class CheckedRayBackend(RayBackend):
         return result
 
 
+# Contract tests a cluster does not pass yet, each with why (docs/distributed.md, "What a cluster does not do yet").
+CLUSTER_GAPS = {
+    # operations routed UNSUPPORTED (hybrid_search, experiments) or arguments refused (order_by, lowering limits)
+    "test_an_experiment_compares_two_analyzers_and_promotes_the_winner": "experiments",
+    "test_hybrid_requests_are_checked_before_any_search": "hybrid_search",
+    "test_query_vectors_that_are_not_lists_of_numbers_are_refused": "hybrid_search",
+    "test_weighted_ranker_weights_lie_in_0_to_1_and_analyzers_refuse_unknown_keys": "hybrid_search",
+    "test_order_by_orders_query_rows_and_search_hits": "order_by",
+    "test_defaults_and_order_by": "order_by",
+    "test_alter_collection_field_grows_and_shrinks_limits_the_rows_allow": "lowering max_length",
+    # the single node's physical layout: one segment per collection, one chunk held by a gate
+    "test_wait_returns_the_finished_job_and_lists_it": "segments_done counts every shard's segments",
+    "test_without_wait_the_job_runs_in_the_background_until_its_wait_times_out": "a gate holds one chunk per shard",
+    "test_a_paused_job_keeps_its_finished_work_and_resumes": "a gate holds one chunk per shard",
+    "test_a_cancelled_version_can_be_added_again": "a shard without gated rows finishes before the cancel",
+    "test_quick_setup_has_an_autoindex_that_says_what_it_picked": "index build counts per shard",
+    "test_embedding_lifecycle": "a job's progress callback is not called from the shards",
+    "test_progress_is_reported_without_waiting": "a job's progress callback is not called from the shards",
+    "test_a_failing_progress_callback_does_not_stop_the_job": "a job's progress callback is not called from the shards",
+    "test_a_version_in_use_cannot_be_dropped": "job ids of cancelled backfills",
+    "test_absurdly_nested_values_are_refused_without_recursion_errors": "Ray cannot pickle 5000 levels",
+}
+
+
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     server = start_s3_server()
@@ -95,16 +119,20 @@ def ray_db(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Ite
     )
     yield backend
     backend.close()
-    ray.shutdown()
+    if ray.is_initialized():
+        ray.shutdown()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the Ray backend on ``CLUSTER_MODULES`` only (the others call operations a cluster refuses)."""
-    kept, dropped = [], []
+    """Run the Ray backend on ``CLUSTER_MODULES`` less ``CLUSTER_GAPS`` (the rest need what a cluster does not do yet)."""
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
     for item in items:
         on_ray = "[ray" in item.nodeid or "-ray]" in item.nodeid or "-ray-" in item.nodeid
         module = item.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
-        (dropped if on_ray and item.nodeid.startswith("tests/contract/") and module not in CLUSTER_MODULES else kept).append(item)
+        test = item.nodeid.split("::")[-1].split("[")[0]
+        gap = module not in CLUSTER_MODULES or test in CLUSTER_GAPS
+        (dropped if on_ray and item.nodeid.startswith("tests/contract/") and gap else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 
 import httpx
+
 from tests.support.server_process import free_port
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}

@@ -112,6 +112,8 @@ class RayBackend(Client):
         if self._closed:
             return
         self._closed = True
+        if not self._ray.is_initialized():  # Ray was shut down under us: the actors went with it
+            return
         for shard in self.shards:
             try:
                 self._ray.get(shard.stop.remote(), timeout=30)

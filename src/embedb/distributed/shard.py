@@ -41,7 +41,7 @@ from embedb.backends.local import LocalBackend
 from embedb.config import Settings
 from embedb.distributed.log import LogRecord, OperationLog
 from embedb.distributed.object_store import open_object_store
-from embedb.errors import EmbedbError
+from embedb.errors import EmbedbError, JobNotFoundError
 from embedb.storage import to_columns
 
 CATALOG_FOLDER = "catalog"
@@ -138,6 +138,7 @@ class ShardServer:
         self.directory = Path(tempfile.mkdtemp(prefix=f"embedb-shard-{index}-", dir=base))
         self.lock = ReadWriteLock()
         self.requests: OrderedDict[str, Any] = OrderedDict()
+        self.job_ids: dict[int, int] = {}  # the cluster's job id (a catalog position) -> this shard's
         self.catalog_seq = 0
         self.data_seq = 0
         self.records_since_snapshot = 0
@@ -156,6 +157,7 @@ class ShardServer:
                 archive.extractall(self.directory, filter="data")
             state = json.loads((self.directory / SNAPSHOT_STATE).read_text())
             self.catalog_seq, self.data_seq = int(state["catalog_seq"]), int(state["data_seq"])
+            self.job_ids = {int(cluster): int(local) for cluster, local in state.get("job_ids", {}).items()}
         self.backend = LocalBackend(self.directory / "data", settings=self.settings)
         replayed = 0
         try:
@@ -191,10 +193,35 @@ class ShardServer:
         """Carry out one logged operation; its deliberate error is its outcome, returned as ``Failed``."""
         if record.operation in SETTLING_OPERATIONS:
             self._settle(record.arguments.get("collection_name"))
-        try:
-            return self.backend._dispatch(record.operation, dict(record.arguments))
-        except EmbedbError as error:
-            return Failed(error)
+        outcome = self._outcome(lambda: self._run(record.operation, dict(record.arguments)))
+        if record.operation == "add_embedding_version" and isinstance(outcome, Mapping):
+            # The cluster's name for a job is the catalog position that started it: shards number their own.
+            self.job_ids[record.seq] = int(outcome["job_id"])
+            return {**outcome, "job_id": record.seq}
+        return outcome
+
+    def _run(self, operation: str, arguments: dict[str, Any]) -> Any:
+        """One operation on the engine, with job ids turned from the cluster's into this shard's and back."""
+        job_id = arguments.get("job_id")
+        if isinstance(job_id, int) and not isinstance(job_id, bool):
+            local = self.job_ids.get(job_id)
+            if local is None:
+                raise JobNotFoundError(f"job {job_id} does not exist")
+            arguments = {**arguments, "job_id": local}
+        return self._cluster_jobs(self.backend._dispatch(operation, arguments))
+
+    def _cluster_jobs(self, result: Any) -> Any:
+        """``result`` with every job named by its cluster id."""
+        if isinstance(result, Mapping) and "job_id" in result and "kind" in result:
+            cluster = self._cluster_id.get(int(result["job_id"]))
+            return {**result, "job_id": cluster} if cluster is not None else result
+        if isinstance(result, list) and result and isinstance(result[0], Mapping) and "kind" in result[0]:
+            return [self._cluster_jobs(job) for job in result]
+        return result
+
+    @property
+    def _cluster_id(self) -> dict[int, int]:
+        return {local: cluster for cluster, local in self.job_ids.items()}
 
     def _settle(self, collection_name: str | None) -> None:
         """Wait for the collection's unfinished jobs (backfills) so a decision meets them done."""
@@ -214,7 +241,7 @@ class ShardServer:
     def call(self, operation: str, arguments: dict[str, Any]) -> Any:
         """A read (or a maintenance call that logs nothing): run it on this shard's rows."""
         with self.lock.reading():
-            return self._outcome(lambda: self.backend._dispatch(operation, arguments))
+            return self._outcome(lambda: self._run(operation, arguments))
 
     def write_plan(self, operation: str, arguments: dict[str, Any]) -> Any:
         """Check a whole write as the engine checks it (nothing written); its ``WritePlan``, or ``Failed``."""
@@ -290,7 +317,14 @@ class ShardServer:
         self.backend.close()
         try:
             (self.directory / SNAPSHOT_STATE).write_text(
-                json.dumps({"catalog_seq": self.catalog_seq, "data_seq": self.data_seq, "taken_at": time.time()})
+                json.dumps(
+                    {
+                        "catalog_seq": self.catalog_seq,
+                        "data_seq": self.data_seq,
+                        "job_ids": self.job_ids,
+                        "taken_at": time.time(),
+                    }
+                )
             )
             buffer = io.BytesIO()
             with tarfile.open(fileobj=buffer, mode="w") as archive:

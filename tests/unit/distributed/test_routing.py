@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from embedb.contract import OPERATIONS
-from embedb.distributed.routes import ROUTES, Route
+from embedb.distributed.routes import ROUTES
 from embedb.distributed.routing import (
     merge_hits,
     merge_job,

@@ -1,0 +1,115 @@
+"""A cluster on this machine answers as one node does on the same rows, comes back from its storage, and says what it does not do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import embedb
+from embedb.backends.local import LocalBackend
+from embedb.distributed import RayBackend
+from embedb.errors import InvalidArgumentError, UnsupportedError
+
+DIMENSION = 16
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="embedb-cluster-tests")
+    yield
+    ray.shutdown()
+
+
+def _rows(count: int, seed: int) -> list[dict[str, object]]:
+    rng = np.random.default_rng(seed)
+    return [
+        {
+            "id": key,
+            "vector": rng.random(DIMENSION, dtype=np.float32).tolist(),
+            "group": int(key % 5),
+            "title": f"doc {key}",
+        }
+        for key in range(count)
+    ]
+
+
+def test_answers_equal_one_nodes_on_the_same_rows(local_ray: None, tmp_path: Path) -> None:
+    single = LocalBackend(tmp_path / "single")
+    cluster = RayBackend(storage=str(tmp_path / "store"), shards=3, name="equal", workdir=str(tmp_path / "work"))
+    try:
+        for db in (single, cluster):
+            db.create_collection("docs", dimension=DIMENSION, metric_type="L2")
+            db.insert("docs", _rows(600, seed=1))
+            db.delete("docs", filter="group == 4 and id < 100")
+            db.upsert("docs", _rows(20, seed=2))
+        queries = np.random.default_rng(3).random((4, DIMENSION), dtype=np.float32)
+        for arguments in (
+            {"limit": 10},
+            {"limit": 7, "offset": 5, "filter": "group in [1, 2]", "output_fields": ["title"]},
+        ):
+            expected = single.search("docs", queries, **arguments)
+            got = cluster.search("docs", queries, **arguments)
+            assert [[hit["id"] for hit in hits] for hits in got] == [[hit["id"] for hit in hits] for hits in expected]
+            assert got == expected
+        for filter_, limit, offset in (("group == 2", 15, 3), ("id > 550", None, 0)):
+            assert cluster.query("docs", filter_, limit=limit, offset=offset) == single.query(
+                "docs", filter_, limit=limit, offset=offset
+            )
+        assert cluster.query("docs", "", output_fields=["count(*)"]) == single.query(
+            "docs", "", output_fields=["count(*)"]
+        )
+        keys = [599, 3, 42, 10_000, 3]
+        assert cluster.get("docs", keys) == single.get("docs", keys)
+        assert cluster.get_collection_stats("docs")["row_count"] == single.get_collection_stats("docs")["row_count"]
+        with pytest.raises(UnsupportedError, match="start_experiment"):
+            cluster.start_experiment("docs", "vector", champion="m@champion", challenger="m/2", mode="shadow")
+        with pytest.raises(UnsupportedError, match="hybrid_search"):
+            cluster.hybrid_search("docs", [{"data": queries[:1], "anns_field": "vector", "limit": 3}], limit=3)
+    finally:
+        single.close()
+        cluster.close()
+
+
+def test_a_cluster_comes_back_from_its_storage(local_ray: None, tmp_path: Path) -> None:
+    storage = str(tmp_path / "store")
+    first = RayBackend(storage=storage, shards=2, name="reopen", snapshot_every=3, workdir=str(tmp_path / "a"))
+    try:
+        first.create_collection("docs", dimension=DIMENSION, auto_id=True)
+        unkeyed = [[{k: v for k, v in row.items() if k != "id"} for row in _rows(10, seed=i)] for i in range(6)]
+        ids = [first.insert("docs", rows)["ids"] for rows in unkeyed]  # snapshots every 3 writes, logs after
+        first.create_partition("docs", "late")
+    finally:
+        first.close()
+    again = RayBackend(storage=storage, name="reopen", workdir=str(tmp_path / "b"))
+    try:
+        assert again.shard_count == 2, "the shard count is the storage's"
+        every = [key for batch in ids for key in batch]
+        assert len(set(every)) == 60, "auto_id keys are unique across shards"
+        assert sorted(row["id"] for row in again.get("docs", every)) == sorted(every)
+        assert again.has_partition("docs", "late")
+        assert sum(status["replayed"] for status in again.shard_status()) > 0
+    finally:
+        again.close()
+    with pytest.raises(InvalidArgumentError, match="has 2 shards, not 3"):
+        RayBackend(storage=storage, shards=3, name="reopen-wrong")
+
+
+def test_connect_names_what_a_cluster_needs(local_ray: None, tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgumentError, match="storage="):
+        embedb.connect("ray")
+    with pytest.raises(InvalidArgumentError, match="unknown cluster options"):
+        embedb.connect("ray", storage=str(tmp_path), replicas=2)
+    db = embedb.connect("ray", storage=str(tmp_path / "store"), shards=2, name="connected", workdir=str(tmp_path / "w"))
+    try:
+        assert isinstance(db, RayBackend)
+        db.create_collection("docs", dimension=DIMENSION)
+        assert db.insert("docs", _rows(5, seed=0))["insert_count"] == 5
+    finally:
+        db.close()

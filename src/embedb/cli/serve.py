@@ -51,6 +51,22 @@ def serve(
             help="An engine setting (repeatable), e.g. index_min_rows=16 or durability=relaxed.",
         ),
     ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            metavar="ray://HOST:PORT",
+            help="Serve a sharded cluster on Ray (or 'ray': Ray on this machine) instead of the data directory, "
+            "which then keeps only the API tokens. Needs --storage.",
+        ),
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option("--storage", help="With --cluster: s3://bucket/prefix (or a directory every node sees)."),
+    ] = None,
+    shards: Annotated[
+        int | None, typer.Option("--shards", help="With --cluster: the shard count of new storage (default 2).")
+    ] = None,
 ) -> None:
     """Serve a data directory over HTTP (REST API at /v1, /healthz, /readyz, /metrics) until Ctrl-C or SIGTERM."""
     from embedb.config import Settings
@@ -74,6 +90,9 @@ def serve(
         allow_code_models=allow_code_models or (),
         settings=settings,
         milvus_port=milvus_port,
+        cluster=cluster,
+        storage=storage,
+        shards=shards,
     )
 
 

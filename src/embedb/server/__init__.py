@@ -33,9 +33,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from embedb.config import module_prefixes
+from embedb.config import Settings, module_prefixes
+from embedb.client import Client
 from embedb.databases import Databases
-from embedb.errors import InvalidArgumentError
+from embedb.errors import InvalidArgumentError, UnsupportedError
 from embedb.server.app import ServerLimits, create_app
 from embedb.server.auth import Principal, TokenStore
 
@@ -117,6 +118,10 @@ def limit_blas_threads() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
+def _one_database_on_a_cluster(folder: Path | None) -> Client:
+    raise UnsupportedError("a cluster serves the default database only (docs/distributed.md)")
+
+
 def serve(
     path: str | os.PathLike[str],
     *,
@@ -130,8 +135,15 @@ def serve(
     allow_code_models: Sequence[str] = (),
     settings: Mapping[str, Any] | None = None,
     milvus_port: int | None = None,
+    cluster: str | None = None,
+    storage: str | None = None,
+    shards: int | None = None,
 ) -> None:
     """Serve a data directory until SIGINT/SIGTERM, then finish requests in flight and close it.
+
+    With ``cluster`` (``ray://HOST:PORT``, or ``ray`` for Ray on this machine) the
+    server is the router of a sharded cluster whose state lives in ``storage``
+    (docs/distributed.md); ``path`` then keeps only the API tokens.
 
     With ``milvus_port``, Milvus clients (pymilvus, the Node and Java SDKs) reach
     the same data over Milvus's gRPC protocol on that port, with the same tokens.
@@ -153,7 +165,16 @@ def serve(
     limits = limits or ServerLimits()
     # Takes the writer lock first (a locked directory fails before anything else); the database starts with
     # the code-model policy, so a backfill it resumes never runs a callable the server refuses.
-    backend = connect(os.fspath(path), allow_code_models=code_prefixes, **dict(settings or {}))
+    if cluster is not None:
+        if storage is None:
+            raise InvalidArgumentError("--cluster needs --storage (s3://bucket/prefix or a directory every node sees)")
+        Path(path).mkdir(parents=True, exist_ok=True)
+        cluster_settings = Settings().with_overrides(allow_code_models=code_prefixes, **dict(settings or {}))
+        backend = connect(cluster, settings=cluster_settings, storage=storage, shards=shards)
+    elif storage is not None or shards is not None:
+        raise InvalidArgumentError("--storage and --shards are options of --cluster")
+    else:
+        backend = connect(os.fspath(path), allow_code_models=code_prefixes, **dict(settings or {}))
     configure_logging(log_level)
     limit_blas_threads()
     tokens: TokenStore | None = None
@@ -166,7 +187,7 @@ def serve(
 
             databases = Databases(
                 backend, Path(path), lambda folder: connect(os.fspath(folder or ":memory:"), allow_code_models=code_prefixes, **dict(settings or {}))
-            )
+            ) if cluster is None else Databases(backend, None, _one_database_on_a_cluster)
             milvus = start_milvus_server(databases, host=host, port=milvus_port, tokens=tokens, tls_cert=tls_cert, tls_key=tls_key)
             log.info("Milvus gRPC protocol on %s:%s", host, milvus.port)
         if tokens is not None and not tokens.list_tokens():

@@ -41,6 +41,7 @@ CLUSTER_MODULES = frozenset(
         "test_binary_vectors", "test_sparse_vectors", "test_nullable_vectors", "test_timestamptz",
         "test_scalar_indexes", "test_bm25", "test_text_match", "test_full_text_edges", "test_field_ops",
         "test_version_tags", "test_analyzer_versions", "test_job_progress", "test_search_iterator",
+        "test_hybrid_search",
     }
 )  # fmt: skip
 # The name of the admin token ``start_server`` issues: over HTTP, the actor of every alias move.
@@ -76,11 +77,8 @@ class CheckedRayBackend(RayBackend):
 
 # Contract tests a cluster does not pass yet, each with why (docs/distributed.md, "What a cluster does not do yet").
 CLUSTER_GAPS = {
-    # operations routed UNSUPPORTED (hybrid_search, experiments) or arguments refused (order_by, lowering limits)
+    # operations routed UNSUPPORTED (experiments) or arguments refused (order_by, lowering limits)
     "test_an_experiment_compares_two_analyzers_and_promotes_the_winner": "experiments",
-    "test_hybrid_requests_are_checked_before_any_search": "hybrid_search",
-    "test_query_vectors_that_are_not_lists_of_numbers_are_refused": "hybrid_search",
-    "test_weighted_ranker_weights_lie_in_0_to_1_and_analyzers_refuse_unknown_keys": "hybrid_search",
     "test_order_by_orders_query_rows_and_search_hits": "order_by",
     "test_defaults_and_order_by": "order_by",
     "test_alter_collection_field_grows_and_shrinks_limits_the_rows_allow": "lowering max_length",
@@ -90,9 +88,6 @@ CLUSTER_GAPS = {
     "test_a_paused_job_keeps_its_finished_work_and_resumes": "a gate holds one chunk per shard",
     "test_a_cancelled_version_can_be_added_again": "a shard without gated rows finishes before the cancel",
     "test_quick_setup_has_an_autoindex_that_says_what_it_picked": "index build counts per shard",
-    "test_embedding_lifecycle": "a job's progress callback is not called from the shards",
-    "test_progress_is_reported_without_waiting": "a job's progress callback is not called from the shards",
-    "test_a_failing_progress_callback_does_not_stop_the_job": "a job's progress callback is not called from the shards",
     "test_a_version_in_use_cannot_be_dropped": "job ids of cancelled backfills",
     "test_absurdly_nested_values_are_refused_without_recursion_errors": "Ray cannot pickle 5000 levels",
 }

@@ -15,8 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import ssl
-import threading
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,7 +22,6 @@ import httpx
 
 from embedb.client import Client
 from embedb.contract import OPERATIONS
-from embedb.contract.results import Job
 from embedb.display import present
 from embedb.errors import (
     ClosedError,
@@ -38,12 +35,12 @@ from embedb.errors import (
     UnavailableError,
     error_from_wire,
 )
+from embedb.job_following import JobFollower
 from embedb.protocol import Returns, operation, wire
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 60.0
-JOB_POLL_S = 0.25
 _STATUS_ERRORS: dict[int, type[EmbedbError]] = {
     401: UnauthenticatedError,
     403: PermissionDeniedError,
@@ -76,16 +73,13 @@ class HttpBackend(Client):
             base_url=self.uri, headers=headers, timeout=timeout, verify=tls, transport=transport
         )
         self._closed = False
-        self._stopping = threading.Event()
-        self._watchers: list[threading.Thread] = []
+        self._jobs = JobFollower(self)
 
     # ------------------------------------------------------------ plumbing
 
     def close(self) -> None:
         if not self._closed:
-            self._stopping.set()  # progress watchers stop at their next poll
-            for watcher in self._watchers:
-                watcher.join()
+            self._jobs.stop()  # progress watchers stop at their next poll
             self._closed = True
             self._client.close()
 
@@ -161,48 +155,13 @@ class HttpBackend(Client):
         wait, timeout, progress = arguments.pop("wait"), arguments.pop("timeout"), arguments.pop("progress")
         job = self._call("add_embedding_version", **arguments, wait=False)
         if wait:
-            return self._follow_job(job["job_id"], timeout=timeout, progress=progress)
+            return self._jobs.follow(job["job_id"], timeout=timeout, progress=progress)
         if progress is not None:
-            watcher = threading.Thread(
-                target=self._report_progress,
-                args=(job["job_id"], progress),
-                name=f"embedb-job-progress-{job['job_id']}",
-                daemon=True,
-            )
-            self._watchers = [w for w in self._watchers if w.is_alive()] + [watcher]
-            watcher.start()
+            self._jobs.watch(job["job_id"], progress)
         return job
 
-    def _report_progress(self, job_id: int, progress: Callable[[int, int], None]) -> None:
-        """Follow a job in the background for its progress callback; stops when the job or the client does."""
-
-        def report(done: int, total: int) -> None:
-            try:
-                progress(done, total)
-            except Exception:  # a broken progress bar must not stop following (the job runs on the server)
-                log.exception("the progress callback of job %s failed", job_id)
-
-        try:
-            self._follow_job(job_id, timeout=None, progress=report)
-        except EmbedbError:  # the server went away: nothing left to report
-            return
-
     def _wait_job(self, arguments: dict[str, Any]) -> Any:
-        return self._follow_job(arguments["job_id"], timeout=arguments["timeout"], progress=None)
-
-    def _follow_job(
-        self, job_id: int, *, timeout: float | None, progress: Callable[[int, int], None] | None
-    ) -> Job:
-        """Poll a job until it stops running, reporting progress; one request at most every poll interval."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            job = self.get_job(job_id)
-            if progress is not None:
-                progress(int(job["rows_done"]), int(job["rows_total"]))
-            if job["state"] not in ("PENDING", "RUNNING") or (deadline is not None and time.monotonic() >= deadline):
-                return job
-            if self._stopping.wait(JOB_POLL_S):
-                return job
+        return self._jobs.follow(arguments["job_id"], timeout=arguments["timeout"], progress=None)
 
     def _register_model(self, arguments: dict[str, Any]) -> Any:
         source = arguments["source"]

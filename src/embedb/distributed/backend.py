@@ -49,7 +49,10 @@ from embedb.distributed.routing import (
 )
 from embedb.distributed.shard import CATALOG_FOLDER, SETTLING_OPERATIONS, Failed, ReadWriteLock, ShardServer, WritePlan
 from embedb.errors import ClosedError, DataError, InvalidArgumentError, UnavailableError, UnsupportedError
+from embedb.job_following import RUNNING_STATES, JobFollower
+from embedb.schema import MetricType
 from embedb.search import check_paging
+from embedb.search.hybrid import checked_ranker, checked_requests, fuse
 
 CLUSTER_FILE = "cluster.json"
 DEFAULT_SHARDS = 2
@@ -105,12 +108,14 @@ class RayBackend(Client):
         self.lock = ReadWriteLock()
         self._closed = False
         self._cache: dict[tuple[str, ...], Any] = {}
+        self._jobs = JobFollower(self)
         ray.get([shard.status.remote() for shard in self.shards])  # every shard recovered before the first request
 
     def close(self) -> None:
         """Stop this router's shard actors (their data stays in the object store) and, if it started Ray, Ray."""
         if self._closed:
             return
+        self._jobs.stop()
         self._closed = True
         if not self._ray.is_initialized():  # Ray was shut down under us: the actors went with it
             return
@@ -130,13 +135,12 @@ class RayBackend(Client):
             raise ClosedError("this EmbeDB client is closed")
         check_scalar_arguments(_SCALAR_CHECKS[name], arguments)
         check_arguments(arguments)
-        for local in OPERATIONS[name].access.local:  # callbacks stay in this process
-            arguments.pop(local, None)
+        callbacks = {local: arguments.pop(local, None) for local in OPERATIONS[name].access.local}  # stay here
         route = ROUTES[name]
         if route is Route.UNSUPPORTED:
             raise UnsupportedError(f"{name} is not carried out on a Ray cluster yet (docs/distributed.md)")
         if route is Route.CATALOG:
-            return present(self._decide(name, arguments))
+            return present(self._decide(name, arguments, progress=callbacks.get("progress")))
         if route is Route.FIRST:
             with self.lock.reading():
                 return present(self._answer(self._read(0, name, arguments)))
@@ -147,8 +151,13 @@ class RayBackend(Client):
 
     # ---------------------------------------------------------- decisions
 
-    def _decide(self, name: str, arguments: dict[str, Any]) -> Any:
-        """Log a decision, apply it on every shard, answer with the first shard's outcome."""
+    def _decide(
+        self, name: str, arguments: dict[str, Any], *, progress: Callable[[int, int], None] | None = None
+    ) -> Any:
+        """Log a decision, apply it on every shard, answer with the first shard's outcome.
+
+        A backfill's ``progress`` is followed here, over every shard (the callback cannot travel).
+        """
         wait_job = bool(arguments.get("wait")) if name == "add_embedding_version" else False
         sync_index = name == "create_index" and arguments.get("sync", True)
         if name == "add_embedding_version":
@@ -164,8 +173,11 @@ class RayBackend(Client):
             outcomes = self._ray.get([shard.apply_catalog.remote(seq) for shard in self.shards])
             self._cache.clear()
         result = self._answer(outcomes[0])
-        if wait_job and isinstance(result, Mapping) and "job_id" in result:
-            result = self._wait_job({"job_id": result["job_id"], "timeout": arguments.get("timeout")})
+        if name == "add_embedding_version" and isinstance(result, Mapping):
+            if wait_job:
+                result = self._jobs.follow(int(result["job_id"]), timeout=arguments.get("timeout"), progress=progress)
+            elif progress is not None:
+                self._jobs.watch(int(result["job_id"]), progress)
         if sync_index:
             self._wait_for_indexes(arguments["collection_name"])
         return result
@@ -187,7 +199,7 @@ class RayBackend(Client):
 
     def _wait_for_jobs(self, collection_name: str | None) -> None:
         for job in self._list_jobs({"collection_name": collection_name}):
-            if job["state"] in ("pending", "running"):
+            if job["state"] in RUNNING_STATES:
                 self._wait_job({"job_id": job["job_id"], "timeout": None})
 
     def _wait_for_indexes(self, collection_name: str) -> None:
@@ -311,6 +323,52 @@ class RayBackend(Client):
         answers = [self._answer(outcome) for outcome in outcomes]
         return merge_hits(answers, smaller_is_closer=closer, limit=limit, offset=offset)
 
+    def _hybrid_search(self, arguments: dict[str, Any]) -> list[list[dict[str, Any]]]:
+        """Each request searched over every shard, then fused here: ranks are the whole collection's, as on one node."""
+        limit, offset = arguments.get("limit", 10), arguments.get("offset") or 0
+        check_paging(limit, offset, maximum=None)
+        requests = checked_requests(arguments["reqs"])
+        checked_ranker(arguments.get("ranker"), len(requests))
+        collection = arguments["collection_name"]
+        metrics = [MetricType(self._metric(collection, request["anns_field"])) for request in requests]
+        results = [
+            self._search(
+                {
+                    "collection_name": collection,
+                    "data": request["data"],
+                    "filter": request.get("expr") or request.get("filter") or "",
+                    "limit": request.get("limit") or offset + limit,
+                    "offset": 0,
+                    "output_fields": arguments.get("output_fields"),
+                    "search_params": request.get("param"),
+                    "anns_field": request["anns_field"],
+                    "partition_names": arguments.get("partition_names"),
+                    "filter_params": request.get("expr_params") or request.get("filter_params"),
+                    "timezone": arguments.get("timezone"),
+                }
+            )
+            for request in requests
+        ]
+        if len({len(result) for result in results}) != 1:
+            raise InvalidArgumentError(
+                f"every request of a hybrid search needs as many queries; got {[len(r) for r in results]}",
+                argument="reqs",
+            )
+        return [hits[offset:] for hits in fuse(results, metrics, arguments.get("ranker"), offset + limit)]
+
+    def _describe_collection(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The first shard's description, with each embedding version's rows counted over every shard."""
+        answers = self._every("describe_collection", arguments)
+        merged = dict(answers[0])
+        merged["embedding_versions"] = {
+            field: [
+                {**version, "rows": sum(int(answer["embedding_versions"][field][i]["rows"]) for answer in answers)}
+                for i, version in enumerate(versions)
+            ]
+            for field, versions in answers[0].get("embedding_versions", {}).items()
+        }
+        return merged
+
     def _describe_index(self, arguments: dict[str, Any]) -> dict[str, Any]:
         answers = self._every("describe_index", arguments)
         merged = dict(answers[0])
@@ -364,10 +422,11 @@ class RayBackend(Client):
     def _closer_first(self, collection_name: str, anns_field: str | None) -> bool:
         key = ("closer", collection_name, anns_field or "")
         if key not in self._cache:
-            self._cache[key] = self._answer(
-                self._read_with(0, lambda shard: shard.smaller_is_closer.remote(collection_name, anns_field))
-            )
+            self._cache[key] = MetricType(self._metric(collection_name, anns_field)).smaller_is_closer
         return bool(self._cache[key])
+
+    def _metric(self, collection_name: str, anns_field: str | None) -> str:
+        return str(self._answer(self._read_with(0, lambda shard: shard.metric.remote(collection_name, anns_field))))
 
     def _read(self, index: int, name: str, arguments: dict[str, Any]) -> Any:
         return self._read_with(index, lambda shard: shard.call.remote(name, arguments))
@@ -425,7 +484,9 @@ _HANDLERS: dict[str, Callable[[RayBackend, dict[str, Any]], Any]] = {
     "get": RayBackend._get,
     "query": RayBackend._query,
     "search": RayBackend._search,
+    "hybrid_search": RayBackend._hybrid_search,
     "describe_index": RayBackend._describe_index,
+    "describe_collection": RayBackend._describe_collection,
     "list_jobs": RayBackend._list_jobs,
     "get_job": RayBackend._get_job,
     "wait_job": RayBackend._wait_job,

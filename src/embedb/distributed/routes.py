@@ -38,17 +38,17 @@ _ROUTES: dict[Route, frozenset[str]] = {
     ),
     Route.FIRST: frozenset(
         {
-            "list_collections", "has_collection", "describe_collection", "has_partition", "list_partitions",
+            "list_collections", "has_collection", "has_partition", "list_partitions",
             "get_load_state", "list_aliases", "describe_alias", "list_indexes", "serving_history",
             "list_models", "describe_model", "list_model_versions", "describe_model_version",
             "model_alias_history", "run_analyzer", "get_policy",
         }
     ),
-    Route.EVERY: frozenset({"get_collection_stats", "describe_index", "list_jobs", "get_job", "wait_job", "flush", "compact"}),
-    Route.DATA: frozenset({"insert", "upsert", "delete", "get", "query", "search"}),
+    Route.EVERY: frozenset({"get_collection_stats", "describe_collection", "describe_index", "list_jobs", "get_job", "wait_job", "flush", "compact"}),
+    Route.DATA: frozenset({"insert", "upsert", "delete", "get", "query", "search", "hybrid_search"}),
     Route.UNSUPPORTED: frozenset(
         {
-            "hybrid_search", "search_with", "evaluate", "evaluate_search", "drift", "monitor", "decay",
+            "search_with", "evaluate", "evaluate_search", "drift", "monitor", "decay",
             "tune_index", "fine_tune", "select_model", "set_policy", "run_policy",
             "start_experiment", "get_experiment", "list_experiments", "experiment_report",
             "experiment_trajectory", "stop_experiment", "promote_experiment", "feedback",

@@ -117,7 +117,7 @@ def merge_stats(answers: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-_STATE_RANK = {"failed": 0, "cancelled": 1, "paused": 2, "running": 3, "pending": 4, "done": 5}
+_STATE_RANK = {"FAILED": 0, "CANCELLED": 1, "PAUSED": 2, "RUNNING": 3, "PENDING": 4, "DONE": 5}
 
 
 def merge_job(answers: list[dict[str, Any]]) -> dict[str, Any]:

@@ -42,6 +42,8 @@ from embedb.config import Settings
 from embedb.distributed.log import LogRecord, OperationLog
 from embedb.distributed.object_store import open_object_store
 from embedb.errors import EmbedbError, JobNotFoundError
+from embedb.job_following import RUNNING_STATES
+from embedb.schema import MetricType
 from embedb.storage import to_columns
 
 CATALOG_FOLDER = "catalog"
@@ -230,7 +232,7 @@ class ShardServer:
         except EmbedbError:
             return
         for job in jobs:
-            if job["state"] in ("pending", "running"):
+            if job["state"] in RUNNING_STATES:
                 self.backend.wait_job(job["job_id"], timeout=JOB_SETTLE_TIMEOUT_S)
         if collection_name is not None:
             for index_name in self.backend.list_indexes(collection_name):
@@ -266,16 +268,16 @@ class ShardServer:
         with self.lock.reading():
             return self._outcome(plan)
 
-    def smaller_is_closer(self, collection_name: str, anns_field: str | None) -> Any:
-        """Whether a search of this field ranks smaller distances first (L2, HAMMING, JACCARD), or ``Failed``."""
+    def metric(self, collection_name: str, anns_field: str | None) -> Any:
+        """The metric a search of this field ranks by (its ``MetricType`` value), or ``Failed``."""
 
-        def closer() -> bool:
+        def metric_of() -> str:
             metadata = self.backend.database.metadata
             field = metadata.search_field(metadata.info(collection_name), anns_field)
-            return bool(field.metric_type is not None and field.metric_type.smaller_is_closer)
+            return (field.metric_type or MetricType.IP).value
 
         with self.lock.reading():
-            return self._outcome(closer)
+            return self._outcome(metric_of)
 
     def write(self, operation: str, arguments: dict[str, Any], request: str) -> Any:
         """Log a write of this shard's rows in the object store, then apply it; acknowledged when this returns.

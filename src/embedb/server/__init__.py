@@ -33,8 +33,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from embedb.config import Settings, module_prefixes
 from embedb.client import Client
+from embedb.config import Settings, module_prefixes
 from embedb.databases import Databases
 from embedb.errors import InvalidArgumentError, UnsupportedError
 from embedb.server.app import ServerLimits, create_app

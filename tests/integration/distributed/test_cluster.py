@@ -70,8 +70,8 @@ def test_answers_equal_one_nodes_on_the_same_rows(local_ray: None, tmp_path: Pat
         assert cluster.get_collection_stats("docs")["row_count"] == single.get_collection_stats("docs")["row_count"]
         with pytest.raises(UnsupportedError, match="start_experiment"):
             cluster.start_experiment("docs", "vector", champion="m@champion", challenger="m/2", mode="shadow")
-        with pytest.raises(UnsupportedError, match="hybrid_search"):
-            cluster.hybrid_search("docs", [{"data": queries[:1], "anns_field": "vector", "limit": 3}], limit=3)
+        with pytest.raises(UnsupportedError, match="search_with"):
+            cluster.search_with("docs", {"anns_field": "vector"}, queries[:1])
     finally:
         single.close()
         cluster.close()

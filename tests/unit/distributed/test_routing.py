@@ -114,9 +114,9 @@ def _job(state: str, done: int, total: int, finished: float | None) -> dict[str,
 
 
 def test_a_job_is_done_only_when_every_shard_is_done() -> None:
-    merged = merge_job([_job("done", 10, 10, 5.0), _job("running", 5, 20, None)])
-    assert merged["state"] == "running"
+    merged = merge_job([_job("DONE", 10, 10, 5.0), _job("RUNNING", 5, 20, None)])
+    assert merged["state"] == "RUNNING"
     assert merged["rows_done"] == 15 and merged["rows_total"] == 30
     assert merged["progress"] == pytest.approx(0.5)
     assert merged["finished_at"] is None
-    assert merge_job([_job("done", 10, 10, 5.0), _job("done", 20, 20, 7.0)])["finished_at"] == 7.0
+    assert merge_job([_job("DONE", 10, 10, 5.0), _job("DONE", 20, 20, 7.0)])["finished_at"] == 7.0

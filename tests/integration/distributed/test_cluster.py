@@ -71,7 +71,7 @@ def test_answers_equal_one_nodes_on_the_same_rows(local_ray: None, tmp_path: Pat
         with pytest.raises(UnsupportedError, match="start_experiment"):
             cluster.start_experiment("docs", "vector", champion="m@champion", challenger="m/2", mode="shadow")
         with pytest.raises(UnsupportedError, match="search_with"):
-            cluster.search_with("docs", {"anns_field": "vector"}, queries[:1])
+            cluster.search_with("docs", "default", ["a query"])
     finally:
         single.close()
         cluster.close()

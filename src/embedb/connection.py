@@ -11,7 +11,7 @@ from embedb.errors import InvalidArgumentError
 
 MEMORY = ":memory:"
 RAY_LOCAL = "ray"  # a Ray instance started in this process (one machine); ray://HOST:PORT joins a running cluster
-CLUSTER_OPTIONS = frozenset({"storage", "shards", "name", "workdir", "endpoint_url", "snapshot_every"})
+CLUSTER_OPTIONS = frozenset({"storage", "shards", "replicas", "name", "workdir", "endpoint_url", "snapshot_every"})
 
 
 def connect(
@@ -29,7 +29,8 @@ def connect(
     - ``"http://host:port"`` / ``"https://..."``: a server started with ``embedb serve``;
     - ``"ray://host:port"`` (a running Ray cluster) or ``"ray"`` (Ray on this machine): a sharded
       cluster; ``storage="s3://bucket/prefix"`` (or a directory every node sees) is required,
-      ``shards=`` sets the shard count when the storage is new (docs/distributed.md).
+      ``shards=`` sets the shard count when the storage is new, ``replicas=`` the actors per
+      shard (read replicas keep searches answering while one restarts; docs/distributed.md).
 
     ``settings`` (or keyword overrides such as ``durability="relaxed"``) tune the
     embedded engine. Raises ``DirectoryLockedError`` if another process writes

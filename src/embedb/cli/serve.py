@@ -67,6 +67,9 @@ def serve(
     shards: Annotated[
         int | None, typer.Option("--shards", help="With --cluster: the shard count of new storage (default 2).")
     ] = None,
+    replicas: Annotated[
+        int, typer.Option("--replicas", help="With --cluster: actors per shard; 2 or more keep searches answering.")
+    ] = 1,
 ) -> None:
     """Serve a data directory over HTTP (REST API at /v1, /healthz, /readyz, /metrics) until Ctrl-C or SIGTERM."""
     from embedb.config import Settings
@@ -93,6 +96,7 @@ def serve(
         cluster=cluster,
         storage=storage,
         shards=shards,
+        replicas=replicas,
     )
 
 

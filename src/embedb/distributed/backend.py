@@ -16,10 +16,11 @@ The router is this object, in the caller's process (or in ``embedb serve
   carries the same request id and is applied once.
 - a **read** fans out and the answers are merged (``embedb.distributed.routing``).
 
-A shard that dies is restarted by Ray (``max_restarts=-1``) and rebuilds from
-its newest snapshot and the logs; a read that meets a restarting shard fails
-at once with ``UnavailableError`` (retriable), a write waits for it up to
-``write_retry_s``.
+A shard actor that dies is restarted by Ray (``max_restarts=-1``) and rebuilds
+from its newest snapshot and the logs. ``replicas`` actors per shard (Milvus's
+``replica_number``) keep reads answering meanwhile; with one, a read that meets
+a restarting shard fails at once with ``UnavailableError`` (retriable). A write
+waits for the shard's primary up to ``write_retry_s`` (``embedb.distributed.shard_set``).
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ from embedb.distributed.routing import (
     split_rows,
     with_keys,
 )
-from embedb.distributed.shard import CATALOG_FOLDER, SETTLING_OPERATIONS, Failed, ReadWriteLock, ShardServer, WritePlan
-from embedb.errors import ClosedError, DataError, InvalidArgumentError, UnavailableError, UnsupportedError
+from embedb.distributed.shard import CATALOG_FOLDER, SETTLING_OPERATIONS, Failed, ReadWriteLock, WritePlan
+from embedb.distributed.shard_set import ShardSet
+from embedb.errors import ClosedError, DataError, InvalidArgumentError, UnsupportedError
 from embedb.job_following import RUNNING_STATES, JobFollower
 from embedb.schema import MetricType
 from embedb.search import check_paging
@@ -73,6 +75,7 @@ class RayBackend(Client):
         endpoint_url: str | None = None,
         snapshot_every: int = 2000,
         write_retry_s: float = 60.0,
+        replicas: int = 1,
     ) -> None:
         try:
             import ray
@@ -84,32 +87,28 @@ class RayBackend(Client):
             ray.init(address=address, namespace="embedb", log_to_driver=False, include_dashboard=False)
         self.store = open_object_store(storage, endpoint_url=endpoint_url)
         self.shard_count = _cluster_shards(self.store, shards)
-        self.write_retry_s = write_retry_s
-        actor: Any = ray.remote(ShardServer)
-        self.shards: list[Any] = [
-            actor.options(
-                name=f"{name}-shard-{index}",
-                get_if_exists=True,
-                max_restarts=-1,
-                max_concurrency=16,
-                num_cpus=0,
-                scheduling_strategy="SPREAD",
-            ).remote(
-                index,
-                storage=self.store.url,
-                settings=settings or Settings(),
-                workdir=workdir,
-                snapshot_every=snapshot_every,
-                endpoint_url=endpoint_url,
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or not 1 <= replicas <= 16:
+            raise InvalidArgumentError(
+                f"replicas must be an integer from 1 to 16, got {replicas!r}", argument="replicas"
             )
-            for index in range(self.shard_count)
-        ]
+        self.replicas = replicas
+        self.shards = ShardSet(
+            ray,
+            name=name,
+            shard_count=self.shard_count,
+            replicas=replicas,
+            storage=self.store.url,
+            settings=settings or Settings(),
+            workdir=workdir,
+            snapshot_every=snapshot_every,
+            endpoint_url=endpoint_url,
+            write_retry_s=write_retry_s,
+        )
         self.catalog = OperationLog(self.store, CATALOG_FOLDER)
         self.lock = ReadWriteLock()
         self._closed = False
         self._cache: dict[tuple[str, ...], Any] = {}
         self._jobs = JobFollower(self)
-        ray.get([shard.status.remote() for shard in self.shards])  # every shard recovered before the first request
 
     def close(self) -> None:
         """Stop this router's shard actors (their data stays in the object store) and, if it started Ray, Ray."""
@@ -119,12 +118,7 @@ class RayBackend(Client):
         self._closed = True
         if not self._ray.is_initialized():  # Ray was shut down under us: the actors went with it
             return
-        for shard in self.shards:
-            try:
-                self._ray.get(shard.stop.remote(), timeout=30)
-            except Exception:
-                pass
-            self._ray.kill(shard)
+        self.shards.stop()
         if self._owns_ray:
             self._ray.shutdown()
 
@@ -170,9 +164,9 @@ class RayBackend(Client):
             self._refuse_shrinking(arguments)
         with self.lock.writing():
             seq = self.catalog.append(name, arguments)
-            outcomes = self._ray.get([shard.apply_catalog.remote(seq) for shard in self.shards])
+            first = self.shards.apply_catalog(seq)
             self._cache.clear()
-        result = self._answer(outcomes[0])
+        result = self._answer(first)
         if name == "add_embedding_version" and isinstance(result, Mapping):
             if wait_job:
                 result = self._jobs.follow(int(result["job_id"]), timeout=arguments.get("timeout"), progress=progress)
@@ -241,28 +235,10 @@ class RayBackend(Client):
         return plan, outcomes
 
     def _write_on(self, parts: dict[int, tuple[str, dict[str, Any]]]) -> list[Any]:
-        """Each part on its shard, retried with the same request id while the shard restarts."""
-        requests = {index: uuid.uuid4().hex for index in parts}
-        deadline = time.monotonic() + self.write_retry_s
-        pending = dict(parts)
-        outcomes: list[Any] = []
-        while pending:
-            calls = {
-                index: self.shards[index].write.remote(operation, arguments, requests[index])
-                for index, (operation, arguments) in pending.items()
-            }
-            for index, call in calls.items():
-                try:
-                    outcomes.append(self._ray.get(call))
-                    del pending[index]
-                except self._ray.exceptions.RayActorError as error:
-                    if time.monotonic() >= deadline:
-                        raise UnavailableError(
-                            f"shard {index} did not come back within {self.write_retry_s:g}s: {error}"
-                        ) from None
-            if pending:
-                time.sleep(0.2)
-        return outcomes
+        """Each part on its shard (a request id each, so a retried part applies once); the outcomes."""
+        return self.shards.write(
+            {index: (operation, arguments, uuid.uuid4().hex) for index, (operation, arguments) in parts.items()}
+        )
 
     def _insert(self, arguments: dict[str, Any]) -> dict[str, Any]:
         plan, _ = self._write_parts("insert", arguments)
@@ -432,17 +408,10 @@ class RayBackend(Client):
         return self._read_with(index, lambda shard: shard.call.remote(name, arguments))
 
     def _read_with(self, index: int, call: Callable[[Any], Any]) -> Any:
-        try:
-            return self._ray.get(call(self.shards[index]))
-        except self._ray.exceptions.RayActorError as error:
-            raise UnavailableError(f"shard {index} is restarting; retry: {error}") from None
+        return self.shards.read(index, call)
 
     def _read_all(self, call: Callable[[Any], Any]) -> list[Any]:
-        pending = [call(shard) for shard in self.shards]
-        try:
-            return list(self._ray.get(pending))
-        except self._ray.exceptions.RayActorError as error:
-            raise UnavailableError(f"a shard is restarting; retry: {error}") from None
+        return self.shards.read_all(call)
 
     @staticmethod
     def _answer(outcome: Any) -> Any:
@@ -451,12 +420,12 @@ class RayBackend(Client):
         return outcome
 
     def shard_status(self) -> list[dict[str, Any]]:
-        """Each shard's process, node and log positions (for operators and the failure tests)."""
-        return list(self._ray.get([shard.status.remote() for shard in self.shards]))
+        """Each shard actor's process, node and log positions (for operators and the failure tests)."""
+        return self.shards.status()
 
     def checkpoint(self) -> list[str]:
         """Snapshot every shard into the object store now; return the snapshot keys."""
-        return list(self._ray.get([shard.checkpoint.remote() for shard in self.shards]))
+        return self.shards.checkpoint()
 
 
 def _cluster_shards(store: Any, shards: int | None) -> int:

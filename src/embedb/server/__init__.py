@@ -138,6 +138,7 @@ def serve(
     cluster: str | None = None,
     storage: str | None = None,
     shards: int | None = None,
+    replicas: int = 1,
 ) -> None:
     """Serve a data directory until SIGINT/SIGTERM, then finish requests in flight and close it.
 
@@ -170,9 +171,9 @@ def serve(
             raise InvalidArgumentError("--cluster needs --storage (s3://bucket/prefix or a directory every node sees)")
         Path(path).mkdir(parents=True, exist_ok=True)
         cluster_settings = Settings().with_overrides(allow_code_models=code_prefixes, **dict(settings or {}))
-        backend = connect(cluster, settings=cluster_settings, storage=storage, shards=shards)
-    elif storage is not None or shards is not None:
-        raise InvalidArgumentError("--storage and --shards are options of --cluster")
+        backend = connect(cluster, settings=cluster_settings, storage=storage, shards=shards, replicas=replicas)
+    elif storage is not None or shards is not None or replicas != 1:
+        raise InvalidArgumentError("--storage, --shards and --replicas are options of --cluster")
     else:
         backend = connect(os.fspath(path), allow_code_models=code_prefixes, **dict(settings or {}))
     configure_logging(log_level)

@@ -105,7 +105,7 @@ def test_connect_names_what_a_cluster_needs(local_ray: None, tmp_path: Path) -> 
     with pytest.raises(InvalidArgumentError, match="storage="):
         embedb.connect("ray")
     with pytest.raises(InvalidArgumentError, match="unknown cluster options"):
-        embedb.connect("ray", storage=str(tmp_path), replicas=2)
+        embedb.connect("ray", storage=str(tmp_path), zones=2)
     db = embedb.connect("ray", storage=str(tmp_path / "store"), shards=2, name="connected", workdir=str(tmp_path / "w"))
     try:
         assert isinstance(db, RayBackend)

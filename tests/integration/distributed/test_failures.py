@@ -113,9 +113,10 @@ def s3_server() -> Iterator[S3Server]:
     server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def cluster(s3_server: S3Server) -> Iterator[object]:
-    """Started after the S3 server: its raylets (and so the shards) inherit the S3 credentials and endpoint."""
+    """A fresh three-node cluster per test (each removes a node); started after the S3 server, so its
+    raylets (and the shards) inherit the S3 credentials and endpoint."""
     import ray
     from ray.cluster_utils import Cluster
 
@@ -131,11 +132,15 @@ def cluster(s3_server: S3Server) -> Iterator[object]:
     nodes.shutdown()
 
 
-def _wait_until_back(db: RayBackend, shard: int, old_pid: int) -> dict[str, Any]:
+def _primaries(db: RayBackend) -> list[dict[str, Any]]:
+    return [status for status in db.shard_status() if status["replica"] == 0]
+
+
+def _wait_until_back(db: RayBackend, shard: int, old_pid: int, replica: int = 0) -> dict[str, Any]:
     deadline = time.monotonic() + RECOVERY_LIMIT_S
     while time.monotonic() < deadline:
         try:
-            status = db.shard_status()[shard]
+            status = next(s for s in db.shard_status() if s["shard"] == shard and s["replica"] == replica)
             if status["pid"] != old_pid:
                 return status
         except Exception:
@@ -144,13 +149,17 @@ def _wait_until_back(db: RayBackend, shard: int, old_pid: int) -> dict[str, Any]
     raise AssertionError(f"shard {shard} did not come back within {RECOVERY_LIMIT_S}s")
 
 
+@pytest.mark.parametrize("replicas", [1, 2])
 def test_kill_9_of_a_shard_then_loss_of_a_node_lose_no_acknowledged_write(
-    cluster: object, s3_server: S3Server, tmp_path: Path
+    cluster: object, s3_server: S3Server, tmp_path: Path, replicas: int
 ) -> None:
+    """With one actor per shard searches fail (retriably) while it restarts; with two, they keep answering."""
     db = RayBackend(
         storage=s3_server.storage("failures"),
         endpoint_url=s3_server.endpoint_url,
         shards=3,
+        replicas=replicas,
+        name=f"failures-{replicas}",
         snapshot_every=25,
         workdir=str(tmp_path),
     )
@@ -163,7 +172,7 @@ def test_kill_9_of_a_shard_then_loss_of_a_node_lose_no_acknowledged_write(
                 time.sleep(0.1)
 
             # 1. kill -9 the worker process of shard 1
-            before = db.shard_status()
+            before = _primaries(db)
             killed_at = time.monotonic()
             os.kill(int(before[1]["pid"]), signal.SIGKILL)
             after_kill = _wait_until_back(db, 1, int(before[1]["pid"]))
@@ -180,11 +189,17 @@ def test_kill_9_of_a_shard_then_loss_of_a_node_lose_no_acknowledged_write(
 
             head = ray.get_runtime_context().get_node_id()
             status = db.shard_status()
-            victim = next(s for s in status if s["node_id"] != head)
+            # a worker node that hosts a shard's actor, but not every replica of any shard
+            hosted = {(s["shard"], s["node_id"]) for s in status}
+            nodes_of = {shard: {node for index, node in hosted if index == shard} for shard, _ in hosted}
+            victim = next(
+                s for s in status
+                if s["node_id"] != head and all(len(nodes) > 1 or s["node_id"] not in nodes for nodes in nodes_of.values())
+            ) if replicas > 1 else next(s for s in status if s["node_id"] != head)  # fmt: skip
             node = next(n for n in cluster.worker_nodes if n.node_id == victim["node_id"])  # type: ignore[attr-defined]
             lost_at = time.monotonic()
             cluster.remove_node(node, allow_graceful=False)  # type: ignore[attr-defined]
-            moved = _wait_until_back(db, int(victim["shard"]), int(victim["pid"]))
+            moved = _wait_until_back(db, int(victim["shard"]), int(victim["pid"]), int(victim["replica"]))
             node_shard_back_in = time.monotonic() - lost_at
             node_outage = load.outage_after(lost_at)
             assert moved["node_id"] != victim["node_id"], "Ray placed the shard on a surviving node"
@@ -194,6 +209,8 @@ def test_kill_9_of_a_shard_then_loss_of_a_node_lose_no_acknowledged_write(
         finally:
             load.finish()
 
+        if replicas > 1:
+            assert load.search_failures == [], "with a read replica per shard, searches keep answering"
         acknowledged = sorted(load.acknowledged)
         stored = db.query("docs", filter="", output_fields=["count(*)"])[0]["count(*)"]
         assert stored >= len(acknowledged)
@@ -201,7 +218,7 @@ def test_kill_9_of_a_shard_then_loss_of_a_node_lose_no_acknowledged_write(
         missing = sorted(set(acknowledged) - {row["id"] for row in found})
         assert missing == [], f"{len(missing)} acknowledged rows were lost, first {missing[:5]}"
         print(
-            f"\nacknowledged {len(acknowledged)} rows, none lost. kill -9 of a shard: back in a new process after "
+            f"\n{replicas} replica(s) per shard: acknowledged {len(acknowledged)} rows, none lost. kill -9 of a shard: back in a new process after "
             f"{shard_back_in:.2f}s, searches failing (retriable) for {outage:.2f}s. Loss of a node: shard back on "
             f"another node after {node_shard_back_in:.2f}s, searches failing for {node_outage:.2f}s. "
             f"{len(load.search_failures)} searches failed retriably in all; "

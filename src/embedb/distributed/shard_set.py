@@ -1,0 +1,181 @@
+"""``ShardSet``: a cluster's shard actors — per shard a primary and its read replicas — and calls that survive losing some.
+
+- **Reads** go to one replica of each shard, taken in turn; one that is gone
+  (its process or node died, Ray is restarting it) is skipped for the next
+  replica of the same shard (as is one that has not answered within
+  ``READ_HEDGE_S``: a lost node hangs calls until Ray notices), so with
+  ``replicas >= 2`` searches keep answering while a shard restarts. With one replica, or when every replica of a shard
+  is gone, a read fails at once with ``UnavailableError`` (retriable).
+- **Writes** go to the shard's primary, which logs them in the object store
+  and applies them; a primary that is gone is retried (same request id, so a
+  write applies once) until ``write_retry_s``. Then every live read replica
+  applies the log up to the write (``ShardServer.follow``) before the write is
+  acknowledged, so a read on any replica sees every acknowledged write; a
+  replica that is gone catches up from the log when Ray restarts it.
+- **Decisions** are applied by every actor; the first shard's answer is the answer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from typing import Any
+
+from embedb.config import Settings
+from embedb.distributed.shard import ShardServer, Written
+from embedb.errors import UnavailableError
+
+
+# How long a read waits for one replica before it asks the next: a node that died hangs its calls until
+# Ray notices (tens of seconds), a replica elsewhere answers in milliseconds.
+READ_HEDGE_S = 2.0
+
+
+class ShardSet:
+    """Every shard's actors (``replicas`` per shard), placed by Ray across nodes and restarted when they die."""
+
+    def __init__(
+        self,
+        ray: Any,
+        *,
+        name: str,
+        shard_count: int,
+        replicas: int,
+        storage: str,
+        settings: Settings,
+        workdir: str | None,
+        snapshot_every: int,
+        endpoint_url: str | None,
+        write_retry_s: float,
+    ) -> None:
+        self._ray = ray
+        self.write_retry_s = write_retry_s
+        actor: Any = ray.remote(ShardServer)
+        self.replicas: list[list[Any]] = [
+            [
+                actor.options(
+                    name=f"{name}-shard-{index}" + (f"-replica-{replica}" if replica else ""),
+                    get_if_exists=True,
+                    max_restarts=-1,
+                    max_concurrency=16,
+                    num_cpus=0,
+                    scheduling_strategy="SPREAD",
+                ).remote(
+                    index,
+                    storage=storage,
+                    settings=settings,
+                    workdir=workdir,
+                    snapshot_every=snapshot_every,
+                    endpoint_url=endpoint_url,
+                    replica=replica,
+                )
+                for replica in range(replicas)
+            ]
+            for index in range(shard_count)
+        ]
+        self._turn = itertools.count()
+        ray.get([actor.status.remote() for actor in self.actors()])  # every actor recovered before the first request
+
+    def actors(self) -> list[Any]:
+        return [actor for replicas in self.replicas for actor in replicas]
+
+    # -------------------------------------------------------------- reads
+
+    def read(self, index: int, call: Callable[[Any], Any]) -> Any:
+        """``call`` on one live replica of shard ``index``."""
+        return self.read_all(call, shards=[index])[0]
+
+    def read_all(self, call: Callable[[Any], Any], *, shards: list[int] | None = None) -> list[Any]:
+        """``call`` on one live replica of each shard (in parallel), failing over to the shard's other replicas."""
+        wanted = list(range(len(self.replicas))) if shards is None else shards
+        start = next(self._turn)
+        tried = {index: 0 for index in wanted}
+        pending = {index: call(self._replica(index, start)) for index in wanted}
+        answers: dict[int, Any] = {}
+        while pending:
+            for index, future in list(pending.items()):
+                hedge = READ_HEDGE_S if len(self.replicas[index]) > 1 else None
+                try:
+                    answers[index] = self._ray.get(future, timeout=hedge)
+                    del pending[index]
+                except (self._ray.exceptions.RayActorError, self._ray.exceptions.GetTimeoutError) as error:
+                    tried[index] += 1
+                    if tried[index] >= len(self.replicas[index]):
+                        raise UnavailableError(
+                            f"every replica of shard {index} is restarting; retry: {error}"
+                        ) from None
+                    pending[index] = call(self._replica(index, start + tried[index]))
+        return [answers[index] for index in wanted]
+
+    def _replica(self, index: int, turn: int) -> Any:
+        replicas = self.replicas[index]
+        return replicas[turn % len(replicas)]
+
+    # ------------------------------------------------------------- writes
+
+    def write(self, parts: dict[int, tuple[str, dict[str, Any], str]]) -> list[Any]:
+        """Each part (operation, arguments, request id) on its shard's primary, then on its live replicas; the outcomes."""
+        deadline = time.monotonic() + self.write_retry_s
+        pending = dict(parts)
+        written: dict[int, Written] = {}
+        while pending:
+            calls = {index: self.replicas[index][0].write.remote(*part) for index, part in pending.items()}
+            for index, future in calls.items():
+                try:
+                    written[index] = self._ray.get(future)
+                    del pending[index]
+                except self._ray.exceptions.RayActorError as error:
+                    if time.monotonic() >= deadline:
+                        raise UnavailableError(
+                            f"shard {index} did not come back within {self.write_retry_s:g}s: {error}"
+                        ) from None
+            if pending:
+                time.sleep(0.2)
+        followers = [
+            replica.follow.remote(written[index].seq) for index in written for replica in self.replicas[index][1:]
+        ]
+        self._settle(followers)
+        return [written[index].outcome for index in sorted(written)]
+
+    def apply_catalog(self, seq: int) -> Any:
+        """Every actor applies the catalog log up to ``seq``; the first shard's outcome (from a live replica)."""
+        futures = [[actor.apply_catalog.remote(seq) for actor in replicas] for replicas in self.replicas]
+        first = None
+        for replica, future in enumerate(futures[0]):
+            try:
+                first = self._ray.get(future)
+                break
+            except self._ray.exceptions.RayActorError as error:
+                if replica == len(futures[0]) - 1:
+                    raise UnavailableError(
+                        f"decision {seq} is logged and will apply, but every replica of shard 0 is restarting: {error}"
+                    ) from None
+        self._settle([future for replicas in futures[1:] for future in replicas] + futures[0])
+        return first
+
+    def _settle(self, futures: list[Any]) -> None:
+        """Wait for calls whose answer is not needed; an actor that is gone catches up from the logs when it is back."""
+        for future in futures:
+            try:
+                self._ray.get(future)
+            except self._ray.exceptions.RayActorError:
+                continue
+
+    # ------------------------------------------------------------ operators
+
+    def status(self) -> list[dict[str, Any]]:
+        return list(self._ray.get([actor.status.remote() for actor in self.actors()]))
+
+    def checkpoint(self) -> list[str]:
+        keys = self._ray.get([replicas[0].checkpoint.remote() for replicas in self.replicas])
+        return [key for key in keys if key is not None]
+
+    def stop(self) -> None:
+        """Close every actor's engine, then end the actors (the object store keeps the cluster)."""
+        for actor in self.actors():
+            try:
+                self._ray.get(actor.stop.remote(), timeout=30)
+            except Exception:
+                pass
+            self._ray.kill(actor)

@@ -26,7 +26,6 @@ from embedb.config import Settings
 from embedb.distributed.shard import ShardServer, Written
 from embedb.errors import UnavailableError
 
-
 # How long a read waits for one replica before it asks the next: a node that died hangs its calls until
 # Ray notices (tens of seconds), a replica elsewhere answers in milliseconds.
 READ_HEDGE_S = 2.0

@@ -36,6 +36,7 @@ from embedb.client import Client
 from embedb.config import Settings
 from embedb.contract import OPERATIONS, check_scalar_arguments, scalar_checks
 from embedb.display import present
+from embedb.distributed.artifacts import stored_source
 from embedb.distributed.log import OperationLog
 from embedb.distributed.object_store import open_object_store
 from embedb.distributed.routes import ROUTES, Route
@@ -162,6 +163,8 @@ class RayBackend(Client):
             self._wait_for_jobs(arguments.get("collection_name"))
         if name == "alter_collection_field":
             self._refuse_shrinking(arguments)
+        if name == "register_model":  # a local path travels to the shards through the object store
+            arguments = {**arguments, "source": stored_source(self.store, arguments["source"])}
         with self.lock.writing():
             seq = self.catalog.append(name, arguments)
             first = self.shards.apply_catalog(seq)

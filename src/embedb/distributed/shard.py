@@ -305,6 +305,11 @@ class ShardServer:
         with self.lock.reading():
             return self._outcome(metric_of)
 
+    def schema(self, collection_name: str) -> Any:
+        """A collection's ``CollectionSchema`` (for the router's ordering of merged rows), or ``Failed``."""
+        with self.lock.reading():
+            return self._outcome(lambda: self.backend.database.metadata.info(collection_name).schema)
+
     def write(self, operation: str, arguments: dict[str, Any], request: str) -> Written:
         """Log a write of this shard's rows in the object store, then apply it; acknowledged when this returns.
 

@@ -19,7 +19,7 @@ search planner does) and never embeds text.
 
 from embedb.query.exact import NO_ROW, distances_for_output, exact_search, prepare_queries, top_k
 from embedb.query.filters import MAX_FILTER_DEPTH, CompiledFilter, compile_filter
-from embedb.query.ordering import OrderBy, order_refs, parse_order_by
+from embedb.query.ordering import OrderBy, order_refs, order_rows, parse_order_by, with_order_fields
 from embedb.query.reads import (
     OutputPlan,
     RowFilter,
@@ -46,6 +46,7 @@ __all__ = [
     "filter_mask",
     "locate_keys",
     "order_refs",
+    "order_rows",
     "parse_order_by",
     "plan_output",
     "prepare_queries",
@@ -53,4 +54,5 @@ __all__ = [
     "row_mask",
     "select_rows",
     "top_k",
+    "with_order_fields",
 ]

@@ -8,7 +8,8 @@ query, distance for a search); nulls come last in either direction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -17,6 +18,7 @@ from embedb.errors import InvalidArgumentError
 from embedb.query.reads import RowRefs
 from embedb.schema import CollectionSchema, DataType
 from embedb.storage import Snapshot
+from embedb.timestamps import to_micros
 
 _SORTABLE = frozenset(
     {
@@ -33,6 +35,7 @@ _SORTABLE = frozenset(
 )
 
 OrderBy = tuple[tuple[str, bool], ...]  # (field, descending)
+RowT = TypeVar("RowT")
 
 
 def parse_order_by(order_by: Sequence[str] | str | None, schema: CollectionSchema) -> OrderBy:
@@ -82,3 +85,28 @@ def order_refs(snapshot: Snapshot, refs: RowRefs, order_by: OrderBy) -> RowRefs:
     keys = [_ranks(columns[name], descending) for name, descending in reversed(order_by)]
     order = np.lexsort(keys)
     return RowRefs(refs.segments[order], refs.rows[order])
+
+
+def order_rows(
+    rows: list[RowT], order_by: OrderBy, schema: CollectionSchema, *, fields_of: Callable[[RowT], Mapping[str, Any]]
+) -> list[RowT]:
+    """Rows already read sorted by ``order_by``, stable, nulls last; ``fields_of`` gives a row's fields (a hit's entity)."""
+    for name, descending in reversed(order_by):
+        instant = schema.field(name).dtype is DataType.TIMESTAMPTZ  # text: sort by the instant (12:00:00.5Z after 12:00:00Z)
+
+        def key(row: RowT, name: str = name, instant: bool = instant) -> Any:
+            value = fields_of(row)[name]
+            return to_micros(value) if instant else value
+
+        present = [row for row in rows if fields_of(row).get(name) is not None]
+        present.sort(key=key, reverse=descending)
+        rows = present + [row for row in rows if fields_of(row).get(name) is None]
+    return rows
+
+
+def with_order_fields(asked: Sequence[str] | None, order_by: OrderBy) -> tuple[list[str], list[str]]:
+    """The output fields a read needs to be ordered afterwards, and those to strip again (not asked for)."""
+    wanted = [name for name, _ in order_by]
+    added = [name for name in wanted if not asked or name not in asked]
+    strip = [] if asked is not None and "*" in asked else added
+    return [*(asked or []), *added], strip

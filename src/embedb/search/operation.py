@@ -13,14 +13,14 @@ as little Python around the index call as possible.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, cast
 
 import numpy as np
 
 from embedb.contract import MAX_SEARCH_LIMIT
-from embedb.contract.results import Hit, SearchHits
+from embedb.contract.results import SearchHits
 from embedb.errors import FailedPreconditionError, FieldNotFoundError, InvalidArgumentError
 from embedb.experiments import ExperimentRecord, ExperimentService, Hits
 from embedb.index import CollectionIndexes, IndexService, search_options
@@ -29,7 +29,7 @@ from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
 from embedb.monitoring import SearchMonitor
 from embedb.pause_points import PausePoints
-from embedb.query import OutputPlan, parse_order_by, prepare_queries
+from embedb.query import OutputPlan, order_rows, parse_order_by, prepare_queries, with_order_fields
 from embedb.schema import CollectionSchema, DataType, FieldSchema, MetricType
 from embedb.search.execute import SearchRequest, SegmentSearcher, search_snapshot
 from embedb.search.hits import assemble_hits, check_paging, plain_hits
@@ -38,7 +38,6 @@ from embedb.search.planner import SegmentPlanner, group_search
 from embedb.search.sparse import SparseSearcher, bm25_searcher, sparse_queries, tokenized_lists
 from embedb.storage import CollectionInfo, Snapshot, check_query_vectors
 from embedb.text import analyzer
-from embedb.timestamps import to_micros
 
 
 class SearchOperation:
@@ -387,20 +386,11 @@ class SearchOperation:
         """A search whose hits are ordered by scalar fields: the nearest ``limit`` first, then sorted (stable, nulls last)."""
         info = self.metadata.info(arguments["collection_name"])
         ordering = parse_order_by(order_by, info.schema)
-        asked = arguments["output_fields"]
-        wanted = [name for name, _ in ordering]
-        arguments["output_fields"] = [*(asked or []), *(name for name in wanted if not asked or name not in asked)]
+        arguments["output_fields"], strip = with_order_fields(arguments["output_fields"], ordering)
         found = self.search(**arguments)
-        strip = (
-            [] if asked is not None and "*" in asked else [name for name in wanted if not asked or name not in asked]
-        )
         ordered = []
-        for hits in found:
-            hits = list(hits)
-            for name, descending in reversed(ordering):
-                present = [h for h in hits if h["entity"].get(name) is not None]
-                present.sort(key=_entity_value(name, info.schema.field(name).dtype), reverse=descending)
-                hits = present + [h for h in hits if h["entity"].get(name) is None]
+        for query_hits in found:
+            hits = order_rows(list(query_hits), ordering, info.schema, fields_of=lambda hit: hit["entity"])
             for hit in hits:
                 for name in strip:
                     hit["entity"].pop(name, None)
@@ -541,7 +531,3 @@ def index_text(collection: CollectionIndexes, field: str) -> str:
     return f"{definition.spec.index_type}({params})"
 
 
-def _entity_value(name: str, dtype: DataType) -> Callable[[Hit], Any]:
-    if dtype is DataType.TIMESTAMPTZ:  # returned as text: sort by the instant (text sorts 12:00:00.5Z before 12:00:00Z)
-        return lambda hit: to_micros(hit["entity"][name])
-    return lambda hit: hit["entity"][name]

@@ -48,6 +48,7 @@ class Load:
     write_errors: list[str] = field(default_factory=list)
     search_failures: list[float] = field(default_factory=list)
     search_answers: list[float] = field(default_factory=list)
+    slowest_search_s: float = 0.0
     threads: list[threading.Thread] = field(default_factory=list)
     crashes: list[BaseException] = field(default_factory=list)
 
@@ -85,9 +86,11 @@ class Load:
     def _search(self) -> None:
         query = np.ones((1, DIMENSION), dtype=np.float32)
         while not self.stop.is_set():
+            began = time.monotonic()
             try:
                 self.db.search(self.collection, query, limit=3)
                 self.search_answers.append(time.monotonic())
+                self.slowest_search_s = max(self.slowest_search_s, time.monotonic() - began)
             except UnavailableError:
                 self.search_failures.append(time.monotonic())
             time.sleep(0.01)
@@ -221,7 +224,8 @@ def test_kill_9_of_a_shard_then_loss_of_a_node_lose_no_acknowledged_write(
             f"\n{replicas} replica(s) per shard: acknowledged {len(acknowledged)} rows, none lost. kill -9 of a shard: back in a new process after "
             f"{shard_back_in:.2f}s, searches failing (retriable) for {outage:.2f}s. Loss of a node: shard back on "
             f"another node after {node_shard_back_in:.2f}s, searches failing for {node_outage:.2f}s. "
-            f"{len(load.search_failures)} searches failed retriably in all; "
+            f"{len(load.search_failures)} searches failed retriably in all, the slowest answered in "
+            f"{load.slowest_search_s:.2f}s; "
             f"{len(load.write_errors)} write batches were not acknowledged"
         )
     finally:

@@ -41,7 +41,7 @@ CLUSTER_MODULES = frozenset(
         "test_binary_vectors", "test_sparse_vectors", "test_nullable_vectors", "test_timestamptz",
         "test_scalar_indexes", "test_bm25", "test_text_match", "test_full_text_edges", "test_field_ops",
         "test_version_tags", "test_analyzer_versions", "test_job_progress", "test_search_iterator",
-        "test_hybrid_search",
+        "test_hybrid_search", "test_experiments", "test_experiment_modes",
     }
 )  # fmt: skip
 # The name of the admin token ``start_server`` issues: over HTTP, the actor of every alias move.
@@ -77,8 +77,8 @@ class CheckedRayBackend(RayBackend):
 
 # Contract tests a cluster does not pass yet, each with why (docs/distributed.md, "What a cluster does not do yet").
 CLUSTER_GAPS = {
-    # operations routed UNSUPPORTED (experiments) or arguments refused (lowering limits)
-    "test_an_experiment_compares_two_analyzers_and_promotes_the_winner": "experiments",
+    # operations a cluster refuses (evaluate) or arguments it refuses (lowering limits)
+    "test_offline_evaluation_and_gate": "evaluate",
     "test_alter_collection_field_grows_and_shrinks_limits_the_rows_allow": "lowering max_length",
     # the single node's physical layout: one segment per collection, one chunk held by a gate
     "test_wait_returns_the_finished_job_and_lists_it": "segments_done counts every shard's segments",

@@ -37,6 +37,7 @@ from embedb.config import Settings
 from embedb.contract import OPERATIONS, check_scalar_arguments, scalar_checks
 from embedb.display import present
 from embedb.distributed.artifacts import stored_source
+from embedb.distributed.experiments import EXPERIMENT_LOG, READS_THE_LOG, ClusterExperiments, entries_as_arguments
 from embedb.distributed.log import OperationLog
 from embedb.distributed.object_store import open_object_store
 from embedb.distributed.routes import ROUTES, Route
@@ -52,7 +53,9 @@ from embedb.distributed.routing import (
 from embedb.distributed.shard import CATALOG_FOLDER, SETTLING_OPERATIONS, Failed, ReadWriteLock, WritePlan
 from embedb.distributed.shard_set import ShardSet
 from embedb.errors import ClosedError, DataError, InvalidArgumentError, UnsupportedError
+from embedb.experiments import QueryLogEntry
 from embedb.job_following import RUNNING_STATES, JobFollower
+from embedb.lifecycle import is_text_query
 from embedb.query import OrderBy, order_rows, parse_order_by, with_order_fields
 from embedb.schema import CollectionSchema, MetricType
 from embedb.search import check_paging
@@ -111,12 +114,14 @@ class RayBackend(Client):
         self._closed = False
         self._cache: dict[tuple[str, ...], Any] = {}
         self._jobs = JobFollower(self)
+        self._experiments = ClusterExperiments(self._write_experiment_log)
 
     def close(self) -> None:
         """Stop this router's shard actors (their data stays in the object store) and, if it started Ray, Ray."""
         if self._closed:
             return
         self._jobs.stop()
+        self._experiments.close()  # the buffered query log is written while the shards still run
         self._closed = True
         if not self._ray.is_initialized():  # Ray was shut down under us: the actors went with it
             return
@@ -133,6 +138,8 @@ class RayBackend(Client):
         check_arguments(arguments)
         callbacks = {local: arguments.pop(local, None) for local in OPERATIONS[name].access.local}  # stay here
         route = ROUTES[name]
+        if name in READS_THE_LOG:
+            self._experiments.flush()
         if route is Route.UNSUPPORTED:
             raise UnsupportedError(f"{name} is not carried out on a Ray cluster yet (docs/distributed.md)")
         if route is Route.CATALOG:
@@ -289,6 +296,40 @@ class RayBackend(Client):
         rows = sorted((row for rows in answers for row in rows), key=lambda row: row[primary])
         return rows[offset:] if limit is None else rows[offset : offset + limit]
 
+    def _experiment_search(self, arguments: dict[str, Any]) -> list[list[dict[str, Any]]] | None:
+        """A text search of a field in a running experiment, routed here once (``ClusterExperiments``); else None."""
+        data = arguments["data"]
+        if arguments.get("group_by_field") or not is_text_query(data):
+            return None
+        collection, field = arguments["collection_name"], arguments.get("anns_field")
+        key = ("experiment", collection, field or "")
+        if key not in self._cache:
+            self._cache[key] = self._answer(
+                self._read_with(0, lambda shard: shard.running_experiment.remote(collection, field))
+            )
+        running = self._cache[key]
+        if running is None:
+            return None
+        record, indexes = running
+
+        def search_arm(texts: list[str], version: str, limit: int, offset: int) -> list[list[dict[str, Any]]]:
+            return self._search(
+                {**arguments, "data": texts, "limit": limit, "offset": offset, "embedding_version": version}
+            )
+
+        return self._experiments.search(
+            record,
+            [data] if isinstance(data, str) else list(data),
+            search_arm=search_arm,
+            indexes=indexes,
+            limit=arguments.get("limit", 10),
+            offset=arguments.get("offset") or 0,
+            user_key=arguments.get("user_key"),
+        )
+
+    def _write_experiment_log(self, entries: list[QueryLogEntry]) -> None:
+        self._decide(EXPERIMENT_LOG, entries_as_arguments(entries))
+
     def _ordered_query(self, arguments: dict[str, Any]) -> list[dict[str, Any]]:
         """Each shard's first rows in the order asked; merged in that order, ties by primary key, as one node does."""
         ordering, schema = self._ordering(arguments["collection_name"], arguments["order_by"])
@@ -326,6 +367,9 @@ class RayBackend(Client):
             ]
         limit, offset = arguments.get("limit", 10), arguments.get("offset") or 0
         check_paging(limit, offset, maximum=None)
+        routed = self._experiment_search(arguments) if arguments.get("embedding_version") is None else None
+        if routed is not None:
+            return routed
         with self.lock.reading():
             closer = self._closer_first(arguments["collection_name"], arguments.get("anns_field"))
             widened = {**arguments, "offset": 0, "limit": limit + offset}

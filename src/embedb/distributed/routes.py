@@ -34,6 +34,7 @@ _ROUTES: dict[Route, frozenset[str]] = {
             "add_embedding_version", "drop_embedding_version", "pause_job", "resume_job", "cancel_job",
             "promote", "rollback", "register_model", "set_model_alias", "delete_model_alias",
             "set_model_tag", "delete_model_version",
+            "start_experiment", "stop_experiment", "promote_experiment", "feedback",
         }
     ),
     Route.FIRST: frozenset(
@@ -42,6 +43,7 @@ _ROUTES: dict[Route, frozenset[str]] = {
             "get_load_state", "list_aliases", "describe_alias", "list_indexes", "serving_history",
             "list_models", "describe_model", "list_model_versions", "describe_model_version",
             "model_alias_history", "run_analyzer", "get_policy",
+            "get_experiment", "list_experiments", "experiment_report", "experiment_trajectory",
         }
     ),
     Route.EVERY: frozenset({"get_collection_stats", "describe_collection", "describe_index", "list_jobs", "get_job", "wait_job", "flush", "compact"}),
@@ -50,8 +52,6 @@ _ROUTES: dict[Route, frozenset[str]] = {
         {
             "search_with", "evaluate", "evaluate_search", "drift", "monitor", "decay",
             "tune_index", "fine_tune", "select_model", "set_policy", "run_policy",
-            "start_experiment", "get_experiment", "list_experiments", "experiment_report",
-            "experiment_trajectory", "stop_experiment", "promote_experiment", "feedback",
         }
     ),
 }  # fmt: skip

@@ -22,6 +22,7 @@ to the router as values (``Failed``), not as Ray task errors.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -40,18 +41,23 @@ from typing import Any
 from embedb.backends.local import LocalBackend
 from embedb.config import Settings
 from embedb.distributed.artifacts import fetched_source
+from embedb.distributed.experiments import EXPERIMENT_LOG, entries_from_arguments
 from embedb.distributed.log import LogRecord, OperationLog
 from embedb.distributed.object_store import open_object_store
 from embedb.errors import EmbedbError, InvalidStateError, JobNotFoundError
+from embedb.experiments import ExperimentRecord
 from embedb.job_following import RUNNING_STATES
 from embedb.schema import MetricType
+from embedb.search import arm_indexes
 from embedb.storage import to_columns
 
 CATALOG_FOLDER = "catalog"
 SNAPSHOT_STATE = "embedb-shard.json"
 # Decisions that read shard-local progress (a backfill done, an index built): before one applies, the
 # shard lets the collection's jobs finish, so every shard and every replay meets the same state.
-SETTLING_OPERATIONS = frozenset({"promote", "rollback", "promote_experiment", "drop_embedding_version"})
+SETTLING_OPERATIONS = frozenset(
+    {"promote", "rollback", "promote_experiment", "drop_embedding_version", "start_experiment"}
+)
 JOB_SETTLE_TIMEOUT_S = 3600.0
 # How many recent write requests a shard remembers (a router's retry comes within seconds).
 REMEMBERED_REQUESTS = 10_000
@@ -218,6 +224,9 @@ class ShardServer:
         """Carry out one logged operation; its deliberate error is its outcome, returned as ``Failed``."""
         if record.operation in SETTLING_OPERATIONS:
             self._settle(record.arguments.get("collection_name"))
+        if record.operation == "start_experiment":  # the same salt on every shard and replay: users keep their arm
+            salt = hashlib.blake2b(f"{self.store.url}\x00{record.seq}".encode(), digest_size=8).hexdigest()
+            self.backend.database.experiments.make_salt = lambda: salt
         outcome = self._outcome(lambda: self._run(record.operation, dict(record.arguments)))
         if record.operation == "add_embedding_version" and isinstance(outcome, Mapping):
             # The cluster's name for a job is the catalog position that started it: shards number their own.
@@ -227,6 +236,9 @@ class ShardServer:
 
     def _run(self, operation: str, arguments: dict[str, Any]) -> Any:
         """One operation on the engine, with job ids turned from the cluster's into this shard's and back."""
+        if operation == EXPERIMENT_LOG:  # the router's routed queries, stored by every shard alike
+            self.backend.database.experiments.store.insert_queries(entries_from_arguments(arguments))
+            return None
         if operation == "register_model":
             with fetched_source(self.store, arguments.get("source"), self.directory / "incoming") as source:
                 return self.backend._dispatch(operation, {**arguments, "source": source})
@@ -304,6 +316,21 @@ class ShardServer:
 
         with self.lock.reading():
             return self._outcome(metric_of)
+
+    def running_experiment(self, collection_name: str, anns_field: str | None) -> Any:
+        """The experiment routing searches of this field (with its arms' index descriptions), None, or ``Failed``."""
+
+        def running() -> tuple[ExperimentRecord, dict[str, str]] | None:
+            database = self.backend.database
+            info = database.metadata.info(collection_name)
+            field = database.metadata.search_field(info, anns_field).name
+            record = database.experiments.routes.get(info.id, {}).get(field)
+            if record is None:
+                return None
+            return record, arm_indexes(database.indexes.collection(info), record)
+
+        with self.lock.reading():
+            return self._outcome(running)
 
     def schema(self, collection_name: str) -> Any:
         """A collection's ``CollectionSchema`` (for the router's ordering of merged rows), or ``Failed``."""

@@ -82,6 +82,9 @@ class ExperimentService:
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._pending: set[concurrent.futures.Future[None]] = set()
         self._closed = False
+        # Where an experiment's salt comes from: random here; a cluster's shard derives it from the catalog
+        # position that started the experiment, so every shard (and every replay) assigns users alike.
+        self.make_salt: Callable[[], str] = lambda: secrets.token_hex(8)
         if not read_only:  # a read-only client cannot log, so it never routes
             for record in self.store.select(state=ExperimentState.RUNNING):
                 self._set_route(record, routed=True)
@@ -152,7 +155,7 @@ class ExperimentService:
                 alpha=float(alpha),
                 sequential=int(sequential),
                 horizon=horizon,
-                salt=secrets.token_hex(8),
+                salt=self.make_salt(),
             )
             self.catalog.record_event(
                 cursor,

@@ -17,7 +17,7 @@ through the experiment service it is given.
 from embedb.search.configured import ConfiguredSearch
 from embedb.search.execute import SearchRequest, SegmentSearcher, exact_segment_search, search_snapshot
 from embedb.search.hits import assemble_hits, check_paging, keys_at, plain_hits
-from embedb.search.operation import SearchOperation, index_text
+from embedb.search.operation import SearchOperation, arm_indexes, index_text
 from embedb.search.planner import CostModel, SegmentPlanner, group_search, widen
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "SearchRequest",
     "SegmentPlanner",
     "SegmentSearcher",
+    "arm_indexes",
     "assemble_hits",
     "check_paging",
     "exact_segment_search",

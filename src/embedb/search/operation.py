@@ -485,16 +485,13 @@ class SearchOperation:
             record,
             texts,
             search=search_arm,
-            indexes=self._arm_indexes(info, record),
+            indexes=arm_indexes(self.indexes.collection(info), record),
             limit=options["limit"],
             offset=options["offset"],
             user_key=user_key,
         )
         return cast(SearchHits, routed)
 
-    def _arm_indexes(self, info: CollectionInfo, record: ExperimentRecord) -> dict[str, str]:
-        index = index_text(self.indexes.collection(info), record.field)
-        return {"champion": f"{index} on {record.champion_key}", "challenger": f"{index} on {record.challenger_key}"}
 
 
 def _held_version(binding: FieldBinding, uri: str) -> EmbeddingVersion | None:
@@ -521,6 +518,12 @@ def _group_field(schema: CollectionSchema, name: str) -> str:
             parameter="group_by_field",
         )
     return name
+
+
+def arm_indexes(collection: CollectionIndexes, record: ExperimentRecord) -> dict[str, str]:
+    """What each arm of an experiment searches with (its query log records it)."""
+    index = index_text(collection, record.field)
+    return {"champion": f"{index} on {record.champion_key}", "challenger": f"{index} on {record.challenger_key}"}
 
 
 def index_text(collection: CollectionIndexes, field: str) -> str:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.support.bound_collections import FIELD, TEXTS, bound_collection
+from tests.support.server_process import TEST_EMBEDDERS
 
 import embedb
 from embedb.backends.local import LocalBackend
+from embedb.config import Settings
 from embedb.datasets import load_revdict
 from embedb.distributed import RayBackend
 from embedb.errors import InvalidArgumentError, UnsupportedError
@@ -168,3 +174,48 @@ def test_a_model_registered_from_a_path_reaches_the_shards_through_the_object_st
             objects.register_model("fn", lambda texts: [[0.0]] * len(texts))
     finally:
         objects.close()
+
+
+def test_an_experiment_runs_cluster_wide_and_carries_on_through_a_killed_shard(local_ray: None, tmp_path: Path) -> None:
+    """The router picks each query's arm once; the query log is in every shard, so a rebuilt shard still counts it."""
+    db = RayBackend(
+        storage=str(tmp_path / "store"),
+        shards=2,
+        name="experiment",
+        settings=Settings(allow_code_models=TEST_EMBEDDERS),
+        workdir=str(tmp_path / "work"),
+    )
+    try:
+        bound_collection(db, "docs", "exp_model")
+        experiment = db.start_experiment(
+            "docs", FIELD, champion="exp_model@champion", challenger="exp_model@challenger", mode="split", split=0.5
+        )
+        served: dict[str, set[str]] = {}
+        for round_ in range(2):
+            for i in range(12):
+                user = f"user-{i}"
+                hits = db.search("docs", TEXTS[i % len(TEXTS)], limit=3, user_key=user)[0]
+                assert len({hit["query_id"] for hit in hits}) == 1, "one query id per query, not one per shard"
+                served.setdefault(user, set()).update(hit["arm"] for hit in hits)
+                if i % 3 == 0:
+                    db.feedback("docs", hits[0]["query_id"], hits[0]["id"], kind="click")
+            if round_ == 0:  # kill -9 the first shard, which answers reports: it rebuilds its log from the object store
+                status = next(s for s in db.shard_status() if s["shard"] == 0)
+                os.kill(int(status["pid"]), signal.SIGKILL)
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    try:
+                        if next(s for s in db.shard_status() if s["shard"] == 0)["pid"] != status["pid"]:
+                            break
+                    except Exception:
+                        pass
+                    time.sleep(0.2)
+        assert all(len(arms) == 1 for arms in served.values()), "a user stays in one arm"
+        assert {arm for arms in served.values() for arm in arms} == {"champion", "challenger"}
+        report = db.experiment_report(experiment["experiment_id"])
+        assert (report["queries"], report["feedback"]) == (24, 8)
+        stopped = db.stop_experiment(experiment["experiment_id"])
+        assert stopped["state"] == "STOPPED"
+        assert db.describe_collection("docs")["embedding_versions"][FIELD][0]["serving"]
+    finally:
+        db.close()

@@ -77,8 +77,8 @@ def test_answers_equal_one_nodes_on_the_same_rows(local_ray: None, tmp_path: Pat
         keys = [599, 3, 42, 10_000, 3]
         assert cluster.get("docs", keys) == single.get("docs", keys)
         assert cluster.get_collection_stats("docs")["row_count"] == single.get_collection_stats("docs")["row_count"]
-        with pytest.raises(UnsupportedError, match="start_experiment"):
-            cluster.start_experiment("docs", "vector", champion="m@champion", challenger="m/2", mode="shadow")
+        with pytest.raises(UnsupportedError, match="monitor"):
+            cluster.monitor("docs", "vector")
         with pytest.raises(UnsupportedError, match="search_with"):
             cluster.search_with("docs", "default", ["a query"])
     finally:

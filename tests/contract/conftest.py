@@ -41,7 +41,7 @@ CLUSTER_MODULES = frozenset(
         "test_binary_vectors", "test_sparse_vectors", "test_nullable_vectors", "test_timestamptz",
         "test_scalar_indexes", "test_bm25", "test_text_match", "test_full_text_edges", "test_field_ops",
         "test_version_tags", "test_analyzer_versions", "test_job_progress", "test_search_iterator",
-        "test_hybrid_search", "test_experiments", "test_experiment_modes",
+        "test_hybrid_search", "test_experiments", "test_experiment_modes", "test_evaluation",
     }
 )  # fmt: skip
 # The name of the admin token ``start_server`` issues: over HTTP, the actor of every alias move.
@@ -77,8 +77,7 @@ class CheckedRayBackend(RayBackend):
 
 # Contract tests a cluster does not pass yet, each with why (docs/distributed.md, "What a cluster does not do yet").
 CLUSTER_GAPS = {
-    # operations a cluster refuses (evaluate) or arguments it refuses (lowering limits)
-    "test_offline_evaluation_and_gate": "evaluate",
+    # arguments a cluster refuses (lowering limits)
     "test_alter_collection_field_grows_and_shrinks_limits_the_rows_allow": "lowering max_length",
     # the single node's physical layout: one segment per collection, one chunk held by a gate
     "test_wait_returns_the_finished_job_and_lists_it": "segments_done counts every shard's segments",
@@ -86,6 +85,7 @@ CLUSTER_GAPS = {
     "test_a_paused_job_keeps_its_finished_work_and_resumes": "a gate holds one chunk per shard",
     "test_a_cancelled_version_can_be_added_again": "a shard without gated rows finishes before the cancel",
     "test_quick_setup_has_an_autoindex_that_says_what_it_picked": "index build counts per shard",
+    "test_a_worse_candidate_fails_the_gate": "the ANN check counts every shard's sealed segments",
     "test_a_version_in_use_cannot_be_dropped": "job ids of cancelled backfills",
     "test_absurdly_nested_values_are_refused_without_recursion_errors": "Ray cannot pickle 5000 levels",
 }

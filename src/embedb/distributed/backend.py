@@ -36,16 +36,16 @@ from embedb.client import Client
 from embedb.config import Settings
 from embedb.contract import OPERATIONS, check_scalar_arguments, scalar_checks
 from embedb.display import present
+from embedb.distributed.analyses import evaluate_on_cluster
 from embedb.distributed.artifacts import stored_source
 from embedb.distributed.experiments import EXPERIMENT_LOG, READS_THE_LOG, ClusterExperiments, entries_as_arguments
 from embedb.distributed.log import OperationLog
+from embedb.distributed.merged_reads import MergedReads
 from embedb.distributed.object_store import open_object_store
 from embedb.distributed.routes import ROUTES, Route
 from embedb.distributed.routing import (
     merge_hits,
-    merge_job,
     merge_rows_in_key_order,
-    merge_stats,
     owners,
     split_rows,
     with_keys,
@@ -65,7 +65,7 @@ CLUSTER_FILE = "cluster.json"
 DEFAULT_SHARDS = 2
 
 
-class RayBackend(Client):
+class RayBackend(MergedReads, Client):
     """EmbeDB on a Ray cluster: ``shards`` actors, their logs and snapshots in ``storage`` (s3://... or a directory)."""
 
     def __init__(
@@ -147,6 +147,8 @@ class RayBackend(Client):
         if route is Route.FIRST:
             with self.lock.reading():
                 return present(self._answer(self._read(0, name, arguments)))
+        if name == "evaluate":
+            return present(self._evaluate(arguments, callbacks.get("progress")))
         try:
             return present(_HANDLERS[name](self, arguments))
         except (RecursionError, pickle.PicklingError) as error:  # what Ray cannot send to a shard
@@ -327,6 +329,44 @@ class RayBackend(Client):
             user_key=arguments.get("user_key"),
         )
 
+    def _evaluate(self, arguments: dict[str, Any], progress: Any) -> dict[str, Any]:
+        """Offline evaluation: rankings scored here over the whole collection, indexes measured by each shard."""
+        collection, field = arguments["collection_name"], arguments["field_name"]
+        name = self._answer(self._read(0, "describe_collection", {"collection_name": collection}))["collection_name"]
+
+        def search(ref: str, texts: list[str], depth: int) -> list[list[Any]]:
+            hits = self._search(
+                {"collection_name": collection, "data": texts, "anns_field": field, "limit": depth, "offset": 0,
+                 "filter": "", "output_fields": [], "embedding_version": ref}
+            )  # fmt: skip
+            return [[hit["id"] for hit in query_hits] for query_hits in hits]
+
+        def shard_ann(ref: str, texts: list[str], depth: int) -> list[dict[str, Any]]:
+            outcomes = self._read_all(lambda shard: shard.measure_ann.remote(collection, field, ref, texts, depth))
+            return [self._answer(outcome) for outcome in outcomes]
+
+        report = evaluate_on_cluster(
+            queries=arguments["queries"],
+            qrels=arguments["qrels"],
+            versions=arguments.get("versions") or [],
+            search=search,
+            shard_ann=shard_ann if arguments.get("ann_check", True) else None,
+            k=arguments.get("k", 10),
+            baseline=arguments.get("baseline"),
+            candidate=arguments.get("candidate"),
+            metric=arguments.get("metric", "ndcg@10"),
+            min_delta=arguments.get("min_delta", 0.0),
+            progress=progress,
+        )
+        for ref, entry in report["versions"].items():
+            entry["model_version"] = self._version_uri(collection, field, ref)
+        return {"collection_name": name, "field": field, **report}
+
+    def _version_uri(self, collection_name: str, field_name: str, ref: str) -> str:
+        return str(
+            self._answer(self._read_with(0, lambda shard: shard.version_uri.remote(collection_name, field_name, ref)))
+        )
+
     def _write_experiment_log(self, entries: list[QueryLogEntry]) -> None:
         self._decide(EXPERIMENT_LOG, entries_as_arguments(entries))
 
@@ -409,59 +449,6 @@ class RayBackend(Client):
                 argument="reqs",
             )
         return [hits[offset:] for hits in fuse(results, metrics, arguments.get("ranker"), offset + limit)]
-
-    def _describe_collection(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        """The first shard's description, with each embedding version's rows counted over every shard."""
-        answers = self._every("describe_collection", arguments)
-        merged = dict(answers[0])
-        merged["embedding_versions"] = {
-            field: [
-                {**version, "rows": sum(int(answer["embedding_versions"][field][i]["rows"]) for answer in answers)}
-                for i, version in enumerate(versions)
-            ]
-            for field, versions in answers[0].get("embedding_versions", {}).items()
-        }
-        return merged
-
-    def _describe_index(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        answers = self._every("describe_index", arguments)
-        merged = dict(answers[0])
-        for name in ("total_rows", "indexed_rows", "pending_index_rows", "exact_rows", "index_bytes"):
-            merged[name] = sum(int(answer[name]) for answer in answers)
-        merged["segments"] = {
-            state: sum(int(answer["segments"].get(state, 0)) for answer in answers) for state in answers[0]["segments"]
-        }
-        merged["failures"] = [failure for answer in answers for failure in answer["failures"]]
-        states = {answer["state"] for answer in answers}
-        merged["state"] = (
-            "Failed" if "Failed" in states else "InProgress" if "InProgress" in states else answers[0]["state"]
-        )
-        return merged
-
-    def _list_jobs(self, arguments: dict[str, Any]) -> list[dict[str, Any]]:
-        answers = self._every("list_jobs", arguments)
-        by_job: dict[int, list[dict[str, Any]]] = {}
-        for jobs in answers:
-            for job in jobs:
-                by_job.setdefault(int(job["job_id"]), []).append(job)
-        return [merge_job(jobs) for _, jobs in sorted(by_job.items())]
-
-    def _get_job(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        return merge_job(self._every("get_job", arguments))
-
-    def _wait_job(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        # not under the lock: a decision must not wait for a backfill that waits for it
-        outcomes = self._read_all(lambda shard: shard.call.remote("wait_job", arguments))
-        return merge_job([self._answer(outcome) for outcome in outcomes])
-
-    def _get_collection_stats(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        return merge_stats(self._every("get_collection_stats", arguments))
-
-    def _flush(self, arguments: dict[str, Any]) -> None:
-        self._every("flush", arguments)
-
-    def _compact(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        return {"merged_segments": sum(int(answer["merged_segments"]) for answer in self._every("compact", arguments))}
 
     # ------------------------------------------------------------ helpers
 

@@ -47,10 +47,10 @@ _ROUTES: dict[Route, frozenset[str]] = {
         }
     ),
     Route.EVERY: frozenset({"get_collection_stats", "describe_collection", "describe_index", "list_jobs", "get_job", "wait_job", "flush", "compact"}),
-    Route.DATA: frozenset({"insert", "upsert", "delete", "get", "query", "search", "hybrid_search"}),
+    Route.DATA: frozenset({"insert", "upsert", "delete", "get", "query", "search", "hybrid_search", "evaluate"}),
     Route.UNSUPPORTED: frozenset(
         {
-            "search_with", "evaluate", "evaluate_search", "drift", "monitor", "decay",
+            "search_with", "evaluate_search", "drift", "monitor", "decay",
             "tune_index", "fine_tune", "select_model", "set_policy", "run_policy",
         }
     ),

@@ -332,6 +332,25 @@ class ShardServer:
         with self.lock.reading():
             return self._outcome(running)
 
+    def measure_ann(self, collection_name: str, field_name: str, ref: str, texts: list[str], k: int) -> Any:
+        """This shard's index on version ``ref`` against exact search, for ``texts`` (an evaluation's ANN check)."""
+        with self.lock.reading():
+            return self._outcome(
+                lambda: self.backend.database.evaluation.ann_of_texts(collection_name, field_name, ref, texts, k)
+            )
+
+    def version_uri(self, collection_name: str, field_name: str, ref: str) -> Any:
+        """The URI of the model version ``ref`` names, checked to be held by the field, or ``Failed``."""
+
+        def uri() -> str:
+            database = self.backend.database
+            info = database.metadata.info(collection_name)
+            field = database.metadata.search_field(info, field_name)
+            return database.evaluation.field_version(info, field.name, ref).uri
+
+        with self.lock.reading():
+            return self._outcome(uri)
+
     def schema(self, collection_name: str) -> Any:
         """A collection's ``CollectionSchema`` (for the router's ordering of merged rows), or ``Failed``."""
         with self.lock.reading():

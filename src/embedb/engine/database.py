@@ -128,6 +128,10 @@ class Database:
         indexes = IndexOperations(self.metadata, self.indexes)
         data = DataOperations(self.storage, self.metadata, self.models, self.pause_points)
         self.data_operations = data  # a cluster's router checks whole writes with it (write_keys)
+        # a cluster's shards measure their own index for an evaluation the router scores (ann_of_texts)
+        self.evaluation = EvaluationOperation(
+            self.storage, self.metadata, self.indexes, self.models, self.lifecycle, searcher, configured
+        )
         return (
             CollectionOperations(self.storage, self.metadata, self.indexes, self.bindings, self.lifecycle),
             data,
@@ -137,7 +141,7 @@ class Database:
             ModelOperations(self.models),
             LifecycleOperations(self.storage, self.metadata, self.lifecycle),
             ExperimentOperations(self.storage, self.metadata, self.experiments, configured),
-            EvaluationOperation(self.storage, self.metadata, self.indexes, self.models, self.lifecycle, searcher, configured),
+            self.evaluation,
             DriftOperation(self.metadata, self.models, searcher, self.monitor),
             TuningOperation(self.metadata, self.models, searcher, indexes, self.experiments),
             RetrainingOperation(self.metadata, self.models, data, self.experiments),

@@ -78,7 +78,7 @@ class EvaluationOperation:
         self.lifecycle.binding(info, field.name)
 
         def embed(ref: str, texts: list[str]) -> np.ndarray:
-            return self.models.load(self._field_version(info, field.name, ref).uri).embed(texts)
+            return self.models.load(self.field_version(info, field.name, ref).uri).embed(texts)
 
         def search_ids(ref: str, vectors: np.ndarray, depth: int) -> list[list[Any]]:
             hits = self.searcher.search(
@@ -87,7 +87,7 @@ class EvaluationOperation:
             return [[hit["id"] for hit in query_hits] for query_hits in hits]
 
         def check(ref: str, vectors: np.ndarray, depth: int) -> dict[str, Any]:
-            return self._ann_check(info, field, self._field_version(info, field.name, ref), vectors, depth)
+            return self.measure_ann(info, field, self.field_version(info, field.name, ref), vectors, depth)
 
         report = evaluate_versions(
             queries=queries,
@@ -104,7 +104,7 @@ class EvaluationOperation:
             progress=progress,
         )
         for ref, entry in report["versions"].items():
-            entry["model_version"] = self._field_version(info, field.name, ref).uri
+            entry["model_version"] = self.field_version(info, field.name, ref).uri
         return cast(EvaluationReport, {"collection_name": info.name, "field": field.name, **report})
 
     def evaluate_search(
@@ -164,10 +164,17 @@ class EvaluationOperation:
             raise InvalidArgumentError(f"configs: {ref!r} is a {version.flavor} model, not a search configuration", field="configs")
         return version.uri, self.configured.config(version.uri)
 
-    def _field_version(self, info: CollectionInfo, field: str, ref: str) -> EmbeddingVersion:
+    def ann_of_texts(self, collection_name: str, field_name: str, ref: str, texts: list[str], k: int) -> dict[str, Any]:
+        """``measure_ann`` for texts embedded here with version ``ref`` (how a cluster's shard measures its index)."""
+        info = self.metadata.info(collection_name)
+        field = self.metadata.search_field(info, field_name)
+        version = self.field_version(info, field.name, ref)
+        return self.measure_ann(info, field, version, self.models.load(version.uri).embed(texts), k)
+
+    def field_version(self, info: CollectionInfo, field: str, ref: str) -> EmbeddingVersion:
         return self.lifecycle.binding(info, field).version(self.models.resolve(ref))
 
-    def _ann_check(
+    def measure_ann(
         self, info: CollectionInfo, field: FieldSchema, version: EmbeddingVersion, vectors: np.ndarray, k: int
     ) -> dict[str, Any]:
         """The field's index on ``version``'s vectors against exact search: recall@k and per-query latency."""

@@ -1,0 +1,80 @@
+"""``MergedReads``: the router's reads that every shard answers and the router merges into one answer.
+
+A mixin of ``RayBackend``: each method is one operation routed ``EVERY``
+(``embedb.distributed.routes``), asked of one replica of every shard through
+``_every`` / ``_read_all`` and merged with ``embedb.distributed.routing``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from embedb.distributed.routing import merge_job, merge_stats
+
+
+class MergedReads:
+    """Describe, stats, jobs, flush and compact over every shard."""
+
+    def _every(self, name: str, arguments: dict[str, Any]) -> list[Any]:
+        raise NotImplementedError
+
+    def _read_all(self, call: Callable[[Any], Any]) -> list[Any]:
+        raise NotImplementedError
+
+    @staticmethod
+    def _answer(outcome: Any) -> Any:
+        raise NotImplementedError
+
+    def _describe_collection(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The first shard's description, with each embedding version's rows counted over every shard."""
+        answers = self._every("describe_collection", arguments)
+        merged = dict(answers[0])
+        merged["embedding_versions"] = {
+            field: [
+                {**version, "rows": sum(int(answer["embedding_versions"][field][i]["rows"]) for answer in answers)}
+                for i, version in enumerate(versions)
+            ]
+            for field, versions in answers[0].get("embedding_versions", {}).items()
+        }
+        return merged
+
+    def _describe_index(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        answers = self._every("describe_index", arguments)
+        merged = dict(answers[0])
+        for name in ("total_rows", "indexed_rows", "pending_index_rows", "exact_rows", "index_bytes"):
+            merged[name] = sum(int(answer[name]) for answer in answers)
+        merged["segments"] = {
+            state: sum(int(answer["segments"].get(state, 0)) for answer in answers) for state in answers[0]["segments"]
+        }
+        merged["failures"] = [failure for answer in answers for failure in answer["failures"]]
+        states = {answer["state"] for answer in answers}
+        merged["state"] = (
+            "Failed" if "Failed" in states else "InProgress" if "InProgress" in states else answers[0]["state"]
+        )
+        return merged
+
+    def _list_jobs(self, arguments: dict[str, Any]) -> list[dict[str, Any]]:
+        answers = self._every("list_jobs", arguments)
+        by_job: dict[int, list[dict[str, Any]]] = {}
+        for jobs in answers:
+            for job in jobs:
+                by_job.setdefault(int(job["job_id"]), []).append(job)
+        return [merge_job(jobs) for _, jobs in sorted(by_job.items())]
+
+    def _get_job(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        return merge_job(self._every("get_job", arguments))
+
+    def _wait_job(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        # not under the lock: a decision must not wait for a backfill that waits for it
+        outcomes = self._read_all(lambda shard: shard.call.remote("wait_job", arguments))
+        return merge_job([self._answer(outcome) for outcome in outcomes])
+
+    def _get_collection_stats(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        return merge_stats(self._every("get_collection_stats", arguments))
+
+    def _flush(self, arguments: dict[str, Any]) -> None:
+        self._every("flush", arguments)
+
+    def _compact(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        return {"merged_segments": sum(int(answer["merged_segments"]) for answer in self._every("compact", arguments))}

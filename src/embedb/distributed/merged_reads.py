@@ -7,10 +7,15 @@ A mixin of ``RayBackend``: each method is one operation routed ``EVERY``
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 from embedb.distributed.routing import merge_job, merge_stats
+from embedb.errors import UnavailableError
+
+# How long a wait without a timeout waits for a shard that is restarting before it gives up.
+RESTART_WAIT_S = 300.0
 
 
 class MergedReads:
@@ -66,9 +71,20 @@ class MergedReads:
         return merge_job(self._every("get_job", arguments))
 
     def _wait_job(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        # not under the lock: a decision must not wait for a backfill that waits for it
-        outcomes = self._read_all(lambda shard: shard.call.remote("wait_job", arguments))
-        return merge_job([self._answer(outcome) for outcome in outcomes])
+        """Wait on every shard's part of a job; a shard that restarts meanwhile is waited for (its part resumes).
+
+        Not under the router's lock: a decision must not wait for a backfill that waits for it.
+        """
+        timeout = arguments.get("timeout")
+        deadline = time.monotonic() + (RESTART_WAIT_S if timeout is None else float(timeout))
+        while True:
+            try:
+                outcomes = self._read_all(lambda shard: shard.call.remote("wait_job", arguments))
+                return merge_job([self._answer(outcome) for outcome in outcomes])
+            except UnavailableError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
 
     def _get_collection_stats(self, arguments: dict[str, Any]) -> dict[str, Any]:
         return merge_stats(self._every("get_collection_stats", arguments))

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.support.bound_collections import FIELD, TEXTS, bound_collection
+from tests.support.bound_collections import FIELD, GATED_8, TEXTS, bound_collection
 from tests.support.server_process import TEST_EMBEDDERS
+from tests.support.toy_embedders import Gate
 
 import embedb
 from embedb.backends.local import LocalBackend
@@ -218,4 +219,33 @@ def test_an_experiment_runs_cluster_wide_and_carries_on_through_a_killed_shard(l
         assert stopped["state"] == "STOPPED"
         assert db.describe_collection("docs")["embedding_versions"][FIELD][0]["serving"]
     finally:
+        db.close()
+
+
+def test_a_backfill_in_progress_carries_on_through_a_killed_shard(local_ray: None, tmp_path: Path) -> None:
+    """A shard killed while its part of a backfill is held comes back, embeds its rows, and the job ends DONE."""
+    gate = Gate(tmp_path / "gate-open")
+    db = RayBackend(
+        storage=str(tmp_path / "store"),
+        shards=2,
+        name="backfill",
+        settings=Settings(allow_code_models=TEST_EMBEDDERS),
+        workdir=str(tmp_path / "work"),
+    )
+    try:
+        rows = 40
+        segment = [f"{gate.word} doc {i}" for i in range(rows)]
+        bound_collection(db, "docs", "bf_model", challenger=GATED_8, segments=[segment], backfill=False)
+        job = db.add_embedding_version("docs", FIELD, "bf_model@challenger")
+        assert db.get_job(job["job_id"])["state"] == "RUNNING"
+        status = next(s for s in db.shard_status() if s["shard"] == 1)
+        os.kill(int(status["pid"]), signal.SIGKILL)  # its part of the backfill is held by the gate
+        gate.open_after(1.0)
+        done = db.wait_job(job["job_id"], timeout=120)
+        assert (done["state"], done["rows_done"], done["rows_total"]) == ("DONE", rows, rows)
+        versions = {v["model_version"]: v for v in db.describe_collection("docs")["embedding_versions"][FIELD]}
+        assert versions["models:/bf_model/2"]["rows"] == rows, "every row has the new version's vector"
+        assert next(s for s in db.shard_status() if s["shard"] == 1)["pid"] != status["pid"]
+    finally:
+        gate.open()
         db.close()

@@ -38,6 +38,7 @@ from embedb.contract import OPERATIONS, check_scalar_arguments, scalar_checks
 from embedb.display import present
 from embedb.distributed.analyses import evaluate_on_cluster
 from embedb.distributed.artifacts import stored_source
+from embedb.distributed.configured import search_with_on_cluster
 from embedb.distributed.experiments import EXPERIMENT_LOG, READS_THE_LOG, ClusterExperiments, entries_as_arguments
 from embedb.distributed.log import OperationLog
 from embedb.distributed.merged_reads import MergedReads
@@ -149,6 +150,8 @@ class RayBackend(MergedReads, Client):
                 return present(self._answer(self._read(0, name, arguments)))
         if name == "evaluate":
             return present(self._evaluate(arguments, callbacks.get("progress")))
+        if name == "search_with":
+            return present(self._search_with(arguments))
         try:
             return present(_HANDLERS[name](self, arguments))
         except (RecursionError, pickle.PicklingError) as error:  # what Ray cannot send to a shard
@@ -365,6 +368,19 @@ class RayBackend(MergedReads, Client):
     def _version_uri(self, collection_name: str, field_name: str, ref: str) -> str:
         return str(
             self._answer(self._read_with(0, lambda shard: shard.version_uri.remote(collection_name, field_name, ref)))
+        )
+
+    def _search_with(self, arguments: dict[str, Any]) -> list[list[dict[str, Any]]]:
+        check_paging(arguments.get("limit", 10), arguments.get("offset") or 0, maximum=None)
+        collection, config = arguments["collection_name"], arguments["config"]
+        resolved = self._answer(self._read_with(0, lambda shard: shard.search_config.remote(collection, config)))
+        return search_with_on_cluster(
+            arguments,
+            resolved,
+            config_of=lambda uri: dict(self._read_with(0, lambda shard: shard.config_of.remote(uri))),
+            search=self._search,
+            hybrid_search=self._hybrid_search,
+            experiments=self._experiments,
         )
 
     def _write_experiment_log(self, entries: list[QueryLogEntry]) -> None:

@@ -46,12 +46,19 @@ _ROUTES: dict[Route, frozenset[str]] = {
             "get_experiment", "list_experiments", "experiment_report", "experiment_trajectory",
         }
     ),
-    Route.EVERY: frozenset({"get_collection_stats", "describe_collection", "describe_index", "list_jobs", "get_job", "wait_job", "flush", "compact"}),
-    Route.DATA: frozenset({"insert", "upsert", "delete", "get", "query", "search", "hybrid_search", "evaluate"}),
+    Route.EVERY: frozenset(
+        {
+            "get_collection_stats", "describe_collection", "describe_index", "list_jobs", "get_job", "wait_job",
+            "flush", "compact",
+        }
+    ),
+    Route.DATA: frozenset(
+        {"insert", "upsert", "delete", "get", "query", "search", "hybrid_search", "search_with", "evaluate"}
+    ),
     Route.UNSUPPORTED: frozenset(
         {
-            "search_with", "evaluate_search", "drift", "monitor", "decay",
-            "tune_index", "fine_tune", "select_model", "set_policy", "run_policy",
+            "evaluate_search", "drift", "monitor", "decay", "tune_index", "fine_tune", "select_model",
+            "set_policy", "run_policy",
         }
     ),
 }  # fmt: skip

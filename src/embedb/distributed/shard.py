@@ -44,8 +44,8 @@ from embedb.distributed.artifacts import fetched_source
 from embedb.distributed.experiments import EXPERIMENT_LOG, entries_from_arguments
 from embedb.distributed.log import LogRecord, OperationLog
 from embedb.distributed.object_store import open_object_store
-from embedb.errors import EmbedbError, InvalidStateError, JobNotFoundError
-from embedb.experiments import ExperimentRecord
+from embedb.errors import EmbedbError, InvalidArgumentError, InvalidStateError, JobNotFoundError
+from embedb.experiments import CONFIG_FLAVOR, ExperimentRecord, config_route
 from embedb.job_following import RUNNING_STATES
 from embedb.schema import MetricType
 from embedb.search import arm_indexes
@@ -350,6 +350,29 @@ class ShardServer:
 
         with self.lock.reading():
             return self._outcome(uri)
+
+    def search_config(self, collection_name: str, config: str) -> Any:
+        """What ``search_with`` runs: the configuration ``config`` names, and the experiment routing it (or None)."""
+
+        def resolved() -> dict[str, Any]:
+            database = self.backend.database
+            info = database.metadata.info(collection_name)
+            version = database.models.resolve(config)
+            if version.flavor != CONFIG_FLAVOR:
+                raise InvalidArgumentError(
+                    f"{version.uri} is a {version.flavor} model, not a search configuration", argument="config"
+                )
+            record = database.experiments.routes.get(info.id, {}).get(config_route(version.name))
+            routed = record if record is not None and record.champion_version == version.uri else None
+            return {"config": self.config_of(version.uri), "experiment": routed}
+
+        with self.lock.reading():
+            return self._outcome(resolved)
+
+    def config_of(self, uri: str) -> dict[str, Any]:
+        """The configuration a search configuration version holds."""
+        config: dict[str, Any] = self.backend.database.models.load(uri).search_config
+        return config
 
     def schema(self, collection_name: str) -> Any:
         """A collection's ``CollectionSchema`` (for the router's ordering of merged rows), or ``Failed``."""

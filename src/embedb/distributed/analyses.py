@@ -1,5 +1,9 @@
 """Offline evaluation on a cluster: the router scores rankings of the whole collection; each shard measures its own index.
 
+``evaluate_search`` needs no seam of its own: ``embedb.evaluation.evaluate_configs``
+runs at the router with each configuration run over the whole cluster
+(``embedb.distributed.configured.run_config``).
+
 ``evaluate`` on one node embeds the labelled queries with each version, searches,
 scores and gates (``embedb.evaluation.evaluate_versions``). On a cluster the same
 function runs at the router with two seams: the search of a version is a search of
@@ -51,9 +55,6 @@ def evaluate_on_cluster(
 ) -> dict[str, Any]:
     """``evaluate_versions`` with the cluster's search and its shards' ANN checks (queries travel as text)."""
 
-    def as_texts(_: str, texts: list[str]) -> np.ndarray:
-        return np.asarray(texts, dtype=object)
-
     def search_texts(ref: str, texts: np.ndarray, depth: int) -> list[list[Any]]:
         return search(ref, [str(text) for text in texts], depth)
 
@@ -65,7 +66,7 @@ def evaluate_on_cluster(
         queries=queries,
         qrels=qrels,
         versions=versions,
-        embed=as_texts,
+        embed=_as_texts,
         search=search_texts,
         k=k,
         baseline=baseline,
@@ -75,3 +76,7 @@ def evaluate_on_cluster(
         ann_check=check if shard_ann is not None else None,
         progress=progress,
     )
+
+
+def _as_texts(_: str, texts: list[str]) -> np.ndarray:
+    return np.asarray(texts, dtype=object)  # the shards embed the query text with each version

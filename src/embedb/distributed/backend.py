@@ -38,7 +38,7 @@ from embedb.contract import OPERATIONS, check_scalar_arguments, scalar_checks
 from embedb.display import present
 from embedb.distributed.analyses import evaluate_on_cluster
 from embedb.distributed.artifacts import stored_source
-from embedb.distributed.configured import search_with_on_cluster
+from embedb.distributed.configured import run_config, search_with_on_cluster
 from embedb.distributed.experiments import EXPERIMENT_LOG, READS_THE_LOG, ClusterExperiments, entries_as_arguments
 from embedb.distributed.log import OperationLog
 from embedb.distributed.merged_reads import MergedReads
@@ -54,6 +54,7 @@ from embedb.distributed.routing import (
 from embedb.distributed.shard import CATALOG_FOLDER, SETTLING_OPERATIONS, Failed, ReadWriteLock, WritePlan
 from embedb.distributed.shard_set import ShardSet
 from embedb.errors import ClosedError, DataError, InvalidArgumentError, UnsupportedError
+from embedb.evaluation import evaluate_configs
 from embedb.experiments import QueryLogEntry
 from embedb.job_following import RUNNING_STATES, JobFollower
 from embedb.lifecycle import is_text_query
@@ -152,6 +153,8 @@ class RayBackend(MergedReads, Client):
             return present(self._evaluate(arguments, callbacks.get("progress")))
         if name == "search_with":
             return present(self._search_with(arguments))
+        if name == "evaluate_search":
+            return present(self._evaluate_search(arguments, callbacks.get("progress")))
         try:
             return present(_HANDLERS[name](self, arguments))
         except (RecursionError, pickle.PicklingError) as error:  # what Ray cannot send to a shard
@@ -354,12 +357,8 @@ class RayBackend(MergedReads, Client):
             versions=arguments.get("versions") or [],
             search=search,
             shard_ann=shard_ann if arguments.get("ann_check", True) else None,
-            k=arguments.get("k", 10),
-            baseline=arguments.get("baseline"),
-            candidate=arguments.get("candidate"),
-            metric=arguments.get("metric", "ndcg@10"),
-            min_delta=arguments.get("min_delta", 0.0),
             progress=progress,
+            **_scoring(arguments),
         )
         for ref, entry in report["versions"].items():
             entry["model_version"] = self._version_uri(collection, field, ref)
@@ -382,6 +381,33 @@ class RayBackend(MergedReads, Client):
             hybrid_search=self._hybrid_search,
             experiments=self._experiments,
         )
+
+    def _evaluate_search(self, arguments: dict[str, Any], progress: Any) -> dict[str, Any]:
+        """Search configurations scored at the router, each run over the whole cluster."""
+        collection = arguments["collection_name"]
+        name = self._answer(self._read(0, "describe_collection", {"collection_name": collection}))["collection_name"]
+
+        def resolve(ref: str) -> tuple[str, dict[str, Any]]:
+            uri, config = self._answer(self._read_with(0, lambda shard: shard.registered_config.remote(ref)))
+            return str(uri), dict(config)
+
+        def run(config: dict[str, Any], texts: list[str], depth: int) -> list[list[Any]]:
+            hits = run_config(
+                config, texts, {"collection_name": collection, "output_fields": []}, limit=depth, offset=0,
+                search=self._search, hybrid_search=self._hybrid_search,
+            )  # fmt: skip
+            return [[hit["id"] for hit in query_hits] for query_hits in hits]
+
+        report = evaluate_configs(
+            queries=arguments["queries"],
+            qrels=arguments["qrels"],
+            configs=arguments["configs"],
+            resolve=resolve,
+            run=run,
+            progress=progress,
+            **_scoring(arguments),
+        )
+        return {"collection_name": name, "field": "", **report}
 
     def _write_experiment_log(self, entries: list[QueryLogEntry]) -> None:
         self._decide(EXPERIMENT_LOG, entries_as_arguments(entries))
@@ -507,6 +533,17 @@ class RayBackend(MergedReads, Client):
     def checkpoint(self) -> list[str]:
         """Snapshot every shard into the object store now; return the snapshot keys."""
         return self.shards.checkpoint()
+
+
+def _scoring(arguments: dict[str, Any]) -> dict[str, Any]:
+    """How an evaluation scores and gates, from its arguments (the contract's defaults where not given)."""
+    return {
+        "k": arguments.get("k", 10),
+        "baseline": arguments.get("baseline"),
+        "candidate": arguments.get("candidate"),
+        "metric": arguments.get("metric", "ndcg@10"),
+        "min_delta": arguments.get("min_delta", 0.0),
+    }
 
 
 def _cluster_shards(store: Any, shards: int | None) -> int:

@@ -53,11 +53,14 @@ _ROUTES: dict[Route, frozenset[str]] = {
         }
     ),
     Route.DATA: frozenset(
-        {"insert", "upsert", "delete", "get", "query", "search", "hybrid_search", "search_with", "evaluate"}
+        {
+            "insert", "upsert", "delete", "get", "query", "search", "hybrid_search", "search_with", "evaluate",
+            "evaluate_search",
+        }
     ),
     Route.UNSUPPORTED: frozenset(
         {
-            "evaluate_search", "drift", "monitor", "decay", "tune_index", "fine_tune", "select_model",
+            "drift", "monitor", "decay", "tune_index", "fine_tune", "select_model",
             "set_policy", "run_policy",
         }
     ),

@@ -369,6 +369,20 @@ class ShardServer:
         with self.lock.reading():
             return self._outcome(resolved)
 
+    def registered_config(self, ref: str) -> Any:
+        """(version URI, configuration) of a registered search configuration, or ``Failed``."""
+
+        def resolved() -> tuple[str, dict[str, Any]]:
+            version = self.backend.database.models.resolve(ref)
+            if version.flavor != CONFIG_FLAVOR:
+                raise InvalidArgumentError(
+                    f"configs: {ref!r} is a {version.flavor} model, not a search configuration", field="configs"
+                )
+            return version.uri, self.config_of(version.uri)
+
+        with self.lock.reading():
+            return self._outcome(resolved)
+
     def config_of(self, uri: str) -> dict[str, Any]:
         """The configuration a search configuration version holds."""
         config: dict[str, Any] = self.backend.database.models.load(uri).search_config

@@ -17,9 +17,8 @@ from typing import Any, cast
 import numpy as np
 
 from embedb.contract.results import EvaluationReport
-from embedb.contract.search_configs import checked_configs
 from embedb.errors import InvalidArgumentError
-from embedb.evaluation import Progress, evaluate_versions, exact_recall
+from embedb.evaluation import Progress, evaluate_configs, evaluate_versions, exact_recall
 from embedb.experiments import CONFIG_FLAVOR
 from embedb.index import IndexService, search_options
 from embedb.lifecycle import EmbeddingVersion, LifecycleService
@@ -123,27 +122,17 @@ class EvaluationOperation:
     ) -> EvaluationReport:
         """Score search configurations on labelled queries and gate the candidate (see ``Backend``)."""
         info = self.metadata.info(collection_name)
-        given = dict(configs) if isinstance(configs, Mapping) else {}
-        registered = {name: self._registered_config(ref) for name, ref in given.items() if isinstance(ref, str)}
-        resolved = {**given, **{name: config for name, (_, config) in registered.items()}}
-        checked = checked_configs(resolved if given else configs)  # names what is wrong with a bad one
-        for role, name in (("baseline", baseline), ("candidate", candidate)):
-            if name is not None and name not in checked:
-                raise InvalidArgumentError(f"{role} {name!r} names no configuration; configs: {sorted(checked)}", field=role)
 
-        def texts_as_given(_: str, texts: list[str]) -> np.ndarray:
-            return np.asarray(texts, dtype=object)  # each configuration searches with the query text itself
-
-        def search_ids(name: str, texts: np.ndarray, depth: int) -> list[list[Any]]:
-            hits = self.configured.run_config(info.name, checked[name], [str(text) for text in texts], limit=depth, output_fields=[])
+        def run(config: dict[str, Any], texts: list[str], depth: int) -> list[list[Any]]:
+            hits = self.configured.run_config(info.name, config, texts, limit=depth, output_fields=[])
             return [[hit["id"] for hit in query_hits] for query_hits in hits]
 
-        report = evaluate_versions(
+        report = evaluate_configs(
             queries=queries,
             qrels=qrels,
-            versions=list(checked),
-            embed=texts_as_given,
-            search=search_ids,
+            configs=configs,
+            resolve=self._registered_config,
+            run=run,
             k=k,
             baseline=baseline,
             candidate=candidate,
@@ -151,10 +140,6 @@ class EvaluationOperation:
             min_delta=min_delta,
             progress=progress,
         )
-        for name, entry in report["versions"].items():
-            entry["config"] = dict(checked[name])
-            if name in registered:
-                entry["model_version"] = registered[name][0]
         return cast(EvaluationReport, {"collection_name": info.name, "field": "", **report})
 
     def _registered_config(self, ref: str) -> tuple[str, dict[str, Any]]:

@@ -20,6 +20,7 @@ from embedb.evaluation import stats
 from embedb.evaluation.metrics import METRICS, RankingEvaluation, evaluate_run, overlap_at_k
 from embedb.evaluation.offline import (
     Progress,
+    evaluate_configs,
     evaluate_versions,
     exact_recall,
     parse_metric,
@@ -41,6 +42,7 @@ __all__ = [
     "Progress",
     "RankingEvaluation",
     "Verdict",
+    "evaluate_configs",
     "evaluate_run",
     "evaluate_versions",
     "exact_recall",

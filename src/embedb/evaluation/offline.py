@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from embedb.contract.search_configs import checked_configs
 from embedb.errors import InvalidArgumentError
 from embedb.evaluation.metrics import METRICS, RankingEvaluation, evaluate_run
 from embedb.evaluation.verdict import gate_fails, offline_verdict
@@ -247,3 +248,61 @@ def exact_recall(ann: np.ndarray, exact: np.ndarray, missing: int) -> float:
         if wanted:
             shares.append(len(wanted & set(found)) / len(wanted))
     return float(np.mean(shares)) if shares else 1.0
+
+
+ConfigRun = Callable[[dict[str, Any], list[str], int], list[list[Any]]]
+"""``run(config, texts, depth)``: ranked primary keys per query text, searched with one search configuration."""
+
+
+def evaluate_configs(
+    *,
+    queries: Mapping[str, str],
+    qrels: Mapping[str, Mapping[str, float]],
+    configs: Mapping[str, Mapping[str, Any] | str] | Any,
+    resolve: Callable[[str], tuple[str, dict[str, Any]]],
+    run: ConfigRun,
+    k: int = 10,
+    baseline: str | None = None,
+    candidate: str | None = None,
+    metric: str = "ndcg@10",
+    min_delta: float = 0.0,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """``evaluate_versions`` over search configurations (``evaluate_search``): each searched with the query text.
+
+    ``configs`` maps a name to a configuration or to a registered configuration version, which
+    ``resolve`` turns into (its URI, its configuration). Raises ``InvalidArgumentError`` for a bad
+    configuration (named), or a baseline or candidate that names none.
+    """
+    given = dict(configs) if isinstance(configs, Mapping) else {}
+    registered = {name: resolve(ref) for name, ref in given.items() if isinstance(ref, str)}
+    resolved = {**given, **{name: config for name, (_, config) in registered.items()}}
+    checked = checked_configs(resolved if given else configs)  # names what is wrong with a bad one
+    for role, name in (("baseline", baseline), ("candidate", candidate)):
+        if name is not None and name not in checked:
+            raise InvalidArgumentError(f"{role} {name!r} names no configuration; configs: {sorted(checked)}", field=role)
+
+    def texts_as_given(_: str, texts: list[str]) -> np.ndarray:
+        return np.asarray(texts, dtype=object)  # each configuration searches with the query text itself
+
+    def search_ids(name: str, texts: np.ndarray, depth: int) -> list[list[Any]]:
+        return run(dict(checked[name]), [str(text) for text in texts], depth)
+
+    report = evaluate_versions(
+        queries=queries,
+        qrels=qrels,
+        versions=list(checked),
+        embed=texts_as_given,
+        search=search_ids,
+        k=k,
+        baseline=baseline,
+        candidate=candidate,
+        metric=metric,
+        min_delta=min_delta,
+        progress=progress,
+    )
+    for name, entry in report["versions"].items():
+        entry["config"] = dict(checked[name])
+        if name in registered:
+            entry["model_version"] = registered[name][0]
+    return report

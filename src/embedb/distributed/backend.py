@@ -64,6 +64,7 @@ from embedb.search import check_paging
 from embedb.search.hybrid import checked_ranker, checked_requests, fuse
 
 CLUSTER_FILE = "cluster.json"
+_MISSING = object()
 DEFAULT_SHARDS = 2
 
 
@@ -311,11 +312,10 @@ class RayBackend(MergedReads, Client):
             return None
         collection, field = arguments["collection_name"], arguments.get("anns_field")
         key = ("experiment", collection, field or "")
-        if key not in self._cache:
-            self._cache[key] = self._answer(
-                self._read_with(0, lambda shard: shard.running_experiment.remote(collection, field))
-            )
-        running = self._cache[key]
+        running = self._cached(
+            key,
+            lambda: self._answer(self._read_with(0, lambda shard: shard.running_experiment.remote(collection, field))),
+        )
         if running is None:
             return None
         record, indexes = running
@@ -494,19 +494,26 @@ class RayBackend(MergedReads, Client):
 
     # ------------------------------------------------------------ helpers
 
+    def _cached(self, key: tuple[str, ...], read: Callable[[], Any]) -> Any:
+        """What the first shard said of ``key`` since this router's last decision (read once; threads may race to it)."""
+        found = self._cache.get(key, _MISSING)
+        if found is _MISSING:
+            found = read()
+            self._cache[key] = found
+        return found
+
     def _primary(self, collection_name: str) -> str:
-        key = ("primary", collection_name)
-        if key not in self._cache:
-            self._cache[key] = self._answer(self._read(0, "describe_collection", {"collection_name": collection_name}))[
-                "primary_field"
-            ]
-        return str(self._cache[key])
+        description = self._cached(
+            ("primary", collection_name),
+            lambda: self._answer(self._read(0, "describe_collection", {"collection_name": collection_name})),
+        )
+        return str(description["primary_field"])
 
     def _closer_first(self, collection_name: str, anns_field: str | None) -> bool:
-        key = ("closer", collection_name, anns_field or "")
-        if key not in self._cache:
-            self._cache[key] = MetricType(self._metric(collection_name, anns_field)).smaller_is_closer
-        return bool(self._cache[key])
+        metric = self._cached(
+            ("metric", collection_name, anns_field or ""), lambda: self._metric(collection_name, anns_field)
+        )
+        return MetricType(metric).smaller_is_closer
 
     def _metric(self, collection_name: str, anns_field: str | None) -> str:
         return str(self._answer(self._read_with(0, lambda shard: shard.metric.remote(collection_name, anns_field))))

@@ -1,11 +1,12 @@
 """``ShardSet``: a cluster's shard actors — per shard a primary and its read replicas — and calls that survive losing some.
 
 - **Reads** go to one replica of each shard, taken in turn; one that is gone
-  (its process or node died, Ray is restarting it) is skipped for the next
-  replica of the same shard (as is one that has not answered within
-  ``READ_HEDGE_S``: a lost node hangs calls until Ray notices), so with
-  ``replicas >= 2`` searches keep answering while a shard restarts. With one replica, or when every replica of a shard
-  is gone, a read fails at once with ``UnavailableError`` (retriable).
+  (its process or node died, Ray is restarting it) is replaced by the next
+  replica of the same shard, and one that has not answered within
+  ``READ_HEDGE_S`` is joined by the next (a lost node hangs calls until Ray
+  notices; the first answer wins), so with ``replicas >= 2`` searches keep
+  answering while a shard restarts. With one replica, or when every replica of
+  a shard is gone, a read fails at once with ``UnavailableError`` (retriable).
 - **Writes** go to the shard's primary, which logs them in the object store
   and applies them; a primary that is gone is retried (same request id, so a
   write applies once) until ``write_retry_s``. Then every live read replica
@@ -26,8 +27,8 @@ from embedb.config import Settings
 from embedb.distributed.shard import ShardServer, Written
 from embedb.errors import UnavailableError
 
-# How long a read waits for one replica before it asks the next: a node that died hangs its calls until
-# Ray notices (tens of seconds), a replica elsewhere answers in milliseconds.
+# How long a read waits for one replica before it asks the next one too: a node that died hangs its calls
+# until Ray notices (tens of seconds); a replica elsewhere answers in milliseconds.
 READ_HEDGE_S = 2.0
 
 
@@ -86,25 +87,42 @@ class ShardSet:
         return self.read_all(call, shards=[index])[0]
 
     def read_all(self, call: Callable[[Any], Any], *, shards: list[int] | None = None) -> list[Any]:
-        """``call`` on one live replica of each shard (in parallel), failing over to the shard's other replicas."""
+        """``call`` on one replica of each shard (in parallel); the first answer of each shard wins.
+
+        A replica that is gone is replaced by the shard's next one; with several replicas, a shard
+        that has not answered within ``READ_HEDGE_S`` is also asked of its next replica, and the
+        first of the two to answer is kept (a slow replica is not a dead one).
+        """
         wanted = list(range(len(self.replicas))) if shards is None else shards
         start = next(self._turn)
-        tried = {index: 0 for index in wanted}
-        pending = {index: call(self._replica(index, start)) for index in wanted}
+        asked = dict.fromkeys(wanted, 1)
+        owner: dict[Any, int] = {call(self._replica(index, start)): index for index in wanted}
         answers: dict[int, Any] = {}
-        while pending:
-            for index, future in list(pending.items()):
-                hedge = READ_HEDGE_S if len(self.replicas[index]) > 1 else None
-                try:
-                    answers[index] = self._ray.get(future, timeout=hedge)
-                    del pending[index]
-                except (self._ray.exceptions.RayActorError, self._ray.exceptions.GetTimeoutError) as error:
-                    tried[index] += 1
-                    if tried[index] >= len(self.replicas[index]):
-                        raise UnavailableError(
-                            f"every replica of shard {index} is restarting; retry: {error}"
-                        ) from None
-                    pending[index] = call(self._replica(index, start + tried[index]))
+        hedge = READ_HEDGE_S if any(len(self.replicas[index]) > 1 for index in wanted) else None
+        while len(answers) < len(wanted):
+            ready, _ = self._ray.wait(list(owner), num_returns=1, timeout=hedge)
+            if not ready:  # nobody answered within the hedge: ask the next replica of each waiting shard too
+                for index in {owner[future] for future in owner}:
+                    if asked[index] < len(self.replicas[index]):
+                        owner[call(self._replica(index, start + asked[index]))] = index
+                        asked[index] += 1
+                continue
+            future = ready[0]
+            index = owner.pop(future)
+            try:
+                answer = self._ray.get(future)
+            except self._ray.exceptions.RayActorError as error:
+                if index in answers or any(owned == index for owned in owner.values()):
+                    continue  # another replica of the shard answered or may still answer
+                if asked[index] >= len(self.replicas[index]):
+                    raise UnavailableError(f"every replica of shard {index} is restarting; retry: {error}") from None
+                owner[call(self._replica(index, start + asked[index]))] = index
+                asked[index] += 1
+                continue
+            if index not in answers:
+                answers[index] = answer
+                for other in [future for future, owned in owner.items() if owned == index]:
+                    del owner[other]  # the slower replica's answer is not needed
         return [answers[index] for index in wanted]
 
     def _replica(self, index: int, turn: int) -> Any:

@@ -80,8 +80,6 @@ def test_answers_equal_one_nodes_on_the_same_rows(local_ray: None, tmp_path: Pat
         assert cluster.get_collection_stats("docs")["row_count"] == single.get_collection_stats("docs")["row_count"]
         with pytest.raises(UnsupportedError, match="monitor"):
             cluster.monitor("docs", "vector")
-        with pytest.raises(UnsupportedError, match="search_with"):
-            cluster.search_with("docs", "default", ["a query"])
     finally:
         single.close()
         cluster.close()

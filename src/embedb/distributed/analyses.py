@@ -21,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from embedb.evaluation import Progress, evaluate_versions
+from embedb.distributed.configured import run_config
+from embedb.distributed.searching import ClusterSearch
+from embedb.evaluation import Progress, evaluate_configs, evaluate_versions
 
 SearchIds = Callable[[str, list[str], int], list[list[Any]]]
 ShardAnn = Callable[[str, list[str], int], list[dict[str, Any]]]
@@ -80,3 +82,79 @@ def evaluate_on_cluster(
 
 def _as_texts(_: str, texts: list[str]) -> np.ndarray:
     return np.asarray(texts, dtype=object)  # the shards embed the query text with each version
+
+
+class ClusterAnalyses(ClusterSearch):
+    """evaluate and evaluate_search at the router."""
+
+    def _evaluate(self, arguments: dict[str, Any], progress: Any) -> dict[str, Any]:
+        """Offline evaluation: rankings scored here over the whole collection, indexes measured by each shard."""
+        collection, field = arguments["collection_name"], arguments["field_name"]
+        name = self._answer(self._read(0, "describe_collection", {"collection_name": collection}))["collection_name"]
+
+        def search(ref: str, texts: list[str], depth: int) -> list[list[Any]]:
+            hits = self._search(
+                {"collection_name": collection, "data": texts, "anns_field": field, "limit": depth, "offset": 0,
+                 "filter": "", "output_fields": [], "embedding_version": ref}
+            )  # fmt: skip
+            return [[hit["id"] for hit in query_hits] for query_hits in hits]
+
+        def shard_ann(ref: str, texts: list[str], depth: int) -> list[dict[str, Any]]:
+            outcomes = self._read_all(lambda shard: shard.measure_ann.remote(collection, field, ref, texts, depth))
+            return [self._answer(outcome) for outcome in outcomes]
+
+        report = evaluate_on_cluster(
+            queries=arguments["queries"],
+            qrels=arguments["qrels"],
+            versions=arguments.get("versions") or [],
+            search=search,
+            shard_ann=shard_ann if arguments.get("ann_check", True) else None,
+            progress=progress,
+            **_scoring(arguments),
+        )
+        for ref, entry in report["versions"].items():
+            entry["model_version"] = self._version_uri(collection, field, ref)
+        return {"collection_name": name, "field": field, **report}
+
+    def _version_uri(self, collection_name: str, field_name: str, ref: str) -> str:
+        return str(
+            self._answer(self._read_with(0, lambda shard: shard.version_uri.remote(collection_name, field_name, ref)))
+        )
+
+    def _evaluate_search(self, arguments: dict[str, Any], progress: Any) -> dict[str, Any]:
+        """Search configurations scored at the router, each run over the whole cluster."""
+        collection = arguments["collection_name"]
+        name = self._answer(self._read(0, "describe_collection", {"collection_name": collection}))["collection_name"]
+
+        def resolve(ref: str) -> tuple[str, dict[str, Any]]:
+            uri, config = self._answer(self._read_with(0, lambda shard: shard.registered_config.remote(ref)))
+            return str(uri), dict(config)
+
+        def run(config: dict[str, Any], texts: list[str], depth: int) -> list[list[Any]]:
+            hits = run_config(
+                config, texts, {"collection_name": collection, "output_fields": []}, limit=depth, offset=0,
+                search=self._search, hybrid_search=self._hybrid_search,
+            )  # fmt: skip
+            return [[hit["id"] for hit in query_hits] for query_hits in hits]
+
+        report = evaluate_configs(
+            queries=arguments["queries"],
+            qrels=arguments["qrels"],
+            configs=arguments["configs"],
+            resolve=resolve,
+            run=run,
+            progress=progress,
+            **_scoring(arguments),
+        )
+        return {"collection_name": name, "field": "", **report}
+
+
+def _scoring(arguments: dict[str, Any]) -> dict[str, Any]:
+    """How an evaluation scores and gates, from its arguments (the contract's defaults where not given)."""
+    return {
+        "k": arguments.get("k", 10),
+        "baseline": arguments.get("baseline"),
+        "candidate": arguments.get("candidate"),
+        "metric": arguments.get("metric", "ndcg@10"),
+        "min_delta": arguments.get("min_delta", 0.0),
+    }

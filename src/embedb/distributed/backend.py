@@ -36,39 +36,30 @@ from embedb.client import Client
 from embedb.config import Settings
 from embedb.contract import OPERATIONS, check_scalar_arguments, scalar_checks
 from embedb.display import present
-from embedb.distributed.analyses import evaluate_on_cluster
+from embedb.distributed.analyses import ClusterAnalyses
 from embedb.distributed.artifacts import stored_source
-from embedb.distributed.configured import run_config, search_with_on_cluster
 from embedb.distributed.experiments import EXPERIMENT_LOG, READS_THE_LOG, ClusterExperiments, entries_as_arguments
 from embedb.distributed.log import OperationLog
 from embedb.distributed.merged_reads import MergedReads
 from embedb.distributed.object_store import open_object_store
 from embedb.distributed.routes import ROUTES, Route
 from embedb.distributed.routing import (
-    merge_hits,
     merge_rows_in_key_order,
     owners,
     split_rows,
     with_keys,
 )
-from embedb.distributed.shard import CATALOG_FOLDER, SETTLING_OPERATIONS, Failed, ReadWriteLock, WritePlan
+from embedb.distributed.shard import CATALOG_FOLDER, SETTLING_OPERATIONS, ReadWriteLock, WritePlan
 from embedb.distributed.shard_set import ShardSet
 from embedb.errors import ClosedError, DataError, InvalidArgumentError, UnsupportedError
-from embedb.evaluation import evaluate_configs
 from embedb.experiments import QueryLogEntry
 from embedb.job_following import RUNNING_STATES, JobFollower
-from embedb.lifecycle import is_text_query
-from embedb.query import OrderBy, order_rows, parse_order_by, with_order_fields
-from embedb.schema import CollectionSchema, MetricType
-from embedb.search import check_paging
-from embedb.search.hybrid import checked_ranker, checked_requests, fuse
 
 CLUSTER_FILE = "cluster.json"
-_MISSING = object()
 DEFAULT_SHARDS = 2
 
 
-class RayBackend(MergedReads, Client):
+class RayBackend(ClusterAnalyses, MergedReads, Client):
     """EmbeDB on a Ray cluster: ``shards`` actors, their logs and snapshots in ``storage`` (s3://... or a directory)."""
 
     def __init__(
@@ -275,11 +266,6 @@ class RayBackend(MergedReads, Client):
 
     # -------------------------------------------------------------- reads
 
-    def _every(self, name: str, arguments: dict[str, Any]) -> list[Any]:
-        with self.lock.reading():
-            outcomes = self._read_all(lambda shard: shard.call.remote(name, arguments))
-        return [self._answer(outcome) for outcome in outcomes]
-
     def _get(self, arguments: dict[str, Any]) -> list[dict[str, Any]]:
         ids = arguments["ids"]
         keys = (
@@ -290,248 +276,8 @@ class RayBackend(MergedReads, Client):
         answers = self._every("get", arguments)
         return merge_rows_in_key_order(answers, keys, self._primary(arguments["collection_name"]))
 
-    def _query(self, arguments: dict[str, Any]) -> list[dict[str, Any]]:
-        check_paging(arguments.get("limit"), arguments.get("offset") or 0, maximum=None)
-        if arguments.get("order_by"):
-            return self._ordered_query(arguments)
-        output_fields = arguments.get("output_fields")
-        if output_fields and any(str(field).replace(" ", "").lower() == "count(*)" for field in output_fields):
-            answers = self._every("query", arguments)
-            return [{"count(*)": sum(int(rows[0]["count(*)"]) for rows in answers)}]
-        limit, offset = arguments.get("limit"), arguments.get("offset") or 0
-        widened = {**arguments, "offset": 0, "limit": None if limit is None else limit + offset}
-        answers = self._every("query", widened)
-        primary = self._primary(arguments["collection_name"])
-        rows = sorted((row for rows in answers for row in rows), key=lambda row: row[primary])
-        return rows[offset:] if limit is None else rows[offset : offset + limit]
-
-    def _experiment_search(self, arguments: dict[str, Any]) -> list[list[dict[str, Any]]] | None:
-        """A text search of a field in a running experiment, routed here once (``ClusterExperiments``); else None."""
-        data = arguments["data"]
-        if arguments.get("group_by_field") or not is_text_query(data):
-            return None
-        collection, field = arguments["collection_name"], arguments.get("anns_field")
-        key = ("experiment", collection, field or "")
-        running = self._cached(
-            key,
-            lambda: self._answer(self._read_with(0, lambda shard: shard.running_experiment.remote(collection, field))),
-        )
-        if running is None:
-            return None
-        record, indexes = running
-
-        def search_arm(texts: list[str], version: str, limit: int, offset: int) -> list[list[dict[str, Any]]]:
-            return self._search(
-                {**arguments, "data": texts, "limit": limit, "offset": offset, "embedding_version": version}
-            )
-
-        return self._experiments.search(
-            record,
-            [data] if isinstance(data, str) else list(data),
-            search_arm=search_arm,
-            indexes=indexes,
-            limit=arguments.get("limit", 10),
-            offset=arguments.get("offset") or 0,
-            user_key=arguments.get("user_key"),
-        )
-
-    def _evaluate(self, arguments: dict[str, Any], progress: Any) -> dict[str, Any]:
-        """Offline evaluation: rankings scored here over the whole collection, indexes measured by each shard."""
-        collection, field = arguments["collection_name"], arguments["field_name"]
-        name = self._answer(self._read(0, "describe_collection", {"collection_name": collection}))["collection_name"]
-
-        def search(ref: str, texts: list[str], depth: int) -> list[list[Any]]:
-            hits = self._search(
-                {"collection_name": collection, "data": texts, "anns_field": field, "limit": depth, "offset": 0,
-                 "filter": "", "output_fields": [], "embedding_version": ref}
-            )  # fmt: skip
-            return [[hit["id"] for hit in query_hits] for query_hits in hits]
-
-        def shard_ann(ref: str, texts: list[str], depth: int) -> list[dict[str, Any]]:
-            outcomes = self._read_all(lambda shard: shard.measure_ann.remote(collection, field, ref, texts, depth))
-            return [self._answer(outcome) for outcome in outcomes]
-
-        report = evaluate_on_cluster(
-            queries=arguments["queries"],
-            qrels=arguments["qrels"],
-            versions=arguments.get("versions") or [],
-            search=search,
-            shard_ann=shard_ann if arguments.get("ann_check", True) else None,
-            progress=progress,
-            **_scoring(arguments),
-        )
-        for ref, entry in report["versions"].items():
-            entry["model_version"] = self._version_uri(collection, field, ref)
-        return {"collection_name": name, "field": field, **report}
-
-    def _version_uri(self, collection_name: str, field_name: str, ref: str) -> str:
-        return str(
-            self._answer(self._read_with(0, lambda shard: shard.version_uri.remote(collection_name, field_name, ref)))
-        )
-
-    def _search_with(self, arguments: dict[str, Any]) -> list[list[dict[str, Any]]]:
-        check_paging(arguments.get("limit", 10), arguments.get("offset") or 0, maximum=None)
-        collection, config = arguments["collection_name"], arguments["config"]
-        resolved = self._answer(self._read_with(0, lambda shard: shard.search_config.remote(collection, config)))
-        return search_with_on_cluster(
-            arguments,
-            resolved,
-            config_of=lambda uri: dict(self._read_with(0, lambda shard: shard.config_of.remote(uri))),
-            search=self._search,
-            hybrid_search=self._hybrid_search,
-            experiments=self._experiments,
-        )
-
-    def _evaluate_search(self, arguments: dict[str, Any], progress: Any) -> dict[str, Any]:
-        """Search configurations scored at the router, each run over the whole cluster."""
-        collection = arguments["collection_name"]
-        name = self._answer(self._read(0, "describe_collection", {"collection_name": collection}))["collection_name"]
-
-        def resolve(ref: str) -> tuple[str, dict[str, Any]]:
-            uri, config = self._answer(self._read_with(0, lambda shard: shard.registered_config.remote(ref)))
-            return str(uri), dict(config)
-
-        def run(config: dict[str, Any], texts: list[str], depth: int) -> list[list[Any]]:
-            hits = run_config(
-                config, texts, {"collection_name": collection, "output_fields": []}, limit=depth, offset=0,
-                search=self._search, hybrid_search=self._hybrid_search,
-            )  # fmt: skip
-            return [[hit["id"] for hit in query_hits] for query_hits in hits]
-
-        report = evaluate_configs(
-            queries=arguments["queries"],
-            qrels=arguments["qrels"],
-            configs=arguments["configs"],
-            resolve=resolve,
-            run=run,
-            progress=progress,
-            **_scoring(arguments),
-        )
-        return {"collection_name": name, "field": "", **report}
-
     def _write_experiment_log(self, entries: list[QueryLogEntry]) -> None:
         self._decide(EXPERIMENT_LOG, entries_as_arguments(entries))
-
-    def _ordered_query(self, arguments: dict[str, Any]) -> list[dict[str, Any]]:
-        """Each shard's first rows in the order asked; merged in that order, ties by primary key, as one node does."""
-        ordering, schema = self._ordering(arguments["collection_name"], arguments["order_by"])
-        fields, strip = with_order_fields(arguments.get("output_fields"), ordering)
-        limit, offset = arguments.get("limit"), arguments.get("offset") or 0
-        widened = {
-            **arguments,
-            "output_fields": fields,
-            "offset": 0,
-            "limit": None if limit is None else limit + offset,
-        }
-        primary = schema.primary.name
-        rows = sorted((row for rows in self._every("query", widened) for row in rows), key=lambda row: row[primary])
-        rows = order_rows(rows, ordering, schema, fields_of=lambda row: row)
-        rows = rows[offset:] if limit is None else rows[offset : offset + limit]
-        return [{key: value for key, value in row.items() if key not in strip} for row in rows]
-
-    def _ordering(self, collection_name: str, order_by: Any) -> tuple[OrderBy, CollectionSchema]:
-        schema = self._answer(self._read_with(0, lambda shard: shard.schema.remote(collection_name)))
-        return parse_order_by(order_by, schema), schema
-
-    def _search(self, arguments: dict[str, Any]) -> list[list[dict[str, Any]]]:
-        if arguments.get("group_by_field"):
-            raise UnsupportedError(
-                "search with group_by_field is not carried out on a Ray cluster yet (docs/distributed.md)"
-            )
-        if arguments.get("order_by"):  # the nearest hits over every shard, then ordered by the fields, as one node does
-            ordering, schema = self._ordering(arguments["collection_name"], arguments["order_by"])
-            fields, strip = with_order_fields(arguments.get("output_fields"), ordering)
-            found = self._search({**arguments, "order_by": None, "output_fields": fields})
-            ordered = [order_rows(hits, ordering, schema, fields_of=lambda hit: hit["entity"]) for hits in found]
-            return [
-                [{**hit, "entity": {k: v for k, v in hit["entity"].items() if k not in strip}} for hit in hits]
-                for hits in ordered
-            ]
-        limit, offset = arguments.get("limit", 10), arguments.get("offset") or 0
-        check_paging(limit, offset, maximum=None)
-        routed = self._experiment_search(arguments) if arguments.get("embedding_version") is None else None
-        if routed is not None:
-            return routed
-        with self.lock.reading():
-            closer = self._closer_first(arguments["collection_name"], arguments.get("anns_field"))
-            widened = {**arguments, "offset": 0, "limit": limit + offset}
-            outcomes = self._read_all(lambda shard: shard.call.remote("search", widened))
-        answers = [self._answer(outcome) for outcome in outcomes]
-        return merge_hits(answers, smaller_is_closer=closer, limit=limit, offset=offset)
-
-    def _hybrid_search(self, arguments: dict[str, Any]) -> list[list[dict[str, Any]]]:
-        """Each request searched over every shard, then fused here: ranks are the whole collection's, as on one node."""
-        limit, offset = arguments.get("limit", 10), arguments.get("offset") or 0
-        check_paging(limit, offset, maximum=None)
-        requests = checked_requests(arguments["reqs"])
-        checked_ranker(arguments.get("ranker"), len(requests))
-        collection = arguments["collection_name"]
-        metrics = [MetricType(self._metric(collection, request["anns_field"])) for request in requests]
-        results = [
-            self._search(
-                {
-                    "collection_name": collection,
-                    "data": request["data"],
-                    "filter": request.get("expr") or request.get("filter") or "",
-                    "limit": request.get("limit") or offset + limit,
-                    "offset": 0,
-                    "output_fields": arguments.get("output_fields"),
-                    "search_params": request.get("param"),
-                    "anns_field": request["anns_field"],
-                    "partition_names": arguments.get("partition_names"),
-                    "filter_params": request.get("expr_params") or request.get("filter_params"),
-                    "timezone": arguments.get("timezone"),
-                }
-            )
-            for request in requests
-        ]
-        if len({len(result) for result in results}) != 1:
-            raise InvalidArgumentError(
-                f"every request of a hybrid search needs as many queries; got {[len(r) for r in results]}",
-                argument="reqs",
-            )
-        return [hits[offset:] for hits in fuse(results, metrics, arguments.get("ranker"), offset + limit)]
-
-    # ------------------------------------------------------------ helpers
-
-    def _cached(self, key: tuple[str, ...], read: Callable[[], Any]) -> Any:
-        """What the first shard said of ``key`` since this router's last decision (read once; threads may race to it)."""
-        found = self._cache.get(key, _MISSING)
-        if found is _MISSING:
-            found = read()
-            self._cache[key] = found
-        return found
-
-    def _primary(self, collection_name: str) -> str:
-        description = self._cached(
-            ("primary", collection_name),
-            lambda: self._answer(self._read(0, "describe_collection", {"collection_name": collection_name})),
-        )
-        return str(description["primary_field"])
-
-    def _closer_first(self, collection_name: str, anns_field: str | None) -> bool:
-        metric = self._cached(
-            ("metric", collection_name, anns_field or ""), lambda: self._metric(collection_name, anns_field)
-        )
-        return MetricType(metric).smaller_is_closer
-
-    def _metric(self, collection_name: str, anns_field: str | None) -> str:
-        return str(self._answer(self._read_with(0, lambda shard: shard.metric.remote(collection_name, anns_field))))
-
-    def _read(self, index: int, name: str, arguments: dict[str, Any]) -> Any:
-        return self._read_with(index, lambda shard: shard.call.remote(name, arguments))
-
-    def _read_with(self, index: int, call: Callable[[Any], Any]) -> Any:
-        return self.shards.read(index, call)
-
-    def _read_all(self, call: Callable[[Any], Any]) -> list[Any]:
-        return self.shards.read_all(call)
-
-    @staticmethod
-    def _answer(outcome: Any) -> Any:
-        if isinstance(outcome, Failed):
-            raise outcome.error
-        return outcome
 
     def shard_status(self) -> list[dict[str, Any]]:
         """Each shard actor's process, node and log positions (for operators and the failure tests)."""
@@ -540,17 +286,6 @@ class RayBackend(MergedReads, Client):
     def checkpoint(self) -> list[str]:
         """Snapshot every shard into the object store now; return the snapshot keys."""
         return self.shards.checkpoint()
-
-
-def _scoring(arguments: dict[str, Any]) -> dict[str, Any]:
-    """How an evaluation scores and gates, from its arguments (the contract's defaults where not given)."""
-    return {
-        "k": arguments.get("k", 10),
-        "baseline": arguments.get("baseline"),
-        "candidate": arguments.get("candidate"),
-        "metric": arguments.get("metric", "ndcg@10"),
-        "min_delta": arguments.get("min_delta", 0.0),
-    }
 
 
 def _cluster_shards(store: Any, shards: int | None) -> int:

@@ -8,9 +8,9 @@ A mixin of ``RayBackend``: each method is one operation routed ``EVERY``
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
+from embedb.distributed.router_base import RouterBase
 from embedb.distributed.routing import merge_job, merge_stats
 from embedb.errors import UnavailableError
 
@@ -18,18 +18,8 @@ from embedb.errors import UnavailableError
 RESTART_WAIT_S = 300.0
 
 
-class MergedReads:
+class MergedReads(RouterBase):
     """Describe, stats, jobs, flush and compact over every shard."""
-
-    def _every(self, name: str, arguments: dict[str, Any]) -> list[Any]:
-        raise NotImplementedError
-
-    def _read_all(self, call: Callable[[Any], Any]) -> list[Any]:
-        raise NotImplementedError
-
-    @staticmethod
-    def _answer(outcome: Any) -> Any:
-        raise NotImplementedError
 
     def _describe_collection(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """The first shard's description, with each embedding version's rows counted over every shard."""

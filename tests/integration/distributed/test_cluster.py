@@ -247,3 +247,43 @@ def test_a_backfill_in_progress_carries_on_through_a_killed_shard(local_ray: Non
     finally:
         gate.open()
         db.close()
+
+
+def test_grouped_searches_equal_one_nodes(local_ray: None, tmp_path: Path) -> None:
+    """Groups span shards (a document's chunks hash to different shards): each group is the whole collection's.
+
+    ``strict_group_size``: without it one node fills groups from a bounded candidate list, which a cluster
+    (whose second pass asks for every chosen group's members) can outdo.
+    """
+    schema = {
+        "fields": [
+            {"name": "id", "type": "INT64", "is_primary": True},
+            {"name": "vector", "type": "FLOAT_VECTOR", "dim": DIMENSION, "metric_type": "L2"},
+            {"name": "doc", "type": "VARCHAR", "max_length": 16},
+        ]
+    }
+    rng = np.random.default_rng(5)
+    rows = [
+        {"id": i, "vector": rng.random(DIMENSION, dtype=np.float32).tolist(), "doc": f"doc-{i % 23}"}
+        for i in range(400)
+    ]
+    single = LocalBackend(tmp_path / "single")
+    cluster = RayBackend(storage=str(tmp_path / "store"), shards=3, name="grouped", workdir=str(tmp_path / "work"))
+    try:
+        for db in (single, cluster):
+            db.create_collection("docs", schema=schema)
+            db.insert("docs", rows)
+        queries = rng.random((3, DIMENSION), dtype=np.float32)
+        for arguments in (
+            {"limit": 4, "group_size": 3},
+            {"limit": 3, "offset": 2, "group_size": 2, "filter": "id > 50"},
+            {"limit": 5},
+        ):
+            expected = single.search("docs", queries, group_by_field="doc", strict_group_size=True, **arguments)
+            got = cluster.search("docs", queries, group_by_field="doc", strict_group_size=True, **arguments)
+            assert [[(hit["entity"]["doc"], hit["id"]) for hit in hits] for hits in got] == [
+                [(hit["entity"]["doc"], hit["id"]) for hit in hits] for hits in expected
+            ]
+    finally:
+        single.close()
+        cluster.close()

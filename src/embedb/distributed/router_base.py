@@ -1,0 +1,77 @@
+"""``RouterBase``: what every part of the router shares — the shard set, the lock, the cache, and how to ask shards.
+
+``RayBackend`` is assembled from parts that each carry some operations
+(``ClusterSearch``, ``ClusterAnalyses``, ``MergedReads``); they all read the
+shards through the helpers here: ``_read`` / ``_read_with`` one shard (its
+live replica), ``_read_all`` every shard, ``_every`` an operation on every
+shard under the router's shared lock, ``_cached`` what the first shard said
+since the router's last decision, and ``_answer`` an outcome (raising a
+shard's deliberate error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from embedb.distributed.experiments import ClusterExperiments
+from embedb.distributed.shard import Failed, ReadWriteLock
+from embedb.distributed.shard_set import ShardSet
+from embedb.schema import MetricType
+
+_MISSING = object()
+
+
+class RouterBase:
+    """The router's shared state and its ways of asking shards."""
+
+    shards: ShardSet
+    lock: ReadWriteLock
+    _cache: dict[tuple[str, ...], Any]
+    _experiments: ClusterExperiments
+
+    def _every(self, name: str, arguments: dict[str, Any]) -> list[Any]:
+        with self.lock.reading():
+            outcomes = self._read_all(lambda shard: shard.call.remote(name, arguments))
+        return [self._answer(outcome) for outcome in outcomes]
+
+    # ------------------------------------------------------------ helpers
+
+    def _cached(self, key: tuple[str, ...], read: Callable[[], Any]) -> Any:
+        """What the first shard said of ``key`` since this router's last decision (read once; threads may race to it)."""
+        found = self._cache.get(key, _MISSING)
+        if found is _MISSING:
+            found = read()
+            self._cache[key] = found
+        return found
+
+    def _primary(self, collection_name: str) -> str:
+        description = self._cached(
+            ("primary", collection_name),
+            lambda: self._answer(self._read(0, "describe_collection", {"collection_name": collection_name})),
+        )
+        return str(description["primary_field"])
+
+    def _closer_first(self, collection_name: str, anns_field: str | None) -> bool:
+        metric = self._cached(
+            ("metric", collection_name, anns_field or ""), lambda: self._metric(collection_name, anns_field)
+        )
+        return MetricType(metric).smaller_is_closer
+
+    def _metric(self, collection_name: str, anns_field: str | None) -> str:
+        return str(self._answer(self._read_with(0, lambda shard: shard.metric.remote(collection_name, anns_field))))
+
+    def _read(self, index: int, name: str, arguments: dict[str, Any]) -> Any:
+        return self._read_with(index, lambda shard: shard.call.remote(name, arguments))
+
+    def _read_with(self, index: int, call: Callable[[Any], Any]) -> Any:
+        return self.shards.read(index, call)
+
+    def _read_all(self, call: Callable[[Any], Any]) -> list[Any]:
+        return self.shards.read_all(call)
+
+    @staticmethod
+    def _answer(outcome: Any) -> Any:
+        if isinstance(outcome, Failed):
+            raise outcome.error
+        return outcome

@@ -42,7 +42,7 @@ CLUSTER_MODULES = frozenset(
         "test_scalar_indexes", "test_bm25", "test_text_match", "test_full_text_edges", "test_field_ops",
         "test_version_tags", "test_analyzer_versions", "test_job_progress", "test_search_iterator",
         "test_hybrid_search", "test_experiments", "test_experiment_modes", "test_evaluation",
-        "test_search_configs", "test_evaluate_search",
+        "test_search_configs", "test_evaluate_search", "test_monitor",
     }
 )  # fmt: skip
 # The name of the admin token ``start_server`` issues: over HTTP, the actor of every alias move.

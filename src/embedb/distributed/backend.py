@@ -41,6 +41,7 @@ from embedb.distributed.artifacts import stored_source
 from embedb.distributed.experiments import EXPERIMENT_LOG, READS_THE_LOG, ClusterExperiments, entries_as_arguments
 from embedb.distributed.log import OperationLog
 from embedb.distributed.merged_reads import MergedReads
+from embedb.distributed.monitoring import MONITOR_MINUTES, READS_THE_MINUTES, ClusterMonitor
 from embedb.distributed.object_store import open_object_store
 from embedb.distributed.routes import ROUTES, Route
 from embedb.distributed.routing import (
@@ -109,13 +110,15 @@ class RayBackend(ClusterAnalyses, MergedReads, Client):
         self._cache: dict[tuple[str, ...], Any] = {}
         self._jobs = JobFollower(self)
         self._experiments = ClusterExperiments(self._write_experiment_log)
+        self._monitor = ClusterMonitor(lambda rows: self._decide(MONITOR_MINUTES, {"rows": rows}))
 
     def close(self) -> None:
         """Stop this router's shard actors (their data stays in the object store) and, if it started Ray, Ray."""
         if self._closed:
             return
         self._jobs.stop()
-        self._experiments.close()  # the buffered query log is written while the shards still run
+        self._experiments.close()  # the buffered query log and minutes are written while the shards still run
+        self._monitor.close()
         self._closed = True
         if not self._ray.is_initialized():  # Ray was shut down under us: the actors went with it
             return
@@ -132,8 +135,10 @@ class RayBackend(ClusterAnalyses, MergedReads, Client):
         check_arguments(arguments)
         callbacks = {local: arguments.pop(local, None) for local in OPERATIONS[name].access.local}  # stay here
         route = ROUTES[name]
-        if name in READS_THE_LOG:
+        if name in READS_THE_LOG or name in READS_THE_MINUTES:
             self._experiments.flush()
+        if name in READS_THE_MINUTES:
+            self._monitor.flush()
         if route is Route.UNSUPPORTED:
             raise UnsupportedError(f"{name} is not carried out on a Ray cluster yet (docs/distributed.md)")
         if route is Route.CATALOG:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from embedb.distributed.experiments import ClusterExperiments
+from embedb.distributed.monitoring import ClusterMonitor
 from embedb.distributed.shard import Failed, ReadWriteLock
 from embedb.distributed.shard_set import ShardSet
 from embedb.schema import MetricType
@@ -29,6 +30,7 @@ class RouterBase:
     lock: ReadWriteLock
     _cache: dict[tuple[str, ...], Any]
     _experiments: ClusterExperiments
+    _monitor: ClusterMonitor
 
     def _every(self, name: str, arguments: dict[str, Any]) -> list[Any]:
         with self.lock.reading():

@@ -44,6 +44,7 @@ _ROUTES: dict[Route, frozenset[str]] = {
             "list_models", "describe_model", "list_model_versions", "describe_model_version",
             "model_alias_history", "run_analyzer", "get_policy",
             "get_experiment", "list_experiments", "experiment_report", "experiment_trajectory",
+            "monitor", "decay",
         }
     ),
     Route.EVERY: frozenset(
@@ -60,8 +61,7 @@ _ROUTES: dict[Route, frozenset[str]] = {
     ),
     Route.UNSUPPORTED: frozenset(
         {
-            "drift", "monitor", "decay", "tune_index", "fine_tune", "select_model",
-            "set_policy", "run_policy",
+            "drift", "tune_index", "fine_tune", "select_model", "set_policy", "run_policy",
         }
     ),
 }  # fmt: skip

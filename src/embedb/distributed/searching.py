@@ -8,10 +8,12 @@ one node's answer on the same rows (``embedb.distributed.routing`` and
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from embedb.distributed.configured import search_with_on_cluster
 from embedb.distributed.grouping import GROUPS_PARAMETER, best_groups, group_filter, merged_groups, one_query
+from embedb.distributed.monitoring import MonitorKey
 from embedb.distributed.router_base import RouterBase
 from embedb.distributed.routing import merge_hits
 from embedb.errors import InvalidArgumentError
@@ -121,27 +123,46 @@ class ClusterSearch(RouterBase):
         routed = self._experiment_search(arguments) if arguments.get("embedding_version") is None else None
         if routed is not None:
             return routed
-        with self.lock.reading():
-            closer = self._closer_first(arguments["collection_name"], arguments.get("anns_field"))
-            widened = {**arguments, "offset": 0, "limit": limit + offset}
-            outcomes = self._read_all(lambda shard: shard.call.remote("search", widened))
-        answers = [self._answer(outcome) for outcome in outcomes]
-        return merge_hits(answers, smaller_is_closer=closer, limit=limit, offset=offset)
+        started = time.perf_counter()
+        closer = self._closer_first(arguments["collection_name"], arguments.get("anns_field"))
+        answers, key = self._fanned_search({**arguments, "offset": 0, "limit": limit + offset})
+        hits = merge_hits(answers, smaller_is_closer=closer, limit=limit, offset=offset)
+        self._count(arguments, key, hits, started)
+        return hits
+
+    def _count(
+        self, arguments: dict[str, Any], key: MonitorKey | None, hits: list[list[dict[str, Any]]], started: float
+    ) -> None:
+        """Count a search of a model-bound field for its version's monitoring (``ClusterMonitor``), as one node does."""
+        if key is None:
+            return
+        metric = MetricType(self._metric(arguments["collection_name"], arguments.get("anns_field")))
+        similarity = metric in (MetricType.COSINE, MetricType.IP)
+        data = arguments["data"]
+        self._monitor.record(
+            key,
+            queries=len(hits),
+            empty=sum(1 for query in hits if not query),
+            top_scores=[query[0]["distance"] if query and similarity else None for query in hits],
+            latency_ms=(time.perf_counter() - started) * 1000.0,
+            texts=([data] if isinstance(data, str) else list(data)) if is_text_query(data) else [],
+        )
 
     def _grouped_search(self, arguments: dict[str, Any]) -> list[list[dict[str, Any]]]:
         """Groups over every shard in two passes (``embedb.distributed.grouping``)."""
         limit, offset = arguments.get("limit", 10), arguments.get("offset") or 0
         check_paging(limit, offset, maximum=None)
         field = arguments["group_by_field"]
+        started = time.perf_counter()
         closer = self._closer_first(arguments["collection_name"], arguments.get("anns_field"))
-        first = self._fanned_search({**arguments, "offset": 0, "limit": limit + offset})
+        first, key = self._fanned_search({**arguments, "offset": 0, "limit": limit + offset})
         answer: list[list[dict[str, Any]]] = []
         for position in range(len(first[0]) if first else 0):
             groups = best_groups([hits[position] for hits in first], field, limit + offset, smaller_is_closer=closer)
             if not groups:
                 answer.append([])
                 continue
-            members = self._fanned_search(
+            members, _ = self._fanned_search(
                 {
                     **arguments,
                     "data": one_query(arguments["data"], position),
@@ -161,13 +182,16 @@ class ClusterSearch(RouterBase):
                     smaller_is_closer=closer,
                 )
             )
+        self._count(arguments, key, answer, started)
         return answer
 
-    def _fanned_search(self, arguments: dict[str, Any]) -> list[list[list[dict[str, Any]]]]:
-        """Every shard's own answer to a search (not merged)."""
+    def _fanned_search(self, arguments: dict[str, Any]) -> tuple[list[list[list[dict[str, Any]]]], MonitorKey | None]:
+        """Every shard's own answer to a search (not merged), and what one node would count it under."""
         with self.lock.reading():
-            outcomes = self._read_all(lambda shard: shard.call.remote("search", arguments))
-        return [self._answer(outcome) for outcome in outcomes]
+            outcomes = self._read_all(lambda shard: shard.search_monitored.remote(arguments))
+        answers = [self._answer(outcome) for outcome in outcomes]
+        keys = [key for _, key in answers if key is not None]
+        return [hits for hits, _ in answers], tuple(keys[0]) if keys else None
 
     def _hybrid_search(self, arguments: dict[str, Any]) -> list[list[dict[str, Any]]]:
         """Each request searched over every shard, then fused here: ranks are the whole collection's, as on one node."""

@@ -43,6 +43,7 @@ from embedb.config import Settings
 from embedb.distributed.artifacts import fetched_source
 from embedb.distributed.experiments import EXPERIMENT_LOG, entries_from_arguments
 from embedb.distributed.log import LogRecord, OperationLog
+from embedb.distributed.monitoring import MONITOR_MINUTES, MonitorKey
 from embedb.distributed.object_store import open_object_store
 from embedb.errors import EmbedbError, InvalidArgumentError, InvalidStateError, JobNotFoundError
 from embedb.experiments import CONFIG_FLAVOR, ExperimentRecord, config_route
@@ -178,7 +179,7 @@ class ShardServer:
             state = json.loads((self.directory / SNAPSHOT_STATE).read_text())
             self.catalog_seq, self.data_seq = int(state["catalog_seq"]), int(state["data_seq"])
             self.job_ids = {int(cluster): int(local) for cluster, local in state.get("job_ids", {}).items()}
-        self.backend = LocalBackend(self.directory / "data", settings=self.settings)
+        self.backend = self._open_engine()
         try:
             replayed = self._replay(None) + self._catch_up(None)
         except BaseException:
@@ -186,6 +187,11 @@ class ShardServer:
             raise
         self.records_since_snapshot = replayed
         return replayed
+
+    def _open_engine(self) -> LocalBackend:
+        backend = LocalBackend(self.directory / "data", settings=self.settings)
+        backend.database.monitor.recording = False  # the router counts the cluster's searches (MONITOR_MINUTES)
+        return backend
 
     def _replay(self, upto: int | None) -> int:
         """Apply this shard's logged writes after the last applied one (up to ``upto``), each after its decisions."""
@@ -236,6 +242,9 @@ class ShardServer:
 
     def _run(self, operation: str, arguments: dict[str, Any]) -> Any:
         """One operation on the engine, with job ids turned from the cluster's into this shard's and back."""
+        if operation == MONITOR_MINUTES:  # the router's counts of what the whole cluster answered
+            self.backend.database.monitor.merge_minutes(arguments["rows"])
+            return None
         if operation == EXPERIMENT_LOG:  # the router's routed queries, stored by every shard alike
             self.backend.database.experiments.store.insert_queries(entries_from_arguments(arguments))
             return None
@@ -277,6 +286,17 @@ class ShardServer:
                 self.backend.wait_for_index(collection_name, index_name, timeout=JOB_SETTLE_TIMEOUT_S)
 
     # ----------------------------------------------------------- serving
+
+    def search_monitored(self, arguments: dict[str, Any]) -> Any:
+        """A search, and the (collection id, field, version) one node would count it under (None if not monitored)."""
+
+        def search() -> tuple[Any, MonitorKey | None]:
+            with self.backend.database.monitor.capturing() as keys:
+                hits = self._run("search", arguments)
+            return hits, keys[0] if keys else None
+
+        with self.lock.reading():
+            return self._outcome(search)
 
     def call(self, operation: str, arguments: dict[str, Any]) -> Any:
         """A read (or a maintenance call that logs nothing): run it on this shard's rows."""
@@ -455,7 +475,7 @@ class ShardServer:
             self.records_since_snapshot = 0
             return key
         finally:
-            self.backend = LocalBackend(self.directory / "data", settings=self.settings)
+            self.backend = self._open_engine()
 
     def status(self) -> dict[str, Any]:
         """Where this shard is: its process, node, log positions and what its start replayed."""

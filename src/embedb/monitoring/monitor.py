@@ -16,7 +16,8 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,6 +128,9 @@ class SearchMonitor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._rng = random.Random()
+        # False on a cluster's shards: the router counts what the whole cluster answered (merge_minutes stores it).
+        self.recording = True
+        self._capture = threading.local()
 
     def record(
         self,
@@ -141,7 +145,11 @@ class SearchMonitor:
         texts: Sequence[str] = (),
     ) -> None:
         """Count one search call (``queries`` queries, ``texts`` when they were text) of a version; never blocks on I/O."""
-        if self.read_only or queries <= 0:
+        captured = getattr(self._capture, "keys", None)
+        if captured is not None:  # inside ``capturing``: say what would be counted, count nothing
+            captured.append((collection_id, field_name, version))
+            return
+        if self.read_only or not self.recording or queries <= 0:
             return
         now = self.clock()
         key = (collection_id, field_name, version, int(now // MINUTE_S))
@@ -153,6 +161,27 @@ class SearchMonitor:
                 self._thread = threading.Thread(target=self._run, name="embedb-monitor", daemon=True)
                 self._thread.start()
 
+    @contextmanager
+    def capturing(self) -> Iterator[list[tuple[int, str, str]]]:
+        """Within it, this thread's searches are not counted; the list gets the (collection, field, version) of each."""
+        self._capture.keys = []
+        try:
+            yield self._capture.keys
+        finally:
+            del self._capture.keys
+
+    def merge_minutes(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Store minutes counted elsewhere (a cluster's router), adding to what the catalog has."""
+        pending: dict[Key, Minute] = {}
+        for row in rows:
+            collection_id, field_name, version, minute = row["key"]
+            counts = Minute(
+                int(row["queries"]), int(row["empty"]), list(row["latency"]), list(row["scores"]),
+                [(float(when), str(text)) for when, text in row["texts"]], int(row["texts_seen"]),
+            )  # fmt: skip
+            pending.setdefault((int(collection_id), str(field_name), str(version), int(minute)), Minute()).merge(counts)
+        self._write(pending)
+
     def flush(self) -> None:
         """Write the counted minutes (adding to what the catalog has) and forget minutes past the retention."""
         with self._lock:
@@ -160,39 +189,42 @@ class SearchMonitor:
         if not pending or self.read_only:
             return
         try:
-            with self.catalog.transaction() as cursor:
-                for (collection_id, field_name, version, minute), counts in pending.items():
-                    row = cursor.execute(
-                        "SELECT * FROM monitor_minutes WHERE collection_id = ? AND field = ? AND version = ? AND minute = ?",
-                        (collection_id, field_name, version, minute),
-                    ).fetchone()
-                    merged = Minute.from_row(row) if row is not None else Minute()
-                    merged.merge(counts)
-                    cursor.execute(
-                        "INSERT OR REPLACE INTO monitor_minutes (collection_id, field, version, minute, queries, empty,"
-                        " latency, scores) SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM collections WHERE id = ?)",
-                        (
-                            collection_id,
-                            field_name,
-                            version,
-                            minute,
-                            merged.queries,
-                            merged.empty,
-                            json.dumps(merged.latency),
-                            json.dumps(merged.scores),
-                            collection_id,
-                        ),
-                    )
-                    _write_texts(cursor, (collection_id, field_name, version, minute), counts.texts)
-                oldest = int((self.clock() - self.retention_s) // MINUTE_S)
-                cursor.execute("DELETE FROM monitor_minutes WHERE minute < ?", (oldest,))
-                oldest_text = int((self.clock() - min(self.retention_s, TEXT_RETENTION_S)) // MINUTE_S)
-                cursor.execute("DELETE FROM monitor_texts WHERE minute < ?", (oldest_text,))
+            self._write(pending)
         except Exception as error:  # the catalog may be busy or closing: keep the counts for the next attempt
             log.warning("could not write %d monitoring minutes: %s", len(pending), error)
             with self._lock:
                 for key, counts in pending.items():
                     self._pending.setdefault(key, Minute()).merge(counts)
+
+    def _write(self, pending: dict[Key, Minute]) -> None:
+        with self.catalog.transaction() as cursor:
+            for (collection_id, field_name, version, minute), counts in pending.items():
+                row = cursor.execute(
+                    "SELECT * FROM monitor_minutes WHERE collection_id = ? AND field = ? AND version = ? AND minute = ?",
+                    (collection_id, field_name, version, minute),
+                ).fetchone()
+                merged = Minute.from_row(row) if row is not None else Minute()
+                merged.merge(counts)
+                cursor.execute(
+                    "INSERT OR REPLACE INTO monitor_minutes (collection_id, field, version, minute, queries, empty,"
+                    " latency, scores) SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM collections WHERE id = ?)",
+                    (
+                        collection_id,
+                        field_name,
+                        version,
+                        minute,
+                        merged.queries,
+                        merged.empty,
+                        json.dumps(merged.latency),
+                        json.dumps(merged.scores),
+                        collection_id,
+                    ),
+                )
+                _write_texts(cursor, (collection_id, field_name, version, minute), counts.texts)
+            oldest = int((self.clock() - self.retention_s) // MINUTE_S)
+            cursor.execute("DELETE FROM monitor_minutes WHERE minute < ?", (oldest,))
+            oldest_text = int((self.clock() - min(self.retention_s, TEXT_RETENTION_S)) // MINUTE_S)
+            cursor.execute("DELETE FROM monitor_texts WHERE minute < ?", (oldest_text,))
 
     def minutes(
         self, collection_id: int, field_name: str, since: float, until: float

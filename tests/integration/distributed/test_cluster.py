@@ -20,7 +20,7 @@ from embedb.backends.local import LocalBackend
 from embedb.config import Settings
 from embedb.datasets import load_revdict
 from embedb.distributed import RayBackend
-from embedb.errors import InvalidArgumentError, UnsupportedError
+from embedb.errors import InvalidArgumentError, UnavailableError, UnsupportedError
 from embedb.schema import CollectionSchema, DataType, FieldSchema, VectorField
 
 DIMENSION = 16
@@ -287,3 +287,35 @@ def test_grouped_searches_equal_one_nodes(local_ray: None, tmp_path: Path) -> No
     finally:
         single.close()
         cluster.close()
+
+
+def test_monitoring_counts_each_cluster_search_once_and_survives_a_killed_shard(
+    local_ray: None, tmp_path: Path
+) -> None:
+    """Shards count nothing; the router counts the merged answers and every shard stores the minutes."""
+    db = RayBackend(
+        storage=str(tmp_path / "store"),
+        shards=3,
+        name="monitored",
+        settings=Settings(allow_code_models=TEST_EMBEDDERS),
+        workdir=str(tmp_path / "work"),
+    )
+    try:
+        bound_collection(db, "docs", "mon_model", backfill=False)
+        for i in range(9):
+            db.search("docs", TEXTS[i % len(TEXTS)], limit=3)
+        db.search("docs", [TEXTS[0], TEXTS[1]], limit=3)  # one call, two queries
+        champion = "models:/mon_model/1"
+        assert db.monitor("docs", FIELD)["versions"][champion]["totals"]["queries"] == 11
+        status = next(s for s in db.shard_status() if s["shard"] == 0)
+        os.kill(int(status["pid"]), signal.SIGKILL)  # the shard that answers monitor rebuilds its minutes from the log
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                report = db.monitor("docs", FIELD)
+                break
+            except UnavailableError:
+                time.sleep(0.2)
+        assert report["versions"][champion]["totals"]["queries"] == 11
+    finally:
+        db.close()

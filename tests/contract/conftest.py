@@ -78,8 +78,6 @@ class CheckedRayBackend(RayBackend):
 
 # Contract tests a cluster does not pass yet, each with why (docs/distributed.md, "What a cluster does not do yet").
 CLUSTER_GAPS = {
-    # arguments a cluster refuses (lowering limits)
-    "test_alter_collection_field_grows_and_shrinks_limits_the_rows_allow": "lowering max_length",
     # the single node's physical layout: one segment per collection, one chunk held by a gate
     "test_wait_returns_the_finished_job_and_lists_it": "segments_done counts every shard's segments",
     "test_without_wait_the_job_runs_in_the_background_until_its_wait_times_out": "a gate holds one chunk per shard",
@@ -87,8 +85,6 @@ CLUSTER_GAPS = {
     "test_a_cancelled_version_can_be_added_again": "a shard without gated rows finishes before the cancel",
     "test_quick_setup_has_an_autoindex_that_says_what_it_picked": "index build counts per shard",
     "test_a_worse_candidate_fails_the_gate": "the ANN check counts every shard's sealed segments",
-    "test_a_version_in_use_cannot_be_dropped": "job ids of cancelled backfills",
-    "test_absurdly_nested_values_are_refused_without_recursion_errors": "Ray cannot pickle 5000 levels",
 }
 
 

@@ -55,6 +55,7 @@ from embedb.distributed.shard_set import ShardSet
 from embedb.errors import ClosedError, DataError, InvalidArgumentError, UnsupportedError
 from embedb.experiments import QueryLogEntry
 from embedb.job_following import RUNNING_STATES, JobFollower
+from embedb.schema import MAX_JSON_DEPTH
 
 CLUSTER_FILE = "cluster.json"
 DEFAULT_SHARDS = 2
@@ -155,7 +156,9 @@ class RayBackend(ClusterAnalyses, MergedReads, Client):
         try:
             return present(_HANDLERS[name](self, arguments))
         except (RecursionError, pickle.PicklingError) as error:  # what Ray cannot send to a shard
-            raise DataError(f"{name}: the arguments cannot be sent to the shards: {error}") from None
+            raise DataError(
+                f"{name}: the arguments nest lists and dicts deeper than {MAX_JSON_DEPTH} levels ({error})"
+            ) from None
 
     # ---------------------------------------------------------- decisions
 
@@ -174,11 +177,16 @@ class RayBackend(ClusterAnalyses, MergedReads, Client):
             arguments = {**arguments, "sync": False}
         if name in SETTLING_OPERATIONS:
             self._wait_for_jobs(arguments.get("collection_name"))
-        if name == "alter_collection_field":
-            self._refuse_shrinking(arguments)
         if name == "register_model":  # a local path travels to the shards through the object store
             arguments = {**arguments, "source": stored_source(self.store, arguments["source"])}
         with self.lock.writing():
+            if name == "alter_collection_field":  # lower limits are checked against every shard's rows first
+                for outcome in self._read_all(
+                    lambda shard: shard.check_field_change.remote(
+                        arguments["collection_name"], arguments["field_name"], arguments["field_params"]
+                    )
+                ):
+                    self._answer(outcome)
             seq = self.catalog.append(name, arguments)
             first = self.shards.apply_catalog(seq)
             self._cache.clear()
@@ -191,21 +199,6 @@ class RayBackend(ClusterAnalyses, MergedReads, Client):
         if sync_index:
             self._wait_for_indexes(arguments["collection_name"])
         return result
-
-    def _refuse_shrinking(self, arguments: dict[str, Any]) -> None:
-        """A lower max_length or max_capacity is checked against every stored row: one shard cannot decide it alone."""
-        description = self._answer(
-            self._read(0, "describe_collection", {"collection_name": arguments["collection_name"]})
-        )
-        field = next((f for f in description["fields"] if f["name"] == arguments["field_name"]), None)
-        params = arguments.get("field_params") or {}
-        for limit in ("max_length", "max_capacity"):
-            new, old = params.get(limit), (field or {}).get(limit)
-            if isinstance(new, int) and isinstance(old, int) and new < old:
-                raise UnsupportedError(
-                    f"lowering {limit} is not carried out on a Ray cluster yet: every shard's rows would have to be "
-                    "checked before any shard applies it (docs/distributed.md)"
-                )
 
     def _wait_for_jobs(self, collection_name: str | None) -> None:
         for job in self._list_jobs({"collection_name": collection_name}):

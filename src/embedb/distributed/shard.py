@@ -45,6 +45,7 @@ from embedb.distributed.experiments import EXPERIMENT_LOG, entries_from_argument
 from embedb.distributed.log import LogRecord, OperationLog
 from embedb.distributed.monitoring import MONITOR_MINUTES, MonitorKey
 from embedb.distributed.object_store import open_object_store
+from embedb.engine.collections import altered_field, refuse_longer_values
 from embedb.errors import EmbedbError, InvalidArgumentError, InvalidStateError, JobNotFoundError
 from embedb.experiments import CONFIG_FLAVOR, ExperimentRecord, config_route
 from embedb.job_following import RUNNING_STATES
@@ -370,6 +371,19 @@ class ShardServer:
 
         with self.lock.reading():
             return self._outcome(uri)
+
+    def check_field_change(self, collection_name: str, field_name: str, field_params: dict[str, Any]) -> Any:
+        """``Failed`` with the error one node raises if a row of this shard breaks the field's new limits, else None."""
+
+        def check() -> None:
+            metadata = self.backend.database.metadata
+            info = metadata.info(collection_name)
+            altered = altered_field(info.schema, field_name, field_params)
+            if altered is not None:
+                refuse_longer_values(metadata.store(info).snapshot(), altered)
+
+        with self.lock.reading():
+            return self._outcome(check)
 
     def search_config(self, collection_name: str, config: str) -> Any:
         """What ``search_with`` runs: the configuration ``config`` names, and the experiment routing it (or None)."""

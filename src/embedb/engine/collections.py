@@ -180,20 +180,9 @@ class CollectionOperations:
 
     def alter_collection_field(self, collection_name: str, field_name: str, field_params: dict[str, Any]) -> None:
         info = self.metadata.info(collection_name)
-        field = info.schema.field(field_name)
-        params = checked_properties(field_params)
-        unknown = sorted(set(params) - {"max_length", "max_capacity", "mmap.enabled"})
-        if unknown:
-            raise InvalidArgumentError(f"field {field_name!r}: only max_length, max_capacity and mmap.enabled can change, not {unknown}")
-        changes = {key: params[key] for key in ("max_length", "max_capacity") if key in params}
-        if not changes:
+        altered = altered_field(info.schema, field_name, field_params)
+        if altered is None:
             return  # mmap.enabled: EmbeDB decides its own memory mapping
-        texts = field.dtype is DataType.VARCHAR or field.element_type is DataType.VARCHAR
-        if "max_length" in changes and not texts:
-            raise InvalidArgumentError(f"field {field_name!r} ({field.dtype.name}) has no max_length", argument="field_params")
-        if "max_capacity" in changes and field.dtype is not DataType.ARRAY:
-            raise InvalidArgumentError(f"field {field_name!r} ({field.dtype.name}) has no max_capacity", argument="field_params")
-        altered = replace(field, **changes).validate()
         fields = tuple(altered if f.name == field_name else f for f in info.schema.fields)
         schema = replace(info.schema, fields=fields)
         self.storage.alter_schema(info, schema.validate(), check=lambda rows: refuse_longer_values(rows, altered))
@@ -271,6 +260,24 @@ class CollectionOperations:
     def describe_alias(self, alias: str) -> AliasDescription:
         name, collection = self.storage.describe_alias(alias)
         return {"alias": name, "collection_name": collection}
+
+
+def altered_field(schema: CollectionSchema, field_name: str, field_params: dict[str, Any]) -> FieldSchema | None:
+    """The field with ``field_params``' new limits (None when nothing a row could break changes); raises on bad params."""
+    field = schema.field(field_name)
+    params = checked_properties(field_params)
+    unknown = sorted(set(params) - {"max_length", "max_capacity", "mmap.enabled"})
+    if unknown:
+        raise InvalidArgumentError(f"field {field_name!r}: only max_length, max_capacity and mmap.enabled can change, not {unknown}")
+    changes = {key: params[key] for key in ("max_length", "max_capacity") if key in params}
+    if not changes:
+        return None
+    texts = field.dtype is DataType.VARCHAR or field.element_type is DataType.VARCHAR
+    if "max_length" in changes and not texts:
+        raise InvalidArgumentError(f"field {field_name!r} ({field.dtype.name}) has no max_length", argument="field_params")
+    if "max_capacity" in changes and field.dtype is not DataType.ARRAY:
+        raise InvalidArgumentError(f"field {field_name!r} ({field.dtype.name}) has no max_capacity", argument="field_params")
+    return replace(field, **changes).validate()
 
 
 def refuse_longer_values(rows: Snapshot, field: FieldSchema) -> None:

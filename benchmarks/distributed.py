@@ -229,7 +229,7 @@ def main() -> None:
     from tests.support.s3_server import start_s3_server
 
     s3_server = start_s3_server()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="embedb-bench")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="embedb-bench")
     try:
         with tempfile.TemporaryDirectory(prefix="embedb-dist-") as scratch:
             search = bench_search(args, base, queries, scratch)

@@ -31,11 +31,14 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+
 from embedb.backends.local import check_arguments
 from embedb.client import Client
 from embedb.config import Settings
 from embedb.contract import OPERATIONS, check_scalar_arguments, scalar_checks
 from embedb.display import present
+from embedb.distributed.agreement import JOB_CONTROLS, require_agreement
 from embedb.distributed.analyses import ClusterAnalyses
 from embedb.distributed.artifacts import stored_source
 from embedb.distributed.experiments import EXPERIMENT_LOG, READS_THE_LOG, ClusterExperiments, entries_as_arguments
@@ -45,6 +48,7 @@ from embedb.distributed.monitoring import MONITOR_MINUTES, READS_THE_MINUTES, Cl
 from embedb.distributed.object_store import open_object_store
 from embedb.distributed.routes import ROUTES, Route
 from embedb.distributed.routing import (
+    in_batch,
     merge_rows_in_key_order,
     owners,
     split_rows,
@@ -52,7 +56,7 @@ from embedb.distributed.routing import (
 )
 from embedb.distributed.shard import CATALOG_FOLDER, SETTLING_OPERATIONS, ReadWriteLock, WritePlan
 from embedb.distributed.shard_set import ShardSet
-from embedb.errors import ClosedError, DataError, InvalidArgumentError, UnsupportedError
+from embedb.errors import ClosedError, DataError, EmbedbError, InvalidArgumentError, UnavailableError, UnsupportedError
 from embedb.experiments import QueryLogEntry
 from embedb.job_following import RUNNING_STATES, JobFollower
 from embedb.schema import MAX_JSON_DEPTH
@@ -175,8 +179,13 @@ class RayBackend(ClusterAnalyses, MergedReads, Client):
             arguments = {**arguments, "wait": False}  # the backfill runs outside the lock; waited for below
         if name == "create_index":
             arguments = {**arguments, "sync": False}
-        if name in SETTLING_OPERATIONS:
-            self._wait_for_jobs(arguments.get("collection_name"))
+        if name in SETTLING_OPERATIONS or name in JOB_CONTROLS:
+            collection = arguments.get("collection_name") or self._collection_of(arguments)
+            if name in SETTLING_OPERATIONS:
+                self._wait_for_jobs(collection)
+                if collection is not None:
+                    self._wait_for_indexes(collection)
+            require_agreement(name, arguments, self._every, collection)
         if name == "register_model":  # a local path travels to the shards through the object store
             arguments = {**arguments, "source": stored_source(self.store, arguments["source"])}
         with self.lock.writing():
@@ -200,6 +209,21 @@ class RayBackend(ClusterAnalyses, MergedReads, Client):
             self._wait_for_indexes(arguments["collection_name"])
         return result
 
+    def _collection_of(self, arguments: dict[str, Any]) -> str | None:
+        """The collection an experiment's or a job's decision is about (None when it names neither)."""
+        try:
+            if "experiment_id" in arguments:
+                return str(
+                    self._answer(self._read(0, "get_experiment", {"experiment_id": arguments["experiment_id"]}))[
+                        "collection_name"
+                    ]
+                )
+            if "job_id" in arguments:
+                return self._answer(self._read(0, "get_job", {"job_id": arguments["job_id"]}))["collection_name"]
+        except EmbedbError:
+            return None  # the decision itself raises one node's error
+        return None
+
     def _wait_for_jobs(self, collection_name: str | None) -> None:
         for job in self._list_jobs({"collection_name": collection_name}):
             if job["state"] in RUNNING_STATES:
@@ -219,17 +243,39 @@ class RayBackend(ClusterAnalyses, MergedReads, Client):
     # ------------------------------------------------------------- writes
 
     def _plan(self, operation: str, arguments: dict[str, Any]) -> WritePlan:
-        plan = self._answer(self._read_with(0, lambda shard: shard.write_plan.remote(operation, arguments)))
-        assert isinstance(plan, WritePlan)
-        return plan
+        """The first shard's check of a whole write; waited for while that shard restarts (as a write is)."""
+        deadline = time.monotonic() + self.shards.write_retry_s
+        while True:
+            try:
+                plan = self._answer(self._read_with(0, lambda shard: shard.write_plan.remote(operation, arguments)))
+                assert isinstance(plan, WritePlan)
+                return plan
+            except UnavailableError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
 
     def _write_parts(self, operation: str, arguments: dict[str, Any]) -> tuple[WritePlan, list[Any]]:
-        """Check the whole write once, split it by owner, log and apply each part on its shard."""
+        """Check the whole write once, split it by owner, log and apply each part on its shard.
+
+        A partial update (``partial_update``, ``field_ops``) is checked again by each owner, on its
+        stored rows, before any shard writes: its rows are only whole there.
+        """
+        data = arguments["data"]
+        if (
+            not isinstance(data, (list, tuple, Mapping))
+            and not hasattr(data, "to_pydict")
+            and not hasattr(data, "columns")
+        ):
+            raise DataError(  # one node's words; anything else would not even reach a shard
+                f"cannot {operation} a {type(data).__name__}: give a list of row dicts, a dict of columns, "
+                "a pyarrow Table or a pandas DataFrame"
+            )
         with self.lock.reading():
             plan = self._plan(operation, arguments)
-            data = arguments["data"]
             parts: dict[int, tuple[str, dict[str, Any]]] = {}
-            for index, positions in owners(plan.keys, self.shard_count).items():
+            placed = owners(plan.keys, self.shard_count)
+            for index, positions in placed.items():
                 part = split_rows(data, positions, columnar=plan.columnar)
                 shard_operation = operation
                 if plan.generated_keys:  # an auto_id insert: the keys were made once, by the plan
@@ -238,9 +284,13 @@ class RayBackend(ClusterAnalyses, MergedReads, Client):
                 parts[index] = (shard_operation, {**arguments, "data": part})
                 if shard_operation != operation:
                     parts[index][1].update(partial_update=False, field_ops=None)
+            if arguments.get("partial_update") or arguments.get("field_ops"):
+                checks = self.shards.read_each({index: _checking(part) for index, part in parts.items()})
+                for index, outcome in checks.items():
+                    self._answer(in_batch(outcome, placed[index]))
             outcomes = self._write_on(parts)
-        for outcome in outcomes:
-            self._answer(outcome)
+        for index, outcome in zip(sorted(parts), outcomes, strict=True):
+            self._answer(in_batch(outcome, placed[index]))
         return plan, outcomes
 
     def _write_on(self, parts: dict[int, tuple[str, dict[str, Any]]]) -> list[Any]:
@@ -266,11 +316,14 @@ class RayBackend(ClusterAnalyses, MergedReads, Client):
 
     def _get(self, arguments: dict[str, Any]) -> list[dict[str, Any]]:
         ids = arguments["ids"]
-        keys = (
-            list(ids.tolist() if hasattr(ids, "tolist") else ids)
-            if isinstance(ids, (list, tuple)) or hasattr(ids, "tolist")
-            else [ids]
-        )
+        if isinstance(ids, np.ndarray):
+            keys = ids.tolist()
+        elif isinstance(ids, (list, tuple)):
+            keys = list(ids)
+        elif isinstance(ids, (str, int, np.integer)):
+            keys = [ids.item() if isinstance(ids, np.integer) else ids]
+        else:
+            raise DataError(f"ids must be a list of primary keys, got {type(ids).__name__}")
         answers = self._every("get", arguments)
         return merge_rows_in_key_order(answers, keys, self._primary(arguments["collection_name"]))
 
@@ -284,6 +337,11 @@ class RayBackend(ClusterAnalyses, MergedReads, Client):
     def checkpoint(self) -> list[str]:
         """Snapshot every shard into the object store now; return the snapshot keys."""
         return self.shards.checkpoint()
+
+
+def _checking(part: tuple[str, dict[str, Any]]) -> Callable[[Any], Any]:
+    """The call that has a shard check its part of a write (``ShardServer.check_write``)."""
+    return lambda shard: shard.check_write.remote(*part)
 
 
 def _cluster_shards(store: Any, shards: int | None) -> int:

@@ -22,23 +22,37 @@ Hit = dict[str, Any]
 GROUPS_PARAMETER = "embedb_cluster_groups"
 
 
-def best_groups(answers: list[list[Hit]], field: str, count: int, *, smaller_is_closer: bool) -> list[Any]:
+def group_of(hit: Hit, field: str, primary: str) -> Any:
+    """A hit's group value (its key when grouping by the primary key; None for a null, a group of its own)."""
+    return hit["id"] if field == primary else hit["entity"].get(field)
+
+
+def best_groups(
+    answers: list[list[Hit]], field: str, count: int, *, smaller_is_closer: bool, primary: str
+) -> list[Any]:
     """The ``count`` group values whose best hit over every shard's answer (one query) is nearest, nearest first."""
     best: dict[Any, float] = {}
     for hit in (hit for hits in answers for hit in hits):
-        value, distance = hit["entity"].get(field), float(hit["distance"])
+        value, distance = group_of(hit, field, primary), float(hit["distance"])
         if value not in best or (distance < best[value] if smaller_is_closer else distance > best[value]):
             best[value] = distance
     return sorted(best, key=lambda value: best[value], reverse=not smaller_is_closer)[:count]
 
 
 def merged_groups(
-    answers: list[list[Hit]], field: str, groups: list[Any], *, group_size: int, offset: int, smaller_is_closer: bool
+    answers: list[list[Hit]],
+    field: str,
+    groups: list[Any],
+    *,
+    group_size: int,
+    offset: int,
+    smaller_is_closer: bool,
+    primary: str,
 ) -> list[Hit]:
     """Hits of ``groups`` (in that order, ``offset`` groups skipped), each group's nearest ``group_size`` over every shard."""
     members: dict[Any, list[Hit]] = {value: [] for value in groups}
     for hit in (hit for hits in answers for hit in hits):
-        value = hit["entity"].get(field)
+        value = group_of(hit, field, primary)
         if value in members:
             members[value].append(hit)
     out: list[Hit] = []
@@ -57,7 +71,14 @@ def one_query(data: Any, position: int) -> Any:
     return [data[position]]
 
 
-def group_filter(field: str, user_filter: str | None) -> str:
-    """Pass two's filter: the request's, and the group field among the chosen values."""
+def group_filter(field: str, user_filter: str | None, groups: list[Any]) -> str:
+    """Pass two's filter: the request's, and the group field among the chosen values (nulls a group too)."""
     chosen = f"{field} in {{{GROUPS_PARAMETER}}}"
+    if None in groups:
+        chosen = f"({chosen} or {field} is null)" if len(groups) > 1 else f"{field} is null"
     return f"({user_filter}) and {chosen}" if user_filter and user_filter.strip() else chosen
+
+
+def group_values(groups: list[Any]) -> list[Any]:
+    """The chosen groups as the filter parameter holds them (a null group is matched by ``is null``)."""
+    return [value for value in groups if value is not None]

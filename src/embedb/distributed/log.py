@@ -13,7 +13,8 @@ ours. Two kinds live in a cluster:
   was written after, so a replay puts writes and decisions back in one order.
 
 A record is the operation's name and its arguments in the wire encoding the
-HTTP protocol uses (JSON, NumPy arrays packed), never pickled.
+HTTP protocol uses (JSON, NumPy arrays packed), never pickled; a user's dict
+that looks like a packed array is stored as a literal, so it reads back as itself.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def encode_record(operation: str, arguments: dict[str, Any], catalog_seq: int, r
         {
             "format": RECORD_FORMAT,
             "operation": operation,
-            "arguments": {name: wire.to_wire(value) for name, value in arguments.items()},
+            "arguments": {name: wire.to_wire(_escaped(value)) for name, value in arguments.items()},
             "catalog_seq": catalog_seq,
             "request": request,
         }
@@ -61,12 +62,42 @@ def decode_record(seq: int, body: bytes) -> LogRecord:
         return LogRecord(
             seq,
             payload["operation"],
-            wire.unpack_nested(payload["arguments"]),
+            _restored(payload["arguments"]),
             int(payload["catalog_seq"]),
             payload.get("request"),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise CorruptionError(f"log record {seq} cannot be read: {error}") from error
+
+
+# A user's dict that looks like a packed array (or like this wrapper) is stored inside it, so a replay reads it back
+# as the dict it was and never unpacks it: only NumPy arrays the write carried become packed arrays.
+LITERAL = "embedb:literal"
+
+
+def _escaped(value: Any) -> Any:
+    """``value`` with every dict a reader could take for a packed array wrapped as a literal."""
+    if isinstance(value, dict):
+        inner = {key: _escaped(item) for key, item in value.items()}
+        return {LITERAL: inner} if wire.is_packed(value) or LITERAL in value else inner
+    if isinstance(value, (list, tuple)):
+        if any(isinstance(item, (dict, list, tuple)) for item in value):
+            return [_escaped(item) for item in value]
+        return value
+    return value
+
+
+def _restored(value: Any) -> Any:
+    """What ``_escaped`` (then the wire encoding) stored: packed arrays unpacked, literal dicts as they were."""
+    if isinstance(value, dict):
+        if len(value) == 1 and LITERAL in value:
+            return {key: _restored(item) for key, item in value[LITERAL].items()}
+        if wire.is_packed(value):
+            return wire.unpack_array(value)
+        return {key: _restored(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_restored(item) for item in value] if any(isinstance(item, (dict, list)) for item in value) else value
+    return value
 
 
 class OperationLog:
@@ -89,12 +120,18 @@ class OperationLog:
         self, operation: str, arguments: dict[str, Any], *, catalog_seq: int = 0, request: str | None = None
     ) -> int:
         """Store a record at the next free position and return it; durable when this returns."""
+        return self.append_record(operation, arguments, catalog_seq=catalog_seq, request=request)[0]
+
+    def append_record(
+        self, operation: str, arguments: dict[str, Any], *, catalog_seq: int = 0, request: str | None = None
+    ) -> tuple[int, LogRecord]:
+        """``append``, and the record as a reader will decode it."""
         body = encode_record(operation, arguments, catalog_seq, request)
         for _ in range(MAX_APPEND_ATTEMPTS):
             seq = self._next if self._next is not None else self.last_seq() + 1
             if self.store.put_new(self.key(seq), body):
                 self._next = seq + 1
-                return seq
+                return seq, decode_record(seq, body)
             self._next = None  # another writer took it: look again
         raise UnavailableError(f"could not append to the log {self.store.url}{self.folder}: every position was taken")
 

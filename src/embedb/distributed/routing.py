@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from embedb.errors import DataError
+from embedb.errors import DataError, EmbedbError
 
 _MASK = (1 << 64) - 1
 
@@ -60,7 +60,11 @@ def split_rows(data: Any, positions: list[int], *, columnar: bool) -> Any:
 def _take(column: Any, positions: list[int], name: str) -> Any:
     if isinstance(column, np.ndarray) or hasattr(column, "tocsr"):
         return column[positions]
-    if isinstance(column, (list, tuple)):
+    if hasattr(column, "take") and hasattr(column, "to_pylist"):  # a pyarrow Array
+        return column.take(positions).to_pylist()
+    if hasattr(column, "to_numpy") and hasattr(column, "iloc"):  # a pandas Series
+        return column.to_numpy()[positions]
+    if isinstance(column, (list, tuple, range)):
         return [column[position] for position in positions]
     raise DataError(f"column {name!r}: cannot split a {type(column).__name__} among shards")
 
@@ -87,7 +91,8 @@ def merge_hits(
     merged = []
     for per_query in zip(*answers, strict=True):
         hits = [hit for shard_hits in per_query for hit in shard_hits]
-        hits.sort(key=lambda hit: hit["distance"], reverse=not smaller_is_closer)  # stable: ties keep shard order
+        hits.sort(key=lambda hit: hit["id"])  # ties by primary key, as one node breaks them (the sort is stable)
+        hits.sort(key=lambda hit: hit["distance"], reverse=not smaller_is_closer)
         merged.append(hits[offset : offset + limit])
     return merged
 
@@ -140,3 +145,15 @@ def merge_job(answers: list[dict[str, Any]]) -> dict[str, Any]:
     finished = [answer["finished_at"] for answer in answers]
     merged["finished_at"] = None if any(value is None for value in finished) else max(finished)
     return merged
+
+
+def in_batch(outcome: Any, positions: list[int]) -> Any:
+    """A shard's outcome for its part of a write, with a row error renumbered as the row of the whole batch."""
+    error: Any = getattr(outcome, "error", None)
+    if not isinstance(error, EmbedbError):
+        return outcome
+    row = error.details.get("row")
+    if not isinstance(row, int) or not 0 <= row < len(positions):
+        return outcome
+    message = error.message.replace(f"row {row}", f"row {positions[row]}", 1)
+    return type(outcome)(type(error)(message, **{**error.details, "row": positions[row]}))

@@ -12,10 +12,18 @@ import time
 from typing import Any
 
 from embedb.distributed.configured import search_with_on_cluster
-from embedb.distributed.grouping import GROUPS_PARAMETER, best_groups, group_filter, merged_groups, one_query
+from embedb.distributed.grouping import (
+    GROUPS_PARAMETER,
+    best_groups,
+    group_filter,
+    group_values,
+    merged_groups,
+    one_query,
+)
 from embedb.distributed.monitoring import MonitorKey
 from embedb.distributed.router_base import RouterBase
 from embedb.distributed.routing import merge_hits
+from embedb.engine.data import COUNT_STAR
 from embedb.errors import InvalidArgumentError
 from embedb.lifecycle import is_text_query
 from embedb.query import OrderBy, order_rows, parse_order_by, with_order_fields
@@ -29,12 +37,12 @@ class ClusterSearch(RouterBase):
 
     def _query(self, arguments: dict[str, Any]) -> list[dict[str, Any]]:
         check_paging(arguments.get("limit"), arguments.get("offset") or 0, maximum=None)
+        output_fields = arguments.get("output_fields")
+        if isinstance(output_fields, (list, tuple)) and COUNT_STAR in output_fields:  # as one node reads it
+            answers = self._every("query", {**arguments, "order_by": None})
+            return [{COUNT_STAR: sum(int(rows[0][COUNT_STAR]) for rows in answers)}]
         if arguments.get("order_by"):
             return self._ordered_query(arguments)
-        output_fields = arguments.get("output_fields")
-        if output_fields and any(str(field).replace(" ", "").lower() == "count(*)" for field in output_fields):
-            answers = self._every("query", arguments)
-            return [{"count(*)": sum(int(rows[0]["count(*)"]) for rows in answers)}]
         limit, offset = arguments.get("limit"), arguments.get("offset") or 0
         widened = {**arguments, "offset": 0, "limit": None if limit is None else limit + offset}
         answers = self._every("query", widened)
@@ -89,6 +97,7 @@ class ClusterSearch(RouterBase):
         """Each shard's first rows in the order asked; merged in that order, ties by primary key, as one node does."""
         ordering, schema = self._ordering(arguments["collection_name"], arguments["order_by"])
         fields, strip = with_order_fields(arguments.get("output_fields"), ordering)
+        strip = [name for name in strip if name != schema.primary.name]  # a query row always holds its key
         limit, offset = arguments.get("limit"), arguments.get("offset") or 0
         widened = {
             **arguments,
@@ -156,9 +165,12 @@ class ClusterSearch(RouterBase):
         started = time.perf_counter()
         closer = self._closer_first(arguments["collection_name"], arguments.get("anns_field"))
         first, key = self._fanned_search({**arguments, "offset": 0, "limit": limit + offset})
+        primary = self._primary(arguments["collection_name"])
         answer: list[list[dict[str, Any]]] = []
         for position in range(len(first[0]) if first else 0):
-            groups = best_groups([hits[position] for hits in first], field, limit + offset, smaller_is_closer=closer)
+            groups = best_groups(
+                [hits[position] for hits in first], field, limit + offset, smaller_is_closer=closer, primary=primary
+            )
             if not groups:
                 answer.append([])
                 continue
@@ -166,8 +178,8 @@ class ClusterSearch(RouterBase):
                 {
                     **arguments,
                     "data": one_query(arguments["data"], position),
-                    "filter": group_filter(field, arguments.get("filter")),
-                    "filter_params": {**(arguments.get("filter_params") or {}), GROUPS_PARAMETER: groups},
+                    "filter": group_filter(field, arguments.get("filter"), groups),
+                    "filter_params": {**(arguments.get("filter_params") or {}), GROUPS_PARAMETER: group_values(groups)},
                     "offset": 0,
                     "limit": len(groups),
                 }
@@ -180,6 +192,7 @@ class ClusterSearch(RouterBase):
                     group_size=arguments.get("group_size") or 1,
                     offset=offset,
                     smaller_is_closer=closer,
+                    primary=primary,
                 )
             )
         self._count(arguments, key, answer, started)

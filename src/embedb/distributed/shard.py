@@ -327,6 +327,21 @@ class ShardServer:
         with self.lock.reading():
             return self._outcome(plan)
 
+    def check_write(self, operation: str, arguments: dict[str, Any]) -> Any:
+        """``Failed`` with the error this shard's part of a write would raise (nothing written), else None."""
+        with self.lock.reading():
+            return self._outcome(
+                lambda: self.backend.database.data_operations.check_write(
+                    arguments["collection_name"],
+                    arguments["data"],
+                    upsert=operation == "upsert",
+                    partition_name=arguments.get("partition_name"),
+                    embedding_versions=arguments.get("embedding_versions"),
+                    partial_update=bool(arguments.get("partial_update")),
+                    field_ops=arguments.get("field_ops"),
+                )
+            )
+
     def metric(self, collection_name: str, anns_field: str | None) -> Any:
         """The metric a search of this field ranks by (its ``MetricType`` value), or ``Failed``."""
 
@@ -439,8 +454,8 @@ class ShardServer:
                 )
             if request in self.requests:
                 return Written(self.data_seq, self.requests[request])
-            seq = self.log.append(operation, arguments, catalog_seq=self.catalog_seq, request=request)
-            outcome = self._apply(LogRecord(seq, operation, arguments, self.catalog_seq, request))
+            seq, stored = self.log.append_record(operation, arguments, catalog_seq=self.catalog_seq, request=request)
+            outcome = self._apply(stored)  # what the log holds, as a replay reads it: live and rebuilt shards agree
             self._remember(request, outcome)
             self.data_seq = seq
             self.records_since_snapshot += 1

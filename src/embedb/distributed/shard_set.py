@@ -125,6 +125,13 @@ class ShardSet:
                     del owner[other]  # the slower replica's answer is not needed
         return [answers[index] for index in wanted]
 
+    def read_each(self, calls: dict[int, Callable[[Any], Any]]) -> dict[int, Any]:
+        """A different call on one live replica of each of some shards (in parallel), by shard."""
+        answers: dict[int, Any] = {}
+        for index, call in calls.items():
+            answers[index] = self.read_all(call, shards=[index])[0]
+        return answers
+
     def _replica(self, index: int, turn: int) -> Any:
         replicas = self.replicas[index]
         return replicas[turn % len(replicas)]

@@ -104,8 +104,9 @@ class DataOperations:
             skip_vectors=bindings,
             timezone=collection_timezone(info.properties),
         )
-        if bindings and embed:
-            batch = embed_rows(batch, prepared, schema, bindings, self.models, given)
+        if bindings:
+            checked = embed_rows(batch, prepared, schema, bindings, self.models, given, check_only=not embed)
+            batch = checked if embed else batch
         return batch
 
     def write_keys(
@@ -192,6 +193,32 @@ class DataOperations:
             changed = {name: apply_field_op(op, base.get(name), row[name], name, index) for name, op in operations.items() if name in row}
             merged.append({**base, **row, **changed})
         return merged
+
+    def check_write(
+        self,
+        collection_name: str,
+        data: Any,
+        *,
+        upsert: bool,
+        partition_name: str | None = None,
+        embedding_versions: dict[str, str] | None = None,
+        partial_update: bool = False,
+        field_ops: dict[str, str] | None = None,
+    ) -> None:
+        """Raise what this write would raise, a partial update completed from the stored rows; write nothing."""
+        info = self.metadata.info(collection_name)
+        operations = checked_field_ops(info.schema, field_ops)
+        if partial_update or operations:
+            data = self._with_stored_fields(info, data, operations)
+        self._batch(
+            info,
+            data,
+            partition_name,
+            upsert=upsert,
+            embedding_versions=embedding_versions,
+            bindings=self.metadata.bindings(info),
+            embed=False,
+        )
 
     def _unchanged(self, info: CollectionInfo, written: dict[str, tuple[str, ...]]) -> Callable[[], bool]:
         """A write's precondition: the fields are still written with the versions the batch was embedded with."""

@@ -52,11 +52,14 @@ def embed_rows(
     given: Mapping[str, EmbeddingVersion],
     *,
     progress: ProgressCallback | None = None,
+    check_only: bool = False,
 ) -> RowBatch:
     """Return ``batch`` with a vector column for every version every bound field writes.
 
     Raises ``DataError`` when a row has neither a vector nor source text, and
     when vectors are given for a bound field without saying their version.
+    ``check_only`` raises what embedding would, embeds nothing and returns ``batch``
+    (how a cluster's router checks a whole batch before its shards embed their parts).
     """
     vectors = dict(batch.vectors)
     for name, binding in bindings.items():
@@ -79,6 +82,8 @@ def embed_rows(
                 continue
             if texts is None:
                 texts = _source_texts(batch, binding)
+            if check_only:
+                continue
             embedded = registry.load(version.uri).embed(texts, progress=progress)
             if embedded.shape[1] != version.dimension:
                 raise DimensionMismatchError(

@@ -20,7 +20,7 @@ from embedb.backends.local import LocalBackend
 from embedb.config import Settings
 from embedb.datasets import load_revdict
 from embedb.distributed import RayBackend
-from embedb.errors import InvalidArgumentError, UnavailableError, UnsupportedError
+from embedb.errors import DataError, InvalidArgumentError, UnavailableError, UnsupportedError
 from embedb.schema import CollectionSchema, DataType, FieldSchema, VectorField
 
 DIMENSION = 16
@@ -32,7 +32,9 @@ def local_ray() -> Iterator[None]:
 
     if ray.is_initialized():
         ray.shutdown()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="embedb-cluster-tests")
+    ray.init(
+        address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="embedb-cluster-tests"
+    )
     yield
     ray.shutdown()
 
@@ -78,8 +80,8 @@ def test_answers_equal_one_nodes_on_the_same_rows(local_ray: None, tmp_path: Pat
         keys = [599, 3, 42, 10_000, 3]
         assert cluster.get("docs", keys) == single.get("docs", keys)
         assert cluster.get_collection_stats("docs")["row_count"] == single.get_collection_stats("docs")["row_count"]
-        with pytest.raises(UnsupportedError, match="monitor"):
-            cluster.monitor("docs", "vector")
+        with pytest.raises(UnsupportedError, match="tune_index"):
+            cluster.tune_index("docs", "vector")
     finally:
         single.close()
         cluster.close()
@@ -317,5 +319,31 @@ def test_monitoring_counts_each_cluster_search_once_and_survives_a_killed_shard(
             except UnavailableError:
                 time.sleep(0.2)
         assert report["versions"][champion]["totals"]["queries"] == 11
+    finally:
+        db.close()
+
+
+def test_a_bad_row_anywhere_writes_nothing_on_any_shard(local_ray: None, tmp_path: Path) -> None:
+    """Partial updates and model-bound inserts are checked whole (and by each owner) before any shard writes."""
+    db = RayBackend(
+        storage=str(tmp_path / "store"),
+        shards=3,
+        name="atomic",
+        settings=Settings(allow_code_models=TEST_EMBEDDERS),
+        workdir=str(tmp_path / "work"),
+    )
+    try:
+        db.create_collection("c", dimension=2)
+        db.insert("c", [{"id": i, "vector": [1.0, float(i)], "g": i} for i in range(12)])
+        with pytest.raises(DataError, match="row 10: missing vector field"):
+            db.upsert("c", [{"id": k, "g": 1000 + k} for k in range(10)] + [{"id": 555, "g": 1}], partial_update=True)
+        assert [row["g"] for row in db.query("c", "id < 10", output_fields=["g"])] == list(range(10))
+
+        bound_collection(db, "bc", "atomic_model", backfill=False)
+        before = db.query("bc", "", output_fields=["count(*)"])[0]["count(*)"]
+        rows = [{"id": 1000 + i, "text": f"apple {i}"} for i in range(9)] + [{"id": 1099, "text": None}]
+        with pytest.raises(DataError, match="row 9: "):
+            db.insert("bc", rows)
+        assert db.query("bc", "", output_fields=["count(*)"])[0]["count(*)"] == before
     finally:
         db.close()

@@ -94,3 +94,16 @@ def test_storage_urls_are_checked(tmp_path: Path) -> None:
         open_object_store("gs://bucket/x")
     with pytest.raises(InvalidArgumentError, match="leaves the store"):
         DirectoryStore(tmp_path).get("../outside")
+
+
+def test_a_dict_that_looks_like_a_packed_array_reads_back_as_itself(tmp_path: Path) -> None:
+    log = OperationLog(DirectoryStore(tmp_path / "store"), "shards/0000/log")
+    looks_packed = {"dtype": "bytes", "shape": [2], "b64": "YWI="}
+    looks_wrapped = {"embedb:literal": {"x": 1}}
+    rows = [{"id": 1, "j": looks_packed}, {"id": 2, "j": looks_wrapped}, {"id": 3, "j": [looks_packed, 1.5]}]
+    vectors = np.ones((3, 2), dtype=np.float32)
+    seq, stored = log.append_record("insert", {"collection_name": "c", "data": rows, "v": vectors})
+    for record in (stored, log.read(after=0)[0]):
+        assert record.seq == seq
+        assert record.arguments["data"] == rows
+        assert np.array_equal(record.arguments["v"], vectors) and record.arguments["v"].dtype == np.float32

@@ -9,8 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from embedb.contract import OPERATIONS
+from embedb.distributed.grouping import GROUPS_PARAMETER, best_groups, group_filter, group_values, merged_groups
 from embedb.distributed.routes import ROUTES
 from embedb.distributed.routing import (
+    in_batch,
     merge_hits,
     merge_job,
     merge_rows_in_key_order,
@@ -20,6 +22,8 @@ from embedb.distributed.routing import (
     split_rows,
     with_keys,
 )
+from embedb.distributed.shard import Failed
+from embedb.errors import DataError
 
 
 def test_every_operation_has_exactly_one_route() -> None:
@@ -120,3 +124,31 @@ def test_a_job_is_done_only_when_every_shard_is_done() -> None:
     assert merged["progress"] == pytest.approx(0.5)
     assert merged["finished_at"] is None
     assert merge_job([_job("DONE", 10, 10, 5.0), _job("DONE", 20, 20, 7.0)])["finished_at"] == 7.0
+
+
+def test_equal_distances_are_ordered_by_primary_key_as_one_node_orders_them() -> None:
+    answers = [[_hits([(9, 0.0), (6, 0.0)])], [_hits([(3, 0.0), (0, 0.0)])]]
+    assert [hit["id"] for hit in merge_hits(answers, smaller_is_closer=True, limit=3, offset=0)[0]] == [0, 3, 6]
+
+
+def test_a_shards_row_error_names_the_row_of_the_whole_batch() -> None:
+    failed = Failed(DataError("row 1: field 'v' expects dimension 2, got 3", row=1, field="v"))
+    renumbered = in_batch(failed, [4, 7, 9])
+    assert isinstance(renumbered, Failed)
+    assert renumbered.error.message == "row 7: field 'v' expects dimension 2, got 3"
+    assert renumbered.error.details == {"row": 7, "field": "v"}
+    assert in_batch("fine", [4]) == "fine"
+
+
+def test_groups_by_best_hit_with_keys_and_nulls() -> None:
+    first = [
+        [{"id": 1, "distance": 0.1, "entity": {"g": "a"}}, {"id": 2, "distance": 0.5, "entity": {"g": None}}],
+        [{"id": 3, "distance": 0.2, "entity": {"g": None}}, {"id": 4, "distance": 0.3, "entity": {"g": "b"}}],
+    ]
+    assert best_groups(first, "g", 2, smaller_is_closer=True, primary="id") == ["a", None]
+    assert best_groups(first, "id", 2, smaller_is_closer=True, primary="id") == [1, 3]
+    members = merged_groups(first, "g", ["a", None], group_size=1, offset=1, smaller_is_closer=True, primary="id")
+    assert [hit["id"] for hit in members] == [3]
+    assert group_filter("g", "x > 1", ["a", None]) == f"(x > 1) and (g in {{{GROUPS_PARAMETER}}} or g is null)"
+    assert group_filter("g", "", [None]) == "g is null"
+    assert group_values(["a", None]) == ["a"]

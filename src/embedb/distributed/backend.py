@@ -90,12 +90,16 @@ class RayBackend(ClusterAnalyses, MergedReads, Client):
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
             ray.init(address=address, namespace="embedb", log_to_driver=False, include_dashboard=False)
-        self.store = open_object_store(storage, endpoint_url=endpoint_url)
-        self.shard_count = _cluster_shards(self.store, shards)
         if not isinstance(replicas, int) or isinstance(replicas, bool) or not 1 <= replicas <= 16:
             raise InvalidArgumentError(
                 f"replicas must be an integer from 1 to 16, got {replicas!r}", argument="replicas"
             )
+        self.store = open_object_store(storage, endpoint_url=endpoint_url)
+        try:
+            self.shard_count = _cluster_shards(self.store, shards)
+        except BaseException:
+            self.store.close()
+            raise
         self.replicas = replicas
         self.shards = ShardSet(
             ray,
@@ -124,6 +128,7 @@ class RayBackend(ClusterAnalyses, MergedReads, Client):
         self._jobs.stop()
         self._experiments.close()  # the buffered query log and minutes are written while the shards still run
         self._monitor.close()
+        self.store.close()
         self._closed = True
         if not self._ray.is_initialized():  # Ray was shut down under us: the actors went with it
             return

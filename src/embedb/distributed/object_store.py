@@ -45,6 +45,10 @@ class ObjectStore(abc.ABC):
     def keys(self, prefix: str, *, after: str | None = None) -> list[str]:
         """Every key that starts with ``prefix`` (and sorts after ``after``), in sorted order."""
 
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections (an S3 client's pool); the store's contents stay."""
+
 
 class DirectoryStore(ObjectStore):
     """Keys as files under one directory."""
@@ -85,6 +89,9 @@ class DirectoryStore(ObjectStore):
         finally:
             os.close(directory)
         return True
+
+    def close(self) -> None:
+        return None  # files hold no connection
 
     def put_new(self, key: str, body: bytes) -> bool:
         return self._write(key, body, exclusive=True)
@@ -164,6 +171,9 @@ class S3Store(ObjectStore):
             raise StorageError(f"cannot read {key!r} from {self.url}: {error}") from error
         body: bytes = answer["Body"].read()
         return body
+
+    def close(self) -> None:
+        self._client.close()
 
     def keys(self, prefix: str, *, after: str | None = None) -> list[str]:
         found: list[str] = []

@@ -525,6 +525,7 @@ class ShardServer:
         """Close the engine and remove the local directory (the object store keeps the shard)."""
         with self.lock.writing():
             self.backend.close()
+            self.store.close()
             shutil.rmtree(self.directory, ignore_errors=True)
 
     @staticmethod

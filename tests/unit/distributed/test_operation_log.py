@@ -22,11 +22,14 @@ def s3_server() -> Iterator[S3Server]:
 
 
 @pytest.fixture(params=["directory", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:
     if request.param == "directory":
-        return DirectoryStore(tmp_path / "store")
-    server: S3Server = request.getfixturevalue("s3_server")
-    return open_object_store(server.storage("log"), endpoint_url=server.endpoint_url)
+        opened: ObjectStore = DirectoryStore(tmp_path / "store")
+    else:
+        server: S3Server = request.getfixturevalue("s3_server")
+        opened = open_object_store(server.storage("log"), endpoint_url=server.endpoint_url)
+    yield opened
+    opened.close()  # an S3 client's pooled sockets
 
 
 def test_put_new_creates_a_key_once(store: ObjectStore) -> None:

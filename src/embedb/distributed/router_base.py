@@ -55,13 +55,18 @@ class RouterBase:
         return str(description["primary_field"])
 
     def _closer_first(self, collection_name: str, anns_field: str | None) -> bool:
-        metric = self._cached(
-            ("metric", collection_name, anns_field or ""), lambda: self._metric(collection_name, anns_field)
-        )
-        return MetricType(metric).smaller_is_closer
+        return MetricType(self._metric(collection_name, anns_field)).smaller_is_closer
 
     def _metric(self, collection_name: str, anns_field: str | None) -> str:
-        return str(self._answer(self._read_with(0, lambda shard: shard.metric.remote(collection_name, anns_field))))
+        """The metric a search of this field ranks by, asked of the first shard once per decision (searches ask often)."""
+        return str(
+            self._cached(
+                ("metric", collection_name, anns_field or ""),
+                lambda: self._answer(
+                    self._read_with(0, lambda shard: shard.metric.remote(collection_name, anns_field))
+                ),
+            )
+        )
 
     def _read(self, index: int, name: str, arguments: dict[str, Any]) -> Any:
         return self._read_with(index, lambda shard: shard.call.remote(name, arguments))

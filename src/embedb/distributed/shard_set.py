@@ -32,8 +32,24 @@ from embedb.errors import UnavailableError
 READ_HEDGE_S = 2.0
 
 
+def _alive_nodes(ray: Any) -> list[str]:
+    return sorted(node["NodeID"] for node in ray.nodes() if node["Alive"])
+
+
+def _placement(nodes: list[str], shard: int, replica: int) -> Any:
+    """Where replica ``replica`` of shard ``shard`` runs: node ``(shard + replica) mod nodes``.
+
+    So a shard's replicas are on different nodes (when there are as many nodes as replicas) and the
+    shards' primaries are spread over the nodes. The affinity is soft: an actor whose node is gone
+    restarts on another one, and one restarted after its process died comes back on the same node.
+    """
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    return NodeAffinitySchedulingStrategy(node_id=nodes[(shard + replica) % len(nodes)], soft=True)
+
+
 class ShardSet:
-    """Every shard's actors (``replicas`` per shard), placed by Ray across nodes and restarted when they die."""
+    """Every shard's actors (``replicas`` per shard), a shard's replicas on different nodes, restarted when they die."""
 
     def __init__(
         self,
@@ -52,6 +68,7 @@ class ShardSet:
         self._ray = ray
         self.write_retry_s = write_retry_s
         actor: Any = ray.remote(ShardServer)
+        nodes = _alive_nodes(ray)
         self.replicas: list[list[Any]] = [
             [
                 actor.options(
@@ -60,7 +77,7 @@ class ShardSet:
                     max_restarts=-1,
                     max_concurrency=16,
                     num_cpus=0,
-                    scheduling_strategy="SPREAD",
+                    scheduling_strategy=_placement(nodes, index, replica),
                 ).remote(
                     index,
                     storage=storage,

@@ -192,13 +192,12 @@ def test_kill_9_of_a_shard_then_loss_of_a_node_lose_no_acknowledged_write(
 
             head = ray.get_runtime_context().get_node_id()
             status = db.shard_status()
-            # a worker node that hosts a shard's actor, but not every replica of any shard
-            hosted = {(s["shard"], s["node_id"]) for s in status}
-            nodes_of = {shard: {node for index, node in hosted if index == shard} for shard, _ in hosted}
-            victim = next(
-                s for s in status
-                if s["node_id"] != head and all(len(nodes) > 1 or s["node_id"] not in nodes for nodes in nodes_of.values())
-            ) if replicas > 1 else next(s for s in status if s["node_id"] != head)  # fmt: skip
+            nodes_of: dict[int, set[str]] = {}
+            for s in status:
+                nodes_of.setdefault(int(s["shard"]), set()).add(s["node_id"])
+            # a shard's replicas run on different nodes, so losing one node leaves every shard a replica
+            assert all(len(nodes) == replicas for nodes in nodes_of.values()), nodes_of
+            victim = next(s for s in status if s["node_id"] != head)  # a worker node that hosts a shard's actor
             node = next(n for n in cluster.worker_nodes if n.node_id == victim["node_id"])  # type: ignore[attr-defined]
             lost_at = time.monotonic()
             cluster.remove_node(node, allow_graceful=False)  # type: ignore[attr-defined]

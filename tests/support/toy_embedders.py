@@ -5,6 +5,9 @@
   into its rows, starts a backfill, and knows the job is RUNNING, held inside its
   first chunk, until it opens the gate (``Gate.open``): pause, cancel and wait
   timeouts become deterministic, embedded and in a server process alike.
+- ``tallied_hash_8`` embeds like ``hash_embed_8`` and, for each text holding a
+  word ``tally:<path>``, appends a line to that file: a test counts how many times
+  (in any process) a query text was embedded.
 - ``scrambled_8`` gives each distinct text its own pseudo-random vector, so it
   knows nothing of words: a model version that is worse than ``hash_embed_16``
   on any labelled queries whose texts differ from their documents'.
@@ -41,6 +44,19 @@ def gated_hash_8(texts: Sequence[str]) -> np.ndarray:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"gate {gate} was not opened within {GATE_WAIT_S} s")
             time.sleep(0.01)
+    return hash_embed(texts, dimension=8)
+
+
+TALLY_PREFIX = "tally:"
+
+
+def tallied_hash_8(texts: Sequence[str]) -> np.ndarray:
+    """Hashed bag of words in 8 dimensions; each text naming a tally file (``tally:<path>``) adds a line to it."""
+    for text in texts:
+        for word in text.split():
+            if word.startswith(TALLY_PREFIX):
+                with open(word.removeprefix(TALLY_PREFIX), "a", encoding="utf-8") as tally:
+                    tally.write(text + "\n")
     return hash_embed(texts, dimension=8)
 
 

@@ -41,6 +41,7 @@ from embedb.display import present
 from embedb.distributed.agreement import JOB_CONTROLS, require_agreement
 from embedb.distributed.analyses import ClusterAnalyses
 from embedb.distributed.artifacts import stored_source
+from embedb.distributed.drifting import ClusterDrift
 from embedb.distributed.experiments import EXPERIMENT_LOG, READS_THE_LOG, ClusterExperiments, entries_as_arguments
 from embedb.distributed.log import OperationLog
 from embedb.distributed.merged_reads import MergedReads
@@ -65,7 +66,7 @@ CLUSTER_FILE = "cluster.json"
 DEFAULT_SHARDS = 2
 
 
-class RayBackend(ClusterAnalyses, MergedReads, Client):
+class RayBackend(ClusterAnalyses, ClusterDrift, MergedReads, Client):
     """EmbeDB on a Ray cluster: ``shards`` actors, their logs and snapshots in ``storage`` (s3://... or a directory)."""
 
     def __init__(
@@ -375,6 +376,7 @@ _HANDLERS: dict[str, Callable[[RayBackend, dict[str, Any]], Any]] = {
     "query": RayBackend._query,
     "search": RayBackend._search,
     "hybrid_search": RayBackend._hybrid_search,
+    "drift": RayBackend._drift,
     "describe_index": RayBackend._describe_index,
     "describe_collection": RayBackend._describe_collection,
     "list_jobs": RayBackend._list_jobs,

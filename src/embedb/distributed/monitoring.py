@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 # A catalog record that is not a contract operation: monitoring minutes every shard stores.
 MONITOR_MINUTES = "cluster.monitor_minutes"
 # Operations that read the minutes: the router writes what it holds first.
-READS_THE_MINUTES = frozenset({"monitor", "decay"})
+READS_THE_MINUTES = frozenset({"monitor", "decay", "drift"})  # drift reads logged query texts
 
 MonitorKey = tuple[int, str, str]  # (collection id, field, version URI)
 

@@ -164,7 +164,9 @@ class ClusterSearch(RouterBase):
         field = arguments["group_by_field"]
         started = time.perf_counter()
         closer = self._closer_first(arguments["collection_name"], arguments.get("anns_field"))
-        first, key = self._fanned_search({**arguments, "offset": 0, "limit": limit + offset})
+        with self.lock.reading():  # the second pass searches the same query vectors
+            embedded = self._embedded_once(arguments)
+        first, key = self._fanned_search({**embedded, "offset": 0, "limit": limit + offset})
         primary = self._primary(arguments["collection_name"])
         answer: list[list[dict[str, Any]]] = []
         for position in range(len(first[0]) if first else 0):
@@ -176,8 +178,8 @@ class ClusterSearch(RouterBase):
                 continue
             members, _ = self._fanned_search(
                 {
-                    **arguments,
-                    "data": one_query(arguments["data"], position),
+                    **embedded,
+                    "data": one_query(embedded["data"], position),
                     "filter": group_filter(field, arguments.get("filter"), groups),
                     "filter_params": {**(arguments.get("filter_params") or {}), GROUPS_PARAMETER: group_values(groups)},
                     "offset": 0,
@@ -201,10 +203,25 @@ class ClusterSearch(RouterBase):
     def _fanned_search(self, arguments: dict[str, Any]) -> tuple[list[list[list[dict[str, Any]]]], MonitorKey | None]:
         """Every shard's own answer to a search (not merged), and what one node would count it under."""
         with self.lock.reading():
+            arguments = self._embedded_once(arguments)
             outcomes = self._read_all(lambda shard: shard.search_monitored.remote(arguments))
         answers = [self._answer(outcome) for outcome in outcomes]
         keys = [key for _, key in answers if key is not None]
         return [hits for hits, _ in answers], tuple(keys[0]) if keys else None
+
+    def _embedded_once(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """A text search of a model-bound field as vectors pinned to the version that made them, embedded by one shard.
+
+        Every shard then compares the same query vectors (one embedding per query, not one per shard); the
+        pinned version is the one the text was embedded with, even if a promotion lands before the shards search.
+        """
+        if not is_text_query(arguments["data"]):
+            return arguments
+        embedded = self._answer(self.shards.read_any(lambda shard: shard.query_vectors.remote(arguments)))
+        if embedded is None:  # BM25, sparse, or a field bound to no model: the shards answer (or refuse) the text
+            return arguments
+        version, vectors = embedded
+        return {**arguments, "data": vectors, "embedding_version": version}
 
     def _hybrid_search(self, arguments: dict[str, Any]) -> list[list[dict[str, Any]]]:
         """Each request searched over every shard, then fused here: ranks are the whole collection's, as on one node."""

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from embedb.backends.local import LocalBackend
 from embedb.config import Settings
 from embedb.distributed.artifacts import fetched_source
@@ -46,6 +48,7 @@ from embedb.distributed.log import LogRecord, OperationLog
 from embedb.distributed.monitoring import MONITOR_MINUTES, MonitorKey
 from embedb.distributed.object_store import open_object_store
 from embedb.engine.collections import altered_field, refuse_longer_values
+from embedb.engine.drift import DriftOperation, DriftPlan, sample_kind
 from embedb.errors import EmbedbError, InvalidArgumentError, InvalidStateError, JobNotFoundError
 from embedb.experiments import CONFIG_FLAVOR, ExperimentRecord, config_route
 from embedb.job_following import RUNNING_STATES
@@ -352,6 +355,55 @@ class ShardServer:
 
         with self.lock.reading():
             return self._outcome(metric_of)
+
+    def query_vectors(self, arguments: dict[str, Any]) -> Any:
+        """A search's text embedded once for every shard (``SearchOperation.query_vectors``): (URI, vectors), None, or ``Failed``."""
+        searching = self.backend.database.searching
+        with self.lock.reading():
+            return self._outcome(
+                lambda: searching.query_vectors(
+                    arguments["collection_name"],
+                    arguments["data"],
+                    arguments.get("anns_field"),
+                    arguments.get("embedding_version"),
+                )
+            )
+
+    def drift_plan(self, arguments: dict[str, Any]) -> Any:
+        """A drift request checked as one node checks it (``DriftOperation.plan``), or ``Failed``."""
+        with self.lock.reading():
+            return self._outcome(lambda: self._drift_plan(arguments)[1])
+
+    def drift_sample(self, arguments: dict[str, Any], role: str, seed: list[int]) -> Any:
+        """A drift sample drawn on this shard with ``seed``: (vectors, keys or None, rows matched), or ``Failed``.
+
+        A filter samples this shard's rows (``embedb.distributed.drifting`` merges the shards' draws); texts,
+        vectors and logged windows are the same on every shard.
+        """
+
+        def sample() -> tuple[Any, list[Any] | None, int]:
+            drifting, plan = self._drift_plan(arguments)
+            rng = np.random.default_rng(seed)
+            if sample_kind(arguments[role], role)[0] == "filter":
+                return drifting.stored(plan, arguments[role]["filter"], role, rng)
+            vectors, _ = drifting.sample(plan, arguments[role], role, rng)
+            return vectors, None, len(vectors)
+
+        with self.lock.reading():
+            return self._outcome(sample)
+
+    def _drift_plan(self, arguments: dict[str, Any]) -> tuple[DriftOperation, DriftPlan]:
+        database = self.backend.database
+        drifting = DriftOperation(database.metadata, database.models, database.searching, database.monitor)
+        plan = drifting.plan(
+            arguments["collection_name"],
+            arguments["field_name"],
+            tests=arguments["tests"],
+            max_rows=arguments["max_rows"],
+            embedding_version=arguments["embedding_version"],
+            seed=arguments["seed"],
+        )
+        return drifting, plan
 
     def running_experiment(self, collection_name: str, anns_field: str | None) -> Any:
         """The experiment routing searches of this field (with its arms' index descriptions), None, or ``Failed``."""

@@ -32,20 +32,39 @@ from embedb.errors import UnavailableError
 READ_HEDGE_S = 2.0
 
 
-def _alive_nodes(ray: Any) -> list[str]:
-    return sorted(node["NodeID"] for node in ray.nodes() if node["Alive"])
+# What each replica's placement-group bundle reserves: Ray's bundles need some resource; the actors use none.
+BUNDLE_CPU = 0.001
+PLACEMENT_WAIT_S = 60.0
 
 
-def _placement(nodes: list[str], shard: int, replica: int) -> Any:
-    """Where replica ``replica`` of shard ``shard`` runs: node ``(shard + replica) mod nodes``.
+def _placement_group(ray: Any, name: str, replicas: int) -> Any:
+    """One bundle per replica of a shard, on different nodes whenever there are enough (a ``SPREAD`` group).
 
-    So a shard's replicas are on different nodes (when there are as many nodes as replicas) and the
-    shards' primaries are spread over the nodes. The affinity is soft: an actor whose node is gone
-    restarts on another one, and one restarted after its process died comes back on the same node.
+    Best effort, not strict: when a node is lost Ray moves its bundles to the nodes left, even one that
+    holds another replica of the shard, so a shard keeps its replicas rather than waiting for a node.
     """
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+    from ray.util.placement_group import get_placement_group, placement_group
 
-    return NodeAffinitySchedulingStrategy(node_id=nodes[(shard + replica) % len(nodes)], soft=True)
+    try:
+        group = get_placement_group(name)  # a router reopening a running cluster
+    except ValueError:
+        group = placement_group([{"CPU": BUNDLE_CPU}] * replicas, strategy="SPREAD", name=name)
+    try:
+        ray.get(group.ready(), timeout=PLACEMENT_WAIT_S)
+    except ray.exceptions.GetTimeoutError:
+        raise UnavailableError(
+            f"Ray could not place the {replicas} replicas of {name} within {PLACEMENT_WAIT_S:g}s (each reserves {BUNDLE_CPU} CPU)"
+        ) from None
+    return group
+
+
+def _placement(groups: list[Any], shard: int, replica: int) -> Any:
+    """Where an actor starts: its bundle of the shard's placement group, else wherever Ray spreads it."""
+    if not groups:
+        return "SPREAD"
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    return PlacementGroupSchedulingStrategy(placement_group=groups[shard], placement_group_bundle_index=replica)
 
 
 class ShardSet:
@@ -68,7 +87,13 @@ class ShardSet:
         self._ray = ray
         self.write_retry_s = write_retry_s
         actor: Any = ray.remote(ShardServer)
-        nodes = _alive_nodes(ray)
+        # with one replica per shard Ray spreads the shards over the nodes; with more, each shard's replicas
+        # are bundles of one placement group, on different nodes
+        self.groups = (
+            [_placement_group(ray, f"{name}-shard-{index}", replicas) for index in range(shard_count)]
+            if replicas > 1
+            else []
+        )
         self.replicas: list[list[Any]] = [
             [
                 actor.options(
@@ -77,7 +102,7 @@ class ShardSet:
                     max_restarts=-1,
                     max_concurrency=16,
                     num_cpus=0,
-                    scheduling_strategy=_placement(nodes, index, replica),
+                    scheduling_strategy=_placement(self.groups, index, replica),
                 ).remote(
                     index,
                     storage=storage,
@@ -104,24 +129,29 @@ class ShardSet:
         return self.read_all(call, shards=[index])[0]
 
     def read_all(self, call: Callable[[Any], Any], *, shards: list[int] | None = None) -> list[Any]:
-        """``call`` on one replica of each shard (in parallel); the first answer of each shard wins.
+        """``call`` on one replica of each shard (in parallel), by shard: see ``read_each``."""
+        wanted = list(range(len(self.replicas))) if shards is None else shards
+        answers = self.read_each(dict.fromkeys(wanted, call))
+        return [answers[index] for index in wanted]
+
+    def read_each(self, calls: dict[int, Callable[[Any], Any]]) -> dict[int, Any]:
+        """A call on one replica of each of some shards (in parallel); the first answer of each shard wins.
 
         A replica that is gone is replaced by the shard's next one; with several replicas, a shard
         that has not answered within ``READ_HEDGE_S`` is also asked of its next replica, and the
         first of the two to answer is kept (a slow replica is not a dead one).
         """
-        wanted = list(range(len(self.replicas))) if shards is None else shards
         start = next(self._turn)
-        asked = dict.fromkeys(wanted, 1)
-        owner: dict[Any, int] = {call(self._replica(index, start)): index for index in wanted}
+        asked = dict.fromkeys(calls, 1)
+        owner: dict[Any, int] = {call(self._replica(index, start)): index for index, call in calls.items()}
         answers: dict[int, Any] = {}
-        hedge = READ_HEDGE_S if any(len(self.replicas[index]) > 1 for index in wanted) else None
-        while len(answers) < len(wanted):
+        hedge = READ_HEDGE_S if any(len(self.replicas[index]) > 1 for index in calls) else None
+        while len(answers) < len(calls):
             ready, _ = self._ray.wait(list(owner), num_returns=1, timeout=hedge)
             if not ready:  # nobody answered within the hedge: ask the next replica of each waiting shard too
                 for index in {owner[future] for future in owner}:
                     if asked[index] < len(self.replicas[index]):
-                        owner[call(self._replica(index, start + asked[index]))] = index
+                        owner[calls[index](self._replica(index, start + asked[index]))] = index
                         asked[index] += 1
                 continue
             future = ready[0]
@@ -133,21 +163,18 @@ class ShardSet:
                     continue  # another replica of the shard answered or may still answer
                 if asked[index] >= len(self.replicas[index]):
                     raise UnavailableError(f"every replica of shard {index} is restarting; retry: {error}") from None
-                owner[call(self._replica(index, start + asked[index]))] = index
+                owner[calls[index](self._replica(index, start + asked[index]))] = index
                 asked[index] += 1
                 continue
             if index not in answers:
                 answers[index] = answer
                 for other in [future for future, owned in owner.items() if owned == index]:
                     del owner[other]  # the slower replica's answer is not needed
-        return [answers[index] for index in wanted]
-
-    def read_each(self, calls: dict[int, Callable[[Any], Any]]) -> dict[int, Any]:
-        """A different call on one live replica of each of some shards (in parallel), by shard."""
-        answers: dict[int, Any] = {}
-        for index, call in calls.items():
-            answers[index] = self.read_all(call, shards=[index])[0]
         return answers
+
+    def read_any(self, call: Callable[[Any], Any]) -> Any:
+        """``call`` on one live replica of some shard, a different shard each time (work any shard can do)."""
+        return self.read(next(self._turn) % len(self.replicas), call)
 
     def _replica(self, index: int, turn: int) -> Any:
         replicas = self.replicas[index]
@@ -220,3 +247,8 @@ class ShardSet:
             except Exception:
                 pass
             self._ray.kill(actor)
+        if self.groups:
+            from ray.util.placement_group import remove_placement_group
+
+            for group in self.groups:
+                remove_placement_group(group)

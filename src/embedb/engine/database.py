@@ -124,6 +124,7 @@ class Database:
         searcher = SearchOperation(
             self.metadata, self.indexes, self.models, self.experiments, self.monitor, self.pause_points
         )
+        self.searching = searcher  # a cluster embeds a text query once for every shard (query_vectors)
         configured = ConfiguredSearch(searcher)
         indexes = IndexOperations(self.metadata, self.indexes)
         data = DataOperations(self.storage, self.metadata, self.models, self.pause_points)

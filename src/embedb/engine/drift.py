@@ -12,12 +12,13 @@ out-of-domain test. The statistics are ``embedb.evaluation.drift``'s.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
 
 from embedb.contract.results import DriftReport
-from embedb.engine.samples import stored_sample
+from embedb.engine.samples import counted_sample
 from embedb.errors import InvalidArgumentError
 from embedb.evaluation.drift import DEFAULT_PERMUTATIONS, as_float_matrix, checked_tests, detect_drift
 from embedb.evaluation.stats import check_seed
@@ -34,8 +35,19 @@ NEIGHBOURS = 5  # itself and exact copies are skipped among these
 MAX_SAMPLE_ROWS = 5_000
 
 
+@dataclass(frozen=True)
+class DriftPlan:
+    """A checked drift request: the field, the version its samples are embedded with, the tests, the sample size."""
+
+    info: CollectionInfo
+    field: FieldSchema
+    version: EmbeddingVersion | None
+    tests: tuple[str, ...]
+    max_rows: int
+
+
 class DriftOperation:
-    """The ``drift`` operation of the contract."""
+    """The ``drift`` operation of the contract (a cluster's router runs its parts: ``plan``, ``sample``, ``drift_report``)."""
 
     def __init__(
         self, metadata: CollectionMetadata, models: ModelRegistry, searcher: SearchOperation, monitor: SearchMonitor
@@ -59,6 +71,29 @@ class DriftOperation:
         embedding_version: str | None = None,
         seed: int = 0,
     ) -> DriftReport:
+        plan = self.plan(
+            collection_name, field_name, tests=tests, max_rows=max_rows, embedding_version=embedding_version, seed=seed
+        )
+        rng = np.random.default_rng(seed)
+        samples = {
+            role: self.sample(plan, spec, role, rng) for role, spec in (("reference", reference), ("current", current))
+        }
+        distances = {}
+        if "ood" in plan.tests:
+            distances = {role: self._nearest(plan, *sample) for role, sample in samples.items()}
+        return drift_report(plan, samples, distances, alpha=alpha, permutations=permutations, seed=seed)
+
+    def plan(
+        self,
+        collection_name: str,
+        field_name: str,
+        *,
+        tests: Sequence[str] | None,
+        max_rows: int,
+        embedding_version: str | None,
+        seed: int,
+    ) -> DriftPlan:
+        """The request checked: a dense vector field, a sample size in range, known tests, a seed, a READY version."""
         info = self.metadata.info(collection_name)
         field = self.metadata.search_field(info, field_name)
         if not field.dtype.is_vector:
@@ -69,59 +104,22 @@ class DriftOperation:
             raise InvalidArgumentError(
                 f"max_rows must be an integer in [10, {MAX_SAMPLE_ROWS}], got {max_rows!r}", argument="max_rows"
             )
-        chosen = checked_tests(tests, with_distances=True)
+        chosen = tuple(checked_tests(tests, with_distances=True))
         check_seed(seed)
         version = self.searcher.bound_version(field, embedding_version, self.metadata.bindings(info))
-        rng = np.random.default_rng(seed)
-        samples = {
-            role: self._sample(info, field, version, spec, role, max_rows, rng)
-            for role, spec in (("reference", reference), ("current", current))
-        }
-        distances = {}
-        if "ood" in chosen:
-            distances = {role: self._nearest(info, field, version, *sample) for role, sample in samples.items()}
-        report = detect_drift(
-            samples["reference"][0],
-            samples["current"][0],
-            reference_distances=distances.get("reference"),
-            current_distances=distances.get("current"),
-            tests=chosen,
-            alpha=alpha,
-            permutations=permutations,
-            seed=seed,
-        )
-        return cast(
-            DriftReport,
-            {
-                "collection_name": info.name,
-                "field": field.name,
-                "model_version": version.uri if version is not None else None,
-                "reference_rows": len(samples["reference"][0]),
-                "current_rows": len(samples["current"][0]),
-                **report,
-            },
-        )
+        return DriftPlan(info, field, version, chosen, max_rows)
 
-    def _sample(
-        self,
-        info: CollectionInfo,
-        field: FieldSchema,
-        version: EmbeddingVersion | None,
-        spec: Mapping[str, Any],
-        role: str,
-        max_rows: int,
-        rng: np.random.Generator,
+    def sample(
+        self, plan: DriftPlan, spec: Mapping[str, Any], role: str, rng: np.random.Generator
     ) -> tuple[np.ndarray, list[Any] | None]:
         """(vectors, their primary keys when they are stored rows) of one sample."""
-        if not isinstance(spec, Mapping) or len(spec) != 1 or next(iter(spec)) not in SAMPLE_KINDS:
-            raise InvalidArgumentError(
-                f"{role} must be one of {{'texts': [...]}}, {{'vectors': [...]}}, {{'filter': 'expression'}},"
-                " {'logged': [since, until]}",
-                argument=role,
-            )
-        kind, value = next(iter(spec.items()))
+        kind, value = sample_kind(spec, role)
+        if kind == "filter":
+            vectors, keys, _ = self.stored(plan, value, role, rng)
+            return vectors, keys
+        field, version, max_rows = plan.field, plan.version, plan.max_rows
         if kind == "logged":
-            value = self._logged(info, field, value, role)
+            value = self._logged(plan.info, field, value, role)
         if kind in ("texts", "logged"):
             if version is None:
                 raise InvalidArgumentError(
@@ -135,17 +133,22 @@ class DriftOperation:
                 else value
             )
             return embed_query_text(texts, version, self.models), None
-        if kind == "vectors":
-            matrix = as_float_matrix(value, role) if isinstance(value, list | np.ndarray) else np.empty(0)
-            if matrix.ndim != 2 or matrix.shape[1] != (version.dimension if version is not None else field.dim):
-                raise InvalidArgumentError(f"{role}: vectors must be a list of {field.dim}-d vectors", argument=role)
-            rows = sorted(rng.choice(len(matrix), max_rows, replace=False)) if len(matrix) > max_rows else slice(None)
-            return matrix[rows], None
-        if not isinstance(value, str):
+        matrix = as_float_matrix(value, role) if isinstance(value, list | np.ndarray) else np.empty(0)
+        if matrix.ndim != 2 or matrix.shape[1] != (version.dimension if version is not None else field.dim):
+            raise InvalidArgumentError(f"{role}: vectors must be a list of {field.dim}-d vectors", argument=role)
+        rows = sorted(rng.choice(len(matrix), max_rows, replace=False)) if len(matrix) > max_rows else slice(None)
+        return matrix[rows], None
+
+    def stored(
+        self, plan: DriftPlan, expression: Any, role: str, rng: np.random.Generator
+    ) -> tuple[np.ndarray, list[Any], int]:
+        """A sample of the stored rows matching ``expression``: vectors, keys, and how many rows matched."""
+        if not isinstance(expression, str):
             raise InvalidArgumentError(f"{role}: filter must be an expression string", argument=role)
+        version, field = plan.version, plan.field
         key = version.column_key if version is not None else field.name
         dimension = version.dimension if version is not None else (field.dim or 0)
-        return stored_sample(self.metadata, info, key, dimension, value, max_rows, rng)
+        return counted_sample(self.metadata, plan.info, key, dimension, expression, plan.max_rows, rng)
 
     def _logged(self, info: CollectionInfo, field: FieldSchema, window: Any, role: str) -> list[str]:
         """The field's sampled query texts in ``window`` (epoch seconds), each once per minute."""
@@ -160,41 +163,90 @@ class DriftOperation:
             )
         return [text for _, text in seen]
 
-    def _nearest(
-        self,
-        info: CollectionInfo,
-        field: FieldSchema,
-        version: EmbeddingVersion | None,
-        vectors: np.ndarray,
-        keys: list[Any] | None,
-    ) -> np.ndarray:
+    def _nearest(self, plan: DriftPlan, vectors: np.ndarray, keys: list[Any] | None) -> np.ndarray:
         """Each vector's distance to its nearest stored row other than itself (larger is farther)."""
         if not len(vectors):
             return np.empty(0)
-        assert field.metric_type is not None
         hits = self.searcher.search(
-            info.name,
+            plan.info.name,
             np.ascontiguousarray(vectors, dtype=np.float32),
-            anns_field=field.name,
+            anns_field=plan.field.name,
             limit=NEIGHBOURS,
             output_fields=[],
-            embedding_version=version.uri if version is not None else None,
+            embedding_version=plan.version.uri if plan.version is not None else None,
         )
-        farther = 1.0 if field.metric_type.smaller_is_closer else -1.0
-        copy = _copy_test(field.metric_type, vectors)
-        distances = []
-        for position, query in enumerate(hits):
-            # Itself (a stored row) or an exact copy of it is no neighbour: the sample's kind must not matter.
-            not_self = [hit for hit in query if keys is None or hit["id"] != keys[position]]
-            others = [hit for hit in not_self if not copy(position, float(hit["distance"]))]
-            if not not_self:
-                raise InvalidArgumentError(
-                    f"the ood test needs stored rows besides the sample in {info.name!r}; leave 'ood' out of tests",
-                    argument="tests",
-                )
-            # Only copies among the nearest: the item is as much in the domain as it can be.
-            distances.append(farther * (others or not_self)[0]["distance"])
-        return np.asarray(distances, dtype=np.float64)
+        assert plan.field.metric_type is not None
+        return nearest_distances(hits, vectors, keys, plan.field.metric_type, plan.info.name)
+
+
+def sample_kind(spec: Any, role: str) -> tuple[str, Any]:
+    """A sample's kind (``SAMPLE_KINDS``) and value, or the error naming the forms a sample takes."""
+    if not isinstance(spec, Mapping) or len(spec) != 1 or next(iter(spec)) not in SAMPLE_KINDS:
+        raise InvalidArgumentError(
+            f"{role} must be one of {{'texts': [...]}}, {{'vectors': [...]}}, {{'filter': 'expression'}},"
+            " {'logged': [since, until]}",
+            argument=role,
+        )
+    kind, value = next(iter(spec.items()))
+    return str(kind), value
+
+
+def nearest_distances(
+    hits: Sequence[Sequence[Mapping[str, Any]]],
+    vectors: np.ndarray,
+    keys: list[Any] | None,
+    metric: MetricType,
+    collection_name: str,
+) -> np.ndarray:
+    """From each sample item's nearest hits (``NEIGHBOURS``), its distance to the nearest row other than itself."""
+    farther = 1.0 if metric.smaller_is_closer else -1.0
+    copy = _copy_test(metric, vectors)
+    distances = []
+    for position, query in enumerate(hits):
+        # Itself (a stored row) or an exact copy of it is no neighbour: the sample's kind must not matter.
+        not_self = [hit for hit in query if keys is None or hit["id"] != keys[position]]
+        others = [hit for hit in not_self if not copy(position, float(hit["distance"]))]
+        if not not_self:
+            raise InvalidArgumentError(
+                f"the ood test needs stored rows besides the sample in {collection_name!r}; leave 'ood' out of tests",
+                argument="tests",
+            )
+        # Only copies among the nearest: the item is as much in the domain as it can be.
+        distances.append(farther * (others or not_self)[0]["distance"])
+    return np.asarray(distances, dtype=np.float64)
+
+
+def drift_report(
+    plan: DriftPlan,
+    samples: Mapping[str, tuple[np.ndarray, Any]],
+    distances: Mapping[str, np.ndarray],
+    *,
+    alpha: float,
+    permutations: int,
+    seed: int,
+) -> DriftReport:
+    """The statistics of two samples (``embedb.evaluation.drift``), with what they were taken of."""
+    report = detect_drift(
+        samples["reference"][0],
+        samples["current"][0],
+        reference_distances=distances.get("reference"),
+        current_distances=distances.get("current"),
+        tests=plan.tests,
+        alpha=alpha,
+        permutations=permutations,
+        seed=seed,
+    )
+    return cast(
+        DriftReport,
+        {
+            "collection_name": plan.info.name,
+            "field": plan.field.name,
+            "model_version": plan.version.uri if plan.version is not None else None,
+            "reference_rows": len(samples["reference"][0]),
+            "current_rows": len(samples["current"][0]),
+            **report,
+        },
+    )
 
 
 def _copy_test(metric: Any, vectors: np.ndarray) -> Any:

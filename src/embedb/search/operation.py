@@ -357,6 +357,26 @@ class SearchOperation:
         sized = field if field.dim == version.dimension else replace(field, dim=version.dimension)
         return version.column_key, sized, version
 
+    def query_vectors(
+        self, collection_name: str, data: Any, anns_field: str | None, embedding_version: str | None
+    ) -> tuple[str, np.ndarray] | None:
+        """A text query of a model-bound dense field embedded as ``search`` would: (version URI, vectors).
+
+        None when ``search`` would not embed it (vectors, a BM25 or sparse field, a field bound to no model);
+        a cluster's router embeds a text query once this way and sends every shard the vectors, pinned to the
+        version that made them.
+        """
+        if not is_text_query(data):
+            return None
+        info = self.metadata.info(collection_name)
+        field = self.metadata.search_field(info, anns_field)
+        if field.metric_type is MetricType.BM25 or field.dtype.is_sparse:
+            return None
+        version = self.bound_version(field, embedding_version, self.metadata.bindings(info))
+        if version is None:
+            return None
+        return version.uri, embed_query_text(data, version, self.models)
+
     def bound_version(
         self, field: FieldSchema, embedding_version: str | None, bindings: dict[str, FieldBinding]
     ) -> EmbeddingVersion | None:

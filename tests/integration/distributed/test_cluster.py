@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.support.bound_collections import FIELD, GATED_8, TEXTS, bound_collection
+from tests.support.bound_collections import FIELD, GATED_8, TEXTS, bound_collection, bound_schema
 from tests.support.server_process import TEST_EMBEDDERS
 from tests.support.toy_embedders import Gate
 
@@ -24,6 +24,7 @@ from embedb.errors import DataError, InvalidArgumentError, UnavailableError, Uns
 from embedb.schema import CollectionSchema, DataType, FieldSchema, VectorField
 
 DIMENSION = 16
+TALLIED_8 = "tests.support.toy_embedders:tallied_hash_8"
 
 
 @pytest.fixture(scope="module")
@@ -347,3 +348,45 @@ def test_a_bad_row_anywhere_writes_nothing_on_any_shard(local_ray: None, tmp_pat
         assert db.query("bc", "", output_fields=["count(*)"])[0]["count(*)"] == before
     finally:
         db.close()
+
+
+def test_a_text_query_is_embedded_once_for_every_shard(local_ray: None, tmp_path: Path) -> None:
+    """The router has one shard embed a query's text and sends every shard the vectors; answers equal one node's."""
+    tally = tmp_path / "tally.txt"
+    texts = [f"{word} apple market whale w{i} x{i * 7}" for i, word in enumerate(("red", "green", "blue") * 10)]
+    rows = [{"id": i, "text": text, "group": i % 3} for i, text in enumerate(texts)]
+    schema = bound_schema("tallied")
+    schema["fields"].append({"name": "group", "type": "INT64"})
+    settings = Settings(allow_code_models=TEST_EMBEDDERS)
+    db = RayBackend(storage=str(tmp_path / "store"), shards=3, name="tallied", settings=settings, workdir=str(tmp_path / "w"))
+    single = LocalBackend(tmp_path / "single", settings=settings)
+    try:
+        for backend in (db, single):
+            backend.register_model("tallied", TALLIED_8, alias="champion")
+            backend.create_collection("docs", schema=schema)
+            backend.insert("docs", rows)
+        query = f"green apple tally:{tally}"
+        tallied_before = 0
+        searches = {
+            "search": lambda b: b.search("docs", query, limit=5),
+            "two queries": lambda b: b.search("docs", [query, query + " whale"], limit=5),
+            "grouped": lambda b: b.search("docs", query, limit=2, group_by_field="group", output_fields=["group"]),
+        }
+        for what, search in searches.items():
+            got = search(db)
+            embedded = tally.read_text().splitlines() if tally.exists() else []
+            assert len(embedded) - tallied_before == (2 if what == "two queries" else 1), what
+            tallied_before = len(embedded)
+            expected = search(single)
+            tallied_before += 2 if what == "two queries" else 1  # the single node embeds its own queries too
+            assert [_tie_blind(hits) for hits in got] == [_tie_blind(hits) for hits in expected], what
+    finally:
+        single.close()
+        db.close()
+
+
+def _tie_blind(hits: list[dict[str, object]]) -> tuple[list[float], set[object]]:
+    """A top-k's distances, and the ids of hits closer than its last: equal distances at the cut may be any of the tied rows."""
+    distances = sorted(round(float(hit["distance"]), 5) for hit in hits)  # type: ignore[arg-type]
+    cut = round(float(hits[-1]["distance"]), 5) if hits else None  # type: ignore[arg-type]
+    return distances, {hit["id"] for hit in hits if round(float(hit["distance"]), 5) != cut}  # type: ignore[arg-type]

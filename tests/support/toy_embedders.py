@@ -6,8 +6,8 @@
   first chunk, until it opens the gate (``Gate.open``): pause, cancel and wait
   timeouts become deterministic, embedded and in a server process alike.
 - ``tallied_hash_8`` embeds like ``hash_embed_8`` and, for each text holding a
-  word ``tally:<path>``, appends a line to that file: a test counts how many times
-  (in any process) a query text was embedded.
+  word ``tally:<path>``, appends a line to that file (the embedding process's id,
+  then the text): a test counts how many times, and in which process, a text was embedded.
 - ``scrambled_8`` gives each distinct text its own pseudo-random vector, so it
   knows nothing of words: a model version that is worse than ``hash_embed_16``
   on any labelled queries whose texts differ from their documents'.
@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -56,7 +57,7 @@ def tallied_hash_8(texts: Sequence[str]) -> np.ndarray:
         for word in text.split():
             if word.startswith(TALLY_PREFIX):
                 with open(word.removeprefix(TALLY_PREFIX), "a", encoding="utf-8") as tally:
-                    tally.write(text + "\n")
+                    tally.write(f"{os.getpid()} {text}\n")
     return hash_embed(texts, dimension=8)
 
 

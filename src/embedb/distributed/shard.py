@@ -43,6 +43,7 @@ import numpy as np
 from embedb.backends.local import LocalBackend
 from embedb.config import Settings
 from embedb.distributed.artifacts import fetched_source
+from embedb.distributed.embedding_tasks import TaskEmbedding
 from embedb.distributed.experiments import EXPERIMENT_LOG, entries_from_arguments
 from embedb.distributed.log import LogRecord, OperationLog
 from embedb.distributed.monitoring import MONITOR_MINUTES, MonitorKey
@@ -168,6 +169,7 @@ class ShardServer:
         self.data_seq = 0
         self.records_since_snapshot = 0
         self.started = time.time()
+        self.embedding = _task_embedding()
         self.replayed = self._recover()
 
     # ------------------------------------------------------------ recovery
@@ -195,6 +197,7 @@ class ShardServer:
     def _open_engine(self) -> LocalBackend:
         backend = LocalBackend(self.directory / "data", settings=self.settings)
         backend.database.monitor.recording = False  # the router counts the cluster's searches (MONITOR_MINUTES)
+        backend.database.backfills.chunk_embedding = self.embedding  # backfill chunks embedded on every worker
         return backend
 
     def _replay(self, upto: int | None) -> int:
@@ -586,3 +589,10 @@ class ShardServer:
             return run()
         except EmbedbError as error:
             return Failed(error)
+
+
+def _task_embedding() -> TaskEmbedding | None:
+    """Backfill chunks embedded by Ray tasks when this shard runs in Ray (always, but in a unit test's process)."""
+    import ray
+
+    return TaskEmbedding(ray) if ray.is_initialized() else None

@@ -42,6 +42,8 @@ IndexGap = Callable[[CollectionInfo, str], "str | None"]
 INDEX_POLL_S = 0.2
 JobProgress = Callable[[int, int], None]
 """``progress(rows_done, rows_total)``, called after every committed chunk."""
+ChunkEmbedding = Callable[[LoadedModel, list[str]], np.ndarray]
+"""``embed(model, texts)``: one chunk's vectors; a cluster's shard has Ray workers embed them (``BackfillRunner.chunk_embedding``)."""
 
 
 @dataclass
@@ -127,6 +129,9 @@ class BackfillRunner:
         self._running: dict[int, _Running] = {}
         self._lock = threading.Lock()
         self._closed = False
+        # How a chunk's texts are embedded: None, by the model in this process; read at every chunk, so a job
+        # resumed before it is set picks it up at its next chunk.
+        self.chunk_embedding: ChunkEmbedding | None = None
 
     # ------------------------------------------------------------- control
 
@@ -294,8 +299,9 @@ class BackfillRunner:
             matrix = np.zeros((end - start, dimension), dtype=np.float32)
             if todo.size:
                 texts = [str(t) for t in texts_column.take(todo + start).to_pylist()]
+                embed = self.chunk_embedding
                 with limit_compute_threads(self.threads):
-                    matrix[todo] = work.embedder.embed(texts)
+                    matrix[todo] = work.embedder.embed(texts) if embed is None else embed(work.embedder, texts)
             after = _Tally(
                 tally.rows_done + int(todo.size),
                 tally.rows_without_source + int((live & ~has_text[start:end]).sum()),

@@ -390,3 +390,32 @@ def _tie_blind(hits: list[dict[str, object]]) -> tuple[list[float], set[object]]
     distances = sorted(round(float(hit["distance"]), 5) for hit in hits)  # type: ignore[arg-type]
     cut = round(float(hits[-1]["distance"]), 5) if hits else None  # type: ignore[arg-type]
     return distances, {hit["id"] for hit in hits if round(float(hit["distance"]), 5) != cut}  # type: ignore[arg-type]
+
+
+def test_a_backfill_embeds_on_ray_workers_not_in_the_shards(local_ray: None, tmp_path: Path) -> None:
+    """Each shard's backfill chunks are embedded by Ray tasks (any worker); the vectors equal one node's."""
+    tally = tmp_path / "tally.txt"
+    texts = [f"{TEXTS[i % len(TEXTS)]} w{i} tally:{tally}" for i in range(150)]
+    settings = Settings(allow_code_models=TEST_EMBEDDERS)
+    db = RayBackend(storage=str(tmp_path / "store"), shards=2, name="tasks", settings=settings, workdir=str(tmp_path / "w"))
+    single = LocalBackend(tmp_path / "single", settings=settings)
+    try:
+        for backend in (db, single):
+            bound_collection(backend, "docs", "task_model", challenger=TALLIED_8, segments=[texts], backfill=False)
+        before = tally.read_text().splitlines() if tally.exists() else []
+        assert before == [], "the champion does not tally; nothing embedded the challenger yet"
+        shard_pids = {int(s["pid"]) for s in db.shard_status()}
+        done = db.add_embedding_version("docs", FIELD, "task_model@challenger", wait=True, timeout=120)
+        assert (done["state"], done["rows_done"]) == ("DONE", len(texts))
+        embedded_by = {int(line.split(" ", 1)[0]) for line in tally.read_text().splitlines()}
+        assert len(tally.read_text().splitlines()) == len(texts), "every row embedded once"
+        assert embedded_by and not embedded_by & shard_pids, "no shard actor embedded its own chunks"
+        assert os.getpid() not in embedded_by
+        single.add_embedding_version("docs", FIELD, "task_model@challenger", wait=True, timeout=120)
+        query = "apple market whale"
+        got = db.search("docs", query, limit=5, embedding_version="task_model@challenger")
+        expected = single.search("docs", query, limit=5, embedding_version="task_model@challenger")
+        assert [_tie_blind(hits) for hits in got] == [_tie_blind(hits) for hits in expected]
+    finally:
+        single.close()
+        db.close()

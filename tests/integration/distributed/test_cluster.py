@@ -6,8 +6,9 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -385,11 +386,11 @@ def test_a_text_query_is_embedded_once_for_every_shard(local_ray: None, tmp_path
         db.close()
 
 
-def _tie_blind(hits: list[dict[str, object]]) -> tuple[list[float], set[object]]:
+def _tie_blind(hits: Sequence[Mapping[str, Any]]) -> tuple[list[float], set[object]]:
     """A top-k's distances, and the ids of hits closer than its last: equal distances at the cut may be any of the tied rows."""
-    distances = sorted(round(float(hit["distance"]), 5) for hit in hits)  # type: ignore[arg-type]
-    cut = round(float(hits[-1]["distance"]), 5) if hits else None  # type: ignore[arg-type]
-    return distances, {hit["id"] for hit in hits if round(float(hit["distance"]), 5) != cut}  # type: ignore[arg-type]
+    distances = sorted(round(float(hit["distance"]), 5) for hit in hits)
+    cut = round(float(hits[-1]["distance"]), 5) if hits else None
+    return distances, {hit["id"] for hit in hits if round(float(hit["distance"]), 5) != cut}
 
 
 def test_a_backfill_embeds_on_ray_workers_not_in_the_shards(local_ray: None, tmp_path: Path) -> None:

@@ -55,7 +55,9 @@ from embedb.distributed.routing import (
     split_rows,
     with_keys,
 )
-from embedb.distributed.shard import CATALOG_FOLDER, SETTLING_OPERATIONS, ReadWriteLock, WritePlan
+from embedb.distributed.shard import CATALOG_FOLDER, SETTLING_OPERATIONS, WritePlan
+from embedb.distributed.shard_base import ReadWriteLock
+from embedb.distributed.shard_reads import TUNED_INDEX
 from embedb.distributed.shard_set import ShardSet
 from embedb.errors import ClosedError, DataError, EmbedbError, InvalidArgumentError, UnavailableError, UnsupportedError
 from embedb.experiments import QueryLogEntry
@@ -214,6 +216,19 @@ class RayBackend(ClusterAnalyses, ClusterDrift, MergedReads, Client):
         if sync_index:
             self._wait_for_indexes(arguments["collection_name"])
         return result
+
+    def _tune_index(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Measured on the first shard (its rows are a uniform share, the size each shard's index covers);
+        the recipe it finds is adopted by every shard through the catalog log, the index built outside the lock."""
+        started = time.perf_counter()
+        with self.lock.reading():
+            report, adoption = self._answer(self._read_with(0, lambda shard: shard.tune_measure.remote(arguments)))
+        apply = bool(arguments["apply"])
+        if adoption is not None and (apply or adoption["model"] is not None):
+            self._answer(self._decide(TUNED_INDEX, {"adoption": adoption, "apply": apply}))
+            if apply:
+                self._wait_for_indexes(arguments["collection_name"])
+        return {**report, "applied": adoption is not None and apply, "seconds": time.perf_counter() - started}
 
     def _collection_of(self, arguments: dict[str, Any]) -> str | None:
         """The collection an experiment's or a job's decision is about (None when it names neither)."""
@@ -377,6 +392,7 @@ _HANDLERS: dict[str, Callable[[RayBackend, dict[str, Any]], Any]] = {
     "search": RayBackend._search,
     "hybrid_search": RayBackend._hybrid_search,
     "drift": RayBackend._drift,
+    "tune_index": RayBackend._tune_index,
     "describe_index": RayBackend._describe_index,
     "describe_collection": RayBackend._describe_collection,
     "list_jobs": RayBackend._list_jobs,

@@ -16,7 +16,7 @@ from typing import Any
 
 from embedb.distributed.experiments import ClusterExperiments
 from embedb.distributed.monitoring import ClusterMonitor
-from embedb.distributed.shard import Failed, ReadWriteLock
+from embedb.distributed.shard_base import Failed, ReadWriteLock
 from embedb.distributed.shard_set import ShardSet
 from embedb.schema import MetricType
 

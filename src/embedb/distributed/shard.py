@@ -10,10 +10,11 @@ cache: what makes it durable is the object store.
 - **Decisions** (``apply_catalog``) come from the cluster's catalog log; a
   shard applies each position once, in order, catching up from the log if it
   missed any (it was restarting when the router broadcast).
-- **Snapshots** (``checkpoint``): the engine stopped, its directory packed
-  into one tar object with the two log positions it contains, the engine
-  started again. A replacement shard unpacks the newest snapshot and replays
-  both logs after it (``_recover``).
+- **Snapshots** (``checkpoint``): the engine stopped, its directory stored as
+  a manifest of content-addressed files with the two log positions it
+  contains (``embedb.distributed.snapshots``: unchanged files are not uploaded
+  again), the engine started again. A replacement shard restores the newest
+  snapshot and replays both logs after it (``_recover``).
 
 Errors an operation raises on purpose (``EmbedbError``) are part of the log's
 outcome: every shard, and every replay, meets the same one. They travel back
@@ -23,22 +24,15 @@ to the router as values (``Failed``), not as Ray task errors.
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import os
 import shutil
-import tarfile
 import tempfile
-import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from embedb.backends.local import LocalBackend
 from embedb.config import Settings
@@ -48,17 +42,14 @@ from embedb.distributed.experiments import EXPERIMENT_LOG, entries_from_argument
 from embedb.distributed.log import LogRecord, OperationLog
 from embedb.distributed.monitoring import MONITOR_MINUTES, MonitorKey
 from embedb.distributed.object_store import open_object_store
-from embedb.engine.collections import altered_field, refuse_longer_values
-from embedb.engine.drift import DriftOperation, DriftPlan, sample_kind
-from embedb.errors import EmbedbError, InvalidArgumentError, InvalidStateError, JobNotFoundError
-from embedb.experiments import CONFIG_FLAVOR, ExperimentRecord, config_route
+from embedb.distributed.shard_base import ReadWriteLock, outcome_of
+from embedb.distributed.shard_reads import TUNED_INDEX, ShardReads
+from embedb.distributed.snapshots import SnapshotStore
+from embedb.errors import EmbedbError, InvalidStateError, JobNotFoundError
 from embedb.job_following import RUNNING_STATES
-from embedb.schema import MetricType
-from embedb.search import arm_indexes
 from embedb.storage import to_columns
 
 CATALOG_FOLDER = "catalog"
-SNAPSHOT_STATE = "embedb-shard.json"
 # Decisions that read shard-local progress (a backfill done, an index built): before one applies, the
 # shard lets the collection's jobs finish, so every shard and every replay meets the same state.
 SETTLING_OPERATIONS = frozenset(
@@ -67,13 +58,6 @@ SETTLING_OPERATIONS = frozenset(
 JOB_SETTLE_TIMEOUT_S = 3600.0
 # How many recent write requests a shard remembers (a router's retry comes within seconds).
 REMEMBERED_REQUESTS = 10_000
-
-
-@dataclass(frozen=True)
-class Failed:
-    """An operation's deliberate error, carried back as a value."""
-
-    error: EmbedbError
 
 
 @dataclass(frozen=True)
@@ -98,45 +82,7 @@ def shard_folder(index: int) -> str:
     return f"shards/{index:04d}"
 
 
-class ReadWriteLock:
-    """Many readers or one writer; a waiting writer is not starved by new readers."""
-
-    def __init__(self) -> None:
-        self._condition = threading.Condition()
-        self._readers = 0
-        self._writer = False
-        self._waiting_writers = 0
-
-    @contextmanager
-    def reading(self) -> Iterator[None]:
-        with self._condition:
-            while self._writer or self._waiting_writers:
-                self._condition.wait()
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._readers -= 1
-                self._condition.notify_all()
-
-    @contextmanager
-    def writing(self) -> Iterator[None]:
-        with self._condition:
-            self._waiting_writers += 1
-            while self._writer or self._readers:
-                self._condition.wait()
-            self._waiting_writers -= 1
-            self._writer = True
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._writer = False
-                self._condition.notify_all()
-
-
-class ShardServer:
+class ShardServer(ShardReads):
     """One shard: a local engine, the shard's log and the catalog log, snapshots in the object store."""
 
     def __init__(
@@ -157,6 +103,7 @@ class ShardServer:
         self.folder = shard_folder(index)
         self.log = OperationLog(self.store, f"{self.folder}/log")
         self.catalog = OperationLog(self.store, CATALOG_FOLDER)
+        self.snapshots = SnapshotStore(self.store, self.folder)
         self.settings = settings.with_overrides(durability="relaxed")  # the object store's log is what lasts
         self.snapshot_every = snapshot_every
         base = Path(workdir or tempfile.gettempdir())
@@ -176,13 +123,8 @@ class ShardServer:
 
     def _recover(self) -> int:
         """Unpack the newest snapshot, then replay both logs after it; return how many records were replayed."""
-        snapshots = self.store.keys(f"{self.folder}/snapshot/")
-        if snapshots:
-            body = self.store.get(snapshots[-1])
-            assert body is not None, "a listed snapshot is readable"
-            with tarfile.open(fileobj=io.BytesIO(body)) as archive:
-                archive.extractall(self.directory, filter="data")
-            state = json.loads((self.directory / SNAPSHOT_STATE).read_text())
+        state = self.snapshots.restore(self.directory)
+        if state is not None:
             self.catalog_seq, self.data_seq = int(state["catalog_seq"]), int(state["data_seq"])
             self.job_ids = {int(cluster): int(local) for cluster, local in state.get("job_ids", {}).items()}
         self.backend = self._open_engine()
@@ -240,7 +182,7 @@ class ShardServer:
         if record.operation == "start_experiment":  # the same salt on every shard and replay: users keep their arm
             salt = hashlib.blake2b(f"{self.store.url}\x00{record.seq}".encode(), digest_size=8).hexdigest()
             self.backend.database.experiments.make_salt = lambda: salt
-        outcome = self._outcome(lambda: self._run(record.operation, dict(record.arguments)))
+        outcome = outcome_of(lambda: self._run(record.operation, dict(record.arguments)))
         if record.operation == "add_embedding_version" and isinstance(outcome, Mapping):
             # The cluster's name for a job is the catalog position that started it: shards number their own.
             self.job_ids[record.seq] = int(outcome["job_id"])
@@ -251,6 +193,9 @@ class ShardServer:
         """One operation on the engine, with job ids turned from the cluster's into this shard's and back."""
         if operation == MONITOR_MINUTES:  # the router's counts of what the whole cluster answered
             self.backend.database.monitor.merge_minutes(arguments["rows"])
+            return None
+        if operation == TUNED_INDEX:  # built in the background: the router waits for it outside its lock
+            self.backend.database.tuning.adopt(arguments["adoption"], apply=arguments["apply"], sync=False)
             return None
         if operation == EXPERIMENT_LOG:  # the router's routed queries, stored by every shard alike
             self.backend.database.experiments.store.insert_queries(entries_from_arguments(arguments))
@@ -303,12 +248,12 @@ class ShardServer:
             return hits, keys[0] if keys else None
 
         with self.lock.reading():
-            return self._outcome(search)
+            return outcome_of(search)
 
     def call(self, operation: str, arguments: dict[str, Any]) -> Any:
         """A read (or a maintenance call that logs nothing): run it on this shard's rows."""
         with self.lock.reading():
-            return self._outcome(lambda: self._run(operation, arguments))
+            return outcome_of(lambda: self._run(operation, arguments))
 
     def write_plan(self, operation: str, arguments: dict[str, Any]) -> Any:
         """Check a whole write as the engine checks it (nothing written); its ``WritePlan``, or ``Failed``."""
@@ -331,12 +276,12 @@ class ShardServer:
             return WritePlan(keys, info.schema.primary.name, columnar, generated)
 
         with self.lock.reading():
-            return self._outcome(plan)
+            return outcome_of(plan)
 
     def check_write(self, operation: str, arguments: dict[str, Any]) -> Any:
         """``Failed`` with the error this shard's part of a write would raise (nothing written), else None."""
         with self.lock.reading():
-            return self._outcome(
+            return outcome_of(
                 lambda: self.backend.database.data_operations.check_write(
                     arguments["collection_name"],
                     arguments["data"],
@@ -347,155 +292,6 @@ class ShardServer:
                     field_ops=arguments.get("field_ops"),
                 )
             )
-
-    def metric(self, collection_name: str, anns_field: str | None) -> Any:
-        """The metric a search of this field ranks by (its ``MetricType`` value), or ``Failed``."""
-
-        def metric_of() -> str:
-            metadata = self.backend.database.metadata
-            field = metadata.search_field(metadata.info(collection_name), anns_field)
-            return (field.metric_type or MetricType.IP).value
-
-        with self.lock.reading():
-            return self._outcome(metric_of)
-
-    def query_vectors(self, arguments: dict[str, Any]) -> Any:
-        """A search's text embedded once for every shard (``SearchOperation.query_vectors``): (URI, vectors), None, or ``Failed``."""
-        searching = self.backend.database.searching
-        with self.lock.reading():
-            return self._outcome(
-                lambda: searching.query_vectors(
-                    arguments["collection_name"],
-                    arguments["data"],
-                    arguments.get("anns_field"),
-                    arguments.get("embedding_version"),
-                )
-            )
-
-    def drift_plan(self, arguments: dict[str, Any]) -> Any:
-        """A drift request checked as one node checks it (``DriftOperation.plan``), or ``Failed``."""
-        with self.lock.reading():
-            return self._outcome(lambda: self._drift_plan(arguments)[1])
-
-    def drift_sample(self, arguments: dict[str, Any], role: str, seed: list[int]) -> Any:
-        """A drift sample drawn on this shard with ``seed``: (vectors, keys or None, rows matched), or ``Failed``.
-
-        A filter samples this shard's rows (``embedb.distributed.drifting`` merges the shards' draws); texts,
-        vectors and logged windows are the same on every shard.
-        """
-
-        def sample() -> tuple[Any, list[Any] | None, int]:
-            drifting, plan = self._drift_plan(arguments)
-            rng = np.random.default_rng(seed)
-            if sample_kind(arguments[role], role)[0] == "filter":
-                return drifting.stored(plan, arguments[role]["filter"], role, rng)
-            vectors, _ = drifting.sample(plan, arguments[role], role, rng)
-            return vectors, None, len(vectors)
-
-        with self.lock.reading():
-            return self._outcome(sample)
-
-    def _drift_plan(self, arguments: dict[str, Any]) -> tuple[DriftOperation, DriftPlan]:
-        database = self.backend.database
-        drifting = DriftOperation(database.metadata, database.models, database.searching, database.monitor)
-        plan = drifting.plan(
-            arguments["collection_name"],
-            arguments["field_name"],
-            tests=arguments["tests"],
-            max_rows=arguments["max_rows"],
-            embedding_version=arguments["embedding_version"],
-            seed=arguments["seed"],
-        )
-        return drifting, plan
-
-    def running_experiment(self, collection_name: str, anns_field: str | None) -> Any:
-        """The experiment routing searches of this field (with its arms' index descriptions), None, or ``Failed``."""
-
-        def running() -> tuple[ExperimentRecord, dict[str, str]] | None:
-            database = self.backend.database
-            info = database.metadata.info(collection_name)
-            field = database.metadata.search_field(info, anns_field).name
-            record = database.experiments.routes.get(info.id, {}).get(field)
-            if record is None:
-                return None
-            return record, arm_indexes(database.indexes.collection(info), record)
-
-        with self.lock.reading():
-            return self._outcome(running)
-
-    def measure_ann(self, collection_name: str, field_name: str, ref: str, texts: list[str], k: int) -> Any:
-        """This shard's index on version ``ref`` against exact search, for ``texts`` (an evaluation's ANN check)."""
-        with self.lock.reading():
-            return self._outcome(
-                lambda: self.backend.database.evaluation.ann_of_texts(collection_name, field_name, ref, texts, k)
-            )
-
-    def version_uri(self, collection_name: str, field_name: str, ref: str) -> Any:
-        """The URI of the model version ``ref`` names, checked to be held by the field, or ``Failed``."""
-
-        def uri() -> str:
-            database = self.backend.database
-            info = database.metadata.info(collection_name)
-            field = database.metadata.search_field(info, field_name)
-            return database.evaluation.field_version(info, field.name, ref).uri
-
-        with self.lock.reading():
-            return self._outcome(uri)
-
-    def check_field_change(self, collection_name: str, field_name: str, field_params: dict[str, Any]) -> Any:
-        """``Failed`` with the error one node raises if a row of this shard breaks the field's new limits, else None."""
-
-        def check() -> None:
-            metadata = self.backend.database.metadata
-            info = metadata.info(collection_name)
-            altered = altered_field(info.schema, field_name, field_params)
-            if altered is not None:
-                refuse_longer_values(metadata.store(info).snapshot(), altered)
-
-        with self.lock.reading():
-            return self._outcome(check)
-
-    def search_config(self, collection_name: str, config: str) -> Any:
-        """What ``search_with`` runs: the configuration ``config`` names, and the experiment routing it (or None)."""
-
-        def resolved() -> dict[str, Any]:
-            database = self.backend.database
-            info = database.metadata.info(collection_name)
-            version = database.models.resolve(config)
-            if version.flavor != CONFIG_FLAVOR:
-                raise InvalidArgumentError(
-                    f"{version.uri} is a {version.flavor} model, not a search configuration", argument="config"
-                )
-            record = database.experiments.routes.get(info.id, {}).get(config_route(version.name))
-            routed = record if record is not None and record.champion_version == version.uri else None
-            return {"config": self.config_of(version.uri), "experiment": routed}
-
-        with self.lock.reading():
-            return self._outcome(resolved)
-
-    def registered_config(self, ref: str) -> Any:
-        """(version URI, configuration) of a registered search configuration, or ``Failed``."""
-
-        def resolved() -> tuple[str, dict[str, Any]]:
-            version = self.backend.database.models.resolve(ref)
-            if version.flavor != CONFIG_FLAVOR:
-                raise InvalidArgumentError(
-                    f"configs: {ref!r} is a {version.flavor} model, not a search configuration", field="configs"
-                )
-            return version.uri, self.config_of(version.uri)
-
-        with self.lock.reading():
-            return self._outcome(resolved)
-
-    def config_of(self, uri: str) -> dict[str, Any]:
-        """The configuration a search configuration version holds."""
-        config: dict[str, Any] = self.backend.database.models.load(uri).search_config
-        return config
-
-    def schema(self, collection_name: str) -> Any:
-        """A collection's ``CollectionSchema`` (for the router's ordering of merged rows), or ``Failed``."""
-        with self.lock.reading():
-            return self._outcome(lambda: self.backend.database.metadata.info(collection_name).schema)
 
     def write(self, operation: str, arguments: dict[str, Any], request: str) -> Written:
         """Log a write of this shard's rows in the object store, then apply it; acknowledged when this returns.
@@ -540,22 +336,15 @@ class ShardServer:
     def _checkpoint(self) -> str:
         self.backend.close()
         try:
-            (self.directory / SNAPSHOT_STATE).write_text(
-                json.dumps(
-                    {
-                        "catalog_seq": self.catalog_seq,
-                        "data_seq": self.data_seq,
-                        "job_ids": self.job_ids,
-                        "taken_at": time.time(),
-                    }
-                )
+            state = {
+                "catalog_seq": self.catalog_seq,
+                "data_seq": self.data_seq,
+                "job_ids": self.job_ids,
+                "taken_at": time.time(),
+            }
+            key, _ = self.snapshots.write(
+                self.directory, ["data"], state, name=f"{self.catalog_seq:012d}-{self.data_seq:012d}"
             )
-            buffer = io.BytesIO()
-            with tarfile.open(fileobj=buffer, mode="w") as archive:
-                archive.add(self.directory / "data", arcname="data")
-                archive.add(self.directory / SNAPSHOT_STATE, arcname=SNAPSHOT_STATE)
-            key = f"{self.folder}/snapshot/{self.catalog_seq:012d}-{self.data_seq:012d}"
-            self.store.put(key, buffer.getvalue())
             self.records_since_snapshot = 0
             return key
         finally:
@@ -582,13 +371,6 @@ class ShardServer:
             self.backend.close()
             self.store.close()
             shutil.rmtree(self.directory, ignore_errors=True)
-
-    @staticmethod
-    def _outcome(run: Callable[[], Any]) -> Any:
-        try:
-            return run()
-        except EmbedbError as error:
-            return Failed(error)
 
 
 def _task_embedding() -> TaskEmbedding | None:

@@ -133,6 +133,9 @@ class Database:
         self.evaluation = EvaluationOperation(
             self.storage, self.metadata, self.indexes, self.models, self.lifecycle, searcher, configured
         )
+        # a cluster runs drift at its router from shards' samples, and tunes an index on one shard (in parts)
+        self.drifting = DriftOperation(self.metadata, self.models, searcher, self.monitor)
+        self.tuning = TuningOperation(self.metadata, self.models, searcher, indexes, self.experiments)
         return (
             CollectionOperations(self.storage, self.metadata, self.indexes, self.bindings, self.lifecycle),
             data,
@@ -143,8 +146,8 @@ class Database:
             LifecycleOperations(self.storage, self.metadata, self.lifecycle),
             ExperimentOperations(self.storage, self.metadata, self.experiments, configured),
             self.evaluation,
-            DriftOperation(self.metadata, self.models, searcher, self.monitor),
-            TuningOperation(self.metadata, self.models, searcher, indexes, self.experiments),
+            self.drifting,
+            self.tuning,
             RetrainingOperation(self.metadata, self.models, data, self.experiments),
             MonitoringOperation(self.metadata, self.monitor, self.experiments),
             SelectionOperation(self.metadata, self.models, data),

@@ -133,17 +133,18 @@ class IndexOperations:
         params: dict[str, Any],
         search_params: dict[str, Any],
         timeout: float | None = None,
+        sync: bool = True,
     ) -> None:
-        """Index one model version's column of an indexed field with its own spec (a tuned recipe); wait for it."""
+        """Index one model version's column of an indexed field with its own spec (a tuned recipe); ``sync`` waits for it."""
         info = self.metadata.info(collection_name)
         field = info.schema.field(field_name)
         assert field.metric_type is not None
         spec = resolve_spec(index_type, field.metric_type, params, dim=dim)
         if column_key == field.name:  # the field's only column (no model versions): its index changes
-            index_admin.replace_index(self.indexes, info, field.name, spec, sync=True, timeout=timeout)
+            index_admin.replace_index(self.indexes, info, field.name, spec, sync=sync, timeout=timeout)
             return
         index_admin.set_version_index(
-            self.indexes, info, column_key, spec, dict(search_params), sync=True, timeout=timeout
+            self.indexes, info, column_key, spec, dict(search_params), sync=sync, timeout=timeout
         )
 
     def drop_index_properties(self, collection_name: str, index_name: str, property_keys: Sequence[str]) -> None:

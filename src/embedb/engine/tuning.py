@@ -85,6 +85,50 @@ class TuningOperation:
         progress: Callable[[int, int], None] | None = None,
     ) -> TuneReport:
         started = time.perf_counter()
+        report, adoption = self.measure(
+            collection_name,
+            field_name,
+            recall=recall,
+            k=k,
+            index_types=index_types,
+            trials=trials,
+            sample_rows=sample_rows,
+            queries=queries,
+            max_memory_mb=max_memory_mb,
+            max_build_s=max_build_s,
+            embedding_version=embedding_version,
+            seed=seed,
+            progress=progress,
+        )
+        if adoption is not None:
+            self.adopt(adoption, apply=apply, sync=True)
+        return cast(
+            TuneReport,
+            {**report, "applied": adoption is not None and apply, "seconds": time.perf_counter() - started},
+        )
+
+    def measure(
+        self,
+        collection_name: str,
+        field_name: str,
+        *,
+        recall: float,
+        k: int,
+        index_types: Sequence[str] | None,
+        trials: int,
+        sample_rows: int,
+        queries: Mapping[str, Any] | None,
+        max_memory_mb: float | None,
+        max_build_s: float | None,
+        embedding_version: str | None,
+        seed: int,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The tuning itself, nothing written: the report (less ``applied``, ``seconds``) and what adopting its best writes.
+
+        The adoption (None when nothing met the target) is what ``adopt`` takes: a cluster measures on one
+        shard (a uniform share of the rows, the size each shard's index has) and every shard adopts the recipe.
+        """
         info = self.metadata.info(collection_name)
         field = self.metadata.search_field(info, field_name)
         _check_settings(recall, k, trials, sample_rows, max_memory_mb, max_build_s, seed)
@@ -128,12 +172,17 @@ class TuningOperation:
             progress=progress,
         )
         best = best_point(points)
-        if best is not None and apply:
-            self._apply(info.name, field.name, key, dimension, best)
-        if best is not None and version is not None:
-            self._record(info.name, field.name, version, best, recall, k)
-        return cast(
-            TuneReport,
+        adoption = None
+        if best is not None:
+            adoption = {
+                "collection_name": info.name,
+                "field_name": field.name,
+                "column_key": key,
+                "dimension": dimension,
+                "model": [version.model_name, version.model_version] if version is not None else None,
+                "recipe": {**_recipe(best), "recall_target": recall, "k": k},
+            }
+        return (
             {
                 "collection_name": info.name,
                 "field": field.name,
@@ -147,10 +196,20 @@ class TuningOperation:
                 "best": _recipe(best) if best is not None else None,
                 "pareto": [point.to_dict() for point in pareto_front(points)],
                 "points": [point.to_dict() for point in points],
-                "applied": bool(best is not None and apply),
-                "seconds": time.perf_counter() - started,
             },
+            adoption,
         )
+
+    def adopt(self, adoption: Mapping[str, Any], *, apply: bool, sync: bool) -> None:
+        """Write what ``measure`` found: with ``apply`` index the tuned column by the recipe; a bound
+        field's model version keeps the recipe as a tag. ``sync`` waits for the index to be built."""
+        collection, field, recipe = adoption["collection_name"], adoption["field_name"], adoption["recipe"]
+        if apply:
+            self._apply(collection, field, adoption["column_key"], int(adoption["dimension"]), recipe, sync=sync)
+        if adoption["model"] is not None:
+            name, number = adoption["model"]
+            tag = f"index_recipe:{collection}.{field}"
+            self.models.set_tag(name, tag, json.dumps(recipe, sort_keys=True), version=int(number))
 
     def _queries(
         self,
@@ -198,8 +257,10 @@ class TuningOperation:
             ordered = [ordered[i] for i in sorted(rng.choice(len(ordered), MAX_LOGGED_QUERIES, replace=False))]
         return ordered
 
-    def _apply(self, collection: str, field: str, key: str, dimension: int, best: TunedPoint) -> None:
-        """Index the tuned column with the recipe and wait until it is built.
+    def _apply(
+        self, collection: str, field: str, key: str, dimension: int, recipe: Mapping[str, Any], *, sync: bool
+    ) -> None:
+        """Index the tuned column with the recipe (and, with ``sync``, wait until it is built).
 
         A field without an index gets the recipe as its index. On an indexed field
         the tuned version's column gets its own spec (one catalog transaction); the
@@ -207,7 +268,7 @@ class TuningOperation:
         """
         if not self.index_operations.list_indexes(collection, field):
             self.index_operations.create_index(
-                collection, field_name=field, index_type=best.index_type, params=dict(best.params), sync=True
+                collection, field_name=field, index_type=recipe["index_type"], params=dict(recipe["params"]), sync=sync
             )
             return
         self.index_operations.set_version_index(
@@ -215,17 +276,11 @@ class TuningOperation:
             field,
             key,
             dim=dimension,
-            index_type=best.index_type,
-            params=dict(best.params),
-            search_params=dict(best.search_params),
+            index_type=recipe["index_type"],
+            params=dict(recipe["params"]),
+            search_params=dict(recipe["search_params"]),
+            sync=sync,
         )
-
-    def _record(
-        self, collection: str, field: str, version: EmbeddingVersion, best: TunedPoint, recall: float, k: int
-    ) -> None:
-        recipe = {**_recipe(best), "recall_target": recall, "k": k}
-        tag = f"index_recipe:{collection}.{field}"
-        self.models.set_tag(version.model_name, tag, json.dumps(recipe, sort_keys=True), version=version.model_version)
 
 
 def _recipe(point: TunedPoint) -> dict[str, Any]:

@@ -82,8 +82,8 @@ def test_answers_equal_one_nodes_on_the_same_rows(local_ray: None, tmp_path: Pat
         keys = [599, 3, 42, 10_000, 3]
         assert cluster.get("docs", keys) == single.get("docs", keys)
         assert cluster.get_collection_stats("docs")["row_count"] == single.get_collection_stats("docs")["row_count"]
-        with pytest.raises(UnsupportedError, match="tune_index"):
-            cluster.tune_index("docs", "vector")
+        with pytest.raises(UnsupportedError, match="fine_tune"):
+            cluster.fine_tune("docs", "vector", pairs=[["a", "b"]])
     finally:
         single.close()
         cluster.close()
@@ -419,4 +419,33 @@ def test_a_backfill_embeds_on_ray_workers_not_in_the_shards(local_ray: None, tmp
         assert [_tie_blind(hits) for hits in got] == [_tie_blind(hits) for hits in expected]
     finally:
         single.close()
+        db.close()
+
+
+def test_an_index_tuned_on_one_shard_is_adopted_by_every_shard(local_ray: None, tmp_path: Path) -> None:
+    """tune_index measures on the first shard's rows (the size each shard's index covers); every shard's index
+    adopts the recipe, and the whole cluster meets the recall target on queries the tuning never saw."""
+    from tests.contract.test_tune_index import CLUSTERS, DIM, ROWS, mixture
+
+    rng = np.random.default_rng(11)
+    centers = rng.normal(size=(CLUSTERS, DIM))
+    vectors = mixture(rng, centers, ROWS)
+    db = RayBackend(storage=str(tmp_path / "store"), shards=3, name="tuned", workdir=str(tmp_path / "w"))
+    try:
+        db.create_collection("docs", dimension=DIM, metric_type="L2")
+        db.insert("docs", [{"id": i, "vector": vectors[i].tolist()} for i in range(ROWS)])
+        db.flush("docs")
+        report = db.tune_index("docs", "vector", recall=0.9, trials=6, index_types=["HNSW", "IVF_FLAT"], apply=True)
+        best = report["best"]
+        assert best is not None and report["applied"]
+        assert ROWS / 3 * 0.8 < report["rows"] + report["queries"] < ROWS / 3 * 1.2, "one shard's share of the rows"
+        index = db.describe_index("docs", "vector")  # merged: every shard's, Finished only when all are
+        assert (index["index_type"], index["state"]) == (best["index_type"], "Finished")
+        queries = mixture(np.random.default_rng(99), centers, 100)
+        hits = db.search("docs", queries, limit=10, search_params={"params": best["search_params"]})
+        squared = (queries**2).sum(1)[:, None] + (vectors**2).sum(1)[None, :] - 2 * queries @ vectors.T
+        exact = np.argsort(squared, axis=1)[:, :10]
+        found = np.mean([len({h["id"] for h in q} & set(e.tolist())) / 10 for q, e in zip(hits, exact, strict=True)])
+        assert found >= 0.85, found
+    finally:
         db.close()

@@ -32,10 +32,10 @@ def test_rest_and_milvus_clients_share_one_cluster(tmp_path: Path) -> None:
         hits = rest.search("docs", [[0.0, 0.0, 0.0, 0.0]], limit=3, offset=1)
         assert [hit["id"] for hit in hits[0]] == [1, 2, 3]
         try:
-            rest.tune_index("docs", "vector")
-            raise AssertionError("a cluster does not tune indexes yet")
+            rest.fine_tune("docs", "vector", pairs=[["a", "b"]])
+            raise AssertionError("a cluster does not fine-tune models yet")
         except UnsupportedError as error:
-            assert "tune_index" in str(error)
+            assert "fine_tune" in str(error)
 
         milvus = MilvusClient(uri=f"http://127.0.0.1:{milvus_port}", token=server.token)
         assert milvus.list_collections() == ["docs"]

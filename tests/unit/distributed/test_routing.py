@@ -22,7 +22,7 @@ from embedb.distributed.routing import (
     split_rows,
     with_keys,
 )
-from embedb.distributed.shard import Failed
+from embedb.distributed.shard_base import Failed
 from embedb.errors import DataError
 
 

@@ -1,0 +1,64 @@
+"""What a shard's parts and the router share: an operation's deliberate error as a value, and the read-write lock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from embedb.errors import EmbedbError
+
+
+@dataclass(frozen=True)
+class Failed:
+    """An operation's deliberate error, carried back as a value."""
+
+    error: EmbedbError
+
+
+class ReadWriteLock:
+    """Many readers or one writer; a waiting writer is not starved by new readers."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._waiting_writers = 0
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._condition:
+            while self._writer or self._waiting_writers:
+                self._condition.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._readers -= 1
+                self._condition.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._condition:
+            self._waiting_writers += 1
+            while self._writer or self._readers:
+                self._condition.wait()
+            self._waiting_writers -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._writer = False
+                self._condition.notify_all()
+
+
+def outcome_of(run: Callable[[], Any]) -> Any:
+    """``run()``'s result, or ``Failed`` with the ``EmbedbError`` it raised (which every shard and replay meets alike)."""
+    try:
+        return run()
+    except EmbedbError as error:
+        return Failed(error)

@@ -1,0 +1,196 @@
+"""``ShardReads``: what a shard answers the router besides operations — checks, resolutions, samples, measurements.
+
+A part of ``ShardServer`` (it runs in the shard's actor, on its engine): the
+metric a field ranks by, a text query's vectors, drift samples, an index tuning's
+measurement, the running experiment of a field, search configurations, and the
+checks a decision needs of every shard's rows. Each answers a value or ``Failed``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from embedb.backends.local import LocalBackend
+from embedb.distributed.shard_base import ReadWriteLock, outcome_of
+from embedb.engine.collections import altered_field, refuse_longer_values
+from embedb.engine.drift import DriftOperation, DriftPlan, sample_kind
+from embedb.errors import InvalidArgumentError
+from embedb.experiments import CONFIG_FLAVOR, ExperimentRecord, config_route
+from embedb.schema import MetricType
+from embedb.search import arm_indexes
+
+# The catalog record of an index recipe one shard measured (``tune_measure``), adopted by every shard's index.
+TUNED_INDEX = "tuned_index"
+# What ``TuningOperation.measure`` takes of a ``tune_index`` request (``apply`` is the adoption's, ``progress`` stays at the router).
+TUNE_ARGUMENTS = (
+    "recall", "k", "index_types", "trials", "sample_rows", "queries", "max_memory_mb", "max_build_s",
+    "embedding_version", "seed",
+)  # fmt: skip
+
+
+class ShardReads:
+    """The shard's answers to the router that are not contract operations."""
+
+    backend: LocalBackend
+    lock: ReadWriteLock
+
+    def metric(self, collection_name: str, anns_field: str | None) -> Any:
+        """The metric a search of this field ranks by (its ``MetricType`` value), or ``Failed``."""
+
+        def metric_of() -> str:
+            metadata = self.backend.database.metadata
+            field = metadata.search_field(metadata.info(collection_name), anns_field)
+            return (field.metric_type or MetricType.IP).value
+
+        with self.lock.reading():
+            return outcome_of(metric_of)
+
+    def query_vectors(self, arguments: dict[str, Any]) -> Any:
+        """A search's text embedded once for every shard (``SearchOperation.query_vectors``): (URI, vectors), None, or ``Failed``."""
+        searching = self.backend.database.searching
+        with self.lock.reading():
+            return outcome_of(
+                lambda: searching.query_vectors(
+                    arguments["collection_name"],
+                    arguments["data"],
+                    arguments.get("anns_field"),
+                    arguments.get("embedding_version"),
+                )
+            )
+
+    def drift_plan(self, arguments: dict[str, Any]) -> Any:
+        """A drift request checked as one node checks it (``DriftOperation.plan``), or ``Failed``."""
+        with self.lock.reading():
+            return outcome_of(lambda: self._drift_plan(arguments)[1])
+
+    def drift_sample(self, arguments: dict[str, Any], role: str, seed: list[int]) -> Any:
+        """A drift sample drawn on this shard with ``seed``: (vectors, keys or None, rows matched), or ``Failed``.
+
+        A filter samples this shard's rows (``embedb.distributed.drifting`` merges the shards' draws); texts,
+        vectors and logged windows are the same on every shard.
+        """
+
+        def sample() -> tuple[Any, list[Any] | None, int]:
+            drifting, plan = self._drift_plan(arguments)
+            rng = np.random.default_rng(seed)
+            if sample_kind(arguments[role], role)[0] == "filter":
+                return drifting.stored(plan, arguments[role]["filter"], role, rng)
+            vectors, _ = drifting.sample(plan, arguments[role], role, rng)
+            return vectors, None, len(vectors)
+
+        with self.lock.reading():
+            return outcome_of(sample)
+
+    def _drift_plan(self, arguments: dict[str, Any]) -> tuple[DriftOperation, DriftPlan]:
+        drifting = self.backend.database.drifting
+        plan = drifting.plan(
+            arguments["collection_name"],
+            arguments["field_name"],
+            tests=arguments["tests"],
+            max_rows=arguments["max_rows"],
+            embedding_version=arguments["embedding_version"],
+            seed=arguments["seed"],
+        )
+        return drifting, plan
+
+    def tune_measure(self, arguments: dict[str, Any]) -> Any:
+        """An index tuning measured on this shard's rows, nothing written: (report, adoption), or ``Failed``.
+
+        A shard holds a uniform share of the collection (rows are placed by key hash), the rows its own
+        index covers: the recipe found here is the one every shard's index adopts (``TUNED_INDEX``).
+        """
+        tuning = self.backend.database.tuning
+        measured = {name: arguments[name] for name in TUNE_ARGUMENTS}
+        with self.lock.reading():
+            return outcome_of(lambda: tuning.measure(arguments["collection_name"], arguments["field_name"], **measured))
+
+    def running_experiment(self, collection_name: str, anns_field: str | None) -> Any:
+        """The experiment routing searches of this field (with its arms' index descriptions), None, or ``Failed``."""
+
+        def running() -> tuple[ExperimentRecord, dict[str, str]] | None:
+            database = self.backend.database
+            info = database.metadata.info(collection_name)
+            field = database.metadata.search_field(info, anns_field).name
+            record = database.experiments.routes.get(info.id, {}).get(field)
+            if record is None:
+                return None
+            return record, arm_indexes(database.indexes.collection(info), record)
+
+        with self.lock.reading():
+            return outcome_of(running)
+
+    def measure_ann(self, collection_name: str, field_name: str, ref: str, texts: list[str], k: int) -> Any:
+        """This shard's index on version ``ref`` against exact search, for ``texts`` (an evaluation's ANN check)."""
+        with self.lock.reading():
+            return outcome_of(
+                lambda: self.backend.database.evaluation.ann_of_texts(collection_name, field_name, ref, texts, k)
+            )
+
+    def version_uri(self, collection_name: str, field_name: str, ref: str) -> Any:
+        """The URI of the model version ``ref`` names, checked to be held by the field, or ``Failed``."""
+
+        def uri() -> str:
+            database = self.backend.database
+            info = database.metadata.info(collection_name)
+            field = database.metadata.search_field(info, field_name)
+            return database.evaluation.field_version(info, field.name, ref).uri
+
+        with self.lock.reading():
+            return outcome_of(uri)
+
+    def check_field_change(self, collection_name: str, field_name: str, field_params: dict[str, Any]) -> Any:
+        """``Failed`` with the error one node raises if a row of this shard breaks the field's new limits, else None."""
+
+        def check() -> None:
+            metadata = self.backend.database.metadata
+            info = metadata.info(collection_name)
+            altered = altered_field(info.schema, field_name, field_params)
+            if altered is not None:
+                refuse_longer_values(metadata.store(info).snapshot(), altered)
+
+        with self.lock.reading():
+            return outcome_of(check)
+
+    def search_config(self, collection_name: str, config: str) -> Any:
+        """What ``search_with`` runs: the configuration ``config`` names, and the experiment routing it (or None)."""
+
+        def resolved() -> dict[str, Any]:
+            database = self.backend.database
+            info = database.metadata.info(collection_name)
+            version = database.models.resolve(config)
+            if version.flavor != CONFIG_FLAVOR:
+                raise InvalidArgumentError(
+                    f"{version.uri} is a {version.flavor} model, not a search configuration", argument="config"
+                )
+            record = database.experiments.routes.get(info.id, {}).get(config_route(version.name))
+            routed = record if record is not None and record.champion_version == version.uri else None
+            return {"config": self.config_of(version.uri), "experiment": routed}
+
+        with self.lock.reading():
+            return outcome_of(resolved)
+
+    def registered_config(self, ref: str) -> Any:
+        """(version URI, configuration) of a registered search configuration, or ``Failed``."""
+
+        def resolved() -> tuple[str, dict[str, Any]]:
+            version = self.backend.database.models.resolve(ref)
+            if version.flavor != CONFIG_FLAVOR:
+                raise InvalidArgumentError(
+                    f"configs: {ref!r} is a {version.flavor} model, not a search configuration", field="configs"
+                )
+            return version.uri, self.config_of(version.uri)
+
+        with self.lock.reading():
+            return outcome_of(resolved)
+
+    def config_of(self, uri: str) -> dict[str, Any]:
+        """The configuration a search configuration version holds."""
+        config: dict[str, Any] = self.backend.database.models.load(uri).search_config
+        return config
+
+    def schema(self, collection_name: str) -> Any:
+        """A collection's ``CollectionSchema`` (for the router's ordering of merged rows), or ``Failed``."""
+        with self.lock.reading():
+            return outcome_of(lambda: self.backend.database.metadata.info(collection_name).schema)

@@ -18,7 +18,7 @@ from typing import Any, cast
 import numpy as np
 
 from embedb.contract.results import DriftReport
-from embedb.engine.samples import counted_sample
+from embedb.engine.samples import stored_sample
 from embedb.errors import InvalidArgumentError
 from embedb.evaluation.drift import DEFAULT_PERMUTATIONS, as_float_matrix, checked_tests, detect_drift
 from embedb.evaluation.stats import check_seed
@@ -148,7 +148,7 @@ class DriftOperation:
         version, field = plan.version, plan.field
         key = version.column_key if version is not None else field.name
         dimension = version.dimension if version is not None else (field.dim or 0)
-        return counted_sample(self.metadata, plan.info, key, dimension, expression, plan.max_rows, rng)
+        return stored_sample(self.metadata, plan.info, key, dimension, expression, plan.max_rows, rng)
 
     def _logged(self, info: CollectionInfo, field: FieldSchema, window: Any, role: str) -> list[str]:
         """The field's sampled query texts in ``window`` (epoch seconds), each once per minute."""

@@ -211,7 +211,7 @@ class RetrainingOperation:
     ) -> tuple[list[Any], list[str]]:
         """The documents held-out queries are ranked among: their own, and a seeded sample of the others."""
         serving = binding.serving
-        _, keys = stored_sample(
+        _, keys, _ = stored_sample(
             self.metadata, info, serving.column_key, serving.dimension, "", rows, np.random.default_rng(seed)
         )
         others = self._texts(info, binding, set(keys))

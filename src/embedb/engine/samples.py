@@ -19,22 +19,9 @@ def stored_sample(
     expression: str,
     max_rows: int,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, list[Any]]:
-    """At most ``max_rows`` live rows matching ``expression`` (all when blank), drawn with ``rng``: vectors of column ``key`` and keys."""
-    vectors, keys, _ = counted_sample(metadata, info, key, dimension, expression, max_rows, rng)
-    return vectors, keys
-
-
-def counted_sample(
-    metadata: CollectionMetadata,
-    info: CollectionInfo,
-    key: str,
-    dimension: int,
-    expression: str,
-    max_rows: int,
-    rng: np.random.Generator,
 ) -> tuple[np.ndarray, list[Any], int]:
-    """``stored_sample``, and how many live rows matched (a cluster draws each shard's share of one sample by it)."""
+    """At most ``max_rows`` live rows matching ``expression`` (all when blank), drawn with ``rng``: vectors of column
+    ``key``, keys, and how many live rows matched (a cluster draws each shard's share of one sample by it)."""
     compiled = metadata.compiled_filter(info, expression, None)
     found: list[tuple[int, np.ndarray]] = []
     views = list(metadata.store(info).snapshot().segments)

@@ -189,7 +189,7 @@ class SelectionOperation:
     ) -> tuple[list[str], list[str]]:
         """The judged documents that exist and a seeded sample of the other rows: (keys as text, source texts)."""
         wanted = {doc for docs in judged.values() for doc in docs}
-        _, sampled = stored_sample(
+        _, sampled, _ = stored_sample(
             self.metadata, info, serving.column_key, serving.dimension, "", rows, np.random.default_rng(seed)
         )
         primary = info.schema.primary

@@ -140,7 +140,7 @@ class TuningOperation:
         key = version.column_key if version is not None else field.name
         dimension = version.dimension if version is not None else (field.dim or 0)
         rng = np.random.default_rng(seed)
-        base, _ = stored_sample(self.metadata, info, key, dimension, "", sample_rows, rng)
+        base, _, _ = stored_sample(self.metadata, info, key, dimension, "", sample_rows, rng)
         if queries is None and version is not None:
             logged = self._logged_texts(info.id, field.name, rng)
             queries = {"texts": logged} if len(logged) >= MIN_LOGGED_QUERIES else None

@@ -221,8 +221,8 @@ class RayBackend(ClusterAnalyses, ClusterDrift, MergedReads, Client):
         """Measured on the first shard (its rows are a uniform share, the size each shard's index covers);
         the recipe it finds is adopted by every shard through the catalog log, the index built outside the lock."""
         started = time.perf_counter()
-        with self.lock.reading():
-            report, adoption = self._answer(self._read_with(0, lambda shard: shard.tune_measure.remote(arguments)))
+        # not under the router's lock: a tuning takes minutes, and a decision would hold every read behind it
+        report, adoption = self._answer(self._read_with(0, lambda shard: shard.tune_measure.remote(arguments)))
         apply = bool(arguments["apply"])
         if adoption is not None and (apply or adoption["model"] is not None):
             self._answer(self._decide(TUNED_INDEX, {"adoption": adoption, "apply": apply}))

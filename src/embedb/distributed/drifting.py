@@ -39,12 +39,14 @@ class ClusterDrift(RouterBase):
     """The ``drift`` operation over every shard."""
 
     def _drift(self, arguments: dict[str, Any]) -> DriftReport:
-        with self.lock.reading():  # one version and one set of rows for the whole request
+        # Each step takes the router's lock on its own (a decision waits for a step, not for the whole test);
+        # every step reads the plan's version, pinned.
+        with self.lock.reading():
             plan: DriftPlan = self._answer(self._read_with(0, lambda shard: shard.drift_plan.remote(arguments)))
-            samples = {role: self._drift_sample(arguments, plan, role, number) for number, role in enumerate(ROLES)}
-            distances = {}
-            if "ood" in plan.tests:
-                distances = {role: self._nearest(plan, *sample) for role, sample in samples.items()}
+        samples = {role: self._drift_sample(arguments, plan, role, number) for number, role in enumerate(ROLES)}
+        distances = {}
+        if "ood" in plan.tests:
+            distances = {role: self._nearest(plan, *sample) for role, sample in samples.items()}
         return drift_report(
             plan,
             samples,
@@ -60,11 +62,14 @@ class ClusterDrift(RouterBase):
         """One role's sample: (vectors, their keys when they are stored rows)."""
         seed = [int(arguments["seed"]), number]
         kind, _ = sample_kind(arguments[role], role)
+        pinned = {**arguments, "embedding_version": plan.version.uri if plan.version is not None else None}
         if kind != "filter":  # the same on every shard: one of them draws it (and embeds texts once)
-            vectors, _, _ = self._answer(self.shards.read_any(_sampler(arguments, role, seed)))
+            with self.lock.reading():
+                vectors, _, _ = self._answer(self.shards.read_any(_sampler(pinned, role, seed)))
             return vectors, None
-        calls = {index: _sampler(arguments, role, [*seed, index]) for index in range(len(self.shards.replicas))}
-        answers = self.shards.read_each(calls)
+        calls = {index: _sampler(pinned, role, [*seed, index]) for index in range(len(self.shards.replicas))}
+        with self.lock.reading():
+            answers = self.shards.read_each(calls)
         parts = [self._answer(answers[index]) for index in sorted(answers)]
         return _one_sample(parts, plan.max_rows, np.random.default_rng(seed), plan)
 
@@ -83,9 +88,9 @@ class ClusterDrift(RouterBase):
             "output_fields": [],
             "embedding_version": plan.version.uri if plan.version is not None else None,
         }
-        answers = [
-            self._answer(outcome)[0] for outcome in self._read_all(lambda shard: shard.search_monitored.remote(search))
-        ]
+        with self.lock.reading():
+            outcomes = self._read_all(lambda shard: shard.search_monitored.remote(search))
+        answers = [self._answer(outcome)[0] for outcome in outcomes]
         hits = merge_hits(
             answers, smaller_is_closer=plan.field.metric_type.smaller_is_closer, limit=NEIGHBOURS, offset=0
         )

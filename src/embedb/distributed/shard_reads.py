@@ -80,8 +80,9 @@ class ShardReads:
             vectors, _ = drifting.sample(plan, arguments[role], role, rng)
             return vectors, None, len(vectors)
 
-        with self.lock.reading():
-            return outcome_of(sample)
+        # Not under the shard's lock: embedding thousands of texts takes a while, and a decision waiting for
+        # the lock would hold every read of this shard behind it. The sample reads the version it was given.
+        return outcome_of(sample)
 
     def _drift_plan(self, arguments: dict[str, Any]) -> tuple[DriftOperation, DriftPlan]:
         drifting = self.backend.database.drifting
@@ -103,8 +104,9 @@ class ShardReads:
         """
         tuning = self.backend.database.tuning
         measured = {name: arguments[name] for name in TUNE_ARGUMENTS}
-        with self.lock.reading():
-            return outcome_of(lambda: tuning.measure(arguments["collection_name"], arguments["field_name"], **measured))
+        # Not under the shard's lock: a tuning takes minutes, and a decision waiting for the lock would hold
+        # every read of this shard behind it. The engine is thread-safe, as on one node.
+        return outcome_of(lambda: tuning.measure(arguments["collection_name"], arguments["field_name"], **measured))
 
     def running_experiment(self, collection_name: str, anns_field: str | None) -> Any:
         """The experiment routing searches of this field (with its arms' index descriptions), None, or ``Failed``."""

@@ -36,20 +36,18 @@ class TaskEmbedding:
 
     def __init__(self, ray: Any) -> None:
         self._ray = ray
-        resources = ray.cluster_resources()
-        self.gpus = int(resources.get("GPU", 0))
-        # one task per GPU, or per CPU (a task's model uses one thread, the CPU it reserved)
-        self.slots = max(1, self.gpus or int(resources.get("CPU", 1)))
-        self._task = ray.remote(_embed_piece).options(
-            num_gpus=1 if self.gpus else 0, num_cpus=0 if self.gpus else 1, max_retries=TASK_RETRIES
-        )
+        self._remote = ray.remote(_embed_piece)
         self._models: dict[str, Any] = {}  # model URI -> the loaded model in Ray's object store
         self._lock = threading.Lock()
 
     def __call__(self, model: LoadedModel, texts: list[str]) -> np.ndarray:
+        # the cluster as it is now: workers added during a backfill take pieces of its next chunk
+        resources = self._ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
+        slots = max(1, gpus or int(resources.get("CPU", 1)))  # a task's model uses one thread, the CPU it reserved
+        task = self._remote.options(num_gpus=1 if gpus else 0, num_cpus=0 if gpus else 1, max_retries=TASK_RETRIES)
         stored = self._stored(model)
-        pieces = _pieces(texts, self.slots)
-        futures = [self._task.remote([stored], piece, self.gpus > 0) for piece in pieces]
+        futures = [task.remote([stored], piece, gpus > 0) for piece in _pieces(texts, slots)]
         try:
             return np.vstack(self._ray.get(futures)) if futures else np.zeros((0, model.dimension), np.float32)
         except self._ray.exceptions.RayTaskError as error:

@@ -145,3 +145,16 @@ def test_windows_past_any_clock_are_refused_by_name(db: Client, collection: str)
             db.decay(collection, "embedding", reference=window)
     with pytest.raises(InvalidArgumentError, match="epoch seconds"):
         db.monitor(collection, "embedding", since=1e30, until=1e30)
+
+
+def test_a_drift_test_is_not_traffic_the_field_served(db: Client, collection: str) -> None:
+    """The out-of-distribution test searches the field for each sample item: those searches are not counted."""
+    db.search(collection, DOCS[:3], limit=3)
+
+    def served() -> int:
+        return sum(int(v["totals"]["queries"]) for v in db.monitor(collection, "embedding")["versions"].values())
+
+    before = served()
+    assert before == 3
+    db.drift(collection, "embedding", reference={"texts": DOCS[:40]}, current={"filter": "id >= 1000"}, tests=["ood"])
+    assert served() == before

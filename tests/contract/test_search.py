@@ -70,6 +70,21 @@ def test_filter_offset_and_output_fields(db: Client, collection: str, vectors: n
     assert all(h["id"] % 4 == 2 for h in params)
 
 
+@pytest.mark.parametrize("metric", ["COSINE", "IP", "L2"])
+def test_several_queries_page_with_an_offset_on_sealed_rows(
+    db: Client, name: str, vectors: np.ndarray, metric: str
+) -> None:
+    """A page of several queries at once, on sealed rows without an index (once a crash: the offset rows were
+    not contiguous in memory)."""
+    db.create_collection(name, dimension=DIM, metric_type=metric)
+    db.insert(name, {"id": np.arange(N), "vector": vectors})
+    db.flush(name)
+    queries = vectors[:3] + 0.001
+    whole = db.search(name, queries, limit=6, anns_field="vector")
+    pages = db.search(name, queries, limit=4, offset=2, anns_field="vector")
+    assert [[hit["id"] for hit in page] for page in pages] == [[hit["id"] for hit in hits[2:]] for hits in whole]
+
+
 def test_results_are_identical_on_both_backends(
     collection: str, embedded_db: Client, http_db: Client, vectors: np.ndarray
 ) -> None:

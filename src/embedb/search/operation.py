@@ -211,7 +211,8 @@ class SearchOperation:
             snapshot, request, row_filter=compiled, partition_ids=partitions, searcher=searcher
         )
         if offset:
-            scores, segments, rows = scores[:, offset:], segments[:, offset:], rows[:, offset:]
+            # copies: a column slice is not contiguous in memory, and the hits are built from raw buffers
+            scores, segments, rows = (np.ascontiguousarray(part[:, offset:]) for part in (scores, segments, rows))
         return self._monitored(
             info, field.name, version, assemble_hits(snapshot, scores, segments, rows, plan, info.schema, metric), started, texts
         )

@@ -86,7 +86,6 @@ CLUSTER_GAPS = {
     "test_a_cancelled_job_retires_its_version": "a cancel is refused while the shards' parts are in different states",
     "test_quick_setup_has_an_autoindex_that_says_what_it_picked": "index build counts per shard",
     "test_a_worse_candidate_fails_the_gate": "the ANN check counts every shard's sealed segments",
-    "test_the_applied_recipe_meets_its_recall_on_unseen_queries": "a cluster tunes on one shard's rows (report rows)",
     # what a cluster refuses (UnsupportedError)
     "test_numbers_that_do_not_fit_are_refused_by_name": "fine_tune is not carried out on a cluster",
 }

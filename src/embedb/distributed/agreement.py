@@ -10,6 +10,11 @@ backfills and index builds, then asks every shard for the state the decision
 reads and refuses, with ``FailedPreconditionError`` and nothing logged, when
 they differ (``require_agreement``). When they agree every shard meets the
 decision alike: it succeeds everywhere or fails everywhere with one node's error.
+
+Dropping a version is the way out of a disagreement, so it is never refused
+for one: once the collection's jobs have stopped, a version that is not
+serving drops alike whether a shard's part of its backfill ended DONE or
+FAILED, and the shards agree again.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from embedb.errors import EmbedbError, FailedPreconditionError
 Every = Callable[[str, dict[str, Any]], list[Any]]
 
 JOB_CONTROLS = frozenset({"pause_job", "resume_job", "cancel_job"})
+# Decisions that bring disagreeing shards back into line: they apply alike whatever each shard's part became.
+REPAIRS = frozenset({"drop_embedding_version"})
 
 
 def version_states(description: dict[str, Any]) -> dict[str, list[tuple[str, str, bool]]]:
@@ -34,6 +41,8 @@ def version_states(description: dict[str, Any]) -> dict[str, list[tuple[str, str
 
 def require_agreement(name: str, arguments: dict[str, Any], every: Every, collection_name: str | None) -> None:
     """Raise ``FailedPreconditionError`` if the shards disagree on what decision ``name`` reads."""
+    if name in REPAIRS:
+        return
     if name in JOB_CONTROLS:
         try:
             parts = every("get_job", {"job_id": arguments["job_id"]})

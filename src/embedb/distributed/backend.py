@@ -53,6 +53,7 @@ from embedb.distributed.routing import (
     merge_rows_in_key_order,
     owners,
     split_rows,
+    uniform_sample,
     with_keys,
 )
 from embedb.distributed.shard import CATALOG_FOLDER, SETTLING_OPERATIONS, WritePlan
@@ -208,6 +209,8 @@ class RayBackend(ClusterAnalyses, ClusterDrift, MergedReads, Client):
             first = self.shards.apply_catalog(seq)
             self._cache.clear()
         result = self._answer(first)
+        if name in JOB_CONTROLS and isinstance(result, Mapping):  # the whole job, not the first shard's part
+            result = self._get_job({"job_id": arguments["job_id"]})
         if name == "add_embedding_version" and isinstance(result, Mapping):
             if wait_job:
                 result = self._jobs.follow(int(result["job_id"]), timeout=arguments.get("timeout"), progress=progress)
@@ -218,14 +221,21 @@ class RayBackend(ClusterAnalyses, ClusterDrift, MergedReads, Client):
         return result
 
     def _tune_index(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        """Measured on the first shard (its rows are a uniform share, the size each shard's index covers);
-        the recipe it finds is adopted by every shard through the catalog log, the index built outside the lock."""
+        """One seeded sample of the whole collection drawn over every shard, the tuning measured on it by one
+        shard, and the recipe adopted by every shard through the catalog log (the index built outside the lock)."""
         started = time.perf_counter()
+        seed = [int(arguments["seed"])] if isinstance(arguments["seed"], int) else [0]
+        calls = {index: _tune_sampler(arguments, [*seed, index]) for index in range(self.shard_count)}
+        with self.lock.reading():
+            answers = self.shards.read_each(calls)
+        parts = [self._answer(answers[index]) for index in sorted(answers)]
+        rows, _ = uniform_sample(parts, int(arguments["sample_rows"]), np.random.default_rng(seed))
         # not under the router's lock: a tuning takes minutes, and a decision would hold every read behind it
-        report, adoption = self._answer(self._read_with(0, lambda shard: shard.tune_measure.remote(arguments)))
+        report, adoption = self._answer(self.shards.read_any(lambda shard: shard.tune_measure.remote(arguments, rows)))
         apply = bool(arguments["apply"])
         if adoption is not None and (apply or adoption["model"] is not None):
-            self._answer(self._decide(TUNED_INDEX, {"adoption": adoption, "apply": apply}))
+            collection = arguments["collection_name"]
+            self._decide(TUNED_INDEX, {"collection_name": collection, "adoption": adoption, "apply": apply})
             if apply:
                 self._wait_for_indexes(arguments["collection_name"])
         return {**report, "applied": adoption is not None and apply, "seconds": time.perf_counter() - started}
@@ -379,6 +389,10 @@ def _cluster_shards(store: Any, shards: int | None) -> int:
             f"the cluster at {store.url} has {stored.get('shards')} shards, not {shards}", argument="shards"
         )
     return int(stored["shards"])
+
+
+def _tune_sampler(arguments: dict[str, Any], seed: list[int]) -> Callable[[Any], Any]:
+    return lambda shard: shard.tune_sample.remote(arguments, seed)
 
 
 _SCALAR_CHECKS = {name: scalar_checks(spec) for name, spec in OPERATIONS.items()}

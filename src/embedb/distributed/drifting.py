@@ -29,7 +29,7 @@ import numpy as np
 
 from embedb.contract.results import DriftReport
 from embedb.distributed.router_base import RouterBase
-from embedb.distributed.routing import merge_hits
+from embedb.distributed.routing import merge_hits, uniform_sample
 from embedb.engine.drift import NEIGHBOURS, DriftPlan, drift_report, nearest_distances, sample_kind
 
 ROLES = ("reference", "current")
@@ -71,7 +71,7 @@ class ClusterDrift(RouterBase):
         with self.lock.reading():
             answers = self.shards.read_each(calls)
         parts = [self._answer(answers[index]) for index in sorted(answers)]
-        return _one_sample(parts, plan.max_rows, np.random.default_rng(seed), plan)
+        return uniform_sample(parts, plan.max_rows, np.random.default_rng(seed))
 
     def _nearest(self, plan: DriftPlan, vectors: np.ndarray, keys: list[Any] | None) -> np.ndarray:
         """Each sample item's distance to its nearest stored row other than itself, over every shard."""
@@ -99,22 +99,3 @@ class ClusterDrift(RouterBase):
 
 def _sampler(arguments: dict[str, Any], role: str, seed: list[int]) -> Callable[[Any], Any]:
     return lambda shard: shard.drift_sample.remote(arguments, role, seed)
-
-
-def _one_sample(
-    parts: list[tuple[np.ndarray, list[Any], int]], max_rows: int, rng: np.random.Generator, plan: DriftPlan
-) -> tuple[np.ndarray, list[Any]]:
-    """One uniform sample of at most ``max_rows`` of the collection's matching rows from every shard's own sample."""
-    matched = [count for _, _, count in parts]
-    wanted = min(sum(matched), max_rows)
-    shares = rng.multivariate_hypergeometric(matched, wanted) if wanted else [0] * len(parts)
-    vectors: list[np.ndarray] = []
-    keys: list[Any] = []
-    for (shard_vectors, shard_keys, _), share in zip(parts, shares, strict=True):
-        if not share:
-            continue
-        picked = np.sort(rng.choice(len(shard_keys), int(share), replace=False))
-        vectors.append(shard_vectors[picked])
-        keys.extend(shard_keys[i] for i in picked)
-    dimension = plan.version.dimension if plan.version is not None else (plan.field.dim or 0)
-    return (np.vstack(vectors) if vectors else np.empty((0, dimension))), keys

@@ -122,11 +122,14 @@ def merge_stats(answers: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-_STATE_RANK = {"FAILED": 0, "CANCELLED": 1, "PAUSED": 2, "RUNNING": 3, "PENDING": 4, "DONE": 5}
+# The merged state of a job is its parts' first state in this order: a job is running while any part runs
+# (a caller waiting for it must not stop at a part that failed while others still embed), then paused
+# while any part is paused, then failed or cancelled, and done when every part is.
+_STATE_RANK = {"RUNNING": 0, "PENDING": 1, "PAUSED": 2, "FAILED": 3, "CANCELLED": 4, "DONE": 5}
 
 
 def merge_job(answers: list[dict[str, Any]]) -> dict[str, Any]:
-    """One job over every shard: rows and segments summed, the least finished state, the latest finish."""
+    """One job over every shard: rows and segments summed, the state by ``_STATE_RANK``, the latest finish."""
     merged = dict(answers[0])
     for name in ("rows_total", "rows_done", "rows_without_source", "segments_done"):
         merged[name] = sum(int(answer[name]) for answer in answers)
@@ -157,3 +160,28 @@ def in_batch(outcome: Any, positions: list[int]) -> Any:
         return outcome
     message = error.message.replace(f"row {row}", f"row {positions[row]}", 1)
     return type(outcome)(type(error)(message, **{**error.details, "row": positions[row]}))
+
+
+def uniform_sample(
+    parts: list[tuple[np.ndarray, list[Any], int]], max_rows: int, rng: np.random.Generator
+) -> tuple[np.ndarray, list[Any]]:
+    """One uniform sample of at most ``max_rows`` of a collection's rows, from every shard's own seeded sample.
+
+    Each part is a shard's (vectors, keys, rows it holds), its vectors a uniform sample of its rows. How many of
+    the sample each shard gives is a multivariate hypergeometric draw over the rows they hold, and that many are
+    drawn at random from its part (a random part of a uniform sample is uniform): every row of the collection is
+    equally likely to be in the sample.
+    """
+    matched = [count for _, _, count in parts]
+    wanted = min(sum(matched), max_rows)
+    shares = rng.multivariate_hypergeometric(matched, wanted) if wanted else [0] * len(parts)
+    vectors: list[np.ndarray] = []
+    keys: list[Any] = []
+    for (shard_vectors, shard_keys, _), share in zip(parts, shares, strict=True):
+        if not share:
+            continue
+        picked = np.sort(rng.choice(len(shard_keys), int(share), replace=False))
+        vectors.append(shard_vectors[picked])
+        keys.extend(shard_keys[i] for i in picked)
+    dimension = parts[0][0].shape[1] if parts and parts[0][0].ndim == 2 else 0
+    return (np.vstack(vectors) if vectors else np.empty((0, dimension))), keys

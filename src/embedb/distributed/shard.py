@@ -53,7 +53,7 @@ CATALOG_FOLDER = "catalog"
 # Decisions that read shard-local progress (a backfill done, an index built): before one applies, the
 # shard lets the collection's jobs finish, so every shard and every replay meets the same state.
 SETTLING_OPERATIONS = frozenset(
-    {"promote", "rollback", "promote_experiment", "drop_embedding_version", "start_experiment"}
+    {"promote", "rollback", "promote_experiment", "drop_embedding_version", "start_experiment", TUNED_INDEX}
 )
 JOB_SETTLE_TIMEOUT_S = 3600.0
 # How many recent write requests a shard remembers (a router's retry comes within seconds).
@@ -195,7 +195,8 @@ class ShardServer(ShardReads):
             self.backend.database.monitor.merge_minutes(arguments["rows"])
             return None
         if operation == TUNED_INDEX:  # built in the background: the router waits for it outside its lock
-            self.backend.database.tuning.adopt(arguments["adoption"], apply=arguments["apply"], sync=False)
+            tuning = self.backend.database.tuning
+            tuning.adopt(arguments["adoption"], apply=arguments["apply"], sync=False, on_a_shard=True)
             return None
         if operation == EXPERIMENT_LOG:  # the router's routed queries, stored by every shard alike
             self.backend.database.experiments.store.insert_queries(entries_from_arguments(arguments))

@@ -16,6 +16,7 @@ from embedb.backends.local import LocalBackend
 from embedb.distributed.shard_base import ReadWriteLock, outcome_of
 from embedb.engine.collections import altered_field, refuse_longer_values
 from embedb.engine.drift import DriftOperation, DriftPlan, sample_kind
+from embedb.engine.tuning import check_tune_settings
 from embedb.errors import InvalidArgumentError
 from embedb.experiments import CONFIG_FLAVOR, ExperimentRecord, config_route
 from embedb.schema import MetricType
@@ -24,6 +25,7 @@ from embedb.search import arm_indexes
 # The catalog record of an index recipe one shard measured (``tune_measure``), adopted by every shard's index.
 TUNED_INDEX = "tuned_index"
 # What ``TuningOperation.measure`` takes of a ``tune_index`` request (``apply`` is the adoption's, ``progress`` stays at the router).
+TUNE_SETTINGS = ("recall", "k", "trials", "sample_rows", "max_memory_mb", "max_build_s", "seed")  # its checks
 TUNE_ARGUMENTS = (
     "recall", "k", "index_types", "trials", "sample_rows", "queries", "max_memory_mb", "max_build_s",
     "embedding_version", "seed",
@@ -96,17 +98,31 @@ class ShardReads:
         )
         return drifting, plan
 
-    def tune_measure(self, arguments: dict[str, Any]) -> Any:
-        """An index tuning measured on this shard's rows, nothing written: (report, adoption), or ``Failed``.
+    def tune_sample(self, arguments: dict[str, Any], seed: list[int]) -> Any:
+        """This shard's seeded sample for an index tuning (checked as one node checks the request):
+        (vectors, keys, rows it holds), or ``Failed``; the router draws one sample of the collection from them."""
+        tuning = self.backend.database.tuning
 
-        A shard holds a uniform share of the collection (rows are placed by key hash), the rows its own
-        index covers: the recipe found here is the one every shard's index adopts (``TUNED_INDEX``).
-        """
+        def sample() -> tuple[Any, list[Any], int]:
+            check_tune_settings(*(arguments[name] for name in TUNE_SETTINGS))
+            return tuning.sample(
+                arguments["collection_name"], arguments["field_name"], arguments["embedding_version"],
+                arguments["sample_rows"], seed,
+            )  # fmt: skip
+
+        with self.lock.reading():
+            return outcome_of(sample)
+
+    def tune_measure(self, arguments: dict[str, Any], rows: Any) -> Any:
+        """An index tuning measured on ``rows`` (the router's sample of every shard), nothing written:
+        (report, adoption), or ``Failed``; every shard adopts the recipe through the catalog (``TUNED_INDEX``)."""
         tuning = self.backend.database.tuning
         measured = {name: arguments[name] for name in TUNE_ARGUMENTS}
         # Not under the shard's lock: a tuning takes minutes, and a decision waiting for the lock would hold
         # every read of this shard behind it. The engine is thread-safe, as on one node.
-        return outcome_of(lambda: tuning.measure(arguments["collection_name"], arguments["field_name"], **measured))
+        return outcome_of(
+            lambda: tuning.measure(arguments["collection_name"], arguments["field_name"], rows=rows, **measured)
+        )
 
     def running_experiment(self, collection_name: str, anns_field: str | None) -> Any:
         """The experiment routing searches of this field (with its arms' index descriptions), None, or ``Failed``."""

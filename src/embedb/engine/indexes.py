@@ -134,6 +134,7 @@ class IndexOperations:
         search_params: dict[str, Any],
         timeout: float | None = None,
         sync: bool = True,
+        require_vectors: bool = True,
     ) -> None:
         """Index one model version's column of an indexed field with its own spec (a tuned recipe); ``sync`` waits for it."""
         info = self.metadata.info(collection_name)
@@ -144,7 +145,8 @@ class IndexOperations:
             index_admin.replace_index(self.indexes, info, field.name, spec, sync=sync, timeout=timeout)
             return
         index_admin.set_version_index(
-            self.indexes, info, column_key, spec, dict(search_params), sync=sync, timeout=timeout
+            self.indexes, info, column_key, spec, dict(search_params), sync=sync, timeout=timeout,
+            require_vectors=require_vectors,
         )
 
     def drop_index_properties(self, collection_name: str, index_name: str, property_keys: Sequence[str]) -> None:

@@ -39,8 +39,9 @@ from embedb.lifecycle import EmbeddingVersion, embed_query_text
 from embedb.metadata import CollectionMetadata
 from embedb.models import ModelRegistry
 from embedb.query import prepare_queries
-from embedb.schema import MetricType
+from embedb.schema import FieldSchema, MetricType
 from embedb.search import SearchOperation
+from embedb.storage import CollectionInfo
 
 MAX_TUNE_ROWS = 1_000_000
 HELD_OUT_QUERIES = 200
@@ -123,24 +124,21 @@ class TuningOperation:
         embedding_version: str | None,
         seed: int,
         progress: Callable[[int, int], None] | None = None,
+        rows: np.ndarray | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """The tuning itself, nothing written: the report (less ``applied``, ``seconds``) and what adopting its best writes.
 
-        The adoption (None when nothing met the target) is what ``adopt`` takes: a cluster measures on one
-        shard (a uniform share of the rows, the size each shard's index has) and every shard adopts the recipe.
+        The adoption (None when nothing met the target) is what ``adopt`` takes. ``rows``: the stored vectors to
+        tune on, drawn elsewhere (a cluster's router draws one sample over every shard, ``sample``); by default a
+        seeded sample of ``sample_rows`` of this database's rows.
         """
-        info = self.metadata.info(collection_name)
-        field = self.metadata.search_field(info, field_name)
-        _check_settings(recall, k, trials, sample_rows, max_memory_mb, max_build_s, seed)
-        if not field.dtype.is_vector or field.metric_type is None:
-            raise InvalidArgumentError(f"index tuning covers dense vector fields; {field.name!r} is {field.dtype.name}")
+        check_tune_settings(recall, k, trials, sample_rows, max_memory_mb, max_build_s, seed)
+        info, field, version, key, dimension = self._target(collection_name, field_name, embedding_version)
+        assert field.metric_type is not None
         metric = field.metric_type
         types = available_types(index_types, metric)
-        version = self.searcher.bound_version(field, embedding_version, self.metadata.bindings(info))
-        key = version.column_key if version is not None else field.name
-        dimension = version.dimension if version is not None else (field.dim or 0)
         rng = np.random.default_rng(seed)
-        base, _, _ = stored_sample(self.metadata, info, key, dimension, "", sample_rows, rng)
+        base = stored_sample(self.metadata, info, key, dimension, "", sample_rows, rng)[0] if rows is None else rows
         if queries is None and version is not None:
             logged = self._logged_texts(info.id, field.name, rng)
             queries = {"texts": logged} if len(logged) >= MIN_LOGGED_QUERIES else None
@@ -200,12 +198,39 @@ class TuningOperation:
             adoption,
         )
 
-    def adopt(self, adoption: Mapping[str, Any], *, apply: bool, sync: bool) -> None:
+    def sample(
+        self, collection_name: str, field_name: str, embedding_version: str | None, sample_rows: int, seed: list[int]
+    ) -> tuple[np.ndarray, list[Any], int]:
+        """A seeded sample of a field's stored vectors (the version ``measure`` tunes): vectors, keys, rows there."""
+        info, _, _, key, dimension = self._target(collection_name, field_name, embedding_version)
+        vectors, keys, matched = stored_sample(
+            self.metadata, info, key, dimension, "", sample_rows, np.random.default_rng(seed)
+        )
+        return vectors.astype(np.float32), keys, matched
+
+    def _target(
+        self, collection_name: str, field_name: str, embedding_version: str | None
+    ) -> tuple[CollectionInfo, FieldSchema, EmbeddingVersion | None, str, int]:
+        """What a tuning indexes: the collection, a dense vector field, its version, the column and its dimension."""
+        info = self.metadata.info(collection_name)
+        field = self.metadata.search_field(info, field_name)
+        if not field.dtype.is_vector or field.metric_type is None:
+            raise InvalidArgumentError(f"index tuning covers dense vector fields; {field.name!r} is {field.dtype.name}")
+        version = self.searcher.bound_version(field, embedding_version, self.metadata.bindings(info))
+        key = version.column_key if version is not None else field.name
+        dimension = version.dimension if version is not None else (field.dim or 0)
+        return info, field, version, key, dimension
+
+    def adopt(self, adoption: Mapping[str, Any], *, apply: bool, sync: bool, on_a_shard: bool = False) -> None:
         """Write what ``measure`` found: with ``apply`` index the tuned column by the recipe; a bound
-        field's model version keeps the recipe as a tag. ``sync`` waits for the index to be built."""
+        field's model version keeps the recipe as a tag. ``sync`` waits for the index to be built.
+        ``on_a_shard``: a cluster's shard adopts a recipe measured elsewhere, maybe holding none of the rows."""
         collection, field, recipe = adoption["collection_name"], adoption["field_name"], adoption["recipe"]
         if apply:
-            self._apply(collection, field, adoption["column_key"], int(adoption["dimension"]), recipe, sync=sync)
+            self._apply(
+                collection, field, adoption["column_key"], int(adoption["dimension"]), recipe, sync=sync,
+                require_vectors=not on_a_shard,
+            )  # fmt: skip
         if adoption["model"] is not None:
             name, number = adoption["model"]
             tag = f"index_recipe:{collection}.{field}"
@@ -258,7 +283,15 @@ class TuningOperation:
         return ordered
 
     def _apply(
-        self, collection: str, field: str, key: str, dimension: int, recipe: Mapping[str, Any], *, sync: bool
+        self,
+        collection: str,
+        field: str,
+        key: str,
+        dimension: int,
+        recipe: Mapping[str, Any],
+        *,
+        sync: bool,
+        require_vectors: bool = True,
     ) -> None:
         """Index the tuned column with the recipe (and, with ``sync``, wait until it is built).
 
@@ -280,6 +313,7 @@ class TuningOperation:
             params=dict(recipe["params"]),
             search_params=dict(recipe["search_params"]),
             sync=sync,
+            require_vectors=require_vectors,
         )
 
 
@@ -309,7 +343,7 @@ def _positive(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
-def _check_settings(
+def check_tune_settings(
     recall: float,
     k: int,
     trials: int,

@@ -195,8 +195,12 @@ def set_version_index(
     *,
     sync: bool,
     timeout: float | None,
+    require_vectors: bool = True,
 ) -> IndexDefinition:
     """Give one column (a model version's vectors) its own index spec within its field's index, and rebuild it.
+
+    ``require_vectors=False`` records the spec for a column no segment holds yet (a cluster's shard that has
+    none of the rows: its rows to come are indexed by it).
 
     The field's other columns keep their indexes. The column's old indexes stop
     serving at once (its searches are exact until the new ones are built); the
@@ -210,7 +214,7 @@ def set_version_index(
     base_spec = base.spec
     if spec.metric is not base_spec.metric:
         raise InvalidArgumentError(f"a version's index must keep the field's metric {base_spec.metric.value}")
-    if not any(column_key in view.data.vectors for view in collection.store.snapshot().segments):
+    if require_vectors and not any(column_key in view.data.vectors for view in collection.store.snapshot().segments):
         raise IndexNotFoundError(f"column {column_key!r} holds no vectors (its version was dropped?)", index=column_key)
     definition = version_definition(base, column_key, spec, search_params, time.time())
     records = service.catalog.set_version_definition(info.id, definition)

@@ -126,6 +126,21 @@ def test_a_job_is_done_only_when_every_shard_is_done() -> None:
     assert merge_job([_job("DONE", 10, 10, 5.0), _job("DONE", 20, 20, 7.0)])["finished_at"] == 7.0
 
 
+@pytest.mark.parametrize(
+    ("parts", "merged"),
+    [
+        (["FAILED", "RUNNING", "DONE"], "RUNNING"),  # a waiter keeps waiting while a part still embeds
+        (["FAILED", "PAUSED"], "PAUSED"),
+        (["FAILED", "DONE", "DONE"], "FAILED"),
+        (["CANCELLED", "DONE"], "CANCELLED"),
+        (["PENDING", "DONE"], "PENDING"),
+        (["DONE", "DONE"], "DONE"),
+    ],
+)
+def test_a_job_is_running_while_any_part_runs(parts: list[str], merged: str) -> None:
+    assert merge_job([_job(state, 1, 1, None) for state in parts])["state"] == merged
+
+
 def test_equal_distances_are_ordered_by_primary_key_as_one_node_orders_them() -> None:
     answers = [[_hits([(9, 0.0), (6, 0.0)])], [_hits([(3, 0.0), (0, 0.0)])]]
     assert [hit["id"] for hit in merge_hits(answers, smaller_is_closer=True, limit=3, offset=0)[0]] == [0, 3, 6]

@@ -53,7 +53,6 @@ from embedb.distributed.routing import (
     merge_rows_in_key_order,
     owners,
     split_rows,
-    uniform_sample,
     with_keys,
 )
 from embedb.distributed.shard import CATALOG_FOLDER, SETTLING_OPERATIONS, WritePlan
@@ -224,12 +223,10 @@ class RayBackend(ClusterAnalyses, ClusterDrift, MergedReads, Client):
         """One seeded sample of the whole collection drawn over every shard, the tuning measured on it by one
         shard, and the recipe adopted by every shard through the catalog log (the index built outside the lock)."""
         started = time.perf_counter()
-        seed = [int(arguments["seed"])] if isinstance(arguments["seed"], int) else [0]
-        calls = {index: _tune_sampler(arguments, [*seed, index]) for index in range(self.shard_count)}
-        with self.lock.reading():
-            answers = self.shards.read_each(calls)
-        parts = [self._answer(answers[index]) for index in sorted(answers)]
-        rows, _ = uniform_sample(parts, int(arguments["sample_rows"]), np.random.default_rng(seed))
+        seed = [int(arguments["seed"])] if isinstance(arguments["seed"], int) else [0]  # a bad one: the shards refuse it
+        rows, _ = self._whole_sample(
+            lambda shard_seed: _tune_sampler(arguments, shard_seed), seed, int(arguments["sample_rows"])
+        )
         # not under the router's lock: a tuning takes minutes, and a decision would hold every read behind it
         report, adoption = self._answer(self.shards.read_any(lambda shard: shard.tune_measure.remote(arguments, rows)))
         apply = bool(arguments["apply"])

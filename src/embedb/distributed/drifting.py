@@ -28,14 +28,14 @@ from typing import Any
 import numpy as np
 
 from embedb.contract.results import DriftReport
-from embedb.distributed.router_base import RouterBase
-from embedb.distributed.routing import merge_hits, uniform_sample
+from embedb.distributed.routing import merge_hits
+from embedb.distributed.searching import ClusterSearch
 from embedb.engine.drift import NEIGHBOURS, DriftPlan, drift_report, nearest_distances, sample_kind
 
 ROLES = ("reference", "current")
 
 
-class ClusterDrift(RouterBase):
+class ClusterDrift(ClusterSearch):
     """The ``drift`` operation over every shard."""
 
     def _drift(self, arguments: dict[str, Any]) -> DriftReport:
@@ -67,11 +67,7 @@ class ClusterDrift(RouterBase):
             with self.lock.reading():
                 vectors, _, _ = self._answer(self.shards.read_any(_sampler(pinned, role, seed)))
             return vectors, None
-        calls = {index: _sampler(pinned, role, [*seed, index]) for index in range(len(self.shards.replicas))}
-        with self.lock.reading():
-            answers = self.shards.read_each(calls)
-        parts = [self._answer(answers[index]) for index in sorted(answers)]
-        return uniform_sample(parts, plan.max_rows, np.random.default_rng(seed))
+        return self._whole_sample(lambda shard_seed: _sampler(pinned, role, shard_seed), seed, plan.max_rows)
 
     def _nearest(self, plan: DriftPlan, vectors: np.ndarray, keys: list[Any] | None) -> np.ndarray:
         """Each sample item's distance to its nearest stored row other than itself, over every shard."""
@@ -88,9 +84,7 @@ class ClusterDrift(RouterBase):
             "output_fields": [],
             "embedding_version": plan.version.uri if plan.version is not None else None,
         }
-        with self.lock.reading():
-            outcomes = self._read_all(lambda shard: shard.search_monitored.remote(search))
-        answers = [self._answer(outcome)[0] for outcome in outcomes]
+        answers, _ = self._fanned_search(search)
         hits = merge_hits(
             answers, smaller_is_closer=plan.field.metric_type.smaller_is_closer, limit=NEIGHBOURS, offset=0
         )

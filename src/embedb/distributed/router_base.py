@@ -14,8 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from embedb.distributed.experiments import ClusterExperiments
 from embedb.distributed.monitoring import ClusterMonitor
+from embedb.distributed.routing import uniform_sample
 from embedb.distributed.shard_base import Failed, ReadWriteLock
 from embedb.distributed.shard_set import ShardSet
 from embedb.schema import MetricType
@@ -67,6 +70,17 @@ class RouterBase:
                 ),
             )
         )
+
+    def _whole_sample(
+        self, sampler: Callable[[list[int]], Callable[[Any], Any]], seed: list[int], max_rows: int
+    ) -> tuple[np.ndarray, list[Any]]:
+        """One seeded uniform sample of a collection's rows: each shard draws its own (``sampler(seed + [shard])``
+        gives the call: its vectors, keys and row count), and ``uniform_sample`` draws the collection's from them."""
+        calls = {index: sampler([*seed, index]) for index in range(len(self.shards.replicas))}
+        with self.lock.reading():
+            answers = self.shards.read_each(calls)
+        parts = [self._answer(answers[index]) for index in sorted(answers)]
+        return uniform_sample(parts, max_rows, np.random.default_rng(seed))
 
     def _read(self, index: int, name: str, arguments: dict[str, Any]) -> Any:
         return self._read_with(index, lambda shard: shard.call.remote(name, arguments))

@@ -43,6 +43,7 @@ CLUSTER_MODULES = frozenset(
         "test_version_tags", "test_analyzer_versions", "test_job_progress", "test_search_iterator",
         "test_hybrid_search", "test_experiments", "test_experiment_modes", "test_evaluation",
         "test_search_configs", "test_evaluate_search", "test_monitor", "test_drift", "test_tune_index",
+        "test_select_model",
     }
 )  # fmt: skip
 # The name of the admin token ``start_server`` issues: over HTTP, the actor of every alias move.
@@ -86,8 +87,6 @@ CLUSTER_GAPS = {
     "test_a_cancelled_job_retires_its_version": "a cancel is refused while the shards' parts are in different states",
     "test_quick_setup_has_an_autoindex_that_says_what_it_picked": "index build counts per shard",
     "test_a_worse_candidate_fails_the_gate": "the ANN check counts every shard's sealed segments",
-    # what a cluster refuses (UnsupportedError)
-    "test_numbers_that_do_not_fit_are_refused_by_name": "fine_tune is not carried out on a cluster",
 }
 
 

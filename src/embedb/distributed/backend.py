@@ -44,6 +44,7 @@ from embedb.distributed.artifacts import stored_source
 from embedb.distributed.drifting import ClusterDrift
 from embedb.distributed.experiments import EXPERIMENT_LOG, READS_THE_LOG, ClusterExperiments, entries_as_arguments
 from embedb.distributed.log import OperationLog
+from embedb.distributed.making import ClusterMaking
 from embedb.distributed.merged_reads import MergedReads
 from embedb.distributed.monitoring import MONITOR_MINUTES, READS_THE_MINUTES, ClusterMonitor
 from embedb.distributed.object_store import open_object_store
@@ -68,7 +69,7 @@ CLUSTER_FILE = "cluster.json"
 DEFAULT_SHARDS = 2
 
 
-class RayBackend(ClusterAnalyses, ClusterDrift, MergedReads, Client):
+class RayBackend(ClusterAnalyses, ClusterDrift, ClusterMaking, MergedReads, Client):
     """EmbeDB on a Ray cluster: ``shards`` actors, their logs and snapshots in ``storage`` (s3://... or a directory)."""
 
     def __init__(
@@ -223,7 +224,9 @@ class RayBackend(ClusterAnalyses, ClusterDrift, MergedReads, Client):
         """One seeded sample of the whole collection drawn over every shard, the tuning measured on it by one
         shard, and the recipe adopted by every shard through the catalog log (the index built outside the lock)."""
         started = time.perf_counter()
-        seed = [int(arguments["seed"])] if isinstance(arguments["seed"], int) else [0]  # a bad one: the shards refuse it
+        seed = (
+            [int(arguments["seed"])] if isinstance(arguments["seed"], int) else [0]
+        )  # a bad one: the shards refuse it
         rows, _ = self._whole_sample(
             lambda shard_seed: _tune_sampler(arguments, shard_seed), seed, int(arguments["sample_rows"])
         )
@@ -404,6 +407,8 @@ _HANDLERS: dict[str, Callable[[RayBackend, dict[str, Any]], Any]] = {
     "hybrid_search": RayBackend._hybrid_search,
     "drift": RayBackend._drift,
     "tune_index": RayBackend._tune_index,
+    "fine_tune": lambda router, arguments: router._make_model("fine_tune", arguments),
+    "select_model": lambda router, arguments: router._make_model("select_model", arguments),
     "describe_index": RayBackend._describe_index,
     "describe_collection": RayBackend._describe_collection,
     "list_jobs": RayBackend._list_jobs,

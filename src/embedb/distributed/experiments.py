@@ -29,7 +29,7 @@ EXPERIMENT_LOG = "cluster.experiment_log"
 READS_THE_LOG = frozenset(
     {
         "feedback", "experiment_report", "experiment_trajectory", "get_experiment", "list_experiments",
-        "stop_experiment", "promote_experiment", "promote", "rollback",
+        "stop_experiment", "promote_experiment", "promote", "rollback", "fine_tune",
     }
 )  # fmt: skip
 MAX_SHADOW_BACKLOG = 64

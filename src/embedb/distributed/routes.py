@@ -56,12 +56,12 @@ _ROUTES: dict[Route, frozenset[str]] = {
     Route.DATA: frozenset(
         {
             "insert", "upsert", "delete", "get", "query", "search", "hybrid_search", "search_with", "evaluate",
-            "evaluate_search", "drift", "tune_index",
+            "evaluate_search", "drift", "tune_index", "fine_tune", "select_model",
         }
     ),
     Route.UNSUPPORTED: frozenset(
         {
-            "fine_tune", "select_model", "set_policy", "run_policy",
+            "set_policy", "run_policy",
         }
     ),
 }  # fmt: skip

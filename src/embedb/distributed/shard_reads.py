@@ -2,20 +2,26 @@
 
 A part of ``ShardServer`` (it runs in the shard's actor, on its engine): the
 metric a field ranks by, a text query's vectors, drift samples, an index tuning's
-measurement, the running experiment of a field, search configurations, and the
+measurement, a model made on gathered rows, the running experiment of a field, search configurations, and the
 checks a decision needs of every shard's rows. Each answers a value or ``Failed``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from embedb.backends.local import LocalBackend
+from embedb.distributed.gathered import DeferredRegistration, GatheredRows, RowsWanted
+from embedb.distributed.object_store import ObjectStore
 from embedb.distributed.shard_base import ReadWriteLock, outcome_of
 from embedb.engine.collections import altered_field, refuse_longer_values
 from embedb.engine.drift import DriftOperation, DriftPlan, sample_kind
+from embedb.engine.retraining import RetrainingOperation
+from embedb.engine.samples import stored_sample
+from embedb.engine.selection import SelectionOperation
 from embedb.engine.tuning import check_tune_settings
 from embedb.errors import InvalidArgumentError
 from embedb.experiments import CONFIG_FLAVOR, ExperimentRecord, config_route
@@ -37,6 +43,8 @@ class ShardReads:
 
     backend: LocalBackend
     lock: ReadWriteLock
+    store: ObjectStore
+    directory: Path
 
     def metric(self, collection_name: str, anns_field: str | None) -> Any:
         """The metric a search of this field ranks by (its ``MetricType`` value), or ``Failed``."""
@@ -123,6 +131,49 @@ class ShardReads:
         return outcome_of(
             lambda: tuning.measure(arguments["collection_name"], arguments["field_name"], rows=rows, **measured)
         )
+
+    def sample_keys(self, collection_name: str, column_key: str, rows: int, seed: list[int]) -> Any:
+        """This shard's seeded sample of ``rows`` rows holding ``column_key``: (an empty column per row, keys,
+        rows it holds), or ``Failed``; the router draws one sample of the collection from them."""
+
+        def sample() -> tuple[Any, list[Any], int]:
+            metadata = self.backend.database.metadata
+            info = metadata.info(collection_name)
+            rng = np.random.default_rng(seed)
+            _, keys, total = stored_sample(metadata, info, column_key, 0, "", rows, rng)
+            return np.empty((len(keys), 0)), keys, total
+
+        with self.lock.reading():
+            return outcome_of(sample)
+
+    def make_model(
+        self,
+        operation: str,
+        arguments: dict[str, Any],
+        texts: dict[tuple[str, str], dict[Any, str | None]],
+        samples: dict[tuple[Any, ...], list[Any]],
+    ) -> Any:
+        """``fine_tune`` or ``select_model`` on the rows the router gathered (``embedb.distributed.gathered``):
+        ("wanted", request) while it needs more, ("made", report, deferred registrations) once it ran, or ``Failed``."""
+        database = self.backend.database
+        rows = GatheredRows(texts, samples)
+        registration = DeferredRegistration(self.store, self.directory / "made")
+        making: SelectionOperation | RetrainingOperation
+        if operation == "select_model":
+            making = SelectionOperation(database.metadata, database.models, rows, registration)
+        else:
+            making = RetrainingOperation(database.metadata, database.models, rows, registration, database.experiments)
+
+        def run() -> tuple[Any, ...]:
+            try:
+                report = getattr(making, operation)(**arguments)
+            except RowsWanted as wanted:
+                return "wanted", wanted.request
+            return "made", report, registration.pending
+
+        # Not under the shard's lock: a training takes minutes, and a decision waiting for the lock would hold
+        # every read of this shard behind it. What it registers is a decision the router logs afterwards.
+        return outcome_of(run)
 
     def running_experiment(self, collection_name: str, anns_field: str | None) -> Any:
         """The experiment routing searches of this field (with its arms' index descriptions), None, or ``Failed``."""

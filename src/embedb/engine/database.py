@@ -29,6 +29,7 @@ from embedb.engine.evaluation import EvaluationOperation
 from embedb.engine.experiments import ExperimentOperations
 from embedb.engine.indexes import IndexOperations
 from embedb.engine.lifecycle import LifecycleOperations
+from embedb.engine.making import LocalRegistration, LocalRows
 from embedb.engine.models import ModelOperations
 from embedb.engine.monitoring import MonitoringOperation
 from embedb.engine.operations import operation_table
@@ -136,6 +137,8 @@ class Database:
         # a cluster runs drift at its router from shards' samples, and tunes an index on one shard (in parts)
         self.drifting = DriftOperation(self.metadata, self.models, searcher, self.monitor)
         self.tuning = TuningOperation(self.metadata, self.models, searcher, indexes, self.experiments)
+        # a cluster's shard makes models on rows its router gathered, and logs their registration (making.py)
+        rows, registration = LocalRows(self.metadata, data), LocalRegistration(self.models)
         return (
             CollectionOperations(self.storage, self.metadata, self.indexes, self.bindings, self.lifecycle),
             data,
@@ -148,9 +151,9 @@ class Database:
             self.evaluation,
             self.drifting,
             self.tuning,
-            RetrainingOperation(self.metadata, self.models, data, self.experiments),
+            RetrainingOperation(self.metadata, self.models, rows, registration, self.experiments),
             MonitoringOperation(self.metadata, self.monitor, self.experiments),
-            SelectionOperation(self.metadata, self.models, data),
+            SelectionOperation(self.metadata, self.models, rows, registration),
             PolicyOperation(self.catalog, self.metadata, lambda name: self.operations[name]),
         )
 

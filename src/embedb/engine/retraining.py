@@ -23,8 +23,7 @@ from typing import Any, cast
 import numpy as np
 
 from embedb.contract.results import FineTuneReport
-from embedb.engine.data import DataOperations
-from embedb.engine.samples import stored_sample
+from embedb.engine.making import CollectionRows, Registration
 from embedb.errors import InvalidArgumentError
 from embedb.evaluation.metrics import evaluate_run
 from embedb.evaluation.stats import check_seed
@@ -45,11 +44,17 @@ class RetrainingOperation:
     """The ``fine_tune`` operation of the contract."""
 
     def __init__(
-        self, metadata: CollectionMetadata, models: ModelRegistry, data: DataOperations, experiments: ExperimentService
+        self,
+        metadata: CollectionMetadata,
+        models: ModelRegistry,
+        rows: CollectionRows,
+        registration: Registration,
+        experiments: ExperimentService,
     ) -> None:
         self.metadata = metadata
         self.models = models
-        self.data = data
+        self.rows = rows
+        self.registration = registration
         self.experiments = experiments
 
     def fine_tune(
@@ -118,7 +123,7 @@ class RetrainingOperation:
             embed_new = lambda batch: model.encode(batch, batch_size=64, convert_to_numpy=True)  # noqa: E731
         before = _score(lambda batch: self.models.load(parent.uri).embed(batch), evaluation, corpus)
         after = _score(embed_new, evaluation, corpus)
-        version = self.models.register(
+        version = self.registration.register(
             model_name or parent.name,
             model,
             flavor=flavor,
@@ -148,7 +153,7 @@ class RetrainingOperation:
                 "collection_name": info.name,
                 "field": field.name,
                 "parent_version": parent.uri,
-                "model_version": version.uri,
+                "model_version": version,
                 "pairs": len(usable),
                 "training_pairs": len(training),
                 "heldout_queries": len(held),
@@ -196,9 +201,7 @@ class RetrainingOperation:
         return list(found.values()), f"feedback of experiments {ids}"
 
     def _texts(self, info: CollectionInfo, binding: FieldBinding, keys: set[Any]) -> dict[Any, str]:
-        rows = self.data.get(info.name, sorted(keys, key=str), output_fields=[binding.source]) if keys else []
-        primary = info.schema.primary.name
-        return {row[primary]: row[binding.source] for row in rows if isinstance(row.get(binding.source), str)}
+        return self.rows.texts(info, binding.source, sorted(keys, key=str))
 
     def _corpus(
         self,
@@ -210,11 +213,7 @@ class RetrainingOperation:
         seed: int,
     ) -> tuple[list[Any], list[str]]:
         """The documents held-out queries are ranked among: their own, and a seeded sample of the others."""
-        serving = binding.serving
-        _, keys, _ = stored_sample(
-            self.metadata, info, serving.column_key, serving.dimension, "", rows, np.random.default_rng(seed)
-        )
-        others = self._texts(info, binding, set(keys))
+        others = self._texts(info, binding, set(self.rows.sample_keys(info, binding.serving, rows, seed)))
         corpus = {doc: texts[doc] for _, doc in evaluation} | others
         return list(corpus), list(corpus.values())
 
@@ -249,5 +248,3 @@ def _score(
         qrels.setdefault(position[query], {})[str(doc)] = 1.0
     result = evaluate_run(run, qrels, k=K)
     return {name: float(result.mean(name)) for name in ("ndcg", "recall", "mrr")}
-
-

@@ -27,8 +27,7 @@ from typing import Any, cast
 import numpy as np
 
 from embedb.contract.results import SelectionReport
-from embedb.engine.data import DataOperations
-from embedb.engine.samples import stored_sample
+from embedb.engine.making import CollectionRows, Registration
 from embedb.errors import InvalidArgumentError
 from embedb.evaluation import evaluate_run
 from embedb.evaluation.stats import paired_randomization_test
@@ -47,10 +46,13 @@ Embed = Callable[[list[str]], np.ndarray]
 class SelectionOperation:
     """The ``select_model`` operation of the contract."""
 
-    def __init__(self, metadata: CollectionMetadata, models: ModelRegistry, data: DataOperations) -> None:
+    def __init__(
+        self, metadata: CollectionMetadata, models: ModelRegistry, rows: CollectionRows, registration: Registration
+    ) -> None:
         self.metadata = metadata
         self.models = models
-        self.data = data
+        self.rows = rows
+        self.registration = registration
 
     def select_model(
         self,
@@ -136,7 +138,9 @@ class SelectionOperation:
             run = {q: [keys[j] for j in top[i]] for i, q in enumerate(order)}
             evaluation = evaluate_run(run, {q: judged[q] for q in order}, k=K)
             per_query[name] = evaluation.values("ndcg")  # the same judged queries, in the same order, for all
-            scored[name].update({f"{metric}@{K}": float(evaluation.mean(metric)) for metric in ("ndcg", "recall", "mrr")})
+            scored[name].update(
+                {f"{metric}@{K}": float(evaluation.mean(metric)) for metric in ("ndcg", "recall", "mrr")}
+            )
         for name, entry in scored.items():
             if name != serving:
                 difference = per_query[name] - per_query[serving]
@@ -189,16 +193,12 @@ class SelectionOperation:
     ) -> tuple[list[str], list[str]]:
         """The judged documents that exist and a seeded sample of the other rows: (keys as text, source texts)."""
         wanted = {doc for docs in judged.values() for doc in docs}
-        _, sampled, _ = stored_sample(
-            self.metadata, info, serving.column_key, serving.dimension, "", rows, np.random.default_rng(seed)
-        )
-        primary = info.schema.primary
-        if primary.dtype.is_integer:  # judgements name documents as text
-            ids: list[Any] = [int(doc) for doc in wanted if doc.lstrip("-").isdigit()]
+        sampled = self.rows.sample_keys(info, serving, rows, seed)
+        if info.schema.primary.dtype.is_integer:  # judgements name documents as text
+            ids: list[Any] = [int(doc) for doc in sorted(wanted) if doc.lstrip("-").isdigit()]
         else:
-            ids = list(wanted)
-        found = self.data.get(info.name, [*ids, *sampled], output_fields=[source])
-        corpus = {str(row[primary.name]): row[source] for row in found if isinstance(row.get(source), str)}
+            ids = sorted(wanted)
+        corpus = {str(key): text for key, text in self.rows.texts(info, source, [*ids, *sampled]).items()}
         if not wanted & set(corpus):
             raise InvalidArgumentError("none of the judged documents is in the collection", argument="qrels")
         return list(corpus), list(corpus.values())
@@ -216,12 +216,12 @@ class SelectionOperation:
     ) -> str:
         metrics = {key: value for key, value in scores.items() if isinstance(value, float) and key != "p_value"}
         if made is None:  # a registered version: the alias points at it
-            version = self.models.resolve(winner)
-            self.models.set_alias(version.name, alias, version.version, reason=f"select_model on {collection}")
-            return version.uri
+            return self.registration.set_alias(
+                self.models.resolve(winner), alias, reason=f"select_model on {collection}"
+            )
         flavor, model = made
         distilled = flavor == "model2vec"
-        created = self.models.register(
+        return self.registration.register(
             name,
             model,
             flavor=flavor,
@@ -234,7 +234,6 @@ class SelectionOperation:
             ),
             params={"judged_queries": queries},
         )
-        return created.uri
 
 
 def _checked(queries: Any, qrels: Any, corpus_rows: int, alpha: float) -> None:
@@ -244,8 +243,6 @@ def _checked(queries: Any, qrels: Any, corpus_rows: int, alpha: float) -> None:
         raise InvalidArgumentError("corpus_rows must be an integer in [100, 200000]", argument="corpus_rows")
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
         raise InvalidArgumentError("alpha must be in (0, 1)", argument="alpha")
-
-
 
 
 def _checked_make(make: Any) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ from embedb.backends.local import LocalBackend
 from embedb.config import Settings
 from embedb.datasets import load_revdict
 from embedb.distributed import RayBackend
-from embedb.errors import DataError, InvalidArgumentError, UnavailableError, UnsupportedError
+from embedb.errors import DataError, InvalidArgumentError, UnavailableError
 from embedb.schema import CollectionSchema, DataType, FieldSchema, VectorField
 
 DIMENSION = 16
@@ -82,8 +82,6 @@ def test_answers_equal_one_nodes_on_the_same_rows(local_ray: None, tmp_path: Pat
         keys = [599, 3, 42, 10_000, 3]
         assert cluster.get("docs", keys) == single.get("docs", keys)
         assert cluster.get_collection_stats("docs")["row_count"] == single.get_collection_stats("docs")["row_count"]
-        with pytest.raises(UnsupportedError, match="fine_tune"):
-            cluster.fine_tune("docs", "vector", pairs=[["a", "b"]])
     finally:
         single.close()
         cluster.close()
@@ -359,7 +357,9 @@ def test_a_text_query_is_embedded_once_for_every_shard(local_ray: None, tmp_path
     schema = bound_schema("tallied")
     schema["fields"].append({"name": "group", "type": "INT64"})
     settings = Settings(allow_code_models=TEST_EMBEDDERS)
-    db = RayBackend(storage=str(tmp_path / "store"), shards=3, name="tallied", settings=settings, workdir=str(tmp_path / "w"))
+    db = RayBackend(
+        storage=str(tmp_path / "store"), shards=3, name="tallied", settings=settings, workdir=str(tmp_path / "w")
+    )
     single = LocalBackend(tmp_path / "single", settings=settings)
     try:
         for backend in (db, single):
@@ -398,7 +398,9 @@ def test_a_backfill_embeds_on_ray_workers_not_in_the_shards(local_ray: None, tmp
     tally = tmp_path / "tally.txt"
     texts = [f"{TEXTS[i % len(TEXTS)]} w{i} tally:{tally}" for i in range(150)]
     settings = Settings(allow_code_models=TEST_EMBEDDERS)
-    db = RayBackend(storage=str(tmp_path / "store"), shards=2, name="tasks", settings=settings, workdir=str(tmp_path / "w"))
+    db = RayBackend(
+        storage=str(tmp_path / "store"), shards=2, name="tasks", settings=settings, workdir=str(tmp_path / "w")
+    )
     single = LocalBackend(tmp_path / "single", settings=settings)
     try:
         for backend in (db, single):
@@ -440,7 +442,14 @@ def test_a_tuned_version_index_reaches_every_shard_and_survives_a_reopen(local_r
         db.create_index("docs", field_name=FIELD, index_type="IVF_FLAT", params={"nlist": 2})
         db.add_embedding_version("docs", FIELD, "tm@challenger", wait=True, timeout=120)
         report = db.tune_index(
-            "docs", FIELD, apply=True, embedding_version="tm@challenger", trials=2, k=4, index_types=["HNSW"], recall=0.5
+            "docs",
+            FIELD,
+            apply=True,
+            embedding_version="tm@challenger",
+            trials=2,
+            k=4,
+            index_types=["HNSW"],
+            recall=0.5,
         )
         assert report["applied"] and report["rows"] + report["queries"] == len(keys), "the whole collection's sample"
         own = db._every("describe_index", {"collection_name": "docs", "index_name": FIELD})
@@ -451,5 +460,45 @@ def test_a_tuned_version_index_reaches_every_shard_and_survives_a_reopen(local_r
     try:
         versions = again.describe_index("docs", FIELD).get("version_indexes") or {}
         assert [spec["index_type"] for spec in versions.values()] == ["HNSW"], versions
+    finally:
+        again.close()
+
+
+def test_a_model_fine_tuned_on_every_shards_rows_is_registered_on_every_shard(local_ray: None, tmp_path: Path) -> None:
+    """fine_tune on a cluster: the texts and the evaluation sample come from every shard, one shard refits the
+    LSA version, and its registration is a decision every shard applies (and replays from the object store)."""
+    from embedb.models import train_lsa
+    from embedb.models.flavors.sklearn import dump_skops
+
+    data = load_revdict()
+    texts = dict(data.queries)
+    chosen = [query for query, _ in data.queries[:300]]
+    documents = {next(iter(data.qrels[q])) for q in chosen}
+    corpus = {doc: text for doc, text in data.corpus if doc in documents} | dict(data.corpus[:1_500])
+    dump_skops(train_lsa([text for _, text in data.corpus[-600:]], dims=32, seed=0), tmp_path / "stale.skops")
+    storage = str(tmp_path / "store")
+    db = RayBackend(storage=storage, shards=3, name="retrain", workdir=str(tmp_path / "a"))
+    try:
+        db.register_model("lsa", str(tmp_path / "stale.skops"), alias="champion")
+        db.create_collection("words", schema=bound_schema("lsa", max_length=2000, text_ids=True))
+        db.insert("words", [{"id": doc, "text": text} for doc, text in corpus.items()])
+        pairs = [{"query": texts[q], "doc_id": next(iter(data.qrels[q]))} for q in chosen]
+        report = db.fine_tune("words", "embedding", pairs=pairs, eval_rows=500, alias="refit")
+        assert report["after"]["ndcg"] > report["before"]["ndcg"], report
+        assert report["model_version"] == "models:/lsa/2" and report["pairs"] == len(pairs)
+        assert report["eval_corpus"] >= 500, "held-out documents among a sample of the whole collection"
+        every = db._every("describe_model_version", {"model": "models:/lsa/2"})
+        assert {(v["flavor"], v["dimension"], v["lineage"]["parent"]) for v in every} == {
+            ("sklearn", 32, "models:/lsa/1")
+        }
+        assert [v["aliases"] for v in every] == [["refit"]] * 3
+    finally:
+        db.close()
+    again = RayBackend(storage=storage, name="retrain", workdir=str(tmp_path / "b"))  # the shards replay it
+    try:
+        job = again.add_embedding_version("words", "embedding", "lsa@refit", wait=True, timeout=120)
+        assert job["state"] == "DONE" and job["rows_done"] == len(corpus)
+        hits = again.search("words", texts[chosen[0]], limit=3, embedding_version="lsa@refit")
+        assert len(hits[0]) == 3
     finally:
         again.close()

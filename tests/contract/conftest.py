@@ -8,10 +8,9 @@ returns is checked against the type the contract declares for it
 fails whichever test called it.
 
 The third backend is a Ray cluster on this machine (three shard actors, their
-logs and snapshots in a real S3-compatible server on loopback). It runs the
-modules in ``CLUSTER_MODULES``: those whose operations a cluster carries out;
-the rest raise ``UnsupportedError`` there (docs/distributed.md lists them) and
-``tests/integration/distributed`` checks that they do.
+logs and snapshots in a real S3-compatible server on loopback). It runs every
+contract test but ``CLUSTER_GAPS``: tests of the single node's physical layout
+(one segment, one gated chunk) that a cluster's answers differ from by design.
 """
 
 from __future__ import annotations
@@ -32,20 +31,6 @@ from embedb.contract import check_result
 from embedb.distributed import RayBackend
 
 BACKENDS = ["embedded", "http", "ray"]
-# The contract modules the Ray backend runs (its routes carry every operation they call).
-CLUSTER_MODULES = frozenset(
-    {
-        "test_collections", "test_entities", "test_search", "test_bad_input", "test_argument_types",
-        "test_partitions_and_aliases", "test_load_state", "test_indexes", "test_model_registry",
-        "test_embedding_versions", "test_lifecycle", "test_backfill_jobs", "test_job_handles",
-        "test_binary_vectors", "test_sparse_vectors", "test_nullable_vectors", "test_timestamptz",
-        "test_scalar_indexes", "test_bm25", "test_text_match", "test_full_text_edges", "test_field_ops",
-        "test_version_tags", "test_analyzer_versions", "test_job_progress", "test_search_iterator",
-        "test_hybrid_search", "test_experiments", "test_experiment_modes", "test_evaluation",
-        "test_search_configs", "test_evaluate_search", "test_monitor", "test_drift", "test_tune_index",
-        "test_select_model",
-    }
-)  # fmt: skip
 # The name of the admin token ``start_server`` issues: over HTTP, the actor of every alias move.
 SERVER_ACTOR = "test-admin"
 
@@ -116,14 +101,13 @@ def ray_db(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the Ray backend on ``CLUSTER_MODULES`` less ``CLUSTER_GAPS`` (the rest need what a cluster does not do yet)."""
+    """Run the Ray backend on every contract test but ``CLUSTER_GAPS``."""
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
         on_ray = "[ray" in item.nodeid or "-ray]" in item.nodeid or "-ray-" in item.nodeid
-        module = item.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
         test = item.nodeid.split("::")[-1].split("[")[0]
-        gap = module not in CLUSTER_MODULES or test in CLUSTER_GAPS
+        gap = test in CLUSTER_GAPS
         (dropped if on_ray and item.nodeid.startswith("tests/contract/") and gap else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)

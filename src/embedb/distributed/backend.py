@@ -48,6 +48,7 @@ from embedb.distributed.making import ClusterMaking
 from embedb.distributed.merged_reads import MergedReads
 from embedb.distributed.monitoring import MONITOR_MINUTES, READS_THE_MINUTES, ClusterMonitor
 from embedb.distributed.object_store import open_object_store
+from embedb.distributed.policies import ClusterPolicies, RouterPolicyLoop
 from embedb.distributed.routes import ROUTES, Route
 from embedb.distributed.routing import (
     in_batch,
@@ -60,7 +61,7 @@ from embedb.distributed.shard import CATALOG_FOLDER, SETTLING_OPERATIONS, WriteP
 from embedb.distributed.shard_base import ReadWriteLock
 from embedb.distributed.shard_reads import TUNED_INDEX
 from embedb.distributed.shard_set import ShardSet
-from embedb.errors import ClosedError, DataError, EmbedbError, InvalidArgumentError, UnavailableError, UnsupportedError
+from embedb.errors import ClosedError, DataError, EmbedbError, InvalidArgumentError, UnavailableError
 from embedb.experiments import QueryLogEntry
 from embedb.job_following import RUNNING_STATES, JobFollower
 from embedb.schema import MAX_JSON_DEPTH
@@ -69,7 +70,7 @@ CLUSTER_FILE = "cluster.json"
 DEFAULT_SHARDS = 2
 
 
-class RayBackend(ClusterAnalyses, ClusterDrift, ClusterMaking, MergedReads, Client):
+class RayBackend(ClusterAnalyses, ClusterDrift, ClusterMaking, ClusterPolicies, MergedReads, Client):
     """EmbeDB on a Ray cluster: ``shards`` actors, their logs and snapshots in ``storage`` (s3://... or a directory)."""
 
     def __init__(
@@ -124,6 +125,7 @@ class RayBackend(ClusterAnalyses, ClusterDrift, ClusterMaking, MergedReads, Clie
         self._jobs = JobFollower(self)
         self._experiments = ClusterExperiments(self._write_experiment_log)
         self._monitor = ClusterMonitor(lambda rows: self._decide(MONITOR_MINUTES, {"rows": rows}))
+        self._policies = RouterPolicyLoop(self, self._decide)
 
     def close(self) -> None:
         """Stop this router's shard actors (their data stays in the object store) and, if it started Ray, Ray."""
@@ -153,10 +155,10 @@ class RayBackend(ClusterAnalyses, ClusterDrift, ClusterMaking, MergedReads, Clie
             self._experiments.flush()
         if name in READS_THE_MINUTES:
             self._monitor.flush()
-        if route is Route.UNSUPPORTED:
-            raise UnsupportedError(f"{name} is not carried out on a Ray cluster yet (docs/distributed.md)")
         if route is Route.CATALOG:
             return present(self._decide(name, arguments, progress=callbacks.get("progress")))
+        if route is Route.ROUTER:
+            return present(self._run_policy(arguments, callbacks.get("progress")))
         if route is Route.FIRST:
             with self.lock.reading():
                 return present(self._answer(self._read(0, name, arguments)))

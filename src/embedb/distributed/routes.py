@@ -5,7 +5,7 @@
 - ``FIRST`` — a read of what every shard knows alike (the catalog): the first shard answers;
 - ``EVERY`` — asked of every shard and merged (``embedb.distributed.routing``);
 - ``DATA`` — rows: writes split by primary key and logged per shard, reads fanned out and merged;
-- ``UNSUPPORTED`` — not carried out on a cluster yet: ``UnsupportedError`` names the operation.
+- ``ROUTER`` — carried out by the router over the other operations (a policy's step).
 
 ``tests/unit/distributed`` checks that every operation has exactly one route.
 """
@@ -20,7 +20,7 @@ class Route(enum.Enum):
     FIRST = "first"
     EVERY = "every"
     DATA = "data"
-    UNSUPPORTED = "unsupported"
+    ROUTER = "router"
 
 
 _ROUTES: dict[Route, frozenset[str]] = {
@@ -32,7 +32,7 @@ _ROUTES: dict[Route, frozenset[str]] = {
             "load_partitions", "release_partitions", "create_alias", "alter_alias", "drop_alias",
             "create_index", "alter_index_properties", "drop_index_properties", "drop_index",
             "add_embedding_version", "drop_embedding_version", "pause_job", "resume_job", "cancel_job",
-            "promote", "rollback", "register_model", "set_model_alias", "delete_model_alias",
+            "promote", "rollback", "register_model", "set_model_alias", "delete_model_alias", "set_policy",
             "set_model_tag", "delete_model_version",
             "start_experiment", "stop_experiment", "promote_experiment", "feedback",
         }
@@ -59,11 +59,7 @@ _ROUTES: dict[Route, frozenset[str]] = {
             "evaluate_search", "drift", "tune_index", "fine_tune", "select_model",
         }
     ),
-    Route.UNSUPPORTED: frozenset(
-        {
-            "set_policy", "run_policy",
-        }
-    ),
+    Route.ROUTER: frozenset({"run_policy"}),
 }  # fmt: skip
 
 ROUTES: dict[str, Route] = {name: route for route, names in _ROUTES.items() for name in names}

@@ -43,7 +43,7 @@ from embedb.distributed.log import LogRecord, OperationLog
 from embedb.distributed.monitoring import MONITOR_MINUTES, MonitorKey
 from embedb.distributed.object_store import open_object_store
 from embedb.distributed.shard_base import ReadWriteLock, outcome_of
-from embedb.distributed.shard_reads import TUNED_INDEX, ShardReads
+from embedb.distributed.shard_reads import POLICY_STEP, TUNED_INDEX, ShardReads
 from embedb.distributed.snapshots import SnapshotStore
 from embedb.errors import EmbedbError, InvalidStateError, JobNotFoundError
 from embedb.job_following import RUNNING_STATES
@@ -198,6 +198,8 @@ class ShardServer(ShardReads):
             tuning = self.backend.database.tuning
             tuning.adopt(arguments["adoption"], apply=arguments["apply"], sync=False, on_a_shard=True)
             return None
+        if operation == POLICY_STEP:  # the router's policy loop took a step: (state, detail) this shard kept
+            return self.backend.database.policies.write_step(**arguments)
         if operation == EXPERIMENT_LOG:  # the router's routed queries, stored by every shard alike
             self.backend.database.experiments.store.insert_queries(entries_from_arguments(arguments))
             return None

@@ -30,6 +30,8 @@ from embedb.search import arm_indexes
 
 # The catalog record of an index recipe one shard measured (``tune_measure``), adopted by every shard's index.
 TUNED_INDEX = "tuned_index"
+# The catalog record of a policy's step (``embedb.distributed.policies``), written by every shard's engine.
+POLICY_STEP = "policy_step"
 # What ``TuningOperation.measure`` takes of a ``tune_index`` request (``apply`` is the adoption's, ``progress`` stays at the router).
 TUNE_SETTINGS = ("recall", "k", "trials", "sample_rows", "max_memory_mb", "max_build_s", "seed")  # its checks
 TUNE_ARGUMENTS = (
@@ -174,6 +176,22 @@ class ShardReads:
         # Not under the shard's lock: a training takes minutes, and a decision waiting for the lock would hold
         # every read of this shard behind it. What it registers is a decision the router logs afterwards.
         return outcome_of(run)
+
+    def policy_read(self, what: str, collection_name: str, field: str | None) -> Any:
+        """What the router's policy loop reads: the collection's ``name`` (an alias resolved), a field's policy
+        ``row`` (config, state, data) or the version ``serving`` it; or ``Failed``."""
+        policies = self.backend.database.policies
+
+        def read() -> Any:
+            info = policies.metadata.info(collection_name)
+            if what == "name":
+                return info.name
+            if what == "serving":
+                return policies._serving(info, str(field))
+            return policies._row(info, str(field))
+
+        with self.lock.reading():
+            return outcome_of(read)
 
     def running_experiment(self, collection_name: str, anns_field: str | None) -> Any:
         """The experiment routing searches of this field (with its arms' index descriptions), None, or ``Failed``."""

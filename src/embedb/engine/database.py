@@ -139,6 +139,8 @@ class Database:
         self.tuning = TuningOperation(self.metadata, self.models, searcher, indexes, self.experiments)
         # a cluster's shard makes models on rows its router gathered, and logs their registration (making.py)
         rows, registration = LocalRows(self.metadata, data), LocalRegistration(self.models)
+        # a cluster runs the policy loop at its router; every shard writes each step it logs (write_step)
+        self.policies = PolicyOperation(self.catalog, self.metadata, lambda name: self.operations[name])
         return (
             CollectionOperations(self.storage, self.metadata, self.indexes, self.bindings, self.lifecycle),
             data,
@@ -154,7 +156,7 @@ class Database:
             RetrainingOperation(self.metadata, self.models, rows, registration, self.experiments),
             MonitoringOperation(self.metadata, self.monitor, self.experiments),
             SelectionOperation(self.metadata, self.models, rows, registration),
-            PolicyOperation(self.catalog, self.metadata, lambda name: self.operations[name]),
+            self.policies,
         )
 
     # -------------------------------------------------------------- life

@@ -21,6 +21,7 @@ from embedb.backends.local import LocalBackend
 from embedb.config import Settings
 from embedb.datasets import load_revdict
 from embedb.distributed import RayBackend
+from embedb.distributed.policies import NamedCollection
 from embedb.errors import DataError, InvalidArgumentError, UnavailableError
 from embedb.schema import CollectionSchema, DataType, FieldSchema, VectorField
 
@@ -500,5 +501,49 @@ def test_a_model_fine_tuned_on_every_shards_rows_is_registered_on_every_shard(lo
         assert job["state"] == "DONE" and job["rows_done"] == len(corpus)
         hits = again.search("words", texts[chosen[0]], limit=3, embedding_version="lsa@refit")
         assert len(hits[0]) == 3
+    finally:
+        again.close()
+
+
+def test_a_policys_steps_are_the_same_on_every_shard_and_survive_a_reopen(local_ray: None, tmp_path: Path) -> None:
+    """run_policy on a cluster: the loop runs at the router, each step is one catalog record every shard writes
+    over the state the step started from; a step taken from a state that moved meanwhile is superseded."""
+    storage, settings = str(tmp_path / "store"), Settings(allow_code_models=TEST_EMBEDDERS)
+    db = RayBackend(storage=storage, shards=3, name="policy", settings=settings, workdir=str(tmp_path / "a"))
+    try:
+        bound_collection(db, "docs", "pm", segments=(TEXTS[:4], TEXTS[4:]))
+        experiment = db.start_experiment(
+            "docs", FIELD, champion="pm@champion", challenger="pm@challenger", mode="shadow"
+        )
+        db.set_policy("docs", FIELD, {"mode": "act"})
+        adopted = db.run_policy("docs", FIELD, actor="cron@ops")
+        assert (adopted["action"], adopted["state"]) == ("adopt experiment", "experimenting")
+        policies = db._every("get_policy", {"collection_name": "docs", "field_name": FIELD})
+        assert [(p["state"], p["data"]["experiment_id"], len(p["events"])) for p in policies] == [
+            ("experimenting", experiment["experiment_id"], 1)
+        ] * 3
+        assert len({str(p["events"]) for p in policies}) == 1, "every shard keeps the same history"
+        stale = db._policies._write_step(
+            NamedCollection("docs"), FIELD, ("idle", "{}"), "idle", {}, "none", False, {"why": "a late runner"}, 0.0
+        )
+        assert stale == (
+            "experimenting",
+            {"why": "a late runner", "superseded": "another run of the policy moved the loop first"},
+        )
+    finally:
+        db.close()
+    again = RayBackend(storage=storage, name="policy", settings=settings, workdir=str(tmp_path / "b"))
+    try:
+        replayed = again.get_policy("docs", FIELD)
+        assert replayed["state"] == "experimenting" and [e["action"] for e in replayed["events"]] == [
+            "adopt experiment",
+            "none",
+        ]
+        assert replayed["events"][0]["detail"]["by"] == "cron@ops"
+        again.stop_experiment(experiment["experiment_id"])
+        restarted = again.run_policy("docs", FIELD)
+        assert (restarted["action"], restarted["state"]) == ("none", "idle"), (
+            "a person stopped it: the loop starts over"
+        )
     finally:
         again.close()

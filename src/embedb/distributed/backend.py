@@ -48,12 +48,12 @@ from embedb.distributed.making import ClusterMaking
 from embedb.distributed.merged_reads import MergedReads
 from embedb.distributed.monitoring import MONITOR_MINUTES, READS_THE_MINUTES, ClusterMonitor
 from embedb.distributed.object_store import open_object_store
+from embedb.distributed.placement import BY_PARTITION_KEY, BY_PRIMARY_KEY
 from embedb.distributed.policies import ClusterPolicies, RouterPolicyLoop
 from embedb.distributed.routes import ROUTES, Route
 from embedb.distributed.routing import (
     in_batch,
     merge_rows_in_key_order,
-    owners,
     split_rows,
     with_keys,
 )
@@ -101,7 +101,7 @@ class RayBackend(ClusterAnalyses, ClusterDrift, ClusterMaking, ClusterPolicies, 
             )
         self.store = open_object_store(storage, endpoint_url=endpoint_url)
         try:
-            self.shard_count = _cluster_shards(self.store, shards)
+            self.shard_count, self.placement = _cluster_config(self.store, shards)
         except BaseException:
             self.store.close()
             raise
@@ -307,7 +307,8 @@ class RayBackend(ClusterAnalyses, ClusterDrift, ClusterMaking, ClusterPolicies, 
         with self.lock.reading():
             plan = self._plan(operation, arguments)
             parts: dict[int, tuple[str, dict[str, Any]]] = {}
-            placed = owners(plan.keys, self.shard_count)
+            placed = self._placing(plan, operation)
+            moved = self._moved_or_taken(arguments["collection_name"], operation, plan, placed)
             for index, positions in placed.items():
                 part = split_rows(data, positions, columnar=plan.columnar)
                 shard_operation = operation
@@ -322,8 +323,14 @@ class RayBackend(ClusterAnalyses, ClusterDrift, ClusterMaking, ClusterPolicies, 
                 for index, outcome in checks.items():
                     self._answer(in_batch(outcome, placed[index]))
             outcomes = self._write_on(parts)
-        for index, outcome in zip(sorted(parts), outcomes, strict=True):
-            self._answer(in_batch(outcome, placed[index]))
+            for index, outcome in zip(sorted(parts), outcomes, strict=True):
+                self._answer(in_batch(outcome, placed[index]))
+            if moved:  # rows an upsert moved to another partition key's shard: their old copies go after
+                stale = {
+                    index: ("delete", _deleting(arguments["collection_name"], keys)) for index, keys in moved.items()
+                }
+                for outcome in self._write_on(stale):
+                    self._answer(outcome)
         return plan, outcomes
 
     def _write_on(self, parts: dict[int, tuple[str, dict[str, Any]]]) -> list[Any]:
@@ -372,25 +379,31 @@ class RayBackend(ClusterAnalyses, ClusterDrift, ClusterMaking, ClusterPolicies, 
         return self.shards.checkpoint()
 
 
+def _deleting(collection: str, keys: list[Any]) -> dict[str, Any]:
+    """The arguments of a delete of ``keys`` (every argument ``delete`` takes)."""
+    return {"collection_name": collection, "ids": keys, "filter": None, "partition_name": None}
+
+
 def _checking(part: tuple[str, dict[str, Any]]) -> Callable[[Any], Any]:
     """The call that has a shard check its part of a write (``ShardServer.check_write``)."""
     return lambda shard: shard.check_write.remote(*part)
 
 
-def _cluster_shards(store: Any, shards: int | None) -> int:
-    """The cluster's shard count: fixed by the first router that used the storage."""
+def _cluster_config(store: Any, shards: int | None) -> tuple[int, str]:
+    """The cluster's shard count and placement, fixed by the first router that used the storage (a cluster created
+    before placement by partition key places every collection by primary key)."""
     import json
 
     if shards is not None and (not isinstance(shards, int) or isinstance(shards, bool) or not 1 <= shards <= 1024):
         raise InvalidArgumentError(f"shards must be an integer from 1 to 1024, got {shards!r}", argument="shards")
     wanted = shards or DEFAULT_SHARDS
-    store.put_new(CLUSTER_FILE, json.dumps({"format": 1, "shards": wanted}).encode())
+    store.put_new(CLUSTER_FILE, json.dumps({"format": 1, "shards": wanted, "placement": BY_PARTITION_KEY}).encode())
     stored = json.loads(store.get(CLUSTER_FILE) or b"{}")
     if shards is not None and stored.get("shards") != shards:
         raise InvalidArgumentError(
             f"the cluster at {store.url} has {stored.get('shards')} shards, not {shards}", argument="shards"
         )
-    return int(stored["shards"])
+    return int(stored["shards"]), str(stored.get("placement", BY_PRIMARY_KEY))
 
 
 def _tune_sampler(arguments: dict[str, Any], seed: list[int]) -> Callable[[Any], Any]:

@@ -35,9 +35,10 @@ class RouterBase:
     _experiments: ClusterExperiments
     _monitor: ClusterMonitor
 
-    def _every(self, name: str, arguments: dict[str, Any]) -> list[Any]:
+    def _every(self, name: str, arguments: dict[str, Any], shards: list[int] | None = None) -> list[Any]:
+        """``name`` asked of every shard (or of ``shards``), under the router's shared lock; their answers."""
         with self.lock.reading():
-            outcomes = self._read_all(lambda shard: shard.call.remote(name, arguments))
+            outcomes = self._read_all(lambda shard: shard.call.remote(name, arguments), shards)
         return [self._answer(outcome) for outcome in outcomes]
 
     # ------------------------------------------------------------ helpers
@@ -88,8 +89,8 @@ class RouterBase:
     def _read_with(self, index: int, call: Callable[[Any], Any]) -> Any:
         return self.shards.read(index, call)
 
-    def _read_all(self, call: Callable[[Any], Any]) -> list[Any]:
-        return self.shards.read_all(call)
+    def _read_all(self, call: Callable[[Any], Any], shards: list[int] | None = None) -> list[Any]:
+        return self.shards.read_all(call, shards=shards)
 
     @staticmethod
     def _answer(outcome: Any) -> Any:

@@ -21,7 +21,7 @@ from embedb.distributed.grouping import (
     one_query,
 )
 from embedb.distributed.monitoring import MonitorKey
-from embedb.distributed.router_base import RouterBase
+from embedb.distributed.placement import ClusterPlacement
 from embedb.distributed.routing import merge_hits
 from embedb.engine.data import COUNT_STAR
 from embedb.errors import InvalidArgumentError
@@ -32,20 +32,20 @@ from embedb.search import check_paging
 from embedb.search.hybrid import checked_ranker, checked_requests, fuse
 
 
-class ClusterSearch(RouterBase):
+class ClusterSearch(ClusterPlacement):
     """query, search, hybrid_search and search_with over every shard."""
 
     def _query(self, arguments: dict[str, Any]) -> list[dict[str, Any]]:
         check_paging(arguments.get("limit"), arguments.get("offset") or 0, maximum=None)
         output_fields = arguments.get("output_fields")
         if isinstance(output_fields, (list, tuple)) and COUNT_STAR in output_fields:  # as one node reads it
-            answers = self._every("query", {**arguments, "order_by": None})
+            answers = self._every("query", {**arguments, "order_by": None}, self._shards_for(arguments))
             return [{COUNT_STAR: sum(int(rows[0][COUNT_STAR]) for rows in answers)}]
         if arguments.get("order_by"):
             return self._ordered_query(arguments)
         limit, offset = arguments.get("limit"), arguments.get("offset") or 0
         widened = {**arguments, "offset": 0, "limit": None if limit is None else limit + offset}
-        answers = self._every("query", widened)
+        answers = self._every("query", widened, self._shards_for(arguments))
         primary = self._primary(arguments["collection_name"])
         rows = sorted((row for rows in answers for row in rows), key=lambda row: row[primary])
         return rows[offset:] if limit is None else rows[offset : offset + limit]
@@ -106,7 +106,8 @@ class ClusterSearch(RouterBase):
             "limit": None if limit is None else limit + offset,
         }
         primary = schema.primary.name
-        rows = sorted((row for rows in self._every("query", widened) for row in rows), key=lambda row: row[primary])
+        answers = self._every("query", widened, self._shards_for(arguments))
+        rows = sorted((row for rows in answers for row in rows), key=lambda row: row[primary])
         rows = order_rows(rows, ordering, schema, fields_of=lambda row: row)
         rows = rows[offset:] if limit is None else rows[offset : offset + limit]
         return [{key: value for key, value in row.items() if key not in strip} for row in rows]
@@ -204,7 +205,9 @@ class ClusterSearch(RouterBase):
         """Every shard's own answer to a search (not merged), and what one node would count it under."""
         with self.lock.reading():
             arguments = self._embedded_once(arguments)
-            outcomes = self._read_all(lambda shard: shard.search_monitored.remote(arguments))
+            outcomes = self._read_all(
+                lambda shard: shard.search_monitored.remote(arguments), self._shards_for(arguments)
+            )
         answers = [self._answer(outcome) for outcome in outcomes]
         keys = [key for _, key in answers if key is not None]
         return [hits for hits, _ in answers], tuple(keys[0]) if keys else None

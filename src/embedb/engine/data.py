@@ -119,18 +119,23 @@ class DataOperations:
         embedding_versions: dict[str, str] | None = None,
         partial_update: bool = False,
         field_ops: dict[str, str] | None = None,
-    ) -> list[Any]:
-        """The primary keys a write would store, the write checked as it checks it (model-bound fields not embedded).
+    ) -> tuple[list[Any], list[Any] | None]:
+        """The primary keys a write would store and each row's partition key value (None: the collection has no
+        partition key, or a partial update does not give it), the write checked as it checks it (model-bound
+        fields not embedded).
 
         Nothing is written; an auto_id insert's keys are generated here. How a cluster's
         router checks a whole batch once before it splits it among shards.
         """
         info = self.metadata.info(collection_name)
+        partition_key = info.schema.partition_key
         if partial_update or field_ops:  # partial rows: the owning shard completes and checks them
-            keys = to_columns(data, info.schema).columns.get(info.schema.primary.name)
+            columns = to_columns(data, info.schema).columns
+            keys = columns.get(info.schema.primary.name)
             if keys is None:
                 raise DataError(f"a partial update names each row by its primary key {info.schema.primary.name!r}")
-            return list(self._keys(info, list(keys)).tolist())
+            given = None if partition_key is None else columns.get(partition_key.name)
+            return list(self._keys(info, list(keys)).tolist()), None if given is None else _plain(given)
         bindings = self.metadata.bindings(info)
         batch = self._batch(
             info,
@@ -141,7 +146,8 @@ class DataOperations:
             bindings=bindings,
             embed=False,
         )
-        return list(batch.primary_keys.tolist())
+        places = None if partition_key is None else batch.table.column(partition_key.name).to_pylist()
+        return list(batch.primary_keys.tolist()), places
 
     def insert(
         self,
@@ -441,3 +447,10 @@ def _keep_matching(snapshot: Snapshot, refs: RowRefs, row_filter: Any) -> RowRef
 def _write_sets(bindings: dict[str, FieldBinding]) -> dict[str, tuple[str, ...]]:
     """Per model-bound field, the storage columns a write must carry (one per version not retired)."""
     return {name: tuple(v.column_key for v in binding.write_versions) for name, binding in bindings.items()}
+
+
+def _plain(column: Any) -> list[Any]:
+    """A column as given (a list, an Arrow or NumPy array) as a list of Python values."""
+    if hasattr(column, "to_pylist"):
+        return list(column.to_pylist())
+    return list(column.tolist()) if hasattr(column, "tolist") else list(column)

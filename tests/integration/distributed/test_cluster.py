@@ -547,3 +547,84 @@ def test_a_policys_steps_are_the_same_on_every_shard_and_survive_a_reopen(local_
         )
     finally:
         again.close()
+
+
+def _tenant_rows(keys: Sequence[int], tenant_of: Any, seed: int) -> list[dict[str, object]]:
+    rng = np.random.default_rng(seed)
+    return [
+        {"id": key, "tenant": tenant_of(key), "vector": rng.random(DIMENSION, dtype=np.float32).tolist()}
+        for key in keys
+    ]
+
+
+def test_rows_are_placed_by_their_partition_key_and_filtered_reads_ask_only_its_shard(
+    local_ray: None, tmp_path: Path
+) -> None:
+    """A collection with a partition key: one tenant's rows on one shard, a read pinned to a tenant asks only that
+    shard, and what one store did alone (duplicate keys, an upsert moving a row) holds across shards."""
+    from embedb.distributed.routing import shard_of
+    from embedb.errors import DuplicateKeyError
+
+    schema = {
+        "fields": [
+            {"name": "id", "type": "INT64", "is_primary": True},
+            {"name": "tenant", "type": "VARCHAR", "max_length": 16, "is_partition_key": True},
+            {"name": "vector", "type": "FLOAT_VECTOR", "dim": DIMENSION, "metric_type": "L2"},
+        ]
+    }
+    single = LocalBackend(tmp_path / "single")
+    cluster = RayBackend(storage=str(tmp_path / "store"), shards=3, name="tenants", workdir=str(tmp_path / "work"))
+    try:
+        assert cluster.placement == "partition_key"
+        for db in (single, cluster):
+            db.create_collection("docs", schema=schema)
+            db.insert("docs", _tenant_rows(range(300), lambda key: f"t{key % 6}", seed=1))
+        holders = [
+            {row["tenant"] for row in rows}
+            for rows in cluster._every(
+                "query", {"collection_name": "docs", "filter": "", "output_fields": ["tenant"], "offset": 0}
+            )
+        ]
+        assert all(holders[shard_of(f"t{t}", 3)] >= {f"t{t}"} for t in range(6))
+        assert sum(len(tenants) for tenants in holders) == 6, "each tenant's rows are on one shard"
+        pinned = {"collection_name": "docs", "filter": 'tenant in ["t1", "t4"] and id > 20'}
+        assert cluster._shards_for(pinned) == sorted({shard_of("t1", 3), shard_of("t4", 3)})
+        assert cluster._shards_for({"collection_name": "docs", "filter": 'tenant == "t1" or id > 20'}) is None
+        queries = np.random.default_rng(3).random((3, DIMENSION), dtype=np.float32)
+        for filter_ in ('tenant == "t2"', 'tenant in ["t1", "t4"] and id > 20', "id < 50"):
+            assert cluster.search("docs", queries, limit=7, filter=filter_) == single.search(
+                "docs", queries, limit=7, filter=filter_
+            )
+            assert cluster.query("docs", filter_, limit=40, offset=3) == single.query(
+                "docs", filter_, limit=40, offset=3
+            )
+            assert cluster.query("docs", filter_, output_fields=["count(*)"]) == single.query(
+                "docs", filter_, output_fields=["count(*)"]
+            )
+        for db in (single, cluster):
+            with pytest.raises(DuplicateKeyError, match=r"1 primary key\(s\) already exist: 7; use upsert"):
+                db.insert("docs", _tenant_rows([7, 1_000], lambda key: "t5", seed=2))  # 7 is t1's, elsewhere
+            db.upsert("docs", _tenant_rows([7, 8], lambda key: "t5", seed=3))  # both move to t5's shard
+            db.upsert("docs", [{"id": 9, "tenant": "t3", "vector": [0.5] * DIMENSION}], partial_update=True)
+        assert cluster.get("docs", [7, 8, 9, 1_000]) == single.get("docs", [7, 8, 9, 1_000])
+        copies = cluster._every("get", {"collection_name": "docs", "ids": [7, 8, 9]})
+        assert sorted(row["id"] for rows in copies for row in rows) == [7, 8, 9], "no old copy left behind"
+        with pytest.raises(DataError, match="'tenant'"):
+            cluster.upsert("docs", [{"id": 9, "vector": [0.1] * DIMENSION}], partial_update=True)
+    finally:
+        single.close()
+        cluster.close()
+    older = tmp_path / "older"
+    older.mkdir()
+    (older / "cluster.json").write_text('{"format": 1, "shards": 2}')  # a cluster from before: by primary key
+    again = RayBackend(storage=str(older), name="older", workdir=str(tmp_path / "older-work"))
+    try:
+        assert again.placement == "primary_key"
+        again.create_collection("docs", schema=schema)
+        again.insert("docs", _tenant_rows(range(40), lambda key: "t0", seed=4))
+        counts = again._every(
+            "query", {"collection_name": "docs", "filter": "", "output_fields": ["count(*)"], "offset": 0}
+        )
+        assert all(rows[0]["count(*)"] > 0 for rows in counts), "one tenant's rows spread by primary key"
+    finally:
+        again.close()

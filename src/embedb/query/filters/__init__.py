@@ -54,13 +54,13 @@ import numpy as np
 import pyarrow as pa
 
 from embedb.errors import FilterError
-from embedb.query.filters.binder import bind, literal_primary_keys
+from embedb.query.filters.binder import bind, literal_primary_keys, literal_values
 from embedb.query.filters.bound import Predicate
 from embedb.query.filters.evaluator import evaluate
 from embedb.query.filters.indexable import IndexTerm, SortedColumn, index_terms
 from embedb.query.filters.parser import MAX_DEPTH as MAX_FILTER_DEPTH
 from embedb.query.filters.parser import parse
-from embedb.schema import CollectionSchema
+from embedb.schema import CollectionSchema, FieldSchema
 from embedb.timestamps import UTC_NAME
 
 __all__ = ["MAX_FILTER_DEPTH", "CompiledFilter", "IndexTerm", "SortedColumn", "compile_filter"]
@@ -103,6 +103,12 @@ class CompiledFilter:
         including one that mixes in another condition, gives None.
         """
         return None if self._primary_keys is None else list(self._primary_keys)
+
+    def values_of(self, field: FieldSchema) -> list[Any] | None:
+        """The values the filter allows ``field`` (an INT64 or VARCHAR field): those of its top-level terms that
+        are only ``field == v``, ``field in [...]`` or an OR of those (all of them hold: their common values);
+        None when no term says. How a cluster asks only the shards that hold a partition key's rows."""
+        return literal_values(self._predicate, field)
 
 
 def compile_filter(

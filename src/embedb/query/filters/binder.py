@@ -91,6 +91,18 @@ def literal_primary_keys(predicate: b.Predicate | None, primary: FieldSchema) ->
     return list(dict.fromkeys(keys))
 
 
+def literal_values(predicate: b.Predicate | None, field: FieldSchema) -> list[Any] | None:
+    """The values ``predicate`` allows ``field``: the common values of its top-level terms that are only
+    ``field == v`` / ``field in [...]`` (or an OR of them); None when no term is."""
+    terms = predicate.terms if isinstance(predicate, b.AllOf) else (predicate,)
+    allowed: list[Any] | None = None
+    for term in terms:
+        values = literal_primary_keys(term, field)
+        if values is not None:
+            allowed = values if allowed is None else [value for value in allowed if value in values]
+    return allowed
+
+
 class _Binder:
     def __init__(self, schema: CollectionSchema, params: Mapping[str, object], timezone: str) -> None:
         self.schema = schema

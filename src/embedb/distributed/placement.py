@@ -1,0 +1,111 @@
+"""Which shard holds a row: by its primary key, or — for a collection with a partition key — by that key's value.
+
+A cluster opened since placement by partition key exists (its ``cluster.json``
+says ``"placement": "partition_key"``) places the rows of a collection with a
+partition key (Milvus's ``is_partition_key``) by the hash of that field's
+value, so one tenant's rows are on one shard, and a search or query whose
+filter pins the partition key (``tenant == "a"``, ``tenant in [...]``, ANDed with
+anything) asks only the shards that hold those values. Other collections, and
+every collection of a cluster created before, are placed by primary key.
+
+A primary key then no longer names its shard, so what one node gets from its one
+store the router does across shards: an insert is refused when any shard holds
+one of its keys (``DuplicateKeyError``, one node's words), and an upsert that
+moves a row to another partition key deletes the copy the old shard holds, after
+the new row is written (a write cut short in between leaves both until it is
+retried; neither is acknowledged). ``get`` and ``delete`` by key ask every shard,
+as they always do. Two routers inserting one new key with different partition
+keys at the same moment can both pass the check: uniqueness across shards is
+checked, not locked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from embedb.distributed.router_base import RouterBase
+from embedb.distributed.routing import owners
+from embedb.distributed.shard import WritePlan
+from embedb.errors import DataError, DuplicateKeyError, EmbedbError
+from embedb.query.filters import compile_filter
+from embedb.schema import CollectionSchema
+
+BY_PRIMARY_KEY = "primary_key"
+BY_PARTITION_KEY = "partition_key"
+
+
+class ClusterPlacement(RouterBase):
+    """Where the router puts a write's rows and which shards a filtered read asks."""
+
+    placement: str
+    shard_count: int
+
+    def _placing(self, plan: WritePlan, operation: str) -> dict[int, list[int]]:
+        """A checked write's row positions by the shard that will hold them."""
+        if plan.partition_key is None or self.placement != BY_PARTITION_KEY:
+            return owners(plan.keys, self.shard_count)
+        if plan.places is None:
+            raise DataError(
+                f"a partial {operation} of a collection placed by its partition key gives each row's "
+                f"{plan.partition_key!r} (the shard that holds the row is chosen by it)"
+            )
+        return owners(plan.places, self.shard_count)
+
+    def _moved_or_taken(
+        self, collection: str, operation: str, plan: WritePlan, placed: dict[int, list[int]]
+    ) -> dict[int, list[Any]]:
+        """For a write placed by partition key: refuse an insert of a key some shard holds; for an upsert, the keys
+        each shard holds that are now placed on another shard (their old copies, deleted after the write)."""
+        if plan.partition_key is None or self.placement != BY_PARTITION_KEY or plan.generated_keys:
+            return {}
+        keys = list(dict.fromkeys(plan.keys))
+        holders = self.shards.read_each({index: _holding(collection, keys) for index in range(self.shard_count)})
+        held = {index: self._answer(outcome) for index, outcome in holders.items()}
+        if operation == "insert":
+            present = {key for keys_held in held.values() for key in keys_held}
+            existing = [key for key in plan.keys if key in present]
+            if existing:
+                shown = ", ".join(repr(key) for key in existing[:5])
+                raise DuplicateKeyError(
+                    f"{len(existing)} primary key(s) already exist: {shown}; use upsert to replace rows",
+                    keys=existing[:20],
+                )
+            return {}
+        owner = {plan.keys[position]: index for index, positions in placed.items() for position in positions}
+        stale = {index: [key for key in keys_held if owner.get(key) != index] for index, keys_held in held.items()}
+        return {index: keys_held for index, keys_held in stale.items() if keys_held}
+
+    def _shards_for(self, arguments: dict[str, Any]) -> list[int] | None:
+        """The shards a filtered read needs (None: all): those that hold the partition key values its filter pins."""
+        if self.placement != BY_PARTITION_KEY or arguments.get("partition_names"):
+            return None
+        expression = arguments.get("filter") or ""
+        if not isinstance(expression, str) or not expression.strip():
+            return None
+        schema = self._schema(arguments["collection_name"])
+        if schema is None or schema.partition_key is None:
+            return None
+        try:
+            values = compile_filter(expression, schema, params=arguments.get("filter_params")).values_of(
+                schema.partition_key
+            )
+        except EmbedbError:  # a bad filter: every shard refuses it as one node does
+            return None
+        if values is None:
+            return None
+        return sorted(owners(values, self.shard_count)) or [0]
+
+    def _schema(self, collection: str) -> CollectionSchema | None:
+        """A collection's schema, as the first shard has it since the router's last decision (None: not known)."""
+        try:
+            schema: CollectionSchema = self._cached(
+                ("schema", collection),
+                lambda: self._answer(self._read_with(0, lambda shard: shard.schema.remote(collection))),
+            )
+        except EmbedbError:
+            return None
+        return schema
+
+
+def _holding(collection: str, keys: list[Any]) -> Any:
+    return lambda shard: shard.held_keys.remote(collection, keys)

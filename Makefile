@@ -37,15 +37,14 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# Two passes. The first runs every behaviour test, on two pytest-xdist workers (a module's tests, and the
-# contract suite, each on one worker: tests/conftest.py); the second runs the `perf` tests (the ones
+# Two passes. The first runs every behaviour test; the second runs the `perf` tests (the ones
 # that assert wall-clock times or core use) with -rA, so what each measured is printed apart.
 # Both passes always run, and a failing perf test fails `make test` like any other: the claims
 # they check (searches release the GIL and use two cores, promotion is a metadata step) are
 # promises, and each is measured against a control or a wide bound so a busy machine does not
 # fail it; none skips itself because the machine is busy.
 pytest: install browser
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/pytest -q -m "not perf" -n 2 --dist loadgroup; behaviour=$$?; \
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/pytest -q -m "not perf"; behaviour=$$?; \
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/pytest -q -m perf -rA; perf=$$?; \
 	test $$behaviour -eq 0 && test $$perf -eq 0
 

@@ -61,6 +61,7 @@ from embedb.distributed.shard import CATALOG_FOLDER, SETTLING_OPERATIONS, WriteP
 from embedb.distributed.shard_base import ReadWriteLock
 from embedb.distributed.shard_reads import TUNED_INDEX
 from embedb.distributed.shard_set import ShardSet
+from embedb.engine.policies import check_policy
 from embedb.errors import ClosedError, DataError, EmbedbError, InvalidArgumentError, UnavailableError
 from embedb.experiments import QueryLogEntry
 from embedb.job_following import RUNNING_STATES, JobFollower
@@ -197,6 +198,8 @@ class RayBackend(ClusterAnalyses, ClusterDrift, ClusterMaking, ClusterPolicies, 
                 if collection is not None:
                     self._wait_for_indexes(collection)
             require_agreement(name, arguments, self._every, collection)
+        if name == "set_policy":  # checked before the log's encoding turns a NumPy number into a plain one
+            check_policy(arguments["policy"])
         if name == "register_model":  # a local path travels to the shards through the object store
             arguments = {**arguments, "source": stored_source(self.store, arguments["source"])}
         with self.lock.writing():

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from embedb.distributed.log import OperationLog
 from embedb.distributed.router_base import RouterBase
 from embedb.distributed.shard_reads import POLICY_STEP
 from embedb.engine.policy_loop import Collection, PolicyLoop
@@ -39,6 +40,7 @@ class RouterPolicyLoop(PolicyLoop):
         self.decide = decide
 
     def _info(self, collection_name: str) -> Collection:
+        self.router._caught_up()  # the state as every router's steps left it, not as this router last saw it
         return NamedCollection(self.router._policy_read("name", collection_name, None))
 
     def _serving(self, info: Collection, field: str) -> str:
@@ -79,6 +81,7 @@ class ClusterPolicies(RouterBase):
     """``run_policy`` of the router."""
 
     _policies: RouterPolicyLoop
+    catalog: OperationLog
 
     def _run_policy(self, arguments: dict[str, Any], progress: Callable[[str, int, int], None] | None) -> Any:
         return self._policies.run_policy(
@@ -88,6 +91,14 @@ class ClusterPolicies(RouterBase):
             actor=arguments["actor"],
             progress=progress,
         )
+
+    def _caught_up(self) -> None:
+        """Every shard applies the catalog log to its end: what other routers decided is in what it answers."""
+        last = self.catalog.last_seq()
+        if last:
+            with self.lock.writing():
+                self.shards.apply_catalog(last)  # its outcome is the last decision's, answered to its router
+                self._cache.clear()
 
     def _policy_read(self, what: str, collection_name: str, field: str | None) -> Any:
         """What a shard knows of a policy (``ShardReads.policy_read``), under the router's shared lock."""

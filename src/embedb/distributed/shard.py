@@ -24,9 +24,11 @@ to the router as values (``Failed``), not as Ray task errors.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -58,6 +60,7 @@ SETTLING_OPERATIONS = frozenset(
 JOB_SETTLE_TIMEOUT_S = 3600.0
 # How many recent write requests a shard remembers (a router's retry comes within seconds).
 REMEMBERED_REQUESTS = 10_000
+SNAPSHOT_REQUESTS = 100  # the newest remembered writes a snapshot carries over a restart
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,9 @@ class ShardServer(ShardReads):
         self.requests: OrderedDict[str, Any] = OrderedDict()
         self.job_ids: dict[int, int] = {}  # the cluster's job id (a catalog position) -> this shard's
         self.catalog_seq = 0
+        self.catalog_outcomes: OrderedDict[int, Any] = OrderedDict()  # recent catalog positions' outcomes
+        self.long_reads = 0  # reads using the engine outside the lock (ShardReads.outside_the_lock)
+        self.long_reads_guard = threading.Lock()
         self.data_seq = 0
         self.records_since_snapshot = 0
         self.started = time.time()
@@ -129,6 +135,7 @@ class ShardServer(ShardReads):
         if state is not None:
             self.catalog_seq, self.data_seq = int(state["catalog_seq"]), int(state["data_seq"])
             self.job_ids = {int(cluster): int(local) for cluster, local in state.get("job_ids", {}).items()}
+            self.requests = OrderedDict((request, outcome) for request, outcome in state.get("requests", []))
         self.backend = self._open_engine()
         try:
             replayed = self._replay(None) + self._catch_up(None)
@@ -173,9 +180,18 @@ class ShardServer(ShardReads):
             return 0
         records = self.catalog.read(after=self.catalog_seq, upto=upto)
         for record in records:
-            self._apply(record)
-            self.catalog_seq = record.seq
+            self._applied_catalog(record)
         return len(records)
+
+    def _applied_catalog(self, record: LogRecord) -> Any:
+        """Apply one catalog record and remember its outcome: the router that logged it may ask after another
+        router's request applied it (routers of one name share the shard actors)."""
+        outcome = self._apply(record)
+        self.catalog_seq = record.seq
+        self.catalog_outcomes[record.seq] = outcome
+        if len(self.catalog_outcomes) > REMEMBERED_REQUESTS:
+            self.catalog_outcomes.popitem(last=False)
+        return outcome
 
     def _apply(self, record: LogRecord) -> Any:
         """Carry out one logged operation; its deliberate error is its outcome, returned as ``Failed``."""
@@ -329,28 +345,35 @@ class ShardServer(ShardReads):
             self._remember(request, outcome)
             self.data_seq = seq
             self.records_since_snapshot += 1
-            if self.records_since_snapshot >= self.snapshot_every:
-                self._checkpoint()
+            if self.records_since_snapshot >= self.snapshot_every and not self.long_reads:
+                self._checkpoint()  # put off while a long read uses the engine a snapshot closes
             return Written(seq, outcome)
 
     def apply_catalog(self, seq: int) -> Any:
-        """Apply the catalog log up to position ``seq``; the outcome of ``seq`` itself (None if applied before)."""
+        """Apply the catalog log up to position ``seq``; the outcome of ``seq`` itself (None if applied too long
+        ago to be remembered, or before this actor started)."""
         with self.lock.writing():
             if seq <= self.catalog_seq:
-                return None
+                return self.catalog_outcomes.get(seq)
             self._catch_up(seq - 1)
             records = self.catalog.read(after=seq - 1, upto=seq)
             if not records:
                 return None
-            outcome = self._apply(records[0])
-            self.catalog_seq = seq
             self.records_since_snapshot += 1
-            return outcome
+            return self._applied_catalog(records[0])
 
     def checkpoint(self) -> str | None:
-        """Store a snapshot of this shard now (the primary does; a replica has nothing of its own); return its key."""
-        with self.lock.writing():
-            return self._checkpoint() if self.primary else None
+        """Store a snapshot of this shard now (the primary does; a replica has nothing of its own); return its key.
+
+        A snapshot closes the engine, so it waits for the long reads that use it without the lock to end.
+        """
+        while True:
+            with self.lock.writing():
+                if not self.primary:
+                    return None
+                if not self.long_reads:
+                    return self._checkpoint()
+            time.sleep(0.05)
 
     def _checkpoint(self) -> str:
         self.backend.close()
@@ -360,6 +383,8 @@ class ShardServer(ShardReads):
                 "data_seq": self.data_seq,
                 "job_ids": self.job_ids,
                 "taken_at": time.time(),
+                # a write the snapshot holds may be retried by its router after a restart: it must apply once
+                "requests": _recent_requests(self.requests),
             }
             key, _ = self.snapshots.write(
                 self.directory, ["data"], state, name=f"{self.catalog_seq:012d}-{self.data_seq:012d}"
@@ -390,6 +415,21 @@ class ShardServer(ShardReads):
             self.backend.close()
             self.store.close()
             shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _recent_requests(requests: OrderedDict[str, Any]) -> list[list[Any]]:
+    """The newest remembered writes a snapshot keeps, (request id, outcome) — those a router may still retry
+    (within its ``write_retry_s``); an outcome that is not plain JSON (a refusal) is left out: it is refused again."""
+    kept: list[list[Any]] = []
+    for request, outcome in reversed(requests.items()):
+        if len(kept) == SNAPSHOT_REQUESTS:
+            break
+        try:
+            json.dumps(outcome)
+        except (TypeError, ValueError):
+            continue
+        kept.append([request, outcome])
+    return kept[::-1]
 
 
 def _task_embedding() -> TaskEmbedding | None:

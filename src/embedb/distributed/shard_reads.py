@@ -8,6 +8,9 @@ checks a decision needs of every shard's rows. Each answers a value or ``Failed`
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,21 @@ class ShardReads:
     lock: ReadWriteLock
     store: ObjectStore
     directory: Path
+    long_reads: int
+    long_reads_guard: threading.Lock
+
+    @contextmanager
+    def outside_the_lock(self) -> Iterator[None]:
+        """A long read (a training, a tuning, a drift sample) that does not hold the shard's lock — a decision
+        waiting for it would hold every read of the shard behind it — but keeps the engine open: a snapshot,
+        which closes it, is put off until the read ends."""
+        with self.lock.reading(), self.long_reads_guard:  # no snapshot is under way when the read starts
+            self.long_reads += 1
+        try:
+            yield
+        finally:
+            with self.long_reads_guard:
+                self.long_reads -= 1
 
     def metric(self, collection_name: str, anns_field: str | None) -> Any:
         """The metric a search of this field ranks by (its ``MetricType`` value), or ``Failed``."""
@@ -92,9 +110,9 @@ class ShardReads:
             vectors, _ = drifting.sample(plan, arguments[role], role, rng)
             return vectors, None, len(vectors)
 
-        # Not under the shard's lock: embedding thousands of texts takes a while, and a decision waiting for
-        # the lock would hold every read of this shard behind it. The sample reads the version it was given.
-        return outcome_of(sample)
+        # Outside the shard's lock: embedding thousands of texts takes a while. The sample reads the version it was given.
+        with self.outside_the_lock():
+            return outcome_of(sample)
 
     def _drift_plan(self, arguments: dict[str, Any]) -> tuple[DriftOperation, DriftPlan]:
         drifting = self.backend.database.drifting
@@ -126,13 +144,14 @@ class ShardReads:
     def tune_measure(self, arguments: dict[str, Any], rows: Any) -> Any:
         """An index tuning measured on ``rows`` (the router's sample of every shard), nothing written:
         (report, adoption), or ``Failed``; every shard adopts the recipe through the catalog (``TUNED_INDEX``)."""
-        tuning = self.backend.database.tuning
         measured = {name: arguments[name] for name in TUNE_ARGUMENTS}
-        # Not under the shard's lock: a tuning takes minutes, and a decision waiting for the lock would hold
-        # every read of this shard behind it. The engine is thread-safe, as on one node.
-        return outcome_of(
-            lambda: tuning.measure(arguments["collection_name"], arguments["field_name"], rows=rows, **measured)
-        )
+        # Outside the shard's lock: a tuning takes minutes. The engine is thread-safe, as on one node.
+        with self.outside_the_lock():
+            return outcome_of(
+                lambda: self.backend.database.tuning.measure(
+                    arguments["collection_name"], arguments["field_name"], rows=rows, **measured
+                )
+            )
 
     def sample_keys(self, collection_name: str, column_key: str, rows: int, seed: list[int]) -> Any:
         """This shard's seeded sample of ``rows`` rows holding ``column_key``: (an empty column per row, keys,
@@ -157,25 +176,27 @@ class ShardReads:
     ) -> Any:
         """``fine_tune`` or ``select_model`` on the rows the router gathered (``embedb.distributed.gathered``):
         ("wanted", request) while it needs more, ("made", report, deferred registrations) once it ran, or ``Failed``."""
-        database = self.backend.database
-        rows = GatheredRows(texts, samples)
-        registration = DeferredRegistration(self.store, self.directory / "made")
-        making: SelectionOperation | RetrainingOperation
-        if operation == "select_model":
-            making = SelectionOperation(database.metadata, database.models, rows, registration)
-        else:
-            making = RetrainingOperation(database.metadata, database.models, rows, registration, database.experiments)
 
         def run() -> tuple[Any, ...]:
+            database = self.backend.database  # the engine open now (a snapshot reopens it)
+            rows = GatheredRows(texts, samples)
+            registration = DeferredRegistration(self.store, self.directory / "made")
+            making: SelectionOperation | RetrainingOperation
+            if operation == "select_model":
+                making = SelectionOperation(database.metadata, database.models, rows, registration)
+            else:
+                making = RetrainingOperation(
+                    database.metadata, database.models, rows, registration, database.experiments
+                )
             try:
                 report = getattr(making, operation)(**arguments)
             except RowsWanted as wanted:
                 return "wanted", wanted.request
             return "made", report, registration.pending
 
-        # Not under the shard's lock: a training takes minutes, and a decision waiting for the lock would hold
-        # every read of this shard behind it. What it registers is a decision the router logs afterwards.
-        return outcome_of(run)
+        # Outside the shard's lock: a training takes minutes. What it registers is a decision the router logs after.
+        with self.outside_the_lock():
+            return outcome_of(run)
 
     def policy_read(self, what: str, collection_name: str, field: str | None) -> Any:
         """What the router's policy loop reads: the collection's ``name`` (an alias resolved), a field's policy

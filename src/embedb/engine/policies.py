@@ -66,7 +66,7 @@ class PolicyOperation(PolicyLoop):
         field = self.metadata.search_field(info, field_name)
         if field.name not in self.metadata.bindings(info):
             raise InvalidArgumentError(f"field {field.name!r} is not bound to a model: a policy has nothing to run")
-        config = _checked(policy)
+        config = check_policy(policy)
         with self.catalog.transaction() as cursor:
             cursor.execute(
                 "INSERT INTO policies (collection_id, field, config, state, data, updated_at) VALUES (?, ?, ?, 'idle', '{}', ?)"
@@ -164,7 +164,8 @@ class PolicyOperation(PolicyLoop):
         return state, detail
 
 
-def _checked(policy: Any) -> dict[str, Any]:
+def check_policy(policy: Any) -> dict[str, Any]:
+    """A policy's settings checked, with the defaults filled in; ``InvalidArgumentError`` names what is wrong."""
     if not isinstance(policy, dict):
         raise InvalidArgumentError(
             "policy must be a dict (mode, rollback_days, epochs, experiment_mode, triggers, on_alert, window_hours,"

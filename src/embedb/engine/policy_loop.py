@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from embedb.contract.results import PolicyStep
-from embedb.errors import EmbedbError, InvalidArgumentError, NotFoundError
+from embedb.errors import EmbedbError, InvalidArgumentError, NotFoundError, UnavailableError
 
 TRIGGERS = ("decay", "drift")
 WATCH_MIN_S = 60.0
@@ -123,6 +123,8 @@ class PolicyLoop:
             step = getattr(self, f"_{state}")
             try:
                 action, detail, next_state, next_data = step(info, field_name, config, data, Run(act, progress, actor))
+            except UnavailableError:  # a cluster's shard restarting: retriable, not a state of the loop
+                raise
             except NotFoundError as error:  # what the loop followed is gone (a dropped version, a deleted experiment)
                 why = f"{type(error).__name__}: {error.message}"
                 if state == "idle":

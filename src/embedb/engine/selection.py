@@ -20,6 +20,7 @@ them is the best significantly better candidate it is ``best_overall``. Latency
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
@@ -30,7 +31,7 @@ from embedb.contract.results import SelectionReport
 from embedb.engine.making import CollectionRows, Registration
 from embedb.errors import InvalidArgumentError
 from embedb.evaluation import evaluate_run
-from embedb.evaluation.stats import paired_randomization_test
+from embedb.evaluation.stats import check_seed, paired_randomization_test
 from embedb.metadata import CollectionMetadata
 from embedb.models import Lineage, ModelRegistry, distill_static, train_lsa
 from embedb.query import prepare_queries
@@ -77,6 +78,7 @@ class SelectionOperation:
         if binding is None or binding.tokenized:
             raise InvalidArgumentError(f"field {field.name!r} is not bound to an embedding model")
         _checked(queries, qrels, corpus_rows, alpha)
+        check_seed(seed)
         making = _checked_make(make)
         judged = {str(query): {str(doc): float(grade) for doc, grade in docs.items()} for query, docs in qrels.items()}
         texts = {query: str(queries[query]) for query in judged if query in queries}
@@ -239,6 +241,14 @@ class SelectionOperation:
 def _checked(queries: Any, qrels: Any, corpus_rows: int, alpha: float) -> None:
     if not isinstance(queries, Mapping) or not isinstance(qrels, Mapping):
         raise InvalidArgumentError("queries and qrels must be mappings (BEIR shapes)", argument="qrels")
+    for query, docs in qrels.items():
+        if not isinstance(docs, Mapping) or not all(
+            isinstance(grade, int | float) and not isinstance(grade, bool) and math.isfinite(grade)
+            for grade in docs.values()
+        ):
+            raise InvalidArgumentError(
+                f"qrels[{query!r}] must map document ids to grades (finite numbers)", argument="qrels"
+            )
     if isinstance(corpus_rows, bool) or not isinstance(corpus_rows, int) or not 100 <= corpus_rows <= 200_000:
         raise InvalidArgumentError("corpus_rows must be an integer in [100, 200000]", argument="corpus_rows")
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:

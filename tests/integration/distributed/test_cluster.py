@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -484,7 +485,21 @@ def test_a_model_fine_tuned_on_every_shards_rows_is_registered_on_every_shard(lo
         db.create_collection("words", schema=bound_schema("lsa", max_length=2000, text_ids=True))
         db.insert("words", [{"id": doc, "text": text} for doc, text in corpus.items()])
         pairs = [{"query": texts[q], "doc_id": next(iter(data.qrels[q]))} for q in chosen]
-        report = db.fine_tune("words", "embedding", pairs=pairs, eval_rows=500, alias="refit")
+        stop, snapshots = threading.Event(), []
+
+        def snapshotting() -> None:  # a snapshot closes a shard's engine: it waits for the training's reads
+            while not stop.is_set():
+                snapshots.append(db.checkpoint())
+                time.sleep(0.05)
+
+        snapshotter = threading.Thread(target=snapshotting)
+        snapshotter.start()
+        try:
+            report = db.fine_tune("words", "embedding", pairs=pairs, eval_rows=500, alias="refit")
+        finally:
+            stop.set()
+            snapshotter.join()
+        assert snapshots, "snapshots were taken while it ran"
         assert report["after"]["ndcg"] > report["before"]["ndcg"], report
         assert report["model_version"] == "models:/lsa/2" and report["pairs"] == len(pairs)
         assert report["eval_corpus"] >= 500, "held-out documents among a sample of the whole collection"
@@ -516,11 +531,18 @@ def test_a_policys_steps_are_the_same_on_every_shard_and_survive_a_reopen(local_
             "docs", FIELD, champion="pm@champion", challenger="pm@challenger", mode="shadow"
         )
         db.set_policy("docs", FIELD, {"mode": "act"})
+        other = RayBackend(storage=storage, name="policy-b", settings=settings, workdir=str(tmp_path / "o"))
         adopted = db.run_policy("docs", FIELD, actor="cron@ops")
         assert (adopted["action"], adopted["state"]) == ("adopt experiment", "experimenting")
+        try:  # a second router reads the loop where the first left it, not where its own shards last were
+            later = other.run_policy("docs", FIELD)
+            assert (later["action"], later["state"], later["acted"]) == ("none", "experimenting", False), later
+        finally:
+            other.close()
+        db._caught_up()  # this router's shards apply the step the other router logged
         policies = db._every("get_policy", {"collection_name": "docs", "field_name": FIELD})
         assert [(p["state"], p["data"]["experiment_id"], len(p["events"])) for p in policies] == [
-            ("experimenting", experiment["experiment_id"], 1)
+            ("experimenting", experiment["experiment_id"], 2)
         ] * 3
         assert len({str(p["events"]) for p in policies}) == 1, "every shard keeps the same history"
         stale = db._policies._write_step(
@@ -537,6 +559,7 @@ def test_a_policys_steps_are_the_same_on_every_shard_and_survive_a_reopen(local_
         replayed = again.get_policy("docs", FIELD)
         assert replayed["state"] == "experimenting" and [e["action"] for e in replayed["events"]] == [
             "adopt experiment",
+            "none",
             "none",
         ]
         assert replayed["events"][0]["detail"]["by"] == "cron@ops"

@@ -13,6 +13,7 @@ both take a step, and every shard keeps the same history.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import Any
 from embedb.distributed.log import OperationLog
 from embedb.distributed.router_base import RouterBase
 from embedb.distributed.shard_reads import POLICY_STEP
-from embedb.engine.policy_loop import Collection, PolicyLoop
+from embedb.engine.policy_loop import Collection, PolicyLoop, Step
 
 
 @dataclass(frozen=True)
@@ -50,30 +51,10 @@ class RouterPolicyLoop(PolicyLoop):
         row: Mapping[str, Any] = self.router._policy_read("row", info.name, field)
         return row
 
-    def _write_step(
-        self,
-        info: Collection,
-        field: str,
-        seen: tuple[str, str],
-        state: str,
-        data: dict[str, Any],
-        action: str,
-        acted: bool,
-        detail: dict[str, Any],
-        now: float,
-    ) -> tuple[str, dict[str, Any]]:
-        step = {
-            "collection_name": info.name,
-            "field": field,
-            "seen": list(seen),
-            "state": state,
-            "data": data,
-            "action": action,
-            "acted": acted,
-            "detail": json.loads(json.dumps(detail, default=str)),  # as one node stores it, and the log carries it
-            "now": now,
-        }
-        kept_state, kept_detail = self.decide(POLICY_STEP, step)
+    def _write_step(self, info: Collection, step: Step, now: float) -> tuple[str, dict[str, Any]]:
+        detail = json.loads(json.dumps(step.detail, default=str))  # as one node stores it, and the log carries it
+        logged = {**dataclasses.asdict(step), "seen": list(step.seen), "detail": detail}
+        kept_state, kept_detail = self.decide(POLICY_STEP, {"collection_name": info.name, "step": logged, "now": now})
         return str(kept_state), dict(kept_detail)
 
 

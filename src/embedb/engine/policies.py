@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from embedb.contract.results import PolicyInfo
-from embedb.engine.policy_loop import DEFAULTS, TRIGGERS, Operation, PolicyLoop
+from embedb.engine.policy_loop import DEFAULTS, TRIGGERS, Operation, PolicyLoop, Step
 from embedb.errors import InvalidArgumentError, NotFoundError
 from embedb.metadata import CollectionMetadata
 from embedb.storage import Catalog, CollectionInfo
@@ -117,49 +117,27 @@ class PolicyOperation(PolicyLoop):
             raise NotFoundError(f"field {field!r} of {info.name!r} has no policy; set one with set_policy", field=field)
         return dict(row)
 
-    def write_step(
-        self,
-        collection_name: str,
-        field: str,
-        seen: tuple[str, str],
-        state: str,
-        data: dict[str, Any],
-        action: str,
-        acted: bool,
-        detail: dict[str, Any],
-        now: float,
-    ) -> tuple[str, dict[str, Any]]:
-        """``_write_step`` of a collection by name (a cluster's shard applies a logged step with it)."""
-        info = self.metadata.info(collection_name)
-        return self._write_step(info, field, (seen[0], seen[1]), state, data, action, acted, detail, now)
+    def write_step(self, collection_name: str, step: dict[str, Any], now: float) -> tuple[str, dict[str, Any]]:
+        """``_write_step`` of a collection by name, the step as a dict (a cluster's shard applies a logged step)."""
+        return self._write_step(self.metadata.info(collection_name), Step.from_dict(step), now)
 
-    def _write_step(
-        self,
-        info: Any,
-        field: str,
-        seen: tuple[str, str],
-        state: str,
-        data: dict[str, Any],
-        action: str,
-        acted: bool,
-        detail: dict[str, Any],
-        now: float,
-    ) -> tuple[str, dict[str, Any]]:
+    def _write_step(self, info: Any, step: Step, now: float) -> tuple[str, dict[str, Any]]:
+        state, detail = step.state, step.detail
         with self.catalog.transaction() as cursor:
             moved = cursor.execute(
                 "UPDATE policies SET state = ?, data = ?, updated_at = ?"
                 " WHERE collection_id = ? AND field = ? AND state = ? AND data = ?",
-                (state, json.dumps(data), now, info.id, field, *seen),
+                (state, json.dumps(step.data), now, info.id, step.field, *step.seen),
             ).rowcount
             if not moved:  # a concurrent step wrote first: keep its state, say so in this event
                 current = cursor.execute(
-                    "SELECT state FROM policies WHERE collection_id = ? AND field = ?", (info.id, field)
+                    "SELECT state FROM policies WHERE collection_id = ? AND field = ?", (info.id, step.field)
                 ).fetchone()
                 state = current["state"] if current is not None else state
                 detail = {**detail, "superseded": "another run of the policy moved the loop first"}
             cursor.execute(
                 "INSERT INTO policy_events (collection_id, field, time, state, action, acted, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (info.id, field, now, state, action, int(acted), json.dumps(detail, default=str)),
+                (info.id, step.field, now, state, step.action, int(step.acted), json.dumps(detail, default=str)),
             )
         return state, detail
 

@@ -90,6 +90,24 @@ class Run:
         return None if progress is None else lambda done, total: progress(name, done, total)
 
 
+@dataclass(frozen=True)
+class Step:
+    """A step the loop took, to be recorded over the state it started from: ``seen`` is (state, data as JSON)."""
+
+    field: str
+    seen: tuple[str, str]
+    state: str
+    data: dict[str, Any]
+    action: str
+    acted: bool
+    detail: dict[str, Any]
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Step:
+        """A step from its fields (as a cluster's catalog log carries them: ``seen`` a list)."""
+        return cls(**{**values, "seen": (str(values["seen"][0]), str(values["seen"][1]))})
+
+
 class PolicyLoop:
     """``run_policy`` over the contract's operations (``operation(name)`` answers one)."""
 
@@ -362,19 +380,8 @@ class PolicyLoop:
         """The field's policy: ``config``, ``state`` and ``data`` (JSON texts but ``state``); raise ``NotFoundError``."""
         raise NotImplementedError
 
-    def _write_step(
-        self,
-        info: Collection,
-        field: str,
-        seen: tuple[str, str],
-        state: str,
-        data: dict[str, Any],
-        action: str,
-        acted: bool,
-        detail: dict[str, Any],
-        now: float,
-    ) -> tuple[str, dict[str, Any]]:
-        """Record a step: its state only over the state it started from (``seen``); the state and detail kept."""
+    def _write_step(self, info: Collection, step: Step, now: float) -> tuple[str, dict[str, Any]]:
+        """Record a step: its state only over the state it started from (``step.seen``); the state and detail kept."""
         raise NotImplementedError
 
     def _record(
@@ -389,7 +396,7 @@ class PolicyLoop:
         detail: dict[str, Any],
     ) -> PolicyStep:
         """Write the step's state only over the state it started from (another process's step may have moved it)."""
-        state, detail = self._write_step(info, field, seen, state, data, action, acted, detail, time.time())
+        state, detail = self._write_step(info, Step(field, seen, state, data, action, acted, detail), time.time())
         return cast(
             PolicyStep,
             {

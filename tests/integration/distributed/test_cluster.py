@@ -23,6 +23,7 @@ from embedb.config import Settings
 from embedb.datasets import load_revdict
 from embedb.distributed import RayBackend
 from embedb.distributed.policies import NamedCollection
+from embedb.engine.policy_loop import Step
 from embedb.errors import DataError, InvalidArgumentError, UnavailableError
 from embedb.schema import CollectionSchema, DataType, FieldSchema, VectorField
 
@@ -546,11 +547,11 @@ def test_a_policys_steps_are_the_same_on_every_shard_and_survive_a_reopen(local_
         ] * 3
         assert len({str(p["events"]) for p in policies}) == 1, "every shard keeps the same history"
         stale = db._policies._write_step(
-            NamedCollection("docs"), FIELD, ("idle", "{}"), "idle", {}, "none", False, {"why": "a late runner"}, 0.0
+            NamedCollection("docs"), Step(FIELD, ("idle", "{}"), "idle", {}, "none", False, {"why": "late"}), 0.0
         )
         assert stale == (
             "experimenting",
-            {"why": "a late runner", "superseded": "another run of the policy moved the loop first"},
+            {"why": "late", "superseded": "another run of the policy moved the loop first"},
         )
     finally:
         db.close()

@@ -19,6 +19,12 @@ Four measurements, each against its single-node baseline in the same run:
 4. **Recovery** — kill -9 of a shard's process holding ``--rows`` rows: seconds
    until Ray restarted it and it rebuilt itself from its snapshot and log, and
    until a search answered again.
+5. **Tenants** — the same rows in a collection with a partition key
+   (``tenant``, 30 tenants) and a plain copy of it (``group``): a search filtered
+   to one tenant by the partition key asks the one shard that holds it; the
+   same filter on the copy asks all 3; embedded is the baseline.
+
+``--parts`` measures some of these; the JSON keeps the last numbers of the others.
 
 Vectors: the WordNet MiniLM base vectors (384-d) from ../shared/data when
 present, else clustered random vectors; texts: the revdict corpus shipped in
@@ -57,7 +63,8 @@ from search_data import WORDNET, clustered_vectors, results_dir
 
 console = Console()
 WARMUP_ROWS = 256
-PARTS = ("search", "ingest", "backfill", "recovery")
+PARTS = ("search", "ingest", "backfill", "recovery", "tenants")
+TENANTS = 30
 
 
 def vectors(rows: int) -> tuple[np.ndarray, np.ndarray, str]:
@@ -116,6 +123,56 @@ def bench_search(args: argparse.Namespace, base: np.ndarray, queries: np.ndarray
             out.append({"system": f"cluster, {shards} shard(s)", **search_latency(sharded, queries, args.queries)})
         finally:
             sharded.close()
+    return out
+
+
+def bench_tenants(
+    args: argparse.Namespace, base: np.ndarray, queries: np.ndarray, scratch: str
+) -> list[dict[str, Any]]:
+    """Search p50/p99 filtered to one tenant: by the partition key (one shard asked) and by a plain copy (all)."""
+    schema = {
+        "fields": [
+            {"name": "id", "type": "INT64", "is_primary": True},
+            {"name": "tenant", "type": "VARCHAR", "max_length": 8, "is_partition_key": True},
+            {"name": "group", "type": "VARCHAR", "max_length": 8},
+            {"name": "vector", "type": "FLOAT_VECTOR", "dim": base.shape[1], "metric_type": "COSINE"},
+        ]
+    }
+
+    def load(db: Client) -> None:
+        db.create_collection("docs", schema=schema)
+        for start in range(0, base.shape[0], args.batch):
+            part = base[start : start + args.batch]
+            keys = list(range(start, start + part.shape[0]))
+            tenants = [f"t{key % TENANTS}" for key in keys]
+            db.insert("docs", {"id": keys, "tenant": tenants, "group": tenants, "vector": part})
+        db.flush("docs")
+        db.wait_for_index("docs", "vector", timeout=600)
+
+    def latency(db: Client, field: str) -> dict[str, float]:
+        picked = queries[: args.queries + 20]
+        filters = [f'{field} == "t{i % TENANTS}"' for i in range(len(picked))]
+        for query, expression in zip(picked[:20], filters[:20], strict=True):  # untimed warm-up
+            db.search("docs", query[None, :], limit=10, filter=expression)
+        times = []
+        for query, expression in zip(picked[20:], filters[20:], strict=True):
+            began = time.perf_counter()
+            db.search("docs", query[None, :], limit=10, filter=expression)
+            times.append(time.perf_counter() - began)
+        ms = np.array(times) * 1000
+        return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
+
+    out = []
+    with LocalBackend(Path(scratch) / "embedded-tenants") as db:
+        load(db)
+        out.append({"system": "embedded, filter on the partition key", **latency(db, "tenant")})
+    sharded = cluster(str(Path(scratch) / "tenants"), 3, "tenants", scratch)
+    try:
+        load(sharded)
+        out.append({"system": "3 shards, filter on the partition key (1 shard asked)", **latency(sharded, "tenant")})
+        out.append({"system": "3 shards, same filter on a plain field (3 asked)", **latency(sharded, "group")})
+    finally:
+        sharded.close()
     return out
 
 
@@ -285,6 +342,7 @@ def main() -> None:
                 if "recovery" in args.parts
                 else None
             )
+            tenants = bench_tenants(args, base, queries, scratch) if "tenants" in args.parts else []
     finally:
         ray.shutdown()
         s3_server.stop()
@@ -317,22 +375,19 @@ def main() -> None:
             f"back in {recovery['shard_back_s']:.2f}s ({recovery['records_replayed']} records replayed), "
             f"searches answering after {recovery['search_answers_s']:.2f}s"
         )
+    table = Table(title=f"search filtered to one of {TENANTS} tenants: {args.rows:,} rows of {dataset}, limit 10")
+    for column in ("system", "p50 ms", "p99 ms"):
+        table.add_column(column)
+    for row in tenants:
+        table.add_row(row["system"], f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}")
+    console.print(table)
     console.print(f"machine: {machine}")
     path = results_dir() / "distributed.json"
-    path.write_text(
-        json.dumps(
-            {
-                "machine": machine,
-                "dataset": dataset,
-                "args": vars(args),
-                "search": search,
-                "ingest": ingest,
-                "backfill": backfill,
-                "recovery": recovery,
-            },
-            indent=2,
-        )
-    )
+    measured = {"search": search, "ingest": ingest, "backfill": backfill, "recovery": recovery, "tenants": tenants}
+    results = json.loads(path.read_text()) if path.exists() else {}
+    for part in args.parts:  # the parts not measured keep their last numbers (and their machine line)
+        results[part] = {"machine": machine, "dataset": dataset, "args": vars(args), "results": measured[part]}
+    path.write_text(json.dumps(results, indent=2))
     console.print(f"wrote {path}")
 
 

@@ -37,34 +37,34 @@ BUNDLE_CPU = 0.001
 PLACEMENT_WAIT_S = 60.0
 
 
-def _placement_group(ray: Any, name: str, replicas: int) -> Any:
-    """One bundle per replica of a shard, on different nodes whenever there are enough (a ``SPREAD`` group).
+def _placement_group(ray: Any, name: str, bundles: int) -> Any:
+    """``bundles`` bundles on different nodes whenever there are enough (a ``SPREAD`` group).
 
     Best effort, not strict: when a node is lost Ray moves its bundles to the nodes left, even one that
-    holds another replica of the shard, so a shard keeps its replicas rather than waiting for a node.
+    holds another bundle of the group, so a shard keeps its replicas rather than waiting for a node.
     """
     from ray.util.placement_group import get_placement_group, placement_group
 
     try:
         group = get_placement_group(name)  # a router reopening a running cluster
     except ValueError:
-        group = placement_group([{"CPU": BUNDLE_CPU}] * replicas, strategy="SPREAD", name=name)
+        group = placement_group([{"CPU": BUNDLE_CPU}] * bundles, strategy="SPREAD", name=name)
     try:
         ray.get(group.ready(), timeout=PLACEMENT_WAIT_S)
     except ray.exceptions.GetTimeoutError:
         raise UnavailableError(
-            f"Ray could not place the {replicas} replicas of {name} within {PLACEMENT_WAIT_S:g}s (each reserves {BUNDLE_CPU} CPU)"
+            f"Ray could not place the {bundles} bundles of {name} within {PLACEMENT_WAIT_S:g}s (each reserves {BUNDLE_CPU} CPU)"
         ) from None
     return group
 
 
-def _placement(groups: list[Any], shard: int, replica: int) -> Any:
-    """Where an actor starts: its bundle of the shard's placement group, else wherever Ray spreads it."""
-    if not groups:
-        return "SPREAD"
+def _placement(groups: list[Any], shard: int, replica: int, replicas: int) -> Any:
+    """Where an actor starts: with replicas, its bundle of its shard's group; with one actor per shard, the
+    shard's bundle of the one group that spreads the shards over the nodes."""
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-    return PlacementGroupSchedulingStrategy(placement_group=groups[shard], placement_group_bundle_index=replica)
+    group, bundle = (groups[shard], replica) if replicas > 1 else (groups[0], shard)
+    return PlacementGroupSchedulingStrategy(placement_group=group, placement_group_bundle_index=bundle)
 
 
 class ShardSet:
@@ -87,12 +87,12 @@ class ShardSet:
         self._ray = ray
         self.write_retry_s = write_retry_s
         actor: Any = ray.remote(ShardServer)
-        # with one replica per shard Ray spreads the shards over the nodes; with more, each shard's replicas
-        # are bundles of one placement group, on different nodes
+        # with one replica per shard the shards are the bundles of one placement group, spread over the nodes;
+        # with more, each shard's replicas are the bundles of its own group, on different nodes
         self.groups = (
             [_placement_group(ray, f"{name}-shard-{index}", replicas) for index in range(shard_count)]
             if replicas > 1
-            else []
+            else [_placement_group(ray, f"{name}-shards", shard_count)]
         )
         self.replicas: list[list[Any]] = [
             [
@@ -102,7 +102,7 @@ class ShardSet:
                     max_restarts=-1,
                     max_concurrency=16,
                     num_cpus=0,
-                    scheduling_strategy=_placement(self.groups, index, replica),
+                    scheduling_strategy=_placement(self.groups, index, replica, replicas),
                 ).remote(
                     index,
                     storage=storage,
@@ -247,8 +247,7 @@ class ShardSet:
             except Exception:
                 pass
             self._ray.kill(actor)
-        if self.groups:
-            from ray.util.placement_group import remove_placement_group
+        from ray.util.placement_group import remove_placement_group
 
-            for group in self.groups:
-                remove_placement_group(group)
+        for group in self.groups:
+            remove_placement_group(group)

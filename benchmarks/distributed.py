@@ -141,6 +141,7 @@ def bench_tenants(
 
     def load(db: Client) -> None:
         db.create_collection("docs", schema=schema)
+        db.create_index("docs", field_name="vector", index_type="AUTOINDEX", metric_type="COSINE")
         for start in range(0, base.shape[0], args.batch):
             part = base[start : start + args.batch]
             keys = list(range(start, start + part.shape[0]))
@@ -356,19 +357,22 @@ def main() -> None:
         table.add_column(column)
     for row in search:
         table.add_row(row["system"], f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}")
-    console.print(table)
+    if search:
+        console.print(table)
     table = Table(title=f"ingest: {args.rows:,} rows in batches of {args.batch}")
     for column in ("system", "rows/s", "ms per batch (median)"):
         table.add_column(column)
     for row in ingest:
         table.add_row(row["system"], f"{row['rows_per_s']:,.0f}", f"{row['ms_per_batch']:.1f}")
-    console.print(table)
+    if ingest:
+        console.print(table)
     table = Table(title=f"backfill: re-embedding {args.backfill_rows:,} texts with MiniLM")
     for column in ("system", "seconds", "rows/s"):
         table.add_column(column)
     for row in backfill:
         table.add_row(row["system"], f"{row['seconds']:.1f}", f"{row['rows_per_s']:,.0f}")
-    console.print(table)
+    if backfill:
+        console.print(table)
     if recovery is not None:
         console.print(
             f"recovery after kill -9 of a shard ({recovery['rows']:,} rows over 3 shards, log in {recovery['storage']}): "
@@ -380,7 +384,8 @@ def main() -> None:
         table.add_column(column)
     for row in tenants:
         table.add_row(row["system"], f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}")
-    console.print(table)
+    if tenants:
+        console.print(table)
     console.print(f"machine: {machine}")
     path = results_dir() / "distributed.json"
     measured = {"search": search, "ingest": ingest, "backfill": backfill, "recovery": recovery, "tenants": tenants}

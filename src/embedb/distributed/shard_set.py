@@ -5,8 +5,10 @@
   replica of the same shard, and one that has not answered within
   ``READ_HEDGE_S`` is joined by the next (a lost node hangs calls until Ray
   notices; the first answer wins), so with ``replicas >= 2`` searches keep
-  answering while a shard restarts. With one replica, or when every replica of
-  a shard is gone, a read fails at once with ``UnavailableError`` (retriable).
+  answering while a shard restarts. With one replica a read fails at once with
+  ``UnavailableError`` (retriable); with more, when every replica fails at once
+  (while Ray handles a lost node a living one can be unreachable for a moment)
+  each is asked once more after ``READ_RETRY_PAUSE_S`` before the read fails.
 - **Writes** go to the shard's primary, which logs them in the object store
   and applies them; a primary that is gone is retried (same request id, so a
   write applies once) until ``write_retry_s``. Then every live read replica
@@ -29,6 +31,7 @@ from embedb.errors import UnavailableError
 
 # How long a read waits for one replica before it asks the next one too: a node that died hangs its calls
 # until Ray notices (tens of seconds); a replica elsewhere answers in milliseconds.
+READ_RETRY_PAUSE_S = 0.5  # with replicas, the pause before each replica of a shard is asked a second time
 READ_HEDGE_S = 2.0
 
 
@@ -161,8 +164,11 @@ class ShardSet:
             except self._ray.exceptions.RayActorError as error:
                 if index in answers or any(owned == index for owned in owner.values()):
                     continue  # another replica of the shard answered or may still answer
-                if asked[index] >= len(self.replicas[index]):
+                replicas = len(self.replicas[index])
+                if asked[index] >= (replicas if replicas == 1 else 2 * replicas):
                     raise UnavailableError(f"every replica of shard {index} is restarting; retry: {error}") from None
+                if asked[index] % replicas == 0:  # every replica failed at once: while Ray handles a lost node a
+                    time.sleep(READ_RETRY_PAUSE_S)  # living one can be unreachable for a moment; ask each once more
                 owner[calls[index](self._replica(index, start + asked[index]))] = index
                 asked[index] += 1
                 continue

@@ -314,6 +314,18 @@ def bench_recovery(
         db.close()
 
 
+def print_table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """A table of one part's rows (system first); nothing when the part was not measured."""
+    if not rows:
+        return
+    table = Table(title=title)
+    for column in ("system", *columns):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000)
@@ -352,40 +364,32 @@ def main() -> None:
     load_after = os.getloadavg()[0]
     machine = f"{platform.machine()}, {os.cpu_count()} cores, load {load_before:.2f} before / {load_after:.2f} after"
 
-    table = Table(title=f"search through the router: {args.rows:,} rows of {dataset}, limit 10, one query per call")
-    for column in ("system", "p50 ms", "p99 ms"):
-        table.add_column(column)
-    for row in search:
-        table.add_row(row["system"], f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}")
-    if search:
-        console.print(table)
-    table = Table(title=f"ingest: {args.rows:,} rows in batches of {args.batch}")
-    for column in ("system", "rows/s", "ms per batch (median)"):
-        table.add_column(column)
-    for row in ingest:
-        table.add_row(row["system"], f"{row['rows_per_s']:,.0f}", f"{row['ms_per_batch']:.1f}")
-    if ingest:
-        console.print(table)
-    table = Table(title=f"backfill: re-embedding {args.backfill_rows:,} texts with MiniLM")
-    for column in ("system", "seconds", "rows/s"):
-        table.add_column(column)
-    for row in backfill:
-        table.add_row(row["system"], f"{row['seconds']:.1f}", f"{row['rows_per_s']:,.0f}")
-    if backfill:
-        console.print(table)
+    print_table(
+        f"search through the router: {args.rows:,} rows of {dataset}, limit 10, one query per call",
+        ("p50 ms", "p99 ms"),
+        [(row["system"], f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}") for row in search],
+    )
+    print_table(
+        f"ingest: {args.rows:,} rows in batches of {args.batch}",
+        ("rows/s", "ms per batch (median)"),
+        [(row["system"], f"{row['rows_per_s']:,.0f}", f"{row['ms_per_batch']:.1f}") for row in ingest],
+    )
+    print_table(
+        f"backfill: re-embedding {args.backfill_rows:,} texts with MiniLM",
+        ("seconds", "rows/s"),
+        [(row["system"], f"{row['seconds']:.1f}", f"{row['rows_per_s']:,.0f}") for row in backfill],
+    )
     if recovery is not None:
         console.print(
             f"recovery after kill -9 of a shard ({recovery['rows']:,} rows over 3 shards, log in {recovery['storage']}): "
             f"back in {recovery['shard_back_s']:.2f}s ({recovery['records_replayed']} records replayed), "
             f"searches answering after {recovery['search_answers_s']:.2f}s"
         )
-    table = Table(title=f"search filtered to one of {TENANTS} tenants: {args.rows:,} rows of {dataset}, limit 10")
-    for column in ("system", "p50 ms", "p99 ms"):
-        table.add_column(column)
-    for row in tenants:
-        table.add_row(row["system"], f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}")
-    if tenants:
-        console.print(table)
+    print_table(
+        f"search filtered to one of {TENANTS} tenants: {args.rows:,} rows of {dataset}, limit 10",
+        ("p50 ms", "p99 ms"),
+        [(row["system"], f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}") for row in tenants],
+    )
     console.print(f"machine: {machine}")
     path = results_dir() / "distributed.json"
     measured = {"search": search, "ingest": ingest, "backfill": backfill, "recovery": recovery, "tenants": tenants}

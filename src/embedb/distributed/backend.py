@@ -229,9 +229,8 @@ class RayBackend(ClusterAnalyses, ClusterDrift, ClusterMaking, ClusterPolicies, 
         """One seeded sample of the whole collection drawn over every shard, the tuning measured on it by one
         shard, and the recipe adopted by every shard through the catalog log (the index built outside the lock)."""
         started = time.perf_counter()
-        seed = (
-            [int(arguments["seed"])] if isinstance(arguments["seed"], int) else [0]
-        )  # a bad one: the shards refuse it
+        # a seed that is no integer: the shards refuse it as one node does
+        seed = [int(arguments["seed"])] if isinstance(arguments["seed"], int) else [0]
         rows, _ = self._whole_sample(
             lambda shard_seed: _tune_sampler(arguments, shard_seed), seed, int(arguments["sample_rows"])
         )

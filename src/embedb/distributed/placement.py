@@ -60,7 +60,7 @@ class ClusterPlacement(RouterBase):
             return {}
         keys = list(dict.fromkeys(plan.keys))
         holders = self.shards.read_each({index: _holding(collection, keys) for index in range(self.shard_count)})
-        held = {index: self._answer(outcome) for index, outcome in holders.items()}
+        held = {index: [row[plan.primary] for row in self._answer(outcome)] for index, outcome in holders.items()}
         if operation == "insert":
             present = {key for keys_held in held.values() for key in keys_held}
             existing = [key for key in plan.keys if key in present]
@@ -82,30 +82,26 @@ class ClusterPlacement(RouterBase):
         expression = arguments.get("filter") or ""
         if not isinstance(expression, str) or not expression.strip():
             return None
-        schema = self._schema(arguments["collection_name"])
-        if schema is None or schema.partition_key is None:
-            return None
         try:
+            schema = self._schema(arguments["collection_name"])
+            if schema.partition_key is None:
+                return None
             values = compile_filter(expression, schema, params=arguments.get("filter_params")).values_of(
                 schema.partition_key
             )
-        except EmbedbError:  # a bad filter: every shard refuses it as one node does
+        except EmbedbError:  # no such collection, a bad filter: every shard refuses it as one node does
             return None
-        if values is None:
-            return None
-        return sorted(owners(values, self.shard_count)) or [0]
+        return None if values is None else sorted(owners(values, self.shard_count)) or [0]
 
-    def _schema(self, collection: str) -> CollectionSchema | None:
-        """A collection's schema, as the first shard has it since the router's last decision (None: not known)."""
-        try:
-            schema: CollectionSchema = self._cached(
-                ("schema", collection),
-                lambda: self._answer(self._read_with(0, lambda shard: shard.schema.remote(collection))),
-            )
-        except EmbedbError:
-            return None
+    def _schema(self, collection: str) -> CollectionSchema:
+        """A collection's schema, as the first shard has it since the router's last decision."""
+        schema: CollectionSchema = self._cached(
+            ("schema", collection),
+            lambda: self._answer(self._read_with(0, lambda shard: shard.schema.remote(collection))),
+        )
         return schema
 
 
 def _holding(collection: str, keys: list[Any]) -> Any:
-    return lambda shard: shard.held_keys.remote(collection, keys)
+    """The call that gets the rows of ``keys`` a shard holds (their primary keys only)."""
+    return lambda shard: shard.call.remote("get", {"collection_name": collection, "ids": keys, "output_fields": []})

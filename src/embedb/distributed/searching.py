@@ -113,7 +113,7 @@ class ClusterSearch(ClusterPlacement):
         return [{key: value for key, value in row.items() if key not in strip} for row in rows]
 
     def _ordering(self, collection_name: str, order_by: Any) -> tuple[OrderBy, CollectionSchema]:
-        schema = self._answer(self._read_with(0, lambda shard: shard.schema.remote(collection_name)))
+        schema = self._schema(collection_name)
         return parse_order_by(order_by, schema), schema
 
     def _search(self, arguments: dict[str, Any]) -> list[list[dict[str, Any]]]:

@@ -300,19 +300,6 @@ class ShardServer(ShardReads):
         with self.lock.reading():
             return outcome_of(plan)
 
-    def held_keys(self, collection_name: str, keys: list[Any]) -> Any:
-        """Which of ``keys`` this shard holds live rows of (in the order given), or ``Failed``."""
-
-        def held() -> list[Any]:
-            database = self.backend.database
-            primary = database.metadata.info(collection_name).schema.primary.name
-            found = database.data_operations.get(collection_name, keys, output_fields=[primary])
-            present = {row[primary] for row in found}
-            return [key for key in keys if key in present]
-
-        with self.lock.reading():
-            return outcome_of(held)
-
     def check_write(self, operation: str, arguments: dict[str, Any]) -> Any:
         """``Failed`` with the error this shard's part of a write would raise (nothing written), else None."""
         with self.lock.reading():

@@ -80,17 +80,13 @@ class CollectionOperations:
         elif schema is None:  # Milvus quick setup indexes the vector field at once
             requests = [IndexRequest(vector_field_name)]
         # Scalar and sparse fields' indexes are definitions only (no build): checked now, recorded once the collection is.
-        dense = [
-            r for r in requests if not resolved.has_field(r.field_name) or resolved.field(r.field_name).dtype.is_vector
-        ]
+        dense = [r for r in requests if not resolved.has_field(r.field_name) or resolved.field(r.field_name).dtype.is_vector]
         scalar_requests = [r for r in requests if r not in dense]
         scalar = scalar_definitions(resolved, scalar_requests)
         requests = dense
         for text_field in resolved.fields:
             if text_field.enable_analyzer:
-                analyzer(
-                    text_field.analyzer_params
-                )  # InvalidArgumentError naming a bad analyzer, before anything is written
+                analyzer(text_field.analyzer_params)  # InvalidArgumentError naming a bad analyzer, before anything is written
         resolved, model_versions = self.bindings.resolve_schema(index_admin.with_index_metrics(resolved, requests))
         definitions = index_admin.check_definitions(collection_name, resolved, requests)
         # The storage lock before the catalog's, as every storage DDL takes them (drop, load, partitions).
@@ -148,9 +144,7 @@ class CollectionOperations:
         live = sum(view.live_count for view in segments)
         for binding in bindings.values():  # an analyzer version counts the terms of every row's text
             if binding.tokenized:
-                rows_per_key.update(
-                    (v.column_key, live) for v in binding.versions if v.state is EmbeddingVersionState.READY
-                )
+                rows_per_key.update((v.column_key, live) for v in binding.versions if v.state is EmbeddingVersionState.READY)
         return {
             name: [
                 {
@@ -219,12 +213,8 @@ class CollectionOperations:
     # ----------------------------------------------------------- load state
 
     def _set_loaded(self, collection_name: str, partition_names: Sequence[str] | None, loaded: bool) -> None:
-        if partition_names is not None and (
-            isinstance(partition_names, str) or not isinstance(partition_names, Sequence)
-        ):
-            raise InvalidArgumentError(
-                f"partition_names must be a list of names, got {partition_names!r}", argument="partition_names"
-            )
+        if partition_names is not None and (isinstance(partition_names, str) or not isinstance(partition_names, Sequence)):
+            raise InvalidArgumentError(f"partition_names must be a list of names, got {partition_names!r}", argument="partition_names")
         self.storage.set_loaded(self.metadata.info(collection_name), partition_names, loaded)
         self.metadata.forget()
 
@@ -278,21 +268,15 @@ def altered_field(schema: CollectionSchema, field_name: str, field_params: dict[
     params = checked_properties(field_params)
     unknown = sorted(set(params) - {"max_length", "max_capacity", "mmap.enabled"})
     if unknown:
-        raise InvalidArgumentError(
-            f"field {field_name!r}: only max_length, max_capacity and mmap.enabled can change, not {unknown}"
-        )
+        raise InvalidArgumentError(f"field {field_name!r}: only max_length, max_capacity and mmap.enabled can change, not {unknown}")
     changes = {key: params[key] for key in ("max_length", "max_capacity") if key in params}
     if not changes:
         return None
     texts = field.dtype is DataType.VARCHAR or field.element_type is DataType.VARCHAR
     if "max_length" in changes and not texts:
-        raise InvalidArgumentError(
-            f"field {field_name!r} ({field.dtype.name}) has no max_length", argument="field_params"
-        )
+        raise InvalidArgumentError(f"field {field_name!r} ({field.dtype.name}) has no max_length", argument="field_params")
     if "max_capacity" in changes and field.dtype is not DataType.ARRAY:
-        raise InvalidArgumentError(
-            f"field {field_name!r} ({field.dtype.name}) has no max_capacity", argument="field_params"
-        )
+        raise InvalidArgumentError(f"field {field_name!r} ({field.dtype.name}) has no max_capacity", argument="field_params")
     return replace(field, **changes).validate()
 
 
@@ -314,10 +298,7 @@ def refuse_longer_values(rows: Snapshot, field: FieldSchema) -> None:
         bad = np.nonzero(too_long & ~view.deleted)[0]
         if bad.size:
             key = view.data.pks[int(bad[0])].item()
-            raise DataError(
-                f"field {field.name!r}: the row with key {key!r} holds a longer value than the new limit",
-                field=field.name,
-            )
+            raise DataError(f"field {field.name!r}: the row with key {key!r} holds a longer value than the new limit", field=field.name)
 
 
 def build_schema(

@@ -138,13 +138,7 @@ class DataOperations:
             return list(self._keys(info, list(keys)).tolist()), None if given is None else _plain(given)
         bindings = self.metadata.bindings(info)
         batch = self._batch(
-            info,
-            data,
-            partition_name,
-            upsert=upsert,
-            embedding_versions=embedding_versions,
-            bindings=bindings,
-            embed=False,
+            info, data, partition_name, upsert=upsert, embedding_versions=embedding_versions, bindings=bindings, embed=False
         )
         places = None if partition_key is None else batch.table.column(partition_key.name).to_pylist()
         return list(batch.primary_keys.tolist()), places
@@ -186,8 +180,7 @@ class DataOperations:
         """A partial update's rows completed with the stored values of the fields they leave out (``operations`` applied)."""
         if self.metadata.bindings(info):
             raise InvalidArgumentError(
-                f"partial updates of {info.name!r} are not supported yet: it has model-bound fields",
-                argument="partial_update",
+                f"partial updates of {info.name!r} are not supported yet: it has model-bound fields", argument="partial_update"
             )
         rows = rows_of(data)
         for row in rows:  # a $meta column (the Milvus protocol's form of dynamic fields) joins its row
@@ -197,21 +190,13 @@ class DataOperations:
         primary = info.schema.primary.name
         missing = next((i for i, row in enumerate(rows) if row.get(primary) is None), None)
         if missing is not None:
-            raise DataError(
-                f"row {missing}: a partial update names each row by its primary key {primary!r}", row=missing
-            )
+            raise DataError(f"row {missing}: a partial update names each row by its primary key {primary!r}", row=missing)
         stored = {row[primary]: row for row in self.get(info.name, [row[primary] for row in rows], output_fields=["*"])}
         merged = []
         outputs = {name for function in info.schema.functions for name in function.output_field_names}
         for index, row in enumerate(rows):
-            base = {
-                k: v for k, v in stored.get(row[primary], {}).items() if k not in outputs
-            }  # recomputed from the input
-            changed = {
-                name: apply_field_op(op, base.get(name), row[name], name, index)
-                for name, op in operations.items()
-                if name in row
-            }
+            base = {k: v for k, v in stored.get(row[primary], {}).items() if k not in outputs}  # recomputed from the input
+            changed = {name: apply_field_op(op, base.get(name), row[name], name, index) for name, op in operations.items() if name in row}
             merged.append({**base, **row, **changed})
         return merged
 
@@ -305,10 +290,7 @@ class DataOperations:
                 keys = np.asarray(keys_at(snapshot, refs.segments, refs.rows))
         else:
             compiled = compile_filter(
-                filter or "",
-                info.schema,
-                indexed=self.metadata.indexed_fields(info),
-                timezone=collection_timezone(info.properties),
+                filter or "", info.schema, indexed=self.metadata.indexed_fields(info), timezone=collection_timezone(info.properties)
             )
             snapshot = store.snapshot()
             refs, keys = select_rows(snapshot, compiled, partitions)

@@ -146,9 +146,7 @@ class EvaluationOperation:
         """(version URI, configuration) of a registered search configuration version."""
         version = self.models.resolve(ref)
         if version.flavor != CONFIG_FLAVOR:
-            raise InvalidArgumentError(
-                f"configs: {ref!r} is a {version.flavor} model, not a search configuration", field="configs"
-            )
+            raise InvalidArgumentError(f"configs: {ref!r} is a {version.flavor} model, not a search configuration", field="configs")
         return version.uri, self.configured.config(version.uri)
 
     def ann_of_texts(self, collection_name: str, field_name: str, ref: str, texts: list[str], k: int) -> dict[str, Any]:
@@ -193,9 +191,7 @@ class EvaluationOperation:
         for position in range(min(ANN_LATENCY_QUERIES, exact.queries.shape[0])):
             one = replace(ann, queries=ann.queries[position : position + 1])
             started = time.perf_counter()
-            search_snapshot(
-                snapshot, one, row_filter=None, partition_ids=None, searcher=self.searcher.planner(collection)
-            )
+            search_snapshot(snapshot, one, row_filter=None, partition_ids=None, searcher=self.searcher.planner(collection))
             latencies.append((time.perf_counter() - started) * 1000.0)
         sealed = [v for v in snapshot.segments if v.sealed and version.column_key in v.data.vectors]
         p50, p99 = np.percentile(latencies, [50, 99]) if latencies else (float("nan"), float("nan"))

@@ -28,11 +28,7 @@ class ExperimentOperations:
     """start / get / list / report / stop / promote experiments, and feedback on their queries."""
 
     def __init__(
-        self,
-        storage: StorageEngine,
-        metadata: CollectionMetadata,
-        experiments: ExperimentService,
-        configured: ConfiguredSearch,
+        self, storage: StorageEngine, metadata: CollectionMetadata, experiments: ExperimentService, configured: ConfiguredSearch
     ) -> None:
         self.storage = storage
         self.metadata = metadata

@@ -40,18 +40,9 @@ class IndexOperations:
     ) -> None:
         info = self.metadata.info(collection_name)
         requests = index_requests(
-            index_params,
-            field_name=field_name,
-            index_type=index_type,
-            metric_type=metric_type,
-            params=params,
-            index_name=index_name,
+            index_params, field_name=field_name, index_type=index_type, metric_type=metric_type, params=params, index_name=index_name
         )
-        scalar = [
-            r
-            for r in requests
-            if info.schema.has_field(r.field_name) and not info.schema.field(r.field_name).dtype.is_vector
-        ]
+        scalar = [r for r in requests if info.schema.has_field(r.field_name) and not info.schema.field(r.field_name).dtype.is_vector]
         vector = [r for r in requests if r not in scalar]
         scalar_definitions = self._check_scalar_indexes(info, scalar)
         if vector:
@@ -73,9 +64,7 @@ class IndexOperations:
         if vector:
             index_admin.create_indexes(self.indexes, info, definitions, sync=sync, timeout=timeout)
 
-    def _set_metrics(
-        self, info: CollectionInfo, schema: CollectionSchema, changes: list[IndexRequest]
-    ) -> CollectionInfo:
+    def _set_metrics(self, info: CollectionInfo, schema: CollectionSchema, changes: list[IndexRequest]) -> CollectionInfo:
         """Store the fields' new metrics (Milvus's metric is the index's); COSINE needs every stored vector non-zero."""
         cosine = [r.field_name for r in changes if schema.field(r.field_name).metric_type is MetricType.COSINE]
 
@@ -108,11 +97,7 @@ class IndexOperations:
 
     def list_indexes(self, collection_name: str, field_name: str | None = None) -> list[str]:
         info = self.metadata.info(collection_name)
-        scalar = [
-            i.index_name
-            for i in self.metadata.scalar_indexes.definitions(info.id).values()
-            if field_name in (None, "", i.field_name)
-        ]
+        scalar = [i.index_name for i in self.metadata.scalar_indexes.definitions(info.id).values() if field_name in (None, "", i.field_name)]
         return sorted([*index_admin.list_indexes(self.indexes, info, field_name or None), *scalar])
 
     def describe_index(self, collection_name: str, index_name: str) -> IndexDescription:
@@ -160,13 +145,7 @@ class IndexOperations:
             index_admin.replace_index(self.indexes, info, field.name, spec, sync=sync, timeout=timeout)
             return
         index_admin.set_version_index(
-            self.indexes,
-            info,
-            column_key,
-            spec,
-            dict(search_params),
-            sync=sync,
-            timeout=timeout,
+            self.indexes, info, column_key, spec, dict(search_params), sync=sync, timeout=timeout,
             require_vectors=require_vectors,
         )
 

@@ -23,13 +23,9 @@ def checked_properties(properties: Any) -> dict[str, Any]:
     try:
         text = json.dumps(dict(properties), allow_nan=False)
     except (TypeError, ValueError, RecursionError):
-        raise InvalidArgumentError(
-            "property values must be JSON (text, numbers, booleans, lists, objects)", argument="properties"
-        ) from None
+        raise InvalidArgumentError("property values must be JSON (text, numbers, booleans, lists, objects)", argument="properties") from None
     if len(text) > MAX_PROPERTIES_BYTES:
-        raise InvalidArgumentError(
-            f"properties take at most {MAX_PROPERTIES_BYTES} bytes of JSON", argument="properties"
-        )
+        raise InvalidArgumentError(f"properties take at most {MAX_PROPERTIES_BYTES} bytes of JSON", argument="properties")
     checked = dict(json.loads(text))
     if TIMEZONE in checked:
         zone(checked[TIMEZONE])  # InvalidArgumentError naming a zone that does not exist

@@ -20,7 +20,6 @@ them is the best significantly better candidate it is ``best_overall``. Latency
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
@@ -31,6 +30,7 @@ from embedb.contract.results import SelectionReport
 from embedb.engine.making import CollectionRows, Registration
 from embedb.errors import InvalidArgumentError
 from embedb.evaluation import evaluate_run
+from embedb.evaluation.metrics import check_qrels
 from embedb.evaluation.stats import check_seed, paired_randomization_test
 from embedb.metadata import CollectionMetadata
 from embedb.models import Lineage, ModelRegistry, distill_static, train_lsa
@@ -140,9 +140,7 @@ class SelectionOperation:
             run = {q: [keys[j] for j in top[i]] for i, q in enumerate(order)}
             evaluation = evaluate_run(run, {q: judged[q] for q in order}, k=K)
             per_query[name] = evaluation.values("ndcg")  # the same judged queries, in the same order, for all
-            scored[name].update(
-                {f"{metric}@{K}": float(evaluation.mean(metric)) for metric in ("ndcg", "recall", "mrr")}
-            )
+            scored[name].update({f"{metric}@{K}": float(evaluation.mean(metric)) for metric in ("ndcg", "recall", "mrr")})
         for name, entry in scored.items():
             if name != serving:
                 difference = per_query[name] - per_query[serving]
@@ -241,14 +239,7 @@ class SelectionOperation:
 def _checked(queries: Any, qrels: Any, corpus_rows: int, alpha: float) -> None:
     if not isinstance(queries, Mapping) or not isinstance(qrels, Mapping):
         raise InvalidArgumentError("queries and qrels must be mappings (BEIR shapes)", argument="qrels")
-    for query, docs in qrels.items():
-        if not isinstance(docs, Mapping) or not all(
-            isinstance(grade, int | float) and not isinstance(grade, bool) and math.isfinite(grade)
-            for grade in docs.values()
-        ):
-            raise InvalidArgumentError(
-                f"qrels[{query!r}] must map document ids to grades (finite numbers)", argument="qrels"
-            )
+    check_qrels(qrels)
     if isinstance(corpus_rows, bool) or not isinstance(corpus_rows, int) or not 100 <= corpus_rows <= 200_000:
         raise InvalidArgumentError("corpus_rows must be an integer in [100, 200000]", argument="corpus_rows")
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:

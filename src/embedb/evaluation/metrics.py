@@ -35,6 +35,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -238,6 +239,17 @@ def _check_ranking(query_id: str, ranking: Sequence[str]) -> Sequence[str]:
             f"the ranking of query {query_id!r} is a string, not a list of document ids", query_id=query_id
         )
     return ranking
+
+
+def check_qrels(qrels: Mapping[str, Any]) -> None:
+    """Raise ``InvalidArgumentError`` unless ``qrels`` is ``{query_id: {doc_id: grade}}`` with finite grades."""
+    for query_id, grades in qrels.items():
+        if not isinstance(grades, Mapping):
+            raise InvalidArgumentError(
+                f"the judgements of query {query_id!r} must map document ids to grades, got {type(grades).__name__}",
+                query_id=query_id,
+            )
+        _count_relevant(query_id, grades)
 
 
 def _count_relevant(query_id: str, grades: Mapping[str, float]) -> int:

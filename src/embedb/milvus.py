@@ -6,7 +6,7 @@ that path becomes EmbeDB's data directory), ``":memory:"``, or an
 ``add_field`` and ``prepare_index_params()`` / ``add_index`` build the same
 objects pymilvus does. Keyword arguments that only steer a Milvus cluster
 (``timeout``, ``consistency_level``, ``guarantee_timestamp``, ``graceful_time``,
-``num_shards``, ...) are accepted and ignored. docs/milvus-compatibility.md
+``replica_number``, ...) are accepted and ignored; ``num_shards`` is kept (``create_collection``). docs/milvus-compatibility.md
 lists every difference.
 """
 
@@ -315,8 +315,14 @@ class MilvusClient:
             raise InvalidArgumentError("databases are served over Milvus's gRPC protocol (embedb serve --milvus-port), not over REST")
 
     def create_collection(self, collection_name: str, dimension: int | None = None, **kwargs: Any) -> None:
-        """pymilvus's create_collection: quick setup from ``dimension``, or the ``schema`` (which wins when both are given)."""
+        """pymilvus's create_collection: quick setup from ``dimension``, or the ``schema`` (which wins when both are given).
+
+        ``num_shards`` (or the older ``shards_num``; 0 is Milvus's default) is EmbeDB's ``num_shards``.
+        """
+        shards = kwargs.get("num_shards", kwargs.get("shards_num"))
         kwargs = {k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS}
+        if shards is not None and not (isinstance(shards, int) and not isinstance(shards, bool) and shards == 0):
+            kwargs["num_shards"] = shards
         if kwargs.get("schema") is not None:
             dimension = None
         if isinstance(kwargs.get("index_params"), IndexParams):

@@ -220,7 +220,7 @@ def collection_description(described: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "collection_name": described["collection_name"],
         "auto_id": bool(described.get("auto_id", False)),
-        "num_shards": 1,
+        "num_shards": int(described.get("num_shards", 1)),
         "description": described.get("description", ""),
         "fields": fields,
         "functions": [_function(function) for function in described.get("functions", [])],

@@ -38,6 +38,21 @@ def test_quick_setup_is_described_like_milvus(db: Client, name: str) -> None:
     assert isinstance(described["created_at"], float)
 
 
+def test_num_shards_is_kept_and_checked(db: Client, name: str, other_name: str) -> None:
+    db.create_collection(name, dimension=4, num_shards=2)
+    db.insert(name, [{"id": key, "vector": [float(key), 1.0, 0.0, 0.0]} for key in range(20)])
+    assert db.describe_collection(name)["num_shards"] == 2
+    assert db.query(name, "", output_fields=["count(*)"]) == [{"count(*)": 20}]
+    db.create_collection(other_name, dimension=4)
+    assert db.describe_collection(other_name)["num_shards"] >= 1  # one node: 1; a cluster: each of its shards
+    listed = db.list_collections()
+    cases: list[tuple[Any, str]] = [(0, "from 1 to 1024, got 0"), (5000, "num_shards.*5000"), ("2", "num_shards.*integer")]
+    for bad, error in cases:
+        with pytest.raises(InvalidArgumentError, match=error):
+            db.create_collection(f"{name}_bad", dimension=4, num_shards=bad)
+    assert db.list_collections() == listed
+
+
 def test_string_primary_key_quick_setup(db: Client, name: str) -> None:
     db.create_collection(
         name, dimension=2, id_type="string", max_length=16, primary_field_name="pk", vector_field_name="emb"

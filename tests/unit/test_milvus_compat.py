@@ -127,6 +127,11 @@ def test_what_pymilvus_code_takes_for_granted(tmp_path: Path) -> None:
         ("emb", DataType.FLOAT_VECTOR, 8),
     ]
     assert described["fields"][0]["is_primary"] and described["consistency_level_name"] == "Strong"
+    assert described["num_shards"] == 1
+    client.create_collection("sharded", dimension=4, shards_num=2)  # the older keyword pymilvus still takes
+    client.create_collection("unsharded", dimension=4, num_shards=0)  # 0: Milvus's default
+    assert client.describe_collection("sharded")["num_shards"] == 2
+    assert client.describe_collection("unsharded")["num_shards"] == 1
     client.delete("docs", ids=[0, 1, 2])
     job = client.compact("docs")
     assert isinstance(job, int) and client.get_compaction_state(job) == "Completed"

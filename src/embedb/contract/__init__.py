@@ -18,7 +18,7 @@ no protocol. It imports only ``embedb.schema`` and ``embedb.errors``.
 from embedb.contract import results
 from embedb.contract.backend import Backend
 from embedb.contract.checking import ContractViolation, check_result, check_scalar_arguments, scalar_checks
-from embedb.contract.data_contract import MAX_SEARCH_LIMIT
+from embedb.contract.data_contract import MAX_NUM_SHARDS, MAX_SEARCH_LIMIT
 from embedb.contract.declare import Access, OperationSpec, Role, declared_operations
 from embedb.contract.results import Hit, Row, SearchHits
 
@@ -26,6 +26,7 @@ OPERATIONS = declared_operations(Backend)
 """Every operation of the contract, by name, in declaration order."""
 
 __all__ = [
+    "MAX_NUM_SHARDS",
     "MAX_SEARCH_LIMIT",
     "OPERATIONS",
     "Access",

@@ -17,6 +17,8 @@ from embedb.schema import CollectionSchema
 
 # The most hits one search may return (``limit + offset``), as in Milvus.
 MAX_SEARCH_LIMIT = 16_384
+# The most shards a collection may ask for (a cluster has at most as many).
+MAX_NUM_SHARDS = 1024
 
 
 class DataContract(ABC):
@@ -45,11 +47,15 @@ class DataContract(ABC):
         index_params: Any = None,
         description: str = "",
         properties: dict[str, Any] | None = None,
+        num_shards: int | None = None,
     ) -> None:
         """Create a collection: quick setup from ``dimension``, or from a full ``schema``.
 
         ``properties`` are stored as with ``alter_collection_properties`` (``timezone``
-        is the zone of TIMESTAMPTZ text without an offset). Raises ``CollectionAlreadyExistsError``, ``SchemaError``, ``InvalidNameError``.
+        is the zone of TIMESTAMPTZ text without an offset). ``num_shards`` (Milvus's, 1 to
+        ``MAX_NUM_SHARDS``): how many of a cluster's shards hold the rows (None: every shard);
+        one node stores every row itself and only records it (None: 1). Raises
+        ``CollectionAlreadyExistsError``, ``SchemaError``, ``InvalidNameError``, ``InvalidArgumentError``.
         """
         self._dispatch("create_collection", arguments_of(locals()))
 

@@ -44,6 +44,7 @@ class CollectionDescription(TypedDict):
     enable_dynamic_field: bool
     partitions: list[str]
     num_partitions: int
+    num_shards: int  # the shards that hold its rows (one node: what creation asked for, else 1)
     aliases: list[str]
     properties: dict[str, Any]
     created_at: float

@@ -200,6 +200,8 @@ class RayBackend(ClusterAnalyses, ClusterDrift, ClusterMaking, ClusterPolicies, 
             require_agreement(name, arguments, self._every, collection)
         if name == "set_policy":  # checked before the log's encoding turns a NumPy number into a plain one
             check_policy(arguments["policy"])
+        if name == "create_collection":  # the shards that will hold it, logged: none given is every shard
+            arguments = {**arguments, "num_shards": self._num_shards(arguments.get("num_shards"))}
         if name == "register_model":  # a local path travels to the shards through the object store
             arguments = {**arguments, "source": stored_source(self.store, arguments["source"])}
         with self.lock.writing():
@@ -224,6 +226,16 @@ class RayBackend(ClusterAnalyses, ClusterDrift, ClusterMaking, ClusterPolicies, 
         if sync_index:
             self._wait_for_indexes(arguments["collection_name"])
         return result
+
+    def _num_shards(self, asked: int | None) -> int:
+        """A new collection's ``num_shards`` on this cluster: every shard when none is asked; more is refused."""
+        if asked is None:
+            return self.shard_count
+        if asked > self.shard_count:
+            raise InvalidArgumentError(
+                f"num_shards is {asked}, but this cluster has {self.shard_count} shards", argument="num_shards"
+            )
+        return asked
 
     def _tune_index(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """One seeded sample of the whole collection drawn over every shard, the tuning measured on it by one
@@ -351,7 +363,8 @@ class RayBackend(ClusterAnalyses, ClusterDrift, ClusterMaking, ClusterPolicies, 
 
     def _delete(self, arguments: dict[str, Any]) -> dict[str, Any]:
         with self.lock.reading():
-            outcomes = self._write_on({index: ("delete", arguments) for index in range(self.shard_count)})
+            among = self._shards_for({**arguments, "filter": None}) or range(self.shard_count)
+            outcomes = self._write_on({index: ("delete", arguments) for index in among})
         return {"delete_count": sum(int(self._answer(outcome)["delete_count"]) for outcome in outcomes)}
 
     # -------------------------------------------------------------- reads
@@ -366,7 +379,7 @@ class RayBackend(ClusterAnalyses, ClusterDrift, ClusterMaking, ClusterPolicies, 
             keys = [ids.item() if isinstance(ids, np.integer) else ids]
         else:
             raise DataError(f"ids must be a list of primary keys, got {type(ids).__name__}")
-        answers = self._every("get", arguments)
+        answers = self._every("get", arguments, self._shards_for({**arguments, "filter": None}))
         return merge_rows_in_key_order(answers, keys, self._primary(arguments["collection_name"]))
 
     def _write_experiment_log(self, entries: list[QueryLogEntry]) -> None:

@@ -22,9 +22,11 @@ class MergedReads(RouterBase):
     """Describe, stats, jobs, flush and compact over every shard."""
 
     def _describe_collection(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        """The first shard's description, with each embedding version's rows counted over every shard."""
+        """The first shard's description, with each embedding version's rows counted over every shard and the
+        number of shards that hold its rows."""
         answers = self._every("describe_collection", arguments)
         merged = dict(answers[0])
+        merged["num_shards"] = len(self._holders(arguments["collection_name"]))
         merged["embedding_versions"] = {
             field: [
                 {**version, "rows": sum(int(answer["embedding_versions"][field][i]["rows"]) for answer in answers)}

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from embedb.distributed.router_base import RouterBase
-from embedb.distributed.routing import owners
+from embedb.distributed.routing import holding, owners
 from embedb.distributed.shard import WritePlan
 from embedb.errors import DataError, DuplicateKeyError, EmbedbError
 from embedb.query.filters import compile_filter
@@ -42,14 +42,15 @@ class ClusterPlacement(RouterBase):
 
     def _placing(self, plan: WritePlan, operation: str) -> dict[int, list[int]]:
         """A checked write's row positions by the shard that will hold them."""
+        among = holding(plan.collection_id, plan.num_shards, self.shard_count)
         if plan.partition_key is None or self.placement != BY_PARTITION_KEY:
-            return owners(plan.keys, self.shard_count)
+            return owners(plan.keys, among)
         if plan.places is None:
             raise DataError(
                 f"a partial {operation} of a collection placed by its partition key gives each row's "
                 f"{plan.partition_key!r} (the shard that holds the row is chosen by it)"
             )
-        return owners(plan.places, self.shard_count)
+        return owners(plan.places, among)
 
     def _moved_or_taken(
         self, collection: str, operation: str, plan: WritePlan, placed: dict[int, list[int]]
@@ -59,7 +60,8 @@ class ClusterPlacement(RouterBase):
         if plan.partition_key is None or self.placement != BY_PARTITION_KEY or plan.generated_keys:
             return {}
         keys = list(dict.fromkeys(plan.keys))
-        holders = self.shards.read_each({index: _holding(collection, keys) for index in range(self.shard_count)})
+        among = holding(plan.collection_id, plan.num_shards, self.shard_count)
+        holders = self.shards.read_each({index: _holding(collection, keys) for index in among})
         held = {index: [row[plan.primary] for row in self._answer(outcome)] for index, outcome in holders.items()}
         if operation == "insert":
             present = {key for keys_held in held.values() for key in keys_held}
@@ -76,11 +78,23 @@ class ClusterPlacement(RouterBase):
         return {index: keys_held for index, keys_held in stale.items() if keys_held}
 
     def _shards_for(self, arguments: dict[str, Any]) -> list[int] | None:
-        """The shards a filtered read needs (None: all): those that hold the partition key values its filter pins."""
-        if self.placement != BY_PARTITION_KEY or arguments.get("partition_names"):
+        """The shards a read needs (None: all): those that hold the collection, and of them, in a collection
+        placed by partition key, those that hold the values its filter pins."""
+        try:
+            among = self._holders(arguments["collection_name"])
+        except EmbedbError:  # no such collection: every shard refuses the read as one node does
             return None
+        values = self._pinned(arguments)
+        if values is not None:
+            return sorted(owners(values, among)) or among[:1]
+        return None if len(among) == self.shard_count else among
+
+    def _pinned(self, arguments: dict[str, Any]) -> list[Any] | None:
+        """The partition key values a read's filter pins, in a collection placed by them (None: not pinned)."""
         expression = arguments.get("filter") or ""
-        if not isinstance(expression, str) or not expression.strip():
+        if self.placement != BY_PARTITION_KEY or arguments.get("partition_names") or not isinstance(expression, str):
+            return None
+        if not expression.strip():
             return None
         try:
             schema = self._schema(arguments["collection_name"])
@@ -89,9 +103,9 @@ class ClusterPlacement(RouterBase):
             values = compile_filter(expression, schema, params=arguments.get("filter_params")).values_of(
                 schema.partition_key
             )
-        except EmbedbError:  # no such collection, a bad filter: every shard refuses it as one node does
+        except EmbedbError:  # a bad filter: every shard refuses it as one node does
             return None
-        return None if values is None else sorted(owners(values, self.shard_count)) or [0]
+        return None if values is None else list(values)
 
     def _schema(self, collection: str) -> CollectionSchema:
         """A collection's schema, as the first shard has it since the router's last decision."""

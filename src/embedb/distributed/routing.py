@@ -2,7 +2,8 @@
 
 - ``shard_of`` / ``owners``: a row lives on the shard its primary key hashes to
   (a stable hash, the same in every process: integers mixed with SplitMix64's
-  finalizer, text with CRC-32 of its UTF-8).
+  finalizer, text with CRC-32 of its UTF-8), among the shards that ``holding``
+  gives its collection (``num_shards``).
 - ``split_rows``: one write's data cut into one part per shard, in the shapes
   ``insert`` takes (rows, a dict of columns, an Arrow table, a DataFrame).
 - ``merge_hits`` / ``merge_rows`` / ``merge_stats`` / ``merge_job``: per-shard
@@ -34,12 +35,21 @@ def shard_of(key: Any, shards: int) -> int:
     return zlib.crc32(str(key).encode("utf-8", "surrogatepass")) % shards
 
 
-def owners(keys: Sequence[Any], shards: int) -> dict[int, list[int]]:
-    """Row positions by owning shard (shards that own none are left out)."""
+def owners(keys: Sequence[Any], shards: int | Sequence[int]) -> dict[int, list[int]]:
+    """Row positions by owning shard (shards that own none are left out), among ``shards`` (a count: 0 to n - 1)."""
+    among = range(shards) if isinstance(shards, int) else shards
     placed: dict[int, list[int]] = {}
     for position, key in enumerate(keys):
-        placed.setdefault(shard_of(key, shards), []).append(position)
+        placed.setdefault(among[shard_of(key, len(among))], []).append(position)
     return placed
+
+
+def holding(collection_id: int, num_shards: int | None, shard_count: int) -> list[int]:
+    """The shards that hold a collection's rows: every shard, or ``num_shards`` of them, consecutive from
+    ``collection_id`` (modulo the count), so that collections of a few shards each spread over the cluster."""
+    if num_shards is None or num_shards >= shard_count:
+        return list(range(shard_count))
+    return sorted((collection_id + step) % shard_count for step in range(num_shards))
 
 
 def split_rows(data: Any, positions: list[int], *, columnar: bool) -> Any:

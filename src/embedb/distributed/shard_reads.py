@@ -302,3 +302,13 @@ class ShardReads:
         """A collection's ``CollectionSchema`` (for the router's ordering of merged rows), or ``Failed``."""
         with self.lock.reading():
             return outcome_of(lambda: self.backend.database.metadata.info(collection_name).schema)
+
+    def layout(self, collection_name: str) -> Any:
+        """A collection's id and its ``num_shards`` as logged (None: every shard), or ``Failed``."""
+
+        def read() -> tuple[int, int | None]:
+            info = self.backend.database.metadata.info(collection_name)
+            return info.id, info.num_shards
+
+        with self.lock.reading():
+            return outcome_of(read)

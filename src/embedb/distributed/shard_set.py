@@ -15,7 +15,8 @@
   applies the log up to the write (``ShardServer.follow``) before the write is
   acknowledged, so a read on any replica sees every acknowledged write; a
   replica that is gone catches up from the log when Ray restarts it.
-- **Decisions** are applied by every actor; the first shard's answer is the answer.
+- **Decisions** are applied by every actor; the first shard's answer is the answer (waited for, as a
+  write is, while every replica of the first shard restarts).
 """
 
 from __future__ import annotations
@@ -213,20 +214,32 @@ class ShardSet:
         return [written[index].outcome for index in sorted(written)]
 
     def apply_catalog(self, seq: int) -> Any:
-        """Every actor applies the catalog log up to ``seq``; the first shard's outcome (from a live replica)."""
+        """Every actor applies the catalog log up to ``seq``; the first shard's outcome (from a live replica).
+
+        When every replica of the first shard is gone, it is asked again (it replays the log when Ray restarts
+        it, and remembers the outcome) until ``write_retry_s``: a caller told "unavailable" would retry a
+        decision that is logged and applies anyway (a model registered twice).
+        """
         futures = [[actor.apply_catalog.remote(seq) for actor in replicas] for replicas in self.replicas]
-        first = None
-        for replica, future in enumerate(futures[0]):
-            try:
-                first = self._ray.get(future)
-                break
-            except self._ray.exceptions.RayActorError as error:
-                if replica == len(futures[0]) - 1:
-                    raise UnavailableError(
-                        f"decision {seq} is logged and will apply, but every replica of shard 0 is restarting: {error}"
-                    ) from None
+        first = self._first_outcome(seq, futures[0])
         self._settle([future for replicas in futures[1:] for future in replicas] + futures[0])
         return first
+
+    def _first_outcome(self, seq: int, futures: list[Any]) -> Any:
+        deadline = time.monotonic() + self.write_retry_s
+        while True:
+            for future in futures:
+                try:
+                    return self._ray.get(future)
+                except self._ray.exceptions.RayActorError as error:
+                    failure = error
+            if time.monotonic() >= deadline:
+                raise UnavailableError(
+                    f"decision {seq} is logged and will apply, but no replica of shard 0 came back within "
+                    f"{self.write_retry_s:g}s to answer it: {failure}"
+                ) from None
+            time.sleep(0.2)
+            futures = [actor.apply_catalog.remote(seq) for actor in self.replicas[0]]
 
     def _settle(self, futures: list[Any]) -> None:
         """Wait for calls whose answer is not needed; an actor that is gone catches up from the logs when it is back."""

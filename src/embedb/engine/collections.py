@@ -14,6 +14,7 @@ from typing import Any, cast
 import numpy as np
 import pyarrow.compute as pc
 
+from embedb.contract import MAX_NUM_SHARDS
 from embedb.contract.results import AliasDescription, AliasList, CollectionDescription, CollectionStats, LoadState
 from embedb.engine.properties import checked_keys, checked_properties
 from embedb.errors import DataError, InvalidArgumentError, SchemaError
@@ -60,7 +61,9 @@ class CollectionOperations:
         index_params: Any = None,
         description: str = "",
         properties: dict[str, Any] | None = None,
+        num_shards: int | None = None,
     ) -> None:
+        shards = checked_num_shards(num_shards)
         checked = checked_properties(properties) if properties is not None else None
         resolved = build_schema(
             dimension=dimension,
@@ -91,7 +94,7 @@ class CollectionOperations:
         definitions = index_admin.check_definitions(collection_name, resolved, requests)
         # The storage lock before the catalog's, as every storage DDL takes them (drop, load, partitions).
         with self.storage.ddl_lock(), self.storage.catalog.transaction() as cursor:
-            info = self.storage.create_collection(collection_name, resolved, checked)
+            info = self.storage.create_collection(collection_name, resolved, checked, num_shards=shards)
             self.bindings.bind(cursor, info.id, model_versions)
         self.bindings.forget(info.id)
         self.metadata.forget()
@@ -124,6 +127,7 @@ class CollectionOperations:
             "enable_dynamic_field": schema.enable_dynamic_field,
             "partitions": list(info.partitions),
             "num_partitions": len(info.partitions),
+            "num_shards": info.num_shards or 1,
             "aliases": [alias for alias, _ in self.storage.list_aliases(info.name)],
             "properties": dict(info.properties),
             "created_at": info.created_at,
@@ -351,3 +355,18 @@ def build_schema(
         enable_dynamic_field=enable_dynamic_field,
     )
     return CollectionSchema(quick.fields, enable_dynamic_field=quick.enable_dynamic_field, description=description)
+
+
+def checked_num_shards(num_shards: int | None) -> int | None:
+    """A collection's ``num_shards`` as stored; ``InvalidArgumentError`` outside 1 to ``MAX_NUM_SHARDS``.
+
+    None stays None: one node describes it as 1, a cluster's router places the rows on every shard
+    (it logs the number it chose, so only a record logged before collections had one has none).
+    """
+    if num_shards is None:
+        return None
+    if not 1 <= int(num_shards) <= MAX_NUM_SHARDS:
+        raise InvalidArgumentError(
+            f"num_shards must be from 1 to {MAX_NUM_SHARDS}, got {num_shards!r}", argument="num_shards"
+        )
+    return int(num_shards)

@@ -132,6 +132,9 @@ class CreateCollectionRequest(ApiRequest):
     index_params: AnyJson = None
     description: str = ""
     properties: dict[str, AnyJson] | None = None
+    num_shards: Annotated[
+        int | None, Field(description="How many of a cluster's shards hold the rows (none: every shard).")
+    ] = None
 
 
 class RenameCollectionRequest(ApiRequest):

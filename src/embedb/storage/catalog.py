@@ -38,6 +38,8 @@ class CollectionInfo:
     partitions: dict[str, int] = field(default_factory=dict)
     # Partitions released from serving (Milvus's release_collection / release_partitions): reads refuse them.
     released: frozenset[str] = frozenset()
+    # The shards asked for at creation (Milvus's ``num_shards``); None for a collection of an older directory.
+    num_shards: int | None = None
 
 
 _STORAGE_TABLES = """
@@ -53,6 +55,10 @@ CREATE TABLE IF NOT EXISTS collections (
     created_at REAL NOT NULL,
     checkpoint_lsn INTEGER NOT NULL DEFAULT 0,
     next_segment_id INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS collection_shards (
+    collection_id INTEGER PRIMARY KEY REFERENCES collections(id) ON DELETE CASCADE,
+    num_shards INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS partitions (
     collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,

@@ -82,6 +82,10 @@ class StorageEngine:
             self.catalog = Catalog(path / CATALOG_FILE, read_only=read_only)
             if not read_only:
                 self._remove_dropped_collection_folders()
+            # A read-only open of an older directory may lack the table: its collections record no shard count.
+            self._has_shard_counts = (
+                self.catalog.query_one("SELECT name FROM sqlite_master WHERE name = 'collection_shards'") is not None
+            )
         except BaseException:
             if self._writer_lock is not None:
                 self._writer_lock.release()
@@ -124,6 +128,11 @@ class StorageEngine:
                 (row["id"],),
             )
         )
+        shards = (
+            self.catalog.query_one("SELECT num_shards FROM collection_shards WHERE collection_id = ?", (row["id"],))
+            if self._has_shard_counts
+            else None
+        )
         return CollectionInfo(
             id=int(row["id"]),
             name=row["name"],
@@ -132,6 +141,7 @@ class StorageEngine:
             created_at=float(row["created_at"]),
             partitions=partitions,
             released=released,
+            num_shards=None if shards is None else int(shards["num_shards"]),
         )
 
     def list_collections(self) -> list[str]:
@@ -172,7 +182,15 @@ class StorageEngine:
         """The lock every change of collections, partitions and load state takes; take it before the catalog's."""
         return self._lock
 
-    def create_collection(self, name: str, schema: CollectionSchema, properties: dict[str, Any] | None = None) -> CollectionInfo:
+    def create_collection(
+        self,
+        name: str,
+        schema: CollectionSchema,
+        properties: dict[str, Any] | None = None,
+        *,
+        num_shards: int | None = None,
+    ) -> CollectionInfo:
+        """Record a new collection (``num_shards`` as asked; None records none) with its default partition."""
         check_name(name, kind="collection")
         with self._lock, self.catalog.transaction() as cursor:
             self._check_name_free(cursor, name)
@@ -181,6 +199,11 @@ class StorageEngine:
                 (name, json.dumps(schema.to_dict()), json.dumps(properties or {}), time.time()),
             )
             collection_id = cursor.lastrowid
+            if num_shards is not None:
+                cursor.execute(
+                    "INSERT INTO collection_shards (collection_id, num_shards) VALUES (?, ?)",
+                    (collection_id, num_shards),
+                )
             cursor.execute(
                 "INSERT INTO partitions (collection_id, partition_id, name, created_at) VALUES (?, 0, ?, ?)",
                 (collection_id, DEFAULT_PARTITION, time.time()),

@@ -20,6 +20,7 @@ from tests.support.toy_embedders import Gate
 import embedb
 from embedb.backends.local import LocalBackend
 from embedb.config import Settings
+from embedb.contract import OPERATIONS
 from embedb.datasets import load_revdict
 from embedb.distributed import RayBackend
 from embedb.distributed.policies import NamedCollection
@@ -652,3 +653,87 @@ def test_rows_are_placed_by_their_partition_key_and_filtered_reads_ask_only_its_
         assert all(rows[0]["count(*)"] > 0 for rows in counts), "one tenant's rows spread by primary key"
     finally:
         again.close()
+
+
+def _per_shard_counts(cluster: RayBackend, collection: str) -> list[int]:
+    counts = cluster._every(
+        "query", {"collection_name": collection, "filter": "", "output_fields": ["count(*)"], "offset": 0}
+    )
+    return [int(rows[0]["count(*)"]) for rows in counts]
+
+
+def test_a_collection_lives_on_its_num_shards_and_reads_ask_only_those(local_ray: None, tmp_path: Path) -> None:
+    """``num_shards`` per collection: its rows on that many of the cluster's shards (collections of one shard each
+    spread over the cluster), reads and deletes asking only those, answers equal one node's, kept through a rename
+    and a reopen; more shards than the cluster has is refused before anything is logged."""
+    storage = str(tmp_path / "store")
+    single = LocalBackend(tmp_path / "single")
+    cluster = RayBackend(storage=storage, shards=4, name="sized", workdir=str(tmp_path / "work"))
+    try:
+        for db in (single, cluster):
+            for name in ("one_a", "one_b", "one_c", "one_d"):
+                db.create_collection(name, dimension=DIMENSION, metric_type="L2", num_shards=1)
+            db.create_collection("two", dimension=DIMENSION, metric_type="L2", num_shards=2)
+            db.create_collection("every", dimension=DIMENSION, metric_type="L2")
+            for name in db.list_collections():
+                db.insert(name, _rows(200, seed=len(name)))
+        assert [single.describe_collection(name)["num_shards"] for name in ("one_a", "two", "every")] == [1, 2, 1]
+        assert [cluster.describe_collection(name)["num_shards"] for name in ("one_a", "two", "every")] == [1, 2, 4]
+        held = {
+            name: [i for i, count in enumerate(_per_shard_counts(cluster, name)) if count]
+            for name in ("one_a", "one_b", "one_c", "one_d", "two", "every")
+        }
+        assert all(len(held[name]) == 1 for name in ("one_a", "one_b", "one_c", "one_d"))
+        assert len({held[name][0] for name in ("one_a", "one_b", "one_c", "one_d")}) == 4, "spread, not all on one"
+        assert len(held["two"]) == 2 and held["every"] == [0, 1, 2, 3]
+        assert cluster._shards_for({"collection_name": "two", "filter": "group == 1"}) == held["two"]
+        assert cluster._shards_for({"collection_name": "every", "filter": ""}) is None
+        queries = np.random.default_rng(5).random((3, DIMENSION), dtype=np.float32)
+        for db in (single, cluster):
+            db.delete("two", filter="group == 3")
+            db.delete("one_b", ids=[1, 2, 3])
+            db.rename_collection("two", "halved")
+            db.upsert("halved", _rows(230, seed=9)[200:])
+        for name in ("one_a", "one_b", "halved", "every"):
+            assert cluster.search(name, queries, limit=9, filter="group < 3") == single.search(
+                name, queries, limit=9, filter="group < 3"
+            )
+            assert cluster.query(name, "id > 150", limit=30) == single.query(name, "id > 150", limit=30)
+            assert cluster.get(name, [0, 3, 199, 229]) == single.get(name, [0, 3, 199, 229])
+        assert [i for i, count in enumerate(_per_shard_counts(cluster, "halved")) if count] == held["two"]
+        listed = cluster.list_collections()
+        with pytest.raises(InvalidArgumentError, match="num_shards is 5, but this cluster has 4 shards"):
+            cluster.create_collection("too_many", dimension=DIMENSION, num_shards=5)
+        for db in (single, cluster):
+            with pytest.raises(InvalidArgumentError, match="num_shards must be from 1 to 1024, got 0"):
+                db.create_collection("none", dimension=DIMENSION, num_shards=0)
+        assert cluster.list_collections() == listed
+        counted = _counts(single)
+        assert _counts(cluster) == counted
+        # A create_collection logged before collections had num_shards: its rows go to every shard.
+        parameters = OPERATIONS["create_collection"].parameters
+        logged = {name: parameter.default for name, parameter in parameters.items() if name != "num_shards"}
+        logged.update(collection_name="logged_before", dimension=DIMENSION)
+        seq = cluster.catalog.append("create_collection", logged)
+        cluster._answer(cluster.shards.apply_catalog(seq))
+        cluster._cache.clear()
+        cluster.insert("logged_before", _rows(100, seed=7))
+        assert cluster.describe_collection("logged_before")["num_shards"] == 4
+        assert all(_per_shard_counts(cluster, "logged_before"))
+    finally:
+        single.close()
+        cluster.close()
+    again = RayBackend(storage=storage, name="sized-again", workdir=str(tmp_path / "again"))
+    try:
+        assert _counts(again) == counted
+        assert again.describe_collection("halved")["num_shards"] == 2
+        assert [i for i, count in enumerate(_per_shard_counts(again, "halved")) if count] == held["two"]
+    finally:
+        again.close()
+
+
+def _counts(db: Any) -> dict[str, int]:
+    return {
+        name: int(db.query(name, "", output_fields=["count(*)"])[0]["count(*)"])
+        for name in ("one_a", "one_b", "halved", "every")
+    }

@@ -653,3 +653,13 @@ def test_hybrid_search_refuses_grouping_rather_than_ignoring_it(client: MilvusCl
     request = AnnSearchRequest([vectors(4)[0].tolist()], "v", {}, limit=4)
     with pytest.raises(MilvusException, match="group_by_field"):
         client.hybrid_search(name, [request, request], RRFRanker(), limit=2, group_by_field="cat")
+
+
+def test_num_shards_is_kept_and_described(client: MilvusClient) -> None:
+    name, default = unique("sharded"), unique("unsharded")
+    client.create_collection(name, dimension=DIM, num_shards=3)
+    client.create_collection(default, dimension=DIM)
+    assert client.describe_collection(name)["num_shards"] == 3
+    assert client.describe_collection(default)["num_shards"] == 1  # none asked: Milvus's default
+    with pytest.raises(MilvusException, match="num_shards"):
+        client.create_collection(unique("too_many"), dimension=DIM, num_shards=4096)

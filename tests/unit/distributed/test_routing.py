@@ -12,6 +12,7 @@ from embedb.contract import OPERATIONS
 from embedb.distributed.grouping import GROUPS_PARAMETER, best_groups, group_filter, group_values, merged_groups
 from embedb.distributed.routes import ROUTES
 from embedb.distributed.routing import (
+    holding,
     in_batch,
     merge_hits,
     merge_job,
@@ -52,6 +53,21 @@ def test_owners_place_every_row_once(keys: list[int], shards: int) -> None:
     positions = sorted(p for group in placed.values() for p in group)
     assert positions == list(range(len(keys)))
     assert all(shard_of(keys[p], shards) == shard for shard, group in placed.items() for p in group)
+
+
+@given(st.integers(1, 10_000), st.integers(1, 12), st.integers(1, 12))
+def test_a_collection_is_held_by_num_shards_distinct_shards(collection_id: int, asked: int, shard_count: int) -> None:
+    held = holding(collection_id, asked, shard_count)
+    assert len(held) == min(asked, shard_count) == len(set(held))
+    assert all(0 <= shard < shard_count for shard in held) and held == sorted(held)
+    placed = owners(list(range(40)), held)
+    assert set(placed) <= set(held) and sorted(p for group in placed.values() for p in group) == list(range(40))
+
+
+def test_collections_of_one_shard_spread_and_older_ones_use_every_shard() -> None:
+    assert [holding(collection_id, 1, 4) for collection_id in (1, 2, 3, 4)] == [[1], [2], [3], [0]]
+    assert holding(7, None, 3) == holding(7, 3, 3) == holding(7, 9, 3) == [0, 1, 2]
+    assert owners([5, 6, 7], list(range(3))) == owners([5, 6, 7], 3), "every shard: placed as before num_shards"
 
 
 def test_split_rows_keeps_each_input_shape_readable() -> None:

@@ -111,3 +111,89 @@ def test_a_write_retried_after_a_restart_from_the_snapshot_that_holds_it_applies
         assert again.backend.get("a", [1]) == [{"id": 1, "vector": [1.0, 0.0]}]
     finally:
         again.stop()
+
+
+def test_a_decisions_outcome_survives_a_restart_from_the_snapshot_that_holds_it(tmp_path: Path) -> None:
+    """A router waiting out the first shard's restart asks for its decision's outcome again: a shard rebuilt from a
+    snapshot taken after the decision still answers it (a registered version), not None — the router would
+    otherwise report a failure and its caller register the model a second time."""
+    from tests.support.bound_collections import HASH_16
+    from tests.support.server_process import TEST_EMBEDDERS
+
+    register = _arguments(lambda db: db.register_model("m", HASH_16, alias="champion"))
+    settings = Settings(allow_code_models=TEST_EMBEDDERS)
+
+    def shard() -> ShardServer:
+        return ShardServer(
+            0, storage=str(tmp_path / "store"), settings=settings, workdir=str(tmp_path / "work"), snapshot_every=1
+        )
+
+    first = shard()
+    catalog = OperationLog(DirectoryStore(tmp_path / "store"), CATALOG_FOLDER)
+    try:
+        seq = catalog.append("register_model", register)
+        registered = first.apply_catalog(seq)
+        assert registered["version"] == 1
+        assert first.checkpoint() is not None
+    finally:
+        first.stop()
+    again = shard()
+    try:
+        assert again.replayed == 0, "rebuilt from the snapshot alone"
+        assert again.apply_catalog(seq) == registered
+    finally:
+        again.stop()
+
+
+class _Gone(Exception):
+    """Ray's ``RayActorError`` in ``_FakeRay``: the actor's process is gone."""
+
+
+class _FakeRay:
+    exceptions = type("exceptions", (), {"RayActorError": _Gone})
+
+    @staticmethod
+    def get(future: Any) -> Any:
+        if isinstance(future, Exception):
+            raise future
+        return future
+
+
+class _Restarting:
+    """An actor whose ``apply_catalog`` calls answer ``answers`` in turn (an exception: the process is gone)."""
+
+    def __init__(self, *answers: Any) -> None:
+        self.answers = list(answers)
+        self.calls = 0
+
+    @property
+    def apply_catalog(self) -> Any:
+        def remote(seq: int) -> Any:
+            self.calls += 1
+            return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+        return type("method", (), {"remote": staticmethod(remote)})
+
+
+def _shard_set(replicas: list[list[_Restarting]], write_retry_s: float) -> Any:
+    from embedb.distributed.shard_set import ShardSet
+
+    shards = object.__new__(ShardSet)
+    shards._ray = _FakeRay()
+    shards.replicas = replicas
+    shards.write_retry_s = write_retry_s
+    return shards
+
+
+def test_a_decision_waits_out_the_first_shards_restart_for_its_outcome() -> None:
+    import pytest
+
+    from embedb.errors import UnavailableError
+
+    first = _Restarting(_Gone("killed"), _Gone("restarting"), {"version": 1})
+    other = _Restarting(None)
+    assert _shard_set([[first], [other]], write_retry_s=30).apply_catalog(7) == {"version": 1}
+    assert first.calls == 3 and other.calls == 1
+    never = _Restarting(_Gone("killed"))
+    with pytest.raises(UnavailableError, match="decision 7 is logged and will apply, but no replica of shard 0 came back"):
+        _shard_set([[never], [other]], write_retry_s=0.3).apply_catalog(7)

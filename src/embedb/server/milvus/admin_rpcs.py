@@ -97,7 +97,13 @@ class AdminRpcs(RpcBase):
         def work(call: Call) -> None:
             schema = schema_from_proto(request.schema)
             properties = {pair.key: pair.value for pair in request.properties} or None
-            call.run("create_collection", collection_name=request.collection_name, schema=schema, properties=properties)
+            call.run(
+                "create_collection",
+                collection_name=request.collection_name,
+                schema=schema,
+                properties=properties,
+                num_shards=request.shards_num if request.shards_num > 0 else None,  # 0 or less: Milvus's default
+            )
 
         return self._status(request, context, work)
 
@@ -125,7 +131,7 @@ class AdminRpcs(RpcBase):
                 aliases=list(d.get("aliases", [])),
                 created_timestamp=created_ms << 18,
                 created_utc_timestamp=created_ms,
-                shards_num=1,
+                shards_num=int(d.get("num_shards", 1)),
                 num_partitions=int(d.get("num_partitions", 1)),
                 consistency_level=common_pb2.Strong,
                 db_name=request.db_name or DEFAULT_DATABASE,

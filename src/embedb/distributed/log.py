@@ -136,14 +136,31 @@ class OperationLog:
         raise UnavailableError(f"could not append to the log {self.store.url}{self.folder}: every position was taken")
 
     def read(self, *, after: int, upto: int | None = None) -> list[LogRecord]:
-        """The records after position ``after`` (up to ``upto``), in order."""
-        records = []
+        """The records after position ``after`` (up to ``upto``), in order.
+
+        Raises ``CorruptionError`` when the record after ``after`` is missing (collected by ``delete_before``) (``delete_before``): the reader is
+        behind the snapshots, and must restore a newer one.
+        """
+        records: list[LogRecord] = []
         for key in self.store.keys(self.folder, after=self.key(after)):
             seq = int(key[len(self.folder) :])
             if upto is not None and seq > upto:
                 break
+            if seq != (records[-1].seq if records else after) + 1:
+                raise CorruptionError(
+                    f"the log {self.store.url}{self.folder} has no record {after + len(records) + 1}: records before "
+                    "a shard's older snapshot are collected; restore the newest snapshot"
+                )
             body = self.store.get(key)
             if body is None:
                 raise CorruptionError(f"log record {key} was listed but cannot be read")
             records.append(decode_record(seq, body))
         return records
+
+    def delete_before(self, seq: int) -> int:
+        """Collect the records before position ``seq`` (never the newest one: appends find the next position
+        from it); return how many were deleted."""
+        keys = self.store.keys(self.folder)
+        doomed = [key for key in keys[:-1] if int(key[len(self.folder) :]) < seq]
+        self.store.delete(doomed)
+        return len(doomed)

@@ -46,6 +46,10 @@ class ObjectStore(abc.ABC):
         """Every key that starts with ``prefix`` (and sorts after ``after``), in sorted order."""
 
     @abc.abstractmethod
+    def delete(self, keys: list[str]) -> None:
+        """Remove ``keys`` (a key that is not there is skipped)."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Release connections (an S3 client's pool); the store's contents stay."""
 
@@ -105,6 +109,10 @@ class DirectoryStore(ObjectStore):
         except FileNotFoundError:
             return None
 
+    def delete(self, keys: list[str]) -> None:
+        for key in keys:
+            self._path(key).unlink(missing_ok=True)
+
     def keys(self, prefix: str, *, after: str | None = None) -> list[str]:
         folder = prefix.rpartition("/")[0]
         base = self._path(folder) if folder else self.root
@@ -117,6 +125,9 @@ class DirectoryStore(ObjectStore):
                 if key.startswith(prefix) and (after is None or key > after):
                     found.append(key)
         return sorted(found)
+
+
+S3_DELETE_BATCH = 1000  # the most keys one DeleteObjects request takes
 
 
 class S3Store(ObjectStore):
@@ -171,6 +182,20 @@ class S3Store(ObjectStore):
             raise StorageError(f"cannot read {key!r} from {self.url}: {error}") from error
         body: bytes = answer["Body"].read()
         return body
+
+    def delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), S3_DELETE_BATCH):
+            batch = [{"Key": self.prefix + key} for key in keys[start : start + S3_DELETE_BATCH]]
+            try:
+                answer = self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            except self._errors.ClientError as error:
+                raise StorageError(f"cannot delete {len(batch)} objects from {self.url}: {error}") from error
+            if answer.get("Errors"):
+                first = answer["Errors"][0]
+                raise StorageError(
+                    f"cannot delete {len(answer['Errors'])} objects from {self.url}: {first.get('Key')}: "
+                    f"{first.get('Message')}"
+                )
 
     def close(self) -> None:
         self._client.close()

@@ -39,6 +39,7 @@ from typing import Any
 from embedb.backends.local import LocalBackend
 from embedb.config import Settings
 from embedb.distributed.artifacts import fetched_source
+from embedb.distributed.collecting import collect
 from embedb.distributed.embedding_tasks import TaskEmbedding
 from embedb.distributed.experiments import EXPERIMENT_LOG, entries_from_arguments
 from embedb.distributed.log import LogRecord, OperationLog
@@ -47,7 +48,7 @@ from embedb.distributed.object_store import open_object_store
 from embedb.distributed.shard_base import ReadWriteLock, outcome_of
 from embedb.distributed.shard_reads import POLICY_STEP, TUNED_INDEX, ShardReads
 from embedb.distributed.snapshots import SnapshotStore
-from embedb.errors import EmbedbError, InvalidStateError, JobNotFoundError
+from embedb.errors import CorruptionError, EmbedbError, InvalidStateError, JobNotFoundError
 from embedb.job_following import RUNNING_STATES
 from embedb.storage import to_columns
 
@@ -102,8 +103,11 @@ class ShardServer(ShardReads):
         snapshot_every: int = 2000,
         endpoint_url: str | None = None,
         replica: int = 0,
+        shard_count: int = 1,
     ) -> None:
         self.index = index
+        self.shard_count = shard_count  # the first shard collects the catalog log up to what every shard needs
+        self.collected = 0  # objects this actor deleted from the store (embedb.distributed.collecting)
         self.replica = replica
         self.primary = replica == 0  # the primary logs writes and stores snapshots; replicas follow its log
         self.store = open_object_store(storage, endpoint_url=endpoint_url)
@@ -165,11 +169,26 @@ class ShardServer(ShardReads):
         return replayed
 
     def follow(self, upto: int) -> int:
-        """A read replica: apply the primary's logged writes up to position ``upto``; return this replica's position."""
+        """A read replica: apply the primary's logged writes up to position ``upto``; return this replica's position.
+
+        A replica behind what the primary collected (it was restoring an older snapshot meanwhile) meets a gap
+        in the log and starts again from the newest snapshot.
+        """
         with self.lock.writing():
             if upto > self.data_seq:
-                self._replay(upto)
+                try:
+                    self._replay(upto)
+                except CorruptionError:
+                    self._restart_from_newest_snapshot()
             return self.data_seq
+
+    def _restart_from_newest_snapshot(self) -> None:
+        self.backend.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self.directory.mkdir(parents=True)
+        self.catalog_seq = self.data_seq = 0
+        self.job_ids, self.requests, self.catalog_outcomes = {}, OrderedDict(), OrderedDict()
+        self.replayed = self._recover()
 
     def _remember(self, request: str | None, outcome: Any) -> None:
         if request is not None:
@@ -384,9 +403,16 @@ class ShardServer(ShardReads):
                 self.directory, ["data"], state, name=f"{self.catalog_seq:012d}-{self.data_seq:012d}"
             )
             self.records_since_snapshot = 0
-            return key
         finally:
             self.backend = self._open_engine()
+        every_shard = [SnapshotStore(self.store, shard_folder(index)) for index in range(self.shard_count)]
+        self.collected += collect(
+            self.snapshots,
+            self.log,
+            catalog=self.catalog if self.index == 0 else None,  # one shard collects the log every shard reads
+            every_shard=every_shard if self.index == 0 else (),
+        )
+        return key
 
     def status(self) -> dict[str, Any]:
         """Where this shard is: its process, node, log positions and what its start replayed."""
@@ -400,6 +426,7 @@ class ShardServer(ShardReads):
             "catalog_seq": self.catalog_seq,
             "data_seq": self.data_seq,
             "replayed": self.replayed,
+            "collected": self.collected,
             "started": self.started,
         }
 

@@ -115,6 +115,7 @@ class ShardSet:
                     snapshot_every=snapshot_every,
                     endpoint_url=endpoint_url,
                     replica=replica,
+                    shard_count=shard_count,
                 )
                 for replica in range(replicas)
             ]

@@ -71,7 +71,7 @@ class SnapshotStore:
 
     def restore(self, directory: Path) -> dict[str, Any] | None:
         """Write the newest snapshot into ``directory``; its state, or None when the shard has none."""
-        keys = self.store.keys(self.snapshots)
+        keys = self.keys()
         if not keys:
             return None
         body = self.store.get(keys[-1])
@@ -98,6 +98,31 @@ class SnapshotStore:
             target.write_bytes(content)
         return {key: value for key, value in manifest.items() if key not in ("format", "folders", "files")}
 
+    def keys(self) -> list[str]:
+        """This shard's snapshot keys, oldest first (the last is the one ``restore`` reads)."""
+        return self.store.keys(self.snapshots)
+
+    def prune(self, keep: int) -> tuple[list[str], int]:
+        """Delete every snapshot but the newest ``keep``, then the contents none of those names; return the kept
+        snapshots' keys and how many objects were deleted. Run by the one writer of these snapshots, between writes."""
+        keys = self.keys()
+        kept, dropped = keys[-keep:], keys[:-keep]
+        if not dropped:
+            return kept, 0
+        in_use: set[str] = set()
+        for key in kept:
+            body = self.store.get(key)
+            if body is None:
+                raise DataError(f"snapshot {key} is listed but cannot be read")
+            if body.startswith(b"{"):  # a tar snapshot names no contents
+                in_use.update(json.loads(body)["files"].values())
+        unused = [key for key in self.store.keys(self.files) if key.rsplit("/", 1)[1] not in in_use]
+        self.store.delete(dropped)  # the manifests first: a snapshot is never left naming a deleted content
+        self.store.delete(unused)
+        if self._stored is not None:
+            self._stored -= {key.rsplit("/", 1)[1] for key in unused}
+        return kept, len(dropped) + len(unused)
+
     def _digest(self, path: Path, relative: str) -> str:
         stat = path.stat()
         known = self._hashes.get(relative)
@@ -117,3 +142,9 @@ def _inside(directory: Path, relative: str) -> Path:
     if not target.is_relative_to(directory.resolve()):
         raise DataError(f"a snapshot names {relative!r}, outside the shard's directory")
     return target
+
+
+def log_positions(key: str) -> tuple[int, int] | None:
+    """The catalog and shard-log positions a snapshot holds, read from its name (``{catalog:012d}-{data:012d}``)."""
+    catalog, _, data = key.rsplit("/", 1)[-1].partition("-")
+    return (int(catalog), int(data)) if catalog.isdigit() and data.isdigit() else None

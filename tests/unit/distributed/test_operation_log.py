@@ -110,3 +110,17 @@ def test_a_dict_that_looks_like_a_packed_array_reads_back_as_itself(tmp_path: Pa
         assert record.seq == seq
         assert record.arguments["data"] == rows
         assert np.array_equal(record.arguments["v"], vectors) and record.arguments["v"].dtype == np.float32
+
+
+def test_collected_records_leave_the_newest_and_a_reader_behind_them_meets_a_gap(store: ObjectStore) -> None:
+    log = OperationLog(store, "shards/0000/log")
+    for i in range(6):
+        log.append("insert", {"i": i})
+    assert log.delete_before(4) == 3
+    assert [record.seq for record in log.read(after=3)] == [4, 5, 6]
+    with pytest.raises(CorruptionError, match="has no record 2"):
+        log.read(after=1)
+    assert log.delete_before(100) == 2, "the newest record stays"
+    again = OperationLog(store, "shards/0000/log")  # a new appender finds the next position from the newest
+    assert again.append("insert", {"i": 6}) == 7
+    assert [record.seq for record in again.read(after=6)] == [7]

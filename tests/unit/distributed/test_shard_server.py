@@ -197,3 +197,47 @@ def test_a_decision_waits_out_the_first_shards_restart_for_its_outcome() -> None
     never = _Restarting(_Gone("killed"))
     with pytest.raises(UnavailableError, match="decision 7 is logged and will apply, but no replica of shard 0 came back"):
         _shard_set([[never], [other]], write_retry_s=0.3).apply_catalog(7)
+
+
+def test_the_store_keeps_two_snapshots_and_the_logs_after_them_and_a_shard_still_comes_back(tmp_path: Path) -> None:
+    """Collected after each snapshot: older manifests, contents no kept snapshot names, log records before the
+    older kept snapshot (the catalog too, by the first shard). A rebuilt shard, and a replica that fell behind
+    what was collected, still hold every row."""
+    store = DirectoryStore(tmp_path / "store")
+    catalog = OperationLog(store, CATALOG_FOLDER)
+    primary = _shard(tmp_path, snapshot_every=3)
+    replica = ShardServer(
+        0, storage=str(tmp_path / "store"), settings=Settings(), workdir=str(tmp_path / "r"), replica=1
+    )
+    try:
+        created = catalog.append("create_collection", CREATE)
+        primary.apply_catalog(created)
+        replica.apply_catalog(created)
+        for key in range(40):
+            row = {"id": key, "vector": [float(key), 1.0]}
+            written = primary.write("insert", _arguments(lambda db, row=row: db.insert("a", [row])), f"r{key}")
+            if key < 5:
+                assert replica.follow(written.seq) == written.seq
+            if key % 7 == 0:
+                primary.apply_catalog(catalog.append("create_partition", _partition(f"p{key}")))
+        assert len(store.keys("shards/0000/snapshot/")) == 2
+        assert len(store.keys("shards/0000/log/")) <= 6, "records before the older kept snapshot are gone"
+        assert len(store.keys(f"{CATALOG_FOLDER}/")) <= 4
+        assert primary.collected > 0 and primary.status()["collected"] == primary.collected
+        # the replica, told of nothing since key 4, is behind the collected log: it restarts from the newest snapshot
+        assert replica.follow(written.seq) == written.seq
+        assert replica.replayed < 10, "restored from the newest snapshot, not replayed from key 5 on"
+        assert replica.backend.query("a", "", output_fields=["count(*)"])[0]["count(*)"] == 40
+    finally:
+        replica.stop()
+        primary.backend.close()
+    again = _shard(tmp_path)
+    try:
+        assert again.backend.query("a", "", output_fields=["count(*)"])[0]["count(*)"] == 40
+        assert sorted(again.backend.list_partitions("a")) == sorted(["_default", *(f"p{k}" for k in range(0, 40, 7))])
+    finally:
+        again.stop()
+
+
+def _partition(name: str) -> dict[str, Any]:
+    return _arguments(lambda db: db.create_partition("a", name))

@@ -86,3 +86,25 @@ def test_a_tar_snapshot_of_an_earlier_version_still_restores(tmp_path: Path, sha
     restored = tmp_path / "restored"
     assert SnapshotStore(store, "shard-0").restore(restored) == STATE
     assert _tree(restored) == _tree(shard)
+
+
+def test_pruning_keeps_the_newest_snapshots_and_the_contents_they_name(tmp_path: Path, shard: Path) -> None:
+    store = DirectoryStore(tmp_path / "store")
+    snapshots = SnapshotStore(store, "shard-0")
+    snapshots.write(shard, ["data"], STATE, name="000001-000001")
+    (shard / "data" / "segments" / "1.arrow").unlink()  # compacted away
+    (shard / "data" / "catalog.db").write_bytes(b"catalog v2")
+    snapshots.write(shard, ["data"], STATE, name="000002-000005")
+    (shard / "data" / "catalog.db").write_bytes(b"catalog v3")
+    snapshots.write(shard, ["data"], STATE, name="000003-000009")
+    kept, deleted = snapshots.prune(2)
+    assert kept == ["shard-0/snapshot/000002-000005", "shard-0/snapshot/000003-000009"]
+    assert deleted == 3, "the oldest manifest, segment 1, catalog v1"
+    assert len(store.keys("shard-0/files/")) == 3  # segment 2, catalog v2 and v3
+    assert snapshots.prune(2) == (kept, 0)
+    (shard / "data" / "catalog.db").write_bytes(b"catalog v1")  # a content collected before comes back
+    snapshots.write(shard, ["data"], STATE, name="000004-000012")
+    snapshots.prune(2)
+    restored = tmp_path / "restored"
+    assert SnapshotStore(store, "shard-0").restore(restored) == STATE
+    assert _tree(restored) == _tree(shard), "uploaded again, not taken for stored"

@@ -5,7 +5,8 @@ Four measurements, each against its single-node baseline in the same run:
 1. **Search through the router** — single-query search latency (limit 10, one
    query per call, p50 and p99 of ``--queries`` calls) on the same rows:
    embedded (the engine in this process), then a cluster of 1 and of 3 shards
-   (one Ray call per shard, merge at the router).
+   (one Ray call per shard, merge at the router), then the 3-shard cluster with
+   a collection created with ``num_shards=1`` (one shard holds it and is asked).
 2. **Ingest** — rows/s and ms per batch of ``--batch`` rows: embedded (WAL
    fsync'ed per batch), then 3 shards whose every batch is stored in the object
    store before it is acknowledged: a directory (fsync'ed), then S3 (moto's
@@ -104,8 +105,8 @@ def search_latency(db: Client, queries: np.ndarray, count: int) -> dict[str, flo
     return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
 
 
-def prepared(db: Client, base: np.ndarray, batch: int) -> None:
-    db.create_collection("docs", dimension=base.shape[1], metric_type="COSINE")
+def prepared(db: Client, base: np.ndarray, batch: int, num_shards: int | None = None) -> None:
+    db.create_collection("docs", dimension=base.shape[1], metric_type="COSINE", num_shards=num_shards)
     load_rows(db, base, batch)
     db.flush("docs")
     db.wait_for_index("docs", "vector", timeout=600)
@@ -116,11 +117,12 @@ def bench_search(args: argparse.Namespace, base: np.ndarray, queries: np.ndarray
     with LocalBackend(Path(scratch) / "embedded-search") as db:
         prepared(db, base, args.batch)
         out.append({"system": "embedded", **search_latency(db, queries, args.queries)})
-    for shards in (1, 3):
-        sharded = cluster(str(Path(scratch) / f"search-{shards}"), shards, f"search{shards}", scratch)
+    for shards, num_shards in ((1, None), (3, None), (3, 1)):
+        sharded = cluster(str(Path(scratch) / f"search-{shards}-{num_shards}"), shards, f"search{shards}", scratch)
         try:
-            prepared(sharded, base, args.batch)
-            out.append({"system": f"cluster, {shards} shard(s)", **search_latency(sharded, queries, args.queries)})
+            prepared(sharded, base, args.batch, num_shards)
+            system = f"cluster, {shards} shard(s)" + ("" if num_shards is None else f", num_shards={num_shards}")
+            out.append({"system": system, **search_latency(sharded, queries, args.queries)})
         finally:
             sharded.close()
     return out

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import numbers
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -319,9 +320,11 @@ class MilvusClient:
 
         ``num_shards`` (or the older ``shards_num``; 0 is Milvus's default) is EmbeDB's ``num_shards``.
         """
-        shards = kwargs.get("num_shards", kwargs.get("shards_num"))
+        shards = kwargs.get("num_shards")
+        if shards is None:
+            shards = kwargs.get("shards_num")
         kwargs = {k: v for k, v in kwargs.items() if k not in IGNORED_KWARGS}
-        if shards is not None and not (isinstance(shards, int) and not isinstance(shards, bool) and shards == 0):
+        if shards is not None and not (isinstance(shards, numbers.Integral) and not isinstance(shards, bool) and shards == 0):
             kwargs["num_shards"] = shards
         if kwargs.get("schema") is not None:
             dimension = None

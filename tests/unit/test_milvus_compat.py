@@ -130,8 +130,12 @@ def test_what_pymilvus_code_takes_for_granted(tmp_path: Path) -> None:
     assert described["num_shards"] == 1
     client.create_collection("sharded", dimension=4, shards_num=2)  # the older keyword pymilvus still takes
     client.create_collection("unsharded", dimension=4, num_shards=0)  # 0: Milvus's default
+    client.create_collection("either", dimension=4, num_shards=None, shards_num=3)
+    client.create_collection("numpy_zero", dimension=4, num_shards=np.int64(0))
     assert client.describe_collection("sharded")["num_shards"] == 2
     assert client.describe_collection("unsharded")["num_shards"] == 1
+    assert client.describe_collection("either")["num_shards"] == 3
+    assert client.describe_collection("numpy_zero")["num_shards"] == 1
     client.delete("docs", ids=[0, 1, 2])
     job = client.compact("docs")
     assert isinstance(job, int) and client.get_compaction_state(job) == "Completed"

@@ -61,6 +61,7 @@ from embedb.distributed.shard import CATALOG_FOLDER, SETTLING_OPERATIONS, WriteP
 from embedb.distributed.shard_base import ReadWriteLock
 from embedb.distributed.shard_reads import TUNED_INDEX
 from embedb.distributed.shard_set import ShardSet
+from embedb.engine.collections import checked_num_shards
 from embedb.engine.policies import check_policy
 from embedb.errors import ClosedError, DataError, EmbedbError, InvalidArgumentError, UnavailableError
 from embedb.experiments import QueryLogEntry
@@ -228,14 +229,16 @@ class RayBackend(ClusterAnalyses, ClusterDrift, ClusterMaking, ClusterPolicies, 
         return result
 
     def _num_shards(self, asked: int | None) -> int:
-        """A new collection's ``num_shards`` on this cluster: every shard when none is asked; more is refused."""
-        if asked is None:
+        """A new collection's ``num_shards`` on this cluster: every shard when none is asked; more is refused
+        (as one node refuses what no cluster has), before anything is logged."""
+        checked = checked_num_shards(asked)
+        if checked is None:
             return self.shard_count
-        if asked > self.shard_count:
+        if checked > self.shard_count:
             raise InvalidArgumentError(
                 f"num_shards is {asked}, but this cluster has {self.shard_count} shards", argument="num_shards"
             )
-        return asked
+        return checked
 
     def _tune_index(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """One seeded sample of the whole collection drawn over every shard, the tuning measured on it by one

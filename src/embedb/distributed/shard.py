@@ -48,7 +48,7 @@ from embedb.distributed.object_store import open_object_store
 from embedb.distributed.shard_base import ReadWriteLock, outcome_of
 from embedb.distributed.shard_reads import POLICY_STEP, TUNED_INDEX, ShardReads
 from embedb.distributed.snapshots import SnapshotStore
-from embedb.errors import CorruptionError, EmbedbError, InvalidStateError, JobNotFoundError
+from embedb.errors import CorruptionError, DataError, EmbedbError, InvalidStateError, JobNotFoundError
 from embedb.job_following import RUNNING_STATES
 from embedb.storage import to_columns
 
@@ -62,6 +62,7 @@ JOB_SETTLE_TIMEOUT_S = 3600.0
 # How many recent write requests a shard remembers (a router's retry comes within seconds).
 REMEMBERED_REQUESTS = 10_000
 SNAPSHOT_REQUESTS = 100  # the newest remembered writes a snapshot carries over a restart
+RESTORE_ATTEMPTS = 5  # a replica restoring the newest snapshot while the primary collects it tries the next
 
 
 @dataclass(frozen=True)
@@ -183,12 +184,20 @@ class ShardServer(ShardReads):
             return self.data_seq
 
     def _restart_from_newest_snapshot(self) -> None:
+        """Restore the newest snapshot again; a snapshot the primary collects meanwhile is met as a missing
+        content or a gap in the log, and the next newest is tried."""
         self.backend.close()
-        shutil.rmtree(self.directory, ignore_errors=True)
-        self.directory.mkdir(parents=True)
-        self.catalog_seq = self.data_seq = 0
-        self.job_ids, self.requests, self.catalog_outcomes = {}, OrderedDict(), OrderedDict()
-        self.replayed = self._recover()
+        for attempt in range(RESTORE_ATTEMPTS):
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory.mkdir(parents=True)
+            self.catalog_seq = self.data_seq = 0
+            self.job_ids, self.requests, self.catalog_outcomes = {}, OrderedDict(), OrderedDict()
+            try:
+                self.replayed = self._recover()
+                return
+            except (CorruptionError, DataError):
+                if attempt == RESTORE_ATTEMPTS - 1:
+                    raise
 
     def _remember(self, request: str | None, outcome: Any) -> None:
         if request is not None:
@@ -371,7 +380,10 @@ class ShardServer(ShardReads):
             if not records:
                 return None
             self.records_since_snapshot += 1
-            return self._applied_catalog(records[0])
+            outcome = self._applied_catalog(records[0])
+            if self.primary and self.records_since_snapshot >= self.snapshot_every and not self.long_reads:
+                self._checkpoint()  # decisions count too: a shard no write reaches still snapshots (and collects)
+            return outcome
 
     def checkpoint(self) -> str | None:
         """Store a snapshot of this shard now (the primary does; a replica has nothing of its own); return its key.

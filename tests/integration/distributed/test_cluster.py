@@ -701,13 +701,15 @@ def test_a_collection_lives_on_its_num_shards_and_reads_ask_only_those(local_ray
             assert cluster.query(name, "id > 150", limit=30) == single.query(name, "id > 150", limit=30)
             assert cluster.get(name, [0, 3, 199, 229]) == single.get(name, [0, 3, 199, 229])
         assert [i for i, count in enumerate(_per_shard_counts(cluster, "halved")) if count] == held["two"]
-        listed = cluster.list_collections()
+        listed, catalog_end = cluster.list_collections(), cluster.catalog.last_seq()
         with pytest.raises(InvalidArgumentError, match="num_shards is 5, but this cluster has 4 shards"):
             cluster.create_collection("too_many", dimension=DIMENSION, num_shards=5)
         for db in (single, cluster):
-            with pytest.raises(InvalidArgumentError, match="num_shards must be from 1 to 1024, got 0"):
-                db.create_collection("none", dimension=DIMENSION, num_shards=0)
+            for bad in (0, -1):
+                with pytest.raises(InvalidArgumentError, match=f"num_shards must be from 1 to 1024, got {bad}"):
+                    db.create_collection("none", dimension=DIMENSION, num_shards=bad)
         assert cluster.list_collections() == listed
+        assert cluster.catalog.last_seq() == catalog_end, "refused before anything is logged"
         counted = _counts(single)
         assert _counts(cluster) == counted
         # A create_collection logged before collections had num_shards: its rows go to every shard.

@@ -241,3 +241,56 @@ def test_the_store_keeps_two_snapshots_and_the_logs_after_them_and_a_shard_still
 
 def _partition(name: str) -> dict[str, Any]:
     return _arguments(lambda db: db.create_partition("a", name))
+
+
+def test_a_replica_whose_restore_loses_the_race_with_collecting_restores_the_next_snapshot(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A replica behind the collected log restores the newest snapshot; the primary snapshots twice meanwhile
+    (so collects the one being read): the replica meets a missing content, restores the next newest, serves."""
+    primary = _shard(tmp_path, snapshot_every=1)
+    replica = ShardServer(
+        0, storage=str(tmp_path / "store"), settings=Settings(), workdir=str(tmp_path / "r"), replica=1
+    )
+    written: list[Any] = []
+
+    def write() -> None:
+        key = len(written)
+        row = {"id": key, "vector": [float(key), 1.0]}
+        written.append(primary.write("insert", _arguments(lambda db: db.insert("a", [row])), f"r{key}"))
+
+    try:
+        created = OperationLog(DirectoryStore(tmp_path / "store"), CATALOG_FOLDER).append("create_collection", CREATE)
+        primary.apply_catalog(created)
+        replica.apply_catalog(created)
+        for _ in range(8):
+            write()
+        stored_get = replica.store.get
+
+        def get_while_the_primary_writes(key: str) -> bytes | None:
+            if "/files/" in key and len(written) == 8:
+                write()
+                write()
+            return stored_get(key)
+
+        monkeypatch.setattr(replica.store, "get", get_while_the_primary_writes)
+        assert replica.follow(written[7].seq) == written[-1].seq == 10
+        assert replica.backend.query("a", "", output_fields=["count(*)"])[0]["count(*)"] == 10
+    finally:
+        replica.stop()
+        primary.stop()
+
+
+def test_a_shard_no_write_reaches_still_snapshots_from_its_decisions(tmp_path: Path) -> None:
+    """Decisions count toward ``snapshot_every`` too: a shard holding no collection's rows still snapshots (and
+    collects), so the catalog log does not grow without bound behind it."""
+    shard = _shard(tmp_path, snapshot_every=2)
+    try:
+        catalog = OperationLog(DirectoryStore(tmp_path / "store"), CATALOG_FOLDER)
+        shard.apply_catalog(catalog.append("create_collection", CREATE))
+        for name in ("p1", "p2", "p3", "p4", "p5"):
+            shard.apply_catalog(catalog.append("create_partition", _partition(name)))
+        assert len(shard.snapshots.keys()) == 2, "snapshots taken, the older ones collected"
+        assert len(catalog.store.keys(f"{CATALOG_FOLDER}/")) < 6
+    finally:
+        shard.stop()

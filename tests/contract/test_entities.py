@@ -108,6 +108,24 @@ def test_query_filter_paging_count_and_params(db: Client, collection: str) -> No
     assert pages == [[2, 3, 4, 5], [6, 7, 8, 9]]
 
 
+def test_long_array_params_that_share_their_ends_are_different_filters(db: Client, collection: str) -> None:
+    """A filter's remembered per-segment mask is keyed by its params: two long NumPy arrays whose repr is the same
+    (NumPy elides the middle) must not share it."""
+    db.insert(collection, rows(range(3000)))
+    db.flush(collection)
+    every = np.arange(2000)
+    ends_only = every.copy()
+    ends_only[3:-3] = 2999
+    assert repr(every) == repr(ends_only)
+    count = ["count(*)"]
+    assert db.query(collection, "id in {ids}", filter_params={"ids": every}, output_fields=count) == [{"count(*)": 2000}]
+    assert db.query(collection, "id in {ids}", filter_params={"ids": ends_only}, output_fields=count) == [
+        {"count(*)": 7}
+    ]
+    hits = db.search(collection, [[1.0] * DIM], filter="id in {ids}", filter_params={"ids": ends_only}, limit=20)
+    assert sorted(hit["id"] for hit in hits[0]) == [0, 1, 2, 1997, 1998, 1999, 2999]
+
+
 def test_upsert_replaces_atomically(db: Client, collection: str) -> None:
     db.insert(collection, rows(range(3)))
     replaced = rows([1, 5], seed=9)

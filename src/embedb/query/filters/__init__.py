@@ -46,6 +46,7 @@ supported.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,7 +133,26 @@ def compile_filter(
         raise FilterError(f"a filter must be a string, got {type(expression).__name__}")
     bound = bind(parse(expression), schema, params=params, timezone=timezone)
     keys = literal_primary_keys(bound.predicate, schema.primary)
-    cache_key = expression if not params else f"{expression}\x00{sorted((str(k), repr(v)) for k, v in params.items())}"
+    cache_key = expression if not params else f"{expression}\x00{params_key(params)}"
     if timezone != UTC_NAME:  # the same text names other instants in another zone
         cache_key = f"{cache_key}\x00{timezone}"
     return CompiledFilter(expression, bound.fields, bound.predicate, keys, cache_key, index_terms(bound.predicate, indexed))
+
+
+def params_key(params: Mapping[str, object]) -> str:
+    """Text equal for two ``params`` exactly when their values are: NumPy arrays by their bytes (an array's repr
+    elides the middle of a long one, so two arrays sharing their ends would share a key and a remembered mask)."""
+    return repr(sorted((str(name), _exact(value)) for name, value in params.items()))
+
+
+def _exact(value: object) -> object:
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            return ("object array", value.shape, _exact(value.tolist()))
+        digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
+        return ("array", value.dtype.str, value.shape, digest)
+    if isinstance(value, Mapping):
+        return ("map", sorted((str(key), _exact(item)) for key, item in value.items()))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [_exact(item) for item in value])
+    return (type(value).__name__, repr(value))

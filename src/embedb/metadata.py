@@ -25,9 +25,12 @@ from embedb.index.scalar import ScalarIndexes
 from embedb.lifecycle import EmbeddingBindings, FieldBinding
 from embedb.models import ModelRegistry
 from embedb.query import CompiledFilter, OutputPlan, compile_filter, plan_output
+from embedb.query.filters import params_key
 from embedb.schema import AUTO_ID_TEXT_LENGTH, CollectionSchema, FieldSchema
 from embedb.storage import CollectionInfo, CollectionStore, StorageEngine
 from embedb.timestamps import collection_timezone, zone
+
+FILTERS_REMEMBERED = 256  # compiled filters kept (a workload repeats a handful; a stream of new ones starts over)
 
 
 class AutoIds:
@@ -72,6 +75,8 @@ class CollectionMetadata:
         self.models = models
         # Replaced, never changed in place: readers take the dict without a lock.
         self.by_name: dict[str, CollectionInfo] = {}
+        # Compiled filters by collection, text, params, indexed fields and time zone: a workload repeats its filters.
+        self._filters: dict[tuple[Any, ...], tuple[CollectionInfo, CompiledFilter]] = {}
         self.search_fields: dict[tuple[int, str | None], tuple[CollectionInfo, FieldSchema]] = {}
         self._auto_ids: dict[int, AutoIds] = {}
         self._lock = threading.Lock()
@@ -91,6 +96,7 @@ class CollectionMetadata:
     def forget(self) -> None:
         """Drop every cached entry (after any DDL call)."""
         self.by_name = {}
+        self._filters = {}
 
     def store(self, info: CollectionInfo) -> CollectionStore:
         return self.storage.store(info)
@@ -132,13 +138,37 @@ class CollectionMetadata:
             zone(timezone)  # InvalidArgumentError naming a zone that does not exist
         if not isinstance(expression, str) or not expression.strip():
             return None
-        return compile_filter(
-            expression,
-            info.schema,
-            params=params,
-            indexed=self.indexed_fields(info),
-            timezone=timezone or collection_timezone(info.properties),
-        )
+        indexed, read_in = self.filter_context(info, timezone)
+        key = (info.id, expression, params_key(params or {}), indexed, read_in)
+        remembered = self._filters.get(key)
+        if remembered is not None and remembered[0] is info:  # the same info: no DDL since (``forget``)
+            return remembered[1]
+        compiled = compile_filter(expression, info.schema, params=params, indexed=indexed, timezone=read_in)
+        self._remember(key, info, compiled)
+        return compiled
+
+    def filter_context(self, info: CollectionInfo, timezone: str | None = None) -> tuple[frozenset[str], str]:
+        """What a filter of the collection is compiled with besides its schema: the indexed fields, the time zone."""
+        return self.indexed_fields(info), timezone or collection_timezone(info.properties)
+
+    def take_filter(
+        self,
+        info: CollectionInfo,
+        expression: str,
+        params: Mapping[str, Any] | None,
+        context: tuple[frozenset[str], str],
+        compiled: CompiledFilter,
+        timezone: str | None = None,
+    ) -> None:
+        """Remember a filter compiled elsewhere (a cluster's router) as if compiled here — only if it was compiled
+        with this node's ``filter_context`` for it (otherwise ``compiled_filter`` compiles its own)."""
+        if context == self.filter_context(info, timezone) and compiled.expression == expression:
+            self._remember((info.id, expression, params_key(params or {}), *context), info, compiled)
+
+    def _remember(self, key: tuple[Any, ...], info: CollectionInfo, compiled: CompiledFilter) -> None:
+        filters = dict(self._filters) if len(self._filters) < FILTERS_REMEMBERED else {}
+        filters[key] = (info, compiled)
+        self._filters = filters  # replaced, never changed in place, as ``by_name``
 
     def read_partition_ids(self, info: CollectionInfo, names: Sequence[str] | str | None) -> list[int] | None:
         """The partitions a read (get, query, search) covers: the named ones, or every loaded one.

@@ -26,6 +26,7 @@ from typing import Any
 from embedb.distributed.router_base import RouterBase
 from embedb.distributed.routing import holding, owners
 from embedb.distributed.shard import WritePlan
+from embedb.distributed.shard_base import SHIPPED_FILTER
 from embedb.errors import DataError, DuplicateKeyError, EmbedbError
 from embedb.query.filters import compile_filter
 from embedb.schema import CollectionSchema
@@ -100,12 +101,36 @@ class ClusterPlacement(RouterBase):
             schema = self._schema(arguments["collection_name"])
             if schema.partition_key is None:
                 return None
-            values = compile_filter(expression, schema, params=arguments.get("filter_params")).values_of(
-                schema.partition_key
+            shipped = arguments.get(SHIPPED_FILTER)
+            compiled = (
+                shipped[1] if shipped else compile_filter(expression, schema, params=arguments.get("filter_params"))
             )
+            values = compiled.values_of(schema.partition_key)
         except EmbedbError:  # a bad filter: every shard refuses it as one node does
             return None
         return None if values is None else list(values)
+
+    def _shipped(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """A read's ``arguments`` with its filter compiled here, once, for every shard it reaches (as each shard
+        would compile it: the schema, indexed fields and time zone read from the first shard); unchanged for a
+        blank filter or one the compiler refuses (the shards then refuse it with one node's error)."""
+        expression = arguments.get("filter")
+        if not isinstance(expression, str) or not expression.strip() or SHIPPED_FILTER in arguments:
+            return arguments
+        try:
+            schema, (indexed, zone) = self._cached(
+                ("filter_context", arguments["collection_name"]),
+                lambda: self._answer(
+                    self._read_with(0, lambda shard: shard.filter_context.remote(arguments["collection_name"]))
+                ),
+            )
+            context = (indexed, arguments.get("timezone") or zone)
+            compiled = compile_filter(
+                expression, schema, params=arguments.get("filter_params"), indexed=indexed, timezone=context[1]
+            )
+        except EmbedbError:
+            return arguments
+        return {**arguments, SHIPPED_FILTER: (context, compiled)}
 
     def _schema(self, collection: str) -> CollectionSchema:
         """A collection's schema, as the first shard has it since the router's last decision."""

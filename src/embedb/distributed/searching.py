@@ -37,6 +37,7 @@ class ClusterSearch(ClusterPlacement):
 
     def _query(self, arguments: dict[str, Any]) -> list[dict[str, Any]]:
         check_paging(arguments.get("limit"), arguments.get("offset") or 0, maximum=None)
+        arguments = self._shipped(arguments)
         output_fields = arguments.get("output_fields")
         if isinstance(output_fields, (list, tuple)) and COUNT_STAR in output_fields:  # as one node reads it
             answers = self._every("query", {**arguments, "order_by": None}, self._shards_for(arguments))
@@ -204,7 +205,7 @@ class ClusterSearch(ClusterPlacement):
     def _fanned_search(self, arguments: dict[str, Any]) -> tuple[list[list[list[dict[str, Any]]]], MonitorKey | None]:
         """Every shard's own answer to a search (not merged), and what one node would count it under."""
         with self.lock.reading():
-            arguments = self._embedded_once(arguments)
+            arguments = self._shipped(self._embedded_once(arguments))
             outcomes = self._read_all(
                 lambda shard: shard.search_monitored.remote(arguments), self._shards_for(arguments)
             )

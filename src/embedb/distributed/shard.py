@@ -45,7 +45,7 @@ from embedb.distributed.experiments import EXPERIMENT_LOG, entries_from_argument
 from embedb.distributed.log import LogRecord, OperationLog
 from embedb.distributed.monitoring import MONITOR_MINUTES, MonitorKey
 from embedb.distributed.object_store import open_object_store
-from embedb.distributed.shard_base import ReadWriteLock, outcome_of
+from embedb.distributed.shard_base import SHIPPED_FILTER, ReadWriteLock, outcome_of
 from embedb.distributed.shard_reads import POLICY_STEP, TUNED_INDEX, ShardReads
 from embedb.distributed.snapshots import SnapshotStore
 from embedb.errors import CorruptionError, DataError, EmbedbError, InvalidStateError, JobNotFoundError
@@ -240,6 +240,17 @@ class ShardServer(ShardReads):
 
     def _run(self, operation: str, arguments: dict[str, Any]) -> Any:
         """One operation on the engine, with job ids turned from the cluster's into this shard's and back."""
+        if SHIPPED_FILTER in arguments:  # compiled once, at the router: the engine finds it as if compiled here
+            arguments = dict(arguments)
+            context, compiled = arguments.pop(SHIPPED_FILTER)
+            metadata = self.backend.database.metadata
+            try:
+                info = metadata.info(arguments["collection_name"])
+            except EmbedbError:
+                pass  # the operation itself raises one node's error
+            else:
+                expression, params = str(arguments.get("filter")), arguments.get("filter_params")
+                metadata.take_filter(info, expression, params, context, compiled, arguments.get("timezone"))
         if operation == MONITOR_MINUTES:  # the router's counts of what the whole cluster answered
             self.backend.database.monitor.merge_minutes(arguments["rows"])
             return None

@@ -10,6 +10,9 @@ from typing import Any
 
 from embedb.errors import EmbedbError
 
+# A read's filter as the router compiled it, beside its text: (the context it was compiled in, the compiled filter).
+SHIPPED_FILTER = "_compiled_filter"
+
 
 @dataclass(frozen=True)
 class Failed:

@@ -303,6 +303,18 @@ class ShardReads:
         with self.lock.reading():
             return outcome_of(lambda: self.backend.database.metadata.info(collection_name).schema)
 
+    def filter_context(self, collection_name: str) -> Any:
+        """What the router compiles a collection's filters with: its schema and ``CollectionMetadata.filter_context``
+        (indexed fields, time zone), or ``Failed``."""
+
+        def read() -> tuple[Any, tuple[frozenset[str], str]]:
+            metadata = self.backend.database.metadata
+            info = metadata.info(collection_name)
+            return info.schema, metadata.filter_context(info)
+
+        with self.lock.reading():
+            return outcome_of(read)
+
     def layout(self, collection_name: str) -> Any:
         """A collection's id and its ``num_shards`` as logged (None: every shard), or ``Failed``."""
 

@@ -294,3 +294,26 @@ def test_a_shard_no_write_reaches_still_snapshots_from_its_decisions(tmp_path: P
         assert len(catalog.store.keys(f"{CATALOG_FOLDER}/")) < 6
     finally:
         shard.stop()
+
+
+def test_a_filter_compiled_at_the_router_is_the_one_the_shard_evaluates(tmp_path: Path) -> None:
+    """The router compiles a read's filter once and ships it; the shard evaluates that one (not its own compile)
+    when it was compiled in the shard's own context, and compiles its own otherwise."""
+    import dataclasses
+
+    from embedb.distributed.shard_base import SHIPPED_FILTER
+    from embedb.query import compile_filter
+
+    shard = _shard(tmp_path)
+    try:
+        shard.apply_catalog(OperationLog(DirectoryStore(tmp_path / "store"), CATALOG_FOLDER).append("create_collection", CREATE))
+        shard.write("insert", _arguments(lambda db: db.insert("a", [{"id": k, "vector": [1.0, k]} for k in range(9)])), "w")
+        schema, context = shard.filter_context("a")
+        # a marked compile: the text says id < 8, what it evaluates is id < 2 — which one answers shows who compiled
+        marked = dataclasses.replace(compile_filter("id < 2", schema, indexed=context[0]), expression="id < 8")
+        query = _arguments(lambda db: db.query("a", "id < 8"))
+        assert [row["id"] for row in shard.call("query", {**query, SHIPPED_FILTER: (context, marked)})] == [0, 1]
+        other = _arguments(lambda db: db.query("a", "id < 8", timezone="Asia/Tokyo"))
+        assert len(shard.call("query", {**other, SHIPPED_FILTER: (context, marked)})) == 8, "another zone: own compile"
+    finally:
+        shard.stop()

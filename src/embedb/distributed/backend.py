@@ -120,7 +120,7 @@ class RayBackend(ClusterAnalyses, ClusterDrift, ClusterMaking, ClusterPolicies, 
             endpoint_url=endpoint_url,
             write_retry_s=write_retry_s,
         )
-        self.catalog = OperationLog(self.store, CATALOG_FOLDER)
+        self.catalog = OperationLog(self.store, CATALOG_FOLDER, shared=True)  # every router appends to it
         self.lock = ReadWriteLock()
         self._closed = False
         self._cache: dict[tuple[str, ...], Any] = {}

@@ -101,11 +101,19 @@ def _restored(value: Any) -> Any:
 
 
 class OperationLog:
-    """A numbered, append-only log of operations in one folder of an object store. Not thread-safe: one owner appends."""
+    """A numbered, append-only log of operations in one folder of an object store. Not thread-safe: one owner appends.
 
-    def __init__(self, store: ObjectStore, folder: str) -> None:
+    Collected records (``delete_before``) leave their positions free again, so a writer that took a position
+    from an old listing could re-create one: no reader would ever apply it. The collector therefore writes the
+    highest position it deletes (the log's floor, ``{folder}.floor``) before deleting, and an append to a log
+    with several writers (``shared``: the catalog, which every router appends to) reads the floor after its
+    create and, landing at or below it, takes that record back and appends again at the end.
+    """
+
+    def __init__(self, store: ObjectStore, folder: str, *, shared: bool = False) -> None:
         self.store = store
         self.folder = folder.rstrip("/") + "/"
+        self.shared = shared
         self._next: int | None = None
 
     def key(self, seq: int) -> str:
@@ -130,6 +138,10 @@ class OperationLog:
         for _ in range(MAX_APPEND_ATTEMPTS):
             seq = self._next if self._next is not None else self.last_seq() + 1
             if self.store.put_new(self.key(seq), body):
+                if self.shared and seq <= self.floor():  # a collected position: no reader is that far behind
+                    self.store.delete([self.key(seq)])
+                    self._next = None
+                    continue
                 self._next = seq + 1
                 return seq, decode_record(seq, body)
             self._next = None  # another writer took it: look again
@@ -144,13 +156,13 @@ class OperationLog:
         records: list[LogRecord] = []
         for key in self.store.keys(self.folder, after=self.key(after)):
             seq = int(key[len(self.folder) :])
-            if upto is not None and seq > upto:
-                break
-            if seq != (records[-1].seq if records else after) + 1:
+            if seq != (records[-1].seq if records else after) + 1:  # before ``upto``: a gap at the end is one too
                 raise CorruptionError(
                     f"the log {self.store.url}{self.folder} has no record {after + len(records) + 1}: records before "
                     "a shard's older snapshot are collected; restore the newest snapshot"
                 )
+            if upto is not None and seq > upto:
+                break
             body = self.store.get(key)
             if body is None:
                 raise CorruptionError(f"log record {key} was listed but cannot be read")
@@ -159,8 +171,21 @@ class OperationLog:
 
     def delete_before(self, seq: int) -> int:
         """Collect the records before position ``seq`` (never the newest one: appends find the next position
-        from it); return how many were deleted."""
+        from it), after raising the floor to the highest of them; return how many were deleted."""
         keys = self.store.keys(self.folder)
         doomed = [key for key in keys[:-1] if int(key[len(self.folder) :]) < seq]
-        self.store.delete(doomed)
+        if doomed:
+            highest = int(doomed[-1][len(self.folder) :])
+            if highest > self.floor():
+                self.store.put(self._floor_key, str(highest).encode())
+            self.store.delete(doomed)
         return len(doomed)
+
+    def floor(self) -> int:
+        """The highest position collected so far (0: none)."""
+        body = self.store.get(self._floor_key)
+        return int(body) if body else 0
+
+    @property
+    def _floor_key(self) -> str:
+        return self.folder.rstrip("/") + ".floor"

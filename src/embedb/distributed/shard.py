@@ -132,7 +132,7 @@ class ShardServer(ShardReads):
         self.records_since_snapshot = 0
         self.started = time.time()
         self.embedding = _task_embedding()
-        self.replayed = self._recover()
+        self.replayed = self._recovered()
 
     # ------------------------------------------------------------ recovery
 
@@ -184,20 +184,30 @@ class ShardServer(ShardReads):
             return self.data_seq
 
     def _restart_from_newest_snapshot(self) -> None:
-        """Restore the newest snapshot again; a snapshot the primary collects meanwhile is met as a missing
-        content or a gap in the log, and the next newest is tried."""
         self.backend.close()
-        for attempt in range(RESTORE_ATTEMPTS):
-            shutil.rmtree(self.directory, ignore_errors=True)
-            self.directory.mkdir(parents=True)
-            self.catalog_seq = self.data_seq = 0
-            self.job_ids, self.requests, self.catalog_outcomes = {}, OrderedDict(), OrderedDict()
+        self._forget_local()
+        self.replayed = self._recovered()
+
+    def _recovered(self) -> int:
+        """``_recover``, again from the then newest snapshot when the primary collected the one being restored
+        meanwhile (met as a missing content or a gap in a log). An actor whose constructor raises is not
+        restarted by Ray, so a restart must not fail on this race."""
+        attempts = 1
+        while True:
             try:
-                self.replayed = self._recover()
-                return
+                return self._recover()
             except (CorruptionError, DataError):
-                if attempt == RESTORE_ATTEMPTS - 1:
+                if attempts == RESTORE_ATTEMPTS:
                     raise
+                attempts += 1
+                self._forget_local()
+
+    def _forget_local(self) -> None:
+        """An empty local directory and no log positions: what a new actor starts from."""
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self.directory.mkdir(parents=True)
+        self.catalog_seq = self.data_seq = 0
+        self.job_ids, self.requests, self.catalog_outcomes = {}, OrderedDict(), OrderedDict()
 
     def _remember(self, request: str | None, outcome: Any) -> None:
         if request is not None:

@@ -253,11 +253,18 @@ class ShardSet:
     # ------------------------------------------------------------ operators
 
     def status(self) -> list[dict[str, Any]]:
-        return list(self._ray.get([actor.status.remote() for actor in self.actors()]))
+        return list(self._operator_call([actor.status.remote() for actor in self.actors()]))
 
     def checkpoint(self) -> list[str]:
-        keys = self._ray.get([replicas[0].checkpoint.remote() for replicas in self.replicas])
+        keys = self._operator_call([replicas[0].checkpoint.remote() for replicas in self.replicas])
         return [key for key in keys if key is not None]
+
+    def _operator_call(self, futures: list[Any]) -> list[Any]:
+        """Every actor's answer; an actor that is restarting is a retriable ``UnavailableError``, as for a read."""
+        try:
+            return list(self._ray.get(futures))
+        except self._ray.exceptions.RayActorError as error:
+            raise UnavailableError(f"a shard actor is restarting; ask again: {error}") from None
 
     def stop(self) -> None:
         """Close every actor's engine, then end the actors (the object store keeps the cluster)."""

@@ -124,3 +124,26 @@ def test_collected_records_leave_the_newest_and_a_reader_behind_them_meets_a_gap
     again = OperationLog(store, "shards/0000/log")  # a new appender finds the next position from the newest
     assert again.append("insert", {"i": 6}) == 7
     assert [record.seq for record in again.read(after=6)] == [7]
+
+
+def test_a_writer_behind_the_collected_log_appends_at_its_end_not_at_a_freed_position(store: ObjectStore) -> None:
+    """A router whose next position is from before a collection would re-create a deleted position that no shard
+    reads any more (its decision lost though acknowledged): the floor the collector writes first turns it back."""
+    behind = OperationLog(store, "catalog", shared=True)
+    for i in range(3):
+        behind.append("create_partition", {"i": i})  # it will next try position 4
+    other = OperationLog(store, "catalog", shared=True)
+    assert [other.append("create_partition", {"i": i}) for i in range(3, 6)] == [4, 5, 6]
+    assert OperationLog(store, "catalog").delete_before(6) == 5
+    assert behind.append("create_partition", {"i": 6}) == 7
+    assert [record.seq for record in behind.read(after=6)] == [7]
+    assert store.keys("catalog/") == ["catalog/000000000006", "catalog/000000000007"]
+
+
+def test_a_read_up_to_a_collected_position_is_a_gap_not_an_empty_answer(store: ObjectStore) -> None:
+    log = OperationLog(store, "shards/0000/log")
+    for i in range(4):
+        log.append("insert", {"i": i})
+    log.delete_before(3)
+    with pytest.raises(CorruptionError, match="has no record 2"):
+        log.read(after=1, upto=2)  # a replica at 1 told to follow to 2: it must restore, not report 1

@@ -317,3 +317,30 @@ def test_a_filter_compiled_at_the_router_is_the_one_the_shard_evaluates(tmp_path
         assert len(shard.call("query", {**other, SHIPPED_FILTER: (context, marked)})) == 8, "another zone: own compile"
     finally:
         shard.stop()
+
+
+def test_a_shard_whose_first_restore_meets_a_collected_snapshot_starts_all_the_same(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Ray does not restart an actor whose constructor raised: a restore that loses the race with the primary's
+    collecting (a content deleted under it) is tried again from the then newest snapshot."""
+    from embedb.distributed.snapshots import SnapshotStore
+    from embedb.errors import DataError
+
+    first = _shard(tmp_path, snapshot_every=1)
+    first.apply_catalog(OperationLog(DirectoryStore(tmp_path / "store"), CATALOG_FOLDER).append("create_collection", CREATE))
+    first.write("insert", _arguments(lambda db: db.insert("a", [{"id": 1, "vector": [1.0, 0.0]}])), "w")
+    first.backend.close()
+    restore, failures = SnapshotStore.restore, [DataError("the stored content of data/LOCK is missing")]
+
+    def restore_losing_once(self: SnapshotStore, directory: Path) -> Any:
+        if failures:
+            raise failures.pop()
+        return restore(self, directory)
+
+    monkeypatch.setattr(SnapshotStore, "restore", restore_losing_once)
+    again = _shard(tmp_path)
+    try:
+        assert not failures and again.backend.get("a", [1]) == [{"id": 1, "vector": [1.0, 0.0]}]
+    finally:
+        again.stop()

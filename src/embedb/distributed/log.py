@@ -134,18 +134,28 @@ class OperationLog:
         self, operation: str, arguments: dict[str, Any], *, catalog_seq: int = 0, request: str | None = None
     ) -> tuple[int, LogRecord]:
         """``append``, and the record as a reader will decode it."""
-        body = encode_record(operation, arguments, catalog_seq, request)
         for _ in range(MAX_APPEND_ATTEMPTS):
-            seq = self._next if self._next is not None else self.last_seq() + 1
-            if self.store.put_new(self.key(seq), body):
-                if self.shared and seq <= self.floor():  # a collected position: no reader is that far behind
-                    self.store.delete([self.key(seq)])
-                    self._next = None
-                    continue
-                self._next = seq + 1
-                return seq, decode_record(seq, body)
-            self._next = None  # another writer took it: look again
+            appended = self.try_append(operation, arguments, catalog_seq=catalog_seq, request=request)
+            if appended is not None:
+                return appended
         raise UnavailableError(f"could not append to the log {self.store.url}{self.folder}: every position was taken")
+
+    def try_append(
+        self, operation: str, arguments: dict[str, Any], *, catalog_seq: int = 0, request: str | None = None
+    ) -> tuple[int, LogRecord] | None:
+        """One try of ``append_record`` at the position after the newest this writer knows; None when that
+        position was taken (by another writer, or by an earlier try whose answer was lost)."""
+        body = encode_record(operation, arguments, catalog_seq, request)
+        seq = self._next if self._next is not None else self.last_seq() + 1
+        if not self.store.put_new(self.key(seq), body):
+            self._next = None  # look again next time
+            return None
+        if self.shared and seq <= self.floor():  # a collected position: no reader is that far behind
+            self.store.delete([self.key(seq)])
+            self._next = None
+            return None
+        self._next = seq + 1
+        return seq, decode_record(seq, body)
 
     def read(self, *, after: int, upto: int | None = None) -> list[LogRecord]:
         """The records after position ``after`` (up to ``upto``), in order.

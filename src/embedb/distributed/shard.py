@@ -42,13 +42,20 @@ from embedb.distributed.artifacts import fetched_source
 from embedb.distributed.collecting import collect
 from embedb.distributed.embedding_tasks import TaskEmbedding
 from embedb.distributed.experiments import EXPERIMENT_LOG, entries_from_arguments
-from embedb.distributed.log import LogRecord, OperationLog
+from embedb.distributed.log import MAX_APPEND_ATTEMPTS, LogRecord, OperationLog
 from embedb.distributed.monitoring import MONITOR_MINUTES, MonitorKey
 from embedb.distributed.object_store import open_object_store
 from embedb.distributed.shard_base import SHIPPED_FILTER, ReadWriteLock, outcome_of
 from embedb.distributed.shard_reads import POLICY_STEP, TUNED_INDEX, ShardReads
 from embedb.distributed.snapshots import SnapshotStore
-from embedb.errors import CorruptionError, DataError, EmbedbError, InvalidStateError, JobNotFoundError
+from embedb.errors import (
+    CorruptionError,
+    DataError,
+    EmbedbError,
+    InvalidStateError,
+    JobNotFoundError,
+    UnavailableError,
+)
 from embedb.job_following import RUNNING_STATES
 from embedb.storage import to_columns
 
@@ -379,9 +386,20 @@ class ShardServer(ShardReads):
                 raise InvalidStateError(
                     f"shard {self.index}'s replica {self.replica} is a read replica: writes go to the primary"
                 )
-            if request in self.requests:
-                return Written(self.data_seq, self.requests[request])
-            seq, stored = self.log.append_record(operation, arguments, catalog_seq=self.catalog_seq, request=request)
+            for _ in range(MAX_APPEND_ATTEMPTS):
+                if request in self.requests:
+                    return Written(self.data_seq, self.requests[request])
+                appended = self.log.try_append(operation, arguments, catalog_seq=self.catalog_seq, request=request)
+                if appended is not None:
+                    break
+                # the position was taken: by a try of ours whose answer was lost, or by another writer — apply
+                # what the log holds first, so this shard is what a replay of its log would make it
+                self._replay(None)
+            else:
+                raise UnavailableError(f"shard {self.index} could not append to its log: every position was taken")
+            seq, stored = appended
+            if seq > self.data_seq + 1:  # records this shard has not applied lie before its own: them first
+                self._replay(seq - 1)
             outcome = self._apply(stored)  # what the log holds, as a replay reads it: live and rebuilt shards agree
             self._remember(request, outcome)
             self.data_seq = seq

@@ -344,3 +344,28 @@ def test_a_shard_whose_first_restore_meets_a_collected_snapshot_starts_all_the_s
         assert not failures and again.backend.get("a", [1]) == [{"id": 1, "vector": [1.0, 0.0]}]
     finally:
         again.stop()
+
+
+def test_a_primary_applies_the_records_another_writer_put_in_its_log_before_its_own(tmp_path: Path) -> None:
+    """A position taken under a primary (a try of its own whose answer was lost, or a second writer) and records
+    it never applied before its own: it applies the log in order, so it is what a replay of the log makes."""
+    first, second = _shard(tmp_path), ShardServer(
+        0, storage=str(tmp_path / "store"), settings=Settings(), workdir=str(tmp_path / "second")
+    )
+    try:
+        created = OperationLog(DirectoryStore(tmp_path / "store"), CATALOG_FOLDER).append("create_collection", CREATE)
+        first.apply_catalog(created)
+        second.apply_catalog(created)
+        for key, writer in enumerate([first, second, first, first, second]):  # second's positions are taken
+            row = {"id": key, "vector": [1.0, float(key)]}
+            writer.write("insert", _arguments(lambda db, row=row: db.insert("a", [row])), f"w{key}")
+        assert [row["id"] for row in second.backend.query("a", "", limit=10)] == [0, 1, 2, 3, 4]
+        assert [row["id"] for row in first.backend.query("a", "", limit=10)] == [0, 1, 2, 3], "4 is second's"
+    finally:
+        first.stop()
+        second.stop()
+    rebuilt = _shard(tmp_path)
+    try:
+        assert [row["id"] for row in rebuilt.backend.query("a", "", limit=10)] == [0, 1, 2, 3, 4]
+    finally:
+        rebuilt.stop()

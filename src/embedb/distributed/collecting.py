@@ -9,6 +9,7 @@ and deletes:
   snapshots names (a compacted segment, an old catalog database, a rebuilt index);
 - its shard log's records before the oldest kept snapshot's position (never the
   newest record: the next append finds its position from it);
+- the temporary files of puts cut short by a kill (directory storage), an hour on;
 - the first shard's primary also collects the catalog log, up to the oldest
   position any shard's oldest kept snapshot holds (a shard with fewer snapshots
   holds the whole catalog back).
@@ -30,6 +31,7 @@ from embedb.distributed.snapshots import SnapshotStore, log_positions
 from embedb.errors import EmbedbError
 
 KEEP_SNAPSHOTS = 2
+ABANDONED_AFTER_S = 3600.0  # a put's temporary file this old was left by a writer that died (directory storage)
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +47,13 @@ def collect(
     shard of ``every_shard`` needs); return how many objects were deleted (0 when collecting failed)."""
     try:
         kept, deleted = snapshots.prune(KEEP_SNAPSHOTS)
+        for folder in (snapshots.snapshots, snapshots.files, log.folder):
+            deleted += snapshots.store.remove_abandoned(folder, ABANDONED_AFTER_S)
         oldest = log_positions(kept[0]) if len(kept) == KEEP_SNAPSHOTS else None
         if oldest is not None:
             deleted += log.delete_before(oldest[1])
         if catalog is not None:
+            deleted += catalog.store.remove_abandoned(catalog.folder, ABANDONED_AFTER_S)
             needed = [_oldest_kept(shard) for shard in every_shard]
             if needed and all(position is not None for position in needed):
                 deleted += catalog.delete_before(min(position for position in needed if position is not None))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import abc
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,11 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def delete(self, keys: list[str]) -> None:
         """Remove ``keys`` (a key that is not there is skipped)."""
+
+    def remove_abandoned(self, prefix: str, older_than_s: float) -> int:
+        """Remove what writes cut short left under ``prefix`` (older than ``older_than_s``); how many.
+        Nothing by default: an S3 put is whole or absent."""
+        return 0
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -112,6 +118,21 @@ class DirectoryStore(ObjectStore):
     def delete(self, keys: list[str]) -> None:
         for key in keys:
             self._path(key).unlink(missing_ok=True)
+
+    def remove_abandoned(self, prefix: str, older_than_s: float) -> int:
+        """The temporary files of puts whose writer was killed before renaming them (``.put-*``)."""
+        folder = self._path(prefix.rpartition("/")[0]) if "/" in prefix else self.root
+        if not folder.is_dir():
+            return 0
+        removed = 0
+        for path in folder.glob(".put-*"):
+            try:
+                if time.time() - path.stat().st_mtime > older_than_s:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue  # its writer renamed or removed it meanwhile
+        return removed
 
     def keys(self, prefix: str, *, after: str | None = None) -> list[str]:
         folder = prefix.rpartition("/")[0]

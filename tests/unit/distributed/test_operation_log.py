@@ -147,3 +147,20 @@ def test_a_read_up_to_a_collected_position_is_a_gap_not_an_empty_answer(store: O
     log.delete_before(3)
     with pytest.raises(CorruptionError, match="has no record 2"):
         log.read(after=1, upto=2)  # a replica at 1 told to follow to 2: it must restore, not report 1
+
+
+def test_a_put_cut_short_by_a_kill_leaves_a_temporary_file_that_collecting_removes_later(tmp_path: Path) -> None:
+    import os
+    import time
+
+    store = DirectoryStore(tmp_path / "store")
+    log = OperationLog(store, "shards/0000/log")
+    log.append("insert", {"i": 0})
+    folder = tmp_path / "store" / "shards" / "0000" / "log"
+    old, fresh = folder / ".put-old", folder / ".put-fresh"  # as a killed writer leaves them
+    old.write_bytes(b"half a record")
+    fresh.write_bytes(b"a put in progress")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert store.keys("shards/0000/log/") == ["shards/0000/log/000000000001"], "never listed as a record"
+    assert store.remove_abandoned("shards/0000/log/", 3600) == 1
+    assert not old.exists() and fresh.exists()

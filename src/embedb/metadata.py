@@ -162,8 +162,12 @@ class CollectionMetadata:
     ) -> None:
         """Remember a filter compiled elsewhere (a cluster's router) as if compiled here — only if it was compiled
         with this node's ``filter_context`` for it (otherwise ``compiled_filter`` compiles its own)."""
-        if context == self.filter_context(info, timezone) and compiled.expression == expression:
-            self._remember((info.id, expression, params_key(params or {}), *context), info, compiled)
+        if context != self.filter_context(info, timezone) or compiled.expression != expression:
+            return
+        key = (info.id, expression, params_key(params or {}), *context)
+        remembered = self._filters.get(key)
+        if remembered is None or remembered[0] is not info:  # a repeated read: already remembered, nothing to copy
+            self._remember(key, info, compiled)
 
     def _remember(self, key: tuple[Any, ...], info: CollectionInfo, compiled: CompiledFilter) -> None:
         filters = dict(self._filters) if len(self._filters) < FILTERS_REMEMBERED else {}

@@ -366,7 +366,7 @@ class RayBackend(ClusterAnalyses, ClusterDrift, ClusterMaking, ClusterPolicies, 
 
     def _delete(self, arguments: dict[str, Any]) -> dict[str, Any]:
         with self.lock.reading():
-            among = self._shards_for({**arguments, "filter": None}) or range(self.shard_count)
+            among = self._holding_shards(arguments["collection_name"]) or range(self.shard_count)
             outcomes = self._write_on({index: ("delete", arguments) for index in among})
         return {"delete_count": sum(int(self._answer(outcome)["delete_count"]) for outcome in outcomes)}
 
@@ -382,7 +382,7 @@ class RayBackend(ClusterAnalyses, ClusterDrift, ClusterMaking, ClusterPolicies, 
             keys = [ids.item() if isinstance(ids, np.integer) else ids]
         else:
             raise DataError(f"ids must be a list of primary keys, got {type(ids).__name__}")
-        answers = self._every("get", arguments, self._shards_for({**arguments, "filter": None}))
+        answers = self._every("get", arguments, self._holding_shards(arguments["collection_name"]))
         return merge_rows_in_key_order(answers, keys, self._primary(arguments["collection_name"]))
 
     def _write_experiment_log(self, entries: list[QueryLogEntry]) -> None:

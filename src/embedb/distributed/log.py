@@ -160,8 +160,8 @@ class OperationLog:
     def read(self, *, after: int, upto: int | None = None) -> list[LogRecord]:
         """The records after position ``after`` (up to ``upto``), in order.
 
-        Raises ``CorruptionError`` when the record after ``after`` is missing (collected by ``delete_before``) (``delete_before``): the reader is
-        behind the snapshots, and must restore a newer one.
+        Raises ``CorruptionError`` when a record after ``after`` is missing (collected by ``delete_before``):
+        the reader is behind the snapshots, and must restore a newer one.
         """
         records: list[LogRecord] = []
         for key in self.store.keys(self.folder, after=self.key(after)):

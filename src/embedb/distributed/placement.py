@@ -28,7 +28,7 @@ from embedb.distributed.routing import holding, owners
 from embedb.distributed.shard import WritePlan
 from embedb.distributed.shard_base import SHIPPED_FILTER
 from embedb.errors import DataError, DuplicateKeyError, EmbedbError
-from embedb.query.filters import compile_filter
+from embedb.query.filters import compile_filter, params_key
 from embedb.schema import CollectionSchema
 
 BY_PRIMARY_KEY = "primary_key"
@@ -81,13 +81,20 @@ class ClusterPlacement(RouterBase):
     def _shards_for(self, arguments: dict[str, Any]) -> list[int] | None:
         """The shards a read needs (None: all): those that hold the collection, and of them, in a collection
         placed by partition key, those that hold the values its filter pins."""
-        try:
-            among = self._holders(arguments["collection_name"])
-        except EmbedbError:  # no such collection: every shard refuses the read as one node does
-            return None
+        held = self._holding_shards(arguments["collection_name"])
         values = self._pinned(arguments)
-        if values is not None:
-            return sorted(owners(values, among)) or among[:1]
+        if values is None:
+            return held
+        among = list(range(self.shard_count)) if held is None else held
+        return sorted(owners(values, among)) or among[:1]
+
+    def _holding_shards(self, collection: str) -> list[int] | None:
+        """The shards that hold a collection (None: every shard, or no such collection — every shard then
+        refuses the call as one node does)."""
+        try:
+            among = self._holders(collection)
+        except EmbedbError:
+            return None
         return None if len(among) == self.shard_count else among
 
     def _pinned(self, arguments: dict[str, Any]) -> list[Any] | None:
@@ -98,7 +105,7 @@ class ClusterPlacement(RouterBase):
         if not expression.strip():
             return None
         try:
-            schema = self._schema(arguments["collection_name"])
+            schema = self._view(arguments["collection_name"]).schema
             if schema.partition_key is None:
                 return None
             shipped = arguments.get(SHIPPED_FILTER)
@@ -112,21 +119,19 @@ class ClusterPlacement(RouterBase):
 
     def _shipped(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """A read's ``arguments`` with its filter compiled here, once, for every shard it reaches (as each shard
-        would compile it: the schema, indexed fields and time zone read from the first shard); unchanged for a
-        blank filter or one the compiler refuses (the shards then refuse it with one node's error)."""
+        would compile it: the view's schema, indexed fields and time zone), remembered until the next decision;
+        unchanged for a blank filter or one the compiler refuses (the shards then refuse it with one node's error)."""
         expression = arguments.get("filter")
         if not isinstance(expression, str) or not expression.strip() or SHIPPED_FILTER in arguments:
             return arguments
+        params = arguments.get("filter_params")
         try:
-            schema, (indexed, zone) = self._cached(
-                ("filter_context", arguments["collection_name"]),
-                lambda: self._answer(
-                    self._read_with(0, lambda shard: shard.filter_context.remote(arguments["collection_name"]))
-                ),
-            )
+            view = self._view(arguments["collection_name"])
+            indexed, zone = view.filter_context
             context = (indexed, arguments.get("timezone") or zone)
-            compiled = compile_filter(
-                expression, schema, params=arguments.get("filter_params"), indexed=indexed, timezone=context[1]
+            compiled = self._cached(
+                ("filter", arguments["collection_name"], expression, params_key(params or {}), context[1]),
+                lambda: compile_filter(expression, view.schema, params=params, indexed=indexed, timezone=context[1]),
             )
         except EmbedbError:
             return arguments
@@ -134,10 +139,7 @@ class ClusterPlacement(RouterBase):
 
     def _schema(self, collection: str) -> CollectionSchema:
         """A collection's schema, as the first shard has it since the router's last decision."""
-        schema: CollectionSchema = self._cached(
-            ("schema", collection),
-            lambda: self._answer(self._read_with(0, lambda shard: shard.schema.remote(collection))),
-        )
+        schema: CollectionSchema = self._view(collection).schema
         return schema
 
 

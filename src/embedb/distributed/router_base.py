@@ -19,7 +19,7 @@ import numpy as np
 from embedb.distributed.experiments import ClusterExperiments
 from embedb.distributed.monitoring import ClusterMonitor
 from embedb.distributed.routing import holding, uniform_sample
-from embedb.distributed.shard_base import Failed, ReadWriteLock
+from embedb.distributed.shard_base import CollectionView, Failed, ReadWriteLock
 from embedb.distributed.shard_set import ShardSet
 from embedb.schema import MetricType
 
@@ -58,14 +58,19 @@ class RouterBase:
         )
         return str(description["primary_field"])
 
-    def _holders(self, collection: str) -> list[int]:
-        """The shards that hold a collection's rows (``routing.holding``), as the first shard has it since the
-        router's last decision; raises the shard's error for a collection it does not have."""
-        collection_id, num_shards = self._cached(
-            ("layout", collection),
-            lambda: self._answer(self._read_with(0, lambda shard: shard.layout.remote(collection))),
+    def _view(self, collection: str) -> CollectionView:
+        """The collection as the first shard has it since the router's last decision (one call per decision);
+        raises the shard's error for a collection it does not have."""
+        view: CollectionView = self._cached(
+            ("view", collection),
+            lambda: self._answer(self._read_with(0, lambda shard: shard.collection_view.remote(collection))),
         )
-        return holding(collection_id, num_shards, len(self.shards.replicas))
+        return view
+
+    def _holders(self, collection: str) -> list[int]:
+        """The shards that hold a collection's rows (``routing.holding``)."""
+        view = self._view(collection)
+        return holding(view.collection_id, view.num_shards, len(self.shards.replicas))
 
     def _closer_first(self, collection_name: str, anns_field: str | None) -> bool:
         return MetricType(self._metric(collection_name, anns_field)).smaller_is_closer

@@ -456,13 +456,11 @@ class ShardServer(ShardReads):
             self.records_since_snapshot = 0
         finally:
             self.backend = self._open_engine()
-        every_shard = [SnapshotStore(self.store, shard_folder(index)) for index in range(self.shard_count)]
-        self.collected += collect(
-            self.snapshots,
-            self.log,
-            catalog=self.catalog if self.index == 0 else None,  # one shard collects the log every shard reads
-            every_shard=every_shard if self.index == 0 else (),
-        )
+        if self.index == 0:  # one shard collects the catalog log, up to what every shard's snapshots need
+            every_shard = [SnapshotStore(self.store, shard_folder(index)) for index in range(self.shard_count)]
+            self.collected += collect(self.snapshots, self.log, catalog=self.catalog, every_shard=every_shard)
+        else:
+            self.collected += collect(self.snapshots, self.log)
         return key
 
     def status(self) -> dict[str, Any]:

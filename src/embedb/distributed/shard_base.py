@@ -15,6 +15,18 @@ SHIPPED_FILTER = "_compiled_filter"
 
 
 @dataclass(frozen=True)
+class CollectionView:
+    """What the router reads of a collection from the first shard, once per decision: how to order its rows
+    (``schema``), how to compile its filters as a shard does (``filter_context``: indexed fields, time zone),
+    and which shards hold it (``collection_id`` and ``num_shards``, for ``routing.holding``)."""
+
+    schema: Any
+    filter_context: tuple[frozenset[str], str]
+    collection_id: int
+    num_shards: int | None
+
+
+@dataclass(frozen=True)
 class Failed:
     """An operation's deliberate error, carried back as a value."""
 

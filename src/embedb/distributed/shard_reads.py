@@ -19,7 +19,7 @@ import numpy as np
 from embedb.backends.local import LocalBackend
 from embedb.distributed.gathered import DeferredRegistration, GatheredRows, RowsWanted
 from embedb.distributed.object_store import ObjectStore
-from embedb.distributed.shard_base import ReadWriteLock, outcome_of
+from embedb.distributed.shard_base import CollectionView, ReadWriteLock, outcome_of
 from embedb.engine.collections import altered_field, refuse_longer_values
 from embedb.engine.drift import DriftOperation, DriftPlan, sample_kind
 from embedb.engine.retraining import RetrainingOperation
@@ -298,29 +298,13 @@ class ShardReads:
         config: dict[str, Any] = self.backend.database.models.load(uri).search_config
         return config
 
-    def schema(self, collection_name: str) -> Any:
-        """A collection's ``CollectionSchema`` (for the router's ordering of merged rows), or ``Failed``."""
-        with self.lock.reading():
-            return outcome_of(lambda: self.backend.database.metadata.info(collection_name).schema)
+    def collection_view(self, collection_name: str) -> Any:
+        """The router's ``CollectionView`` of a collection, or ``Failed``."""
 
-    def filter_context(self, collection_name: str) -> Any:
-        """What the router compiles a collection's filters with: its schema and ``CollectionMetadata.filter_context``
-        (indexed fields, time zone), or ``Failed``."""
-
-        def read() -> tuple[Any, tuple[frozenset[str], str]]:
+        def read() -> CollectionView:
             metadata = self.backend.database.metadata
             info = metadata.info(collection_name)
-            return info.schema, metadata.filter_context(info)
-
-        with self.lock.reading():
-            return outcome_of(read)
-
-    def layout(self, collection_name: str) -> Any:
-        """A collection's id and its ``num_shards`` as logged (None: every shard), or ``Failed``."""
-
-        def read() -> tuple[int, int | None]:
-            info = self.backend.database.metadata.info(collection_name)
-            return info.id, info.num_shards
+            return CollectionView(info.schema, metadata.filter_context(info), info.id, info.num_shards)
 
         with self.lock.reading():
             return outcome_of(read)

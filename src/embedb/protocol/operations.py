@@ -167,12 +167,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("delete", "/v1/entities/delete", rq.DeleteRequest, rq.ObjectResult),
     Operation("get", "/v1/entities/get", rq.GetRequest, rq.RowsResult, returns=Returns.ROWS),
     Operation(
-        "query",
-        "/v1/entities/query",
-        rq.QueryRequest,
-        rq.RowsResult,
-        returns=Returns.ROWS,
-        packed_args=("filter_params",),
+        "query", "/v1/entities/query", rq.QueryRequest, rq.RowsResult, returns=Returns.ROWS, packed_args=("filter_params",)
     ),
     Operation(
         "search",

@@ -308,7 +308,8 @@ def test_a_filter_compiled_at_the_router_is_the_one_the_shard_evaluates(tmp_path
     try:
         shard.apply_catalog(OperationLog(DirectoryStore(tmp_path / "store"), CATALOG_FOLDER).append("create_collection", CREATE))
         shard.write("insert", _arguments(lambda db: db.insert("a", [{"id": k, "vector": [1.0, k]} for k in range(9)])), "w")
-        schema, context = shard.filter_context("a")
+        view = shard.collection_view("a")
+        schema, context = view.schema, view.filter_context
         # a marked compile: the text says id < 8, what it evaluates is id < 2 — which one answers shows who compiled
         marked = dataclasses.replace(compile_filter("id < 2", schema, indexed=context[0]), expression="id < 8")
         query = _arguments(lambda db: db.query("a", "id < 8"))
